@@ -1,0 +1,51 @@
+//! Issue RFC 9068 access tokens.
+
+use tessera_proto::AccessTokenClaims;
+
+use crate::b64;
+use crate::es256::{CryptoError, Signer};
+
+/// Why a token could not be issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssueError {
+    Encode(String),
+    Sign(CryptoError),
+}
+
+impl IssueError {
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Encode(_) => "token_encoding_failed",
+            Self::Sign(_) => "signer_unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Encode(e) => write!(f, "cannot encode claims: {e}"),
+            Self::Sign(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+/// Sign `claims` as an `at+jwt` with `signer`'s key; the header is `{"alg":"ES256","kid":..,"typ":"at+jwt"}`.
+///
+/// # Errors
+/// [`IssueError::Sign`] when the back-end fails.
+pub async fn issue_access_token<S: Signer>(signer: &S, claims: &AccessTokenClaims) -> Result<String, IssueError> {
+    let header = serde_json::json!({ "alg": "ES256", "kid": signer.kid(), "typ": "at+jwt" });
+    let header = serde_json::to_vec(&header).map_err(|e| IssueError::Encode(e.to_string()))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| IssueError::Encode(e.to_string()))?;
+    let mut token = b64::encode(&header);
+    token.push('.');
+    token.push_str(&b64::encode(&payload));
+    let signature = signer.sign(token.as_bytes()).await.map_err(IssueError::Sign)?;
+    token.push('.');
+    token.push_str(&b64::encode(&signature));
+    Ok(token)
+}

@@ -1,0 +1,249 @@
+//! Stage 2: check the signature and the claims of an [`UntrustedToken`] ([`ValidationError`]).
+
+use serde_json::{Map, Value};
+
+use crate::es256::{CryptoError, Verifier};
+use crate::jwk::KeyLookup;
+use crate::token::{ParseError, UntrustedToken};
+
+/// What a verifier expects of a token. The algorithm is not here: it is pinned to ES256.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions<'a> {
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    pub leeway: i64,
+}
+
+/// Why a well-formed token was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidationError {
+    /// No published key has this `kid` (never issued by us, or its key was removed after rotation).
+    UnknownKid(String),
+    BadSignature,
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type (e.g. `exp` as a string, `aud` as a number).
+    InvalidClaim(&'static str),
+    Expired { exp: i64, now: i64 },
+    NotYetValid { nbf: i64, now: i64 },
+    IssuedInFuture { iat: i64, now: i64 },
+    WrongIssuer(String),
+    WrongAudience,
+    /// The signature back-end failed: not the token's fault, reported as a server error.
+    Backend(CryptoError),
+}
+
+impl ValidationError {
+    /// Stable code (also the `error` of `POST /v1/tokens/verify`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownKid(_) => "unknown_kid",
+            Self::BadSignature => "bad_signature",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim(_) => "invalid_claim",
+            Self::Expired { .. } => "token_expired",
+            Self::NotYetValid { .. } => "token_not_yet_valid",
+            Self::IssuedInFuture { .. } => "token_issued_in_future",
+            Self::WrongIssuer(_) => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::Backend(_) => "verifier_unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownKid(kid) => write!(f, "no published key has kid `{kid}`"),
+            Self::BadSignature => f.write_str("signature does not verify"),
+            Self::MissingClaim(name) => write!(f, "required claim `{name}` is missing"),
+            Self::InvalidClaim(name) => write!(f, "claim `{name}` has the wrong type"),
+            Self::Expired { exp, now } => write!(f, "token expired at {exp} (now {now})"),
+            Self::NotYetValid { nbf, now } => write!(f, "token is not valid before {nbf} (now {now})"),
+            Self::IssuedInFuture { iat, now } => write!(f, "token was issued in the future at {iat} (now {now})"),
+            Self::WrongIssuer(iss) => write!(f, "issuer `{iss}` is not the expected one"),
+            Self::WrongAudience => f.write_str("token is not meant for this audience"),
+            Self::Backend(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Either stage's error, for callers that run both at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    Parse(ParseError),
+    Validation(ValidationError),
+}
+
+impl VerifyError {
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Parse(e) => e.code(),
+            Self::Validation(e) => e.code(),
+        }
+    }
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Parse(e) => e.fmt(f),
+            Self::Validation(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<ParseError> for VerifyError {
+    fn from(e: ParseError) -> Self {
+        Self::Parse(e)
+    }
+}
+
+impl From<ValidationError> for VerifyError {
+    fn from(e: ValidationError) -> Self {
+        Self::Validation(e)
+    }
+}
+
+/// A token whose signature verified under a published key. Its claims were not yet checked against a
+/// profile: [`SignatureChecked::validate`] does that, and may be re-run later (e.g. on a memoised token).
+#[derive(Clone, Debug)]
+pub struct SignatureChecked {
+    kid: String,
+    claims: Map<String, Value>,
+}
+
+/// A token that passed every check. Carries the `kid` it was signed with and its claims.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedToken {
+    pub kid: String,
+    pub claims: Map<String, Value>,
+    pub exp: i64,
+    pub iat: i64,
+    pub sub: String,
+}
+
+impl UntrustedToken<'_> {
+    /// Check the signature with the key named by `kid`.
+    ///
+    /// # Errors
+    /// [`ValidationError::UnknownKid`], [`ValidationError::BadSignature`] or [`ValidationError::Backend`].
+    pub async fn check_signature<K: KeyLookup, V: Verifier>(
+        self,
+        keys: &K,
+        verifier: &V,
+    ) -> Result<SignatureChecked, ValidationError> {
+        let kid = self.header().kid.clone();
+        let key = keys.key(&kid).ok_or_else(|| ValidationError::UnknownKid(kid.clone()))?;
+        match verifier.verify(key, self.signing_input(), self.signature()).await {
+            Ok(true) => Ok(SignatureChecked { kid, claims: self.into_claims() }),
+            Ok(false) => Err(ValidationError::BadSignature),
+            Err(e) => Err(ValidationError::Backend(e)),
+        }
+    }
+}
+
+impl SignatureChecked {
+    /// Check the claims against `opts` at time `now` (Unix seconds).
+    ///
+    /// # Errors
+    /// The first failed rule, in this order: required claims and their types, `exp`, `nbf`, `iat`, `iss`, `aud`.
+    pub fn validate(&self, opts: &VerifyOptions<'_>, now: i64) -> Result<VerifiedToken, ValidationError> {
+        validate_claims(&self.kid, &self.claims, opts, now)
+    }
+}
+
+/// Claim rules of the profile, usable on claims whose signature was verified earlier.
+///
+/// # Errors
+/// See [`SignatureChecked::validate`].
+pub fn validate_claims(
+    kid: &str,
+    claims: &Map<String, Value>,
+    opts: &VerifyOptions<'_>,
+    now: i64,
+) -> Result<VerifiedToken, ValidationError> {
+    let exp = numeric_date(claims, "exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
+    let iat = numeric_date(claims, "iat")?.ok_or(ValidationError::MissingClaim("iat"))?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iss = string_claim(claims, "iss")?.ok_or(ValidationError::MissingClaim("iss"))?;
+    let sub = string_claim(claims, "sub")?.ok_or(ValidationError::MissingClaim("sub"))?;
+    let aud_ok = match claims.get("aud") {
+        None => return Err(ValidationError::MissingClaim("aud")),
+        Some(Value::String(a)) => a == opts.audience,
+        Some(Value::Array(all)) => {
+            if all.is_empty() || all.iter().any(|a| !a.is_string()) {
+                return Err(ValidationError::InvalidClaim("aud"));
+            }
+            all.iter().any(|a| a.as_str() == Some(opts.audience))
+        }
+        Some(_) => return Err(ValidationError::InvalidClaim("aud")),
+    };
+    if now >= exp.saturating_add(opts.leeway) {
+        return Err(ValidationError::Expired { exp, now });
+    }
+    if let Some(nbf) = nbf {
+        if now.saturating_add(opts.leeway) < nbf {
+            return Err(ValidationError::NotYetValid { nbf, now });
+        }
+    }
+    if now.saturating_add(opts.leeway) < iat {
+        return Err(ValidationError::IssuedInFuture { iat, now });
+    }
+    if iss != opts.issuer {
+        return Err(ValidationError::WrongIssuer(iss.to_owned()));
+    }
+    if !aud_ok {
+        return Err(ValidationError::WrongAudience);
+    }
+    Ok(VerifiedToken { kid: kid.to_owned(), claims: claims.clone(), exp, iat, sub: sub.to_owned() })
+}
+
+/// RFC 7519 §2 NumericDate: a JSON number (fractions allowed and truncated); strings are refused.
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, ValidationError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                Ok(Some(i))
+            } else {
+                match n.as_f64() {
+                    #[allow(clippy::cast_possible_truncation, reason = "range checked just before")]
+                    Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.floor() as i64)),
+                    _ => Err(ValidationError::InvalidClaim(name)),
+                }
+            }
+        }
+        Some(_) => Err(ValidationError::InvalidClaim(name)),
+    }
+}
+
+fn string_claim<'m>(claims: &'m Map<String, Value>, name: &'static str) -> Result<Option<&'m str>, ValidationError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ValidationError::InvalidClaim(name)),
+    }
+}
+
+/// Parse, check the signature and validate in one call.
+///
+/// # Errors
+/// See [`ParseError`] and [`ValidationError`].
+pub async fn verify_token<K: KeyLookup, V: Verifier>(
+    raw: &str,
+    keys: &K,
+    verifier: &V,
+    opts: &VerifyOptions<'_>,
+    now: i64,
+) -> Result<VerifiedToken, VerifyError> {
+    let untrusted = UntrustedToken::parse(raw)?;
+    let checked = untrusted.check_signature(keys, verifier).await?;
+    Ok(checked.validate(opts, now)?)
+}

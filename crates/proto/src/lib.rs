@@ -1,0 +1,22 @@
+//! Wire types shared by the Tessera edge, origin and SDKs.
+//!
+//! Everything here is plain data with serde derives: requests and responses of the public HTTP surface,
+//! the client record the origin hands to the edge, and the stable error codes. No logic beyond
+//! (de)serialisation lives here, and nothing here performs I/O.
+//!
+//! Implemented wire formats:
+//! - RFC 6749 §5.1 (token response) and §5.2 (error response),
+//! - RFC 7662 §2.2 (introspection response),
+//! - RFC 8414 / OpenID Connect Discovery 1.0 (authorization server metadata, subset),
+//! - RFC 9068 (JWT access token claims).
+
+pub mod claims;
+pub mod clients;
+pub mod error;
+pub mod keys;
+pub mod oauth;
+pub mod verify;
+
+pub use claims::{AccessTokenClaims, Audience};
+pub use clients::ClientRecord;
+pub use error::ErrorBody;

@@ -1,0 +1,53 @@
+//! OAuth 2.0 wire types: token and error responses, introspection, server metadata.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// RFC 6749 §5.1 successful token response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// RFC 8693 token type identifier; `urn:ietf:params:oauth:token-type:jwt` for JWT access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
+}
+
+/// RFC 6749 §5.2 error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthErrorResponse {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// RFC 7662 §2.2 introspection response: `active` plus, when active, the token's claims.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(flatten)]
+    pub claims: Map<String, Value>,
+}
+
+/// RFC 8414 authorization server metadata (the subset Tessera serves).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub token_endpoint: String,
+    pub introspection_endpoint: String,
+    pub grant_types_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    pub response_types_supported: Vec<String>,
+    pub subject_types_supported: Vec<String>,
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    pub scopes_supported: Vec<String>,
+}
