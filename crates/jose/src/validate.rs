@@ -10,7 +10,9 @@ use crate::token::{ParseError, UntrustedToken};
 #[derive(Clone, Debug)]
 pub struct VerifyOptions<'a> {
     pub issuer: &'a str,
-    pub audience: &'a str,
+    /// The audience the token must name; `None` only checks that `aud` is present and well-formed
+    /// (for introspection, which reports the audience rather than enforcing one).
+    pub audience: Option<&'a str>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     pub leeway: i64,
 }
@@ -176,12 +178,12 @@ pub fn validate_claims(
     let sub = string_claim(claims, "sub")?.ok_or(ValidationError::MissingClaim("sub"))?;
     let aud_ok = match claims.get("aud") {
         None => return Err(ValidationError::MissingClaim("aud")),
-        Some(Value::String(a)) => a == opts.audience,
+        Some(Value::String(a)) => opts.audience.is_none_or(|want| a == want),
         Some(Value::Array(all)) => {
             if all.is_empty() || all.iter().any(|a| !a.is_string()) {
                 return Err(ValidationError::InvalidClaim("aud"));
             }
-            all.iter().any(|a| a.as_str() == Some(opts.audience))
+            opts.audience.is_none_or(|want| all.iter().any(|a| a.as_str() == Some(want)))
         }
         Some(_) => return Err(ValidationError::InvalidClaim("aud")),
     };

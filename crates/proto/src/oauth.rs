@@ -48,6 +48,4 @@ pub struct ServerMetadata {
     pub response_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
     pub id_token_signing_alg_values_supported: Vec<String>,
-    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
-    pub scopes_supported: Vec<String>,
 }

@@ -1,5 +1,13 @@
 //! Integration tests of `tessera-jose`: standard vectors, Wycheproof, the verification profile's rules one by
 //! one, round-trip properties and a rotation simulation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    reason = "test code: a failed expectation should panic"
+)]
 
 mod profile;
 mod ring;

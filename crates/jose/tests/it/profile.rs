@@ -15,7 +15,7 @@ const ISS: &str = "https://edge.test";
 const AUD: &str = "https://api.test";
 
 fn opts() -> VerifyOptions<'static> {
-    VerifyOptions { issuer: ISS, audience: AUD, leeway: 30 }
+    VerifyOptions { issuer: ISS, audience: Some(AUD), leeway: 30 }
 }
 
 fn jwks() -> Jwks {
@@ -215,6 +215,12 @@ fn issuer_and_audience() {
     assert_eq!(e, ValidationError::WrongAudience);
     assert!(verify(&craft(&good_header(), &with_claim("aud", json!(["x", AUD])))).is_ok());
     assert_eq!(validation_err(&craft(&good_header(), &with_claim("aud", json!(["x"])))), ValidationError::WrongAudience);
+    // Without an expected audience (introspection) any well-formed `aud` passes, a missing one does not.
+    let any = VerifyOptions { audience: None, ..opts() };
+    let t = craft(&good_header(), &with_claim("aud", json!("https://other.test")));
+    assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_ok());
+    let t = craft(&good_header(), &without_claim("aud"));
+    assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_err());
 }
 
 #[test]

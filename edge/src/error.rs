@@ -1,0 +1,102 @@
+//! Errors at the edge: what the client sees (status, stable code, safe message) apart from what the log sees.
+
+use tessera_proto::oauth::OAuthErrorResponse;
+use tessera_proto::ErrorBody;
+use worker::{Headers, Response};
+
+/// Which wire shape the error takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"error","message"}`.
+    Tessera,
+    /// RFC 6749 §5.2 `{"error","error_description"}`.
+    OAuth,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub external_message: String,
+    /// Logged, never sent.
+    pub internal_message: Option<String>,
+    pub shape: Shape,
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            external_message: message.into(),
+            internal_message: None,
+            shape: Shape::Tessera,
+            www_authenticate: None,
+        }
+    }
+
+    pub fn oauth(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { shape: Shape::OAuth, ..Self::new(status, code, message) }
+    }
+
+    /// RFC 6749 `invalid_client`: the same answer for every reason (unknown, disabled, wrong secret).
+    #[must_use]
+    pub fn invalid_client(internal: impl Into<String>) -> Self {
+        Self {
+            www_authenticate: Some("Basic realm=\"tessera\", charset=\"UTF-8\""),
+            internal_message: Some(internal.into()),
+            ..Self::oauth(401, "invalid_client", "client authentication failed")
+        }
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self { internal_message: Some(detail.into()), ..Self::new(500, "internal_error", "internal error") }
+    }
+
+    pub fn misconfigured(detail: impl Into<String>) -> Self {
+        Self { internal_message: Some(detail.into()), ..Self::new(500, "edge_misconfigured", "the edge is misconfigured") }
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { internal_message: Some(detail.into()), ..Self::new(503, code, message) }
+    }
+
+    #[must_use]
+    pub fn with_shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// The response, after logging the internal detail.
+    ///
+    /// # Errors
+    /// Only if the JS runtime cannot build a response.
+    pub fn into_response(self) -> worker::Result<Response> {
+        match &self.internal_message {
+            Some(detail) => worker::console_error!("status={} code={} detail={}", self.status, self.code, detail),
+            None => worker::console_log!("status={} code={}", self.status, self.code),
+        }
+        let body = match self.shape {
+            Shape::Tessera => serde_json::to_string(&ErrorBody { error: self.code.to_owned(), message: self.external_message }),
+            Shape::OAuth => serde_json::to_string(&OAuthErrorResponse {
+                error: self.code.to_owned(),
+                error_description: Some(self.external_message),
+            }),
+        }
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        headers.set("cache-control", "no-store")?;
+        if let Some(challenge) = self.www_authenticate {
+            headers.set("www-authenticate", challenge)?;
+        }
+        Ok(Response::ok(body)?.with_status(self.status).with_headers(headers))
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        Self::internal(e.to_string())
+    }
+}

@@ -1,0 +1,52 @@
+//! Tessera edge: the Cloudflare Worker that issues and verifies ES256 access tokens near the user.
+//!
+//! A thin shell: routing, bindings (KV, a Durable Object, secrets) and the WebCrypto back-end. Token
+//! rules live in `tessera-jose`, client secrets in `tessera-authn`, wire types in `tessera-proto`.
+//!
+//! Routes:
+//! - `GET  /.well-known/jwks.json`, `GET /.well-known/openid-configuration` (and `oauth-authorization-server`)
+//! - `POST /oauth2/token` (client credentials), `POST /oauth2/introspect` (RFC 7662)
+//! - `POST /v1/tokens/verify` (claims, or a precise error code)
+//! - `GET  /admin/keys`, `POST /admin/keys/rotate` (bearer `ADMIN_TOKEN`)
+//! - `GET  /healthz`
+
+mod clients;
+mod config;
+mod error;
+mod keyring;
+mod oauth;
+mod routes;
+mod verify;
+mod webcrypto;
+
+pub use keyring::KeyRingObject;
+
+use worker::{event, Context, Env, Request, Response};
+
+use crate::error::ApiError;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    match routes::dispatch(req, &env).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Milliseconds since the epoch (in a Worker, time advances only across I/O).
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+pub(crate) fn now_secs() -> i64 {
+    #[allow(clippy::cast_possible_truncation, reason = "milliseconds since 1970 fit in i64 seconds")]
+    let secs = (now_ms() / 1000.0).floor() as i64;
+    secs
+}
+
+/// Randomness from `crypto.getRandomValues` (via getrandom's `js` back-end).
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).map_err(|e| ApiError::internal(format!("getrandom: {e}")))?;
+    Ok(buf)
+}

@@ -1,0 +1,197 @@
+//! `POST /oauth2/token` (RFC 6749 §4.4 client credentials) and `POST /oauth2/introspect` (RFC 7662).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::Value;
+use tessera_jose::issue_access_token;
+use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
+use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
+use worker::{Env, Request, Response};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::verify::{verify, Outcome};
+use crate::{clients, keyring, now_secs, random_bytes};
+
+/// Form parameters, refusing repeats (RFC 6749 §3.1: "MUST NOT be included more than once").
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    async fn read(req: &mut Request) -> Result<Self, ApiError> {
+        let ctype = req.headers().get("content-type")?.unwrap_or_default();
+        if !ctype.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            return Err(ApiError::oauth(
+                400,
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let body = req.bytes().await?;
+        if body.len() > 16 * 1024 {
+            return Err(ApiError::oauth(413, "invalid_request", "the request body is too large"));
+        }
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if pairs.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
+                return Err(ApiError::oauth(400, "invalid_request", format!("parameter `{k}` is repeated")));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+}
+
+/// RFC 6749 §2.3.1: HTTP Basic (form-urlencoded id and secret) or `client_id` + `client_secret` in the body;
+/// never both.
+fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), ApiError> {
+    let header = req.headers().get("authorization")?;
+    let in_body = form.get("client_secret").is_some();
+    match header {
+        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+            if in_body {
+                return Err(ApiError::oauth(400, "invalid_request", "use one client authentication method, not two"));
+            }
+            let decoded = STANDARD
+                .decode(h[6..].trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ApiError::invalid_client("basic credentials are not base64 utf-8"))?;
+            let (id, secret) =
+                decoded.split_once(':').ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
+            let decode = |s: &str| -> String {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+            };
+            Ok((decode(id), decode(secret)))
+        }
+        Some(_) => Err(ApiError::invalid_client("unsupported authorization scheme")),
+        None => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+            _ => Err(ApiError::invalid_client("no client credentials")),
+        },
+    }
+}
+
+async fn authenticated_client(env: &Env, cfg: &Config, req: &Request, form: &Form) -> Result<ClientRecord, ApiError> {
+    let (client_id, secret) = client_credentials(req, form)?;
+    let record = clients::lookup(env, cfg, &client_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_client(format!("unknown client `{client_id}`")))?;
+    clients::authenticate(&record, &secret)?;
+    Ok(record)
+}
+
+fn no_store(resp: Response) -> worker::Result<Response> {
+    let headers = resp.headers().clone();
+    headers.set("cache-control", "no-store")?;
+    headers.set("pragma", "no-cache")?;
+    Ok(resp.with_headers(headers))
+}
+
+/// `POST /oauth2/token`.
+///
+/// # Errors
+/// RFC 6749 §5.2 errors.
+pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let form = Form::read(&mut req).await?;
+    let grant = form.get("grant_type").ok_or_else(|| ApiError::oauth(400, "invalid_request", "`grant_type` is required"))?;
+    if grant != "client_credentials" {
+        return Err(ApiError::oauth(400, "unsupported_grant_type", format!("grant type `{grant}` is not supported")));
+    }
+    let client = authenticated_client(env, cfg, &req, &form).await?;
+
+    let scopes: Vec<&str> = match form.get("scope") {
+        Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+        None => client.scopes.iter().map(String::as_str).collect(),
+    };
+    if let Some(bad) = scopes.iter().find(|s| !client.scopes.iter().any(|c| c == *s)) {
+        return Err(ApiError::oauth(400, "invalid_scope", format!("scope `{bad}` is not granted to this client")));
+    }
+    // RFC 8707 `resource`; `audience` accepted as the common alias.
+    let audience = match (form.get("resource"), form.get("audience")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::oauth(400, "invalid_request", "give `resource` or `audience`, not both"))
+        }
+        (Some(a), None) | (None, Some(a)) => a.to_owned(),
+        (None, None) => client
+            .audiences
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::oauth(400, "invalid_target", "this client has no audience"))?,
+    };
+    if !client.audiences.contains(&audience) {
+        return Err(ApiError::oauth(400, "invalid_target", format!("audience `{audience}` is not allowed for this client")));
+    }
+
+    let now = now_secs();
+    let ttl = client.token_ttl.clamp(30, 3600);
+    let scope = if scopes.is_empty() { None } else { Some(scopes.join(" ")) };
+    let claims = AccessTokenClaims {
+        iss: cfg.issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: Audience::One(audience),
+        exp: now + i64::from(ttl),
+        iat: now,
+        nbf: None,
+        jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
+        client_id: client.client_id.clone(),
+        scope: scope.clone(),
+        tid: client.tenant.clone(),
+    };
+    let ring = keyring::current(env, cfg).await?;
+    let signer = keyring::active_signer(env, &ring).await?;
+    let access_token = issue_access_token(&signer, &claims)
+        .await
+        .map_err(|e| ApiError::unavailable("signer_unavailable", "tokens cannot be issued right now", e.to_string()))?;
+    worker::console_log!("issued token jti={} client={} tenant={}", claims.jti, claims.client_id, claims.tid);
+    let body = TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: ttl,
+        scope,
+        issued_token_type: None,
+    };
+    Ok(no_store(Response::from_json(&body)?)?)
+}
+
+/// `POST /oauth2/introspect`: `active` plus claims for a valid token of the caller's tenant whose audience is
+/// one of the caller's audiences (a resource server learns only about tokens meant for it); otherwise
+/// `{"active": false, "inactive_reason": "<code>"}` (an RFC 7662 §2.2 extension member).
+///
+/// # Errors
+/// Client authentication and request errors.
+pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let form = Form::read(&mut req).await?;
+    let caller = authenticated_client(env, cfg, &req, &form).await?;
+    let token = form.get("token").ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
+    let body = match verify(env, cfg, token, None, now_secs()).await? {
+        Outcome::Valid(v) => {
+            let aud_ok = match v.claims.get("aud") {
+                Some(Value::String(a)) => caller.audiences.contains(a),
+                Some(Value::Array(all)) => all.iter().any(|a| a.as_str().is_some_and(|a| caller.audiences.iter().any(|c| c == a))),
+                _ => false,
+            };
+            if v.claims.get("tid").and_then(Value::as_str) != Some(caller.tenant.as_str()) {
+                inactive("wrong_tenant")
+            } else if !aud_ok {
+                inactive("wrong_audience")
+            } else {
+                IntrospectionResponse { active: true, token_type: Some("Bearer".to_owned()), claims: v.claims }
+            }
+        }
+        Outcome::Invalid(e) => {
+            worker::console_log!("introspection: inactive token ({}): {e}", e.code());
+            inactive(e.code())
+        }
+    };
+    Ok(no_store(Response::from_json(&body)?)?)
+}
+
+fn inactive(code: &str) -> IntrospectionResponse {
+    let mut claims = serde_json::Map::new();
+    claims.insert("inactive_reason".to_owned(), Value::String(code.to_owned()));
+    IntrospectionResponse { active: false, token_type: None, claims }
+}

@@ -1,0 +1,95 @@
+//! Token verification at the edge, shared by `POST /v1/tokens/verify` and `POST /oauth2/introspect`.
+//!
+//! A token whose signature verified is remembered per isolate (keyed by the whole token string) until it
+//! expires: a repeat verification re-checks only that its key is still published and its claims, which
+//! costs a hash-map lookup instead of an ECDSA verification.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use tessera_jose::{
+    validate_claims, KeyLookup as _, UntrustedToken, ValidationError, VerifiedToken, VerifyError, VerifyOptions,
+};
+use worker::Env;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::keyring;
+use crate::webcrypto::WebCryptoVerifier;
+
+const MAX_MEMO: usize = 10_000;
+
+struct Memo {
+    kid: String,
+    claims: Map<String, Value>,
+    exp: i64,
+}
+
+thread_local! {
+    static MEMO: RefCell<HashMap<String, Memo>> = RefCell::new(HashMap::new());
+}
+
+/// Outcome of a verification: a token, a refusal with a stable code, or an edge failure.
+pub enum Outcome {
+    Valid(VerifiedToken),
+    Invalid(VerifyError),
+}
+
+/// Verify `token` for `audience` (`None`: any audience) at `now` (Unix seconds).
+///
+/// # Errors
+/// Only edge failures (no key ring, WebCrypto down); a bad token is `Ok(Outcome::Invalid)`.
+pub async fn verify(env: &Env, cfg: &Config, token: &str, audience: Option<&str>, now: i64) -> Result<Outcome, ApiError> {
+    let opts = VerifyOptions { issuer: &cfg.issuer, audience, leeway: cfg.policy.leeway };
+    let ring = keyring::current(env, cfg).await?;
+    let remembered = MEMO.with(|m| {
+        m.borrow().get(token).map(|memo| (memo.kid.clone(), memo.claims.clone()))
+    });
+    if let Some((kid, claims)) = remembered {
+        if ring.key(&kid).is_some() {
+            return Ok(match validate_claims(&kid, &claims, &opts, now) {
+                Ok(v) => Outcome::Valid(v),
+                Err(e) => Outcome::Invalid(e.into()),
+            });
+        }
+        MEMO.with(|m| m.borrow_mut().remove(token));
+    }
+    let untrusted = match UntrustedToken::parse(token) {
+        Ok(t) => t,
+        Err(e) => return Ok(Outcome::Invalid(e.into())),
+    };
+    let kid = untrusted.header().kid.clone();
+    let ring = if ring.key(&kid).is_none() {
+        keyring::refresh_for_unknown_kid(env, &kid).await?.unwrap_or(ring)
+    } else {
+        ring
+    };
+    let checked = match untrusted.check_signature(&ring, &WebCryptoVerifier).await {
+        Ok(c) => c,
+        Err(ValidationError::Backend(e)) => {
+            return Err(ApiError::unavailable("verifier_unavailable", "token verification is unavailable", e.to_string()))
+        }
+        Err(e) => return Ok(Outcome::Invalid(e.into())),
+    };
+    match checked.validate(&opts, now) {
+        Ok(v) => {
+            remember(token, &v, now);
+            Ok(Outcome::Valid(v))
+        }
+        Err(e) => Ok(Outcome::Invalid(e.into())),
+    }
+}
+
+fn remember(token: &str, v: &VerifiedToken, now: i64) {
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_MEMO {
+            m.retain(|_, memo| memo.exp > now);
+            if m.len() >= MAX_MEMO {
+                m.clear();
+            }
+        }
+        m.insert(token.to_owned(), Memo { kid: v.kid.clone(), claims: v.claims.clone(), exp: v.exp });
+    });
+}

@@ -1,0 +1,53 @@
+//! The HTTP error: what the client sees (status, stable code, safe message) apart from what the log sees.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tessera_proto::ErrorBody;
+
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub external_message: String,
+    /// Logged, never sent.
+    pub internal_message: Option<String>,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, external_message: message.into(), internal_message: None }
+    }
+
+    #[must_use]
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal_error",
+            external_message: "internal error".to_owned(),
+            internal_message: Some(detail.to_string()),
+        }
+    }
+
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid service credential")
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        if let Some(detail) = &self.internal_message {
+            tracing::error!(code = self.code, status = self.status.as_u16(), detail = %detail, "request failed");
+        } else {
+            tracing::info!(code = self.code, status = self.status.as_u16(), "request refused");
+        }
+        (self.status, Json(ErrorBody { error: self.code.to_owned(), message: self.external_message })).into_response()
+    }
+}
+
+impl From<sqlx::Error> for HttpError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(format!("database: {e}"))
+    }
+}

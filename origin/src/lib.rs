@@ -1,0 +1,70 @@
+//! The Tessera origin: the regional, authoritative service.
+//!
+//! Today it holds the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
+//! create`, read by the edge over a service credential) and answers health checks. It is a thin shell:
+//! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
+//! the HTTP surface, the database and the clock/RNG.
+
+pub mod clients;
+pub mod error;
+pub mod http;
+pub mod store;
+
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq as _;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Store,
+    service_token: Arc<ServiceToken>,
+}
+
+/// The bearer credential the edge presents. Compared in constant time; never printed.
+pub struct ServiceToken(String);
+
+impl ServiceToken {
+    /// # Errors
+    /// When the token is shorter than 32 characters (a guessable service credential is refused).
+    pub fn new(token: String) -> Result<Self, String> {
+        if token.len() < 32 {
+            return Err("service token must be at least 32 characters".to_owned());
+        }
+        Ok(Self(token))
+    }
+
+    #[must_use]
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl AppState {
+    fn service_token_matches(&self, presented: &str) -> bool {
+        self.service_token.matches(presented)
+    }
+
+    #[must_use]
+    pub fn new(store: store::Store, service_token: ServiceToken) -> Self {
+        Self { store, service_token: Arc::new(service_token) }
+    }
+}
+
+/// Unix seconds from the system clock: the one place the origin reads time.
+#[must_use]
+pub fn unix_now() -> i64 {
+    #[allow(clippy::disallowed_methods, reason = "the origin shell is the clock source")]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `n` bytes from the operating system's CSPRNG: the one place the origin draws randomness.
+///
+/// # Errors
+/// When the OS refuses (never expected on Linux).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,241 @@
+//! `tessera-origin`: run the origin service, or manage it from the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tessera_origin::clients::{self, NewClient, DEFAULT_TOKEN_TTL};
+use tessera_origin::store::Store;
+use tessera_origin::{http, unix_now, AppState, ServiceToken};
+
+#[derive(Parser)]
+#[command(name = "tessera-origin", version, about = "Tessera origin: authoritative identity and authorization data")]
+struct Cli {
+    /// Directory holding the SQLite database.
+    #[arg(long, global = true, env = "TESSERA_DATA_DIR", default_value = ".data/origin")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, env = "TESSERA_ORIGIN_LISTEN", default_value = "127.0.0.1:8788")]
+        listen: SocketAddr,
+        /// Bearer credential the edge presents (at least 32 characters).
+        #[arg(long, env = "TESSERA_SERVICE_TOKEN", hide_env_values = true)]
+        service_token: String,
+    },
+    /// Manage OAuth 2.0 clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Generate random secrets for a local edge (`.dev.vars` format, printed to stdout).
+    DevVars,
+    /// Work with access tokens natively (pure-Rust p256): verify against a JWKS, or sign with a dev key.
+    Jwt {
+        #[command(subcommand)]
+        command: JwtCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JwtCommand {
+    /// Verify a token against a JWKS file; prints the claims, or the error code (exit status 1).
+    Verify {
+        #[arg(long)]
+        jwks_file: PathBuf,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        audience: String,
+        #[arg(long, default_value_t = 30)]
+        leeway: i64,
+        token: String,
+    },
+    /// Sign claims (a JSON file) as an `at+jwt` with a private JWK file. For development and tests only:
+    /// production keys never leave the edge's sealed key ring.
+    Sign {
+        #[arg(long)]
+        key_file: PathBuf,
+        #[arg(long)]
+        claims_file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a client; its secret is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// A scope the client may request (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An audience the client may get tokens for; the first is the default (repeat for several).
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Access token lifetime, seconds (30..=3600).
+        #[arg(long, default_value_t = DEFAULT_TOKEN_TTL)]
+        token_ttl: u32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Disable a client: it can no longer get tokens.
+    Disable { client_id: String },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::DevVars => return dev_vars(),
+        Command::Jwt { command } => return jwt_cmd(command).await,
+        _ => {}
+    }
+    let store = Store::open(&cli.data_dir).await?;
+    match cli.command {
+        Command::Serve { listen, service_token } => {
+            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?);
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%addr, data_dir = %cli.data_dir.display(), "tessera-origin listening");
+            axum::serve(listener, http::router(state))
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Clients { command } => clients_cmd(&store, command).await,
+        Command::DevVars | Command::Jwt { .. } => Ok(()),
+    }
+}
+
+fn random_b64<const N: usize>() -> Result<String, String> {
+    use base64::Engine as _;
+    let bytes: [u8; N] = tessera_origin::random_bytes().map_err(|e| e.to_string())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn dev_vars() -> Result<(), String> {
+    println!("# Local development secrets for the edge (generated by `tessera-origin dev-vars`). Never commit.");
+    println!("KEY_ENCRYPTION_KEY={}", random_b64::<32>()?);
+    println!("ORIGIN_SERVICE_TOKEN={}", random_b64::<32>()?);
+    println!("ADMIN_TOKEN={}", random_b64::<32>()?);
+    Ok(())
+}
+
+async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
+    use tessera_jose::{Jwks, P256Signer, P256Verifier, Secret, SigningKey, VerifyOptions};
+    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()));
+    match command {
+        JwtCommand::Verify { jwks_file, issuer, audience, leeway, token } => {
+            let jwks = Jwks::from_json(&read(&jwks_file)?).map_err(|e| e.to_string())?;
+            let opts = VerifyOptions { issuer: &issuer, audience: Some(&audience), leeway };
+            match tessera_jose::verify_token(token.trim(), &jwks, &P256Verifier, &opts, unix_now()).await {
+                Ok(v) => {
+                    println!("{}", serde_json::json!({ "valid": true, "kid": v.kid, "claims": v.claims }));
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("{}", serde_json::json!({ "valid": false, "error": e.code(), "message": e.to_string() }));
+                    Err(format!("token refused: {}", e.code()))
+                }
+            }
+        }
+        JwtCommand::Sign { key_file, claims_file } => {
+            let jwk: serde_json::Value = serde_json::from_str(&read(&key_file)?).map_err(|e| e.to_string())?;
+            let d = jwk.get("d").and_then(serde_json::Value::as_str).ok_or("key file has no `d`")?;
+            let d = Secret::new(tessera_jose::b64::decode(d).map_err(|()| "`d` is not base64url")?);
+            let scalar: [u8; 32] = d.expose_secret().as_slice().try_into().map_err(|_| "`d` is not 32 bytes")?;
+            let key = SigningKey::from_scalar_bytes(&Secret::new(scalar)).map_err(|e| e.to_string())?;
+            let claims = serde_json::from_str(&read(&claims_file)?).map_err(|e| format!("claims: {e}"))?;
+            let token = tessera_jose::issue_access_token(&P256Signer::new(&key), &claims).await.map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn clients_cmd(store: &Store, command: ClientsCommand) -> Result<(), String> {
+    match command {
+        ClientsCommand::Create { tenant, scopes, audiences, token_ttl, json } => {
+            let created = clients::create(store, NewClient { tenant, scopes, audiences, token_ttl }, unix_now()).await?;
+            let r = &created.record;
+            if json {
+                let out = serde_json::json!({
+                    "client_id": r.client_id, "client_secret": created.client_secret, "tenant": r.tenant,
+                    "scopes": r.scopes, "audiences": r.audiences, "token_ttl": r.token_ttl,
+                });
+                println!("{out}");
+            } else {
+                println!("client_id:     {}", r.client_id);
+                println!("client_secret: {}", created.client_secret);
+                println!("tenant:        {}", r.tenant);
+                println!("scopes:        {}", r.scopes.join(" "));
+                println!("audiences:     {}", r.audiences.join(" "));
+                println!("token_ttl:     {}s", r.token_ttl);
+                eprintln!("\nThe secret is shown only now: store it in your secret manager. Tessera keeps only its hash.");
+            }
+            Ok(())
+        }
+        ClientsCommand::List { tenant } => {
+            for c in store.clients(tenant.as_deref()).await.map_err(|e| e.to_string())? {
+                let state = if c.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}\t{}s", c.client_id, c.tenant, state, c.scopes.join(" "), c.token_ttl);
+            }
+            Ok(())
+        }
+        ClientsCommand::Disable { client_id } => {
+            if store.disable_client(&client_id, unix_now()).await.map_err(|e| e.to_string())? {
+                println!("disabled {client_id}");
+                Ok(())
+            } else {
+                Err(format!("no client `{client_id}`"))
+            }
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

