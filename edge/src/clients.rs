@@ -36,20 +36,31 @@ thread_local! {
 
 /// A client id is printable ASCII without separators, at most 128 bytes (ours are `tc_` + 16 characters).
 fn plausible_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 /// Fetch a client record: isolate cache, then the origin (refreshing KV), then KV if the origin is down.
 ///
 /// # Errors
 /// `Ok(None)` when no such client exists; `Err` when neither the origin nor KV can answer.
-pub async fn lookup(env: &Env, cfg: &Config, client_id: &str) -> Result<Option<ClientRecord>, ApiError> {
+pub async fn lookup(
+    env: &Env,
+    cfg: &Config,
+    client_id: &str,
+) -> Result<Option<ClientRecord>, ApiError> {
     if !plausible_id(client_id) {
         return Ok(None);
     }
     let now = now_ms();
     let hit = RECORDS.with(|m| {
-        m.borrow().get(client_id).filter(|c| now - c.fetched_at_ms < ISOLATE_TTL_MS).map(|c| c.record.clone())
+        m.borrow()
+            .get(client_id)
+            .filter(|c| now - c.fetched_at_ms < ISOLATE_TTL_MS)
+            .map(|c| c.record.clone())
     });
     if let Some(record) = hit {
         return Ok(Some(record));
@@ -58,7 +69,8 @@ pub async fn lookup(env: &Env, cfg: &Config, client_id: &str) -> Result<Option<C
     match fetch_from_origin(env, cfg, client_id).await {
         Ok(Some(record)) => {
             remember(&record, now);
-            let text = serde_json::to_string(&record).map_err(|e| ApiError::internal(e.to_string()))?;
+            let text =
+                serde_json::to_string(&record).map_err(|e| ApiError::internal(e.to_string()))?;
             match kv.put(&kv_key(client_id), text) {
                 Ok(put) => {
                     if let Err(e) = put.expiration_ttl(KV_TTL_SECONDS).execute().await {
@@ -76,7 +88,10 @@ pub async fn lookup(env: &Env, cfg: &Config, client_id: &str) -> Result<Option<C
         }
         Err(origin_err) => match kv.get(&kv_key(client_id)).json::<ClientRecord>().await {
             Ok(Some(record)) => {
-                worker::console_error!("origin unreachable, using KV copy of client {client_id}: {}", origin_err.external_message);
+                worker::console_error!(
+                    "origin unreachable, using KV copy of client {client_id}: {}",
+                    origin_err.external_message
+                );
                 Ok(Some(record))
             }
             _ => Err(origin_err),
@@ -94,19 +109,36 @@ fn remember(record: &ClientRecord, now: f64) {
         if m.len() >= MAX_CACHED {
             m.clear();
         }
-        m.insert(record.client_id.clone(), Cached { record: record.clone(), fetched_at_ms: now });
+        m.insert(
+            record.client_id.clone(),
+            Cached {
+                record: record.clone(),
+                fetched_at_ms: now,
+            },
+        );
     });
 }
 
-async fn fetch_from_origin(env: &Env, cfg: &Config, client_id: &str) -> Result<Option<ClientRecord>, ApiError> {
+async fn fetch_from_origin(
+    env: &Env,
+    cfg: &Config,
+    client_id: &str,
+) -> Result<Option<ClientRecord>, ApiError> {
     let token = secret(env, "ORIGIN_SERVICE_TOKEN")?;
     let url = format!("{}/internal/v1/clients/{client_id}", cfg.origin_url);
     let mut init = RequestInit::new();
     init.with_method(Method::Get);
     let req = Request::new_with_init(&url, &init)?;
-    req.headers().set("authorization", &format!("Bearer {}", token.expose_secret()))?;
+    req.headers().set(
+        "authorization",
+        &format!("Bearer {}", token.expose_secret()),
+    )?;
     let mut resp = Fetch::Request(req).send().await.map_err(|e| {
-        ApiError::unavailable("origin_unavailable", "the origin cannot be reached", format!("GET {url}: {e}"))
+        ApiError::unavailable(
+            "origin_unavailable",
+            "the origin cannot be reached",
+            format!("GET {url}: {e}"),
+        )
     })?;
     match resp.status_code() {
         200 => resp
@@ -129,7 +161,10 @@ async fn fetch_from_origin(env: &Env, cfg: &Config, client_id: &str) -> Result<O
 /// `invalid_client` with the reason in the log only.
 pub fn authenticate(record: &ClientRecord, presented: &str) -> Result<(), ApiError> {
     if record.disabled {
-        return Err(ApiError::invalid_client(format!("client {} is disabled", record.client_id)));
+        return Err(ApiError::invalid_client(format!(
+            "client {} is disabled",
+            record.client_id
+        )));
     }
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let remembered = ACCEPTED.with(|m| {
@@ -148,7 +183,10 @@ pub fn authenticate(record: &ClientRecord, presented: &str) -> Result<(), ApiErr
         if m.len() >= MAX_CACHED {
             m.clear();
         }
-        m.insert(record.client_id.clone(), (record.secret_hash.clone(), digest));
+        m.insert(
+            record.client_id.clone(),
+            (record.secret_hash.clone(), digest),
+        );
     });
     Ok(())
 }

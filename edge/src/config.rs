@@ -16,15 +16,16 @@ pub struct Config {
 }
 
 fn var_or(env: &Env, name: &str, default: &str) -> String {
-    env.var(name).map(|v| v.to_string()).unwrap_or_else(|_| default.to_owned())
+    env.var(name)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| default.to_owned())
 }
 
 fn seconds(env: &Env, name: &str, default: i64) -> Result<i64, ApiError> {
     let raw = var_or(env, name, &default.to_string());
-    raw.parse::<i64>()
-        .ok()
-        .filter(|v| *v >= 0)
-        .ok_or_else(|| ApiError::misconfigured(format!("var `{name}` = `{raw}` is not a number of seconds")))
+    raw.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+        ApiError::misconfigured(format!("var `{name}` = `{raw}` is not a number of seconds"))
+    })
 }
 
 impl Config {
@@ -37,7 +38,9 @@ impl Config {
             .map_err(|_| ApiError::misconfigured("var `ISSUER` is not set"))?;
         Ok(Self {
             default_audience: var_or(env, "DEFAULT_AUDIENCE", &issuer),
-            origin_url: var_or(env, "ORIGIN_URL", "http://127.0.0.1:8788").trim_end_matches('/').to_owned(),
+            origin_url: var_or(env, "ORIGIN_URL", "http://127.0.0.1:8788")
+                .trim_end_matches('/')
+                .to_owned(),
             policy: RotationPolicy {
                 jwks_max_age: seconds(env, "JWKS_MAX_AGE", 300)?,
                 ring_cache_ttl: seconds(env, "RING_CACHE_TTL", 30)?,
@@ -65,11 +68,10 @@ pub fn secret(env: &Env, name: &str) -> Result<Secret<String>, ApiError> {
 /// When it is missing or not 32 bytes.
 pub fn key_encryption_key(env: &Env) -> Result<Secret<[u8; 32]>, ApiError> {
     let text = secret(env, "KEY_ENCRYPTION_KEY")?;
-    let bytes = Secret::new(tessera_jose::b64::decode(text.expose_secret().trim()).unwrap_or_default());
-    let arr: [u8; 32] = bytes
-        .expose_secret()
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::misconfigured("secret `KEY_ENCRYPTION_KEY` is not 32 bytes of base64url"))?;
+    let bytes =
+        Secret::new(tessera_jose::b64::decode(text.expose_secret().trim()).unwrap_or_default());
+    let arr: [u8; 32] = bytes.expose_secret().as_slice().try_into().map_err(|_| {
+        ApiError::misconfigured("secret `KEY_ENCRYPTION_KEY` is not 32 bytes of base64url")
+    })?;
     Ok(Secret::new(arr))
 }

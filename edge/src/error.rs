@@ -37,7 +37,10 @@ impl ApiError {
     }
 
     pub fn oauth(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { shape: Shape::OAuth, ..Self::new(status, code, message) }
+        Self {
+            shape: Shape::OAuth,
+            ..Self::new(status, code, message)
+        }
     }
 
     /// RFC 6749 `invalid_client`: the same answer for every reason (unknown, disabled, wrong secret).
@@ -51,15 +54,28 @@ impl ApiError {
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self { internal_message: Some(detail.into()), ..Self::new(500, "internal_error", "internal error") }
+        Self {
+            internal_message: Some(detail.into()),
+            ..Self::new(500, "internal_error", "internal error")
+        }
     }
 
     pub fn misconfigured(detail: impl Into<String>) -> Self {
-        Self { internal_message: Some(detail.into()), ..Self::new(500, "edge_misconfigured", "the edge is misconfigured") }
+        Self {
+            internal_message: Some(detail.into()),
+            ..Self::new(500, "edge_misconfigured", "the edge is misconfigured")
+        }
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { internal_message: Some(detail.into()), ..Self::new(503, code, message) }
+    pub fn unavailable(
+        code: &'static str,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            internal_message: Some(detail.into()),
+            ..Self::new(503, code, message)
+        }
     }
 
     #[must_use]
@@ -74,11 +90,19 @@ impl ApiError {
     /// Only if the JS runtime cannot build a response.
     pub fn into_response(self) -> worker::Result<Response> {
         match &self.internal_message {
-            Some(detail) => worker::console_error!("status={} code={} detail={}", self.status, self.code, detail),
+            Some(detail) => worker::console_error!(
+                "status={} code={} detail={}",
+                self.status,
+                self.code,
+                detail
+            ),
             None => worker::console_log!("status={} code={}", self.status, self.code),
         }
         let body = match self.shape {
-            Shape::Tessera => serde_json::to_string(&ErrorBody { error: self.code.to_owned(), message: self.external_message }),
+            Shape::Tessera => serde_json::to_string(&ErrorBody {
+                error: self.code.to_owned(),
+                message: self.external_message,
+            }),
             Shape::OAuth => serde_json::to_string(&OAuthErrorResponse {
                 error: self.code.to_owned(),
                 error_description: Some(self.external_message),
@@ -91,7 +115,9 @@ impl ApiError {
         if let Some(challenge) = self.www_authenticate {
             headers.set("www-authenticate", challenge)?;
         }
-        Ok(Response::ok(body)?.with_status(self.status).with_headers(headers))
+        Ok(Response::ok(body)?
+            .with_status(self.status)
+            .with_headers(headers))
     }
 }
 

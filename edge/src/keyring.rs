@@ -38,7 +38,12 @@ thread_local! {
 pub async fn current(env: &Env, cfg: &Config) -> Result<KeyRing, ApiError> {
     let now = now_ms();
     let ttl_ms = (cfg.policy.ring_cache_ttl as f64) * 1000.0;
-    let fresh = SNAPSHOT.with(|s| s.borrow().as_ref().filter(|s| now - s.fetched_at_ms < ttl_ms).map(|s| s.ring.clone()));
+    let fresh = SNAPSHOT.with(|s| {
+        s.borrow()
+            .as_ref()
+            .filter(|s| now - s.fetched_at_ms < ttl_ms)
+            .map(|s| s.ring.clone())
+    });
     if let Some(ring) = fresh {
         return Ok(ring);
     }
@@ -51,7 +56,11 @@ pub async fn current(env: &Env, cfg: &Config) -> Result<KeyRing, ApiError> {
 /// When the Durable Object cannot be reached.
 pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<KeyRing>, ApiError> {
     let now = now_ms();
-    let recent = SNAPSHOT.with(|s| s.borrow().as_ref().is_some_and(|s| now - s.fetched_at_ms < UNKNOWN_KID_REFETCH_MS));
+    let recent = SNAPSHOT.with(|s| {
+        s.borrow()
+            .as_ref()
+            .is_some_and(|s| now - s.fetched_at_ms < UNKNOWN_KID_REFETCH_MS)
+    });
     if recent {
         return Ok(None);
     }
@@ -62,7 +71,12 @@ pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<KeyR
 async fn refresh(env: &Env) -> Result<KeyRing, ApiError> {
     match call_object(env, Method::Get, "/ring").await {
         Ok(ring) => {
-            SNAPSHOT.with(|s| *s.borrow_mut() = Some(Snapshot { ring: ring.clone(), fetched_at_ms: now_ms() }));
+            SNAPSHOT.with(|s| {
+                *s.borrow_mut() = Some(Snapshot {
+                    ring: ring.clone(),
+                    fetched_at_ms: now_ms(),
+                })
+            });
             Ok(ring)
         }
         Err(e) => {
@@ -70,7 +84,10 @@ async fn refresh(env: &Env) -> Result<KeyRing, ApiError> {
             let stale = SNAPSHOT.with(|s| s.borrow().as_ref().map(|s| s.ring.clone()));
             match stale {
                 Some(ring) => {
-                    worker::console_error!("key ring refresh failed, using cached copy: {}", e.external_message);
+                    worker::console_error!(
+                        "key ring refresh failed, using cached copy: {}",
+                        e.external_message
+                    );
                     Ok(ring)
                 }
                 None => Err(e),
@@ -80,16 +97,24 @@ async fn refresh(env: &Env) -> Result<KeyRing, ApiError> {
 }
 
 async fn call_object(env: &Env, method: Method, path: &str) -> Result<KeyRing, ApiError> {
-    let stub = env.durable_object(BINDING)?.id_from_name("global")?.get_stub()?;
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name("global")?
+        .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(method);
     let req = Request::new_with_init(&format!("https://key-ring{path}"), &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
         let body = resp.text().await.unwrap_or_default();
-        return Err(ApiError::internal(format!("key ring object answered {}: {body}", resp.status_code())));
+        return Err(ApiError::internal(format!(
+            "key ring object answered {}: {body}",
+            resp.status_code()
+        )));
     }
-    resp.json::<KeyRing>().await.map_err(|e| ApiError::internal(format!("key ring object sent bad json: {e}")))
+    resp.json::<KeyRing>()
+        .await
+        .map_err(|e| ApiError::internal(format!("key ring object sent bad json: {e}")))
 }
 
 /// Advance the ring one step (admin). Returns the new status.
@@ -97,16 +122,23 @@ async fn call_object(env: &Env, method: Method, path: &str) -> Result<KeyRing, A
 /// # Errors
 /// When the Durable Object cannot be reached or refuses.
 pub async fn rotate(env: &Env) -> Result<RingStatus, ApiError> {
-    let stub = env.durable_object(BINDING)?.id_from_name("global")?.get_stub()?;
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name("global")?
+        .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post);
     let req = Request::new_with_init("https://key-ring/rotate", &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     let text = resp.text().await?;
     if resp.status_code() != 200 {
-        return Err(ApiError::internal(format!("key ring rotation failed ({}): {text}", resp.status_code())));
+        return Err(ApiError::internal(format!(
+            "key ring rotation failed ({}): {text}",
+            resp.status_code()
+        )));
     }
-    let status: RingStatus = serde_json::from_str(&text).map_err(|e| ApiError::internal(e.to_string()))?;
+    let status: RingStatus =
+        serde_json::from_str(&text).map_err(|e| ApiError::internal(e.to_string()))?;
     // This isolate sees the change at once; others within RING_CACHE_TTL (which the policy allows for).
     SNAPSHOT.with(|s| *s.borrow_mut() = None);
     Ok(status)
@@ -117,7 +149,13 @@ pub async fn rotate(env: &Env) -> Result<RingStatus, ApiError> {
 /// # Errors
 /// When there is no active key or its sealed scalar does not open.
 pub async fn active_signer(env: &Env, ring: &KeyRing) -> Result<WebCryptoSigner, ApiError> {
-    let active = ring.active().ok_or_else(|| ApiError::unavailable("no_signing_key", "no signing key is active", "ring has no active key"))?;
+    let active = ring.active().ok_or_else(|| {
+        ApiError::unavailable(
+            "no_signing_key",
+            "no signing key is active",
+            "ring has no active key",
+        )
+    })?;
     if let Some(signer) = WebCryptoSigner::cached(&active.kid) {
         return Ok(signer);
     }
@@ -142,26 +180,35 @@ struct PrivateJwk {
 }
 
 /// Seal a new key for the ring. Either the configured bootstrap key (first key only) or fresh randomness.
-fn new_ring_key(kek: &Secret<[u8; 32]>, bootstrap: Option<&Secret<String>>, now: i64) -> Result<RingKey, ApiError> {
+fn new_ring_key(
+    kek: &Secret<[u8; 32]>,
+    bootstrap: Option<&Secret<String>>,
+    now: i64,
+) -> Result<RingKey, ApiError> {
     let scalar = match bootstrap {
         Some(jwk) => {
-            let parsed: PrivateJwk = serde_json::from_str(jwk.expose_secret())
-                .map_err(|_| ApiError::misconfigured("secret `BOOTSTRAP_SIGNING_KEY` is not a private JWK"))?;
+            let parsed: PrivateJwk = serde_json::from_str(jwk.expose_secret()).map_err(|_| {
+                ApiError::misconfigured("secret `BOOTSTRAP_SIGNING_KEY` is not a private JWK")
+            })?;
             let bytes = Secret::new(tessera_jose::b64::decode(&parsed.d).unwrap_or_default());
-            let arr: [u8; 32] = bytes
-                .expose_secret()
-                .as_slice()
-                .try_into()
-                .map_err(|_| ApiError::misconfigured("`BOOTSTRAP_SIGNING_KEY.d` is not 32 bytes"))?;
+            let arr: [u8; 32] = bytes.expose_secret().as_slice().try_into().map_err(|_| {
+                ApiError::misconfigured("`BOOTSTRAP_SIGNING_KEY.d` is not 32 bytes")
+            })?;
             Secret::new(arr)
         }
         None => Secret::new(random_bytes::<32>()?),
     };
-    let key = SigningKey::from_scalar_bytes(&scalar).map_err(|e| ApiError::internal(format!("new key: {e}")))?;
+    let key = SigningKey::from_scalar_bytes(&scalar)
+        .map_err(|e| ApiError::internal(format!("new key: {e}")))?;
     let nonce = random_bytes::<12>()?;
     let kid = key.public_jwk().kid().to_owned();
-    let sealed = seal::seal(kek, &nonce, kid.as_bytes(), key.expose_scalar_bytes().expose_secret())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let sealed = seal::seal(
+        kek,
+        &nonce,
+        kid.as_bytes(),
+        key.expose_scalar_bytes().expose_secret(),
+    )
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(RingKey::pending(key.public_jwk().clone(), sealed, now))
 }
 
@@ -174,15 +221,26 @@ pub struct KeyRingObject {
 
 impl KeyRingObject {
     async fn load(&self) -> worker::Result<KeyRing> {
-        Ok(self.state.storage().get::<KeyRing>(RING_KEY).await?.unwrap_or_default())
+        Ok(self
+            .state
+            .storage()
+            .get::<KeyRing>(RING_KEY)
+            .await?
+            .unwrap_or_default())
     }
 
     async fn step(&self, ring: &mut KeyRing) -> Result<RotationReport, ApiError> {
         let cfg = Config::from_env(&self.env)?;
         let kek = key_encryption_key(&self.env)?;
         let now = (now_ms() / 1000.0) as i64;
-        let bootstrap = if ring.keys.is_empty() { crate::config::secret(&self.env, "BOOTSTRAP_SIGNING_KEY").ok() } else { None };
-        let report = ring.rotate(now, &cfg.policy, || new_ring_key(&kek, bootstrap.as_ref(), now))?;
+        let bootstrap = if ring.keys.is_empty() {
+            crate::config::secret(&self.env, "BOOTSTRAP_SIGNING_KEY").ok()
+        } else {
+            None
+        };
+        let report = ring.rotate(now, &cfg.policy, || {
+            new_ring_key(&kek, bootstrap.as_ref(), now)
+        })?;
         self.state.storage().put(RING_KEY, &*ring).await?;
         for change in &report.changes {
             worker::console_log!("key ring: {change}");
@@ -204,7 +262,11 @@ impl KeyRingObject {
                 let report = self.step(&mut ring).await?;
                 Ok(Response::from_json(&ring.status(Some(&report)))?)
             }
-            _ => Err(ApiError::new(404, "not_found", "no such key ring operation")),
+            _ => Err(ApiError::new(
+                404,
+                "not_found",
+                "no such key ring operation",
+            )),
         }
     }
 }

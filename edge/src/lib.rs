@@ -39,7 +39,10 @@ pub(crate) fn now_ms() -> f64 {
 }
 
 pub(crate) fn now_secs() -> i64 {
-    #[allow(clippy::cast_possible_truncation, reason = "milliseconds since 1970 fit in i64 seconds")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "milliseconds since 1970 fit in i64 seconds"
+    )]
     let secs = (now_ms() / 1000.0).floor() as i64;
     secs
 }

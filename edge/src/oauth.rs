@@ -19,7 +19,10 @@ struct Form(Vec<(String, String)>);
 impl Form {
     async fn read(req: &mut Request) -> Result<Self, ApiError> {
         let ctype = req.headers().get("content-type")?.unwrap_or_default();
-        if !ctype.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        if !ctype
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+        {
             return Err(ApiError::oauth(
                 400,
                 "invalid_request",
@@ -28,20 +31,33 @@ impl Form {
         }
         let body = req.bytes().await?;
         if body.len() > 16 * 1024 {
-            return Err(ApiError::oauth(413, "invalid_request", "the request body is too large"));
+            return Err(ApiError::oauth(
+                413,
+                "invalid_request",
+                "the request body is too large",
+            ));
         }
-        let pairs: Vec<(String, String)> =
-            url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         for (i, (k, _)) in pairs.iter().enumerate() {
             if pairs.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
-                return Err(ApiError::oauth(400, "invalid_request", format!("parameter `{k}` is repeated")));
+                return Err(ApiError::oauth(
+                    400,
+                    "invalid_request",
+                    format!("parameter `{k}` is repeated"),
+                ));
             }
         }
         Ok(Self(pairs))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -53,17 +69,27 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
     match header {
         Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
             if in_body {
-                return Err(ApiError::oauth(400, "invalid_request", "use one client authentication method, not two"));
+                return Err(ApiError::oauth(
+                    400,
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                ));
             }
             let decoded = STANDARD
                 .decode(h[6..].trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| ApiError::invalid_client("basic credentials are not base64 utf-8"))?;
-            let (id, secret) =
-                decoded.split_once(':').ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
+                .ok_or_else(|| {
+                    ApiError::invalid_client("basic credentials are not base64 utf-8")
+                })?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
             let decode = |s: &str| -> String {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
             };
             Ok((decode(id), decode(secret)))
         }
@@ -75,7 +101,12 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
     }
 }
 
-async fn authenticated_client(env: &Env, cfg: &Config, req: &Request, form: &Form) -> Result<ClientRecord, ApiError> {
+async fn authenticated_client(
+    env: &Env,
+    cfg: &Config,
+    req: &Request,
+    form: &Form,
+) -> Result<ClientRecord, ApiError> {
     let (client_id, secret) = client_credentials(req, form)?;
     let record = clients::lookup(env, cfg, &client_id)
         .await?
@@ -97,9 +128,15 @@ fn no_store(resp: Response) -> worker::Result<Response> {
 /// RFC 6749 §5.2 errors.
 pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
-    let grant = form.get("grant_type").ok_or_else(|| ApiError::oauth(400, "invalid_request", "`grant_type` is required"))?;
+    let grant = form
+        .get("grant_type")
+        .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`grant_type` is required"))?;
     if grant != "client_credentials" {
-        return Err(ApiError::oauth(400, "unsupported_grant_type", format!("grant type `{grant}` is not supported")));
+        return Err(ApiError::oauth(
+            400,
+            "unsupported_grant_type",
+            format!("grant type `{grant}` is not supported"),
+        ));
     }
     let client = authenticated_client(env, cfg, &req, &form).await?;
 
@@ -107,28 +144,46 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
         Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
         None => client.scopes.iter().map(String::as_str).collect(),
     };
-    if let Some(bad) = scopes.iter().find(|s| !client.scopes.iter().any(|c| c == *s)) {
-        return Err(ApiError::oauth(400, "invalid_scope", format!("scope `{bad}` is not granted to this client")));
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !client.scopes.iter().any(|c| c == *s))
+    {
+        return Err(ApiError::oauth(
+            400,
+            "invalid_scope",
+            format!("scope `{bad}` is not granted to this client"),
+        ));
     }
     // RFC 8707 `resource`; `audience` accepted as the common alias.
-    let audience = match (form.get("resource"), form.get("audience")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::oauth(400, "invalid_request", "give `resource` or `audience`, not both"))
-        }
-        (Some(a), None) | (None, Some(a)) => a.to_owned(),
-        (None, None) => client
-            .audiences
-            .first()
-            .cloned()
-            .ok_or_else(|| ApiError::oauth(400, "invalid_target", "this client has no audience"))?,
-    };
+    let audience =
+        match (form.get("resource"), form.get("audience")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::oauth(
+                    400,
+                    "invalid_request",
+                    "give `resource` or `audience`, not both",
+                ))
+            }
+            (Some(a), None) | (None, Some(a)) => a.to_owned(),
+            (None, None) => client.audiences.first().cloned().ok_or_else(|| {
+                ApiError::oauth(400, "invalid_target", "this client has no audience")
+            })?,
+        };
     if !client.audiences.contains(&audience) {
-        return Err(ApiError::oauth(400, "invalid_target", format!("audience `{audience}` is not allowed for this client")));
+        return Err(ApiError::oauth(
+            400,
+            "invalid_target",
+            format!("audience `{audience}` is not allowed for this client"),
+        ));
     }
 
     let now = now_secs();
     let ttl = client.token_ttl.clamp(30, 3600);
-    let scope = if scopes.is_empty() { None } else { Some(scopes.join(" ")) };
+    let scope = if scopes.is_empty() {
+        None
+    } else {
+        Some(scopes.join(" "))
+    };
     let claims = AccessTokenClaims {
         iss: cfg.issuer.clone(),
         sub: client.client_id.clone(),
@@ -143,10 +198,19 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
     };
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
-    let access_token = issue_access_token(&signer, &claims)
-        .await
-        .map_err(|e| ApiError::unavailable("signer_unavailable", "tokens cannot be issued right now", e.to_string()))?;
-    worker::console_log!("issued token jti={} client={} tenant={}", claims.jti, claims.client_id, claims.tid);
+    let access_token = issue_access_token(&signer, &claims).await.map_err(|e| {
+        ApiError::unavailable(
+            "signer_unavailable",
+            "tokens cannot be issued right now",
+            e.to_string(),
+        )
+    })?;
+    worker::console_log!(
+        "issued token jti={} client={} tenant={}",
+        claims.jti,
+        claims.client_id,
+        claims.tid
+    );
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -166,12 +230,17 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
 pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
     let caller = authenticated_client(env, cfg, &req, &form).await?;
-    let token = form.get("token").ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
     let body = match verify(env, cfg, token, None, now_secs()).await? {
         Outcome::Valid(v) => {
             let aud_ok = match v.claims.get("aud") {
                 Some(Value::String(a)) => caller.audiences.contains(a),
-                Some(Value::Array(all)) => all.iter().any(|a| a.as_str().is_some_and(|a| caller.audiences.iter().any(|c| c == a))),
+                Some(Value::Array(all)) => all.iter().any(|a| {
+                    a.as_str()
+                        .is_some_and(|a| caller.audiences.iter().any(|c| c == a))
+                }),
                 _ => false,
             };
             if v.claims.get("tid").and_then(Value::as_str) != Some(caller.tenant.as_str()) {
@@ -179,7 +248,11 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
             } else if !aud_ok {
                 inactive("wrong_audience")
             } else {
-                IntrospectionResponse { active: true, token_type: Some("Bearer".to_owned()), claims: v.claims }
+                IntrospectionResponse {
+                    active: true,
+                    token_type: Some("Bearer".to_owned()),
+                    claims: v.claims,
+                }
             }
         }
         Outcome::Invalid(e) => {
@@ -193,5 +266,9 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
 fn inactive(code: &str) -> IntrospectionResponse {
     let mut claims = serde_json::Map::new();
     claims.insert("inactive_reason".to_owned(), Value::String(code.to_owned()));
-    IntrospectionResponse { active: false, token_type: None, claims }
+    IntrospectionResponse {
+        active: false,
+        token_type: None,
+        claims,
+    }
 }

@@ -15,23 +15,65 @@ pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     let allowed: &[Method] = match path.as_str() {
-        "/healthz" | "/.well-known/jwks.json" | "/.well-known/openid-configuration"
-        | "/.well-known/oauth-authorization-server" | "/admin/keys" => &[Method::Get],
-        "/oauth2/token" | "/oauth2/introspect" | "/v1/tokens/verify" | "/admin/keys/rotate" => &[Method::Post],
-        _ => return Err(ApiError::new(404, "not_found", format!("no endpoint `{path}`"))),
+        "/healthz"
+        | "/.well-known/jwks.json"
+        | "/.well-known/openid-configuration"
+        | "/.well-known/oauth-authorization-server"
+        | "/admin/keys" => &[Method::Get],
+        "/oauth2/token" | "/oauth2/introspect" | "/v1/tokens/verify" | "/admin/keys/rotate" => {
+            &[Method::Post]
+        }
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "not_found",
+                format!("no endpoint `{path}`"),
+            ))
+        }
     };
     if !allowed.contains(&method) {
-        let shape = if path.starts_with("/oauth2/") { Shape::OAuth } else { Shape::Tessera };
-        let e = ApiError::new(405, "method_not_allowed", format!("`{path}` accepts {}", allowed.iter().map(Method::to_string).collect::<Vec<_>>().join(", ")));
-        return Err(if shape == Shape::OAuth { ApiError { shape, code: "invalid_request", ..e } } else { e });
+        let shape = if path.starts_with("/oauth2/") {
+            Shape::OAuth
+        } else {
+            Shape::Tessera
+        };
+        let e = ApiError::new(
+            405,
+            "method_not_allowed",
+            format!(
+                "`{path}` accepts {}",
+                allowed
+                    .iter()
+                    .map(Method::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return Err(if shape == Shape::OAuth {
+            ApiError {
+                shape,
+                code: "invalid_request",
+                ..e
+            }
+        } else {
+            e
+        });
     }
     let cfg = Config::from_env(env)?;
     match path.as_str() {
-        "/healthz" => Ok(Response::from_json(&json!({"status": "ok", "service": "tessera-edge"}))?),
+        "/healthz" => Ok(Response::from_json(
+            &json!({"status": "ok", "service": "tessera-edge"}),
+        )?),
         "/.well-known/jwks.json" => jwks(env, &cfg).await,
-        "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => metadata(&cfg),
-        "/oauth2/token" => oauth::token(req, env, &cfg).await.map_err(|e| e.with_shape(Shape::OAuth)),
-        "/oauth2/introspect" => oauth::introspect(req, env, &cfg).await.map_err(|e| e.with_shape(Shape::OAuth)),
+        "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
+            metadata(&cfg)
+        }
+        "/oauth2/token" => oauth::token(req, env, &cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::OAuth)),
+        "/oauth2/introspect" => oauth::introspect(req, env, &cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::OAuth)),
         "/v1/tokens/verify" => verify_endpoint(req, env, &cfg).await,
         "/admin/keys" => {
             require_admin(&req, env)?;
@@ -42,7 +84,11 @@ pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
             require_admin(&req, env)?;
             Ok(Response::from_json(&keyring::rotate(env).await?)?)
         }
-        _ => Err(ApiError::new(404, "not_found", format!("no endpoint `{path}`"))),
+        _ => Err(ApiError::new(
+            404,
+            "not_found",
+            format!("no endpoint `{path}`"),
+        )),
     }
 }
 
@@ -52,7 +98,10 @@ async fn jwks(env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let headers = resp.headers().clone();
     headers.set("content-type", "application/jwk-set+json")?;
     // Verifiers may cache this long; the rotation policy publishes keys at least this long before use.
-    headers.set("cache-control", &format!("public, max-age={}", cfg.policy.jwks_max_age))?;
+    headers.set(
+        "cache-control",
+        &format!("public, max-age={}", cfg.policy.jwks_max_age),
+    )?;
     headers.set("access-control-allow-origin", "*")?;
     Ok(resp.with_headers(headers))
 }
@@ -65,8 +114,14 @@ fn metadata(cfg: &Config) -> Result<Response, ApiError> {
         token_endpoint: format!("{iss}/oauth2/token"),
         introspection_endpoint: format!("{iss}/oauth2/introspect"),
         grant_types_supported: vec!["client_credentials".into()],
-        token_endpoint_auth_methods_supported: vec!["client_secret_basic".into(), "client_secret_post".into()],
-        introspection_endpoint_auth_methods_supported: vec!["client_secret_basic".into(), "client_secret_post".into()],
+        token_endpoint_auth_methods_supported: vec![
+            "client_secret_basic".into(),
+            "client_secret_post".into(),
+        ],
+        introspection_endpoint_auth_methods_supported: vec![
+            "client_secret_basic".into(),
+            "client_secret_post".into(),
+        ],
         response_types_supported: vec![],
         subject_types_supported: vec!["public".into()],
         id_token_signing_alg_values_supported: vec!["ES256".into()],
@@ -81,10 +136,19 @@ fn metadata(cfg: &Config) -> Result<Response, ApiError> {
 async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let body = req.bytes().await?;
     if body.len() > 16 * 1024 {
-        return Err(ApiError::new(413, "request_too_large", "the request body is larger than 16 KiB"));
+        return Err(ApiError::new(
+            413,
+            "request_too_large",
+            "the request body is larger than 16 KiB",
+        ));
     }
-    let parsed: VerifyRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {{\"token\": \"...\", \"audience\"?: \"...\"}}: {e}")))?;
+    let parsed: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            400,
+            "invalid_request",
+            format!("body must be {{\"token\": \"...\", \"audience\"?: \"...\"}}: {e}"),
+        )
+    })?;
     let audience = parsed.audience.as_deref().unwrap_or(&cfg.default_audience);
     match verify(env, cfg, &parsed.token, Some(audience), now_secs()).await? {
         Outcome::Valid(v) => Ok(Response::from_json(&VerifyResponse {
@@ -112,9 +176,20 @@ fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     let expected = secret(env, "ADMIN_TOKEN")?;
     let presented = req.headers().get("authorization")?.unwrap_or_default();
     let presented = presented.strip_prefix("Bearer ").unwrap_or_default();
-    if expected.expose_secret().len() >= 32 && bool::from(expected.expose_secret().as_bytes().ct_eq(presented.as_bytes())) {
+    if expected.expose_secret().len() >= 32
+        && bool::from(
+            expected
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(presented.as_bytes()),
+        )
+    {
         Ok(())
     } else {
-        Err(ApiError::new(401, "unauthorized", "missing or invalid admin credential"))
+        Err(ApiError::new(
+            401,
+            "unauthorized",
+            "missing or invalid admin credential",
+        ))
     }
 }

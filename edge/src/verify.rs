@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use tessera_jose::{
-    validate_claims, KeyLookup as _, UntrustedToken, ValidationError, VerifiedToken, VerifyError, VerifyOptions,
+    validate_claims, KeyLookup as _, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
+    VerifyOptions,
 };
 use worker::Env;
 
@@ -40,11 +41,23 @@ pub enum Outcome {
 ///
 /// # Errors
 /// Only edge failures (no key ring, WebCrypto down); a bad token is `Ok(Outcome::Invalid)`.
-pub async fn verify(env: &Env, cfg: &Config, token: &str, audience: Option<&str>, now: i64) -> Result<Outcome, ApiError> {
-    let opts = VerifyOptions { issuer: &cfg.issuer, audience, leeway: cfg.policy.leeway };
+pub async fn verify(
+    env: &Env,
+    cfg: &Config,
+    token: &str,
+    audience: Option<&str>,
+    now: i64,
+) -> Result<Outcome, ApiError> {
+    let opts = VerifyOptions {
+        issuer: &cfg.issuer,
+        audience,
+        leeway: cfg.policy.leeway,
+    };
     let ring = keyring::current(env, cfg).await?;
     let remembered = MEMO.with(|m| {
-        m.borrow().get(token).map(|memo| (memo.kid.clone(), memo.claims.clone()))
+        m.borrow()
+            .get(token)
+            .map(|memo| (memo.kid.clone(), memo.claims.clone()))
     });
     if let Some((kid, claims)) = remembered {
         if ring.key(&kid).is_some() {
@@ -61,14 +74,20 @@ pub async fn verify(env: &Env, cfg: &Config, token: &str, audience: Option<&str>
     };
     let kid = untrusted.header().kid.clone();
     let ring = if ring.key(&kid).is_none() {
-        keyring::refresh_for_unknown_kid(env, &kid).await?.unwrap_or(ring)
+        keyring::refresh_for_unknown_kid(env, &kid)
+            .await?
+            .unwrap_or(ring)
     } else {
         ring
     };
     let checked = match untrusted.check_signature(&ring, &WebCryptoVerifier).await {
         Ok(c) => c,
         Err(ValidationError::Backend(e)) => {
-            return Err(ApiError::unavailable("verifier_unavailable", "token verification is unavailable", e.to_string()))
+            return Err(ApiError::unavailable(
+                "verifier_unavailable",
+                "token verification is unavailable",
+                e.to_string(),
+            ))
         }
         Err(e) => return Ok(Outcome::Invalid(e.into())),
     };
@@ -90,6 +109,13 @@ fn remember(token: &str, v: &VerifiedToken, now: i64) {
                 m.clear();
             }
         }
-        m.insert(token.to_owned(), Memo { kid: v.kid.clone(), claims: v.claims.clone(), exp: v.exp });
+        m.insert(
+            token.to_owned(),
+            Memo {
+                kid: v.kid.clone(),
+                claims: v.claims.clone(),
+                exp: v.exp,
+            },
+        );
     });
 }

@@ -39,8 +39,13 @@ fn ecdsa_params() -> Result<Object, CryptoError> {
 async fn import_jwk(jwk: Object, usage: &str) -> Result<CryptoKey, CryptoError> {
     let alg = object(&[("name", &"ECDSA".into()), ("namedCurve", &"P-256".into())])?;
     let usages = Array::of1(&JsValue::from_str(usage));
-    let promise = subtle()?.import_key_with_object("jwk", &jwk, &alg, false, &usages).map_err(js_err)?;
-    Ok(JsFuture::from(promise).await.map_err(js_err)?.unchecked_into())
+    let promise = subtle()?
+        .import_key_with_object("jwk", &jwk, &alg, false, &usages)
+        .map_err(js_err)?;
+    Ok(JsFuture::from(promise)
+        .await
+        .map_err(js_err)?
+        .unchecked_into())
 }
 
 fn public_jwk_object(key: &PublicJwk) -> Result<Object, CryptoError> {
@@ -57,7 +62,12 @@ fn public_jwk_object(key: &PublicJwk) -> Result<Object, CryptoError> {
 pub struct WebCryptoVerifier;
 
 impl Verifier for WebCryptoVerifier {
-    async fn verify(&self, key: &PublicJwk, signing_input: &[u8], signature: &[u8; 64]) -> Result<bool, CryptoError> {
+    async fn verify(
+        &self,
+        key: &PublicJwk,
+        signing_input: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<bool, CryptoError> {
         let cached = PUBLIC_KEYS.with(|m| m.borrow().get(key.kid()).cloned());
         let crypto_key = match cached {
             Some(k) => k,
@@ -68,9 +78,18 @@ impl Verifier for WebCryptoVerifier {
             }
         };
         let promise = subtle()?
-            .verify_with_object_and_u8_array_and_u8_array(&ecdsa_params()?, &crypto_key, signature, signing_input)
+            .verify_with_object_and_u8_array_and_u8_array(
+                &ecdsa_params()?,
+                &crypto_key,
+                signature,
+                signing_input,
+            )
             .map_err(js_err)?;
-        Ok(JsFuture::from(promise).await.map_err(js_err)?.as_bool().unwrap_or(false))
+        Ok(JsFuture::from(promise)
+            .await
+            .map_err(js_err)?
+            .as_bool()
+            .unwrap_or(false))
     }
 }
 
@@ -84,7 +103,12 @@ impl WebCryptoSigner {
     /// The cached signer for `kid`, if this isolate imported it before.
     #[must_use]
     pub fn cached(kid: &str) -> Option<Self> {
-        PRIVATE_KEYS.with(|m| m.borrow().get(kid).cloned()).map(|key| Self { kid: kid.to_owned(), key })
+        PRIVATE_KEYS
+            .with(|m| m.borrow().get(kid).cloned())
+            .map(|key| Self {
+                kid: kid.to_owned(),
+                key,
+            })
     }
 
     /// Import the private scalar `d` for `public` (the scalar is dropped, zeroized, right after).
@@ -97,7 +121,10 @@ impl WebCryptoSigner {
         Reflect::set(&jwk, &"d".into(), &JsValue::from_str(d64.expose_secret())).map_err(js_err)?;
         let key = import_jwk(jwk, "sign").await?;
         PRIVATE_KEYS.with(|m| m.borrow_mut().insert(public.kid().to_owned(), key.clone()));
-        Ok(Self { kid: public.kid().to_owned(), key })
+        Ok(Self {
+            kid: public.kid().to_owned(),
+            key,
+        })
     }
 }
 
@@ -107,10 +134,13 @@ impl Signer for WebCryptoSigner {
     }
 
     async fn sign(&self, signing_input: &[u8]) -> Result<[u8; 64], CryptoError> {
-        let promise =
-            subtle()?.sign_with_object_and_u8_array(&ecdsa_params()?, &self.key, signing_input).map_err(js_err)?;
+        let promise = subtle()?
+            .sign_with_object_and_u8_array(&ecdsa_params()?, &self.key, signing_input)
+            .map_err(js_err)?;
         let buf = JsFuture::from(promise).await.map_err(js_err)?;
         let bytes = Uint8Array::new(&buf).to_vec();
-        bytes.try_into().map_err(|v: Vec<u8>| CryptoError(format!("webcrypto returned a {}-byte signature", v.len())))
+        bytes.try_into().map_err(|v: Vec<u8>| {
+            CryptoError(format!("webcrypto returned a {}-byte signature", v.len()))
+        })
     }
 }

@@ -58,12 +58,15 @@ fn valid_tenant(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 fn valid_scope(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|c| c == 0x21 || (0x23..=0x5B).contains(&c) || (0x5D..=0x7E).contains(&c))
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c == 0x21 || (0x23..=0x5B).contains(&c) || (0x5D..=0x7E).contains(&c))
 }
 
 impl NewClient {
@@ -76,7 +79,11 @@ impl NewClient {
         if let Some(bad) = self.scopes.iter().find(|s| !valid_scope(s)) {
             return Err(RegistrationError::InvalidScope(bad.clone()));
         }
-        if let Some(bad) = self.audiences.iter().find(|a| a.is_empty() || a.chars().any(char::is_whitespace)) {
+        if let Some(bad) = self
+            .audiences
+            .iter()
+            .find(|a| a.is_empty() || a.chars().any(char::is_whitespace))
+        {
             return Err(RegistrationError::InvalidAudience(bad.clone()));
         }
         if !TOKEN_TTL_RANGE.contains(&self.token_ttl) {
@@ -97,7 +104,8 @@ pub async fn create(store: &Store, new: NewClient, now: i64) -> Result<CreatedCl
     let salt: [u8; 16] = crate::random_bytes().map_err(|e| e.to_string())?;
     let client_id = format!("tc_{}", b64(&id));
     let client_secret = format!("tcs_{}", b64(&secret));
-    let secret_hash = tessera_authn::hash_client_secret(client_secret.as_bytes(), &salt).map_err(|e| e.to_string())?;
+    let secret_hash = tessera_authn::hash_client_secret(client_secret.as_bytes(), &salt)
+        .map_err(|e| e.to_string())?;
     let mut scopes = new.scopes;
     scopes.sort();
     scopes.dedup();
@@ -111,8 +119,14 @@ pub async fn create(store: &Store, new: NewClient, now: i64) -> Result<CreatedCl
         disabled: false,
         updated_at: now,
     };
-    store.insert_client(&record, now).await.map_err(|e| format!("cannot store client: {e}"))?;
-    Ok(CreatedClient { record, client_secret })
+    store
+        .insert_client(&record, now)
+        .await
+        .map_err(|e| format!("cannot store client: {e}"))?;
+    Ok(CreatedClient {
+        record,
+        client_secret,
+    })
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -125,25 +139,54 @@ mod tests {
     use super::*;
 
     fn new() -> NewClient {
-        NewClient { tenant: "acme".into(), scopes: vec!["read".into()], audiences: vec!["https://api".into()], token_ttl: 300 }
+        NewClient {
+            tenant: "acme".into(),
+            scopes: vec!["read".into()],
+            audiences: vec!["https://api".into()],
+            token_ttl: 300,
+        }
     }
 
     #[test]
     fn validation() {
         assert_eq!(new().validate(), Ok(()));
         for t in ["", "Acme", "-a", "a b", &"a".repeat(64)] {
-            let c = NewClient { tenant: t.into(), ..new() };
-            assert!(matches!(c.validate(), Err(RegistrationError::InvalidTenant(_))), "{t}");
+            let c = NewClient {
+                tenant: t.into(),
+                ..new()
+            };
+            assert!(
+                matches!(c.validate(), Err(RegistrationError::InvalidTenant(_))),
+                "{t}"
+            );
         }
         for s in ["", "a b", "a\"b", "a\\b", "é"] {
-            let c = NewClient { scopes: vec![s.into()], ..new() };
-            assert!(matches!(c.validate(), Err(RegistrationError::InvalidScope(_))), "{s}");
+            let c = NewClient {
+                scopes: vec![s.into()],
+                ..new()
+            };
+            assert!(
+                matches!(c.validate(), Err(RegistrationError::InvalidScope(_))),
+                "{s}"
+            );
         }
-        let c = NewClient { audiences: vec!["a b".into()], ..new() };
-        assert!(matches!(c.validate(), Err(RegistrationError::InvalidAudience(_))));
+        let c = NewClient {
+            audiences: vec!["a b".into()],
+            ..new()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(RegistrationError::InvalidAudience(_))
+        ));
         for ttl in [29, 3601] {
-            let c = NewClient { token_ttl: ttl, ..new() };
-            assert_eq!(c.validate(), Err(RegistrationError::TokenTtlOutOfRange(ttl)));
+            let c = NewClient {
+                token_ttl: ttl,
+                ..new()
+            };
+            assert_eq!(
+                c.validate(),
+                Err(RegistrationError::TokenTtlOutOfRange(ttl))
+            );
         }
     }
 }

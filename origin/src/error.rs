@@ -16,7 +16,12 @@ pub struct HttpError {
 
 impl HttpError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, external_message: message.into(), internal_message: None }
+        Self {
+            status,
+            code,
+            external_message: message.into(),
+            internal_message: None,
+        }
     }
 
     #[must_use]
@@ -31,7 +36,11 @@ impl HttpError {
 
     #[must_use]
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid service credential")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid service credential",
+        )
     }
 }
 
@@ -40,9 +49,20 @@ impl IntoResponse for HttpError {
         if let Some(detail) = &self.internal_message {
             tracing::error!(code = self.code, status = self.status.as_u16(), detail = %detail, "request failed");
         } else {
-            tracing::info!(code = self.code, status = self.status.as_u16(), "request refused");
+            tracing::info!(
+                code = self.code,
+                status = self.status.as_u16(),
+                "request refused"
+            );
         }
-        (self.status, Json(ErrorBody { error: self.code.to_owned(), message: self.external_message })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.external_message,
+            }),
+        )
+            .into_response()
     }
 }
 

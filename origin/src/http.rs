@@ -23,7 +23,9 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, HttpError> {
     state.store.ping().await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "service": "tessera-origin" })))
+    Ok(Json(
+        serde_json::json!({ "status": "ok", "service": "tessera-origin" }),
+    ))
 }
 
 async fn not_found() -> HttpError {
@@ -51,6 +53,10 @@ async fn get_client(
     require_service(&state, &headers)?;
     match state.store.client(&client_id).await? {
         Some(record) => Ok(Json(record)),
-        None => Err(HttpError::new(StatusCode::NOT_FOUND, "client_not_found", format!("no client `{client_id}`"))),
+        None => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "client_not_found",
+            format!("no client `{client_id}`"),
+        )),
     }
 }

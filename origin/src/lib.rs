@@ -47,16 +47,23 @@ impl AppState {
 
     #[must_use]
     pub fn new(store: store::Store, service_token: ServiceToken) -> Self {
-        Self { store, service_token: Arc::new(service_token) }
+        Self {
+            store,
+            service_token: Arc::new(service_token),
+        }
     }
 }
 
 /// Unix seconds from the system clock: the one place the origin reads time.
 #[must_use]
 pub fn unix_now() -> i64 {
-    #[allow(clippy::disallowed_methods, reason = "the origin shell is the clock source")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the origin shell is the clock source"
+    )]
     let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `n` bytes from the operating system's CSPRNG: the one place the origin draws randomness.

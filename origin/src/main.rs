@@ -10,10 +10,19 @@ use tessera_origin::store::Store;
 use tessera_origin::{http, unix_now, AppState, ServiceToken};
 
 #[derive(Parser)]
-#[command(name = "tessera-origin", version, about = "Tessera origin: authoritative identity and authorization data")]
+#[command(
+    name = "tessera-origin",
+    version,
+    about = "Tessera origin: authoritative identity and authorization data"
+)]
 struct Cli {
     /// Directory holding the SQLite database.
-    #[arg(long, global = true, env = "TESSERA_DATA_DIR", default_value = ".data/origin")]
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_DATA_DIR",
+        default_value = ".data/origin"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -121,10 +130,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let store = Store::open(&cli.data_dir).await?;
     match cli.command {
-        Command::Serve { listen, service_token } => {
+        Command::Serve {
+            listen,
+            service_token,
+        } => {
             let state = AppState::new(store.clone(), ServiceToken::new(service_token)?);
-            let listener =
-                tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             tracing::info!(%addr, data_dir = %cli.data_dir.display(), "tessera-origin listening");
             axum::serve(listener, http::router(state))
@@ -155,30 +168,65 @@ fn dev_vars() -> Result<(), String> {
 
 async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
     use tessera_jose::{Jwks, P256Signer, P256Verifier, Secret, SigningKey, VerifyOptions};
-    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()));
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+    };
     match command {
-        JwtCommand::Verify { jwks_file, issuer, audience, leeway, token } => {
+        JwtCommand::Verify {
+            jwks_file,
+            issuer,
+            audience,
+            leeway,
+            token,
+        } => {
             let jwks = Jwks::from_json(&read(&jwks_file)?).map_err(|e| e.to_string())?;
-            let opts = VerifyOptions { issuer: &issuer, audience: Some(&audience), leeway };
-            match tessera_jose::verify_token(token.trim(), &jwks, &P256Verifier, &opts, unix_now()).await {
+            let opts = VerifyOptions {
+                issuer: &issuer,
+                audience: Some(&audience),
+                leeway,
+            };
+            match tessera_jose::verify_token(token.trim(), &jwks, &P256Verifier, &opts, unix_now())
+                .await
+            {
                 Ok(v) => {
-                    println!("{}", serde_json::json!({ "valid": true, "kid": v.kid, "claims": v.claims }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "valid": true, "kid": v.kid, "claims": v.claims })
+                    );
                     Ok(())
                 }
                 Err(e) => {
-                    println!("{}", serde_json::json!({ "valid": false, "error": e.code(), "message": e.to_string() }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "valid": false, "error": e.code(), "message": e.to_string() })
+                    );
                     Err(format!("token refused: {}", e.code()))
                 }
             }
         }
-        JwtCommand::Sign { key_file, claims_file } => {
-            let jwk: serde_json::Value = serde_json::from_str(&read(&key_file)?).map_err(|e| e.to_string())?;
-            let d = jwk.get("d").and_then(serde_json::Value::as_str).ok_or("key file has no `d`")?;
+        JwtCommand::Sign {
+            key_file,
+            claims_file,
+        } => {
+            let jwk: serde_json::Value =
+                serde_json::from_str(&read(&key_file)?).map_err(|e| e.to_string())?;
+            let d = jwk
+                .get("d")
+                .and_then(serde_json::Value::as_str)
+                .ok_or("key file has no `d`")?;
             let d = Secret::new(tessera_jose::b64::decode(d).map_err(|()| "`d` is not base64url")?);
-            let scalar: [u8; 32] = d.expose_secret().as_slice().try_into().map_err(|_| "`d` is not 32 bytes")?;
-            let key = SigningKey::from_scalar_bytes(&Secret::new(scalar)).map_err(|e| e.to_string())?;
-            let claims = serde_json::from_str(&read(&claims_file)?).map_err(|e| format!("claims: {e}"))?;
-            let token = tessera_jose::issue_access_token(&P256Signer::new(&key), &claims).await.map_err(|e| e.to_string())?;
+            let scalar: [u8; 32] = d
+                .expose_secret()
+                .as_slice()
+                .try_into()
+                .map_err(|_| "`d` is not 32 bytes")?;
+            let key =
+                SigningKey::from_scalar_bytes(&Secret::new(scalar)).map_err(|e| e.to_string())?;
+            let claims =
+                serde_json::from_str(&read(&claims_file)?).map_err(|e| format!("claims: {e}"))?;
+            let token = tessera_jose::issue_access_token(&P256Signer::new(&key), &claims)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
@@ -187,8 +235,24 @@ async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
 
 async fn clients_cmd(store: &Store, command: ClientsCommand) -> Result<(), String> {
     match command {
-        ClientsCommand::Create { tenant, scopes, audiences, token_ttl, json } => {
-            let created = clients::create(store, NewClient { tenant, scopes, audiences, token_ttl }, unix_now()).await?;
+        ClientsCommand::Create {
+            tenant,
+            scopes,
+            audiences,
+            token_ttl,
+            json,
+        } => {
+            let created = clients::create(
+                store,
+                NewClient {
+                    tenant,
+                    scopes,
+                    audiences,
+                    token_ttl,
+                },
+                unix_now(),
+            )
+            .await?;
             let r = &created.record;
             if json {
                 let out = serde_json::json!({
@@ -208,14 +272,29 @@ async fn clients_cmd(store: &Store, command: ClientsCommand) -> Result<(), Strin
             Ok(())
         }
         ClientsCommand::List { tenant } => {
-            for c in store.clients(tenant.as_deref()).await.map_err(|e| e.to_string())? {
+            for c in store
+                .clients(tenant.as_deref())
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 let state = if c.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}s", c.client_id, c.tenant, state, c.scopes.join(" "), c.token_ttl);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}s",
+                    c.client_id,
+                    c.tenant,
+                    state,
+                    c.scopes.join(" "),
+                    c.token_ttl
+                );
             }
             Ok(())
         }
         ClientsCommand::Disable { client_id } => {
-            if store.disable_client(&client_id, unix_now()).await.map_err(|e| e.to_string())? {
+            if store
+                .disable_client(&client_id, unix_now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 println!("disabled {client_id}");
                 Ok(())
             } else {
@@ -231,7 +310,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -34,7 +34,8 @@ impl Store {
     /// # Errors
     /// When the directory cannot be created or the database cannot be opened or migrated.
     pub async fn open(data_dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create `{}`: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", data_dir.display()))?;
         let path = data_dir.join("origin.sqlite3");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(|e| e.to_string())?
@@ -49,13 +50,18 @@ impl Store {
             .await
             .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
         let store = Self { pool };
-        store.migrate().await.map_err(|e| format!("cannot migrate `{}`: {e}", path.display()))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("cannot migrate `{}`: {e}", path.display()))?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").execute(&mut *tx).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
         let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
             .fetch_one(&mut *tx)
             .await?
@@ -63,8 +69,13 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
             if version > current {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_version (version) VALUES (?)").bind(version).execute(&mut *tx).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await
@@ -73,7 +84,10 @@ impl Store {
     /// # Errors
     /// Database failures.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// # Errors
@@ -122,11 +136,13 @@ impl Store {
     /// # Errors
     /// Database failures.
     pub async fn disable_client(&self, client_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE oauth_clients SET disabled = 1, updated_at = ? WHERE client_id = ?")
-            .bind(now)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE oauth_clients SET disabled = 1, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -55,7 +55,8 @@ describe('WebCrypto and p256 agree', () => {
       const v = await verifyAtEdge(edge, token);
       assert.equal(v.status, 200, JSON.stringify(v.body));
       assert.equal(v.body.claims.sub, `native-${i}`);
-      const { protectedHeader } = await jose.jwtVerify(token, await jose.importJWK(jwk, 'ES256'), { issuer: edge.issuer, audience: AUD });
+      const pub = await jose.importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256');
+      const { protectedHeader } = await jose.jwtVerify(token, pub, { issuer: edge.issuer, audience: AUD });
       assert.equal(protectedHeader.typ, 'at+jwt');
     }
   });

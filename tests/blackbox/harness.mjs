@@ -124,7 +124,7 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
     ADMIN_TOKEN: adminToken,
   };
   if (bootstrapJwk) secrets.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
-  writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
+  writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
   const env = {
     ...process.env,
     CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false',

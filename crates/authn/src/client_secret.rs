@@ -33,7 +33,9 @@ impl ClientSecretError {
 impl std::fmt::Display for ClientSecretError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::BadStoredHash => f.write_str("stored client secret hash is not a valid argon2 phc string"),
+            Self::BadStoredHash => {
+                f.write_str("stored client secret hash is not a valid argon2 phc string")
+            }
             Self::BadSalt => f.write_str("salt must be 16 to 48 bytes"),
             Self::Mismatch => f.write_str("client secret does not match"),
         }
@@ -73,10 +75,12 @@ pub fn verify_client_secret(secret: &[u8], stored: &str) -> Result<(), ClientSec
     if parsed.algorithm.as_str() != "argon2id" {
         return Err(ClientSecretError::BadStoredHash);
     }
-    Argon2::default().verify_password(secret, &parsed).map_err(|e| match e {
-        argon2::password_hash::Error::Password => ClientSecretError::Mismatch,
-        _ => ClientSecretError::BadStoredHash,
-    })
+    Argon2::default()
+        .verify_password(secret, &parsed)
+        .map_err(|e| match e {
+            argon2::password_hash::Error::Password => ClientSecretError::Mismatch,
+            _ => ClientSecretError::BadStoredHash,
+        })
 }
 
 #[cfg(test)]
@@ -88,21 +92,36 @@ mod tests {
         let h = hash_client_secret(b"s3cret", &[9u8; 16]).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert_eq!(verify_client_secret(b"s3cret", &h), Ok(()));
-        assert_eq!(verify_client_secret(b"s3creT", &h), Err(ClientSecretError::Mismatch));
+        assert_eq!(
+            verify_client_secret(b"s3creT", &h),
+            Err(ClientSecretError::Mismatch)
+        );
     }
 
     #[test]
     fn refuses_unreadable_or_foreign_hashes() {
-        assert_eq!(verify_client_secret(b"x", "plain"), Err(ClientSecretError::BadStoredHash));
+        assert_eq!(
+            verify_client_secret(b"x", "plain"),
+            Err(ClientSecretError::BadStoredHash)
+        );
         // A bcrypt-style or argon2i hash is not accepted as a client secret hash.
         let argon2i = "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$H2WhhZLLmaaIDVm/6mCkhA";
-        assert_eq!(verify_client_secret(b"x", argon2i), Err(ClientSecretError::BadStoredHash));
+        assert_eq!(
+            verify_client_secret(b"x", argon2i),
+            Err(ClientSecretError::BadStoredHash)
+        );
     }
 
     #[test]
     fn refuses_short_salts() {
         // Regression: password-hash 0.5 panicked on a 2-byte salt instead of returning an error.
-        assert_eq!(hash_client_secret(b"x", &[1u8; 2]), Err(ClientSecretError::BadSalt));
-        assert_eq!(hash_client_secret(b"x", &[1u8; 49]), Err(ClientSecretError::BadSalt));
+        assert_eq!(
+            hash_client_secret(b"x", &[1u8; 2]),
+            Err(ClientSecretError::BadSalt)
+        );
+        assert_eq!(
+            hash_client_secret(b"x", &[1u8; 49]),
+            Err(ClientSecretError::BadSalt)
+        );
     }
 }

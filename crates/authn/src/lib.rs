@@ -9,4 +9,6 @@
 
 pub mod client_secret;
 
-pub use client_secret::{hash_client_secret, verify_client_secret, ClientSecretError, CLIENT_SECRET_PARAMS};
+pub use client_secret::{
+    hash_client_secret, verify_client_secret, ClientSecretError, CLIENT_SECRET_PARAMS,
+};

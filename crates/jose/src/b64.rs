@@ -11,7 +11,10 @@ use base64::Engine as _;
 ///
 /// # Errors
 /// Returns `Err(())` on any character, padding or trailing-bit violation.
-#[allow(clippy::result_unit_err, reason = "callers map the failure to their own stage error")]
+#[allow(
+    clippy::result_unit_err,
+    reason = "callers map the failure to their own stage error"
+)]
 pub fn decode(input: &str) -> Result<Vec<u8>, ()> {
     URL_SAFE_NO_PAD.decode(input).map_err(|_| ())
 }

@@ -22,7 +22,10 @@ impl std::fmt::Display for CryptoError {
 impl std::error::Error for CryptoError {}
 
 /// Produces ES256 signatures (`R || S`, RFC 7518 §3.4) with one key.
-#[allow(async_fn_in_trait, reason = "implemented over WebCrypto whose futures are not Send")]
+#[allow(
+    async_fn_in_trait,
+    reason = "implemented over WebCrypto whose futures are not Send"
+)]
 pub trait Signer {
     /// The `kid` of the key this signer uses.
     fn kid(&self) -> &str;
@@ -31,10 +34,18 @@ pub trait Signer {
 }
 
 /// Checks ES256 signatures against a public key.
-#[allow(async_fn_in_trait, reason = "implemented over WebCrypto whose futures are not Send")]
+#[allow(
+    async_fn_in_trait,
+    reason = "implemented over WebCrypto whose futures are not Send"
+)]
 pub trait Verifier {
     /// `Ok(true)` for a valid signature, `Ok(false)` for an invalid one, `Err` when the back-end failed.
-    async fn verify(&self, key: &PublicJwk, signing_input: &[u8], signature: &[u8; 64]) -> Result<bool, CryptoError>;
+    async fn verify(
+        &self,
+        key: &PublicJwk,
+        signing_input: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<bool, CryptoError>;
 }
 
 /// A P-256 private key. No `Debug`, no `Serialize`; the scalar is zeroized on drop (by `p256`).
@@ -50,7 +61,8 @@ impl SigningKey {
     /// # Errors
     /// [`JwkError::InvalidPoint`] when the scalar is out of range.
     pub fn from_scalar_bytes(bytes: &Secret<[u8; 32]>) -> Result<Self, JwkError> {
-        let secret = p256::SecretKey::from_bytes(bytes.expose_secret().into()).map_err(|_| JwkError::InvalidPoint)?;
+        let secret = p256::SecretKey::from_bytes(bytes.expose_secret().into())
+            .map_err(|_| JwkError::InvalidPoint)?;
         let point = secret.public_key().to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(JwkError::InvalidPoint);
@@ -80,7 +92,10 @@ pub struct P256Signer {
 impl P256Signer {
     #[must_use]
     pub fn new(key: &SigningKey) -> Self {
-        Self { key: p256::ecdsa::SigningKey::from(&key.secret), kid: key.public.kid().to_owned() }
+        Self {
+            key: p256::ecdsa::SigningKey::from(&key.secret),
+            kid: key.public.kid().to_owned(),
+        }
     }
 }
 
@@ -104,7 +119,11 @@ impl P256Verifier {
     ///
     /// # Errors
     /// When the key is not a valid P-256 point (cannot happen for a [`PublicJwk`]).
-    pub fn verify_sync(key: &PublicJwk, signing_input: &[u8], signature: &[u8; 64]) -> Result<bool, CryptoError> {
+    pub fn verify_sync(
+        key: &PublicJwk,
+        signing_input: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<bool, CryptoError> {
         let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.sec1_uncompressed())
             .map_err(|e| CryptoError(format!("bad public key: {e}")))?;
         // `from_slice` refuses r = 0 or s = 0 (CVE-2022-21449) and values not below the group order.
@@ -116,7 +135,12 @@ impl P256Verifier {
 }
 
 impl Verifier for P256Verifier {
-    async fn verify(&self, key: &PublicJwk, signing_input: &[u8], signature: &[u8; 64]) -> Result<bool, CryptoError> {
+    async fn verify(
+        &self,
+        key: &PublicJwk,
+        signing_input: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<bool, CryptoError> {
         Self::verify_sync(key, signing_input, signature)
     }
 }

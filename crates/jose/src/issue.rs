@@ -37,14 +37,20 @@ impl std::error::Error for IssueError {}
 ///
 /// # Errors
 /// [`IssueError::Sign`] when the back-end fails.
-pub async fn issue_access_token<S: Signer>(signer: &S, claims: &AccessTokenClaims) -> Result<String, IssueError> {
+pub async fn issue_access_token<S: Signer>(
+    signer: &S,
+    claims: &AccessTokenClaims,
+) -> Result<String, IssueError> {
     let header = serde_json::json!({ "alg": "ES256", "kid": signer.kid(), "typ": "at+jwt" });
     let header = serde_json::to_vec(&header).map_err(|e| IssueError::Encode(e.to_string()))?;
     let payload = serde_json::to_vec(claims).map_err(|e| IssueError::Encode(e.to_string()))?;
     let mut token = b64::encode(&header);
     token.push('.');
     token.push_str(&b64::encode(&payload));
-    let signature = signer.sign(token.as_bytes()).await.map_err(IssueError::Sign)?;
+    let signature = signer
+        .sign(token.as_bytes())
+        .await
+        .map_err(IssueError::Sign)?;
     token.push('.');
     token.push_str(&b64::encode(&signature));
     Ok(token)

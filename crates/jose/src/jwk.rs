@@ -106,15 +106,17 @@ impl PublicJwk {
     /// # Errors
     /// See [`JwkError`].
     pub fn from_json(value: &serde_json::Value) -> Result<Self, JwkError> {
-        let raw: RawJwk =
-            serde_json::from_value(value.clone()).map_err(|e| JwkError::Malformed(e.to_string()))?;
+        let raw: RawJwk = serde_json::from_value(value.clone())
+            .map_err(|e| JwkError::Malformed(e.to_string()))?;
         if raw.d.is_some() {
             return Err(JwkError::PrivateMaterial);
         }
         if raw.kty.as_deref() != Some("EC") || raw.crv.as_deref() != Some("P-256") {
             return Err(JwkError::UnsupportedKeyType);
         }
-        if raw.use_.as_deref().is_some_and(|u| u != "sig") || raw.alg.as_deref().is_some_and(|a| a != "ES256") {
+        if raw.use_.as_deref().is_some_and(|u| u != "sig")
+            || raw.alg.as_deref().is_some_and(|a| a != "ES256")
+        {
             return Err(JwkError::WrongUse);
         }
         let coord = |c: Option<&str>| -> Result<[u8; 32], JwkError> {
@@ -198,7 +200,8 @@ impl Jwks {
     /// [`JwkError::Malformed`] when the document is not `{"keys": [...]}`; [`JwkError::PrivateMaterial`] when a
     /// member carries `d` (a leaked private key is never silently skipped).
     pub fn from_json(text: &str) -> Result<Self, JwkError> {
-        let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| JwkError::Malformed(e.to_string()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| JwkError::Malformed(e.to_string()))?;
         let members = doc
             .get("keys")
             .and_then(serde_json::Value::as_array)
@@ -237,10 +240,14 @@ mod tests {
 
     #[test]
     fn parses_rfc7517_a1_key() {
-        let jwk = PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"use":"enc","kid":"1"}));
+        let jwk = PublicJwk::from_json(
+            &json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"use":"enc","kid":"1"}),
+        );
         // The RFC key is marked `use: enc`: refused for signatures.
         assert_eq!(jwk, Err(JwkError::WrongUse));
-        let jwk = PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"kid":"1"})).unwrap();
+        let jwk =
+            PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"kid":"1"}))
+                .unwrap();
         assert_eq!(jwk.kid(), "1");
         assert_eq!(jwk.sec1_uncompressed().len(), 65);
     }
@@ -250,7 +257,10 @@ mod tests {
         let d = json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"});
         assert_eq!(PublicJwk::from_json(&d), Err(JwkError::PrivateMaterial));
         let rsa = json!({"kty":"RSA","n":"AQAB","e":"AQAB"});
-        assert_eq!(PublicJwk::from_json(&rsa), Err(JwkError::UnsupportedKeyType));
+        assert_eq!(
+            PublicJwk::from_json(&rsa),
+            Err(JwkError::UnsupportedKeyType)
+        );
         let off = json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_X});
         assert_eq!(PublicJwk::from_json(&off), Err(JwkError::InvalidPoint));
         let short = json!({"kty":"EC","crv":"P-256","x":"AAAA","y":A1_Y});
@@ -259,8 +269,11 @@ mod tests {
 
     #[test]
     fn thumbprint_is_the_kid_and_ignores_the_given_kid() {
-        let with_kid = PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"kid":"x"})).unwrap();
-        let without = PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y})).unwrap();
+        let with_kid =
+            PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"kid":"x"}))
+                .unwrap();
+        let without =
+            PublicJwk::from_json(&json!({"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y})).unwrap();
         assert_eq!(with_kid.thumbprint(), without.kid());
         assert_eq!(without.kid().len(), 43);
     }
@@ -272,7 +285,10 @@ mod tests {
         assert_eq!(jwks.keys.len(), 1);
         assert!(jwks.key("k").is_some());
         let leaked = json!({"keys":[{"kty":"EC","crv":"P-256","x":A1_X,"y":A1_Y,"d":"AA"}]});
-        assert_eq!(Jwks::from_json(&leaked.to_string()), Err(JwkError::PrivateMaterial));
+        assert_eq!(
+            Jwks::from_json(&leaked.to_string()),
+            Err(JwkError::PrivateMaterial)
+        );
         assert!(matches!(Jwks::from_json("[]"), Err(JwkError::Malformed(_))));
     }
 }

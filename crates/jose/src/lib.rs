@@ -32,4 +32,7 @@ pub use jwk::{JwkError, Jwks, KeyLookup, PublicJwk};
 pub use ring::{KeyRing, RingKey, RotationPolicy, RotationReport};
 pub use secret::Secret;
 pub use token::{Header, ParseError, UntrustedToken, MAX_TOKEN_LEN};
-pub use validate::{validate_claims, verify_token, SignatureChecked, ValidationError, VerifiedToken, VerifyError, VerifyOptions};
+pub use validate::{
+    validate_claims, verify_token, SignatureChecked, ValidationError, VerifiedToken, VerifyError,
+    VerifyOptions,
+};

@@ -39,7 +39,9 @@ impl RotationPolicy {
     /// How long a retired key stays published.
     #[must_use]
     pub fn removal_delay(&self) -> i64 {
-        self.max_token_ttl.saturating_add(self.leeway).saturating_add(self.ring_cache_ttl)
+        self.max_token_ttl
+            .saturating_add(self.leeway)
+            .saturating_add(self.ring_cache_ttl)
     }
 }
 
@@ -98,7 +100,9 @@ impl KeyRing {
     /// Every published key (pending, active, retired).
     #[must_use]
     pub fn jwks(&self) -> Jwks {
-        Jwks { keys: self.keys.iter().map(|k| k.public.clone()).collect() }
+        Jwks {
+            keys: self.keys.iter().map(|k| k.public.clone()).collect(),
+        }
     }
 
     /// Advance the ring one safe step at time `now`. `fresh` makes a new pending key when one is needed.
@@ -114,7 +118,8 @@ impl KeyRing {
         let mut changes = Vec::new();
         self.keys.retain(|k| {
             let expired = k.state == KeyState::Retired
-                && k.retired_at.is_some_and(|at| now >= at.saturating_add(policy.removal_delay()));
+                && k.retired_at
+                    .is_some_and(|at| now >= at.saturating_add(policy.removal_delay()));
             if expired {
                 changes.push(format!("removed retired key {}", k.kid));
             }
@@ -162,7 +167,10 @@ impl KeyRing {
                 self.keys.push(key);
             }
         }
-        Ok(RotationReport { changes, next_step_at: self.next_step_at(now, policy) })
+        Ok(RotationReport {
+            changes,
+            next_step_at: self.next_step_at(now, policy),
+        })
     }
 
     /// The earliest future moment at which [`KeyRing::rotate`] can do something it cannot do at `now`.
@@ -171,7 +179,9 @@ impl KeyRing {
             .iter()
             .filter_map(|k| match k.state {
                 KeyState::Pending => Some(k.created_at.saturating_add(policy.publish_delay())),
-                KeyState::Retired => k.retired_at.map(|at| at.saturating_add(policy.removal_delay())),
+                KeyState::Retired => k
+                    .retired_at
+                    .map(|at| at.saturating_add(policy.removal_delay())),
                 KeyState::Active => None,
             })
             .filter(|&t| t > now)

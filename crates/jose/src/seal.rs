@@ -30,7 +30,9 @@ impl std::fmt::Display for SealError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Malformed => f.write_str("sealed key is malformed"),
-            Self::Unauthentic => f.write_str("sealed key does not open with this key-encryption key"),
+            Self::Unauthentic => {
+                f.write_str("sealed key does not open with this key-encryption key")
+            }
         }
     }
 }
@@ -41,10 +43,21 @@ impl std::error::Error for SealError {}
 ///
 /// # Errors
 /// Only if the AEAD refuses the input size (never for key-sized plaintexts).
-pub fn seal(kek: &Secret<[u8; 32]>, nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Result<String, SealError> {
+pub fn seal(
+    kek: &Secret<[u8; 32]>,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<String, SealError> {
     let cipher = Aes256Gcm::new(kek.expose_secret().into());
     let ct = cipher
-        .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| SealError::Malformed)?;
     let mut out = nonce.to_vec();
     out.extend(ct);
@@ -55,7 +68,11 @@ pub fn seal(kek: &Secret<[u8; 32]>, nonce: &[u8; 12], aad: &[u8], plaintext: &[u
 ///
 /// # Errors
 /// See [`SealError`].
-pub fn open(kek: &Secret<[u8; 32]>, aad: &[u8], sealed: &str) -> Result<Secret<Vec<u8>>, SealError> {
+pub fn open(
+    kek: &Secret<[u8; 32]>,
+    aad: &[u8],
+    sealed: &str,
+) -> Result<Secret<Vec<u8>>, SealError> {
     let bytes = b64::decode(sealed).map_err(|()| SealError::Malformed)?;
     if bytes.len() < 12 + 16 {
         return Err(SealError::Malformed);
@@ -76,9 +93,21 @@ mod tests {
     fn round_trips_and_binds_the_aad() {
         let kek = Secret::new([7u8; 32]);
         let sealed = seal(&kek, &[1; 12], b"kid-1", b"scalar").unwrap();
-        assert_eq!(open(&kek, b"kid-1", &sealed).unwrap().expose_secret(), b"scalar");
-        assert_eq!(open(&kek, b"kid-2", &sealed).unwrap_err(), SealError::Unauthentic);
-        assert_eq!(open(&Secret::new([8u8; 32]), b"kid-1", &sealed).unwrap_err(), SealError::Unauthentic);
-        assert_eq!(open(&kek, b"kid-1", "AAAA").unwrap_err(), SealError::Malformed);
+        assert_eq!(
+            open(&kek, b"kid-1", &sealed).unwrap().expose_secret(),
+            b"scalar"
+        );
+        assert_eq!(
+            open(&kek, b"kid-2", &sealed).unwrap_err(),
+            SealError::Unauthentic
+        );
+        assert_eq!(
+            open(&Secret::new([8u8; 32]), b"kid-1", &sealed).unwrap_err(),
+            SealError::Unauthentic
+        );
+        assert_eq!(
+            open(&kek, b"kid-1", "AAAA").unwrap_err(),
+            SealError::Malformed
+        );
     }
 }

@@ -18,11 +18,16 @@ const FORBIDDEN_HEADERS: &[&str] = &["jwk", "jku", "x5u", "x5c"];
 /// Why a token was refused before its signature was looked at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        len: usize,
+        max: usize,
+    },
     /// Not three dot-separated segments.
     SegmentCount(usize),
     /// A segment is not canonical base64url without padding.
-    Base64 { segment: &'static str },
+    Base64 {
+        segment: &'static str,
+    },
     /// The header is not a JSON object, or a member has the wrong type.
     Header(String),
     /// The payload is not a JSON object.
@@ -63,17 +68,28 @@ impl ParseError {
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "token is {len} bytes, more than the {max} allowed"),
-            Self::SegmentCount(n) => write!(f, "token has {n} segments, expected 3 (`header.payload.signature`)"),
+            Self::TooLarge { len, max } => {
+                write!(f, "token is {len} bytes, more than the {max} allowed")
+            }
+            Self::SegmentCount(n) => write!(
+                f,
+                "token has {n} segments, expected 3 (`header.payload.signature`)"
+            ),
             Self::Base64 { segment } => write!(f, "{segment} is not canonical unpadded base64url"),
             Self::Header(why) => write!(f, "invalid header: {why}"),
             Self::Payload(why) => write!(f, "invalid payload: {why}"),
-            Self::UnsupportedAlg(alg) => write!(f, "algorithm `{alg}` is not accepted, only `ES256`"),
+            Self::UnsupportedAlg(alg) => {
+                write!(f, "algorithm `{alg}` is not accepted, only `ES256`")
+            }
             Self::WrongType(typ) => write!(f, "token type `{typ}` is not `at+jwt`"),
             Self::MissingKid => f.write_str("header has no `kid`"),
             Self::ForbiddenHeader(name) => write!(f, "header parameter `{name}` is never trusted"),
-            Self::UnknownCrit(name) => write!(f, "critical header parameter `{name}` is not understood"),
-            Self::SignatureEncoding(n) => write!(f, "signature is {n} bytes, expected 64 (`R || S`)"),
+            Self::UnknownCrit(name) => {
+                write!(f, "critical header parameter `{name}` is not understood")
+            }
+            Self::SignatureEncoding(n) => {
+                write!(f, "signature is {n} bytes, expected 64 (`R || S`)")
+            }
         }
     }
 }
@@ -104,24 +120,41 @@ impl<'a> UntrustedToken<'a> {
     /// See [`ParseError`]; checks run cheapest first (length, segments, header) so that junk costs little.
     pub fn parse(raw: &'a str) -> Result<Self, ParseError> {
         if raw.len() > MAX_TOKEN_LEN {
-            return Err(ParseError::TooLarge { len: raw.len(), max: MAX_TOKEN_LEN });
+            return Err(ParseError::TooLarge {
+                len: raw.len(),
+                max: MAX_TOKEN_LEN,
+            });
         }
         let mut parts = raw.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(ParseError::SegmentCount(raw.split('.').count()));
         };
-        let header_bytes = b64::decode(h64).map_err(|()| ParseError::Base64 { segment: "header" })?;
+        let header_bytes =
+            b64::decode(h64).map_err(|()| ParseError::Base64 { segment: "header" })?;
         let header = parse_header(&header_bytes)?;
-        let payload_bytes = b64::decode(p64).map_err(|()| ParseError::Base64 { segment: "payload" })?;
+        let payload_bytes =
+            b64::decode(p64).map_err(|()| ParseError::Base64 { segment: "payload" })?;
         let claims = match serde_json::from_slice::<Value>(&payload_bytes) {
             Ok(Value::Object(map)) => map,
             Ok(_) => return Err(ParseError::Payload("not a JSON object".to_owned())),
             Err(e) => return Err(ParseError::Payload(format!("not JSON: {e}"))),
         };
-        let sig_bytes = b64::decode(s64).map_err(|()| ParseError::Base64 { segment: "signature" })?;
-        let signature: [u8; 64] =
-            sig_bytes.as_slice().try_into().map_err(|_| ParseError::SignatureEncoding(sig_bytes.len()))?;
-        Ok(Self { raw, signing_input_len: h64.len() + 1 + p64.len(), header, claims, signature })
+        let sig_bytes = b64::decode(s64).map_err(|()| ParseError::Base64 {
+            segment: "signature",
+        })?;
+        let signature: [u8; 64] = sig_bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| ParseError::SignatureEncoding(sig_bytes.len()))?;
+        Ok(Self {
+            raw,
+            signing_input_len: h64.len() + 1 + p64.len(),
+            header,
+            claims,
+            signature,
+        })
     }
 
     #[must_use]
@@ -138,7 +171,10 @@ impl<'a> UntrustedToken<'a> {
     /// `header.payload`, the bytes the signature covers.
     #[must_use]
     pub fn signing_input(&self) -> &'a [u8] {
-        self.raw.as_bytes().get(..self.signing_input_len).unwrap_or_default()
+        self.raw
+            .as_bytes()
+            .get(..self.signing_input_len)
+            .unwrap_or_default()
     }
 
     #[must_use]
@@ -186,7 +222,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     }
     // RFC 9068 §4: resource servers MUST check `typ`, and reject tokens without it too.
     let typ = match header.get("typ") {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {
+        Some(Value::String(t))
+            if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") =>
+        {
             t.clone()
         }
         Some(other) => return Err(ParseError::WrongType(other.to_string())),
@@ -195,7 +233,11 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     let kid = match header.get("kid") {
         Some(Value::String(k)) if !k.is_empty() => k.clone(),
         Some(Value::String(_)) | None => return Err(ParseError::MissingKid),
-        Some(other) => return Err(ParseError::Header(format!("`kid` is not a string: {other}"))),
+        Some(other) => {
+            return Err(ParseError::Header(format!(
+                "`kid` is not a string: {other}"
+            )))
+        }
     };
     Ok(Header { kid, typ })
 }

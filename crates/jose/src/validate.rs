@@ -26,9 +26,18 @@ pub enum ValidationError {
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type (e.g. `exp` as a string, `aud` as a number).
     InvalidClaim(&'static str),
-    Expired { exp: i64, now: i64 },
-    NotYetValid { nbf: i64, now: i64 },
-    IssuedInFuture { iat: i64, now: i64 },
+    Expired {
+        exp: i64,
+        now: i64,
+    },
+    NotYetValid {
+        nbf: i64,
+        now: i64,
+    },
+    IssuedInFuture {
+        iat: i64,
+        now: i64,
+    },
     WrongIssuer(String),
     WrongAudience,
     /// The signature back-end failed: not the token's fault, reported as a server error.
@@ -62,8 +71,12 @@ impl std::fmt::Display for ValidationError {
             Self::MissingClaim(name) => write!(f, "required claim `{name}` is missing"),
             Self::InvalidClaim(name) => write!(f, "claim `{name}` has the wrong type"),
             Self::Expired { exp, now } => write!(f, "token expired at {exp} (now {now})"),
-            Self::NotYetValid { nbf, now } => write!(f, "token is not valid before {nbf} (now {now})"),
-            Self::IssuedInFuture { iat, now } => write!(f, "token was issued in the future at {iat} (now {now})"),
+            Self::NotYetValid { nbf, now } => {
+                write!(f, "token is not valid before {nbf} (now {now})")
+            }
+            Self::IssuedInFuture { iat, now } => {
+                write!(f, "token was issued in the future at {iat} (now {now})")
+            }
             Self::WrongIssuer(iss) => write!(f, "issuer `{iss}` is not the expected one"),
             Self::WrongAudience => f.write_str("token is not meant for this audience"),
             Self::Backend(e) => write!(f, "{e}"),
@@ -142,9 +155,17 @@ impl UntrustedToken<'_> {
         verifier: &V,
     ) -> Result<SignatureChecked, ValidationError> {
         let kid = self.header().kid.clone();
-        let key = keys.key(&kid).ok_or_else(|| ValidationError::UnknownKid(kid.clone()))?;
-        match verifier.verify(key, self.signing_input(), self.signature()).await {
-            Ok(true) => Ok(SignatureChecked { kid, claims: self.into_claims() }),
+        let key = keys
+            .key(&kid)
+            .ok_or_else(|| ValidationError::UnknownKid(kid.clone()))?;
+        match verifier
+            .verify(key, self.signing_input(), self.signature())
+            .await
+        {
+            Ok(true) => Ok(SignatureChecked {
+                kid,
+                claims: self.into_claims(),
+            }),
             Ok(false) => Err(ValidationError::BadSignature),
             Err(e) => Err(ValidationError::Backend(e)),
         }
@@ -156,7 +177,11 @@ impl SignatureChecked {
     ///
     /// # Errors
     /// The first failed rule, in this order: required claims and their types, `exp`, `nbf`, `iat`, `iss`, `aud`.
-    pub fn validate(&self, opts: &VerifyOptions<'_>, now: i64) -> Result<VerifiedToken, ValidationError> {
+    pub fn validate(
+        &self,
+        opts: &VerifyOptions<'_>,
+        now: i64,
+    ) -> Result<VerifiedToken, ValidationError> {
         validate_claims(&self.kid, &self.claims, opts, now)
     }
 }
@@ -183,7 +208,8 @@ pub fn validate_claims(
             if all.is_empty() || all.iter().any(|a| !a.is_string()) {
                 return Err(ValidationError::InvalidClaim("aud"));
             }
-            opts.audience.is_none_or(|want| all.iter().any(|a| a.as_str() == Some(want)))
+            opts.audience
+                .is_none_or(|want| all.iter().any(|a| a.as_str() == Some(want)))
         }
         Some(_) => return Err(ValidationError::InvalidClaim("aud")),
     };
@@ -204,11 +230,20 @@ pub fn validate_claims(
     if !aud_ok {
         return Err(ValidationError::WrongAudience);
     }
-    Ok(VerifiedToken { kid: kid.to_owned(), claims: claims.clone(), exp, iat, sub: sub.to_owned() })
+    Ok(VerifiedToken {
+        kid: kid.to_owned(),
+        claims: claims.clone(),
+        exp,
+        iat,
+        sub: sub.to_owned(),
+    })
 }
 
 /// RFC 7519 §2 NumericDate: a JSON number (fractions allowed and truncated); strings are refused.
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, ValidationError> {
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, ValidationError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
@@ -226,7 +261,10 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
     }
 }
 
-fn string_claim<'m>(claims: &'m Map<String, Value>, name: &'static str) -> Result<Option<&'m str>, ValidationError> {
+fn string_claim<'m>(
+    claims: &'m Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'m str>, ValidationError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tessera_jose::{
-    b64, issue_access_token, verify_token, Jwks, P256Verifier, ParseError, Signer, ValidationError, VerifyError,
-    VerifyOptions, MAX_TOKEN_LEN,
+    b64, issue_access_token, verify_token, Jwks, P256Verifier, ParseError, Signer, ValidationError,
+    VerifyError, VerifyOptions, MAX_TOKEN_LEN,
 };
 use tessera_proto::{AccessTokenClaims, Audience};
 
@@ -15,11 +15,17 @@ const ISS: &str = "https://edge.test";
 const AUD: &str = "https://api.test";
 
 fn opts() -> VerifyOptions<'static> {
-    VerifyOptions { issuer: ISS, audience: Some(AUD), leeway: 30 }
+    VerifyOptions {
+        issuer: ISS,
+        audience: Some(AUD),
+        leeway: 30,
+    }
 }
 
 fn jwks() -> Jwks {
-    Jwks { keys: vec![key(1).public_jwk().clone()] }
+    Jwks {
+        keys: vec![key(1).public_jwk().clone()],
+    }
 }
 
 fn claims() -> AccessTokenClaims {
@@ -47,7 +53,10 @@ fn good_header() -> Value {
 
 /// Sign arbitrary header and payload JSON with key 1.
 fn craft(header: &Value, payload: &Value) -> String {
-    craft_raw(header.to_string().as_bytes(), payload.to_string().as_bytes())
+    craft_raw(
+        header.to_string().as_bytes(),
+        payload.to_string().as_bytes(),
+    )
 }
 
 fn craft_raw(header: &[u8], payload: &[u8]) -> String {
@@ -93,22 +102,38 @@ fn issued_tokens_verify() {
     assert_eq!(v.kid, kid());
     assert_eq!(v.sub, "client-1");
     assert_eq!(v.claims["tid"], "acme");
-    let header: Value = serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header, good_header());
 }
 
 #[test]
 fn alg_none_in_every_casing_is_refused() {
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let token = format!("{}.{}.", b64::encode(json!({"alg":alg,"typ":"at+jwt","kid":kid()}).to_string().as_bytes()), b64::encode(b"{}"));
-        assert_eq!(parse_err(&token), ParseError::UnsupportedAlg(alg.into()), "{alg}");
+        let token = format!(
+            "{}.{}.",
+            b64::encode(
+                json!({"alg":alg,"typ":"at+jwt","kid":kid()})
+                    .to_string()
+                    .as_bytes()
+            ),
+            b64::encode(b"{}")
+        );
+        assert_eq!(
+            parse_err(&token),
+            ParseError::UnsupportedAlg(alg.into()),
+            "{alg}"
+        );
     }
 }
 
 #[test]
 fn every_other_algorithm_is_refused_even_with_a_valid_es256_signature() {
     for alg in ["HS256", "RS256", "ES384", "EdDSA", "es256", "PS256"] {
-        let token = craft(&json!({"alg":alg,"typ":"at+jwt","kid":kid()}), &serde_json::to_value(claims()).unwrap());
+        let token = craft(
+            &json!({"alg":alg,"typ":"at+jwt","kid":kid()}),
+            &serde_json::to_value(claims()).unwrap(),
+        );
         assert_eq!(parse_err(&token).code(), "unsupported_alg", "{alg}");
     }
     let token = craft(&json!({"typ":"at+jwt","kid":kid()}), &json!({}));
@@ -118,9 +143,18 @@ fn every_other_algorithm_is_refused_even_with_a_valid_es256_signature() {
 #[test]
 fn kid_is_required_and_must_be_known() {
     let c = serde_json::to_value(claims()).unwrap();
-    assert_eq!(parse_err(&craft(&json!({"alg":"ES256","typ":"at+jwt"}), &c)), ParseError::MissingKid);
-    assert_eq!(parse_err(&craft(&json!({"alg":"ES256","typ":"at+jwt","kid":""}), &c)), ParseError::MissingKid);
-    let e = validation_err(&craft(&json!({"alg":"ES256","typ":"at+jwt","kid":"nope"}), &c));
+    assert_eq!(
+        parse_err(&craft(&json!({"alg":"ES256","typ":"at+jwt"}), &c)),
+        ParseError::MissingKid
+    );
+    assert_eq!(
+        parse_err(&craft(&json!({"alg":"ES256","typ":"at+jwt","kid":""}), &c)),
+        ParseError::MissingKid
+    );
+    let e = validation_err(&craft(
+        &json!({"alg":"ES256","typ":"at+jwt","kid":"nope"}),
+        &c,
+    ));
     assert_eq!(e, ValidationError::UnknownKid("nope".into()));
 }
 
@@ -130,7 +164,10 @@ fn right_kid_wrong_key_is_a_bad_signature() {
     // Re-label key 2's token with key 1's kid.
     let parts: Vec<&str> = token.split('.').collect();
     let body = parts[1].to_owned();
-    let input = format!("{}.{body}", b64::encode(good_header().to_string().as_bytes()));
+    let input = format!(
+        "{}.{body}",
+        b64::encode(good_header().to_string().as_bytes())
+    );
     let sig = ready(signer(2).sign(input.as_bytes())).unwrap();
     token = format!("{input}.{}", b64::encode(&sig));
     assert_eq!(validation_err(&token), ValidationError::BadSignature);
@@ -144,7 +181,10 @@ fn typ_must_be_at_jwt() {
         assert_eq!(parse_err(&token).code(), "wrong_token_type");
     }
     for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
-        assert!(verify(&craft(&json!({"alg":"ES256","typ":typ,"kid":kid()}), &c)).is_ok(), "{typ}");
+        assert!(
+            verify(&craft(&json!({"alg":"ES256","typ":typ,"kid":kid()}), &c)).is_ok(),
+            "{typ}"
+        );
     }
 }
 
@@ -152,17 +192,32 @@ fn typ_must_be_at_jwt() {
 fn key_carrying_headers_are_never_trusted() {
     let c = serde_json::to_value(claims()).unwrap();
     let jwk = key(1).public_jwk().to_json();
-    for (name, value) in [("jwk", jwk), ("jku", json!("https://evil.test/jwks")), ("x5u", json!("https://evil.test/c")), ("x5c", json!(["MIIB"]))] {
+    for (name, value) in [
+        ("jwk", jwk),
+        ("jku", json!("https://evil.test/jwks")),
+        ("x5u", json!("https://evil.test/c")),
+        ("x5c", json!(["MIIB"])),
+    ] {
         let mut h = good_header();
         h[name] = value;
-        assert_eq!(parse_err(&craft(&h, &c)).code(), "forbidden_header", "{name}");
+        assert_eq!(
+            parse_err(&craft(&h, &c)).code(),
+            "forbidden_header",
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn unknown_crit_is_refused() {
     let c = serde_json::to_value(claims()).unwrap();
-    for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("exp"), json!([1])] {
+    for crit in [
+        json!(["exp"]),
+        json!(["b64"]),
+        json!([]),
+        json!("exp"),
+        json!([1]),
+    ] {
         let mut h = good_header();
         h["crit"] = crit.clone();
         assert_eq!(parse_err(&craft(&h, &c)).code(), "unknown_crit", "{crit}");
@@ -173,33 +228,62 @@ fn unknown_crit_is_refused() {
 fn required_claims() {
     for name in ["exp", "iat", "iss", "aud", "sub"] {
         let e = validation_err(&craft(&good_header(), &without_claim(name)));
-        assert_eq!(e, ValidationError::MissingClaim(match name {
-            "exp" => "exp", "iat" => "iat", "iss" => "iss", "aud" => "aud", _ => "sub",
-        }));
+        assert_eq!(
+            e,
+            ValidationError::MissingClaim(match name {
+                "exp" => "exp",
+                "iat" => "iat",
+                "iss" => "iss",
+                "aud" => "aud",
+                _ => "sub",
+            })
+        );
     }
 }
 
 #[test]
 fn numeric_dates_only() {
     for name in ["exp", "iat", "nbf"] {
-        let e = validation_err(&craft(&good_header(), &with_claim(name, json!((NOW + 10).to_string()))));
+        let e = validation_err(&craft(
+            &good_header(),
+            &with_claim(name, json!((NOW + 10).to_string())),
+        ));
         assert_eq!(e.code(), "invalid_claim", "{name}");
         let e = validation_err(&craft(&good_header(), &with_claim(name, json!(null))));
         assert_eq!(e.code(), "invalid_claim", "{name} null");
     }
     // Fractional NumericDates are allowed (RFC 7519 §2).
-    assert!(verify(&craft(&good_header(), &with_claim("exp", json!((NOW + 10) as f64 + 0.5)))).is_ok());
-    assert_eq!(validation_err(&craft(&good_header(), &with_claim("iss", json!(5)))).code(), "invalid_claim");
-    assert_eq!(validation_err(&craft(&good_header(), &with_claim("aud", json!(5)))).code(), "invalid_claim");
-    assert_eq!(validation_err(&craft(&good_header(), &with_claim("aud", json!([])))).code(), "invalid_claim");
+    assert!(verify(&craft(
+        &good_header(),
+        &with_claim("exp", json!((NOW + 10) as f64 + 0.5))
+    ))
+    .is_ok());
+    assert_eq!(
+        validation_err(&craft(&good_header(), &with_claim("iss", json!(5)))).code(),
+        "invalid_claim"
+    );
+    assert_eq!(
+        validation_err(&craft(&good_header(), &with_claim("aud", json!(5)))).code(),
+        "invalid_claim"
+    );
+    assert_eq!(
+        validation_err(&craft(&good_header(), &with_claim("aud", json!([])))).code(),
+        "invalid_claim"
+    );
 }
 
 #[test]
 fn time_rules_with_leeway() {
     let exp = |t: i64| validation_err(&craft(&good_header(), &with_claim("exp", json!(t))));
     assert!(matches!(exp(NOW - 31), ValidationError::Expired { .. }));
-    assert!(matches!(exp(NOW - 30), ValidationError::Expired { .. }), "exp is exclusive");
-    assert!(verify(&craft(&good_header(), &with_claim("exp", json!(NOW - 29)))).is_ok(), "within leeway");
+    assert!(
+        matches!(exp(NOW - 30), ValidationError::Expired { .. }),
+        "exp is exclusive"
+    );
+    assert!(
+        verify(&craft(&good_header(), &with_claim("exp", json!(NOW - 29)))).is_ok(),
+        "within leeway"
+    );
     let nbf = validation_err(&craft(&good_header(), &with_claim("nbf", json!(NOW + 31))));
     assert!(matches!(nbf, ValidationError::NotYetValid { .. }));
     assert!(verify(&craft(&good_header(), &with_claim("nbf", json!(NOW + 30)))).is_ok());
@@ -209,15 +293,34 @@ fn time_rules_with_leeway() {
 
 #[test]
 fn issuer_and_audience() {
-    let e = validation_err(&craft(&good_header(), &with_claim("iss", json!("https://evil.test"))));
+    let e = validation_err(&craft(
+        &good_header(),
+        &with_claim("iss", json!("https://evil.test")),
+    ));
     assert_eq!(e, ValidationError::WrongIssuer("https://evil.test".into()));
-    let e = validation_err(&craft(&good_header(), &with_claim("aud", json!("https://other.test"))));
+    let e = validation_err(&craft(
+        &good_header(),
+        &with_claim("aud", json!("https://other.test")),
+    ));
     assert_eq!(e, ValidationError::WrongAudience);
-    assert!(verify(&craft(&good_header(), &with_claim("aud", json!(["x", AUD])))).is_ok());
-    assert_eq!(validation_err(&craft(&good_header(), &with_claim("aud", json!(["x"])))), ValidationError::WrongAudience);
+    assert!(verify(&craft(
+        &good_header(),
+        &with_claim("aud", json!(["x", AUD]))
+    ))
+    .is_ok());
+    assert_eq!(
+        validation_err(&craft(&good_header(), &with_claim("aud", json!(["x"])))),
+        ValidationError::WrongAudience
+    );
     // Without an expected audience (introspection) any well-formed `aud` passes, a missing one does not.
-    let any = VerifyOptions { audience: None, ..opts() };
-    let t = craft(&good_header(), &with_claim("aud", json!("https://other.test")));
+    let any = VerifyOptions {
+        audience: None,
+        ..opts()
+    };
+    let t = craft(
+        &good_header(),
+        &with_claim("aud", json!("https://other.test")),
+    );
     assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_ok());
     let t = craft(&good_header(), &without_claim("aud"));
     assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_err());
@@ -234,9 +337,17 @@ fn signature_encodings() {
     // DER (ASN.1 SEQUENCE of two INTEGERs), as some libraries emit.
     let der = {
         let int = |b: &[u8]| {
-            let b = match b.iter().position(|&x| x != 0) { Some(i) => &b[i..], None => &b[31..] };
+            let b = match b.iter().position(|&x| x != 0) {
+                Some(i) => &b[i..],
+                None => &b[31..],
+            };
             let mut v = vec![0x02];
-            if b[0] & 0x80 != 0 { v.push(b.len() as u8 + 1); v.push(0); } else { v.push(b.len() as u8); }
+            if b[0] & 0x80 != 0 {
+                v.push(b.len() as u8 + 1);
+                v.push(0);
+            } else {
+                v.push(b.len() as u8);
+            }
             v.extend_from_slice(b);
             v
         };
@@ -246,12 +357,21 @@ fn signature_encodings() {
         d.extend(s);
         d
     };
-    assert_eq!(parse_err(&format!("{input}.{}", b64::encode(&der))).code(), "invalid_signature_encoding");
-    assert_eq!(parse_err(&format!("{input}.{}", b64::encode(&sig[..63]))), ParseError::SignatureEncoding(63));
+    assert_eq!(
+        parse_err(&format!("{input}.{}", b64::encode(&der))).code(),
+        "invalid_signature_encoding"
+    );
+    assert_eq!(
+        parse_err(&format!("{input}.{}", b64::encode(&sig[..63]))),
+        ParseError::SignatureEncoding(63)
+    );
     // Flipping one bit of S.
     let mut flipped = sig.clone();
     flipped[40] ^= 1;
-    assert_eq!(validation_err(&format!("{input}.{}", b64::encode(&flipped))), ValidationError::BadSignature);
+    assert_eq!(
+        validation_err(&format!("{input}.{}", b64::encode(&flipped))),
+        ValidationError::BadSignature
+    );
     // Non-canonical base64 of the same signature (last char's unused bits set).
     let last = sig64.chars().last().unwrap();
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -259,7 +379,12 @@ fn signature_encodings() {
     let other = alphabet.chars().nth(idx | 0b11).unwrap();
     if other != last {
         let nc = format!("{input}.{}{other}", &sig64[..sig64.len() - 1]);
-        assert_eq!(parse_err(&nc), ParseError::Base64 { segment: "signature" });
+        assert_eq!(
+            parse_err(&nc),
+            ParseError::Base64 {
+                segment: "signature"
+            }
+        );
     }
 }
 
@@ -271,25 +396,51 @@ fn structure() {
     let big = "a".repeat(MAX_TOKEN_LEN + 1);
     assert_eq!(parse_err(&big).code(), "token_too_large");
     assert_eq!(parse_err("e30=.e30.AA").code(), "invalid_base64");
-    assert_eq!(parse_err(&craft_raw(b"[1]", b"{}")).code(), "invalid_header");
-    assert_eq!(parse_err(&craft_raw(good_header().to_string().as_bytes(), b"not json")).code(), "invalid_payload");
-    assert_eq!(parse_err(&craft_raw(good_header().to_string().as_bytes(), b"[1,2]")).code(), "invalid_payload");
-    assert_eq!(parse_err(&craft_raw(b"{\"alg\":", b"{}")).code(), "invalid_header");
+    assert_eq!(
+        parse_err(&craft_raw(b"[1]", b"{}")).code(),
+        "invalid_header"
+    );
+    assert_eq!(
+        parse_err(&craft_raw(
+            good_header().to_string().as_bytes(),
+            b"not json"
+        ))
+        .code(),
+        "invalid_payload"
+    );
+    assert_eq!(
+        parse_err(&craft_raw(good_header().to_string().as_bytes(), b"[1,2]")).code(),
+        "invalid_payload"
+    );
+    assert_eq!(
+        parse_err(&craft_raw(b"{\"alg\":", b"{}")).code(),
+        "invalid_header"
+    );
 }
 
 #[test]
 fn every_code_is_distinct_per_rule_family() {
     let codes = [
-        ParseError::TooLarge { len: 0, max: 0 }.code(), ParseError::SegmentCount(0).code(),
-        ParseError::Base64 { segment: "x" }.code(), ParseError::Header(String::new()).code(),
-        ParseError::Payload(String::new()).code(), ParseError::UnsupportedAlg(String::new()).code(),
-        ParseError::WrongType(String::new()).code(), ParseError::MissingKid.code(),
-        ParseError::ForbiddenHeader("jwk").code(), ParseError::UnknownCrit(String::new()).code(),
-        ParseError::SignatureEncoding(0).code(), ValidationError::UnknownKid(String::new()).code(),
-        ValidationError::BadSignature.code(), ValidationError::MissingClaim("x").code(),
-        ValidationError::InvalidClaim("x").code(), ValidationError::Expired { exp: 0, now: 0 }.code(),
-        ValidationError::NotYetValid { nbf: 0, now: 0 }.code(), ValidationError::IssuedInFuture { iat: 0, now: 0 }.code(),
-        ValidationError::WrongIssuer(String::new()).code(), ValidationError::WrongAudience.code(),
+        ParseError::TooLarge { len: 0, max: 0 }.code(),
+        ParseError::SegmentCount(0).code(),
+        ParseError::Base64 { segment: "x" }.code(),
+        ParseError::Header(String::new()).code(),
+        ParseError::Payload(String::new()).code(),
+        ParseError::UnsupportedAlg(String::new()).code(),
+        ParseError::WrongType(String::new()).code(),
+        ParseError::MissingKid.code(),
+        ParseError::ForbiddenHeader("jwk").code(),
+        ParseError::UnknownCrit(String::new()).code(),
+        ParseError::SignatureEncoding(0).code(),
+        ValidationError::UnknownKid(String::new()).code(),
+        ValidationError::BadSignature.code(),
+        ValidationError::MissingClaim("x").code(),
+        ValidationError::InvalidClaim("x").code(),
+        ValidationError::Expired { exp: 0, now: 0 }.code(),
+        ValidationError::NotYetValid { nbf: 0, now: 0 }.code(),
+        ValidationError::IssuedInFuture { iat: 0, now: 0 }.code(),
+        ValidationError::WrongIssuer(String::new()).code(),
+        ValidationError::WrongAudience.code(),
     ];
     let unique: std::collections::HashSet<_> = codes.iter().collect();
     assert_eq!(unique.len(), codes.len());

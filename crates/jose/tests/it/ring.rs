@@ -10,9 +10,17 @@ use tessera_proto::keys::KeyState;
 
 use crate::key;
 
-const POLICY: RotationPolicy = RotationPolicy { jwks_max_age: 60, ring_cache_ttl: 10, max_token_ttl: 300, leeway: 30 };
+const POLICY: RotationPolicy = RotationPolicy {
+    jwks_max_age: 60,
+    ring_cache_ttl: 10,
+    max_token_ttl: 300,
+    leeway: 30,
+};
 
-fn fresh(counter: &mut u8, now: i64) -> impl FnOnce() -> Result<RingKey, std::convert::Infallible> + '_ {
+fn fresh(
+    counter: &mut u8,
+    now: i64,
+) -> impl FnOnce() -> Result<RingKey, std::convert::Infallible> + '_ {
     move || {
         *counter = counter.wrapping_add(1);
         let public: PublicJwk = key(*counter).public_jwk().clone();
@@ -42,15 +50,25 @@ fn one_full_cycle_step_by_step() {
     assert_eq!(states(&ring), [KeyState::Active, KeyState::Pending]);
 
     let r = ring.rotate(75, &POLICY, fresh(&mut n, 75)).unwrap();
-    assert_eq!(states(&ring), [KeyState::Retired, KeyState::Active], "{r:?}");
+    assert_eq!(
+        states(&ring),
+        [KeyState::Retired, KeyState::Active],
+        "{r:?}"
+    );
     assert_eq!(r.next_step_at, Some(75 + 340));
     assert_eq!(ring.jwks().keys.len(), 2, "the retired key stays published");
 
     // The next call adds a new pending key; the retired one stays until its tokens have expired.
     ring.rotate(100, &POLICY, fresh(&mut n, 100)).unwrap();
-    assert_eq!(states(&ring), [KeyState::Retired, KeyState::Active, KeyState::Pending]);
+    assert_eq!(
+        states(&ring),
+        [KeyState::Retired, KeyState::Active, KeyState::Pending]
+    );
     ring.rotate(414, &POLICY, fresh(&mut n, 414)).unwrap();
-    assert!(ring.keys.iter().any(|k| k.kid == first), "not yet: 75 + 340 = 415");
+    assert!(
+        ring.keys.iter().any(|k| k.kid == first),
+        "not yet: 75 + 340 = 415"
+    );
     let r = ring.rotate(415, &POLICY, fresh(&mut n, 415)).unwrap();
     assert!(ring.keys.iter().all(|k| k.kid != first), "{r:?}");
     assert!(r.changes.iter().any(|c| c.starts_with("removed")));

