@@ -10,6 +10,7 @@
 //! - `GET  /admin/keys`, `POST /admin/keys/rotate` (bearer `ADMIN_TOKEN`)
 //! - `GET  /healthz`
 
+mod bench;
 mod clients;
 mod config;
 mod error;

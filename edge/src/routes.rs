@@ -14,6 +14,10 @@ use crate::{keyring, now_secs, oauth};
 pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
+    if path.starts_with("/__bench/") && crate::bench::enabled(env) {
+        let cfg = Config::from_env(env)?;
+        return crate::bench::handle(req, env, &cfg).await;
+    }
     let allowed: &[Method] = match path.as_str() {
         "/healthz"
         | "/.well-known/jwks.json"

@@ -26,14 +26,14 @@ export async function freePort() {
   });
 }
 
-async function waitFor(url, proc, what, timeoutMs = 60_000) {
+async function waitFor(url, proc, what, timeoutMs = 60_000, anyStatus = false) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}:\n${proc.logs()}`);
     try {
       const r = await fetch(url);
-      if (r.ok) return;
+      if (r.ok || anyStatus) return;
       last = `HTTP ${r.status}`;
     } catch (e) {
       last = e.message;
@@ -100,7 +100,6 @@ export function newPrivateJwk() {
 export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-'));
   const port = await freePort();
-  const inspector = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const allVars = {
     ISSUER: issuer,
@@ -125,6 +124,20 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
   };
   if (bootstrapJwk) secrets.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
   writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
+  const proc = await spawnWrangler(dir, port);
+  await waitFor(`${issuer}/healthz`, proc.proc, 'edge (wrangler dev)');
+  return {
+    url: issuer, issuer, adminToken, proc: proc.proc, dir,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `wrangler dev` on the config in `dir`, listening on `port`; resolves once `/` answers at all. */
+export async function spawnWrangler(dir, port) {
+  const inspector = await freePort();
   const env = {
     ...process.env,
     CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false',
@@ -133,14 +146,9 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
   const proc = spawnLogged(node22, [wranglerJs, 'dev', '-c', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1',
     '--port', String(port), '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
     '--show-interactive-dev-session=false'], { env, cwd: dir });
-  await waitFor(`${issuer}/healthz`, proc, 'edge (wrangler dev)', 120_000);
-  return {
-    url: issuer, issuer, adminToken, proc, dir,
-    async stop() {
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/healthz`, proc, 'wrangler dev', 120_000, true);
+  return { url, proc, stop: () => proc.stop() };
 }
 
 export function basic(id, secret) {

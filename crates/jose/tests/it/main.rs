@@ -9,6 +9,7 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod peer;
 mod profile;
 mod ring;
 mod vectors;

@@ -1,0 +1,100 @@
+//! Benchmark routes, compiled in but answering only when the var `BENCH_ROUTES` is `danger-enabled`
+//! (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
+//! advance while code runs, so CPU per operation is (time for n ops − time for 0 ops) / n.
+//!
+//! - `POST /__bench/verify?n=N&memo=0|1` body = a token: verify it `n` times (memo=0: parse + WebCrypto
+//!   signature + claims every time; memo=1: through the per-isolate memo, as `/v1/tokens/verify` does).
+//! - `POST /__bench/issue?n=N`: sign `n` access tokens with the active key through WebCrypto.
+
+use tessera_jose::{issue_access_token, UntrustedToken, VerifyOptions};
+use tessera_proto::{AccessTokenClaims, Audience};
+use worker::{Env, Request, Response};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::verify::{verify, Outcome};
+use crate::webcrypto::WebCryptoVerifier;
+use crate::{keyring, now_secs};
+
+pub fn enabled(env: &Env) -> bool {
+    env.var("BENCH_ROUTES")
+        .is_ok_and(|v| v.to_string() == "danger-enabled")
+}
+
+fn param(req: &Request, name: &str) -> Result<u32, ApiError> {
+    let url = req.url()?;
+    let value = url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    value
+        .parse()
+        .map_err(|_| ApiError::new(400, "invalid_request", format!("`{name}` must be a number")))
+}
+
+pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let n = param(&req, "n")?.min(100_000);
+    let now = now_secs();
+    match req.path().as_str() {
+        "/__bench/verify" => {
+            let token = req.text().await?;
+            let memo = param(&req, "memo").unwrap_or(0) == 1;
+            let ring = keyring::current(env, cfg).await?;
+            let opts = VerifyOptions {
+                issuer: &cfg.issuer,
+                audience: None,
+                leeway: cfg.policy.leeway,
+            };
+            let mut ok = 0u32;
+            for _ in 0..n {
+                let valid = if memo {
+                    matches!(
+                        verify(env, cfg, &token, None, now).await?,
+                        Outcome::Valid(_)
+                    )
+                } else {
+                    match UntrustedToken::parse(&token) {
+                        Ok(t) => match t.check_signature(&ring, &WebCryptoVerifier).await {
+                            Ok(c) => c.validate(&opts, now).is_ok(),
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    }
+                };
+                ok += u32::from(valid);
+            }
+            Ok(Response::from_json(
+                &serde_json::json!({ "n": n, "valid": ok }),
+            )?)
+        }
+        "/__bench/issue" => {
+            let ring = keyring::current(env, cfg).await?;
+            let signer = keyring::active_signer(env, &ring).await?;
+            let mut claims = AccessTokenClaims {
+                iss: cfg.issuer.clone(),
+                sub: "bench".into(),
+                aud: Audience::One(cfg.default_audience.clone()),
+                exp: now + 300,
+                iat: now,
+                nbf: None,
+                jti: String::new(),
+                client_id: "bench".into(),
+                scope: Some("read".into()),
+                tid: "bench".into(),
+            };
+            let mut bytes = 0usize;
+            for i in 0..n {
+                claims.jti = i.to_string();
+                let t = issue_access_token(&signer, &claims)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                bytes += t.len();
+            }
+            Ok(Response::from_json(
+                &serde_json::json!({ "n": n, "bytes": bytes }),
+            )?)
+        }
+        _ => Err(ApiError::new(404, "not_found", "no such bench route")),
+    }
+}
