@@ -2,8 +2,9 @@
 //! (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
 //! advance while code runs, so CPU per operation is (time for n ops − time for 0 ops) / n.
 //!
-//! - `POST /__bench/verify?n=N&memo=0|1` body = a token: verify it `n` times (memo=0: parse + WebCrypto
-//!   signature + claims every time; memo=1: through the per-isolate memo, as `/v1/tokens/verify` does).
+//! - `POST /__bench/verify?n=N&memo=0|1&stage=0|1` body = a token: verify it `n` times (memo=0: parse +
+//!   WebCrypto signature + claims every time; memo=1: through the per-isolate memo, as `/v1/tokens/verify`
+//!   does; stage=1: parse and claims only, no signature).
 //! - `POST /__bench/issue?n=N`: sign `n` access tokens with the active key through WebCrypto.
 
 use tessera_jose::{issue_access_token, UntrustedToken, VerifyOptions};
@@ -40,6 +41,21 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Respons
         "/__bench/verify" => {
             let token = req.text().await?;
             let memo = param(&req, "memo").unwrap_or(0) == 1;
+            // stage=1: parse and claim checks only (no signature), to split Rust cost from WebCrypto's.
+            let stage = param(&req, "stage").unwrap_or(0);
+            let parse_only = stage == 1;
+            // stage=2: await an already-resolved promise: the cost of bridging one JS promise into Rust.
+            if stage == 2 {
+                for _ in 0..n {
+                    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(
+                        &wasm_bindgen::JsValue::TRUE,
+                    ))
+                    .await;
+                }
+                return Ok(Response::from_json(
+                    &serde_json::json!({ "n": n, "valid": n }),
+                )?);
+            }
             let ring = keyring::current(env, cfg).await?;
             let opts = VerifyOptions {
                 issuer: &cfg.issuer,
@@ -48,14 +64,24 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Respons
             };
             let mut ok = 0u32;
             for _ in 0..n {
-                let valid = if memo {
+                let valid = if parse_only {
+                    UntrustedToken::parse(&token).is_ok_and(|t| {
+                        tessera_jose::validate_claims(
+                            &t.header().kid,
+                            t.claims_unverified(),
+                            &opts,
+                            now,
+                        )
+                        .is_ok()
+                    })
+                } else if memo {
                     matches!(
                         verify(env, cfg, &token, None, now).await?,
                         Outcome::Valid(_)
                     )
                 } else {
                     match UntrustedToken::parse(&token) {
-                        Ok(t) => match t.check_signature(&ring, &WebCryptoVerifier).await {
+                        Ok(t) => match t.check_signature(&*ring, &WebCryptoVerifier).await {
                             Ok(c) => c.validate(&opts, now).is_ok(),
                             Err(_) => false,
                         },

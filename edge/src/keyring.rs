@@ -6,6 +6,7 @@
 //! staleness) and refetches early when a token names a `kid` it does not know (at most every few seconds).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use tessera_jose::{seal, KeyRing, RingKey, RotationReport, Secret, SigningKey};
@@ -23,7 +24,7 @@ const RING_KEY: &str = "ring";
 const UNKNOWN_KID_REFETCH_MS: f64 = 5_000.0;
 
 struct Snapshot {
-    ring: KeyRing,
+    ring: Rc<KeyRing>,
     fetched_at_ms: f64,
 }
 
@@ -35,14 +36,14 @@ thread_local! {
 ///
 /// # Errors
 /// When the Durable Object cannot be reached and there is no copy at all.
-pub async fn current(env: &Env, cfg: &Config) -> Result<KeyRing, ApiError> {
+pub async fn current(env: &Env, cfg: &Config) -> Result<Rc<KeyRing>, ApiError> {
     let now = now_ms();
     let ttl_ms = (cfg.policy.ring_cache_ttl as f64) * 1000.0;
     let fresh = SNAPSHOT.with(|s| {
         s.borrow()
             .as_ref()
             .filter(|s| now - s.fetched_at_ms < ttl_ms)
-            .map(|s| s.ring.clone())
+            .map(|s| Rc::clone(&s.ring))
     });
     if let Some(ring) = fresh {
         return Ok(ring);
@@ -54,7 +55,7 @@ pub async fn current(env: &Env, cfg: &Config) -> Result<KeyRing, ApiError> {
 ///
 /// # Errors
 /// When the Durable Object cannot be reached.
-pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<KeyRing>, ApiError> {
+pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<Rc<KeyRing>>, ApiError> {
     let now = now_ms();
     let recent = SNAPSHOT.with(|s| {
         s.borrow()
@@ -68,12 +69,13 @@ pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<KeyR
     refresh(env).await.map(Some)
 }
 
-async fn refresh(env: &Env) -> Result<KeyRing, ApiError> {
+async fn refresh(env: &Env) -> Result<Rc<KeyRing>, ApiError> {
     match call_object(env, Method::Get, "/ring").await {
         Ok(ring) => {
+            let ring = Rc::new(ring);
             SNAPSHOT.with(|s| {
                 *s.borrow_mut() = Some(Snapshot {
-                    ring: ring.clone(),
+                    ring: Rc::clone(&ring),
                     fetched_at_ms: now_ms(),
                 })
             });
@@ -81,7 +83,7 @@ async fn refresh(env: &Env) -> Result<KeyRing, ApiError> {
         }
         Err(e) => {
             // Keep serving with the last copy we have: keys change slowly and safely (see the policy).
-            let stale = SNAPSHOT.with(|s| s.borrow().as_ref().map(|s| s.ring.clone()));
+            let stale = SNAPSHOT.with(|s| s.borrow().as_ref().map(|s| Rc::clone(&s.ring)));
             match stale {
                 Some(ring) => {
                     worker::console_error!(

@@ -54,19 +54,24 @@ pub async fn verify(
         leeway: cfg.policy.leeway,
     };
     let ring = keyring::current(env, cfg).await?;
+    // A memoised token: its signature was checked before; re-check that its key is still published and
+    // its claims against this request, without copying anything but the answer.
     let remembered = MEMO.with(|m| {
-        m.borrow()
-            .get(token)
-            .map(|memo| (memo.kid.clone(), memo.claims.clone()))
+        m.borrow().get(token).map(|memo| {
+            if ring.key(&memo.kid).is_some() {
+                Some(validate_claims(&memo.kid, &memo.claims, &opts, now))
+            } else {
+                None
+            }
+        })
     });
-    if let Some((kid, claims)) = remembered {
-        if ring.key(&kid).is_some() {
-            return Ok(match validate_claims(&kid, &claims, &opts, now) {
-                Ok(v) => Outcome::Valid(v),
-                Err(e) => Outcome::Invalid(e.into()),
-            });
+    match remembered {
+        Some(Some(Ok(v))) => return Ok(Outcome::Valid(v)),
+        Some(Some(Err(e))) => return Ok(Outcome::Invalid(e.into())),
+        Some(None) => {
+            MEMO.with(|m| m.borrow_mut().remove(token));
         }
-        MEMO.with(|m| m.borrow_mut().remove(token));
+        None => {}
     }
     let untrusted = match UntrustedToken::parse(token) {
         Ok(t) => t,
@@ -80,7 +85,7 @@ pub async fn verify(
     } else {
         ring
     };
-    let checked = match untrusted.check_signature(&ring, &WebCryptoVerifier).await {
+    let checked = match untrusted.check_signature(&*ring, &WebCryptoVerifier).await {
         Ok(c) => c,
         Err(ValidationError::Backend(e)) => {
             return Err(ApiError::unavailable(

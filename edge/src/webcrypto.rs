@@ -13,11 +13,31 @@ use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 thread_local! {
     static PUBLIC_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
     static PRIVATE_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+    /// `crypto.subtle` and `{name: "ECDSA", hash: "SHA-256"}`, looked up and built once per isolate: every
+    /// JS call saved here is saved on every token.
+    static SUBTLE: RefCell<Option<(SubtleCrypto, Object)>> = const { RefCell::new(None) };
 }
 
 fn subtle() -> Result<SubtleCrypto, CryptoError> {
-    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-    Ok(scope.crypto().map_err(js_err)?.subtle())
+    with_subtle(|s, _| Ok(s.clone()))
+}
+
+/// Run `f` with the isolate's `crypto.subtle` and ECDSA/SHA-256 parameters.
+fn with_subtle<T>(
+    f: impl FnOnce(&SubtleCrypto, &Object) -> Result<T, CryptoError>,
+) -> Result<T, CryptoError> {
+    SUBTLE.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+            let subtle = scope.crypto().map_err(js_err)?.subtle();
+            *cell = Some((subtle, ecdsa_params()?));
+        }
+        match cell.as_ref() {
+            Some((subtle, params)) => f(subtle, params),
+            None => Err(CryptoError("crypto.subtle is unavailable".to_owned())),
+        }
+    })
 }
 
 fn js_err(e: JsValue) -> CryptoError {

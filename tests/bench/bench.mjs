@@ -9,22 +9,32 @@ import { startOrigin, startEdge, newPrivateJwk, getToken, basic, root, freePort,
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function timed(url, body, n, reps = 7) {
-  const once = async (k) => {
-    const t0 = performance.now();
-    const r = await fetch(`${url}${url.includes('?') ? '&' : '?'}n=${k}`, { method: 'POST', body });
-    const j = await r.json();
-    if (r.status !== 200 || (j.valid !== undefined && j.valid !== k)) throw new Error(`${url}: ${r.status} ${JSON.stringify(j)}`);
-    return performance.now() - t0;
-  };
-  await once(n); // warm up (imports, JIT)
-  const zero = [], full = [];
-  for (let i = 0; i < reps; i++) {
-    zero.push(await once(0));
-    full.push(await once(n));
-  }
-  return ((median(full) - median(zero)) * 1000) / n; // µs per op
+async function once(url, body, k) {
+  const t0 = performance.now();
+  const r = await fetch(`${url}${url.includes('?') ? '&' : '?'}n=${k}`, { method: 'POST', body });
+  const j = await r.json();
+  if (r.status !== 200 || (j.valid !== undefined && j.valid !== k)) throw new Error(`${url}: ${r.status} ${JSON.stringify(j)}`);
+  return performance.now() - t0;
 }
+
+/**
+ * µs per op for each target, measured interleaved (target A, target B, A, B, ...) so that drift of the
+ * machine hits all of them alike: per rep, (time of n ops − time of 0 ops) / n; the median over reps.
+ */
+async function timedTogether(targets, n, reps = 9) {
+  for (const t of targets) await once(t.url, t.body, n); // warm up (imports, JIT)
+  const perOp = targets.map(() => []);
+  for (let i = 0; i < reps; i++) {
+    for (const [j, t] of targets.entries()) {
+      const zero = await once(t.url, t.body, 0);
+      const full = await once(t.url, t.body, n);
+      perOp[j].push(((full - zero) * 1000) / n);
+    }
+  }
+  return perOp.map(median);
+}
+
+const timed = async (url, body, n) => (await timedTogether([{ url, body }], n))[0];
 
 const origin = await startOrigin();
 const jwk = newPrivateJwk();
@@ -40,9 +50,13 @@ try {
   const pub = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
 
   const results = {};
-  results.edgeVerify = await timed(`${edge.url}/__bench/verify?memo=0`, token, 2000);
+  [results.edgeVerify, results.joseVerify] = await timedTogether([
+    { url: `${edge.url}/__bench/verify?memo=0`, body: token },
+    { url: `${joseWorker.url}/`, body: JSON.stringify({ token, jwk: pub, issuer: edge.issuer }) },
+  ], 2000);
+  results.edgeParse = await timed(`${edge.url}/__bench/verify?stage=1`, token, 5000);
+  results.promiseBridge = await timed(`${edge.url}/__bench/verify?stage=2`, token, 5000);
   results.edgeVerifyMemo = await timed(`${edge.url}/__bench/verify?memo=1`, token, 20000);
-  results.joseVerify = await timed(`${joseWorker.url}/`, JSON.stringify({ token, jwk: pub, issuer: edge.issuer }), 2000);
   results.edgeSign = await timed(`${edge.url}/__bench/issue`, '', 2000);
 
   // Whole token requests over HTTP (client auth memoised after the first), 2 connections, 5 s.
@@ -71,6 +85,8 @@ try {
 | measure (inside workerd, CPU µs per op) | Tessera edge (Rust + WebCrypto) | node jose (same workerd) | ratio |
 |---|---|---|---|
 | ES256 JWT verify, full (parse + signature + claims) | ${f(results.edgeVerify)} | ${f(results.joseVerify)} | ${(results.edgeVerify / results.joseVerify).toFixed(2)}× |
+| of which parse + claim checks (no signature) | ${f(results.edgeParse)} | — | |
+| awaiting one resolved JS promise from Rust (wasm-bindgen-futures) | ${f(results.promiseBridge)} | — | |
 | repeat verify of a memoised token | ${f(results.edgeVerifyMemo)} | — | ${(results.edgeVerifyMemo / results.joseVerify).toFixed(3)}× of jose's full verify |
 | ES256 access token issue (claims → signed JWT) | ${f(results.edgeSign)} (${Math.round(1e6 / results.edgeSign)} tokens/s per core) | — | |
 

@@ -196,6 +196,27 @@ pub fn validate_claims(
     opts: &VerifyOptions<'_>,
     now: i64,
 ) -> Result<VerifiedToken, ValidationError> {
+    let checked = check_claims(claims, opts, now)?;
+    Ok(VerifiedToken {
+        kid: kid.to_owned(),
+        claims: claims.clone(),
+        exp: checked.exp,
+        iat: checked.iat,
+        sub: checked.sub,
+    })
+}
+
+struct CheckedClaims {
+    exp: i64,
+    iat: i64,
+    sub: String,
+}
+
+fn check_claims(
+    claims: &Map<String, Value>,
+    opts: &VerifyOptions<'_>,
+    now: i64,
+) -> Result<CheckedClaims, ValidationError> {
     let exp = numeric_date(claims, "exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
     let iat = numeric_date(claims, "iat")?.ok_or(ValidationError::MissingClaim("iat"))?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -230,9 +251,7 @@ pub fn validate_claims(
     if !aud_ok {
         return Err(ValidationError::WrongAudience);
     }
-    Ok(VerifiedToken {
-        kid: kid.to_owned(),
-        claims: claims.clone(),
+    Ok(CheckedClaims {
         exp,
         iat,
         sub: sub.to_owned(),
