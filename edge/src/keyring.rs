@@ -55,7 +55,10 @@ pub async fn current(env: &Env, cfg: &Config) -> Result<Rc<KeyRing>, ApiError> {
 ///
 /// # Errors
 /// When the Durable Object cannot be reached.
-pub async fn refresh_for_unknown_kid(env: &Env, kid: &str) -> Result<Option<Rc<KeyRing>>, ApiError> {
+pub async fn refresh_for_unknown_kid(
+    env: &Env,
+    kid: &str,
+) -> Result<Option<Rc<KeyRing>>, ApiError> {
     let now = now_ms();
     let recent = SNAPSHOT.with(|s| {
         s.borrow()
