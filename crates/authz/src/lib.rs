@@ -1,0 +1,22 @@
+//! Zanzibar-style authorization for Tessera: the schema language, relationships and the check engine.
+//!
+//! - [`schema`]: the SpiceDB schema language (`definition`, `relation` with allowed subject types including
+//!   `user:*` wildcards and `group#member` subject sets, `permission` with `+` union, `&` intersection,
+//!   `-` exclusion, `->` arrows and `.any()`/`.all()` arrow functions, `nil`), parsed with `line:column`
+//!   errors and validated (unknown types or relations, arrows over permissions, duplicates). Caveats and
+//!   expiration traits are refused with a "not supported yet" error, never ignored.
+//! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
+//! - [`engine`]: `check` over a [`engine::RelationshipReader`] owned by this crate, with per-request
+//!   memoisation, cycle handling and a depth limit.
+//!
+//! Like every Tessera core this crate performs no I/O and has no clock or RNG: storage is a trait the
+//! origin implements. Precedence follows SpiceDB: `+` binds tighter than `&`, which binds tighter than `-`;
+//! all three are left-associative.
+
+pub mod engine;
+pub mod relationship;
+pub mod schema;
+
+pub use engine::{CheckError, Engine, RelationshipReader};
+pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
+pub use schema::{parse_schema, Schema, SchemaError};

@@ -1,0 +1,235 @@
+//! Relationships: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
+
+use crate::schema::{AllowedSubject, Schema};
+
+/// An object: `type:id`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    pub object_type: String,
+    pub id: String,
+}
+
+/// A subject: an object (`user:alice`), every object of a type (`user:*`), or the subjects of a relation
+/// of an object (`group:eng#member`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubjectRef {
+    pub object: ObjectRef,
+    /// `None` for the object itself (written `...` in some tools).
+    pub relation: Option<String>,
+}
+
+impl SubjectRef {
+    #[must_use]
+    pub fn is_wildcard(&self) -> bool {
+        self.object.id == "*"
+    }
+}
+
+/// One relationship.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Relationship {
+    pub resource: ObjectRef,
+    pub relation: String,
+    pub subject: SubjectRef,
+}
+
+/// Why a relationship was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelationshipError {
+    Syntax(String),
+    UnknownType(String),
+    /// The relation does not exist, or is a permission (which cannot be written).
+    NotARelation {
+        object_type: String,
+        relation: String,
+    },
+    /// The subject's type (or subject relation, or wildcard) is not allowed by the relation.
+    SubjectNotAllowed {
+        relation: String,
+        subject: String,
+    },
+}
+
+impl RelationshipError {
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Syntax(_) => "relationship_syntax",
+            Self::UnknownType(_) => "unknown_type",
+            Self::NotARelation { .. } => "not_a_relation",
+            Self::SubjectNotAllowed { .. } => "subject_not_allowed",
+        }
+    }
+}
+
+impl std::fmt::Display for RelationshipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Syntax(why) => write!(f, "malformed relationship: {why}"),
+            Self::UnknownType(t) => write!(f, "type `{t}` is not defined in the schema"),
+            Self::NotARelation {
+                object_type,
+                relation,
+            } => {
+                write!(
+                    f,
+                    "`{object_type}` has no relation `{relation}` (permissions cannot be written)"
+                )
+            }
+            Self::SubjectNotAllowed { relation, subject } => {
+                write!(
+                    f,
+                    "relation `{relation}` does not allow subjects like `{subject}`"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RelationshipError {}
+
+/// Object ids as SpiceDB accepts them: `[a-zA-Z0-9/_|=+-]`, at most 1024 bytes. No `@`, `#` or `:`, so
+/// that the text form of a relationship is never ambiguous.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 1024
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'=' | b'+' | b'/' | b'|')
+        })
+}
+
+fn parse_object(text: &str, allow_wildcard: bool) -> Result<ObjectRef, RelationshipError> {
+    let (ty, id) = text
+        .split_once(':')
+        .ok_or_else(|| RelationshipError::Syntax(format!("`{text}` is not `type:id`")))?;
+    if ty.is_empty()
+        || !ty
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'/')
+    {
+        return Err(RelationshipError::Syntax(format!(
+            "`{ty}` is not a type name"
+        )));
+    }
+    if !(valid_id(id) || (allow_wildcard && id == "*")) {
+        return Err(RelationshipError::Syntax(format!(
+            "`{id}` is not a valid object id"
+        )));
+    }
+    Ok(ObjectRef {
+        object_type: ty.to_owned(),
+        id: id.to_owned(),
+    })
+}
+
+impl std::str::FromStr for SubjectRef {
+    type Err = RelationshipError;
+
+    /// `type:id`, `type:*` or `type:id#relation` (`#...` means the object itself).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (obj, rel) = match text.split_once('#') {
+            Some((o, "...")) => (o, None),
+            Some((o, r)) => (o, Some(r.to_owned())),
+            None => (text, None),
+        };
+        let object = parse_object(obj, rel.is_none())?;
+        Ok(Self {
+            object,
+            relation: rel,
+        })
+    }
+}
+
+impl std::str::FromStr for ObjectRef {
+    type Err = RelationshipError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_object(text, false)
+    }
+}
+
+impl std::str::FromStr for Relationship {
+    type Err = RelationshipError;
+
+    /// `resource:id#relation@subject:id[#relation]`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (left, subject) = text
+            .split_once('@')
+            .ok_or_else(|| RelationshipError::Syntax(format!("`{text}` has no `@subject`")))?;
+        let (resource, relation) = left
+            .split_once('#')
+            .ok_or_else(|| RelationshipError::Syntax(format!("`{left}` has no `#relation`")))?;
+        Ok(Self {
+            resource: resource.parse()?,
+            relation: relation.to_owned(),
+            subject: subject.parse()?,
+        })
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.object_type, self.id)
+    }
+}
+
+impl std::fmt::Display for SubjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.relation {
+            Some(r) => write!(f, "{}#{r}", self.object),
+            None => write!(f, "{}", self.object),
+        }
+    }
+}
+
+impl std::fmt::Display for Relationship {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}@{}", self.resource, self.relation, self.subject)
+    }
+}
+
+impl Relationship {
+    /// Check this relationship against `schema`: the relation exists (and is not a permission) and allows
+    /// the subject's type, subject relation or wildcard.
+    ///
+    /// # Errors
+    /// See [`RelationshipError`].
+    pub fn validate(&self, schema: &Schema) -> Result<(), RelationshipError> {
+        let def = schema
+            .definition(&self.resource.object_type)
+            .ok_or_else(|| RelationshipError::UnknownType(self.resource.object_type.clone()))?;
+        let rel =
+            def.relations
+                .get(&self.relation)
+                .ok_or_else(|| RelationshipError::NotARelation {
+                    object_type: self.resource.object_type.clone(),
+                    relation: self.relation.clone(),
+                })?;
+        if schema
+            .definition(&self.subject.object.object_type)
+            .is_none()
+        {
+            return Err(RelationshipError::UnknownType(
+                self.subject.object.object_type.clone(),
+            ));
+        }
+        let ty = &self.subject.object.object_type;
+        let allowed = rel
+            .allowed
+            .iter()
+            .any(|a| match (a, &self.subject.relation) {
+                (AllowedSubject::Wildcard(t), None) => self.subject.is_wildcard() && t == ty,
+                (AllowedSubject::Object(t), None) => !self.subject.is_wildcard() && t == ty,
+                (AllowedSubject::Set(t, r), Some(sr)) => t == ty && r == sr,
+                _ => false,
+            });
+        if allowed {
+            Ok(())
+        } else {
+            Err(RelationshipError::SubjectNotAllowed {
+                relation: format!("{}#{}", self.resource.object_type, self.relation),
+                subject: self.subject.to_string(),
+            })
+        }
+    }
+}

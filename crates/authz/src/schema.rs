@@ -1,0 +1,649 @@
+//! The SpiceDB schema language: lexer, parser and validation.
+
+use std::collections::BTreeMap;
+
+/// A parse or validation error, with the 1-based position it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaError {
+    pub line: u32,
+    pub column: u32,
+    pub kind: SchemaErrorKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaErrorKind {
+    /// The text is not in the schema language.
+    Syntax,
+    /// Valid syntax that Tessera does not implement yet (caveats, expiration, chained arrows).
+    Unsupported,
+    /// Well-formed but meaningless: unknown types or relations, duplicates, arrows over permissions.
+    Invalid,
+}
+
+impl SchemaError {
+    /// Stable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            SchemaErrorKind::Syntax => "schema_syntax",
+            SchemaErrorKind::Unsupported => "schema_unsupported",
+            SchemaErrorKind::Invalid => "schema_invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// A subject type a relation allows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AllowedSubject {
+    /// `user`: objects of this type.
+    Object(String),
+    /// `user:*`: every object of this type.
+    Wildcard(String),
+    /// `group#member`: the subjects of a relation or permission of this type.
+    Set(String, String),
+}
+
+/// Which arrow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrowKind {
+    /// `a->b` or `a.any(b)`: some object related by `a` has `b`.
+    Any,
+    /// `a.all(b)`: at least one object is related by `a`, and every one has `b`.
+    All,
+}
+
+/// A permission expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    Nil,
+    /// A relation or permission of the same object.
+    Ref(String),
+    Arrow {
+        tupleset: String,
+        kind: ArrowKind,
+        target: String,
+    },
+    Union(Box<Expr>, Box<Expr>),
+    Intersection(Box<Expr>, Box<Expr>),
+    Exclusion(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Relation {
+    pub allowed: Vec<AllowedSubject>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Definition {
+    pub relations: BTreeMap<String, Relation>,
+    pub permissions: BTreeMap<String, Expr>,
+}
+
+impl Definition {
+    /// Whether `name` is a relation or a permission here.
+    #[must_use]
+    pub fn has(&self, name: &str) -> bool {
+        self.relations.contains_key(name) || self.permissions.contains_key(name)
+    }
+}
+
+/// A validated schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub definitions: BTreeMap<String, Definition>,
+}
+
+impl Schema {
+    #[must_use]
+    pub fn definition(&self, name: &str) -> Option<&Definition> {
+        self.definitions.get(name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- lexer
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tok {
+    Ident(String),
+    Sym(&'static str),
+    Eof,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    tok: Tok,
+    line: u32,
+    column: u32,
+}
+
+const SYMBOLS: &[&str] = &[
+    "...", "->", "{", "}", "(", ")", ":", "#", "|", "*", "=", "+", "&", "-", ".", "/", ";", ",",
+];
+
+fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
+    let mut out = Vec::new();
+    let (mut line, mut column) = (1u32, 1u32);
+    let mut rest = src;
+    let advance = |text: &str, line: &mut u32, column: &mut u32| {
+        for c in text.chars() {
+            if c == '\n' {
+                *line += 1;
+                *column = 1;
+            } else {
+                *column += 1;
+            }
+        }
+    };
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            let n = c.len_utf8();
+            advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
+        }
+        if rest.starts_with("//") {
+            let end = rest.find('\n').unwrap_or(rest.len());
+            advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        if rest.starts_with("/*") {
+            let Some(end) = rest.get(2..).and_then(|r| r.find("*/")) else {
+                return Err(err(
+                    line,
+                    column,
+                    SchemaErrorKind::Syntax,
+                    "unterminated `/*` comment",
+                ));
+            };
+            let end = end + 4;
+            advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            let end = rest
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .unwrap_or(rest.len());
+            let word = rest.get(..end).unwrap_or_default();
+            out.push(Token {
+                tok: Tok::Ident(word.to_owned()),
+                line,
+                column,
+            });
+            advance(word, &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        let Some(sym) = SYMBOLS.iter().find(|s| rest.starts_with(**s)) else {
+            return Err(err(
+                line,
+                column,
+                SchemaErrorKind::Syntax,
+                format!("unexpected character `{c}`"),
+            ));
+        };
+        out.push(Token {
+            tok: Tok::Sym(sym),
+            line,
+            column,
+        });
+        advance(sym, &mut line, &mut column);
+        rest = rest.get(sym.len()..).unwrap_or_default();
+    }
+    out.push(Token {
+        tok: Tok::Eof,
+        line,
+        column,
+    });
+    Ok(out)
+}
+
+fn err(line: u32, column: u32, kind: SchemaErrorKind, message: impl Into<String>) -> SchemaError {
+    SchemaError {
+        line,
+        column,
+        kind,
+        message: message.into(),
+    }
+}
+
+// --------------------------------------------------------------------------------------------- parser
+
+struct Parser {
+    toks: Vec<Token>,
+    pos: usize,
+}
+
+/// Positions of names, for validation errors.
+#[derive(Default)]
+struct Spans {
+    /// (definition, member) → position of the member's declaration.
+    members: BTreeMap<(String, String), (u32, u32)>,
+}
+
+impl Parser {
+    fn peek(&self) -> &Token {
+        self.toks
+            .get(self.pos)
+            .or_else(|| self.toks.last())
+            .unwrap_or(&EOF_TOKEN)
+    }
+
+    fn next(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn fail<T>(&self, kind: SchemaErrorKind, message: impl Into<String>) -> Result<T, SchemaError> {
+        let t = self.peek();
+        Err(err(t.line, t.column, kind, message))
+    }
+
+    fn describe(t: &Tok) -> String {
+        match t {
+            Tok::Ident(s) => format!("`{s}`"),
+            Tok::Sym(s) => format!("`{s}`"),
+            Tok::Eof => "the end of the schema".to_owned(),
+        }
+    }
+
+    fn eat(&mut self, sym: &'static str) -> bool {
+        if self.peek().tok == Tok::Sym(sym) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, sym: &'static str, context: &str) -> Result<(), SchemaError> {
+        if self.eat(sym) {
+            Ok(())
+        } else {
+            let found = Self::describe(&self.peek().tok);
+            self.fail(
+                SchemaErrorKind::Syntax,
+                format!("expected `{sym}` {context}, found {found}"),
+            )
+        }
+    }
+
+    fn is_keyword(&self, word: &str) -> bool {
+        matches!(&self.peek().tok, Tok::Ident(s) if s == word)
+    }
+
+    fn ident(&mut self, what: &str) -> Result<String, SchemaError> {
+        match &self.peek().tok {
+            Tok::Ident(s) if valid_name(s) => {
+                let s = s.clone();
+                self.pos += 1;
+                Ok(s)
+            }
+            Tok::Ident(s) => {
+                let s = s.clone();
+                self.fail(
+                    SchemaErrorKind::Syntax,
+                    format!("{what} `{s}` must start with a lowercase letter and contain only a-z, 0-9 and `_` (at most 64)"),
+                )
+            }
+            other => {
+                let found = Self::describe(other);
+                self.fail(
+                    SchemaErrorKind::Syntax,
+                    format!("expected {what}, found {found}"),
+                )
+            }
+        }
+    }
+
+    /// `name` or `prefix/name`.
+    fn type_path(&mut self) -> Result<String, SchemaError> {
+        let mut path = self.ident("a type name")?;
+        while self.eat("/") {
+            path.push('/');
+            path.push_str(&self.ident("a type name")?);
+        }
+        Ok(path)
+    }
+
+    fn schema(&mut self, spans: &mut Spans) -> Result<Schema, SchemaError> {
+        let mut schema = Schema::default();
+        loop {
+            while self.eat(";") {}
+            if self.peek().tok == Tok::Eof {
+                return Ok(schema);
+            }
+            if self.is_keyword("caveat") {
+                return self.fail(
+                    SchemaErrorKind::Unsupported,
+                    "caveats are not supported yet",
+                );
+            }
+            if !self.is_keyword("definition") {
+                let found = Self::describe(&self.peek().tok);
+                return self.fail(
+                    SchemaErrorKind::Syntax,
+                    format!("expected `definition`, found {found}"),
+                );
+            }
+            self.next();
+            let at = self.peek().clone();
+            let name = self.type_path()?;
+            if schema.definitions.contains_key(&name) {
+                return Err(err(
+                    at.line,
+                    at.column,
+                    SchemaErrorKind::Invalid,
+                    format!("definition `{name}` is defined twice"),
+                ));
+            }
+            let def = self.definition(&name, spans)?;
+            schema.definitions.insert(name, def);
+        }
+    }
+
+    fn definition(&mut self, def_name: &str, spans: &mut Spans) -> Result<Definition, SchemaError> {
+        self.expect("{", &format!("after `definition {def_name}`"))?;
+        let mut def = Definition::default();
+        loop {
+            while self.eat(";") {}
+            if self.eat("}") {
+                return Ok(def);
+            }
+            let at = self.peek().clone();
+            let is_relation = self.is_keyword("relation");
+            if !is_relation && !self.is_keyword("permission") {
+                let found = Self::describe(&at.tok);
+                return self.fail(
+                    SchemaErrorKind::Syntax,
+                    format!(
+                        "expected `relation`, `permission` or `}}` in `{def_name}`, found {found}"
+                    ),
+                );
+            }
+            self.next();
+            let name_at = self.peek().clone();
+            let name = self.ident(if is_relation {
+                "a relation name"
+            } else {
+                "a permission name"
+            })?;
+            if def.has(&name) {
+                return Err(err(
+                    name_at.line,
+                    name_at.column,
+                    SchemaErrorKind::Invalid,
+                    format!("`{name}` is defined twice in `{def_name}`"),
+                ));
+            }
+            spans.members.insert(
+                (def_name.to_owned(), name.clone()),
+                (name_at.line, name_at.column),
+            );
+            if is_relation {
+                self.expect(":", &format!("after `relation {name}`"))?;
+                let mut allowed = vec![self.allowed_subject()?];
+                while self.eat("|") {
+                    allowed.push(self.allowed_subject()?);
+                }
+                def.relations.insert(name, Relation { allowed });
+            } else {
+                self.expect("=", &format!("after `permission {name}`"))?;
+                let expr = self.exclusion()?;
+                def.permissions.insert(name, expr);
+            }
+        }
+    }
+
+    fn allowed_subject(&mut self) -> Result<AllowedSubject, SchemaError> {
+        let ty = self.type_path()?;
+        let subject = if self.eat(":") {
+            self.expect("*", "after `:` (only `type:*` wildcards are allowed)")?;
+            AllowedSubject::Wildcard(ty)
+        } else if self.eat("#") {
+            if self.eat("...") {
+                AllowedSubject::Object(ty)
+            } else {
+                let rel = self.ident("a relation name")?;
+                AllowedSubject::Set(ty, rel)
+            }
+        } else {
+            AllowedSubject::Object(ty)
+        };
+        if self.is_keyword("with") {
+            return self.fail(
+                SchemaErrorKind::Unsupported,
+                "caveats and expiration (`with ...`) are not supported yet",
+            );
+        }
+        Ok(subject)
+    }
+
+    // Precedence, loosest first: `-`, `&`, `+` (as SpiceDB); each left-associative.
+    fn exclusion(&mut self) -> Result<Expr, SchemaError> {
+        let mut left = self.intersection()?;
+        while self.eat("-") {
+            left = Expr::Exclusion(Box::new(left), Box::new(self.intersection()?));
+        }
+        Ok(left)
+    }
+
+    fn intersection(&mut self) -> Result<Expr, SchemaError> {
+        let mut left = self.union()?;
+        while self.eat("&") {
+            left = Expr::Intersection(Box::new(left), Box::new(self.union()?));
+        }
+        Ok(left)
+    }
+
+    fn union(&mut self) -> Result<Expr, SchemaError> {
+        let mut left = self.arrow()?;
+        while self.eat("+") {
+            left = Expr::Union(Box::new(left), Box::new(self.arrow()?));
+        }
+        Ok(left)
+    }
+
+    fn arrow(&mut self) -> Result<Expr, SchemaError> {
+        if self.eat("(") {
+            let inner = self.exclusion()?;
+            self.expect(")", "to close `(`")?;
+            return Ok(inner);
+        }
+        if self.is_keyword("nil") {
+            self.next();
+            return Ok(Expr::Nil);
+        }
+        let name = self.ident("a relation or permission name")?;
+        let expr = if self.eat("->") {
+            let target = self.ident("a relation or permission name after `->`")?;
+            Expr::Arrow {
+                tupleset: name,
+                kind: ArrowKind::Any,
+                target,
+            }
+        } else if self.eat(".") {
+            let kind = match &self.peek().tok {
+                Tok::Ident(f) if f == "any" => ArrowKind::Any,
+                Tok::Ident(f) if f == "all" => ArrowKind::All,
+                _ => {
+                    return self.fail(
+                        SchemaErrorKind::Syntax,
+                        "expected `any(...)` or `all(...)` after `.`",
+                    )
+                }
+            };
+            self.next();
+            self.expect("(", "after the arrow function")?;
+            let target = self.ident("a relation or permission name")?;
+            self.expect(")", "to close the arrow function")?;
+            Expr::Arrow {
+                tupleset: name,
+                kind,
+                target,
+            }
+        } else {
+            return Ok(Expr::Ref(name));
+        };
+        if self.peek().tok == Tok::Sym("->") || self.peek().tok == Tok::Sym(".") {
+            return self.fail(
+                SchemaErrorKind::Unsupported,
+                "chained arrows (`a->b->c`) are not supported yet",
+            );
+        }
+        Ok(expr)
+    }
+}
+
+static EOF_TOKEN: Token = Token {
+    tok: Tok::Eof,
+    line: 0,
+    column: 0,
+};
+
+fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+// ----------------------------------------------------------------------------------------- validation
+
+fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
+    for (def_name, def) in &schema.definitions {
+        let at = |member: &str| {
+            spans
+                .members
+                .get(&(def_name.clone(), member.to_owned()))
+                .copied()
+                .unwrap_or((1, 1))
+        };
+        for (rel_name, rel) in &def.relations {
+            let (line, column) = at(rel_name);
+            for allowed in &rel.allowed {
+                let (ty, member) = match allowed {
+                    AllowedSubject::Object(t) | AllowedSubject::Wildcard(t) => (t, None),
+                    AllowedSubject::Set(t, r) => (t, Some(r)),
+                };
+                let Some(target) = schema.definitions.get(ty) else {
+                    return Err(err(
+                        line,
+                        column,
+                        SchemaErrorKind::Invalid,
+                        format!("`{def_name}#{rel_name}` allows unknown type `{ty}`"),
+                    ));
+                };
+                if let Some(r) = member {
+                    if !target.has(r) {
+                        return Err(err(
+                            line,
+                            column,
+                            SchemaErrorKind::Invalid,
+                            format!("`{def_name}#{rel_name}` allows `{ty}#{r}`, but `{ty}` has no relation or permission `{r}`"),
+                        ));
+                    }
+                }
+            }
+        }
+        for (perm_name, expr) in &def.permissions {
+            let (line, column) = at(perm_name);
+            validate_expr(schema, def_name, def, perm_name, expr, line, column)?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_expr(
+    schema: &Schema,
+    def_name: &str,
+    def: &Definition,
+    perm: &str,
+    expr: &Expr,
+    line: u32,
+    column: u32,
+) -> Result<(), SchemaError> {
+    let invalid = |m: String| {
+        err(
+            line,
+            column,
+            SchemaErrorKind::Invalid,
+            format!("in `{def_name}#{perm}`: {m}"),
+        )
+    };
+    match expr {
+        Expr::Nil => Ok(()),
+        Expr::Ref(name) => {
+            if def.has(name) {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "`{def_name}` has no relation or permission `{name}`"
+                )))
+            }
+        }
+        Expr::Arrow {
+            tupleset, target, ..
+        } => {
+            let Some(rel) = def.relations.get(tupleset) else {
+                return Err(if def.permissions.contains_key(tupleset) {
+                    invalid(format!(
+                        "arrows must start from a relation, and `{tupleset}` is a permission"
+                    ))
+                } else {
+                    invalid(format!("`{def_name}` has no relation `{tupleset}`"))
+                });
+            };
+            let mut found = false;
+            for allowed in &rel.allowed {
+                match allowed {
+                    AllowedSubject::Wildcard(t) => {
+                        return Err(invalid(format!(
+                            "arrow `{tupleset}->{target}` walks over the wildcard `{t}:*`"
+                        )));
+                    }
+                    AllowedSubject::Object(t) | AllowedSubject::Set(t, _) => {
+                        found |= schema.definitions.get(t).is_some_and(|d| d.has(target));
+                    }
+                }
+            }
+            if found {
+                Ok(())
+            } else {
+                Err(invalid(format!("no type allowed in `{def_name}#{tupleset}` has a relation or permission `{target}`")))
+            }
+        }
+        Expr::Union(a, b) | Expr::Intersection(a, b) | Expr::Exclusion(a, b) => {
+            validate_expr(schema, def_name, def, perm, a, line, column)?;
+            validate_expr(schema, def_name, def, perm, b, line, column)
+        }
+    }
+}
+
+/// Parse and validate a schema.
+///
+/// # Errors
+/// The first syntax, unsupported-feature or validation error, with its position.
+pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
+    let toks = lex(src)?;
+    let mut parser = Parser { toks, pos: 0 };
+    let mut spans = Spans::default();
+    let schema = parser.schema(&mut spans)?;
+    validate(&schema, &spans)?;
+    Ok(schema)
+}

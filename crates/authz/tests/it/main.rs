@@ -1,0 +1,63 @@
+//! Integration tests of `tessera-authz`: the schema language, relationship validation and check semantics.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+mod check;
+mod properties;
+mod relationships;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use tessera_authz::{ObjectRef, Relationship, RelationshipReader, SubjectRef};
+
+/// Drive a future that never waits (the in-memory store answers at once).
+pub fn ready<F: Future>(f: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("in-memory futures complete without waiting"),
+    }
+}
+
+/// An in-memory relationship store for tests.
+#[derive(Default)]
+pub struct Memory {
+    rels: BTreeMap<(ObjectRef, String), Vec<SubjectRef>>,
+}
+
+impl Memory {
+    pub fn with(rels: &[&str]) -> Self {
+        let mut m = Self::default();
+        for r in rels {
+            let r: Relationship = r.parse().unwrap();
+            m.rels
+                .entry((r.resource, r.relation))
+                .or_default()
+                .push(r.subject);
+        }
+        m
+    }
+}
+
+impl RelationshipReader for Memory {
+    async fn subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<SubjectRef>, String> {
+        Ok(self
+            .rels
+            .get(&(resource.clone(), relation.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+}

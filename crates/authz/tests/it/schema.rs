@@ -1,0 +1,143 @@
+//! The schema language: what parses, how it is read, and the errors for what does not.
+
+use tessera_authz::schema::{AllowedSubject, ArrowKind, Expr};
+use tessera_authz::{parse_schema, SchemaError};
+
+const DOCS: &str = r"
+/** the classic example */
+definition user {}
+
+definition group {
+    relation member: user | group#member
+}
+
+// folders nest
+definition folder {
+    relation parent: folder
+    relation viewer: user | user:* | group#member
+    permission view = viewer + parent->view
+}
+
+definition document {
+    relation parent: folder; relation owner: user
+    relation viewer: user | group#member | user:*
+    relation banned: user
+    permission edit = owner
+    permission view = viewer + edit + parent.any(view) - banned
+    permission strict = parent.all(view) & nil
+}
+";
+
+fn fails(src: &str) -> SchemaError {
+    parse_schema(src).expect_err("schema should be refused")
+}
+
+#[test]
+fn parses_the_documents_example() {
+    let s = parse_schema(DOCS).unwrap();
+    assert_eq!(s.definitions.len(), 4);
+    let doc = s.definition("document").unwrap();
+    assert_eq!(
+        doc.relations["viewer"].allowed,
+        [
+            AllowedSubject::Object("user".into()),
+            AllowedSubject::Set("group".into(), "member".into()),
+            AllowedSubject::Wildcard("user".into())
+        ]
+    );
+    assert!(
+        matches!(&doc.permissions["strict"], Expr::Intersection(a, b)
+        if matches!(**a, Expr::Arrow { kind: ArrowKind::All, .. }) && **b == Expr::Nil)
+    );
+}
+
+#[test]
+fn precedence_follows_spicedb() {
+    let s = parse_schema("definition u {}\ndefinition d { relation a: u\n relation b: u\n relation c: u\n permission p = a - b + c\n permission q = a + b & c\n permission r = a - b - c }").unwrap();
+    let d = s.definition("d").unwrap();
+    let r = |n: &str| Box::new(Expr::Ref(n.into()));
+    // `+` binds tighter than `&`, which binds tighter than `-`; all left-associative.
+    assert_eq!(
+        d.permissions["p"],
+        Expr::Exclusion(r("a"), Box::new(Expr::Union(r("b"), r("c"))))
+    );
+    assert_eq!(
+        d.permissions["q"],
+        Expr::Intersection(Box::new(Expr::Union(r("a"), r("b"))), r("c"))
+    );
+    assert_eq!(
+        d.permissions["r"],
+        Expr::Exclusion(Box::new(Expr::Exclusion(r("a"), r("b"))), r("c"))
+    );
+}
+
+#[test]
+fn prefixed_types_and_ellipsis() {
+    let s = parse_schema(
+        "definition acme/user {}\ndefinition acme/doc { relation viewer: acme/user#... }",
+    )
+    .unwrap();
+    assert_eq!(
+        s.definition("acme/doc").unwrap().relations["viewer"].allowed,
+        [AllowedSubject::Object("acme/user".into())]
+    );
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let e = fails("definition user {}\ndefinition doc {\n  relation viewer user\n}");
+    assert_eq!((e.line, e.column, e.code()), (3, 19, "schema_syntax"));
+    assert!(e.message.contains("expected `:`"), "{e}");
+    let e = fails("definition doc { permission view = viewer + }");
+    assert_eq!(e.code(), "schema_syntax");
+    assert!(
+        e.message.contains("expected a relation or permission name"),
+        "{e}"
+    );
+    let e = fails("definition Doc {}");
+    assert!(e.message.contains("lowercase"), "{e}");
+    let e = fails("definition doc { relation r: user ^ }");
+    assert!(e.message.contains("unexpected character `^`"), "{e}");
+    let e = fails("definition doc {} /* open");
+    assert!(e.message.contains("unterminated"), "{e}");
+    let e = fails("relation x: y");
+    assert!(e.message.contains("expected `definition`"), "{e}");
+    let e = fails("definition doc {");
+    assert!(e.message.contains("the end of the schema"), "{e}");
+}
+
+#[test]
+fn unsupported_features_are_refused_not_ignored() {
+    for src in [
+        "caveat ip(x int) { x == 1 }",
+        "definition user {}\ndefinition doc { relation viewer: user with ip }",
+        "definition user {}\ndefinition doc { relation viewer: user with expiration }",
+        "definition user {}\ndefinition f { relation p: f\n relation v: user\n permission x = p->p->v }",
+    ] {
+        let e = fails(src);
+        assert_eq!(e.code(), "schema_unsupported", "{src}: {e}");
+        assert!(e.message.contains("not supported yet"), "{e}");
+    }
+}
+
+#[test]
+fn validation_errors() {
+    let cases = [
+        ("definition doc { relation viewer: usr }", "unknown type `usr`"),
+        ("definition user {}\ndefinition doc { relation viewer: user#friend }", "has no relation or permission `friend`"),
+        ("definition user {}\ndefinition doc { relation viewer: user\n permission view = viewr }", "no relation or permission `viewr`"),
+        ("definition user {}\ndefinition doc { relation viewer: user\n permission v = viewer\n permission w = v->x }", "is a permission"),
+        ("definition user {}\ndefinition doc { relation parent: user\n permission w = parent->view }", "no type allowed"),
+        ("definition user {}\ndefinition doc { relation parent: user:*\n permission w = parent->x }", "wildcard"),
+        ("definition user {}\ndefinition user {}", "defined twice"),
+        ("definition user {}\ndefinition doc { relation viewer: user\n permission viewer = viewer }", "defined twice"),
+    ];
+    for (src, want) in cases {
+        let e = fails(src);
+        assert_eq!(e.code(), "schema_invalid", "{src}: {e}");
+        assert!(e.message.contains(want), "{src}: {e}");
+    }
+    // Validation errors point at the member that is wrong.
+    let e = fails("definition user {}\ndefinition doc {\n  relation viewer: user\n  permission view = viewr\n}");
+    assert_eq!((e.line, e.column), (4, 14));
+}
