@@ -2,6 +2,7 @@
 //!
 //! - `GET /healthz` — liveness and database reachability, unauthenticated.
 //! - `GET /internal/v1/clients/{client_id}` — a client record for the edge (service credential).
+//! - `/v1/tenants/{tenant}/...` — the authorization API (see `authz_http`).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/internal/v1/clients/{client_id}", get(get_client))
+        .merge(crate::authz_http::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -32,7 +34,7 @@ async fn not_found() -> HttpError {
     HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-fn require_service(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
+pub(crate) fn require_service(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

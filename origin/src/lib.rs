@@ -1,10 +1,13 @@
 //! The Tessera origin: the regional, authoritative service.
 //!
-//! Today it holds the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
+//! It holds the authoritative relationship store and serves checks over it (`authz_store`,
+//! `authz_http`), and the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
 //! create`, read by the edge over a service credential) and answers health checks. It is a thin shell:
 //! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
 //! the HTTP surface, the database and the clock/RNG.
 
+pub mod authz_http;
+pub mod authz_store;
 pub mod clients;
 pub mod error;
 pub mod http;
@@ -18,6 +21,8 @@ use subtle::ConstantTimeEq as _;
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Store,
+    pub authz: authz_store::AuthzStore,
+    pub zookies: Arc<tessera_authz::ZookieKey>,
     service_token: Arc<ServiceToken>,
 }
 
@@ -45,10 +50,25 @@ impl AppState {
         self.service_token.matches(presented)
     }
 
+    /// `zookie_key`: the key zookies are minted with; when `None` it is derived from the service token
+    /// (domain-separated SHA-256), so one secret suffices locally. Production sets its own.
     #[must_use]
-    pub fn new(store: store::Store, service_token: ServiceToken) -> Self {
+    pub fn new(
+        store: store::Store,
+        service_token: ServiceToken,
+        zookie_key: Option<[u8; 32]>,
+    ) -> Self {
+        let key = zookie_key.unwrap_or_else(|| {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            h.update(b"tessera-zookie-key-v1\0");
+            h.update(service_token.0.as_bytes());
+            h.finalize().into()
+        });
         Self {
+            authz: authz_store::AuthzStore::new(store.pool().clone()),
             store,
+            zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
             service_token: Arc::new(service_token),
         }
     }

@@ -37,6 +37,9 @@ enum Command {
         /// Bearer credential the edge presents (at least 32 characters).
         #[arg(long, env = "TESSERA_SERVICE_TOKEN", hide_env_values = true)]
         service_token: String,
+        /// 32 bytes, base64url: the key zookies are minted with (derived from the service token if unset).
+        #[arg(long, env = "TESSERA_ZOOKIE_KEY", hide_env_values = true)]
+        zookie_key: Option<String>,
     },
     /// Manage OAuth 2.0 clients.
     Clients {
@@ -133,8 +136,22 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve {
             listen,
             service_token,
+            zookie_key,
         } => {
-            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?);
+            let zookie_key = match zookie_key {
+                Some(k) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(k.trim())
+                        .map_err(|_| "TESSERA_ZOOKIE_KEY is not base64url")?;
+                    Some(
+                        <[u8; 32]>::try_from(bytes.as_slice())
+                            .map_err(|_| "TESSERA_ZOOKIE_KEY is not 32 bytes")?,
+                    )
+                }
+                None => None,
+            };
+            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?, zookie_key);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

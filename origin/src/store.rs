@@ -21,7 +21,32 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
         created_at  INTEGER NOT NULL,
         updated_at  INTEGER NOT NULL
     );
-    CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);"];
+    CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
+    // Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions.
+    "CREATE TABLE authz_tenants (tenant TEXT PRIMARY KEY NOT NULL, head INTEGER NOT NULL);
+    CREATE TABLE authz_schemas (
+        tenant TEXT NOT NULL, revision INTEGER NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (tenant, revision)
+    );
+    CREATE TABLE authz_relationships (
+        tenant           TEXT NOT NULL,
+        resource_type    TEXT NOT NULL,
+        resource_id      TEXT NOT NULL,
+        relation         TEXT NOT NULL,
+        subject_type     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        subject_relation TEXT NOT NULL DEFAULT '',
+        created_rev      INTEGER NOT NULL,
+        deleted_rev      INTEGER
+    );
+    CREATE INDEX authz_rel_resource ON authz_relationships (tenant, resource_type, resource_id, relation);
+    CREATE INDEX authz_rel_subject ON authz_relationships (tenant, subject_type, subject_id, subject_relation);
+    CREATE INDEX authz_rel_created ON authz_relationships (tenant, created_rev);
+    CREATE INDEX authz_rel_deleted ON authz_relationships (tenant, deleted_rev);
+    CREATE UNIQUE INDEX authz_rel_live ON authz_relationships
+        (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
+        WHERE deleted_rev IS NULL;",
+];
 
 #[derive(Clone)]
 pub struct Store {
@@ -144,6 +169,12 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// The connection pool, for the other stores of this database (see `authz_store`).
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn close(&self) {

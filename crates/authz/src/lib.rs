@@ -9,6 +9,8 @@
 //! - [`engine`]: `check` over a [`engine::RelationshipReader`] owned by this crate, with per-request
 //!   memoisation, cycle handling and a depth limit.
 //!
+//! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
+//!
 //! Like every Tessera core this crate performs no I/O and has no clock or RNG: storage is a trait the
 //! origin implements. Precedence follows SpiceDB: `+` binds tighter than `&`, which binds tighter than `-`;
 //! all three are left-associative.
@@ -16,7 +18,9 @@
 pub mod engine;
 pub mod relationship;
 pub mod schema;
+pub mod zookie;
 
 pub use engine::{CheckError, Engine, RelationshipReader};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
+pub use zookie::{Consistency, ZookieError, ZookieKey};

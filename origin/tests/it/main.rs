@@ -23,12 +23,40 @@ async fn app() -> (axum::Router, Store, std::path::PathBuf) {
         hex(&tessera_origin::random_bytes::<8>().unwrap())
     ));
     let store = Store::open(&dir).await.unwrap();
-    let state = AppState::new(store.clone(), ServiceToken::new(TOKEN.to_owned()).unwrap());
+    let state = AppState::new(
+        store.clone(),
+        ServiceToken::new(TOKEN.to_owned()).unwrap(),
+        None,
+    );
     (http::router(state), store, dir)
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+mod authz;
+
+/// Send `body` (JSON or text) with the service credential.
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 async fn call(

@@ -1,0 +1,456 @@
+//! The authorization HTTP API (JSON, service credential), under `/v1/tenants/{tenant}/`:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `PUT schema` | the schema text | `{revision, zookie}` |
+//! | `GET schema` | — | `{schema, revision, zookie}` |
+//! | `POST relationships/write` | `{updates: [{operation, relationship}], preconditions?}` | `{zookie}` |
+//! | `POST relationships/delete` | `{filter}` | `{zookie, deleted}` |
+//! | `POST relationships/read` | `{filter, consistency?}` | `{relationships, zookie}` |
+//! | `POST check` | `{resource, permission, subject, consistency?}` | `{allowed, zookie}` |
+//! | `POST check/bulk` | `{items: [{resource, permission, subject}], consistency?}` | `{results, zookie}` |
+//! | `GET watch?since=<zookie>` | — | `{changes, zookie}` |
+//!
+//! `consistency` is `"minimize_latency"`, `"fully_consistent"`, `{"at_least_as_fresh": zookie}` or
+//! `{"at_exact_snapshot": zookie}`; every answer carries the zookie of the revision it was computed at.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
+use tessera_authz::{CheckError, Engine};
+
+use crate::authz_store::{AuthzStoreError, Filter, Operation, Precondition, PreconditionOp};
+use crate::error::HttpError;
+use crate::http::require_service;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/tenants/{tenant}/schema",
+            get(read_schema).put(write_schema),
+        )
+        .route("/v1/tenants/{tenant}/relationships/write", post(write))
+        .route("/v1/tenants/{tenant}/relationships/delete", post(delete))
+        .route("/v1/tenants/{tenant}/relationships/read", post(read))
+        .route("/v1/tenants/{tenant}/check", post(check))
+        .route("/v1/tenants/{tenant}/check/bulk", post(check_bulk))
+        .route("/v1/tenants/{tenant}/watch", get(watch))
+}
+
+impl From<AuthzStoreError> for HttpError {
+    fn from(e: AuthzStoreError) -> Self {
+        let (status, code) = match &e {
+            AuthzStoreError::NoSchema => (StatusCode::CONFLICT, "no_schema"),
+            AuthzStoreError::Schema(s) => (StatusCode::BAD_REQUEST, s.code()),
+            AuthzStoreError::Relationship(r) => (StatusCode::BAD_REQUEST, r.code()),
+            AuthzStoreError::SchemaBreaksData(_) => {
+                (StatusCode::CONFLICT, "schema_breaks_relationships")
+            }
+            AuthzStoreError::AlreadyExists(_) => (StatusCode::CONFLICT, "relationship_exists"),
+            AuthzStoreError::DuplicateUpdate(_) => (StatusCode::BAD_REQUEST, "duplicate_update"),
+            AuthzStoreError::PreconditionFailed(_) => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
+            AuthzStoreError::RevisionUnavailable(_) => {
+                (StatusCode::BAD_REQUEST, "revision_unavailable")
+            }
+            AuthzStoreError::Database(_) => return HttpError::internal(e.to_string()),
+        };
+        HttpError::new(status, code, e.to_string())
+    }
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> HttpError {
+    HttpError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn valid_tenant(t: &str) -> Result<(), HttpError> {
+    let ok = !t.is_empty()
+        && t.len() <= 63
+        && t.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid_tenant",
+            format!("tenant `{t}` must be 1-63 characters of a-z, 0-9, `-` or `_`"),
+        ))
+    }
+}
+
+/// Parse a JSON body with a clear error (axum's own rejection text is not ours).
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, HttpError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| bad("invalid_request", format!("body must be {shape}: {e}")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+enum ConsistencyJson {
+    #[default]
+    MinimizeLatency,
+    FullyConsistent,
+    AtLeastAsFresh(String),
+    AtExactSnapshot(String),
+}
+
+/// The revision a read runs at, from its consistency request.
+async fn revision_for(
+    state: &AppState,
+    tenant: &str,
+    c: Option<ConsistencyJson>,
+) -> Result<u64, HttpError> {
+    let open = |z: &str| {
+        state
+            .zookies
+            .open(tenant, z)
+            .map_err(|e| bad(e.code(), e.to_string()))
+    };
+    let at = match c.unwrap_or_default() {
+        // The origin holds no cache: its head is both the cheapest and the freshest answer.
+        ConsistencyJson::MinimizeLatency | ConsistencyJson::FullyConsistent => None,
+        ConsistencyJson::AtLeastAsFresh(z) => {
+            // The head is at least as fresh as any revision we issued; a zookie from the future is refused.
+            state.authz.snapshot(tenant, Some(open(&z)?)).await?;
+            None
+        }
+        ConsistencyJson::AtExactSnapshot(z) => Some(open(&z)?),
+    };
+    Ok(state.authz.snapshot(tenant, at).await?)
+}
+
+async fn write_schema(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    text: String,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let revision = state.authz.write_schema(&tenant, &text).await?;
+    Ok(Json(
+        json!({ "revision": revision, "zookie": state.zookies.mint(&tenant, revision) }),
+    ))
+}
+
+async fn read_schema(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let (revision, text, _) = state
+        .authz
+        .schema(&tenant, None)
+        .await?
+        .ok_or(AuthzStoreError::NoSchema)?;
+    let head = state.authz.head(&tenant).await?;
+    Ok(Json(
+        json!({ "schema": text, "revision": revision, "zookie": state.zookies.mint(&tenant, head) }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateJson {
+    operation: Operation,
+    relationship: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreconditionJson {
+    operation: PreconditionOp,
+    filter: Filter,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteJson {
+    updates: Vec<UpdateJson>,
+    #[serde(default)]
+    preconditions: Vec<PreconditionJson>,
+}
+
+const MAX_BATCH: usize = 1000;
+
+async fn write(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: WriteJson = body(
+        &raw,
+        r#"{"updates": [{"operation": "create|touch|delete", "relationship": "doc:1#viewer@user:a"}], "preconditions"?: [...]}"#,
+    )?;
+    if req.updates.is_empty() || req.updates.len() > MAX_BATCH {
+        return Err(bad(
+            "invalid_request",
+            format!("a write carries 1 to {MAX_BATCH} updates"),
+        ));
+    }
+    let mut updates = Vec::with_capacity(req.updates.len());
+    for u in req.updates {
+        let r: Relationship = u
+            .relationship
+            .parse()
+            .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+        updates.push((u.operation, r));
+    }
+    let pre: Vec<Precondition> = req
+        .preconditions
+        .into_iter()
+        .map(|p| Precondition {
+            operation: p.operation,
+            filter: p.filter,
+        })
+        .collect();
+    let revision = state.authz.write(&tenant, &updates, &pre).await?;
+    Ok(Json(
+        json!({ "zookie": state.zookies.mint(&tenant, revision), "revision": revision }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterJson {
+    filter: Filter,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: FilterJson = body(&raw, r#"{"filter": {"resource_type": "...", ...}}"#)?;
+    let (revision, deleted) = state.authz.delete_matching(&tenant, &req.filter).await?;
+    Ok(Json(
+        json!({ "zookie": state.zookies.mint(&tenant, revision), "revision": revision, "deleted": deleted }),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: FilterJson = body(
+        &raw,
+        r#"{"filter": {"resource_type": "...", ...}, "consistency"?: ...}"#,
+    )?;
+    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let rels = state.authz.read(&tenant, &req.filter, at).await?;
+    let rels: Vec<String> = rels.iter().map(ToString::to_string).collect();
+    Ok(Json(
+        json!({ "relationships": rels, "zookie": state.zookies.mint(&tenant, at) }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckItem {
+    resource: String,
+    permission: String,
+    subject: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckJson {
+    resource: String,
+    permission: String,
+    subject: String,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkJson {
+    items: Vec<CheckItem>,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+fn check_error(e: &CheckError) -> HttpError {
+    match e {
+        CheckError::Store(_) => HttpError::internal(e.to_string()),
+        CheckError::DepthExceeded(_) => {
+            HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
+        }
+        _ => bad(e.code(), e.to_string()),
+    }
+}
+
+/// Run checks at one revision. The engine's futures are not `Send` (it is a core that also targets
+/// wasm32), so they run on a blocking thread driven by this runtime's handle.
+async fn run_checks(
+    state: &AppState,
+    tenant: &str,
+    at: u64,
+    items: Vec<(ObjectRef, String, SubjectRef)>,
+) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
+    let (_, _, schema) = state
+        .authz
+        .schema(tenant, Some(at))
+        .await?
+        .ok_or(AuthzStoreError::NoSchema)?;
+    let reader = state.authz.reader(tenant, at);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(async {
+            let engine = Engine::new(&schema, &reader);
+            let mut out = Vec::with_capacity(items.len());
+            for (resource, permission, subject) in &items {
+                out.push(engine.check(resource, permission, subject).await);
+            }
+            out
+        })
+    })
+    .await
+    .map_err(|e| HttpError::internal(format!("check task failed: {e}")))
+}
+
+fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), HttpError> {
+    let r = resource
+        .parse()
+        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let s = subject
+        .parse()
+        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    Ok((r, s))
+}
+
+async fn check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: CheckJson = body(
+        &raw,
+        r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ...}"#,
+    )?;
+    let (resource, subject) = parse_item(&req.resource, &req.subject)?;
+    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let mut results = run_checks(
+        &state,
+        &tenant,
+        at,
+        vec![(resource, req.permission, subject)],
+    )
+    .await?;
+    let allowed = results
+        .pop()
+        .unwrap_or(Ok(false))
+        .map_err(|e| check_error(&e))?;
+    Ok(Json(
+        json!({ "allowed": allowed, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+    ))
+}
+
+async fn check_bulk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: BulkJson = body(
+        &raw,
+        r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#,
+    )?;
+    if req.items.is_empty() || req.items.len() > MAX_BATCH {
+        return Err(bad(
+            "invalid_request",
+            format!("a bulk check carries 1 to {MAX_BATCH} items"),
+        ));
+    }
+    let mut items = Vec::with_capacity(req.items.len());
+    for i in req.items {
+        let (r, s) = parse_item(&i.resource, &i.subject)?;
+        items.push((r, i.permission, s));
+    }
+    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let results: Vec<Value> = run_checks(&state, &tenant, at, items)
+        .await?
+        .into_iter()
+        .map(|r| match r {
+            Ok(allowed) => json!({ "allowed": allowed }),
+            Err(e) => json!({ "error": e.code(), "message": e.to_string() }),
+        })
+        .collect();
+    Ok(Json(
+        json!({ "results": results, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct WatchQuery {
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn watch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Query(q): Query<WatchQuery>,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let since = match q.since.as_deref() {
+        None => 0,
+        Some(z) => state
+            .zookies
+            .open(&tenant, z)
+            .map_err(|e| bad(e.code(), e.to_string()))?,
+    };
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let mut changes = state.authz.watch(&tenant, since, limit).await?;
+    let full_page = u32::try_from(changes.len()).unwrap_or(u32::MAX) >= limit;
+    let (first, last) = (
+        changes.first().map(|c| c.revision),
+        changes.last().map(|c| c.revision),
+    );
+    let upto = match (full_page, first, last) {
+        // A full page may have cut its last revision short: end the page before it.
+        (true, Some(f), Some(l)) if f < l => {
+            changes.retain(|c| c.revision < l);
+            l - 1
+        }
+        // One revision larger than the page: return all of it.
+        (true, Some(_), Some(l)) => {
+            changes = state.authz.watch(&tenant, since, u32::MAX).await?;
+            changes.retain(|c| c.revision <= l);
+            l
+        }
+        (_, _, Some(l)) => l,
+        (_, _, None) => state.authz.head(&tenant).await?.max(since),
+    };
+    // The caller resumes from this zookie: every change up to it was delivered.
+    Ok(Json(
+        json!({ "changes": changes, "zookie": state.zookies.mint(&tenant, upto), "revision": upto }),
+    ))
+}
