@@ -41,6 +41,13 @@ enum Command {
         #[arg(long, env = "TESSERA_ZOOKIE_KEY", hide_env_values = true)]
         zookie_key: Option<String>,
     },
+    /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
+    Authz {
+        #[arg(long, global = true, default_value = "default")]
+        tenant: String,
+        #[command(subcommand)]
+        command: AuthzCommand,
+    },
     /// Manage OAuth 2.0 clients.
     Clients {
         #[command(subcommand)]
@@ -52,6 +59,53 @@ enum Command {
     Jwt {
         #[command(subcommand)]
         command: JwtCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthzCommand {
+    /// `schema write FILE` or `schema read`.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// `relationship create|touch|delete REL...` or `relationship read TYPE[:ID] [RELATION]`.
+    Relationship {
+        #[command(subcommand)]
+        command: RelationshipCommand,
+    },
+    /// Does SUBJECT have PERMISSION on RESOURCE? Prints `true` or `false`.
+    Check {
+        resource: String,
+        permission: String,
+        subject: String,
+        /// Check at this revision instead of the newest.
+        #[arg(long)]
+        revision: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    Write { file: PathBuf },
+    Read,
+}
+
+#[derive(Subcommand)]
+enum RelationshipCommand {
+    Create {
+        relationships: Vec<String>,
+    },
+    Touch {
+        relationships: Vec<String>,
+    },
+    Delete {
+        relationships: Vec<String>,
+    },
+    /// Relationships of `TYPE` or `TYPE:ID`, optionally only `RELATION`.
+    Read {
+        resource: String,
+        relation: Option<String>,
     },
 }
 
@@ -165,6 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Clients { command } => clients_cmd(&store, command).await,
+        Command::Authz { tenant, command } => authz_cmd(&store, &tenant, command).await,
         Command::DevVars | Command::Jwt { .. } => Ok(()),
     }
 }
@@ -248,6 +303,108 @@ async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result<(), String> {
+    use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
+    use tessera_origin::authz_store::{AuthzStore, Filter, Operation};
+    let authz = AuthzStore::new(store.pool().clone());
+    match command {
+        AuthzCommand::Schema {
+            command: SchemaCommand::Write { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+            let revision = authz
+                .write_schema(tenant, &text)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("schema written at revision {revision}");
+        }
+        AuthzCommand::Schema {
+            command: SchemaCommand::Read,
+        } => {
+            let (revision, text, _) = authz
+                .schema(tenant, None)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no schema yet")?;
+            println!("// revision {revision}\n{}", text.trim_end());
+        }
+        AuthzCommand::Relationship {
+            command: RelationshipCommand::Read { resource, relation },
+        } => {
+            let (ty, id) = match resource.split_once(':') {
+                Some((t, i)) => (t.to_owned(), Some(i.to_owned())),
+                None => (resource, None),
+            };
+            let filter = Filter {
+                resource_type: ty,
+                resource_id: id,
+                relation,
+                ..Filter::default()
+            };
+            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
+            for r in authz
+                .read(tenant, &filter, at)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("{r}");
+            }
+        }
+        AuthzCommand::Relationship { command } => {
+            let (op, texts) = match command {
+                RelationshipCommand::Create { relationships } => (Operation::Create, relationships),
+                RelationshipCommand::Touch { relationships } => (Operation::Touch, relationships),
+                RelationshipCommand::Delete { relationships } => (Operation::Delete, relationships),
+                RelationshipCommand::Read { .. } => return Ok(()),
+            };
+            if texts.is_empty() {
+                return Err(
+                    "give at least one relationship, e.g. `doc:1#viewer@user:ann`".to_owned(),
+                );
+            }
+            let updates = texts
+                .iter()
+                .map(|t| {
+                    t.parse::<Relationship>()
+                        .map(|r| (op, r))
+                        .map_err(|e| format!("`{t}`: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let revision = authz
+                .write(tenant, &updates, &[])
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("written at revision {revision}");
+        }
+        AuthzCommand::Check {
+            resource,
+            permission,
+            subject,
+            revision,
+        } => {
+            let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
+            let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
+            let at = authz
+                .snapshot(tenant, revision)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (_, _, schema) = authz
+                .schema(tenant, Some(at))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no schema yet")?;
+            let reader = authz.reader(tenant, at);
+            let allowed = tessera_authz::Engine::new(&schema, &reader)
+                .check(&resource, &permission, &subject)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{allowed}");
+        }
+    }
+    Ok(())
 }
 
 async fn clients_cmd(store: &Store, command: ClientsCommand) -> Result<(), String> {
