@@ -10,6 +10,12 @@
 //! | `POST check` | `{resource, permission, subject, consistency?}` | `{allowed, zookie}` |
 //! | `POST check/bulk` | `{items: [{resource, permission, subject}], consistency?}` | `{results, zookie}` |
 //! | `GET watch?since=<zookie>` | — | `{changes, zookie}` |
+//! | `POST expand` | `{resource, permission, consistency?}` | `{tree, zookie}` |
+//! | `POST lookup/resources` | `{resource_type, permission, subject, limit?, cursor?, consistency?}` | `{resources, cursor, zookie}` |
+//! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, zookie}` |
+//!
+//! Lookup pages: `cursor` is `null` on the last page; otherwise pass it back to get the next page, which is
+//! read at the same revision as the first (the cursor carries the zookie).
 //!
 //! `consistency` is `"minimize_latency"`, `"fully_consistent"`, `{"at_least_as_fresh": zookie}` or
 //! `{"at_exact_snapshot": zookie}`; every answer carries the zookie of the revision it was computed at.
@@ -23,7 +29,9 @@ use serde_json::{json, Value};
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::{CheckError, Engine};
 
-use crate::authz_store::{AuthzStoreError, Filter, Operation, Precondition, PreconditionOp};
+use crate::authz_store::{
+    AuthzStoreError, Filter, Operation, Precondition, PreconditionOp, SnapshotReader,
+};
 use crate::error::HttpError;
 use crate::http::require_service;
 use crate::AppState;
@@ -40,6 +48,15 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/check", post(check))
         .route("/v1/tenants/{tenant}/check/bulk", post(check_bulk))
         .route("/v1/tenants/{tenant}/watch", get(watch))
+        .route("/v1/tenants/{tenant}/expand", post(expand))
+        .route(
+            "/v1/tenants/{tenant}/lookup/resources",
+            post(lookup_resources),
+        )
+        .route(
+            "/v1/tenants/{tenant}/lookup/subjects",
+            post(lookup_subjects),
+        )
 }
 
 impl From<AuthzStoreError> for HttpError {
@@ -308,6 +325,27 @@ async fn run_checks(
     at: u64,
     items: Vec<(ObjectRef, String, SubjectRef)>,
 ) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
+    on_engine(state, tenant, at, move |engine| {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(items.len());
+            for (resource, permission, subject) in &items {
+                out.push(engine.check(resource, permission, subject).await);
+            }
+            out
+        })
+    })
+    .await
+}
+
+type EngineFuture<'e, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'e>>;
+
+/// Run `f` with an engine at `tenant`'s revision `at`. The engine's futures are not `Send` (it is a core
+/// that also targets wasm32), so they run on a blocking thread driven by this runtime's handle.
+async fn on_engine<T, F>(state: &AppState, tenant: &str, at: u64, f: F) -> Result<T, HttpError>
+where
+    T: Send + 'static,
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T> + Send + 'static,
+{
     let (_, _, schema) = state
         .authz
         .schema(tenant, Some(at))
@@ -318,15 +356,11 @@ async fn run_checks(
     tokio::task::spawn_blocking(move || {
         handle.block_on(async {
             let engine = Engine::new(&schema, &reader);
-            let mut out = Vec::with_capacity(items.len());
-            for (resource, permission, subject) in &items {
-                out.push(engine.check(resource, permission, subject).await);
-            }
-            out
+            f(&engine).await
         })
     })
     .await
-    .map_err(|e| HttpError::internal(format!("check task failed: {e}")))
+    .map_err(|e| HttpError::internal(format!("engine task failed: {e}")))
 }
 
 fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), HttpError> {
@@ -452,5 +486,159 @@ async fn watch(
     // The caller resumes from this zookie: every change up to it was delivered.
     Ok(Json(
         json!({ "changes": changes, "zookie": state.zookies.mint(&tenant, upto), "revision": upto }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpandJson {
+    resource: String,
+    permission: String,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+async fn expand(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: ExpandJson = body(
+        &raw,
+        r#"{"resource": "doc:1", "permission": "view", "consistency"?: ...}"#,
+    )?;
+    let resource: ObjectRef = req
+        .resource
+        .parse()
+        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let permission = req.permission;
+    let tree = on_engine(&state, &tenant, at, move |engine| {
+        Box::pin(async move { engine.expand(&resource, &permission).await })
+    })
+    .await?
+    .map_err(|e| check_error(&e))?;
+    Ok(Json(
+        json!({ "tree": tree, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupResourcesJson {
+    resource_type: String,
+    permission: String,
+    subject: String,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+async fn lookup_resources(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    use base64::Engine as _;
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: LookupResourcesJson = body(
+        &raw,
+        r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "..."}"#,
+    )?;
+    let subject: SubjectRef = req
+        .subject
+        .parse()
+        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let limit = req.limit.unwrap_or(1000).clamp(1, 10_000);
+    // A cursor is `<zookie>.<base64url(last id)>`: later pages read the first page's revision.
+    let (at, after) = match req.cursor.as_deref() {
+        Some(c) => {
+            let (z, last) = c
+                .rsplit_once('.')
+                .ok_or_else(|| bad("invalid_cursor", "malformed cursor"))?;
+            let at = state
+                .zookies
+                .open(&tenant, z)
+                .map_err(|_| bad("invalid_cursor", "cursor was not issued for this tenant"))?;
+            let last = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(last)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| bad("invalid_cursor", "malformed cursor"))?;
+            (state.authz.snapshot(&tenant, Some(at)).await?, Some(last))
+        }
+        None => (revision_for(&state, &tenant, req.consistency).await?, None),
+    };
+    let (rt, perm) = (req.resource_type, req.permission);
+    let (resources, next) = on_engine(&state, &tenant, at, move |engine| {
+        Box::pin(async move {
+            engine
+                .lookup_resources(&rt, &perm, &subject, after.as_deref(), limit)
+                .await
+        })
+    })
+    .await?
+    .map_err(|e| check_error(&e))?;
+    let zookie = state.zookies.mint(&tenant, at);
+    let cursor = next.map(|last| {
+        format!(
+            "{zookie}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
+        )
+    });
+    Ok(Json(
+        json!({ "resources": resources, "cursor": cursor, "zookie": zookie, "revision": at }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupSubjectsJson {
+    resource: String,
+    permission: String,
+    subject_type: String,
+    #[serde(default)]
+    subject_relation: Option<String>,
+    #[serde(default)]
+    consistency: Option<ConsistencyJson>,
+}
+
+async fn lookup_subjects(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    require_service(&state, &headers)?;
+    valid_tenant(&tenant)?;
+    let req: LookupSubjectsJson = body(
+        &raw,
+        r#"{"resource": "doc:1", "permission": "view", "subject_type": "user", "subject_relation"?: "..."}"#,
+    )?;
+    let resource: ObjectRef = req
+        .resource
+        .parse()
+        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
+    let subjects = on_engine(&state, &tenant, at, move |engine| {
+        Box::pin(async move {
+            engine
+                .lookup_subjects(&resource, &perm, &st, sr.as_deref())
+                .await
+        })
+    })
+    .await?
+    .map_err(|e| check_error(&e))?;
+    Ok(Json(
+        json!({ "subjects": subjects, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
     ))
 }

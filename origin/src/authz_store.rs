@@ -501,4 +501,24 @@ impl RelationshipReader for SnapshotReader {
             })
             .collect()
     }
+
+    async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
+        let rows = sqlx::query(
+            "SELECT resource_id AS id FROM authz_relationships
+             WHERE tenant = ?1 AND created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2) AND resource_type = ?3
+             UNION
+             SELECT subject_id AS id FROM authz_relationships
+             WHERE tenant = ?1 AND created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2) AND subject_type = ?3
+               AND subject_id != '*'",
+        )
+        .bind(&self.tenant)
+        .bind(db_rev(self.at))
+        .bind(object_type)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(|e| e.to_string()))
+            .collect()
+    }
 }

@@ -74,6 +74,23 @@ enum AuthzCommand {
         #[command(subcommand)]
         command: RelationshipCommand,
     },
+    /// Which RESOURCE_TYPE objects may SUBJECT access with PERMISSION? One id a line, all of them.
+    LookupResources {
+        resource_type: String,
+        permission: String,
+        subject: String,
+    },
+    /// Which subjects of SUBJECT_TYPE (or `type#relation` sets) have PERMISSION on RESOURCE? `*` = everyone.
+    LookupSubjects {
+        resource: String,
+        permission: String,
+        subject_type: String,
+    },
+    /// How PERMISSION on RESOURCE is computed, as a JSON tree.
+    Expand {
+        resource: String,
+        permission: String,
+    },
     /// Does SUBJECT have PERMISSION on RESOURCE? Prints `true` or `false`.
     Check {
         resource: String,
@@ -378,6 +395,78 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
                 .await
                 .map_err(|e| e.to_string())?;
             println!("written at revision {revision}");
+        }
+        AuthzCommand::LookupResources {
+            resource_type,
+            permission,
+            subject,
+        } => {
+            let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
+            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
+            let (_, _, schema) = authz
+                .schema(tenant, Some(at))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no schema yet")?;
+            let reader = authz.reader(tenant, at);
+            let engine = tessera_authz::Engine::new(&schema, &reader);
+            let (ids, _) = engine
+                .lookup_resources(&resource_type, &permission, &subject, None, usize::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+            for id in ids {
+                println!("{resource_type}:{id}");
+            }
+        }
+        AuthzCommand::LookupSubjects {
+            resource,
+            permission,
+            subject_type,
+        } => {
+            let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
+            let (st, sr) = match subject_type.split_once('#') {
+                Some((t, r)) => (t.to_owned(), Some(r.to_owned())),
+                None => (subject_type, None),
+            };
+            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
+            let (_, _, schema) = authz
+                .schema(tenant, Some(at))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no schema yet")?;
+            let reader = authz.reader(tenant, at);
+            let engine = tessera_authz::Engine::new(&schema, &reader);
+            for id in engine
+                .lookup_subjects(&resource, &permission, &st, sr.as_deref())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                match &sr {
+                    Some(r) => println!("{st}:{id}#{r}"),
+                    None => println!("{st}:{id}"),
+                }
+            }
+        }
+        AuthzCommand::Expand {
+            resource,
+            permission,
+        } => {
+            let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
+            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
+            let (_, _, schema) = authz
+                .schema(tenant, Some(at))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no schema yet")?;
+            let reader = authz.reader(tenant, at);
+            let tree = tessera_authz::Engine::new(&schema, &reader)
+                .expand(&resource, &permission)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())?
+            );
         }
         AuthzCommand::Check {
             resource,

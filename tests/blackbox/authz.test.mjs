@@ -53,6 +53,10 @@ describe('authorization at the origin', () => {
     assert.equal(await cli('check', 'doc:plan', 'view', 'user:ann'), 'true');
     assert.equal(await cli('check', 'doc:plan', 'view', 'user:bob'), 'false');
     assert.deepEqual((await cli('relationship', 'read', 'folder')).split('\n'), ['folder:eng#viewer@group:staff#member']);
+    assert.equal(await cli('lookup-resources', 'doc', 'view', 'user:ann'), 'doc:plan');
+    assert.equal(await cli('lookup-subjects', 'doc:plan', 'view', 'user'), 'user:ann');
+    assert.equal(await cli('lookup-subjects', 'folder:eng', 'view', 'group#member'), 'group:staff#member');
+    assert.match(await cli('expand', 'doc:plan', 'view'), /"folder:eng"/);
     await assert.rejects(cli('relationship', 'create', 'doc:plan#view@user:bob'), /no relation `view`/);
     await assert.rejects(cli('check', 'doc:plan', 'edit', 'user:ann'), /no relation or permission `edit`/);
   });

@@ -29,6 +29,10 @@ pub trait RelationshipReader {
         resource: &ObjectRef,
         relation: &str,
     ) -> Result<Vec<SubjectRef>, String>;
+
+    /// Every id of `object_type` that appears in a relationship, as resource or as subject (any order,
+    /// duplicates allowed): the candidates of the lookups.
+    async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +79,30 @@ struct Outcome {
 
 type Step<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + 'a>>;
 
+/// A node of an expand tree: how `relation` of `object` is computed. Nodes for sub-expressions of one
+/// permission carry an empty `relation`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ExpandNode {
+    pub object: ObjectRef,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub relation: String,
+    #[serde(flatten)]
+    pub kind: ExpandKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpandKind {
+    /// The direct subjects of a relation (subject sets are not expanded further).
+    Leaf(Vec<SubjectRef>),
+    Union(Vec<ExpandNode>),
+    Intersection(Vec<ExpandNode>),
+    Exclusion(Box<ExpandNode>, Box<ExpandNode>),
+    Nil,
+    /// This node is already being expanded higher up the tree.
+    Cycle,
+}
+
 struct Request<'s> {
     subject: &'s SubjectRef,
     memo: RefCell<HashMap<(ObjectRef, String), bool>>,
@@ -85,6 +113,16 @@ pub struct Engine<'a, R> {
     schema: &'a Schema,
     reader: &'a R,
     max_depth: u32,
+}
+
+impl<'s> Request<'s> {
+    fn new(subject: &'s SubjectRef) -> Self {
+        Self {
+            subject,
+            memo: RefCell::default(),
+            in_progress: RefCell::default(),
+        }
+    }
 }
 
 impl<'a, R: RelationshipReader> Engine<'a, R> {
@@ -130,15 +168,278 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         {
             return Err(CheckError::UnknownType(subject.object.object_type.clone()));
         }
-        let req = Request {
-            subject,
-            memo: RefCell::default(),
-            in_progress: RefCell::default(),
-        };
+        let req = Request::new(subject);
         Ok(self
             .name(&req, resource.clone(), permission.to_owned(), 0)
             .await?
             .allowed)
+    }
+
+    fn validate_names(
+        &self,
+        object_type: &str,
+        permission: &str,
+        subject_type: &str,
+    ) -> Result<(), CheckError> {
+        let def = self
+            .schema
+            .definition(object_type)
+            .ok_or_else(|| CheckError::UnknownType(object_type.to_owned()))?;
+        if !def.has(permission) {
+            return Err(CheckError::UnknownPermission {
+                object_type: object_type.to_owned(),
+                name: permission.to_owned(),
+            });
+        }
+        if self.schema.definition(subject_type).is_none() {
+            return Err(CheckError::UnknownType(subject_type.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Ids of the `resource_type` objects on which `subject` has `permission`, in id order, after `after`,
+    /// at most `limit` of them, and the cursor for the next page (`None` when this page is the last).
+    ///
+    /// Complete by construction: every object of the type the store knows is a candidate, and each is
+    /// decided by the same rules as [`Engine::check`], sharing one memo (the subject is fixed).
+    ///
+    /// # Errors
+    /// As [`Engine::check`].
+    pub async fn lookup_resources(
+        &self,
+        resource_type: &str,
+        permission: &str,
+        subject: &SubjectRef,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), CheckError> {
+        self.validate_names(resource_type, permission, &subject.object.object_type)?;
+        let mut ids = self
+            .reader
+            .object_ids(resource_type)
+            .await
+            .map_err(CheckError::Store)?;
+        ids.sort();
+        ids.dedup();
+        let req = Request::new(subject);
+        let mut found = Vec::new();
+        for id in ids
+            .into_iter()
+            .filter(|id| after.is_none_or(|a| id.as_str() > a))
+        {
+            if found.len() == limit {
+                let cursor = found.last().cloned();
+                return Ok((found, cursor));
+            }
+            let obj = ObjectRef {
+                object_type: resource_type.to_owned(),
+                id,
+            };
+            if self
+                .name(&req, obj.clone(), permission.to_owned(), 0)
+                .await?
+                .allowed
+            {
+                found.push(obj.id);
+            }
+        }
+        Ok((found, None))
+    }
+
+    /// Subjects of `subject_type` (objects, or `subject_type#relation` sets when `subject_relation` is
+    /// given) that have `permission` on `resource`, in id order. `*` comes first when a wildcard grants
+    /// the permission to every object of the type.
+    ///
+    /// # Errors
+    /// As [`Engine::check`].
+    pub async fn lookup_subjects(
+        &self,
+        resource: &ObjectRef,
+        permission: &str,
+        subject_type: &str,
+        subject_relation: Option<&str>,
+    ) -> Result<Vec<String>, CheckError> {
+        self.validate_names(&resource.object_type, permission, subject_type)?;
+        let mut ids = self
+            .reader
+            .object_ids(subject_type)
+            .await
+            .map_err(CheckError::Store)?;
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        if subject_relation.is_none() {
+            let wildcard = SubjectRef {
+                object: ObjectRef {
+                    object_type: subject_type.to_owned(),
+                    id: "*".to_owned(),
+                },
+                relation: None,
+            };
+            if self.check(resource, permission, &wildcard).await? {
+                out.push("*".to_owned());
+            }
+        }
+        for id in ids.into_iter().filter(|id| id != "*") {
+            let subject = SubjectRef {
+                object: ObjectRef {
+                    object_type: subject_type.to_owned(),
+                    id,
+                },
+                relation: subject_relation.map(str::to_owned),
+            };
+            if self.check(resource, permission, &subject).await? {
+                out.push(subject.object.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tree of how `permission` on `resource` is computed, down to the direct subjects of relations.
+    ///
+    /// # Errors
+    /// Unknown type or permission, a tree deeper than the limit, or a store failure.
+    pub async fn expand(
+        &self,
+        resource: &ObjectRef,
+        permission: &str,
+    ) -> Result<ExpandNode, CheckError> {
+        let def = self
+            .schema
+            .definition(&resource.object_type)
+            .ok_or_else(|| CheckError::UnknownType(resource.object_type.clone()))?;
+        if !def.has(permission) {
+            return Err(CheckError::UnknownPermission {
+                object_type: resource.object_type.clone(),
+                name: permission.to_owned(),
+            });
+        }
+        let in_progress = RefCell::new(HashSet::new());
+        self.expand_name(&in_progress, resource.clone(), permission.to_owned(), 0)
+            .await
+    }
+
+    fn expand_name<'r>(
+        &'r self,
+        in_progress: &'r RefCell<HashSet<(ObjectRef, String)>>,
+        object: ObjectRef,
+        relation: String,
+        depth: u32,
+    ) -> Pin<Box<dyn Future<Output = Result<ExpandNode, CheckError>> + 'r>> {
+        Box::pin(async move {
+            if depth > self.max_depth {
+                return Err(CheckError::DepthExceeded(self.max_depth));
+            }
+            let key = (object.clone(), relation.clone());
+            if !in_progress.borrow_mut().insert(key.clone()) {
+                return Ok(ExpandNode {
+                    object,
+                    relation,
+                    kind: ExpandKind::Cycle,
+                });
+            }
+            let def = self.schema.definition(&object.object_type);
+            let kind = if def.is_some_and(|d| d.relations.contains_key(&relation)) {
+                let subjects = self
+                    .reader
+                    .subjects(&object, &relation)
+                    .await
+                    .map_err(CheckError::Store);
+                subjects.map(ExpandKind::Leaf)
+            } else if let Some(expr) = def.and_then(|d| d.permissions.get(&relation)) {
+                self.expand_expr(in_progress, &object, expr, depth).await
+            } else {
+                Ok(ExpandKind::Nil)
+            };
+            in_progress.borrow_mut().remove(&key);
+            Ok(ExpandNode {
+                object,
+                relation,
+                kind: kind?,
+            })
+        })
+    }
+
+    fn expand_expr<'r>(
+        &'r self,
+        in_progress: &'r RefCell<HashSet<(ObjectRef, String)>>,
+        object: &'r ObjectRef,
+        expr: &'r Expr,
+        depth: u32,
+    ) -> Pin<Box<dyn Future<Output = Result<ExpandKind, CheckError>> + 'r>> {
+        Box::pin(async move {
+            let both = |a: ExpandKind, b: ExpandKind| {
+                [a, b].map(|k| ExpandNode {
+                    object: object.clone(),
+                    relation: String::new(),
+                    kind: k,
+                })
+            };
+            Ok(match expr {
+                Expr::Nil => ExpandKind::Nil,
+                Expr::Ref(n) => {
+                    let node = self
+                        .expand_name(in_progress, object.clone(), n.clone(), depth + 1)
+                        .await?;
+                    ExpandKind::Union(vec![node])
+                }
+                Expr::Union(a, b) => {
+                    let (a, b) = (
+                        self.expand_expr(in_progress, object, a, depth).await?,
+                        self.expand_expr(in_progress, object, b, depth).await?,
+                    );
+                    ExpandKind::Union(both(a, b).into())
+                }
+                Expr::Intersection(a, b) => {
+                    let (a, b) = (
+                        self.expand_expr(in_progress, object, a, depth).await?,
+                        self.expand_expr(in_progress, object, b, depth).await?,
+                    );
+                    ExpandKind::Intersection(both(a, b).into())
+                }
+                Expr::Exclusion(a, b) => {
+                    let (a, b) = (
+                        self.expand_expr(in_progress, object, a, depth).await?,
+                        self.expand_expr(in_progress, object, b, depth).await?,
+                    );
+                    let [a, b] = both(a, b);
+                    ExpandKind::Exclusion(Box::new(a), Box::new(b))
+                }
+                Expr::Arrow {
+                    tupleset,
+                    kind,
+                    target,
+                } => {
+                    let subjects = self
+                        .reader
+                        .subjects(object, tupleset)
+                        .await
+                        .map_err(CheckError::Store)?;
+                    let mut children = Vec::new();
+                    for s in subjects.iter().filter(|s| !s.is_wildcard()) {
+                        if self
+                            .schema
+                            .definition(&s.object.object_type)
+                            .is_some_and(|d| d.has(target))
+                        {
+                            children.push(
+                                self.expand_name(
+                                    in_progress,
+                                    s.object.clone(),
+                                    target.clone(),
+                                    depth + 1,
+                                )
+                                .await?,
+                            );
+                        }
+                    }
+                    match kind {
+                        ArrowKind::Any => ExpandKind::Union(children),
+                        ArrowKind::All => ExpandKind::Intersection(children),
+                    }
+                }
+            })
+        })
     }
 
     fn name<'r>(
@@ -215,10 +516,8 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         for s in &subjects {
             match &s.relation {
                 None if s.is_wildcard() => {
-                    if want.relation.is_none()
-                        && !want.is_wildcard()
-                        && s.object.object_type == want.object.object_type
-                    {
+                    // `type:*` grants every object of the type, and answers a check of `type:*` itself.
+                    if want.relation.is_none() && s.object.object_type == want.object.object_type {
                         return Ok(Outcome {
                             allowed: true,
                             cut: false,

@@ -6,8 +6,9 @@
 //!   errors and validated (unknown types or relations, arrows over permissions, duplicates). Caveats and
 //!   expiration traits are refused with a "not supported yet" error, never ignored.
 //! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
-//! - [`engine`]: `check` over a [`engine::RelationshipReader`] owned by this crate, with per-request
-//!   memoisation, cycle handling and a depth limit.
+//! - [`engine`]: `check`, `expand`, `lookup_resources` (cursor-paged, complete) and `lookup_subjects` over a
+//!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
+//!   depth limit.
 //!
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
 //!
@@ -20,7 +21,7 @@ pub mod relationship;
 pub mod schema;
 pub mod zookie;
 
-pub use engine::{CheckError, Engine, RelationshipReader};
+pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, RelationshipReader};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
 pub use zookie::{Consistency, ZookieError, ZookieKey};

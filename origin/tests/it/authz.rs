@@ -494,3 +494,82 @@ async fn bulk_check_watch_and_bad_requests() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn lookups_page_at_one_revision_and_expand() {
+    let (app, _, dir) = app().await;
+    setup(&app, "acme").await;
+    let updates: Vec<Value> = (0..7)
+        .map(|i| json!({ "operation": "create", "relationship": format!("doc:d{i}#viewer@group:eng#member") }))
+        .chain([json!({ "operation": "create", "relationship": "group:eng#member@user:ann" })])
+        .collect();
+    write(&app, "acme", json!(updates)).await;
+    let first =
+        json!({ "resource_type": "doc", "permission": "view", "subject": "user:ann", "limit": 3 });
+    let (s, p1) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/resources",
+        &first.to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p1}");
+    assert_eq!(p1["resources"], json!(["d0", "d1", "d2"]));
+    // A write between pages does not change what the next pages see.
+    write(
+        &app,
+        "acme",
+        json!([{ "operation": "create", "relationship": "doc:d00#viewer@user:ann" }]),
+    )
+    .await;
+    let mut all: Vec<Value> = p1["resources"].as_array().unwrap().clone();
+    let mut cursor = p1["cursor"].clone();
+    while !cursor.is_null() {
+        let next = json!({ "resource_type": "doc", "permission": "view", "subject": "user:ann", "limit": 3, "cursor": cursor });
+        let (_, p) = send(
+            &app,
+            "POST",
+            "/v1/tenants/acme/lookup/resources",
+            &next.to_string(),
+        )
+        .await;
+        all.extend(p["resources"].as_array().unwrap().iter().cloned());
+        assert_eq!(p["revision"], p1["revision"]);
+        cursor = p["cursor"].clone();
+    }
+    assert_eq!(
+        all,
+        (0..7).map(|i| json!(format!("d{i}"))).collect::<Vec<_>>()
+    );
+    let bad_cursor = json!({ "resource_type": "doc", "permission": "view", "subject": "user:ann", "cursor": "tz1_x.eA" });
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/resources",
+        &bad_cursor.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
+
+    let (_, subjects) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/subjects",
+        &json!({ "resource": "doc:d1", "permission": "view", "subject_type": "user" }).to_string(),
+    )
+    .await;
+    assert_eq!(subjects["subjects"], json!(["ann"]));
+    let (s, e) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/expand",
+        &json!({ "resource": "doc:d1", "permission": "view" }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert!(e["tree"].to_string().contains("group:eng#member"), "{e}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -8,6 +8,7 @@
 )]
 
 mod check;
+mod lookup;
 mod properties;
 mod relationships;
 mod schema;
@@ -59,5 +60,20 @@ impl RelationshipReader for Memory {
             .get(&(resource.clone(), relation.to_owned()))
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
+        let mut ids = Vec::new();
+        for ((resource, _), subjects) in &self.rels {
+            if resource.object_type == object_type {
+                ids.push(resource.id.clone());
+            }
+            for s in subjects {
+                if s.object.object_type == object_type && !s.is_wildcard() {
+                    ids.push(s.object.id.clone());
+                }
+            }
+        }
+        Ok(ids)
     }
 }
