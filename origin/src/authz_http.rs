@@ -86,6 +86,12 @@ fn bad(code: &'static str, message: impl Into<String>) -> HttpError {
     HttpError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
+/// Every route here: the service credential, then a well-formed tenant.
+fn guard(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), HttpError> {
+    require_service(state, headers)?;
+    valid_tenant(tenant)
+}
+
 fn valid_tenant(t: &str) -> Result<(), HttpError> {
     let ok = !t.is_empty()
         && t.len() <= 63
@@ -148,8 +154,7 @@ async fn write_schema(
     Path(tenant): Path<String>,
     text: String,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let revision = state.authz.write_schema(&tenant, &text).await?;
     Ok(Json(
         json!({ "revision": revision, "zookie": state.zookies.mint(&tenant, revision) }),
@@ -161,8 +166,7 @@ async fn read_schema(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let (revision, text, _) = state
         .authz
         .schema(&tenant, None)
@@ -204,8 +208,7 @@ async fn write(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: WriteJson = body(
         &raw,
         r#"{"updates": [{"operation": "create|touch|delete", "relationship": "doc:1#viewer@user:a"}], "preconditions"?: [...]}"#,
@@ -252,8 +255,7 @@ async fn delete(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(&raw, r#"{"filter": {"resource_type": "...", ...}}"#)?;
     let (revision, deleted) = state.authz.delete_matching(&tenant, &req.filter).await?;
     Ok(Json(
@@ -267,8 +269,7 @@ async fn read(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(
         &raw,
         r#"{"filter": {"resource_type": "...", ...}, "consistency"?: ...}"#,
@@ -379,8 +380,7 @@ async fn check(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: CheckJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ...}"#,
@@ -409,8 +409,7 @@ async fn check_bulk(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: BulkJson = body(
         &raw,
         r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#,
@@ -452,8 +451,7 @@ async fn watch(
     Path(tenant): Path<String>,
     Query(q): Query<WatchQuery>,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let since = match q.since.as_deref() {
         None => 0,
         Some(z) => state
@@ -504,8 +502,7 @@ async fn expand(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: ExpandJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "consistency"?: ...}"#,
@@ -547,8 +544,7 @@ async fn lookup_resources(
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
     use base64::Engine as _;
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: LookupResourcesJson = body(
         &raw,
         r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "..."}"#,
@@ -617,8 +613,7 @@ async fn lookup_subjects(
     Path(tenant): Path<String>,
     raw: axum::body::Bytes,
 ) -> Result<Json<Value>, HttpError> {
-    require_service(&state, &headers)?;
-    valid_tenant(&tenant)?;
+    guard(&state, &headers, &tenant)?;
     let req: LookupSubjectsJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "subject_type": "user", "subject_relation"?: "..."}"#,

@@ -322,6 +322,30 @@ async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
     }
 }
 
+/// The schema and a reader of `tenant` at `revision` (the newest when `None`), for an engine.
+async fn engine_parts(
+    authz: &tessera_origin::authz_store::AuthzStore,
+    tenant: &str,
+    revision: Option<u64>,
+) -> Result<
+    (
+        tessera_authz::Schema,
+        tessera_origin::authz_store::SnapshotReader,
+    ),
+    String,
+> {
+    let at = authz
+        .snapshot(tenant, revision)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (_, _, schema) = authz
+        .schema(tenant, Some(at))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no schema yet")?;
+    Ok((schema, authz.reader(tenant, at)))
+}
+
 async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result<(), String> {
     use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
     use tessera_origin::authz_store::{AuthzStore, Filter, Operation};
@@ -402,13 +426,7 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
             subject,
         } => {
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
-            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
-            let (_, _, schema) = authz
-                .schema(tenant, Some(at))
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no schema yet")?;
-            let reader = authz.reader(tenant, at);
+            let (schema, reader) = engine_parts(&authz, tenant, None).await?;
             let engine = tessera_authz::Engine::new(&schema, &reader);
             let (ids, _) = engine
                 .lookup_resources(&resource_type, &permission, &subject, None, usize::MAX)
@@ -428,13 +446,7 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
                 Some((t, r)) => (t.to_owned(), Some(r.to_owned())),
                 None => (subject_type, None),
             };
-            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
-            let (_, _, schema) = authz
-                .schema(tenant, Some(at))
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no schema yet")?;
-            let reader = authz.reader(tenant, at);
+            let (schema, reader) = engine_parts(&authz, tenant, None).await?;
             let engine = tessera_authz::Engine::new(&schema, &reader);
             for id in engine
                 .lookup_subjects(&resource, &permission, &st, sr.as_deref())
@@ -452,13 +464,7 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
             permission,
         } => {
             let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
-            let at = authz.head(tenant).await.map_err(|e| e.to_string())?;
-            let (_, _, schema) = authz
-                .schema(tenant, Some(at))
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no schema yet")?;
-            let reader = authz.reader(tenant, at);
+            let (schema, reader) = engine_parts(&authz, tenant, None).await?;
             let tree = tessera_authz::Engine::new(&schema, &reader)
                 .expand(&resource, &permission)
                 .await
@@ -476,16 +482,7 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
         } => {
             let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
-            let at = authz
-                .snapshot(tenant, revision)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (_, _, schema) = authz
-                .schema(tenant, Some(at))
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no schema yet")?;
-            let reader = authz.reader(tenant, at);
+            let (schema, reader) = engine_parts(&authz, tenant, revision).await?;
             let allowed = tessera_authz::Engine::new(&schema, &reader)
                 .check(&resource, &permission, &subject)
                 .await

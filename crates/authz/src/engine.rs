@@ -151,23 +151,11 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         permission: &str,
         subject: &SubjectRef,
     ) -> Result<bool, CheckError> {
-        let def = self
-            .schema
-            .definition(&resource.object_type)
-            .ok_or_else(|| CheckError::UnknownType(resource.object_type.clone()))?;
-        if !def.has(permission) {
-            return Err(CheckError::UnknownPermission {
-                object_type: resource.object_type.clone(),
-                name: permission.to_owned(),
-            });
-        }
-        if self
-            .schema
-            .definition(&subject.object.object_type)
-            .is_none()
-        {
-            return Err(CheckError::UnknownType(subject.object.object_type.clone()));
-        }
+        self.validate_names(
+            &resource.object_type,
+            permission,
+            Some(&subject.object.object_type),
+        )?;
         let req = Request::new(subject);
         Ok(self
             .name(&req, resource.clone(), permission.to_owned(), 0)
@@ -175,11 +163,12 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             .allowed)
     }
 
+    /// The question names a known type, a relation or permission of it, and (if given) a known subject type.
     fn validate_names(
         &self,
         object_type: &str,
         permission: &str,
-        subject_type: &str,
+        subject_type: Option<&str>,
     ) -> Result<(), CheckError> {
         let def = self
             .schema
@@ -191,10 +180,12 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                 name: permission.to_owned(),
             });
         }
-        if self.schema.definition(subject_type).is_none() {
-            return Err(CheckError::UnknownType(subject_type.to_owned()));
+        match subject_type {
+            Some(t) if self.schema.definition(t).is_none() => {
+                Err(CheckError::UnknownType(t.to_owned()))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Ids of the `resource_type` objects on which `subject` has `permission`, in id order, after `after`,
@@ -213,7 +204,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), CheckError> {
-        self.validate_names(resource_type, permission, &subject.object.object_type)?;
+        self.validate_names(resource_type, permission, Some(&subject.object.object_type))?;
         let mut ids = self
             .reader
             .object_ids(resource_type)
@@ -259,7 +250,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         subject_type: &str,
         subject_relation: Option<&str>,
     ) -> Result<Vec<String>, CheckError> {
-        self.validate_names(&resource.object_type, permission, subject_type)?;
+        self.validate_names(&resource.object_type, permission, Some(subject_type))?;
         let mut ids = self
             .reader
             .object_ids(subject_type)
@@ -304,16 +295,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         resource: &ObjectRef,
         permission: &str,
     ) -> Result<ExpandNode, CheckError> {
-        let def = self
-            .schema
-            .definition(&resource.object_type)
-            .ok_or_else(|| CheckError::UnknownType(resource.object_type.clone()))?;
-        if !def.has(permission) {
-            return Err(CheckError::UnknownPermission {
-                object_type: resource.object_type.clone(),
-                name: permission.to_owned(),
-            });
-        }
+        self.validate_names(&resource.object_type, permission, None)?;
         let in_progress = RefCell::new(HashSet::new());
         self.expand_name(&in_progress, resource.clone(), permission.to_owned(), 0)
             .await
