@@ -82,6 +82,12 @@ impl From<AuthzStoreError> for HttpError {
     }
 }
 
+impl From<tessera_authz::RelationshipError> for HttpError {
+    fn from(e: tessera_authz::RelationshipError) -> Self {
+        bad(e.code(), e.to_string())
+    }
+}
+
 fn bad(code: &'static str, message: impl Into<String>) -> HttpError {
     HttpError::new(StatusCode::BAD_REQUEST, code, message)
 }
@@ -221,10 +227,7 @@ async fn write(
     }
     let mut updates = Vec::with_capacity(req.updates.len());
     for u in req.updates {
-        let r: Relationship = u
-            .relationship
-            .parse()
-            .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+        let r: Relationship = u.relationship.parse().map_err(HttpError::from)?;
         updates.push((u.operation, r));
     }
     let pre: Vec<Precondition> = req
@@ -365,12 +368,8 @@ where
 }
 
 fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), HttpError> {
-    let r = resource
-        .parse()
-        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
-    let s = subject
-        .parse()
-        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let r = resource.parse().map_err(HttpError::from)?;
+    let s = subject.parse().map_err(HttpError::from)?;
     Ok((r, s))
 }
 
@@ -507,10 +506,7 @@ async fn expand(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "consistency"?: ...}"#,
     )?;
-    let resource: ObjectRef = req
-        .resource
-        .parse()
-        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let permission = req.permission;
     let tree = on_engine(&state, &tenant, at, move |engine| {
@@ -549,10 +545,7 @@ async fn lookup_resources(
         &raw,
         r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "..."}"#,
     )?;
-    let subject: SubjectRef = req
-        .subject
-        .parse()
-        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let subject: SubjectRef = req.subject.parse().map_err(HttpError::from)?;
     let limit = req.limit.unwrap_or(1000).clamp(1, 10_000);
     // A cursor is `<zookie>.<base64url(last id)>`: later pages read the first page's revision.
     let (at, after) = match req.cursor.as_deref() {
@@ -618,10 +611,7 @@ async fn lookup_subjects(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "subject_type": "user", "subject_relation"?: "..."}"#,
     )?;
-    let resource: ObjectRef = req
-        .resource
-        .parse()
-        .map_err(|e: tessera_authz::RelationshipError| bad(e.code(), e.to_string()))?;
+    let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
     let subjects = on_engine(&state, &tenant, at, move |engine| {
