@@ -1,12 +1,17 @@
-//! The authoritative relationship store (SQLite): per-tenant revisions, versioned schemas, and
+//! The authoritative relationship store (SQLite or PostgreSQL, see [`crate::store::Db`]): per-tenant revisions, versioned schemas, and
 //! relationships kept with the revision that created and the one that deleted them (MVCC), so a read at a
 //! revision sees exactly the relationships live at that revision.
 //!
 //! Every write takes the tenant's head revision + 1 inside one transaction whose first statement is a
-//! write (so SQLite serialises writers without lock upgrades), checks its preconditions against the state
-//! before it, and returns the new revision.
+//! write: SQLite serialises writers from there without lock upgrades, and PostgreSQL holds the tenant's
+//! row lock until commit, so writers of one tenant commit in revision order and a reader at revision `r`
+//! never misses a write numbered `r` or below. Each write checks its preconditions against the state
+//! before it and returns the new revision.
 
-use sqlx::{Row as _, SqlitePool};
+use sqlx::Row as _;
+
+use crate::on_db;
+use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::{parse_schema, RelationshipReader, Schema};
 
@@ -104,7 +109,7 @@ pub struct Change {
     pub relationship: String,
 }
 
-const LIVE_AT: &str = "created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2)";
+const LIVE_AT: &str = "created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)";
 
 fn rev(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -114,7 +119,11 @@ fn db_rev(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn row_to_relationship(r: &sqlx::sqlite::SqliteRow) -> Result<Relationship, sqlx::Error> {
+fn row_to_relationship<R: sqlx::Row>(r: &R) -> Result<Relationship, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     let srel: String = r.try_get("subject_relation")?;
     Ok(Relationship {
         resource: ObjectRef {
@@ -135,8 +144,8 @@ fn row_to_relationship(r: &sqlx::sqlite::SqliteRow) -> Result<Relationship, sqlx
 /// `AND col = ?` for each field the filter sets. Only the fixed column names below are ever put into SQL
 /// text (hence the `AssertSqlSafe` at the call sites); values are always bound.
 fn filter_sql(f: &Filter, first_param: usize) -> (String, Vec<String>) {
-    // Explicitly numbered parameters: sqlx binds by position, so `?N` is never mixed with plain `?`.
-    let mut sql = format!(" AND resource_type = ?{first_param}");
+    // Numbered `$N` parameters: both backends read them (sqlx binds SQLite's by number too).
+    let mut sql = format!(" AND resource_type = ${first_param}");
     let mut args = vec![f.resource_type.clone()];
     for (col, v) in [
         ("resource_id", &f.resource_id),
@@ -146,7 +155,7 @@ fn filter_sql(f: &Filter, first_param: usize) -> (String, Vec<String>) {
         ("subject_relation", &f.subject_relation),
     ] {
         if let Some(v) = v {
-            sql.push_str(&format!(" AND {col} = ?{}", first_param + args.len()));
+            sql.push_str(&format!(" AND {col} = ${}", first_param + args.len()));
             args.push(v.clone());
         }
     }
@@ -155,13 +164,30 @@ fn filter_sql(f: &Filter, first_param: usize) -> (String, Vec<String>) {
 
 #[derive(Clone)]
 pub struct AuthzStore {
-    pool: SqlitePool,
+    db: Db,
+}
+
+/// Open a write transaction on `$pool` that has already advanced `$tenant`'s head; evaluates to
+/// `(transaction, new revision)`.
+macro_rules! begin_write {
+    ($pool:expr, $tenant:expr) => {{
+        let mut tx = $pool.begin().await?;
+        let head: i64 = sqlx::query(
+            "INSERT INTO authz_tenants (tenant, head) VALUES ($1, 1)
+             ON CONFLICT (tenant) DO UPDATE SET head = authz_tenants.head + 1 RETURNING head",
+        )
+        .bind($tenant)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("head")?;
+        (tx, rev(head))
+    }};
 }
 
 impl AuthzStore {
     #[must_use]
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// The tenant's newest revision (0 when it has never been written).
@@ -169,14 +195,16 @@ impl AuthzStore {
     /// # Errors
     /// Database failures.
     pub async fn head(&self, tenant: &str) -> Result<u64, AuthzStoreError> {
-        let row = sqlx::query("SELECT head FROM authz_tenants WHERE tenant = ?")
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64, _>("head"))
-            .transpose()?
-            .map_or(0, rev))
+        on_db!(&self.db, pool => {
+            let row = sqlx::query("SELECT head FROM authz_tenants WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row
+                .map(|r| r.try_get::<i64, _>("head"))
+                .transpose()?
+                .map_or(0, rev))
+        })
     }
 
     /// Resolve a requested revision: `None` means the head; a revision above the head is refused.
@@ -192,24 +220,6 @@ impl AuthzStore {
         }
     }
 
-    async fn begin_write(
-        &self,
-        tenant: &str,
-    ) -> Result<(sqlx::Transaction<'_, sqlx::Sqlite>, u64), AuthzStoreError> {
-        let mut tx = self.pool.begin().await?;
-        // A write first, so this transaction holds the write lock from its start.
-        sqlx::query("INSERT INTO authz_tenants (tenant, head) VALUES (?, 1) ON CONFLICT(tenant) DO UPDATE SET head = head + 1")
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
-        let head: i64 = sqlx::query("SELECT head FROM authz_tenants WHERE tenant = ?")
-            .bind(tenant)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("head")?;
-        Ok((tx, rev(head)))
-    }
-
     /// The schema in force at `at` (head when `None`), with the revision it was written at.
     ///
     /// # Errors
@@ -220,15 +230,20 @@ impl AuthzStore {
         at: Option<u64>,
     ) -> Result<Option<(u64, String, Schema)>, AuthzStoreError> {
         let at = at.unwrap_or(u64::MAX >> 1);
-        let row = sqlx::query("SELECT revision, text FROM authz_schemas WHERE tenant = ? AND revision <= ? ORDER BY revision DESC LIMIT 1")
-            .bind(tenant)
-            .bind(db_rev(at))
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get("text")?;
+        let found: Option<(i64, String)> = on_db!(&self.db, pool => {
+            let row = sqlx::query("SELECT revision, text FROM authz_schemas WHERE tenant = $1 AND revision <= $2 ORDER BY revision DESC LIMIT 1")
+                .bind(tenant)
+                .bind(db_rev(at))
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| Ok::<_, sqlx::Error>((r.try_get("revision")?, r.try_get("text")?)))
+                .transpose()?
+        });
+        let Some((revision, text)) = found else {
+            return Ok(None);
+        };
         let schema = parse_schema(&text).map_err(AuthzStoreError::Schema)?;
-        Ok(Some((rev(row.try_get("revision")?), text, schema)))
+        Ok(Some((rev(revision), text, schema)))
     }
 
     /// Validate and store a new schema; refuses one under which a live relationship would be invalid.
@@ -237,27 +252,29 @@ impl AuthzStore {
     /// See [`AuthzStoreError`].
     pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
         let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
-        let (mut tx, revision) = self.begin_write(tenant).await?;
-        let rows = sqlx::query(
-            "SELECT * FROM authz_relationships WHERE tenant = ? AND deleted_rev IS NULL",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &rows {
-            let r = row_to_relationship(row)?;
-            if let Err(e) = r.validate(&schema) {
-                return Err(AuthzStoreError::SchemaBreaksData(format!("`{r}`: {e}")));
-            }
-        }
-        sqlx::query("INSERT INTO authz_schemas (tenant, revision, text) VALUES (?, ?, ?)")
+        on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            let rows = sqlx::query(
+                "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
+            )
             .bind(tenant)
-            .bind(db_rev(revision))
-            .bind(text)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(revision)
+            for row in &rows {
+                let r = row_to_relationship(row)?;
+                if let Err(e) = r.validate(&schema) {
+                    return Err(AuthzStoreError::SchemaBreaksData(format!("`{r}`: {e}")));
+                }
+            }
+            sqlx::query("INSERT INTO authz_schemas (tenant, revision, text) VALUES ($1, $2, $3)")
+                .bind(tenant)
+                .bind(db_rev(revision))
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(revision)
+        })
     }
 
     /// Apply `updates` atomically if every precondition holds; returns the new revision.
@@ -283,83 +300,65 @@ impl AuthzStore {
                 r.validate(&schema).map_err(AuthzStoreError::Relationship)?;
             }
         }
-        let (mut tx, revision) = self.begin_write(tenant).await?;
-        for p in preconditions {
-            let (clause, args) = filter_sql(&p.filter, 2);
-            let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = ?1 AND deleted_rev IS NULL{clause} LIMIT 1");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
-            for a in &args {
-                q = q.bind(a);
+        on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            for p in preconditions {
+                let (clause, args) = filter_sql(&p.filter, 2);
+                let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL{clause} LIMIT 1");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+                for a in &args {
+                    q = q.bind(a);
+                }
+                let matched = q.fetch_optional(&mut *tx).await?.is_some();
+                precondition_holds(p, matched)?;
             }
-            let matched = q.fetch_optional(&mut *tx).await?.is_some();
-            let ok = matches!(
-                (p.operation, matched),
-                (PreconditionOp::MustMatch, true) | (PreconditionOp::MustNotMatch, false)
-            );
-            if !ok {
-                let want = if p.operation == PreconditionOp::MustMatch {
-                    "must match"
-                } else {
-                    "must not match"
+            for (op, r) in updates {
+                let key = relationship_key(r);
+                let exists = {
+                    let mut q = sqlx::query(
+                        "SELECT 1 FROM authz_relationships WHERE tenant = $1 AND resource_type = $2 AND resource_id = $3
+                         AND relation = $4 AND subject_type = $5 AND subject_id = $6 AND subject_relation = $7
+                         AND deleted_rev IS NULL",
+                    )
+                    .bind(tenant);
+                    for k in key {
+                        q = q.bind(k);
+                    }
+                    q.fetch_optional(&mut *tx).await?.is_some()
                 };
-                return Err(AuthzStoreError::PreconditionFailed(format!(
-                    "{want} {}",
-                    serde_json::to_string(&p.filter).unwrap_or_default()
-                )));
-            }
-        }
-        for (op, r) in updates {
-            let key = [
-                &r.resource.object_type,
-                &r.resource.id,
-                &r.relation,
-                &r.subject.object.object_type,
-                &r.subject.object.id,
-                r.subject.relation.as_deref().unwrap_or(""),
-            ];
-            let exists = {
-                let mut q = sqlx::query(
-                    "SELECT 1 FROM authz_relationships WHERE tenant = ? AND resource_type = ? AND resource_id = ? AND relation = ?
-                     AND subject_type = ? AND subject_id = ? AND subject_relation = ? AND deleted_rev IS NULL",
-                )
-                .bind(tenant);
-                for k in key {
-                    q = q.bind(k);
-                }
-                q.fetch_optional(&mut *tx).await?.is_some()
-            };
-            match (op, exists) {
-                (Operation::Create, true) => {
-                    return Err(AuthzStoreError::AlreadyExists(r.to_string()))
-                }
-                (Operation::Touch, true) | (Operation::Delete, false) => {}
-                (Operation::Create | Operation::Touch, false) => {
-                    let mut q = sqlx::query(
-                        "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, created_rev)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(tenant);
-                    for k in key {
-                        q = q.bind(k);
+                match (op, exists) {
+                    (Operation::Create, true) => {
+                        return Err(AuthzStoreError::AlreadyExists(r.to_string()))
                     }
-                    q.bind(db_rev(revision)).execute(&mut *tx).await?;
-                }
-                (Operation::Delete, true) => {
-                    let mut q = sqlx::query(
-                        "UPDATE authz_relationships SET deleted_rev = ? WHERE tenant = ? AND resource_type = ? AND resource_id = ?
-                         AND relation = ? AND subject_type = ? AND subject_id = ? AND subject_relation = ? AND deleted_rev IS NULL",
-                    )
-                    .bind(db_rev(revision))
-                    .bind(tenant);
-                    for k in key {
-                        q = q.bind(k);
+                    (Operation::Touch, true) | (Operation::Delete, false) => {}
+                    (Operation::Create | Operation::Touch, false) => {
+                        let mut q = sqlx::query(
+                            "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
+                             subject_id, subject_relation, created_rev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(tenant);
+                        for k in key {
+                            q = q.bind(k);
+                        }
+                        q.bind(db_rev(revision)).execute(&mut *tx).await?;
                     }
-                    q.execute(&mut *tx).await?;
+                    (Operation::Delete, true) => {
+                        let mut q = sqlx::query(
+                            "UPDATE authz_relationships SET deleted_rev = $8 WHERE tenant = $1 AND resource_type = $2
+                             AND resource_id = $3 AND relation = $4 AND subject_type = $5 AND subject_id = $6
+                             AND subject_relation = $7 AND deleted_rev IS NULL",
+                        )
+                        .bind(tenant);
+                        for k in key {
+                            q = q.bind(k);
+                        }
+                        q.bind(db_rev(revision)).execute(&mut *tx).await?;
+                    }
                 }
             }
-        }
-        tx.commit().await?;
-        Ok(revision)
+            tx.commit().await?;
+            Ok(revision)
+        })
     }
 
     /// Delete every live relationship matching `filter`; returns the new revision and how many went.
@@ -371,18 +370,20 @@ impl AuthzStore {
         tenant: &str,
         filter: &Filter,
     ) -> Result<(u64, u64), AuthzStoreError> {
-        let (mut tx, revision) = self.begin_write(tenant).await?;
-        let (clause, args) = filter_sql(filter, 3);
-        let sql = format!("UPDATE authz_relationships SET deleted_rev = ?1 WHERE tenant = ?2 AND deleted_rev IS NULL{clause}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(db_rev(revision))
-            .bind(tenant);
-        for a in &args {
-            q = q.bind(a);
-        }
-        let done = q.execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok((revision, done.rows_affected()))
+        on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            let (clause, args) = filter_sql(filter, 3);
+            let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL{clause}");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(db_rev(revision))
+                .bind(tenant);
+            for a in &args {
+                q = q.bind(a);
+            }
+            let done = q.execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok((revision, done.rows_affected()))
+        })
     }
 
     /// Relationships matching `filter` live at revision `at`.
@@ -397,20 +398,22 @@ impl AuthzStore {
     ) -> Result<Vec<Relationship>, AuthzStoreError> {
         let (clause, args) = filter_sql(filter, 3);
         let sql = format!(
-            "SELECT * FROM authz_relationships WHERE tenant = ?1 AND {LIVE_AT}{clause}
+            "SELECT * FROM authz_relationships WHERE tenant = $1 AND {LIVE_AT}{clause}
              ORDER BY resource_type, resource_id, relation, subject_type, subject_id, subject_relation"
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant)
-            .bind(db_rev(at));
-        for a in &args {
-            q = q.bind(a);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(row_to_relationship)
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+        on_db!(&self.db, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .bind(db_rev(at));
+            for a in &args {
+                q = q.bind(a);
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(row_to_relationship)
+                .collect::<Result<_, _>>()
+                .map_err(Into::into)
+        })
     }
 
     /// Changes after revision `since`, in revision order, at most `limit`.
@@ -423,48 +426,86 @@ impl AuthzStore {
         since: u64,
         limit: u32,
     ) -> Result<Vec<Change>, AuthzStoreError> {
-        let rows = sqlx::query(
-            "SELECT *, created_rev AS rev, 'touch' AS op FROM authz_relationships WHERE tenant = ?1 AND created_rev > ?2
-             UNION ALL
-             SELECT *, deleted_rev AS rev, 'delete' AS op FROM authz_relationships WHERE tenant = ?1 AND deleted_rev > ?2
-             ORDER BY rev, op DESC LIMIT ?3",
-        )
-        .bind(tenant)
-        .bind(db_rev(since))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let op: String = r.try_get("op")?;
-                Ok(Change {
-                    revision: rev(r.try_get("rev")?),
-                    operation: if op == "delete" {
-                        Operation::Delete
-                    } else {
-                        Operation::Touch
-                    },
-                    relationship: row_to_relationship(r)?.to_string(),
+        on_db!(&self.db, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM (
+                   SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
+                          created_rev AS rev, 'touch' AS op
+                   FROM authz_relationships WHERE tenant = $1 AND created_rev > $2
+                   UNION ALL
+                   SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
+                          deleted_rev AS rev, 'delete' AS op
+                   FROM authz_relationships WHERE tenant = $1 AND deleted_rev > $2
+                 ) AS changes
+                 ORDER BY rev, op DESC, resource_type, resource_id, relation, subject_type, subject_id, subject_relation
+                 LIMIT $3",
+            )
+            .bind(tenant)
+            .bind(db_rev(since))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let op: String = r.try_get("op")?;
+                    Ok(Change {
+                        revision: rev(r.try_get("rev")?),
+                        operation: if op == "delete" {
+                            Operation::Delete
+                        } else {
+                            Operation::Touch
+                        },
+                        relationship: row_to_relationship(r)?.to_string(),
+                    })
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(Into::into)
+        })
     }
 
     /// A reader for the check engine, fixed at one tenant and revision.
     #[must_use]
     pub fn reader(&self, tenant: &str, at: u64) -> SnapshotReader {
         SnapshotReader {
-            pool: self.pool.clone(),
+            db: self.db.clone(),
             tenant: tenant.to_owned(),
             at,
         }
     }
 }
 
+/// The six columns that identify a relationship, in table order.
+fn relationship_key(r: &Relationship) -> [&str; 6] {
+    [
+        &r.resource.object_type,
+        &r.resource.id,
+        &r.relation,
+        &r.subject.object.object_type,
+        &r.subject.object.id,
+        r.subject.relation.as_deref().unwrap_or(""),
+    ]
+}
+
+fn precondition_holds(p: &Precondition, matched: bool) -> Result<(), AuthzStoreError> {
+    match (p.operation, matched) {
+        (PreconditionOp::MustMatch, true) | (PreconditionOp::MustNotMatch, false) => Ok(()),
+        (op, _) => {
+            let want = if op == PreconditionOp::MustMatch {
+                "must match"
+            } else {
+                "must not match"
+            };
+            Err(AuthzStoreError::PreconditionFailed(format!(
+                "{want} {}",
+                serde_json::to_string(&p.filter).unwrap_or_default()
+            )))
+        }
+    }
+}
+
 /// Reads relationships of one tenant as of one revision.
 pub struct SnapshotReader {
-    pool: SqlitePool,
+    db: Db,
     tenant: String,
     at: u64,
 }
@@ -475,50 +516,47 @@ impl RelationshipReader for SnapshotReader {
         resource: &ObjectRef,
         relation: &str,
     ) -> Result<Vec<SubjectRef>, String> {
-        let rows = sqlx::query(
-            "SELECT subject_type, subject_id, subject_relation FROM authz_relationships
-             WHERE tenant = ?1 AND created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2)
-             AND resource_type = ?3 AND resource_id = ?4 AND relation = ?5",
-        )
-        .bind(&self.tenant)
-        .bind(db_rev(self.at))
-        .bind(&resource.object_type)
-        .bind(&resource.id)
-        .bind(relation)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-        rows.iter()
-            .map(|r| {
-                let srel: String = r.try_get("subject_relation").map_err(|e| e.to_string())?;
-                Ok(SubjectRef {
-                    object: ObjectRef {
-                        object_type: r.try_get("subject_type").map_err(|e| e.to_string())?,
-                        id: r.try_get("subject_id").map_err(|e| e.to_string())?,
-                    },
-                    relation: if srel.is_empty() { None } else { Some(srel) },
-                })
+        let rows: Vec<(String, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT subject_type, subject_id, subject_relation FROM authz_relationships
+                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)
+                 AND resource_type = $3 AND resource_id = $4 AND relation = $5",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(self.at))
+            .bind(&resource.object_type)
+            .bind(&resource.id)
+            .bind(relation)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(object_type, id, srel)| SubjectRef {
+                object: ObjectRef { object_type, id },
+                relation: if srel.is_empty() { None } else { Some(srel) },
             })
-            .collect()
+            .collect())
     }
 
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
-        let rows = sqlx::query(
-            "SELECT resource_id AS id FROM authz_relationships
-             WHERE tenant = ?1 AND created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2) AND resource_type = ?3
-             UNION
-             SELECT subject_id AS id FROM authz_relationships
-             WHERE tenant = ?1 AND created_rev <= ?2 AND (deleted_rev IS NULL OR deleted_rev > ?2) AND subject_type = ?3
-               AND subject_id != '*'",
-        )
-        .bind(&self.tenant)
-        .bind(db_rev(self.at))
-        .bind(object_type)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("id").map_err(|e| e.to_string()))
-            .collect()
+        let rows: Vec<(String,)> = on_db!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT resource_id AS id FROM authz_relationships
+                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2) AND resource_type = $3
+                 UNION
+                 SELECT subject_id AS id FROM authz_relationships
+                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2) AND subject_type = $3
+                   AND subject_id != '*'",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(self.at))
+            .bind(object_type)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }

@@ -66,7 +66,7 @@ impl AppState {
             h.finalize().into()
         });
         Self {
-            authz: authz_store::AuthzStore::new(store.pool().clone()),
+            authz: authz_store::AuthzStore::new(store.db().clone()),
             store,
             zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
             service_token: Arc::new(service_token),

@@ -24,6 +24,10 @@ struct Cli {
         default_value = ".data/origin"
     )]
     data_dir: PathBuf,
+    /// The database: `postgres://user@host:port/db` (production) or `sqlite://PATH`. Unset: SQLite in
+    /// `--data-dir`.
+    #[arg(long, global = true, env = "TESSERA_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -202,7 +206,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Jwt { command } => return jwt_cmd(command).await,
         _ => {}
     }
-    let store = Store::open(&cli.data_dir).await?;
+    let store = Store::connect(cli.database.as_deref(), &cli.data_dir).await?;
     match cli.command {
         Command::Serve {
             listen,
@@ -227,7 +231,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            tracing::info!(%addr, data_dir = %cli.data_dir.display(), "tessera-origin listening");
+            tracing::info!(%addr, database = store.db().kind(), "tessera-origin listening");
             axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown())
                 .await
@@ -349,7 +353,7 @@ async fn engine_parts(
 async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result<(), String> {
     use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
     use tessera_origin::authz_store::{AuthzStore, Filter, Operation};
-    let authz = AuthzStore::new(store.pool().clone());
+    let authz = AuthzStore::new(store.db().clone());
     match command {
         AuthzCommand::Schema {
             command: SchemaCommand::Write { file },

@@ -1,16 +1,58 @@
-//! The origin's database. SQLite (one file in the data directory, WAL, synchronous=FULL) is the embedded
-//! default. Queries are plain runtime SQL, so builds need neither a live database nor an offline cache.
+//! The origin's database: SQLite (one file in the data directory, WAL, synchronous=FULL) is the embedded
+//! default; PostgreSQL (`--database postgres://...`) serves production. Both sit behind [`Db`]: the SQL is
+//! written once in the dialect both understand (`$N` parameters, `BIGINT`, `ON CONFLICT`, `RETURNING`)
+//! and [`on_db!`] runs it against whichever pool is open, each arm compiled for its own driver. Queries are
+//! plain runtime SQL, so builds need neither a live database nor an offline cache.
 
 use std::path::Path;
 use std::str::FromStr as _;
 
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row as _, SqlitePool};
 use tessera_proto::ClientRecord;
 
-/// Ordered schema migrations; the index + 1 is the version recorded in `schema_version`.
+/// An open connection pool of either backend.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$pool` bound to the concrete pool of `$db`: the body is compiled once per backend,
+/// so every query is typed for its driver and nothing is dispatched dynamically per row.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Which backend this is, for logs and errors.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    fn migrations(&self) -> &'static [&'static str] {
+        match self {
+            Self::Sqlite(_) => SQLITE_MIGRATIONS,
+            Self::Postgres(_) => POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// Ordered schema migrations for SQLite; the index + 1 is the version recorded in `schema_version`.
 /// Compile-time constants only: the one place raw SQL runs (`AssertSqlSafe` below).
-const MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
+const SQLITE_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE oauth_clients (
         client_id   TEXT PRIMARY KEY NOT NULL,
         tenant      TEXT NOT NULL,
         secret_hash TEXT NOT NULL,
@@ -22,10 +64,36 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
         updated_at  INTEGER NOT NULL
     );
     CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
-    // Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions.
-    "CREATE TABLE authz_tenants (tenant TEXT PRIMARY KEY NOT NULL, head INTEGER NOT NULL);
+    AUTHZ_TABLES,
+];
+
+/// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
+const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
+        client_id   TEXT PRIMARY KEY NOT NULL,
+        tenant      TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        audiences   TEXT NOT NULL,
+        token_ttl   BIGINT NOT NULL,
+        disabled    BIGINT NOT NULL DEFAULT 0,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL
+    );
+    CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
+    AUTHZ_TABLES,
+    // Byte order for identifiers, as in SQLite, whatever the database's default collation.
+    "ALTER TABLE authz_relationships
+        ALTER COLUMN resource_type TYPE TEXT COLLATE \"C\", ALTER COLUMN resource_id TYPE TEXT COLLATE \"C\",
+        ALTER COLUMN relation TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_type TYPE TEXT COLLATE \"C\",
+        ALTER COLUMN subject_id TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_relation TYPE TEXT COLLATE \"C\";
+    ALTER TABLE oauth_clients ALTER COLUMN tenant TYPE TEXT COLLATE \"C\", ALTER COLUMN client_id TYPE TEXT COLLATE \"C\";",
+];
+
+/// Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions. Written in
+/// the DDL both backends accept.
+const AUTHZ_TABLES: &str = "CREATE TABLE authz_tenants (tenant TEXT PRIMARY KEY NOT NULL, head BIGINT NOT NULL);
     CREATE TABLE authz_schemas (
-        tenant TEXT NOT NULL, revision INTEGER NOT NULL, text TEXT NOT NULL,
+        tenant TEXT NOT NULL, revision BIGINT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (tenant, revision)
     );
     CREATE TABLE authz_relationships (
@@ -36,8 +104,8 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
         subject_type     TEXT NOT NULL,
         subject_id       TEXT NOT NULL,
         subject_relation TEXT NOT NULL DEFAULT '',
-        created_rev      INTEGER NOT NULL,
-        deleted_rev      INTEGER
+        created_rev      BIGINT NOT NULL,
+        deleted_rev      BIGINT
     );
     CREATE INDEX authz_rel_resource ON authz_relationships (tenant, resource_type, resource_id, relation);
     CREATE INDEX authz_rel_subject ON authz_relationships (tenant, subject_type, subject_id, subject_relation);
@@ -45,23 +113,47 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     CREATE INDEX authz_rel_deleted ON authz_relationships (tenant, deleted_rev);
     CREATE UNIQUE INDEX authz_rel_live ON authz_relationships
         (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
-        WHERE deleted_rev IS NULL;",
-];
+        WHERE deleted_rev IS NULL;";
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
 }
 
 impl Store {
-    /// Open (creating if needed) `data_dir/origin.sqlite3` and bring its schema up to date.
+    /// Open the database named by `url` (`postgres://...` or `sqlite://PATH`), or with `None` the embedded
+    /// default `data_dir/origin.sqlite3`, and bring its schema up to date.
     ///
     /// # Errors
-    /// When the directory cannot be created or the database cannot be opened or migrated.
+    /// When the database cannot be reached, opened or migrated (the message names which, never a password).
+    pub async fn connect(url: Option<&str>, data_dir: &Path) -> Result<Self, String> {
+        match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Self::open_postgres(u).await
+            }
+            Some(u) => match u.strip_prefix("sqlite://") {
+                Some(path) => Self::open_sqlite(Path::new(path)).await,
+                None => Err(
+                    "--database must be a postgres://, postgresql:// or sqlite:// URL".to_owned(),
+                ),
+            },
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| format!("cannot create `{}`: {e}", data_dir.display()))?;
+                Self::open_sqlite(&data_dir.join("origin.sqlite3")).await
+            }
+        }
+    }
+
+    /// Open (creating if needed) `data_dir/origin.sqlite3`.
+    ///
+    /// # Errors
+    /// See [`Store::connect`].
     pub async fn open(data_dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| format!("cannot create `{}`: {e}", data_dir.display()))?;
-        let path = data_dir.join("origin.sqlite3");
+        Self::connect(None, data_dir).await
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Self, String> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(|e| e.to_string())?
             .create_if_missing(true)
@@ -74,7 +166,9 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
-        let store = Self { pool };
+        let store = Self {
+            db: Db::Sqlite(pool),
+        };
         store
             .migrate()
             .await
@@ -82,45 +176,72 @@ impl Store {
         Ok(store)
     }
 
+    async fn open_postgres(url: &str) -> Result<Self, String> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| format!("--database is not a valid PostgreSQL URL: {e}"))?;
+        let target = format!(
+            "postgres database `{}` on {}:{}",
+            opts.get_database().unwrap_or("(default)"),
+            opts.get_host(),
+            opts.get_port()
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+        let store = Self {
+            db: Db::Postgres(pool),
+        };
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("cannot migrate {target}: {e}"))?;
+        Ok(store)
+    }
+
     async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            .execute(&mut *tx)
-            .await?;
-        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("v")?;
-        for (i, sql) in MIGRATIONS.iter().enumerate() {
-            let version = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
-            if version > current {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
+        let migrations = self.db.migrations();
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            if let Db::Postgres(_) = &self.db {
+                // Two origins starting at once against one database migrate one after the other.
+                sqlx::query("SELECT pg_advisory_xact_lock(7316291)").execute(&mut *tx).await?;
             }
-        }
-        tx.commit().await
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+            for (i, sql) in migrations.iter().enumerate() {
+                let version = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
+                if version > current {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await
+        })
     }
 
     /// # Errors
     /// Database failures.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        on_db!(&self.db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
     }
 
     /// # Errors
     /// Database failures, including a duplicate `client_id`.
     pub async fn insert_client(&self, c: &ClientRecord, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        on_db!(&self.db, pool => sqlx::query(
             "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&c.client_id)
         .bind(&c.tenant)
@@ -128,32 +249,38 @@ impl Store {
         .bind(serde_json::to_string(&c.scopes).unwrap_or_default())
         .bind(serde_json::to_string(&c.audiences).unwrap_or_default())
         .bind(i64::from(c.token_ttl))
-        .bind(c.disabled)
+        .bind(i64::from(c.disabled))
         .bind(now)
         .bind(c.updated_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await
-        .map(|_| ())
+        .map(|_| ()))
     }
 
     /// # Errors
     /// Database failures or a corrupt row.
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
-        let row = sqlx::query("SELECT * FROM oauth_clients WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| row_to_client(&r)).transpose()
+        on_db!(&self.db, pool => {
+            let row = sqlx::query("SELECT * FROM oauth_clients WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| row_to_client(&r)).transpose()
+        })
     }
 
     /// # Errors
     /// Database failures or a corrupt row.
     pub async fn clients(&self, tenant: Option<&str>) -> Result<Vec<ClientRecord>, sqlx::Error> {
-        let rows = sqlx::query("SELECT * FROM oauth_clients WHERE (?1 IS NULL OR tenant = ?1) ORDER BY tenant, client_id")
+        on_db!(&self.db, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM oauth_clients WHERE (CAST($1 AS TEXT) IS NULL OR tenant = $1) ORDER BY tenant, client_id",
+            )
             .bind(tenant)
-            .fetch_all(&self.pool)
+            .fetch_all(pool)
             .await?;
-        rows.iter().map(row_to_client).collect()
+            rows.iter().map(row_to_client).collect()
+        })
     }
 
     /// Disable a client; returns whether it existed.
@@ -161,28 +288,35 @@ impl Store {
     /// # Errors
     /// Database failures.
     pub async fn disable_client(&self, client_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE oauth_clients SET disabled = 1, updated_at = ? WHERE client_id = ?",
-        )
-        .bind(now)
-        .bind(client_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        on_db!(&self.db, pool => {
+            let done = sqlx::query(
+                "UPDATE oauth_clients SET disabled = 1, updated_at = $1 WHERE client_id = $2",
+            )
+            .bind(now)
+            .bind(client_id)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        })
     }
 
-    /// The connection pool, for the other stores of this database (see `authz_store`).
+    /// The database, for the other stores that share it (see `authz_store`).
     #[must_use]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_db!(&self.db, pool => pool.close().await);
     }
 }
 
-fn row_to_client(r: &sqlx::sqlite::SqliteRow) -> Result<ClientRecord, sqlx::Error> {
+fn row_to_client<R: sqlx::Row>(r: &R) -> Result<ClientRecord, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     let json_list = |col: &str| -> Result<Vec<String>, sqlx::Error> {
         let text: String = r.try_get(col)?;
         serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
@@ -195,7 +329,7 @@ fn row_to_client(r: &sqlx::sqlite::SqliteRow) -> Result<ClientRecord, sqlx::Erro
         scopes: json_list("scopes")?,
         audiences: json_list("audiences")?,
         token_ttl: u32::try_from(ttl).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        disabled: r.try_get("disabled")?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
         updated_at: r.try_get("updated_at")?,
     })
 }

@@ -36,6 +36,8 @@ fn hex(b: &[u8]) -> String {
 }
 
 mod authz;
+mod conformance;
+mod pg;
 
 /// Send `body` (JSON or text) with the service credential.
 async fn send(
