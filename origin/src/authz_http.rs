@@ -42,6 +42,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/tenants/{tenant}/schema",
             get(read_schema).put(write_schema),
         )
+        .route(
+            "/v1/tenants/{tenant}/schema/openfga",
+            axum::routing::put(import_openfga),
+        )
         .route("/v1/tenants/{tenant}/relationships/write", post(write))
         .route("/v1/tenants/{tenant}/relationships/delete", post(delete))
         .route("/v1/tenants/{tenant}/relationships/read", post(read))
@@ -165,6 +169,24 @@ async fn write_schema(
     Ok(Json(
         json!({ "revision": revision, "zookie": state.zookies.mint(&tenant, revision) }),
     ))
+}
+
+/// Import an OpenFGA model (JSON, schema 1.1) as the tenant's schema; answers with the schema text it became.
+async fn import_openfga(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    model: String,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let text = tessera_authz::openfga_to_schema(&model)
+        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+    let revision = state.authz.write_schema(&tenant, &text).await?;
+    Ok(Json(json!({
+        "revision": revision,
+        "zookie": state.zookies.mint(&tenant, revision),
+        "schema": text,
+    })))
 }
 
 async fn read_schema(
@@ -301,6 +323,8 @@ struct CheckJson {
     subject: String,
     #[serde(default)]
     consistency: Option<ConsistencyJson>,
+    #[serde(default)]
+    context_relationships: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +333,8 @@ struct BulkJson {
     items: Vec<CheckItem>,
     #[serde(default)]
     consistency: Option<ConsistencyJson>,
+    #[serde(default)]
+    context_relationships: Vec<String>,
 }
 
 fn check_error(e: &CheckError) -> HttpError {
@@ -328,8 +354,9 @@ async fn run_checks(
     tenant: &str,
     at: u64,
     items: Vec<(ObjectRef, String, SubjectRef)>,
+    context: &[String],
 ) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
-    on_engine(state, tenant, at, move |engine| {
+    on_engine(state, tenant, at, context, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
@@ -343,9 +370,20 @@ async fn run_checks(
 
 type EngineFuture<'e, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'e>>;
 
-/// Run `f` with an engine at `tenant`'s revision `at`. The engine's futures are not `Send` (it is a core
-/// that also targets wasm32), so they run on a blocking thread driven by this runtime's handle.
-async fn on_engine<T, F>(state: &AppState, tenant: &str, at: u64, f: F) -> Result<T, HttpError>
+/// At most this many contextual relationships per request.
+const MAX_CONTEXT: usize = 100;
+
+/// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
+/// (contextual relationships: this request only, validated against the schema, never stored). The
+/// engine's futures are not `Send` (it is a core that also targets wasm32), so they run on a blocking
+/// thread driven by this runtime's handle.
+async fn on_engine<T, F>(
+    state: &AppState,
+    tenant: &str,
+    at: u64,
+    context: &[String],
+    f: F,
+) -> Result<T, HttpError>
 where
     T: Send + 'static,
     F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T> + Send + 'static,
@@ -355,11 +393,24 @@ where
         .schema(tenant, Some(at))
         .await?
         .ok_or(AuthzStoreError::NoSchema)?;
-    let reader = state.authz.reader(tenant, at);
+    if context.len() > MAX_CONTEXT {
+        return Err(bad(
+            "invalid_request",
+            format!("at most {MAX_CONTEXT} context_relationships"),
+        ));
+    }
+    let mut extra = Vec::with_capacity(context.len());
+    for text in context {
+        let r: tessera_authz::Relationship = text.parse().map_err(HttpError::from)?;
+        r.validate(&schema).map_err(HttpError::from)?;
+        extra.push(r);
+    }
+    let reader = state.authz.reader(tenant, at).with_context(extra);
     let handle = tokio::runtime::Handle::current();
+    let max_depth = state.max_depth;
     tokio::task::spawn_blocking(move || {
         handle.block_on(async {
-            let engine = Engine::new(&schema, &reader);
+            let engine = Engine::new(&schema, &reader).with_max_depth(max_depth);
             f(&engine).await
         })
     })
@@ -391,6 +442,7 @@ async fn check(
         &tenant,
         at,
         vec![(resource, req.permission, subject)],
+        &req.context_relationships,
     )
     .await?;
     let allowed = results
@@ -425,7 +477,7 @@ async fn check_bulk(
         items.push((r, i.permission, s));
     }
     let at = revision_for(&state, &tenant, req.consistency).await?;
-    let results: Vec<Value> = run_checks(&state, &tenant, at, items)
+    let results: Vec<Value> = run_checks(&state, &tenant, at, items, &req.context_relationships)
         .await?
         .into_iter()
         .map(|r| match r {
@@ -509,7 +561,7 @@ async fn expand(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let permission = req.permission;
-    let tree = on_engine(&state, &tenant, at, move |engine| {
+    let tree = on_engine(&state, &tenant, at, &[], move |engine| {
         Box::pin(async move { engine.expand(&resource, &permission).await })
     })
     .await?
@@ -531,6 +583,8 @@ struct LookupResourcesJson {
     cursor: Option<String>,
     #[serde(default)]
     consistency: Option<ConsistencyJson>,
+    #[serde(default)]
+    context_relationships: Vec<String>,
 }
 
 async fn lookup_resources(
@@ -567,13 +621,19 @@ async fn lookup_resources(
         None => (revision_for(&state, &tenant, req.consistency).await?, None),
     };
     let (rt, perm) = (req.resource_type, req.permission);
-    let (resources, next) = on_engine(&state, &tenant, at, move |engine| {
-        Box::pin(async move {
-            engine
-                .lookup_resources(&rt, &perm, &subject, after.as_deref(), limit)
-                .await
-        })
-    })
+    let (resources, next) = on_engine(
+        &state,
+        &tenant,
+        at,
+        &req.context_relationships,
+        move |engine| {
+            Box::pin(async move {
+                engine
+                    .lookup_resources(&rt, &perm, &subject, after.as_deref(), limit)
+                    .await
+            })
+        },
+    )
     .await?
     .map_err(|e| check_error(&e))?;
     let zookie = state.zookies.mint(&tenant, at);
@@ -598,6 +658,8 @@ struct LookupSubjectsJson {
     subject_relation: Option<String>,
     #[serde(default)]
     consistency: Option<ConsistencyJson>,
+    #[serde(default)]
+    context_relationships: Vec<String>,
 }
 
 async fn lookup_subjects(
@@ -614,13 +676,19 @@ async fn lookup_subjects(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
-    let subjects = on_engine(&state, &tenant, at, move |engine| {
-        Box::pin(async move {
-            engine
-                .lookup_subjects(&resource, &perm, &st, sr.as_deref())
-                .await
-        })
-    })
+    let subjects = on_engine(
+        &state,
+        &tenant,
+        at,
+        &req.context_relationships,
+        move |engine| {
+            Box::pin(async move {
+                engine
+                    .lookup_subjects(&resource, &perm, &st, sr.as_deref())
+                    .await
+            })
+        },
+    )
     .await?
     .map_err(|e| check_error(&e))?;
     Ok(Json(

@@ -470,6 +470,7 @@ impl AuthzStore {
             db: self.db.clone(),
             tenant: tenant.to_owned(),
             at,
+            context: Vec::new(),
         }
     }
 }
@@ -503,11 +504,22 @@ fn precondition_holds(p: &Precondition, matched: bool) -> Result<(), AuthzStoreE
     }
 }
 
-/// Reads relationships of one tenant as of one revision.
+/// Reads relationships of one tenant as of one revision, plus any contextual relationships of the request.
 pub struct SnapshotReader {
     db: Db,
     tenant: String,
     at: u64,
+    context: Vec<Relationship>,
+}
+
+impl SnapshotReader {
+    /// Also see `context` (relationships that hold for this request only); duplicates of stored ones
+    /// are harmless.
+    #[must_use]
+    pub fn with_context(mut self, context: Vec<Relationship>) -> Self {
+        self.context = context;
+        self
+    }
 }
 
 impl RelationshipReader for SnapshotReader {
@@ -531,13 +543,19 @@ impl RelationshipReader for SnapshotReader {
             .await
             .map_err(|e| e.to_string())?
         });
-        Ok(rows
+        let mut out: Vec<SubjectRef> = rows
             .into_iter()
             .map(|(object_type, id, srel)| SubjectRef {
                 object: ObjectRef { object_type, id },
                 relation: if srel.is_empty() { None } else { Some(srel) },
             })
-            .collect())
+            .collect();
+        for r in &self.context {
+            if r.resource == *resource && r.relation == relation && !out.contains(&r.subject) {
+                out.push(r.subject.clone());
+            }
+        }
+        Ok(out)
     }
 
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
@@ -557,6 +575,14 @@ impl RelationshipReader for SnapshotReader {
             .await
             .map_err(|e| e.to_string())?
         });
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        let mut ids: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
+        for r in &self.context {
+            for o in [&r.resource, &r.subject.object] {
+                if o.object_type == object_type && o.id != "*" {
+                    ids.push(o.id.clone());
+                }
+            }
+        }
+        Ok(ids)
     }
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub store: store::Store,
     pub authz: authz_store::AuthzStore,
     pub zookies: Arc<tessera_authz::ZookieKey>,
+    /// How many nested steps a check may take before it fails with `depth_exceeded`.
+    pub max_depth: u32,
     service_token: Arc<ServiceToken>,
 }
 
@@ -69,8 +71,16 @@ impl AppState {
             authz: authz_store::AuthzStore::new(store.db().clone()),
             store,
             zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
+            max_depth: tessera_authz::engine::DEFAULT_MAX_DEPTH,
             service_token: Arc::new(service_token),
         }
+    }
+
+    /// Change the check depth limit (default [`tessera_authz::engine::DEFAULT_MAX_DEPTH`], SpiceDB's 50).
+    #[must_use]
+    pub fn with_max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = depth;
+        self
     }
 }
 

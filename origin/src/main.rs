@@ -44,6 +44,11 @@ enum Command {
         /// 32 bytes, base64url: the key zookies are minted with (derived from the service token if unset).
         #[arg(long, env = "TESSERA_ZOOKIE_KEY", hide_env_values = true)]
         zookie_key: Option<String>,
+        /// Nested steps a check may take before failing with `depth_exceeded` (SpiceDB's default is 50,
+        /// OpenFGA's 25).
+        #[arg(long, env = "TESSERA_AUTHZ_MAX_DEPTH", default_value_t = tessera_authz::engine::DEFAULT_MAX_DEPTH,
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_depth: u32,
     },
     /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
     Authz {
@@ -108,8 +113,14 @@ enum AuthzCommand {
 
 #[derive(Subcommand)]
 enum SchemaCommand {
-    Write { file: PathBuf },
+    Write {
+        file: PathBuf,
+    },
     Read,
+    /// Import an OpenFGA model (JSON, schema 1.1; `fga model transform` turns the DSL into it).
+    ImportOpenfga {
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +223,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             listen,
             service_token,
             zookie_key,
+            max_depth,
         } => {
             let zookie_key = match zookie_key {
                 Some(k) => {
@@ -226,7 +238,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 None => None,
             };
-            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?, zookie_key);
+            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?, zookie_key)
+                .with_max_depth(max_depth);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -365,6 +378,18 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
                 .await
                 .map_err(|e| e.to_string())?;
             println!("schema written at revision {revision}");
+        }
+        AuthzCommand::Schema {
+            command: SchemaCommand::ImportOpenfga { file },
+        } => {
+            let model = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+            let text = tessera_authz::openfga_to_schema(&model).map_err(|e| e.to_string())?;
+            let revision = authz
+                .write_schema(tenant, &text)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("OpenFGA model imported at revision {revision} as:\n\n{text}");
         }
         AuthzCommand::Schema {
             command: SchemaCommand::Read,

@@ -62,12 +62,13 @@ function spawnLogged(cmd, args, opts) {
 
 export const randomToken = () => randomBytes(32).toString('base64url');
 
-/** The origin on a fresh SQLite data dir. */
-export async function startOrigin({ serviceToken = randomToken() } = {}) {
+/** The origin on a fresh SQLite data dir (or on `database`, a postgres:// URL); `args` go to `serve`. */
+export async function startOrigin({ serviceToken = randomToken(), args = [], database } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-origin-'));
   const port = await freePort();
   const env = { ...process.env, TESSERA_SERVICE_TOKEN: serviceToken, TESSERA_DATA_DIR: dir, RUST_LOG: 'warn' };
-  const proc = spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`], { env });
+  if (database) env.TESSERA_DATABASE = database;
+  const proc = spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/healthz`, proc, 'origin');
   return {

@@ -70,11 +70,35 @@ impl std::fmt::Display for CheckError {
 
 impl std::error::Error for CheckError {}
 
+/// The answer to a sub-problem. Three-valued: besides yes and no, a sub-problem can be *undecided* when
+/// it depends on itself through an exclusion (`viewer = this - restricted` with `restricted` containing
+/// `viewer`): no fixed point decides it, so it must not be guessed. Undecided answers propagate by
+/// Kleene's rules and a check that ends undecided is denied (fail closed), as OpenFGA does.
 #[derive(Clone, Copy, Debug)]
 struct Outcome {
     allowed: bool,
+    /// Undecided (then `allowed` is false).
+    unknown: bool,
     /// The answer depended on a cycle being cut: true for this path only, so not memoised.
     cut: bool,
+}
+
+impl Outcome {
+    const NO: Self = Self {
+        allowed: false,
+        unknown: false,
+        cut: false,
+    };
+    const YES: Self = Self {
+        allowed: true,
+        unknown: false,
+        cut: false,
+    };
+
+    /// Definitely no (not undecided).
+    fn is_no(self) -> bool {
+        !self.allowed && !self.unknown
+    }
 }
 
 type Step<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + 'a>>;
@@ -106,7 +130,10 @@ pub enum ExpandKind {
 struct Request<'s> {
     subject: &'s SubjectRef,
     memo: RefCell<HashMap<(ObjectRef, String), bool>>,
-    in_progress: RefCell<HashSet<(ObjectRef, String)>>,
+    /// Sub-problems being computed, with how many exclusions deep (`negations`) each was entered.
+    in_progress: RefCell<HashMap<(ObjectRef, String), u32>>,
+    /// How many exclusion right-hand sides the current evaluation is inside.
+    negations: std::cell::Cell<u32>,
 }
 
 pub struct Engine<'a, R> {
@@ -121,6 +148,7 @@ impl<'s> Request<'s> {
             subject,
             memo: RefCell::default(),
             in_progress: RefCell::default(),
+            negations: std::cell::Cell::new(0),
         }
     }
 }
@@ -151,11 +179,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         permission: &str,
         subject: &SubjectRef,
     ) -> Result<bool, CheckError> {
-        self.validate_names(
-            &resource.object_type,
-            permission,
-            Some(&subject.object.object_type),
-        )?;
+        self.validate_question(&resource.object_type, permission, subject)?;
         let req = Request::new(subject);
         Ok(self
             .name(&req, resource.clone(), permission.to_owned(), 0)
@@ -188,6 +212,30 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         }
     }
 
+    /// As [`Engine::validate_names`] for the subject too: its type, and the relation of a subject set.
+    fn validate_question(
+        &self,
+        object_type: &str,
+        permission: &str,
+        subject: &SubjectRef,
+    ) -> Result<(), CheckError> {
+        self.validate_names(object_type, permission, Some(&subject.object.object_type))?;
+        match &subject.relation {
+            Some(r)
+                if !self
+                    .schema
+                    .definition(&subject.object.object_type)
+                    .is_some_and(|d| d.has(r)) =>
+            {
+                Err(CheckError::UnknownPermission {
+                    object_type: subject.object.object_type.clone(),
+                    name: r.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Ids of the `resource_type` objects on which `subject` has `permission`, in id order, after `after`,
     /// at most `limit` of them, and the cursor for the next page (`None` when this page is the last).
     ///
@@ -204,7 +252,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), CheckError> {
-        self.validate_names(resource_type, permission, Some(&subject.object.object_type))?;
+        self.validate_question(resource_type, permission, subject)?;
         let mut ids = self
             .reader
             .object_ids(resource_type)
@@ -251,6 +299,18 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         subject_relation: Option<&str>,
     ) -> Result<Vec<String>, CheckError> {
         self.validate_names(&resource.object_type, permission, Some(subject_type))?;
+        if let Some(r) = subject_relation {
+            if !self
+                .schema
+                .definition(subject_type)
+                .is_some_and(|d| d.has(r))
+            {
+                return Err(CheckError::UnknownPermission {
+                    object_type: subject_type.to_owned(),
+                    name: r.to_owned(),
+                });
+            }
+        }
         let mut ids = self
             .reader
             .object_ids(subject_type)
@@ -321,7 +381,10 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                 });
             }
             let def = self.schema.definition(&object.object_type);
-            let kind = if def.is_some_and(|d| d.relations.contains_key(&relation)) {
+            let rel = def.and_then(|d| d.relations.get(&relation));
+            let kind = if let Some(expr) = rel.and_then(|r| r.rewrite.as_ref()) {
+                self.expand_expr(in_progress, &object, expr, depth).await
+            } else if rel.is_some() {
                 let subjects = self
                     .reader
                     .subjects(&object, &relation)
@@ -359,6 +422,12 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             };
             Ok(match expr {
                 Expr::Nil => ExpandKind::Nil,
+                Expr::Direct(r) => ExpandKind::Leaf(
+                    self.reader
+                        .subjects(object, r)
+                        .await
+                        .map_err(CheckError::Store)?,
+                ),
                 Expr::Ref(n) => {
                     let node = self
                         .expand_name(in_progress, object.clone(), n.clone(), depth + 1)
@@ -437,40 +506,38 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             }
             // A subject set asked about itself: `group:eng#member` has `member` on `group:eng`.
             if req.subject.object == obj && req.subject.relation.as_deref() == Some(name.as_str()) {
-                return Ok(Outcome {
-                    allowed: true,
-                    cut: false,
-                });
+                return Ok(Outcome::YES);
             }
             let key = (obj, name);
             if let Some(&allowed) = req.memo.borrow().get(&key) {
-                return Ok(Outcome {
-                    allowed,
-                    cut: false,
-                });
+                return Ok(if allowed { Outcome::YES } else { Outcome::NO });
             }
-            if !req.in_progress.borrow_mut().insert(key.clone()) {
+            let entered_at = req.in_progress.borrow().get(&key).copied();
+            if let Some(entered_at) = entered_at {
+                // A cycle. Met again without passing through an exclusion, it adds nothing this path
+                // could prove (least fixed point: no). Through an exclusion, it is undecided.
                 return Ok(Outcome {
                     allowed: false,
+                    unknown: req.negations.get() > entered_at,
                     cut: true,
                 });
             }
+            req.in_progress
+                .borrow_mut()
+                .insert(key.clone(), req.negations.get());
             let (obj, name) = &key;
             let result = match self.schema.definition(&obj.object_type) {
                 Some(def) if def.relations.contains_key(name) => {
-                    self.relation(req, obj, name, depth).await
+                    match def.relations.get(name).and_then(|r| r.rewrite.as_ref()) {
+                        Some(expr) => self.expr(req, obj, expr, depth).await,
+                        None => self.relation(req, obj, name, depth).await,
+                    }
                 }
                 Some(def) => match def.permissions.get(name) {
                     Some(expr) => self.expr(req, obj, expr, depth).await,
-                    None => Ok(Outcome {
-                        allowed: false,
-                        cut: false,
-                    }),
+                    None => Ok(Outcome::NO),
                 },
-                None => Ok(Outcome {
-                    allowed: false,
-                    cut: false,
-                }),
+                None => Ok(Outcome::NO),
             };
             req.in_progress.borrow_mut().remove(&key);
             let outcome = result?;
@@ -494,50 +561,35 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             .await
             .map_err(CheckError::Store)?;
         let want = req.subject;
-        let mut cut = false;
+        let mut acc = Outcome::NO;
         for s in &subjects {
             match &s.relation {
                 None if s.is_wildcard() => {
                     // `type:*` grants every object of the type, and answers a check of `type:*` itself.
                     if want.relation.is_none() && s.object.object_type == want.object.object_type {
-                        return Ok(Outcome {
-                            allowed: true,
-                            cut: false,
-                        });
+                        return Ok(Outcome::YES);
                     }
                 }
                 None => {
                     if want.relation.is_none() && s.object == want.object {
-                        return Ok(Outcome {
-                            allowed: true,
-                            cut: false,
-                        });
+                        return Ok(Outcome::YES);
                     }
                 }
                 Some(r) => {
                     if s == want {
-                        return Ok(Outcome {
-                            allowed: true,
-                            cut: false,
-                        });
+                        return Ok(Outcome::YES);
                     }
                     let o = self
                         .name(req, s.object.clone(), r.clone(), depth + 1)
                         .await?;
                     if o.allowed {
-                        return Ok(Outcome {
-                            allowed: true,
-                            cut: false,
-                        });
+                        return Ok(o);
                     }
-                    cut |= o.cut;
+                    acc = union(acc, o);
                 }
             }
         }
-        Ok(Outcome {
-            allowed: false,
-            cut,
-        })
+        Ok(acc)
     }
 
     fn expr<'r>(
@@ -549,10 +601,8 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
     ) -> Step<'r> {
         Box::pin(async move {
             match expr {
-                Expr::Nil => Ok(Outcome {
-                    allowed: false,
-                    cut: false,
-                }),
+                Expr::Nil => Ok(Outcome::NO),
+                Expr::Direct(r) => self.relation(req, obj, r, depth).await,
                 Expr::Ref(n) => self.name(req, obj.clone(), n.clone(), depth + 1).await,
                 Expr::Union(a, b) => {
                     let l = self.expr(req, obj, a, depth).await?;
@@ -560,31 +610,39 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                         return Ok(l);
                     }
                     let r = self.expr(req, obj, b, depth).await?;
-                    Ok(Outcome {
-                        allowed: r.allowed,
-                        cut: if r.allowed { r.cut } else { l.cut || r.cut },
-                    })
+                    Ok(union(l, r))
                 }
                 Expr::Intersection(a, b) => {
                     let l = self.expr(req, obj, a, depth).await?;
-                    if !l.allowed {
+                    if l.is_no() {
                         return Ok(l);
                     }
                     let r = self.expr(req, obj, b, depth).await?;
-                    Ok(Outcome {
-                        allowed: r.allowed,
-                        cut: l.cut || r.cut,
-                    })
+                    Ok(intersection(l, r))
                 }
                 Expr::Exclusion(a, b) => {
                     let l = self.expr(req, obj, a, depth).await?;
-                    if !l.allowed {
+                    if l.is_no() {
                         return Ok(l);
                     }
-                    let r = self.expr(req, obj, b, depth).await?;
-                    Ok(Outcome {
-                        allowed: !r.allowed,
-                        cut: l.cut || r.cut,
+                    req.negations.set(req.negations.get() + 1);
+                    let r = self.expr(req, obj, b, depth).await;
+                    req.negations.set(req.negations.get() - 1);
+                    let r = r?;
+                    let cut = l.cut || r.cut;
+                    Ok(if r.allowed {
+                        Outcome { cut, ..Outcome::NO }
+                    } else if l.allowed && !r.unknown {
+                        Outcome {
+                            cut,
+                            ..Outcome::YES
+                        }
+                    } else {
+                        Outcome {
+                            allowed: false,
+                            unknown: true,
+                            cut,
+                        }
                     })
                 }
                 Expr::Arrow {
@@ -597,8 +655,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                         .subjects(obj, tupleset)
                         .await
                         .map_err(CheckError::Store)?;
-                    let mut cut = false;
-                    let mut seen_any = false;
+                    let mut acc: Option<Outcome> = None;
                     for s in subjects.iter().filter(|s| !s.is_wildcard()) {
                         let has_target = self
                             .schema
@@ -608,35 +665,58 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                             self.name(req, s.object.clone(), target.clone(), depth + 1)
                                 .await?
                         } else {
-                            Outcome {
-                                allowed: false,
-                                cut: false,
-                            }
+                            Outcome::NO
                         };
-                        seen_any = true;
-                        cut |= o.cut;
+                        let next = match (kind, acc) {
+                            (_, None) => o,
+                            (ArrowKind::Any, Some(a)) => union(a, o),
+                            (ArrowKind::All, Some(a)) => intersection(a, o),
+                        };
                         match kind {
-                            ArrowKind::Any if o.allowed => {
-                                return Ok(Outcome {
-                                    allowed: true,
-                                    cut: o.cut,
-                                })
-                            }
-                            ArrowKind::All if !o.allowed => {
-                                return Ok(Outcome {
-                                    allowed: false,
-                                    cut,
-                                })
-                            }
+                            ArrowKind::Any if next.allowed => return Ok(next),
+                            ArrowKind::All if next.is_no() => return Ok(next),
                             _ => {}
                         }
+                        acc = Some(next);
                     }
-                    Ok(Outcome {
-                        allowed: *kind == ArrowKind::All && seen_any,
-                        cut,
-                    })
+                    // `.all` over no objects at all is no.
+                    Ok(acc.unwrap_or(Outcome::NO))
                 }
             }
         })
+    }
+}
+
+/// Kleene disjunction: yes if either is yes, else undecided if either is, else no.
+fn union(l: Outcome, r: Outcome) -> Outcome {
+    if l.allowed {
+        return l;
+    }
+    if r.allowed {
+        return r;
+    }
+    Outcome {
+        allowed: false,
+        unknown: l.unknown || r.unknown,
+        cut: l.cut || r.cut,
+    }
+}
+
+/// Kleene conjunction: no if either is no, else undecided if either is, else yes.
+fn intersection(l: Outcome, r: Outcome) -> Outcome {
+    let cut = l.cut || r.cut;
+    if l.is_no() || r.is_no() {
+        Outcome { cut, ..Outcome::NO }
+    } else if l.allowed && r.allowed {
+        Outcome {
+            cut,
+            ..Outcome::YES
+        }
+    } else {
+        Outcome {
+            allowed: false,
+            unknown: true,
+            cut,
+        }
     }
 }

@@ -10,6 +10,7 @@
 //!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
 //!   depth limit.
 //!
+//! - [`openfga`]: import of OpenFGA authorization models (the JSON form, schema 1.1) into this language.
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
 //!
 //! Like every Tessera core this crate performs no I/O and has no clock or RNG: storage is a trait the
@@ -17,11 +18,13 @@
 //! all three are left-associative.
 
 pub mod engine;
+pub mod openfga;
 pub mod relationship;
 pub mod schema;
 pub mod zookie;
 
 pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, RelationshipReader};
+pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
 pub use zookie::{Consistency, ZookieError, ZookieKey};

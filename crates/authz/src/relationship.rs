@@ -105,7 +105,7 @@ fn parse_object(text: &str, allow_wildcard: bool) -> Result<ObjectRef, Relations
     if ty.is_empty()
         || !ty
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'/')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
     {
         return Err(RelationshipError::Syntax(format!(
             "`{ty}` is not a type name"

@@ -65,6 +65,9 @@ pub enum ArrowKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
     Nil,
+    /// The relationships stored under relation `.0` of this object (written `this` inside that relation's
+    /// rewrite).
+    Direct(String),
     /// A relation or permission of the same object.
     Ref(String),
     Arrow {
@@ -80,6 +83,10 @@ pub enum Expr {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Relation {
     pub allowed: Vec<AllowedSubject>,
+    /// `relation viewer: user = this + editor`: the relation's answer is this expression, in which `this`
+    /// stands for its stored relationships (an extension of the SpiceDB language, for models such as
+    /// OpenFGA's where one relation is both assignable and computed). `None`: just the stored ones.
+    pub rewrite: Option<Expr>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -222,6 +229,8 @@ fn err(line: u32, column: u32, kind: SchemaErrorKind, message: impl Into<String>
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// The relation whose rewrite is being parsed: what `this` refers to.
+    this_relation: Option<String>,
 }
 
 /// Positions of names, for validation errors.
@@ -296,7 +305,7 @@ impl Parser {
                 let s = s.clone();
                 self.fail(
                     SchemaErrorKind::Syntax,
-                    format!("{what} `{s}` must start with a lowercase letter and contain only a-z, 0-9 and `_` (at most 64)"),
+                    format!("{what} `{s}` must start with a letter and contain only letters, digits and `_` (at most 64)"),
                 )
             }
             other => {
@@ -399,7 +408,15 @@ impl Parser {
                 while self.eat("|") {
                     allowed.push(self.allowed_subject()?);
                 }
-                def.relations.insert(name, Relation { allowed });
+                let rewrite = if self.eat("=") {
+                    self.this_relation = Some(name.clone());
+                    let expr = self.exclusion();
+                    self.this_relation = None;
+                    Some(expr?)
+                } else {
+                    None
+                };
+                def.relations.insert(name, Relation { allowed, rewrite });
             } else {
                 self.expect("=", &format!("after `permission {name}`"))?;
                 let expr = self.exclusion()?;
@@ -467,6 +484,16 @@ impl Parser {
             self.next();
             return Ok(Expr::Nil);
         }
+        if self.is_keyword("this") {
+            let Some(rel) = self.this_relation.clone() else {
+                return self.fail(
+                    SchemaErrorKind::Invalid,
+                    "`this` may only appear in a relation's rewrite (`relation r: user = this + other`)",
+                );
+            };
+            self.next();
+            return Ok(Expr::Direct(rel));
+        }
         let name = self.ident("a relation or permission name")?;
         let expr = if self.eat("->") {
             let target = self.ident("a relation or permission name after `->`")?;
@@ -518,9 +545,8 @@ fn valid_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 64
-        && b.first().is_some_and(u8::is_ascii_lowercase)
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 // ----------------------------------------------------------------------------------------- validation
@@ -565,6 +591,12 @@ fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
             let (line, column) = at(perm_name);
             validate_expr(schema, def_name, def, perm_name, expr, line, column)?;
         }
+        for (rel_name, rel) in &def.relations {
+            if let Some(expr) = &rel.rewrite {
+                let (line, column) = at(rel_name);
+                validate_expr(schema, def_name, def, rel_name, expr, line, column)?;
+            }
+        }
     }
     Ok(())
 }
@@ -587,7 +619,7 @@ fn validate_expr(
         )
     };
     match expr {
-        Expr::Nil => Ok(()),
+        Expr::Nil | Expr::Direct(_) => Ok(()),
         Expr::Ref(name) => {
             if def.has(name) {
                 Ok(())
@@ -609,6 +641,11 @@ fn validate_expr(
                     invalid(format!("`{def_name}` has no relation `{tupleset}`"))
                 });
             };
+            if rel.rewrite.is_some() {
+                return Err(invalid(format!(
+                    "arrows must start from a relation without a rewrite, and `{tupleset}` has one"
+                )));
+            }
             let mut found = false;
             for allowed in &rel.allowed {
                 match allowed {
@@ -641,7 +678,11 @@ fn validate_expr(
 /// The first syntax, unsupported-feature or validation error, with its position.
 pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
     let toks = lex(src)?;
-    let mut parser = Parser { toks, pos: 0 };
+    let mut parser = Parser {
+        toks,
+        pos: 0,
+        this_relation: None,
+    };
     let mut spans = Spans::default();
     let schema = parser.schema(&mut spans)?;
     validate(&schema, &spans)?;

@@ -573,3 +573,138 @@ async fn lookups_page_at_one_revision_and_expand() {
     assert!(e["tree"].to_string().contains("group:eng#member"), "{e}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn openfga_import_and_contextual_relationships() {
+    let (app, _store, _dir) = crate::app().await;
+    let model = serde_json::json!({
+        "schema_version": "1.1",
+        "type_definitions": [
+            {"type": "user"},
+            {"type": "doc",
+             "relations": {"owner": {"this": {}},
+                           "viewer": {"union": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}}},
+             "metadata": {"relations": {"owner": {"directly_related_user_types": [{"type": "user"}]},
+                                        "viewer": {"directly_related_user_types": [{"type": "user"}]}}}}
+        ]
+    });
+    let (s, b) = crate::send(
+        &app,
+        "PUT",
+        "/v1/tenants/fga/schema/openfga",
+        &model.to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b["schema"]
+            .as_str()
+            .unwrap()
+            .contains("relation viewer: user = (this + owner)"),
+        "{b}"
+    );
+    let (s, b) = crate::send(
+        &app,
+        "PUT",
+        "/v1/tenants/fga/schema/openfga",
+        "{\"schema_version\": \"1.0\"}",
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("model_unsupported"))
+    );
+    let (s, b) = crate::send(&app, "PUT", "/v1/tenants/fga/schema/openfga", "nope").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("model_malformed"))
+    );
+
+    let ask = |ctx: serde_json::Value| {
+        serde_json::json!({"resource": "doc:1", "permission": "viewer", "subject": "user:ann", "context_relationships": ctx})
+            .to_string()
+    };
+    let (s, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!([])),
+    )
+    .await;
+    assert_eq!((s, b["allowed"].as_bool()), (StatusCode::OK, Some(false)));
+    let (s, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!(["doc:1#owner@user:ann"])),
+    )
+    .await;
+    assert_eq!(
+        (s, b["allowed"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{b}"
+    );
+    // contextual relationships are never stored
+    let (_, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!([])),
+    )
+    .await;
+    assert_eq!(b["allowed"].as_bool(), Some(false));
+    let lookup = serde_json::json!({"resource_type": "doc", "permission": "viewer", "subject": "user:ann",
+                                    "context_relationships": ["doc:7#viewer@user:ann"]});
+    let (s, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/lookup/resources",
+        &lookup.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["resources"].clone()),
+        (StatusCode::OK, serde_json::json!(["7"])),
+        "{b}"
+    );
+    // and they are validated like writes
+    let (s, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!(["doc:1#owner@doc:2"])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!(["nonsense"])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let many: Vec<String> = (0..101)
+        .map(|i| format!("doc:{i}#owner@user:ann"))
+        .collect();
+    let (s, b) = crate::send(
+        &app,
+        "POST",
+        "/v1/tenants/fga/check",
+        &ask(serde_json::json!(many)),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    // a subject set naming a relation its type lacks is an error, not a quiet "no"
+    let q =
+        serde_json::json!({"resource": "doc:1", "permission": "viewer", "subject": "doc:2#nope"})
+            .to_string();
+    let (s, b) = crate::send(&app, "POST", "/v1/tenants/fga/check", &q).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_permission"))
+    );
+}

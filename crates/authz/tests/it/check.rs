@@ -198,3 +198,35 @@ fn unknown_names_are_errors() {
         "unknown_type"
     );
 }
+
+#[test]
+fn a_cycle_through_an_exclusion_is_undecided_and_denied() {
+    // viewer = this - restricted, and restricted contains viewer itself: no fixed point decides it.
+    let s = parse_schema(
+        "definition user {}
+definition doc {
+    relation restricted: user | doc#viewer
+    relation viewer: user = this - restricted
+}",
+    )
+    .unwrap();
+    let m = Memory::with(&["doc:1#viewer@user:jon", "doc:1#restricted@doc:1#viewer"]);
+    let engine = Engine::new(&s, &m);
+    let subject = "user:jon".parse::<SubjectRef>().unwrap();
+    let doc = "doc:1".parse::<ObjectRef>().unwrap();
+    assert!(!ready(engine.check(&doc, "viewer", &subject)).unwrap());
+    assert!(!ready(engine.check(&doc, "restricted", &subject)).unwrap());
+    // a cycle that does not pass through the exclusion still resolves: a group cycle under `banned`
+    let m = Memory::with(&[
+        "doc:1#viewer@user:ann",
+        "doc:1#banned@group:a#member",
+        "group:a#member@group:b#member",
+        "group:b#member@group:a#member",
+        "group:b#member@user:bob",
+    ]);
+    assert!(
+        check(&m, "doc:1", "view", "user:ann"),
+        "ann is not in the banned cycle"
+    );
+    assert!(!check(&m, "doc:1", "view", "user:bob"), "bob is, through b");
+}

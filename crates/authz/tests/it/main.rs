@@ -9,6 +9,7 @@
 
 mod check;
 mod lookup;
+mod openfga;
 mod properties;
 mod relationships;
 mod schema;

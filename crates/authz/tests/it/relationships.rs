@@ -74,7 +74,7 @@ fn syntax_errors() {
         "doc:1@user:a",
         "doc#viewer@user:a",
         "doc:#viewer@user:a",
-        "Doc:1#viewer@user:a",
+        "d-c:1#viewer@user:a",
         "doc:1#viewer@user:a b",
         "doc:*#viewer@user:a",
         "doc:1#viewer@user:*#member",
