@@ -584,6 +584,8 @@ fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
                             format!("`{def_name}#{rel_name}` allows `{ty}#{r}`, but `{ty}` has no relation or permission `{r}`"),
                         ));
                     }
+                    // Unlike SpiceDB, a subject set may reach a wildcard (`group#member` with
+                    // `member: user:*`): the engine evaluates it exactly, and OpenFGA models rely on it.
                 }
             }
         }
@@ -599,6 +601,27 @@ fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
         }
     }
     Ok(())
+}
+
+/// The wildcard type relation `ty#rel` admits, directly or through the relations of its subject sets, and
+/// the relation that admits it.
+fn wildcard_through(
+    schema: &Schema,
+    ty: &str,
+    rel: &str,
+    seen: &mut Vec<(String, String)>,
+) -> Option<(String, String)> {
+    let key = (ty.to_owned(), rel.to_owned());
+    if seen.contains(&key) {
+        return None;
+    }
+    seen.push(key);
+    let relation = schema.definitions.get(ty)?.relations.get(rel)?;
+    relation.allowed.iter().find_map(|a| match a {
+        AllowedSubject::Wildcard(w) => Some((w.clone(), format!("{ty}#{rel}"))),
+        AllowedSubject::Set(t, r) => wildcard_through(schema, t, r, seen),
+        AllowedSubject::Object(_) => None,
+    })
 }
 
 fn validate_expr(
@@ -644,6 +667,11 @@ fn validate_expr(
             if rel.rewrite.is_some() {
                 return Err(invalid(format!(
                     "arrows must start from a relation without a rewrite, and `{tupleset}` has one"
+                )));
+            }
+            if let Some((wild, via)) = wildcard_through(schema, def_name, tupleset, &mut Vec::new()) {
+                return Err(invalid(format!(
+                    "arrow `{tupleset}->{target}` walks over the wildcard `{wild}:*` (via `{via}`)"
                 )));
             }
             let mut found = false;

@@ -141,3 +141,12 @@ fn validation_errors() {
     let e = fails("definition user {}\ndefinition doc {\n  relation viewer: user\n  permission view = viewr\n}");
     assert_eq!((e.line, e.column), (4, 14));
 }
+
+#[test]
+fn wildcards_through_subject_sets() {
+    // Accepted (SpiceDB refuses these; the engine evaluates them exactly and OpenFGA models use them) ...
+    tessera_authz::parse_schema("definition user {}\ndefinition group {\n relation member: user | user:*\n}\ndefinition doc {\n relation viewer: group#member\n}").unwrap();
+    // ... but, as in SpiceDB, an arrow may not walk a relation that reaches a wildcard through a subject set
+    let e = fails("definition user {}\ndefinition doc {\n relation any: doc:*\n relation viewer: user\n relation parent: doc | doc#any\n permission view = parent->viewer\n}");
+    assert!(e.message.contains("walks over the wildcard `doc:*`"), "{e}");
+}
