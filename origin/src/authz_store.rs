@@ -558,6 +558,43 @@ impl RelationshipReader for SnapshotReader {
         Ok(out)
     }
 
+    async fn relationships_with_subject(
+        &self,
+        subject: &ObjectRef,
+    ) -> Result<Vec<Relationship>, String> {
+        let rows: Vec<(String, String, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT resource_type, resource_id, relation, subject_relation FROM authz_relationships
+                 WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
+                   AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(self.at))
+            .bind(&subject.object_type)
+            .bind(&subject.id)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        let mut out: Vec<Relationship> = rows
+            .into_iter()
+            .map(|(object_type, id, relation, srel)| Relationship {
+                resource: ObjectRef { object_type, id },
+                relation,
+                subject: SubjectRef {
+                    object: subject.clone(),
+                    relation: if srel.is_empty() { None } else { Some(srel) },
+                },
+            })
+            .collect();
+        for r in &self.context {
+            if r.subject.object == *subject && !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        Ok(out)
+    }
+
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
         let rows: Vec<(String,)> = on_db!(&self.db, pool => {
             sqlx::query_as(

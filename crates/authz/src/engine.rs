@@ -31,8 +31,84 @@ pub trait RelationshipReader {
     ) -> Result<Vec<SubjectRef>, String>;
 
     /// Every id of `object_type` that appears in a relationship, as resource or as subject (any order,
-    /// duplicates allowed): the candidates of the lookups.
+    /// duplicates allowed): the candidates of `lookup_subjects`.
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String>;
+
+    /// Every relationship whose subject is the object `subject`, with or without a subject relation (for
+    /// `type:*`, the wildcard relationships of the type): the reverse edges `lookup_resources` walks.
+    async fn relationships_with_subject(
+        &self,
+        subject: &ObjectRef,
+    ) -> Result<Vec<crate::relationship::Relationship>, String>;
+}
+
+/// Who depends on a `(type, relation or permission)`: the schema read backwards, for the reverse walk.
+enum Dependent {
+    /// A permission (or rewrite) of the same object that names it.
+    Computed(String),
+    /// `def#name` reaches it through the arrow `tupleset->it`.
+    Arrow {
+        def: String,
+        name: String,
+        tupleset: String,
+    },
+}
+
+type Dependents = HashMap<(String, String), Vec<Dependent>>;
+
+fn dependents(schema: &Schema) -> Dependents {
+    fn walk(schema: &Schema, def_name: &str, name: &str, expr: &Expr, out: &mut Dependents) {
+        match expr {
+            Expr::Nil | Expr::Direct(_) => {}
+            Expr::Ref(m) => out
+                .entry((def_name.to_owned(), m.clone()))
+                .or_default()
+                .push(Dependent::Computed(name.to_owned())),
+            Expr::Arrow {
+                tupleset, target, ..
+            } => {
+                let allowed = schema
+                    .definition(def_name)
+                    .and_then(|d| d.relations.get(tupleset))
+                    .map(|r| r.allowed.as_slice())
+                    .unwrap_or_default();
+                let mut types: Vec<&str> = allowed
+                    .iter()
+                    .filter_map(|a| match a {
+                        crate::schema::AllowedSubject::Object(t)
+                        | crate::schema::AllowedSubject::Set(t, _) => Some(t.as_str()),
+                        crate::schema::AllowedSubject::Wildcard(_) => None,
+                    })
+                    .collect();
+                types.dedup();
+                for t in types {
+                    out.entry((t.to_owned(), target.clone()))
+                        .or_default()
+                        .push(Dependent::Arrow {
+                            def: def_name.to_owned(),
+                            name: name.to_owned(),
+                            tupleset: tupleset.clone(),
+                        });
+                }
+            }
+            Expr::Union(a, b) | Expr::Intersection(a, b) | Expr::Exclusion(a, b) => {
+                walk(schema, def_name, name, a, out);
+                walk(schema, def_name, name, b, out);
+            }
+        }
+    }
+    let mut out = Dependents::new();
+    for (def_name, def) in &schema.definitions {
+        for (name, expr) in &def.permissions {
+            walk(schema, def_name, name, expr, &mut out);
+        }
+        for (name, rel) in &def.relations {
+            if let Some(expr) = &rel.rewrite {
+                walk(schema, def_name, name, expr, &mut out);
+            }
+        }
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,8 +315,12 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
     /// Ids of the `resource_type` objects on which `subject` has `permission`, in id order, after `after`,
     /// at most `limit` of them, and the cursor for the next page (`None` when this page is the last).
     ///
-    /// Complete by construction: every object of the type the store knows is a candidate, and each is
-    /// decided by the same rules as [`Engine::check`], sharing one memo (the subject is fixed).
+    /// A reverse walk from the subject finds the candidates: every `(object, relation or permission)` the
+    /// subject could reach, following stored relationships backwards (subject sets, wildcards) and the
+    /// schema backwards (names used in permissions, arrows). That is a superset of the answer — an
+    /// intersection or exclusion may still say no — so each candidate is then decided by the same rules
+    /// as [`Engine::check`], sharing one memo (the subject is fixed). Complete, and proportional to what
+    /// the subject can reach rather than to the number of objects of the type.
     ///
     /// # Errors
     /// As [`Engine::check`].
@@ -253,36 +333,108 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), CheckError> {
         self.validate_question(resource_type, permission, subject)?;
-        let mut ids = self
-            .reader
-            .object_ids(resource_type)
-            .await
-            .map_err(CheckError::Store)?;
-        ids.sort();
-        ids.dedup();
+        let candidates = self.reachable(subject, resource_type, permission).await?;
         let req = Request::new(subject);
         let mut found = Vec::new();
-        for id in ids
-            .into_iter()
-            .filter(|id| after.is_none_or(|a| id.as_str() > a))
-        {
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a.to_owned()),
+            None => std::ops::Bound::Unbounded,
+        };
+        for id in candidates.range((start, std::ops::Bound::Unbounded)) {
             if found.len() == limit {
                 let cursor = found.last().cloned();
                 return Ok((found, cursor));
             }
             let obj = ObjectRef {
                 object_type: resource_type.to_owned(),
-                id,
+                id: id.clone(),
             };
             if self
-                .name(&req, obj.clone(), permission.to_owned(), 0)
+                .name(&req, obj, permission.to_owned(), 0)
                 .await?
                 .allowed
             {
-                found.push(obj.id);
+                found.push(id.clone());
             }
         }
         Ok((found, None))
+    }
+
+    /// The ids of `resource_type` objects on which `subject` may have `permission`: the reverse walk.
+    async fn reachable(
+        &self,
+        subject: &SubjectRef,
+        resource_type: &str,
+        permission: &str,
+    ) -> Result<std::collections::BTreeSet<String>, CheckError> {
+        let deps = dependents(self.schema);
+        let mut out = std::collections::BTreeSet::new();
+        let mut seen: HashSet<(ObjectRef, String)> = HashSet::new();
+        let mut queue = std::collections::VecDeque::new();
+        let start = (
+            subject.object.clone(),
+            subject.relation.clone().unwrap_or_default(),
+        );
+        seen.insert(start.clone());
+        queue.push_back(start);
+        let mut edges: HashMap<ObjectRef, Vec<crate::relationship::Relationship>> = HashMap::new();
+        while let Some((obj, name)) = queue.pop_front() {
+            if obj.object_type == resource_type && name == permission {
+                out.insert(obj.id.clone());
+            }
+            let mine = deps.get(&(obj.object_type.clone(), name.clone()));
+            let mut next = Vec::new();
+            for d in mine.into_iter().flatten() {
+                if let Dependent::Computed(n) = d {
+                    next.push((obj.clone(), n.clone()));
+                }
+            }
+            let mut sources = vec![obj.clone()];
+            if name.is_empty() && obj.id != "*" {
+                sources.push(ObjectRef {
+                    object_type: obj.object_type.clone(),
+                    id: "*".to_owned(),
+                });
+            }
+            for source in sources {
+                if !edges.contains_key(&source) {
+                    let rels = self
+                        .reader
+                        .relationships_with_subject(&source)
+                        .await
+                        .map_err(CheckError::Store)?;
+                    edges.insert(source.clone(), rels);
+                }
+                let wildcard = source.id == "*";
+                for r in edges.get(&source).into_iter().flatten() {
+                    let srel = r.subject.relation.as_deref().unwrap_or("");
+                    if srel == name || (wildcard && srel.is_empty()) {
+                        next.push((r.resource.clone(), r.relation.clone()));
+                    }
+                    if wildcard {
+                        continue; // arrows never walk wildcards
+                    }
+                    for d in mine.into_iter().flatten() {
+                        if let Dependent::Arrow {
+                            def,
+                            name: n,
+                            tupleset,
+                        } = d
+                        {
+                            if r.resource.object_type == *def && r.relation == *tupleset {
+                                next.push((r.resource.clone(), n.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            for n in next {
+                if seen.insert(n.clone()) {
+                    queue.push_back(n);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Subjects of `subject_type` (objects, or `subject_type#relation` sets when `subject_relation` is

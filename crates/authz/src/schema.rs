@@ -669,7 +669,8 @@ fn validate_expr(
                     "arrows must start from a relation without a rewrite, and `{tupleset}` has one"
                 )));
             }
-            if let Some((wild, via)) = wildcard_through(schema, def_name, tupleset, &mut Vec::new()) {
+            if let Some((wild, via)) = wildcard_through(schema, def_name, tupleset, &mut Vec::new())
+            {
                 return Err(invalid(format!(
                     "arrow `{tupleset}->{target}` walks over the wildcard `{wild}:*` (via `{via}`)"
                 )));

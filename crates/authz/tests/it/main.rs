@@ -63,6 +63,25 @@ impl RelationshipReader for Memory {
             .unwrap_or_default())
     }
 
+    async fn relationships_with_subject(
+        &self,
+        subject: &ObjectRef,
+    ) -> Result<Vec<Relationship>, String> {
+        let mut out = Vec::new();
+        for ((resource, relation), subjects) in &self.rels {
+            for s in subjects {
+                if s.object == *subject {
+                    out.push(Relationship {
+                        resource: resource.clone(),
+                        relation: relation.clone(),
+                        subject: s.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
         let mut ids = Vec::new();
         for ((resource, _), subjects) in &self.rels {
