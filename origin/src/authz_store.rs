@@ -8,8 +8,11 @@
 //! never misses a write numbered `r` or below. Each write checks its preconditions against the state
 //! before it and returns the new revision.
 
+use std::collections::HashMap;
+
 use sqlx::Row as _;
 
+use crate::authz_cache::{live, Changes, ForwardRow, RelCache, ReverseRow};
 use crate::on_db;
 use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
@@ -109,7 +112,10 @@ pub struct Change {
     pub relationship: String,
 }
 
-const LIVE_AT: &str = "created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)";
+/// Live at revision `$2`. The unary `+` keeps SQLite's planner off the revision indexes (which serve
+/// watch): without statistics it would otherwise scan a whole tenant by `created_rev` instead of seeking
+/// the resource or subject index. PostgreSQL reads `+x` as `x`.
+const LIVE_AT: &str = "+created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
 
 fn rev(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -165,7 +171,29 @@ fn filter_sql(f: &Filter, first_param: usize) -> (String, Vec<String>) {
 #[derive(Clone)]
 pub struct AuthzStore {
     db: Db,
+    /// Parsed schemas by (tenant, the revision they were written at): a written schema never changes, so
+    /// entries never go stale; the map is emptied when it reaches [`SCHEMA_CACHE_SIZE`].
+    parsed: std::sync::Arc<std::sync::Mutex<ParsedSchemas>>,
+    /// Relationships in memory, exact by revision (see [`crate::authz_cache`]).
+    cache: std::sync::Arc<RelCache>,
 }
+
+/// How long `minimize_latency` may keep answering at the revision the cache last synced to before it
+/// reads the head again.
+pub const MINIMIZE_LATENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// More changed rows than this between two syncs empties a tenant's cache instead of evicting key by key.
+const MAX_EVICTIONS: i64 = 10_000;
+
+/// Relationships per INSERT or UPDATE statement in a write (8 parameters each, well under every limit).
+const ROWS_PER_STATEMENT: usize = 100;
+
+const SCHEMA_CACHE_SIZE: usize = 1024;
+
+type ParsedSchemas = HashMap<(String, u64), std::sync::Arc<Schema>>;
+
+/// A changed row's keys: resource type, resource id, relation, subject type, subject id.
+type ChangedRow = (String, String, String, String, String);
 
 /// Open a write transaction on `$pool` that has already advanced `$tenant`'s head; evaluates to
 /// `(transaction, new revision)`.
@@ -187,7 +215,61 @@ macro_rules! begin_write {
 impl AuthzStore {
     #[must_use]
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            parsed: std::sync::Arc::default(),
+            cache: std::sync::Arc::default(),
+        }
+    }
+
+    /// The parsed schema in force at revision `at`, and the revision it was written at; parsed once per
+    /// schema version and then served from memory (one indexed lookup per call).
+    ///
+    /// # Errors
+    /// Database failures, or a stored schema that no longer parses.
+    pub async fn schema_at(
+        &self,
+        tenant: &str,
+        at: u64,
+    ) -> Result<Option<(u64, std::sync::Arc<Schema>)>, AuthzStoreError> {
+        if let Some(hit) = self.cache.schema(tenant, at) {
+            return Ok(Some(hit));
+        }
+        let found: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT revision FROM authz_schemas WHERE tenant = $1 AND revision <= $2 ORDER BY revision DESC LIMIT 1")
+                .bind(tenant)
+                .bind(db_rev(at))
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(revision) = found.map(rev) else {
+            return Ok(None);
+        };
+        let key = (tenant.to_owned(), revision);
+        let cached = self.lock_parsed().get(&key).cloned();
+        if let Some(s) = cached {
+            self.cache.put_schema(tenant, at, revision, s.clone());
+            return Ok(Some((revision, s)));
+        }
+        let Some((revision, _, schema)) = self.schema(tenant, Some(revision)).await? else {
+            return Ok(None);
+        };
+        let schema = std::sync::Arc::new(schema);
+        let mut parsed = self.lock_parsed();
+        if parsed.len() >= SCHEMA_CACHE_SIZE {
+            parsed.clear();
+        }
+        parsed.insert(key, schema.clone());
+        drop(parsed);
+        self.cache.put_schema(tenant, at, revision, schema.clone());
+        Ok(Some((revision, schema)))
+    }
+
+    fn lock_parsed(&self) -> std::sync::MutexGuard<'_, ParsedSchemas> {
+        // A panic while holding this lock cannot leave the map inconsistent: take it regardless.
+        self.parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The tenant's newest revision (0 when it has never been written).
@@ -213,11 +295,70 @@ impl AuthzStore {
     /// [`AuthzStoreError::RevisionUnavailable`] for a revision from the future.
     pub async fn snapshot(&self, tenant: &str, at: Option<u64>) -> Result<u64, AuthzStoreError> {
         let head = self.head(tenant).await?;
+        self.sync(tenant, head).await?;
         match at {
             None => Ok(head),
             Some(r) if r <= head => Ok(r),
             Some(r) => Err(AuthzStoreError::RevisionUnavailable(r)),
         }
+    }
+
+    /// The revision `minimize_latency` reads at: the one the cache last synced to when that was within
+    /// [`MINIMIZE_LATENCY_WINDOW`] (no database round trip), else the head.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn recent(&self, tenant: &str) -> Result<u64, AuthzStoreError> {
+        match self.cache.synced(tenant) {
+            Some((rev, when)) if when.elapsed() <= MINIMIZE_LATENCY_WINDOW => Ok(rev),
+            _ => self.snapshot(tenant, None).await,
+        }
+    }
+
+    /// Bring the tenant's cache up to `head`: evict exactly the keys changed since it last synced.
+    async fn sync(&self, tenant: &str, head: u64) -> Result<(), AuthzStoreError> {
+        let Some(from) = self.cache.needs_sync(tenant, head) else {
+            return Ok(());
+        };
+        let (rows, schema_changed): (Vec<ChangedRow>, bool) = on_db!(&self.db, pool => {
+            let rows = sqlx::query_as(
+                "SELECT resource_type, resource_id, relation, subject_type, subject_id FROM authz_relationships
+                 WHERE tenant = $1 AND ((created_rev > $2 AND created_rev <= $3) OR (deleted_rev > $2 AND deleted_rev <= $3))
+                 LIMIT $4",
+            )
+            .bind(tenant)
+            .bind(db_rev(from))
+            .bind(db_rev(head))
+            .bind(MAX_EVICTIONS + 1)
+            .fetch_all(pool)
+            .await?;
+            let schema: Option<i64> = sqlx::query_scalar(
+                "SELECT revision FROM authz_schemas WHERE tenant = $1 AND revision > $2 AND revision <= $3 LIMIT 1",
+            )
+            .bind(tenant)
+            .bind(db_rev(from))
+            .bind(db_rev(head))
+            .fetch_optional(pool)
+            .await?;
+            (rows, schema.is_some())
+        });
+        let changes = if rows.len() > usize::try_from(MAX_EVICTIONS).unwrap_or(usize::MAX) {
+            Changes::Everything
+        } else {
+            let mut forward = Vec::with_capacity(rows.len());
+            let mut reverse = Vec::with_capacity(rows.len());
+            for (rt, rid, rel, st, sid) in rows {
+                forward.push((rt, rid, rel));
+                reverse.push((st, sid));
+            }
+            Changes::Keys {
+                forward,
+                reverse,
+                schema_changed,
+            }
+        };
+        self.cache.apply(tenant, from, head, changes);
+        Ok(())
     }
 
     /// The schema in force at `at` (head when `None`), with the revision it was written at.
@@ -252,7 +393,7 @@ impl AuthzStore {
     /// See [`AuthzStoreError`].
     pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
         let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
-        on_db!(&self.db, pool => {
+        let revision = on_db!(&self.db, pool => {
             let (mut tx, revision) = begin_write!(pool, tenant);
             let rows = sqlx::query(
                 "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
@@ -273,8 +414,11 @@ impl AuthzStore {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(revision)
-        })
+            revision
+        });
+        // Evict what this write changed now, so this origin reads its own writes at once.
+        self.sync(tenant, revision).await?;
+        Ok(revision)
     }
 
     /// Apply `updates` atomically if every precondition holds; returns the new revision.
@@ -287,8 +431,8 @@ impl AuthzStore {
         updates: &[(Operation, Relationship)],
         preconditions: &[Precondition],
     ) -> Result<u64, AuthzStoreError> {
-        let (_, _, schema) = self
-            .schema(tenant, None)
+        let (_, schema) = self
+            .schema_at(tenant, u64::MAX >> 1)
             .await?
             .ok_or(AuthzStoreError::NoSchema)?;
         let mut seen = std::collections::HashSet::new();
@@ -300,7 +444,7 @@ impl AuthzStore {
                 r.validate(&schema).map_err(AuthzStoreError::Relationship)?;
             }
         }
-        on_db!(&self.db, pool => {
+        let revision = on_db!(&self.db, pool => {
             let (mut tx, revision) = begin_write!(pool, tenant);
             for p in preconditions {
                 let (clause, args) = filter_sql(&p.filter, 2);
@@ -312,53 +456,81 @@ impl AuthzStore {
                 let matched = q.fetch_optional(&mut *tx).await?.is_some();
                 precondition_holds(p, matched)?;
             }
-            for (op, r) in updates {
-                let key = relationship_key(r);
-                let exists = {
-                    let mut q = sqlx::query(
-                        "SELECT 1 FROM authz_relationships WHERE tenant = $1 AND resource_type = $2 AND resource_id = $3
-                         AND relation = $4 AND subject_type = $5 AND subject_id = $6 AND subject_relation = $7
-                         AND deleted_rev IS NULL",
-                    )
-                    .bind(tenant);
-                    for k in key {
+            // Many rows per statement: a statement costs a round trip, a row almost nothing.
+            let inserts: Vec<&(Operation, Relationship)> =
+                updates.iter().filter(|(op, _)| *op != Operation::Delete).collect();
+            for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from(
+                    "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
+                     subject_id, subject_relation, created_rev) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = 3 + i * 6;
+                    let sep = if i == 0 { "" } else { ", " };
+                    sql.push_str(&format!(
+                        "{sep}($1, ${}, ${}, ${}, ${}, ${}, ${}, $2)",
+                        b, b + 1, b + 2, b + 3, b + 4, b + 5
+                    ));
+                }
+                sql.push_str(
+                    " ON CONFLICT (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
+                      WHERE deleted_rev IS NULL DO NOTHING
+                      RETURNING resource_type, resource_id, relation, subject_type, subject_id, subject_relation",
+                );
+                let mut q = sqlx::query_as::<_, (String, String, String, String, String, String)>(
+                    sqlx::AssertSqlSafe(sql),
+                )
+                .bind(tenant)
+                .bind(db_rev(revision));
+                for (_, r) in chunk {
+                    for k in relationship_key(r) {
                         q = q.bind(k);
                     }
-                    q.fetch_optional(&mut *tx).await?.is_some()
-                };
-                match (op, exists) {
-                    (Operation::Create, true) => {
-                        return Err(AuthzStoreError::AlreadyExists(r.to_string()))
-                    }
-                    (Operation::Touch, true) | (Operation::Delete, false) => {}
-                    (Operation::Create | Operation::Touch, false) => {
-                        let mut q = sqlx::query(
-                            "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
-                             subject_id, subject_relation, created_rev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        )
-                        .bind(tenant);
-                        for k in key {
-                            q = q.bind(k);
-                        }
-                        q.bind(db_rev(revision)).execute(&mut *tx).await?;
-                    }
-                    (Operation::Delete, true) => {
-                        let mut q = sqlx::query(
-                            "UPDATE authz_relationships SET deleted_rev = $8 WHERE tenant = $1 AND resource_type = $2
-                             AND resource_id = $3 AND relation = $4 AND subject_type = $5 AND subject_id = $6
-                             AND subject_relation = $7 AND deleted_rev IS NULL",
-                        )
-                        .bind(tenant);
-                        for k in key {
-                            q = q.bind(k);
-                        }
-                        q.bind(db_rev(revision)).execute(&mut *tx).await?;
+                }
+                let inserted: std::collections::HashSet<(String, String, String, String, String, String)> =
+                    q.fetch_all(&mut *tx).await?.into_iter().collect();
+                for (op, r) in chunk {
+                    let [a, b, c, d, e, f] = relationship_key(r).map(str::to_owned);
+                    if *op == Operation::Create && !inserted.contains(&(a, b, c, d, e, f)) {
+                        return Err(AuthzStoreError::AlreadyExists(r.to_string()));
                     }
                 }
             }
+            let deletes: Vec<&Relationship> = updates
+                .iter()
+                .filter(|(op, _)| *op == Operation::Delete)
+                .map(|(_, r)| r)
+                .collect();
+            for chunk in deletes.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from(
+                    "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
+                     AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = 3 + i * 6;
+                    let sep = if i == 0 { "" } else { ", " };
+                    sql.push_str(&format!(
+                        "{sep}(${}, ${}, ${}, ${}, ${}, ${})",
+                        b, b + 1, b + 2, b + 3, b + 4, b + 5
+                    ));
+                }
+                sql.push(')');
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(db_rev(revision));
+                for r in chunk {
+                    for k in relationship_key(r) {
+                        q = q.bind(k);
+                    }
+                }
+                q.execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-            Ok(revision)
-        })
+            revision
+        });
+        // Evict what this write changed now, so this origin reads its own writes at once.
+        self.sync(tenant, revision).await?;
+        Ok(revision)
     }
 
     /// Delete every live relationship matching `filter`; returns the new revision and how many went.
@@ -370,7 +542,7 @@ impl AuthzStore {
         tenant: &str,
         filter: &Filter,
     ) -> Result<(u64, u64), AuthzStoreError> {
-        on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => {
             let (mut tx, revision) = begin_write!(pool, tenant);
             let (clause, args) = filter_sql(filter, 3);
             let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL{clause}");
@@ -382,8 +554,10 @@ impl AuthzStore {
             }
             let done = q.execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok((revision, done.rows_affected()))
-        })
+            (revision, done.rows_affected())
+        });
+        self.sync(tenant, done.0).await?;
+        Ok(done)
     }
 
     /// Relationships matching `filter` live at revision `at`.
@@ -471,6 +645,9 @@ impl AuthzStore {
             tenant: tenant.to_owned(),
             at,
             context: Vec::new(),
+            conn: tokio::sync::Mutex::new(None),
+            cache: self.cache.clone(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -510,6 +687,46 @@ pub struct SnapshotReader {
     tenant: String,
     at: u64,
     context: Vec<Relationship>,
+    /// One read transaction for all the queries of a request, opened at the first: an engine walk issues
+    /// many small queries, and a pool round trip and a fresh SQLite read lock for each would cost more
+    /// than the query. Dropped (rolled back) with the reader; it only ever reads.
+    conn: tokio::sync::Mutex<Option<Conn>>,
+    cache: std::sync::Arc<RelCache>,
+    /// The cache generation when the transaction began: loads are cached only if no sync came since.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+enum Conn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` with `$c` bound to the reader's connection (acquired on first use), typed per backend.
+macro_rules! on_conn {
+    ($reader:expr, $c:ident => $body:expr) => {{
+        let mut guard = $reader.conn.lock().await;
+        if guard.is_none() {
+            $reader.generation.store(
+                $reader.cache.generation(&$reader.tenant),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            *guard = Some(match &$reader.db {
+                Db::Sqlite(p) => Conn::Sqlite(p.begin().await.map_err(|e| e.to_string())?),
+                Db::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| e.to_string())?),
+            });
+        }
+        match guard.as_mut() {
+            Some(Conn::Sqlite(c)) => {
+                let $c = &mut **c;
+                $body
+            }
+            Some(Conn::Postgres(c)) => {
+                let $c = &mut **c;
+                $body
+            }
+            None => return Err("no connection".to_owned()),
+        }
+    }};
 }
 
 impl SnapshotReader {
@@ -522,32 +739,121 @@ impl SnapshotReader {
     }
 }
 
+impl SnapshotReader {
+    /// Every version of `resource#relation` not deleted by `floor`, from the database.
+    async fn load_forward(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+        floor: u64,
+    ) -> Result<Vec<ForwardRow>, String> {
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
+            sqlx::query_as(
+                "SELECT subject_type, subject_id, subject_relation, created_rev, deleted_rev FROM authz_relationships
+                 WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
+                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(floor))
+            .bind(&resource.object_type)
+            .bind(&resource.id)
+            .bind(relation)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(st, sid, srel, c, d)| ForwardRow {
+                subject_type: st,
+                subject_id: sid,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            })
+            .collect())
+    }
+
+    /// Every version of a relationship naming `subject` not deleted by `floor`, from the database.
+    async fn load_reverse(
+        &self,
+        subject: &ObjectRef,
+        floor: u64,
+    ) -> Result<Vec<ReverseRow>, String> {
+        let rows: Vec<(String, String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
+            sqlx::query_as(
+                "SELECT resource_type, resource_id, relation, subject_relation, created_rev, deleted_rev
+                 FROM authz_relationships
+                 WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
+                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(floor))
+            .bind(&subject.object_type)
+            .bind(&subject.id)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(rt, rid, rel, srel, c, d)| ReverseRow {
+                resource_type: rt,
+                resource_id: rid,
+                relation: rel,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            })
+            .collect())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl RelationshipReader for SnapshotReader {
     async fn subjects(
         &self,
         resource: &ObjectRef,
         relation: &str,
     ) -> Result<Vec<SubjectRef>, String> {
-        let rows: Vec<(String, String, String)> = on_db!(&self.db, pool => {
-            sqlx::query_as(
-                "SELECT subject_type, subject_id, subject_relation FROM authz_relationships
-                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)
-                 AND resource_type = $3 AND resource_id = $4 AND relation = $5",
-            )
-            .bind(&self.tenant)
-            .bind(db_rev(self.at))
-            .bind(&resource.object_type)
-            .bind(&resource.id)
-            .bind(relation)
-            .fetch_all(pool)
-            .await
-            .map_err(|e| e.to_string())?
-        });
+        let key = (
+            resource.object_type.clone(),
+            resource.id.clone(),
+            relation.to_owned(),
+        );
+        let rows = match self.cache.forward(&self.tenant, &key, self.at) {
+            Some(rows) => rows,
+            None => {
+                // Below the cache's floor (an old snapshot) the floor is this read's own revision.
+                let floor = self.cache.floor_for(&self.tenant, self.at);
+                let rows: std::sync::Arc<[ForwardRow]> = self
+                    .load_forward(resource, relation, floor.unwrap_or(self.at))
+                    .await?
+                    .into();
+                if floor.is_some() {
+                    let generation = self.generation();
+                    self.cache
+                        .put_forward(&self.tenant, generation, key, rows.clone());
+                }
+                rows
+            }
+        };
         let mut out: Vec<SubjectRef> = rows
-            .into_iter()
-            .map(|(object_type, id, srel)| SubjectRef {
-                object: ObjectRef { object_type, id },
-                relation: if srel.is_empty() { None } else { Some(srel) },
+            .iter()
+            .filter(|r| live(r.created, r.deleted, self.at))
+            .map(|r| SubjectRef {
+                object: ObjectRef {
+                    object_type: r.subject_type.clone(),
+                    id: r.subject_id.clone(),
+                },
+                relation: if r.subject_relation.is_empty() {
+                    None
+                } else {
+                    Some(r.subject_relation.clone())
+                },
             })
             .collect();
         for r in &self.context {
@@ -562,28 +868,39 @@ impl RelationshipReader for SnapshotReader {
         &self,
         subject: &ObjectRef,
     ) -> Result<Vec<Relationship>, String> {
-        let rows: Vec<(String, String, String, String)> = on_db!(&self.db, pool => {
-            sqlx::query_as(
-                "SELECT resource_type, resource_id, relation, subject_relation FROM authz_relationships
-                 WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
-                   AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2)",
-            )
-            .bind(&self.tenant)
-            .bind(db_rev(self.at))
-            .bind(&subject.object_type)
-            .bind(&subject.id)
-            .fetch_all(pool)
-            .await
-            .map_err(|e| e.to_string())?
-        });
+        let key = (subject.object_type.clone(), subject.id.clone());
+        let rows = match self.cache.reverse(&self.tenant, &key, self.at) {
+            Some(rows) => rows,
+            None => {
+                let floor = self.cache.floor_for(&self.tenant, self.at);
+                let rows: std::sync::Arc<[ReverseRow]> = self
+                    .load_reverse(subject, floor.unwrap_or(self.at))
+                    .await?
+                    .into();
+                if floor.is_some() {
+                    let generation = self.generation();
+                    self.cache
+                        .put_reverse(&self.tenant, generation, key, rows.clone());
+                }
+                rows
+            }
+        };
         let mut out: Vec<Relationship> = rows
-            .into_iter()
-            .map(|(object_type, id, relation, srel)| Relationship {
-                resource: ObjectRef { object_type, id },
-                relation,
+            .iter()
+            .filter(|r| live(r.created, r.deleted, self.at))
+            .map(|r| Relationship {
+                resource: ObjectRef {
+                    object_type: r.resource_type.clone(),
+                    id: r.resource_id.clone(),
+                },
+                relation: r.relation.clone(),
                 subject: SubjectRef {
                     object: subject.clone(),
-                    relation: if srel.is_empty() { None } else { Some(srel) },
+                    relation: if r.subject_relation.is_empty() {
+                        None
+                    } else {
+                        Some(r.subject_relation.clone())
+                    },
                 },
             })
             .collect();
@@ -596,19 +913,19 @@ impl RelationshipReader for SnapshotReader {
     }
 
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
-        let rows: Vec<(String,)> = on_db!(&self.db, pool => {
+        let rows: Vec<(String,)> = on_conn!(self, conn => {
             sqlx::query_as(
                 "SELECT resource_id AS id FROM authz_relationships
-                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2) AND resource_type = $3
+                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND resource_type = $3
                  UNION
                  SELECT subject_id AS id FROM authz_relationships
-                 WHERE tenant = $1 AND created_rev <= $2 AND (deleted_rev IS NULL OR deleted_rev > $2) AND subject_type = $3
+                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND subject_type = $3
                    AND subject_id != '*'",
             )
             .bind(&self.tenant)
             .bind(db_rev(self.at))
             .bind(object_type)
-            .fetch_all(pool)
+            .fetch_all(conn)
             .await
             .map_err(|e| e.to_string())?
         });

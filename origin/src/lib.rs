@@ -6,6 +6,7 @@
 //! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
 //! the HTTP surface, the database and the clock/RNG.
 
+pub mod authz_cache;
 pub mod authz_http;
 pub mod authz_store;
 pub mod clients;
@@ -94,6 +95,16 @@ pub fn unix_now() -> i64 {
     let now = std::time::SystemTime::now();
     now.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A monotonic instant, for the `Server-Timing` of answers: the one place the origin reads that clock.
+#[must_use]
+pub fn monotonic() -> std::time::Instant {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the origin shell is the clock source"
+    )]
+    std::time::Instant::now()
 }
 
 /// `n` bytes from the operating system's CSPRNG: the one place the origin draws randomness.

@@ -713,24 +713,23 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             .await
             .map_err(CheckError::Store)?;
         let want = req.subject;
+        // Direct answers first: they cost nothing, while a subject set may need a long walk.
+        let direct = subjects.iter().any(|s| match &s.relation {
+            // `type:*` grants every object of the type, and answers a check of `type:*` itself.
+            None if s.is_wildcard() => {
+                want.relation.is_none() && s.object.object_type == want.object.object_type
+            }
+            None => want.relation.is_none() && s.object == want.object,
+            Some(_) => s == want,
+        });
+        if direct {
+            return Ok(Outcome::YES);
+        }
         let mut acc = Outcome::NO;
         for s in &subjects {
             match &s.relation {
-                None if s.is_wildcard() => {
-                    // `type:*` grants every object of the type, and answers a check of `type:*` itself.
-                    if want.relation.is_none() && s.object.object_type == want.object.object_type {
-                        return Ok(Outcome::YES);
-                    }
-                }
-                None => {
-                    if want.relation.is_none() && s.object == want.object {
-                        return Ok(Outcome::YES);
-                    }
-                }
+                None => {}
                 Some(r) => {
-                    if s == want {
-                        return Ok(Outcome::YES);
-                    }
                     let o = self
                         .name(req, s.object.clone(), r.clone(), depth + 1)
                         .await?;

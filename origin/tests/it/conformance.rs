@@ -33,6 +33,7 @@ const CASES: &[(&str, Case)] = cases![
     schema_cannot_orphan_data,
     concurrent_writers_get_distinct_revisions,
     engine_over_the_store,
+    two_origins_stay_coherent,
 ];
 
 const SCHEMA: &str = "definition user {}
@@ -613,4 +614,84 @@ async fn conformance_postgres() {
         .unwrap()
         .close()
         .await;
+}
+
+/// Two origins on one database: each caches relationships in memory, and each still sees the other's
+/// writes at once under `fully_consistent`, and at exact snapshots before and after them.
+async fn two_origins_stay_coherent(store: Store) {
+    let a = authz(&store).await;
+    let b = AuthzStore::new(store.db().clone());
+    let (_, _, schema) = a.schema("t", None).await.unwrap().unwrap();
+    let doc = ObjectRef {
+        object_type: "doc".to_owned(),
+        id: "1".to_owned(),
+    };
+    let ann: SubjectRef = "user:ann".parse().unwrap();
+    let allowed = |s: &AuthzStore, at: u64| {
+        let reader = s.reader("t", at);
+        let schema = schema.clone();
+        let doc = doc.clone();
+        let ann = ann.clone();
+        async move {
+            Engine::new(&schema, &reader)
+                .check(&doc, "view", &ann)
+                .await
+                .unwrap()
+        }
+    };
+    let r1 = put(
+        &a,
+        &ops(Operation::Touch, &["group:g#member@user:ann"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    // both warm their caches on doc:1 and group:g
+    let at = a.snapshot("t", None).await.unwrap();
+    assert!(!allowed(&a, at).await);
+    let at = b.snapshot("t", None).await.unwrap();
+    assert!(!allowed(&b, at).await);
+    // b writes; a must see it at the head
+    let r2 = put(
+        &b,
+        &ops(Operation::Touch, &["doc:1#viewer@group:g#member"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(at, r2);
+    assert!(allowed(&a, at).await, "a sees b's write");
+    assert!(!allowed(&a, r1).await, "and not at the snapshot before it");
+    // a deletes the membership; b must see that
+    let r3 = put(
+        &a,
+        &ops(Operation::Delete, &["group:g#member@user:ann"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    let at = b.snapshot("t", None).await.unwrap();
+    assert_eq!(at, r3);
+    assert!(!allowed(&b, at).await, "b sees a's delete");
+    assert!(
+        allowed(&b, r2).await,
+        "and the snapshot between still answers as it did"
+    );
+    assert!(allowed(&a, r2).await);
+    // a reverse walk (lookups) is coherent too
+    let later = a.reader("t", r2);
+    let engine = Engine::new(&schema, &later);
+    let (ids, _) = engine
+        .lookup_resources("doc", "view", &ann, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec!["1".to_owned()]);
+    let now = b.reader("t", r3);
+    let engine = Engine::new(&schema, &now);
+    let (ids, _) = engine
+        .lookup_resources("doc", "view", &ann, None, 10)
+        .await
+        .unwrap();
+    assert!(ids.is_empty());
 }
