@@ -255,14 +255,17 @@ impl AuthzStore {
             return Ok(None);
         };
         let schema = std::sync::Arc::new(schema);
+        self.remember_parsed(key, schema.clone());
+        self.cache.put_schema(tenant, at, revision, schema.clone());
+        Ok(Some((revision, schema)))
+    }
+
+    fn remember_parsed(&self, key: (String, u64), schema: std::sync::Arc<Schema>) {
         let mut parsed = self.lock_parsed();
         if parsed.len() >= SCHEMA_CACHE_SIZE {
             parsed.clear();
         }
-        parsed.insert(key, schema.clone());
-        drop(parsed);
-        self.cache.put_schema(tenant, at, revision, schema.clone());
-        Ok(Some((revision, schema)))
+        parsed.insert(key, schema);
     }
 
     fn lock_parsed(&self) -> std::sync::MutexGuard<'_, ParsedSchemas> {
@@ -431,21 +434,45 @@ impl AuthzStore {
         updates: &[(Operation, Relationship)],
         preconditions: &[Precondition],
     ) -> Result<u64, AuthzStoreError> {
-        let (_, schema) = self
-            .schema_at(tenant, u64::MAX >> 1)
-            .await?
-            .ok_or(AuthzStoreError::NoSchema)?;
         let mut seen = std::collections::HashSet::new();
-        for (op, r) in updates {
+        for (_, r) in updates {
             if !seen.insert(r) {
                 return Err(AuthzStoreError::DuplicateUpdate(r.to_string()));
-            }
-            if *op != Operation::Delete {
-                r.validate(&schema).map_err(AuthzStoreError::Relationship)?;
             }
         }
         let revision = on_db!(&self.db, pool => {
             let (mut tx, revision) = begin_write!(pool, tenant);
+            // The schema is read under the tenant's write lock, so a schema written concurrently is either
+            // wholly before this write (and validates it) or wholly after (and checks what it wrote).
+            let schema_rev: Option<i64> = sqlx::query_scalar(
+                "SELECT revision FROM authz_schemas WHERE tenant = $1 ORDER BY revision DESC LIMIT 1",
+            )
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let schema_rev = schema_rev.map(rev).ok_or(AuthzStoreError::NoSchema)?;
+            let key = (tenant.to_owned(), schema_rev);
+            let parsed = self.lock_parsed().get(&key).cloned();
+            let schema = match parsed {
+                Some(s) => s,
+                None => {
+                    let text: String = sqlx::query_scalar(
+                        "SELECT text FROM authz_schemas WHERE tenant = $1 AND revision = $2",
+                    )
+                    .bind(tenant)
+                    .bind(db_rev(schema_rev))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let s = std::sync::Arc::new(parse_schema(&text).map_err(AuthzStoreError::Schema)?);
+                    self.remember_parsed(key, s.clone());
+                    s
+                }
+            };
+            for (op, r) in updates {
+                if *op != Operation::Delete {
+                    r.validate(&schema).map_err(AuthzStoreError::Relationship)?;
+                }
+            }
             for p in preconditions {
                 let (clause, args) = filter_sql(&p.filter, 2);
                 let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL{clause} LIMIT 1");
@@ -910,6 +937,85 @@ impl RelationshipReader for SnapshotReader {
             }
         }
         Ok(out)
+    }
+
+    async fn prefetch(&self, resources: &[ObjectRef], relations: &[String]) -> Result<(), String> {
+        // Only worth it where the cache can keep the result, and only for keys not already there.
+        let Some(floor) = self.cache.floor_for(&self.tenant, self.at) else {
+            return Ok(());
+        };
+        let Some(first) = resources.first() else {
+            return Ok(());
+        };
+        let object_type = &first.object_type;
+        let ids: Vec<&str> = resources
+            .iter()
+            .filter(|r| r.object_type == *object_type)
+            .filter(|r| {
+                relations.iter().any(|rel| {
+                    let key = (r.object_type.clone(), r.id.clone(), rel.clone());
+                    self.cache.forward(&self.tenant, &key, self.at).is_none()
+                })
+            })
+            .map(|r| r.id.as_str())
+            .collect();
+        if ids.is_empty() || relations.is_empty() {
+            return Ok(());
+        }
+        // $1 tenant, $2 floor, $3 type, then the relations, then the ids.
+        let rel_params: Vec<String> = (0..relations.len())
+            .map(|i| format!("${}", 4 + i))
+            .collect();
+        let id_params: Vec<String> = (0..ids.len())
+            .map(|i| format!("${}", 4 + relations.len() + i))
+            .collect();
+        let sql = format!(
+            "SELECT resource_id, relation, subject_type, subject_id, subject_relation, created_rev, deleted_rev
+             FROM authz_relationships
+             WHERE tenant = $1 AND resource_type = $3 AND relation IN ({}) AND resource_id IN ({})
+               AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            rel_params.join(", "),
+            id_params.join(", ")
+        );
+        type Row = (String, String, String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = on_conn!(self, conn => {
+            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+                .bind(&self.tenant)
+                .bind(db_rev(floor))
+                .bind(object_type);
+            for r in relations {
+                q = q.bind(r);
+            }
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(conn).await.map_err(|e| e.to_string())?
+        });
+        let mut grouped: HashMap<(String, String), Vec<ForwardRow>> = HashMap::new();
+        for id in &ids {
+            for rel in relations {
+                grouped.insert(((*id).to_owned(), rel.clone()), Vec::new());
+            }
+        }
+        for (id, rel, st, sid, srel, c, d) in rows {
+            grouped.entry((id, rel)).or_default().push(ForwardRow {
+                subject_type: st,
+                subject_id: sid,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            });
+        }
+        let generation = self.generation();
+        for ((id, rel), rows) in grouped {
+            self.cache.put_forward(
+                &self.tenant,
+                generation,
+                (object_type.clone(), id, rel),
+                rows.into(),
+            );
+        }
+        Ok(())
     }
 
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {

@@ -17,6 +17,9 @@ use crate::schema::{ArrowKind, Expr, Schema};
 /// Default recursion limit (nested groups, arrows).
 pub const DEFAULT_MAX_DEPTH: u32 = 50;
 
+/// Candidates whose relations `lookup_resources` asks the store to load at once.
+const PREFETCH_BATCH: usize = 250;
+
 /// The storage port: direct relationships only; the engine does the rest.
 #[allow(
     async_fn_in_trait,
@@ -40,6 +43,13 @@ pub trait RelationshipReader {
         &self,
         subject: &ObjectRef,
     ) -> Result<Vec<crate::relationship::Relationship>, String>;
+
+    /// A hint that `subjects(r, relation)` is about to be asked for each of `resources` and each of
+    /// `relations`: a store may load them all at once. The default does nothing.
+    async fn prefetch(&self, resources: &[ObjectRef], relations: &[String]) -> Result<(), String> {
+        let _ = (resources, relations);
+        Ok(())
+    }
 }
 
 /// Who depends on a `(type, relation or permission)`: the schema read backwards, for the reverse walk.
@@ -340,11 +350,34 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             Some(a) => std::ops::Bound::Excluded(a.to_owned()),
             None => std::ops::Bound::Unbounded,
         };
-        for id in candidates.range((start, std::ops::Bound::Unbounded)) {
+        let relations = self.relations_read_by(resource_type, permission);
+        let mut prefetched = 0usize;
+        let ordered: Vec<&String> = candidates
+            .range((start, std::ops::Bound::Unbounded))
+            .collect();
+        for (i, id) in ordered.iter().enumerate() {
             if found.len() == limit {
                 let cursor = found.last().cloned();
                 return Ok((found, cursor));
             }
+            if i == prefetched && !relations.is_empty() {
+                // The next batch of candidates' own relations, in one round trip.
+                let batch: Vec<ObjectRef> = ordered
+                    .iter()
+                    .skip(i)
+                    .take(PREFETCH_BATCH)
+                    .map(|id| ObjectRef {
+                        object_type: resource_type.to_owned(),
+                        id: (*id).clone(),
+                    })
+                    .collect();
+                prefetched += batch.len();
+                self.reader
+                    .prefetch(&batch, &relations)
+                    .await
+                    .map_err(CheckError::Store)?;
+            }
+            let id = *id;
             let obj = ObjectRef {
                 object_type: resource_type.to_owned(),
                 id: id.clone(),
@@ -360,6 +393,57 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         Ok((found, None))
     }
 
+    /// The stored relations of `object_type` that deciding `name` on one of its objects reads first: the
+    /// relations named by its expression (through permissions of the same type) and arrow tuplesets.
+    fn relations_read_by(&self, object_type: &str, name: &str) -> Vec<String> {
+        fn walk(
+            def: &crate::schema::Definition,
+            expr: &Expr,
+            seen: &mut Vec<String>,
+            out: &mut Vec<String>,
+        ) {
+            match expr {
+                Expr::Nil => {}
+                Expr::Direct(r) => push(out, r),
+                Expr::Ref(n) => visit(def, n, seen, out),
+                Expr::Arrow { tupleset, .. } => push(out, tupleset),
+                Expr::Union(a, b) | Expr::Intersection(a, b) | Expr::Exclusion(a, b) => {
+                    walk(def, a, seen, out);
+                    walk(def, b, seen, out);
+                }
+            }
+        }
+        fn push(out: &mut Vec<String>, r: &str) {
+            if !out.iter().any(|x| x == r) {
+                out.push(r.to_owned());
+            }
+        }
+        fn visit(
+            def: &crate::schema::Definition,
+            name: &str,
+            seen: &mut Vec<String>,
+            out: &mut Vec<String>,
+        ) {
+            if seen.iter().any(|x| x == name) {
+                return;
+            }
+            seen.push(name.to_owned());
+            if let Some(rel) = def.relations.get(name) {
+                match &rel.rewrite {
+                    Some(expr) => walk(def, expr, seen, out),
+                    None => push(out, name),
+                }
+            } else if let Some(expr) = def.permissions.get(name) {
+                walk(def, expr, seen, out);
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(def) = self.schema.definition(object_type) {
+            visit(def, name, &mut Vec::new(), &mut out);
+        }
+        out
+    }
+
     /// The ids of `resource_type` objects on which `subject` may have `permission`: the reverse walk.
     async fn reachable(
         &self,
@@ -368,6 +452,20 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         permission: &str,
     ) -> Result<std::collections::BTreeSet<String>, CheckError> {
         let deps = dependents(self.schema);
+        // Objects of a type no relation admits as a subject are never a relationship's subject: asking
+        // the store about them would only find nothing.
+        let subject_types: HashSet<&str> = self
+            .schema
+            .definitions
+            .values()
+            .flat_map(|d| d.relations.values())
+            .flat_map(|r| &r.allowed)
+            .map(|a| match a {
+                crate::schema::AllowedSubject::Object(t)
+                | crate::schema::AllowedSubject::Wildcard(t)
+                | crate::schema::AllowedSubject::Set(t, _) => t.as_str(),
+            })
+            .collect();
         let mut out = std::collections::BTreeSet::new();
         let mut seen: HashSet<(ObjectRef, String)> = HashSet::new();
         let mut queue = std::collections::VecDeque::new();
@@ -389,7 +487,10 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                     next.push((obj.clone(), n.clone()));
                 }
             }
-            let mut sources = vec![obj.clone()];
+            let mut sources = Vec::new();
+            if subject_types.contains(obj.object_type.as_str()) {
+                sources.push(obj.clone());
+            }
             if name.is_empty() && obj.id != "*" {
                 sources.push(ObjectRef {
                     object_type: obj.object_type.clone(),
