@@ -331,6 +331,9 @@ struct CheckJson {
     consistency: Option<ConsistencyJson>,
     #[serde(default)]
     context_relationships: Vec<String>,
+    /// Answer with `why`: the relationships that granted, or what denied.
+    #[serde(default)]
+    explain: bool,
 }
 
 #[derive(Deserialize)]
@@ -457,6 +460,25 @@ async fn check(
     )?;
     let (resource, subject) = parse_item(&req.resource, &req.subject)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
+    if req.explain {
+        // The same decision with its reasons (the granting path, or what denied it), for audit.
+        let permission = req.permission;
+        let why = on_engine(
+            &state,
+            &tenant,
+            at,
+            &req.context_relationships,
+            move |engine| {
+                Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+            },
+        )
+        .await?
+        .map_err(|e| check_error(&e))?;
+        return Ok(timed(
+            started,
+            json!({ "allowed": why.allowed, "why": why, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+        ));
+    }
     let mut results = run_checks(
         &state,
         &tenant,

@@ -108,6 +108,9 @@ enum AuthzCommand {
         /// Check at this revision instead of the newest.
         #[arg(long)]
         revision: Option<u64>,
+        /// Also print why: the relationships that granted it, or what denied it.
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -508,10 +511,22 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
             permission,
             subject,
             revision,
+            explain,
         } => {
             let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
             let (schema, reader) = engine_parts(&authz, tenant, revision).await?;
+            if explain {
+                let why = tessera_authz::Engine::new(&schema, &reader)
+                    .explain(&resource, &permission, &subject)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{}\n{}", why.allowed, why.reason);
+                for r in &why.relationships {
+                    println!("  {r}");
+                }
+                return Ok(());
+            }
             let allowed = tessera_authz::Engine::new(&schema, &reader)
                 .check(&resource, &permission, &subject)
                 .await

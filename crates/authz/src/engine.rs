@@ -223,9 +223,9 @@ struct Request<'s> {
 }
 
 pub struct Engine<'a, R> {
-    schema: &'a Schema,
-    reader: &'a R,
-    max_depth: u32,
+    pub(crate) schema: &'a Schema,
+    pub(crate) reader: &'a R,
+    pub(crate) max_depth: u32,
 }
 
 impl<'s> Request<'s> {
@@ -299,7 +299,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
     }
 
     /// As [`Engine::validate_names`] for the subject too: its type, and the relation of a subject set.
-    fn validate_question(
+    pub(crate) fn validate_question(
         &self,
         object_type: &str,
         permission: &str,

@@ -10,6 +10,8 @@
 //!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
 //!   depth limit.
 //!
+//! - [`explain`]: why a check came out as it did (the relationships that granted it, or what denied it),
+//!   for audit records.
 //! - [`openfga`]: import of OpenFGA authorization models (the JSON form, schema 1.1) into this language.
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
 //!
@@ -18,6 +20,7 @@
 //! all three are left-associative.
 
 pub mod engine;
+pub mod explain;
 pub mod openfga;
 pub mod relationship;
 pub mod schema;

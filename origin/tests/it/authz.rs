@@ -708,3 +708,51 @@ async fn openfga_import_and_contextual_relationships() {
         (StatusCode::BAD_REQUEST, Some("unknown_permission"))
     );
 }
+
+#[tokio::test]
+async fn check_explains_itself_on_request() {
+    let (app, _store, _dir) = crate::app().await;
+    let schema = "definition user {}\ndefinition group {\n relation member: user\n}\ndefinition doc {\n relation viewer: user | group#member\n relation banned: user\n permission view = viewer - banned\n}";
+    assert_eq!(
+        crate::send(&app, "PUT", "/v1/tenants/t/schema", schema)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let w = serde_json::json!({"updates": [
+        {"operation": "touch", "relationship": "doc:1#viewer@group:g#member"},
+        {"operation": "touch", "relationship": "group:g#member@user:ann"},
+        {"operation": "touch", "relationship": "group:g#member@user:bob"},
+        {"operation": "touch", "relationship": "doc:1#banned@user:bob"}]});
+    assert_eq!(
+        crate::send(
+            &app,
+            "POST",
+            "/v1/tenants/t/relationships/write",
+            &w.to_string()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let ask = |who: &str| {
+        serde_json::json!({"resource": "doc:1", "permission": "view", "subject": who, "explain": true}).to_string()
+    };
+    let (s, b) = crate::send(&app, "POST", "/v1/tenants/t/check", &ask("user:ann")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["allowed"], true);
+    assert_eq!(
+        b["why"]["relationships"],
+        serde_json::json!(["doc:1#viewer@group:g#member", "group:g#member@user:ann"])
+    );
+    let (_, b) = crate::send(&app, "POST", "/v1/tenants/t/check", &ask("user:bob")).await;
+    assert_eq!(b["allowed"], false);
+    assert_eq!(
+        b["why"]["relationships"],
+        serde_json::json!(["doc:1#banned@user:bob"])
+    );
+    assert!(
+        b["why"]["reason"].as_str().unwrap().contains("excluded"),
+        "{b}"
+    );
+}

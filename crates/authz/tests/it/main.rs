@@ -8,6 +8,7 @@
 )]
 
 mod check;
+mod explain;
 mod lookup;
 mod openfga;
 mod properties;
