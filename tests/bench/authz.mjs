@@ -112,6 +112,8 @@ const api = async (method, path, body) => {
 };
 
 const rows = [];
+const push = rows.push.bind(rows);
+rows.push = (r) => { console.error(`| ${r.join(' | ')} |`); return push(r); };
 try {
   // ---- load (bulk write throughput)
   await api('PUT', '/schema', SCHEMA);
@@ -172,10 +174,22 @@ try {
   t0 = performance.now();
   for (const b of batches) await api('POST', '/check/bulk', { items: b, consistency: 'fully_consistent' });
   const oursBulk = (batches.length * 100) / ((performance.now() - t0) / 1000);
-  t0 = performance.now();
-  for (const b of batches) await spicedb.checkBulk(b);
-  const theirBulk = (batches.length * 100) / ((performance.now() - t0) / 1000);
-  rows.push(['bulk check (100 per call)', `${Math.round(oursBulk).toLocaleString('en')} checks/s`, `${Math.round(theirBulk).toLocaleString('en')} checks/s`, (oursBulk / theirBulk).toFixed(1) + '× faster']);
+  // SpiceDB's embedded server gives each call a deadline that 100 checks at this size can exceed; then
+  // it is measured with 10 per call, and the table says so.
+  let per = 100, theirBulk;
+  try {
+    t0 = performance.now();
+    for (const b of batches.slice(0, 5)) await spicedb.checkBulk(b);
+    theirBulk = (5 * 100) / ((performance.now() - t0) / 1000);
+  } catch (e) {
+    console.error(`SpiceDB bulk check of 100: ${e.message}; measuring 10 per call`);
+    per = 10;
+    const small = mixed.slice(0, 200);
+    t0 = performance.now();
+    for (let i = 0; i < small.length; i += 10) await spicedb.checkBulk(small.slice(i, i + 10));
+    theirBulk = small.length / ((performance.now() - t0) / 1000);
+  }
+  rows.push([`bulk check (100 per call${per === 10 ? '; SpiceDB: 10 per call, 100 exceeded its deadline' : ''})`, `${Math.round(oursBulk).toLocaleString('en')} checks/s`, `${Math.round(theirBulk).toLocaleString('en')} checks/s`, (oursBulk / theirBulk).toFixed(1) + '× faster']);
 
   console.error('lookups');
   // ---- LookupResources: every document a user can view (complete)
