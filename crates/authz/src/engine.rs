@@ -815,15 +815,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             .map_err(CheckError::Store)?;
         let want = req.subject;
         // Direct answers first: they cost nothing, while a subject set may need a long walk.
-        let direct = subjects.iter().any(|s| match &s.relation {
-            // `type:*` grants every object of the type, and answers a check of `type:*` itself.
-            None if s.is_wildcard() => {
-                want.relation.is_none() && s.object.object_type == want.object.object_type
-            }
-            None => want.relation.is_none() && s.object == want.object,
-            Some(_) => s == want,
-        });
-        if direct {
+        if subjects.iter().any(|s| grants_directly(s, want)) {
             return Ok(Outcome::YES);
         }
         let mut acc = Outcome::NO;
@@ -936,6 +928,18 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                 }
             }
         })
+    }
+}
+
+/// Whether the stored subject `s` is the asked subject `want` itself: the same object, the same subject
+/// set, or a `type:*` wildcard of its type (which also answers a check of `type:*` itself).
+pub(crate) fn grants_directly(s: &SubjectRef, want: &SubjectRef) -> bool {
+    match &s.relation {
+        None if s.is_wildcard() => {
+            want.relation.is_none() && s.object.object_type == want.object.object_type
+        }
+        None => want.relation.is_none() && s.object == want.object,
+        Some(_) => s == want,
     }
 }
 

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::engine::{CheckError, Engine, RelationshipReader};
+use crate::engine::{grants_directly, CheckError, Engine, RelationshipReader};
 use crate::relationship::{ObjectRef, Relationship, SubjectRef};
 use crate::schema::{ArrowKind, Expr};
 
@@ -170,13 +170,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
             .to_string()
         };
         for s in &subjects {
-            let direct = match &s.relation {
-                None if s.is_wildcard() => {
-                    want.relation.is_none() && s.object.object_type == want.object.object_type
-                }
-                None => want.relation.is_none() && s.object == want.object,
-                Some(_) => s == want,
-            };
+            let direct = grants_directly(s, want);
             if direct {
                 return Ok(Ex::yes(vec![fact(s)], format!("directly, by {}", fact(s))));
             }
