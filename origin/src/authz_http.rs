@@ -7,9 +7,12 @@
 //! | `POST relationships/write` | `{updates: [{operation, relationship}], preconditions?}` | `{zookie}` |
 //! | `POST relationships/delete` | `{filter}` | `{zookie, deleted}` |
 //! | `POST relationships/read` | `{filter, consistency?}` | `{relationships, zookie}` |
-//! | `POST check` | `{resource, permission, subject, consistency?}` | `{allowed, zookie}` |
-//! | `POST check/bulk` | `{items: [{resource, permission, subject}], consistency?}` | `{results, zookie}` |
+//! | `POST check` | `{resource, permission, subject, consistency?}` | `{allowed, zookie, revision, schema_revision}` |
+//! | `POST check/bulk` | `{items: [{resource, permission, subject}], consistency?}` | `{results, zookie, revision, schema_revision}` |
 //! | `GET watch?since=<zookie>` | — | `{changes, zookie}` |
+//! | `GET head` | — | `{revision, schema_revision, zookie}` |
+//! | `PUT token-roles` | `{roles: ["type:id#permission"]}` | `{roles}` |
+//! | `GET token-roles` | — | `{roles}` |
 //! | `POST expand` | `{resource, permission, consistency?}` | `{tree, zookie}` |
 //! | `POST lookup/resources` | `{resource_type, permission, subject, limit?, cursor?, consistency?}` | `{resources, cursor, zookie}` |
 //! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, zookie}` |
@@ -52,6 +55,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/check", post(check))
         .route("/v1/tenants/{tenant}/check/bulk", post(check_bulk))
         .route("/v1/tenants/{tenant}/watch", get(watch))
+        .route("/v1/tenants/{tenant}/head", get(head))
+        .route(
+            "/v1/tenants/{tenant}/token-roles",
+            get(read_token_roles).put(write_token_roles),
+        )
         .route("/v1/tenants/{tenant}/expand", post(expand))
         .route(
             "/v1/tenants/{tenant}/lookup/resources",
@@ -491,9 +499,10 @@ async fn check(
         .pop()
         .unwrap_or(Ok(false))
         .map_err(|e| check_error(&e))?;
+    let schema_revision = schema_revision_at(&state, &tenant, at).await?;
     Ok(timed(
         started,
-        json!({ "allowed": allowed, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+        json!({ "allowed": allowed, "zookie": state.zookies.mint(&tenant, at), "revision": at, "schema_revision": schema_revision }),
     ))
 }
 
@@ -529,10 +538,112 @@ async fn check_bulk(
             Err(e) => json!({ "error": e.code(), "message": e.to_string() }),
         })
         .collect();
+    let schema_revision = schema_revision_at(&state, &tenant, at).await?;
     Ok(timed(
         started,
-        json!({ "results": results, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+        json!({ "results": results, "zookie": state.zookies.mint(&tenant, at), "revision": at, "schema_revision": schema_revision }),
     ))
+}
+
+/// The revision of the schema in force at `at` (0: none yet). Cached by the store, so cheap.
+async fn schema_revision_at(state: &AppState, tenant: &str, at: u64) -> Result<u64, HttpError> {
+    Ok(state
+        .authz
+        .schema_at(tenant, at)
+        .await?
+        .map_or(0, |(revision, _)| revision))
+}
+
+/// The tenant's head: the newest revision and the schema revision in force there. The edge polls this
+/// (through one Durable Object per tenant) to know how fresh its cached decisions are.
+async fn head(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let revision = state.authz.head(&tenant).await?;
+    let schema_revision = schema_revision_at(&state, &tenant, revision).await?;
+    Ok(Json(json!({
+        "revision": revision,
+        "schema_revision": schema_revision,
+        "zookie": state.zookies.mint(&tenant, revision),
+    })))
+}
+
+/// At most this many token roles per tenant: each is a check at every token issue.
+const MAX_TOKEN_ROLES: usize = 32;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRolesJson {
+    roles: Vec<String>,
+}
+
+async fn read_token_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let roles = state.store.token_roles(&tenant).await?;
+    Ok(Json(json!({ "roles": roles })))
+}
+
+/// Name the permissions (`type:id#permission`) whose results go into the tenant's access tokens as the
+/// `roles` claim. Each must name a type and a relation or permission of the current schema.
+async fn write_token_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let req: TokenRolesJson = body(&raw, r#"{"roles": ["org:acme#admin"]}"#)?;
+    if req.roles.len() > MAX_TOKEN_ROLES {
+        return Err(bad(
+            "invalid_request",
+            format!("at most {MAX_TOKEN_ROLES} token roles"),
+        ));
+    }
+    let head = state.authz.head(&tenant).await?;
+    let schema = state.authz.schema_at(&tenant, head).await?;
+    let mut roles: Vec<String> = Vec::with_capacity(req.roles.len());
+    for role in req.roles {
+        let (resource, permission) = role.split_once('#').ok_or_else(|| {
+            bad(
+                "invalid_role",
+                format!("role `{role}` must be `type:id#permission`"),
+            )
+        })?;
+        let resource: ObjectRef = resource.parse().map_err(|_| {
+            bad(
+                "invalid_role",
+                format!("role `{role}` must be `type:id#permission`"),
+            )
+        })?;
+        let known = schema.as_ref().is_some_and(|(_, s)| {
+            s.definition(&resource.object_type)
+                .is_some_and(|d| d.has(permission))
+        });
+        if !known {
+            return Err(bad(
+                "invalid_role",
+                format!(
+                    "role `{role}`: the schema has no `{permission}` on type `{}`",
+                    resource.object_type
+                ),
+            ));
+        }
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    state
+        .store
+        .set_token_roles(&tenant, &roles, crate::unix_now())
+        .await?;
+    Ok(Json(json!({ "roles": roles })))
 }
 
 #[derive(Deserialize)]

@@ -118,6 +118,7 @@ pub async fn create(store: &Store, new: NewClient, now: i64) -> Result<CreatedCl
         token_ttl: new.token_ttl,
         disabled: false,
         updated_at: now,
+        token_roles: Vec::new(),
     };
     store
         .insert_client(&record, now)

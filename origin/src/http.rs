@@ -54,7 +54,11 @@ async fn get_client(
 ) -> Result<Json<ClientRecord>, HttpError> {
     require_service(&state, &headers)?;
     match state.store.client(&client_id).await? {
-        Some(record) => Ok(Json(record)),
+        Some(mut record) => {
+            // The edge learns the tenant's token roles with the record it caches anyway.
+            record.token_roles = state.store.token_roles(&record.tenant).await?;
+            Ok(Json(record))
+        }
         None => Err(HttpError::new(
             StatusCode::NOT_FOUND,
             "client_not_found",

@@ -65,6 +65,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
     AUTHZ_TABLES,
+    TOKEN_ROLES_TABLE,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -87,7 +88,14 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
         ALTER COLUMN relation TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_type TYPE TEXT COLLATE \"C\",
         ALTER COLUMN subject_id TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_relation TYPE TEXT COLLATE \"C\";
     ALTER TABLE oauth_clients ALTER COLUMN tenant TYPE TEXT COLLATE \"C\", ALTER COLUMN client_id TYPE TEXT COLLATE \"C\";",
+    TOKEN_ROLES_TABLE,
 ];
+
+/// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
+/// the `roles` claim.
+const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (
+        tenant TEXT PRIMARY KEY NOT NULL, roles TEXT NOT NULL, updated_at BIGINT NOT NULL
+    );";
 
 /// Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions. Written in
 /// the DDL both backends accept.
@@ -269,6 +277,47 @@ impl Store {
         })
     }
 
+    /// The tenant's token roles (empty when none are named).
+    ///
+    /// # Errors
+    /// Database failures or a corrupt row.
+    pub async fn token_roles(&self, tenant: &str) -> Result<Vec<String>, sqlx::Error> {
+        let text: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT roles FROM token_roles WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(pool)
+                .await?
+        });
+        text.map_or(Ok(Vec::new()), |t| {
+            serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        })
+    }
+
+    /// Replace the tenant's token roles (already validated by the caller).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_token_roles(
+        &self,
+        tenant: &str,
+        roles: &[String],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let text = serde_json::to_string(roles).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        on_db!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO token_roles (tenant, roles, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
+            )
+            .bind(tenant)
+            .bind(text)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+    }
+
     /// # Errors
     /// Database failures or a corrupt row.
     pub async fn clients(&self, tenant: Option<&str>) -> Result<Vec<ClientRecord>, sqlx::Error> {
@@ -331,5 +380,6 @@ where
         token_ttl: u32::try_from(ttl).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         updated_at: r.try_get("updated_at")?,
+        token_roles: Vec::new(),
     })
 }

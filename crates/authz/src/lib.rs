@@ -13,12 +13,15 @@
 //! - [`explain`]: why a check came out as it did (the relationships that granted it, or what denied it),
 //!   for audit records.
 //! - [`openfga`]: import of OpenFGA authorization models (the JSON form, schema 1.1) into this language.
+//! - [`decision_cache`]: the edge's policy for serving checks from a cache keyed by revision, honouring
+//!   the caller's consistency, and a bounded cache for isolate memory.
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
 //!
 //! Like every Tessera core this crate performs no I/O and has no clock or RNG: storage is a trait the
 //! origin implements. Precedence follows SpiceDB: `+` binds tighter than `&`, which binds tighter than `-`;
 //! all three are left-associative.
 
+pub mod decision_cache;
 pub mod engine;
 pub mod explain;
 pub mod openfga;
@@ -30,4 +33,4 @@ pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, RelationshipReader}
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
-pub use zookie::{Consistency, ZookieError, ZookieKey};
+pub use zookie::{revision_unverified, Consistency, ZookieError, ZookieKey};

@@ -57,6 +57,29 @@ impl std::fmt::Display for ZookieError {
 
 impl std::error::Error for ZookieError {}
 
+/// The revision inside `zookie` without checking its tag, for a holder of no key (the edge).
+///
+/// Safe for one use only: deciding whether a cached answer is fresh enough. A zookie can only make the
+/// edge demand a newer revision; one naming a revision the edge has not seen goes to the origin, which
+/// checks the tag, and one naming an older revision asks for no more than `minimize_latency` would give.
+///
+/// # Errors
+/// [`ZookieError::Malformed`] when it is not a zookie at all.
+pub fn revision_unverified(zookie: &str) -> Result<u64, ZookieError> {
+    let body = zookie.strip_prefix(PREFIX).ok_or(ZookieError::Malformed)?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| ZookieError::Malformed)?;
+    if raw.len() != 8 + TAG_LEN {
+        return Err(ZookieError::Malformed);
+    }
+    let rev: [u8; 8] = raw
+        .get(..8)
+        .and_then(|r| r.try_into().ok())
+        .ok_or(ZookieError::Malformed)?;
+    Ok(u64::from_be_bytes(rev))
+}
+
 impl ZookieKey {
     #[must_use]
     pub fn new(bytes: [u8; 32]) -> Self {
@@ -159,5 +182,21 @@ mod tests {
             assert_eq!(k.open("acme", junk), Err(ZookieError::Malformed), "{junk}");
         }
         assert_eq!(format!("{k:?}"), "ZookieKey(_)");
+        // Without the key: the revision, and the same refusal of junk.
+        assert_eq!(revision_unverified(&z), Ok(42));
+        assert_eq!(revision_unverified(&tampered), Ok(43));
+        for junk in [
+            "",
+            "tz1_",
+            "tz1_AAAA",
+            "zz1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "tz1_!!",
+        ] {
+            assert_eq!(
+                revision_unverified(junk),
+                Err(ZookieError::Malformed),
+                "{junk}"
+            );
+        }
     }
 }

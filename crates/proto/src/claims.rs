@@ -38,4 +38,9 @@ pub struct AccessTokenClaims {
     pub scope: Option<String>,
     /// The tenant the token belongs to.
     pub tid: String,
+    /// Of the tenant's token roles (`type:id#permission`), those the subject held when the token was
+    /// issued (RFC 9068 §2.2.3.1 `roles`). As stale as the token is long-lived: a revoked role stays in a
+    /// token until it expires; ask `/v1/check` when that matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }

@@ -18,4 +18,8 @@ pub struct ClientRecord {
     pub disabled: bool,
     /// Unix seconds; bumps whenever the record changes, so caches can tell versions apart.
     pub updated_at: i64,
+    /// The tenant's token roles (`type:id#permission`): checked for the token's subject at issue time and
+    /// the granted ones put into the `roles` claim. Empty when the tenant names none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_roles: Vec<String>,
 }

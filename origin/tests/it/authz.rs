@@ -756,3 +756,121 @@ async fn check_explains_itself_on_request() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn head_and_schema_revision_tell_the_edge_where_a_tenant_is() {
+    let (app, _, _dir) = app().await;
+    // A tenant with nothing yet: revision 0, no schema.
+    let (s, h) = send(&app, "GET", "/v1/tenants/acme/head", "").await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(
+        (h["revision"].as_u64(), h["schema_revision"].as_u64()),
+        (Some(0), Some(0))
+    );
+    setup(&app, "acme").await;
+    let (_, w) = write(
+        &app,
+        "acme",
+        json!([{ "operation": "create", "relationship": "doc:a#viewer@user:ann" }]),
+    )
+    .await;
+    let (_, h) = send(&app, "GET", "/v1/tenants/acme/head", "").await;
+    assert_eq!(
+        (h["revision"].as_u64(), h["schema_revision"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(h["zookie"], w["zookie"]);
+    let (_, c) = check(
+        &app,
+        "acme",
+        "doc:a",
+        "view",
+        "user:ann",
+        json!("fully_consistent"),
+    )
+    .await;
+    assert_eq!(
+        (c["revision"].as_u64(), c["schema_revision"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let (_, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/check/bulk",
+        &json!({ "items": [{ "resource": "doc:a", "permission": "view", "subject": "user:bob" }] })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(b["schema_revision"].as_u64(), Some(1));
+    assert_eq!(b["results"][0]["allowed"], false);
+    // A new schema moves both.
+    let (s, _) = send(
+        &app,
+        "PUT",
+        "/v1/tenants/acme/schema",
+        &format!("{SCHEMA}\ndefinition folder {{}}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, h) = send(&app, "GET", "/v1/tenants/acme/head", "").await;
+    assert_eq!(
+        (h["revision"].as_u64(), h["schema_revision"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let (s, e) = send(&app, "GET", "/v1/tenants/Not-A-Tenant/head", "").await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_tenant"))
+    );
+}
+
+#[tokio::test]
+async fn token_roles_name_permissions_the_schema_has() {
+    let (app, _, _dir) = app().await;
+    let put = |body: Value| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "PUT",
+                "/v1/tenants/acme/token-roles",
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    // Before a schema, nothing can be named.
+    let (s, e) = put(json!({ "roles": ["doc:a#view"] })).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_role"))
+    );
+    setup(&app, "acme").await;
+    let (s, r) = put(json!({ "roles": ["doc:a#view", "doc:a#owner", "doc:a#view"] })).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["roles"], json!(["doc:a#view", "doc:a#owner"]));
+    let (_, r) = send(&app, "GET", "/v1/tenants/acme/token-roles", "").await;
+    assert_eq!(r["roles"], json!(["doc:a#view", "doc:a#owner"]));
+    for bad in [
+        json!({ "roles": ["doc:a"] }),
+        json!({ "roles": ["doc#view"] }),
+        json!({ "roles": ["doc:a#edit"] }),
+    ] {
+        let (s, e) = put(bad.clone()).await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_role")),
+            "{bad}"
+        );
+    }
+    let (s, e) = put(json!({ "roles": "doc:a#view" })).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    // Other tenants have their own (none).
+    let (_, r) = send(&app, "GET", "/v1/tenants/globex/token-roles", "").await;
+    assert_eq!(r["roles"], json!([]));
+    let (_, r) = put(json!({ "roles": [] })).await;
+    assert_eq!(r["roles"], json!([]));
+}

@@ -81,6 +81,7 @@ async fn clients_round_trip(store: Store) {
         token_ttl: 300,
         disabled: false,
         updated_at: 10,
+        token_roles: Vec::new(),
     };
     store.insert_client(&rec("a", "t1"), 10).await.unwrap();
     store.insert_client(&rec("b", "t2"), 10).await.unwrap();

@@ -32,6 +32,7 @@ fn our_tokens_pass_jwt_compact() {
         client_id: "c1".into(),
         scope: Some("read".into()),
         tid: "acme".into(),
+        roles: None,
     };
     for seed in 1..20u8 {
         let token = ready(issue_access_token(&signer(seed), &claims)).unwrap();

@@ -40,6 +40,7 @@ fn claims() -> AccessTokenClaims {
         client_id: "client-1".into(),
         scope: Some("read write".into()),
         tid: "acme".into(),
+        roles: None,
     }
 }
 

@@ -1,0 +1,112 @@
+//! `POST /v1/check` and `POST /v1/check/bulk` at the edge, and the origin answers the edge relies on.
+
+use serde::{Deserialize, Serialize};
+
+/// How fresh an answer must be. JSON: `"minimize_latency"`, `"fully_consistent"`,
+/// `{"at_least_as_fresh": "<zookie>"}` or `{"at_exact_snapshot": "<zookie>"}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    /// Any answer at most the edge's staleness bound behind the head (default 5 s).
+    #[default]
+    MinimizeLatency,
+    /// The head, now: always asks the origin.
+    FullyConsistent,
+    /// A revision at least as new as the zookie's (read-your-writes).
+    AtLeastAsFresh(String),
+    /// Exactly the zookie's revision (asks the origin).
+    AtExactSnapshot(String),
+}
+
+/// One question: may `subject` have `permission` on `resource`?
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckItem {
+    /// `type:id`.
+    pub resource: String,
+    pub permission: String,
+    /// `type:id` or `type:id#relation`.
+    pub subject: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    pub resource: String,
+    pub permission: String,
+    pub subject: String,
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCheckRequest {
+    pub items: Vec<CheckItem>,
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// An edge answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResponse {
+    pub allowed: bool,
+    /// The revision the answer was computed at, as a zookie (pass it back for read-your-writes).
+    pub zookie: String,
+    pub revision: u64,
+    /// Served from the edge's cache (isolate memory or KV) rather than computed by the origin just now.
+    pub cached: bool,
+    /// The edge could not reach the origin when it last tried to confirm the tenant's head.
+    pub stale: bool,
+    /// An upper bound on how far behind the true head this answer may be, in milliseconds (0: computed at
+    /// the head, or it meets an `at_least_as_fresh` zookie).
+    pub staleness_ms: u64,
+}
+
+/// One result of a bulk check: `allowed`, or an error for that item only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkItemResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A bulk answer: every result at one revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkCheckResponse {
+    pub results: Vec<BulkItemResult>,
+    pub zookie: String,
+    pub revision: u64,
+    pub cached: bool,
+    pub stale: bool,
+    pub staleness_ms: u64,
+}
+
+/// The origin's answer to `POST /v1/tenants/{t}/check`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginCheck {
+    pub allowed: bool,
+    pub zookie: String,
+    pub revision: u64,
+    pub schema_revision: u64,
+}
+
+/// The origin's answer to `POST /v1/tenants/{t}/check/bulk`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginBulkCheck {
+    pub results: Vec<BulkItemResult>,
+    pub zookie: String,
+    pub revision: u64,
+    pub schema_revision: u64,
+}
+
+/// The origin's answer to `GET /v1/tenants/{t}/head`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginHead {
+    pub revision: u64,
+    pub schema_revision: u64,
+    pub zookie: String,
+}
