@@ -6,12 +6,18 @@
 //!   WebCrypto signature + claims every time; memo=1: through the per-isolate memo, as `/v1/tokens/verify`
 //!   does; stage=1: parse and claims only, no signature).
 //! - `POST /__bench/issue?n=N`: sign `n` access tokens with the active key through WebCrypto.
+//! - `POST /__bench/check?n=N&tenant=T&mode=isolate|kv|origin` body = `{resource, permission, subject}`:
+//!   decide it `n` times as `/v1/check` does after authentication: `isolate` (minimize_latency, answered
+//!   from isolate memory once warm), `kv` (isolate memory emptied before each, so KV answers), `origin`
+//!   (fully_consistent: the origin every time).
 
 use tessera_jose::{issue_access_token, UntrustedToken, VerifyOptions};
+use tessera_proto::check::{CheckItem, Consistency};
 use tessera_proto::{AccessTokenClaims, Audience};
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
+use crate::decisions::{self, Question, Source};
 use crate::error::ApiError;
 use crate::verify::{verify, Outcome};
 use crate::webcrypto::WebCryptoVerifier;
@@ -34,7 +40,12 @@ fn param(req: &Request, name: &str) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::new(400, "invalid_request", format!("`{name}` must be a number")))
 }
 
-pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let n = param(&req, "n")?.min(100_000);
     let now = now_secs();
     match req.path().as_str() {
@@ -108,6 +119,7 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Respons
                 client_id: "bench".into(),
                 scope: Some("read".into()),
                 tid: "bench".into(),
+                roles: None,
             };
             let mut bytes = 0usize;
             for i in 0..n {
@@ -119,6 +131,51 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config) -> Result<Respons
             }
             Ok(Response::from_json(
                 &serde_json::json!({ "n": n, "bytes": bytes }),
+            )?)
+        }
+        "/__bench/check" => {
+            let url = req.url()?;
+            let query = |name: &str| {
+                url.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (tenant, mode) = (query("tenant"), query("mode"));
+            let item: CheckItem = serde_json::from_slice(&req.bytes().await?)
+                .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+            let q = [Question::parse(&item)?];
+            let consistency = if mode == "origin" {
+                Consistency::FullyConsistent
+            } else {
+                Consistency::MinimizeLatency
+            };
+            let (mut allowed, mut sources) = (0u32, Vec::new());
+            for _ in 0..n {
+                if mode == "kv" {
+                    decisions::forget_isolate_decisions();
+                }
+                let batch = decisions::decide(env, ctx, cfg, &tenant, &q, &consistency).await?;
+                allowed += u32::from(
+                    batch
+                        .results
+                        .iter()
+                        .any(|r| r.as_ref().is_ok_and(|d| d.allowed)),
+                );
+                if !sources.contains(&batch.source) {
+                    sources.push(batch.source);
+                }
+            }
+            let sources: Vec<&str> = sources
+                .iter()
+                .map(|s| match s {
+                    Source::Isolate => "isolate",
+                    Source::Kv => "kv",
+                    Source::Origin => "origin",
+                })
+                .collect();
+            Ok(Response::from_json(
+                &serde_json::json!({ "n": n, "allowed": allowed, "sources": sources }),
             )?)
         }
         _ => Err(ApiError::new(404, "not_found", "no such bench route")),

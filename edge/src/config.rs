@@ -1,5 +1,6 @@
 //! Configuration from Worker vars and secrets (see `wrangler.toml` and `keys/README.md`).
 
+use tessera_authz::decision_cache::Bounds;
 use tessera_jose::{RotationPolicy, Secret};
 use worker::Env;
 
@@ -13,6 +14,19 @@ pub struct Config {
     /// Base URL of the origin (loopback locally).
     pub origin_url: String,
     pub policy: RotationPolicy,
+    /// Permission checks: how stale `minimize_latency` may be and how the cache is sized.
+    pub checks: CheckConfig,
+}
+
+pub struct CheckConfig {
+    pub bounds: Bounds,
+    /// Entries in each isolate's decision cache.
+    pub isolate_entries: usize,
+    /// How long KV keeps a decision (seconds, at least 60, KV's minimum).
+    pub kv_ttl: u64,
+    /// The subject type a token's own subject has when it asks about itself (`user:{sub}`); client
+    /// credentials tokens are `client:{client_id}`.
+    pub user_type: String,
 }
 
 fn var_or(env: &Env, name: &str, default: &str) -> String {
@@ -47,7 +61,32 @@ impl Config {
                 max_token_ttl: seconds(env, "MAX_TOKEN_TTL", 3600)?,
                 leeway: seconds(env, "LEEWAY", 30)?,
             },
+            checks: CheckConfig::from_env(env)?,
             issuer,
+        })
+    }
+}
+
+fn number(env: &Env, name: &str, default: u64) -> Result<u64, ApiError> {
+    let raw = var_or(env, name, &default.to_string());
+    raw.parse::<u64>()
+        .map_err(|_| ApiError::misconfigured(format!("var `{name}` = `{raw}` is not a number")))
+}
+
+impl CheckConfig {
+    fn from_env(env: &Env) -> Result<Self, ApiError> {
+        let bounds = Bounds::new(
+            number(env, "CHECK_MAX_STALENESS_MS", 5_000)?,
+            number(env, "CHECK_HEAD_REFRESH_MS", 1_000)?,
+        )
+        .map_err(|e| ApiError::misconfigured(format!("CHECK_* vars: {e}")))?;
+        Ok(Self {
+            bounds,
+            isolate_entries: usize::try_from(number(env, "CHECK_CACHE_ENTRIES", 50_000)?)
+                .unwrap_or(50_000)
+                .max(2),
+            kv_ttl: number(env, "CHECK_KV_TTL", 600)?.max(60),
+            user_type: var_or(env, "CHECK_USER_TYPE", "user"),
         })
     }
 }

@@ -121,6 +121,31 @@ impl ApiError {
     }
 }
 
+/// The origin's error codes the edge passes on to its callers, as the edge's own stable codes; anything
+/// else becomes `origin_refused` (the origin's message still says what).
+#[must_use]
+pub fn stable_code(origin_code: &str) -> &'static str {
+    const PASSED_ON: &[&str] = &[
+        "no_schema",
+        "unknown_type",
+        "unknown_permission",
+        "not_a_relation",
+        "subject_not_allowed",
+        "relationship_syntax",
+        "depth_exceeded",
+        "zookie_invalid",
+        "zookie_malformed",
+        "revision_unavailable",
+        "invalid_request",
+        "invalid_tenant",
+    ];
+    PASSED_ON
+        .iter()
+        .find(|c| **c == origin_code)
+        .copied()
+        .unwrap_or("origin_refused")
+}
+
 impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
         Self::internal(e.to_string())

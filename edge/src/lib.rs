@@ -1,4 +1,5 @@
-//! Tessera edge: the Cloudflare Worker that issues and verifies ES256 access tokens near the user.
+//! Tessera edge: the Cloudflare Worker that issues and verifies ES256 access tokens and answers permission
+//! checks near the user.
 //!
 //! A thin shell: routing, bindings (KV, a Durable Object, secrets) and the WebCrypto back-end. Token
 //! rules live in `tessera-jose`, client secrets in `tessera-authn`, wire types in `tessera-proto`.
@@ -7,19 +8,24 @@
 //! - `GET  /.well-known/jwks.json`, `GET /.well-known/openid-configuration` (and `oauth-authorization-server`)
 //! - `POST /oauth2/token` (client credentials), `POST /oauth2/introspect` (RFC 7662)
 //! - `POST /v1/tokens/verify` (claims, or a precise error code)
+//! - `POST /v1/check`, `POST /v1/check/bulk` (permission checks from the decision cache or the origin,
+//!   honouring consistency; see `decisions`)
 //! - `GET  /admin/keys`, `POST /admin/keys/rotate` (bearer `ADMIN_TOKEN`)
 //! - `GET  /healthz`
 
 mod bench;
 mod clients;
 mod config;
+mod decisions;
 mod error;
+mod heads;
 mod keyring;
 mod oauth;
 mod routes;
 mod verify;
 mod webcrypto;
 
+pub use heads::TenantHeadObject;
 pub use keyring::KeyRingObject;
 
 use worker::{event, Context, Env, Request, Response};
@@ -27,8 +33,8 @@ use worker::{event, Context, Env, Request, Response};
 use crate::error::ApiError;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    match routes::dispatch(req, &env).await {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    match routes::dispatch(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),
     }

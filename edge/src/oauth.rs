@@ -4,14 +4,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 use tessera_jose::issue_access_token;
+use tessera_proto::check::{CheckItem, Consistency};
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::verify::{verify, Outcome};
-use crate::{clients, keyring, now_secs, random_bytes};
+use crate::{clients, decisions, keyring, now_secs, random_bytes};
 
 /// Form parameters, refusing repeats (RFC 6749 §3.1: "MUST NOT be included more than once").
 struct Form(Vec<(String, String)>);
@@ -126,7 +127,12 @@ fn no_store(resp: Response) -> worker::Result<Response> {
 ///
 /// # Errors
 /// RFC 6749 §5.2 errors.
-pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn token(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
     let grant = form
         .get("grant_type")
@@ -177,6 +183,7 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
         ));
     }
 
+    let roles = token_roles(env, ctx, cfg, &client).await?;
     let now = now_secs();
     let ttl = client.token_ttl.clamp(30, 3600);
     let scope = if scopes.is_empty() {
@@ -195,6 +202,7 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
         client_id: client.client_id.clone(),
         scope: scope.clone(),
         tid: client.tenant.clone(),
+        roles,
     };
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
@@ -219,6 +227,65 @@ pub async fn token(mut req: Request, env: &Env, cfg: &Config) -> Result<Response
         issued_token_type: None,
     };
     Ok(no_store(Response::from_json(&body)?)?)
+}
+
+/// The tenant's token roles the client holds, checked through the decision cache (`minimize_latency`: at
+/// most the staleness bound behind, like any cached check). `None` when the tenant names no roles.
+async fn token_roles(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    client: &ClientRecord,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if client.token_roles.is_empty() {
+        return Ok(None);
+    }
+    let subject = decisions::own_subject(
+        &client.client_id,
+        Some(&client.client_id),
+        &cfg.checks.user_type,
+    );
+    let mut questions = Vec::with_capacity(client.token_roles.len());
+    for role in &client.token_roles {
+        let (resource, permission) = role.split_once('#').unwrap_or((role, ""));
+        questions.push(decisions::Question::parse(&CheckItem {
+            resource: resource.to_owned(),
+            permission: permission.to_owned(),
+            subject: subject.clone(),
+        })?);
+    }
+    let batch = decisions::decide(
+        env,
+        ctx,
+        cfg,
+        &client.tenant,
+        &questions,
+        &Consistency::MinimizeLatency,
+    )
+    .await
+    .map_err(|e| ApiError {
+        internal_message: Some(format!(
+            "token roles of tenant {}: {} {}",
+            client.tenant,
+            e.code,
+            e.internal_message.as_deref().unwrap_or(&e.external_message)
+        )),
+        ..ApiError::oauth(
+            503,
+            "temporarily_unavailable",
+            "the roles for this token cannot be checked right now",
+        )
+    })?;
+    let mut held = Vec::new();
+    for (role, result) in client.token_roles.iter().zip(batch.results) {
+        match result {
+            Ok(d) if d.allowed => held.push(role.clone()),
+            Ok(_) => {}
+            // A role the schema no longer has (renamed permission): not held, and the log says why.
+            Err(e) => worker::console_error!("token role {role}: {} {}", e.code, e.message),
+        }
+    }
+    Ok(Some(held))
 }
 
 /// `POST /oauth2/introspect`: `active` plus claims for a valid token of the caller's tenant whose audience is

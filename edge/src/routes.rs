@@ -4,19 +4,19 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 use tessera_proto::oauth::ServerMetadata;
 use tessera_proto::verify::{VerifyRequest, VerifyResponse};
-use worker::{Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
 use crate::verify::{verify, Outcome};
 use crate::{keyring, now_secs, oauth};
 
-pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     if path.starts_with("/__bench/") && crate::bench::enabled(env) {
         let cfg = Config::from_env(env)?;
-        return crate::bench::handle(req, env, &cfg).await;
+        return crate::bench::handle(req, env, ctx, &cfg).await;
     }
     let allowed: &[Method] = match path.as_str() {
         "/healthz"
@@ -24,9 +24,8 @@ pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server"
         | "/admin/keys" => &[Method::Get],
-        "/oauth2/token" | "/oauth2/introspect" | "/v1/tokens/verify" | "/admin/keys/rotate" => {
-            &[Method::Post]
-        }
+        "/oauth2/token" | "/oauth2/introspect" | "/v1/tokens/verify" | "/v1/check"
+        | "/v1/check/bulk" | "/admin/keys/rotate" => &[Method::Post],
         _ => {
             return Err(ApiError::new(
                 404,
@@ -72,13 +71,15 @@ pub async fn dispatch(req: Request, env: &Env) -> Result<Response, ApiError> {
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
             metadata(&cfg)
         }
-        "/oauth2/token" => oauth::token(req, env, &cfg)
+        "/oauth2/token" => oauth::token(req, env, ctx, &cfg)
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
         "/oauth2/introspect" => oauth::introspect(req, env, &cfg)
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
         "/v1/tokens/verify" => verify_endpoint(req, env, &cfg).await,
+        "/v1/check" => crate::decisions::check(req, env, ctx, &cfg).await,
+        "/v1/check/bulk" => crate::decisions::check_bulk(req, env, ctx, &cfg).await,
         "/admin/keys" => {
             require_admin(&req, env)?;
             let ring = keyring::current(env, &cfg).await?;

@@ -68,11 +68,25 @@ export async function startOrigin({ serviceToken = randomToken(), args = [], dat
   const port = await freePort();
   const env = { ...process.env, TESSERA_SERVICE_TOKEN: serviceToken, TESSERA_DATA_DIR: dir, RUST_LOG: 'warn' };
   if (database) env.TESSERA_DATABASE = database;
-  const proc = spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });
+  const spawnOrigin = () => spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });
+  let proc = spawnOrigin();
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/healthz`, proc, 'origin');
   return {
-    url, port, dir, serviceToken, proc,
+    url, port, dir, serviceToken,
+    get proc() { return proc; },
+    /** Kill the origin outright (SIGKILL: no graceful shutdown), keeping its data. */
+    async kill() {
+      if (proc.exitCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+      await gone;
+    },
+    /** Start it again on the same port and data. */
+    async restart() {
+      proc = spawnOrigin();
+      await waitFor(`${url}/healthz`, proc, 'origin');
+    },
     async createClient({ tenant = 'acme', scopes = ['read', 'write'], audiences = ['https://api.tessera.test'], ttl } = {}) {
       const args = ['clients', 'create', '--json', '--tenant', tenant];
       for (const s of scopes) args.push('--scope', s);

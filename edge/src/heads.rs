@@ -1,0 +1,285 @@
+//! What the edge knows about each tenant's head revision, and how it learns more.
+//!
+//! Cached decisions are keyed by revision, so they never need invalidating; what bounds their staleness is
+//! how recently the edge confirmed that the revision they were computed at is still the tenant's head.
+//! Each isolate keeps, per tenant, the newest head it has seen and when it was confirmed ([`Head`]). It
+//! learns heads two ways:
+//!
+//! - every answer the origin computes (a miss, `fully_consistent`, a zookie newer than the known head)
+//!   carries the revision it was computed at, which was the head when the edge asked;
+//! - the **tenant head object**, one Durable Object per tenant, polls the origin's `GET head` at most once
+//!   per `CHECK_HEAD_REFRESH_MS` however many isolates ask, so the origin sees one poll per tenant per
+//!   interval. Isolates ask it in the background once their head is older than that interval, and
+//!   synchronously only when it is older than the staleness bound.
+//!
+//! When the origin cannot be reached the object keeps its last head (with its old confirmation time) and
+//! says why; the isolate marks the tenant unconfirmed, which makes answers `stale` until a poll succeeds.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tessera_authz::decision_cache::Head;
+use tessera_proto::check::OriginHead;
+use worker::{
+    durable_object, Context, DurableObject, Env, Fetch, Method, Request, RequestInit, Response,
+    State,
+};
+
+use crate::config::{secret, Config};
+use crate::error::ApiError;
+use crate::now_ms;
+
+const BINDING: &str = "TENANT_HEAD";
+/// Isolates tracking more tenants than this forget them all (each costs a few dozen bytes).
+const MAX_TENANTS: usize = 100_000;
+
+#[derive(Default)]
+struct Known {
+    head: Option<Head>,
+    /// Set when the last attempt to confirm the head failed; cleared by any answer from the origin.
+    unconfirmed: bool,
+    refreshing: bool,
+}
+
+thread_local! {
+    static KNOWN: RefCell<HashMap<String, Known>> = RefCell::new(HashMap::new());
+}
+
+pub(crate) fn now_u64() -> u64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "milliseconds since 1970 are positive and fit in u64"
+    )]
+    let ms = now_ms() as u64;
+    ms
+}
+
+fn with_known<T>(tenant: &str, f: impl FnOnce(&mut Known) -> T) -> T {
+    KNOWN.with(|m| {
+        let mut m = m.borrow_mut();
+        if !m.contains_key(tenant) && m.len() >= MAX_TENANTS {
+            m.clear();
+        }
+        f(m.entry(tenant.to_owned()).or_default())
+    })
+}
+
+/// The head this isolate knows for `tenant`, and whether its last confirmation attempt failed.
+pub fn known(tenant: &str) -> (Option<Head>, bool) {
+    KNOWN.with(|m| {
+        m.borrow()
+            .get(tenant)
+            .map_or((None, false), |k| (k.head, k.unconfirmed))
+    })
+}
+
+/// Fold in a head the origin just confirmed (an answer computed at the head).
+pub fn learn(tenant: &str, seen: Head) {
+    with_known(tenant, |k| {
+        k.unconfirmed = false;
+        match &mut k.head {
+            Some(h) => {
+                h.advance(seen);
+            }
+            None => k.head = Some(seen),
+        }
+    });
+}
+
+/// Ask the tenant head object for a head confirmed within `CHECK_HEAD_REFRESH_MS`.
+///
+/// # Errors
+/// When neither the object nor (through it) the origin can say anything about the tenant.
+pub async fn refresh(env: &Env, cfg: &Config, tenant: &str) -> Result<(), ApiError> {
+    let result = ask_object(env, tenant, cfg.checks.bounds.refresh_after_ms).await;
+    match result {
+        Ok(reply) => {
+            if let Some(head) = reply.head {
+                with_known(tenant, |k| match &mut k.head {
+                    Some(h) => {
+                        h.advance(head);
+                    }
+                    None => k.head = Some(head),
+                });
+            }
+            match reply.origin_error {
+                Some(e) => {
+                    worker::console_error!("tenant {tenant}: head not confirmed: {e}");
+                    with_known(tenant, |k| k.unconfirmed = true);
+                    if reply.head.is_none() {
+                        return Err(ApiError::unavailable(
+                            "consistency_unavailable",
+                            "the authorization origin cannot be reached",
+                            e,
+                        ));
+                    }
+                }
+                None => with_known(tenant, |k| k.unconfirmed = false),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            with_known(tenant, |k| k.unconfirmed = true);
+            Err(e)
+        }
+    }
+}
+
+/// Refresh without making the caller wait (at most one refresh in flight per tenant and isolate).
+pub fn refresh_in_background(ctx: &Context, env: &Env, tenant: &str) {
+    let start = with_known(tenant, |k| !std::mem::replace(&mut k.refreshing, true));
+    if !start {
+        return;
+    }
+    let env = env.clone();
+    let tenant = tenant.to_owned();
+    ctx.wait_until(async move {
+        match Config::from_env(&env) {
+            Ok(cfg) => {
+                if let Err(e) = refresh(&env, &cfg, &tenant).await {
+                    worker::console_error!(
+                        "tenant {tenant}: background head refresh failed: {}",
+                        e.internal_message.as_deref().unwrap_or(&e.external_message)
+                    );
+                }
+            }
+            Err(e) => worker::console_error!("background head refresh: {}", e.external_message),
+        }
+        with_known(&tenant, |k| k.refreshing = false);
+    });
+}
+
+/// What the tenant head object answers.
+#[derive(Serialize, Deserialize)]
+struct ObjectReply {
+    head: Option<Head>,
+    /// Why the head could not be confirmed just now (the origin is unreachable or refused).
+    origin_error: Option<String>,
+}
+
+async fn ask_object(env: &Env, tenant: &str, max_age_ms: u64) -> Result<ObjectReply, ApiError> {
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name(tenant)?
+        .get_stub()?;
+    let url = format!("https://tenant-head/head?tenant={tenant}&max_age_ms={max_age_ms}");
+    let req = Request::new_with_init(&url, RequestInit::new().with_method(Method::Get))?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(|e| {
+        ApiError::unavailable(
+            "consistency_unavailable",
+            "the authorization origin cannot be reached",
+            format!("tenant head object: {e}"),
+        )
+    })?;
+    if resp.status_code() != 200 {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(ApiError::internal(format!(
+            "tenant head object answered {}: {body}",
+            resp.status_code()
+        )));
+    }
+    resp.json::<ObjectReply>()
+        .await
+        .map_err(|e| ApiError::internal(format!("tenant head object sent bad json: {e}")))
+}
+
+/// One per tenant: polls the origin's head no more often than callers' `max_age_ms` requires.
+#[durable_object]
+pub struct TenantHeadObject {
+    env: Env,
+    last: RefCell<Option<Head>>,
+}
+
+impl TenantHeadObject {
+    async fn poll_origin(&self, tenant: &str) -> Result<Head, String> {
+        let cfg = Config::from_env(&self.env).map_err(|e| e.external_message)?;
+        let token = secret(&self.env, "ORIGIN_SERVICE_TOKEN").map_err(|e| e.external_message)?;
+        let url = format!("{}/v1/tenants/{tenant}/head", cfg.origin_url);
+        let req = Request::new_with_init(&url, RequestInit::new().with_method(Method::Get))
+            .map_err(|e| e.to_string())?;
+        req.headers()
+            .set(
+                "authorization",
+                &format!("Bearer {}", token.expose_secret()),
+            )
+            .map_err(|e| e.to_string())?;
+        let asked_at = now_u64();
+        let mut resp = Fetch::Request(req)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if resp.status_code() != 200 {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(format!("GET {url} answered {}: {body}", resp.status_code()));
+        }
+        let head: OriginHead = resp
+            .json()
+            .await
+            .map_err(|e| format!("GET {url}: bad json: {e}"))?;
+        Ok(Head {
+            revision: head.revision,
+            schema_revision: head.schema_revision,
+            // The origin read its head after this moment, so the head was at least this fresh then.
+            confirmed_at_ms: asked_at,
+        })
+    }
+
+    async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        let url = req.url()?;
+        let query = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let tenant = query("tenant")
+            .ok_or_else(|| ApiError::new(400, "invalid_request", "`tenant` is required"))?;
+        let max_age_ms: u64 = query("max_age_ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000);
+        let current = *self.last.borrow();
+        if let Some(h) = current.filter(|h| h.age_ms(now_u64()) <= max_age_ms) {
+            return Ok(Response::from_json(&ObjectReply {
+                head: Some(h),
+                origin_error: None,
+            })?);
+        }
+        let reply = match self.poll_origin(&tenant).await {
+            Ok(seen) => {
+                let mut last = self.last.borrow_mut();
+                match &mut *last {
+                    Some(h) => {
+                        h.advance(seen);
+                    }
+                    None => *last = Some(seen),
+                }
+                ObjectReply {
+                    head: *last,
+                    origin_error: None,
+                }
+            }
+            Err(e) => ObjectReply {
+                head: *self.last.borrow(),
+                origin_error: Some(e),
+            },
+        };
+        Ok(Response::from_json(&reply)?)
+    }
+}
+
+impl DurableObject for TenantHeadObject {
+    fn new(_state: State, env: Env) -> Self {
+        Self {
+            env,
+            last: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match self.handle(req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => e.into_response(),
+        }
+    }
+}
