@@ -486,21 +486,26 @@ async fn cached(
             return None;
         }
     };
-    for (q, slot) in questions.iter().zip(found.iter_mut()) {
-        if slot.is_some() {
-            continue;
-        }
-        let stored = match kv
-            .get(&kv_key(tenant, head, q))
-            .json::<StoredDecision>()
-            .await
-        {
+    // All missing answers at once: one KV round trip however many questions.
+    let missing: Vec<(usize, String)> = found
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .filter_map(|(i, _)| questions.get(i).map(|q| (i, kv_key(tenant, head, q))))
+        .collect();
+    let gets = missing.iter().map(|(_, key)| kv.get(key).json::<StoredDecision>());
+    let got = futures_util::future::join_all(gets).await;
+    for ((i, _), stored) in missing.iter().zip(got) {
+        let stored = match stored {
             Ok(Some(s)) => s,
             Ok(None) => return None,
             Err(e) => {
                 worker::console_error!("kv get failed: {e}");
                 return None;
             }
+        };
+        let (Some(q), Some(slot)) = (questions.get(*i), found.get_mut(*i)) else {
+            return None;
         };
         let d = Decision {
             allowed: stored.allowed,
