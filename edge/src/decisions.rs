@@ -493,7 +493,9 @@ async fn cached(
         .filter(|(_, d)| d.is_none())
         .filter_map(|(i, _)| questions.get(i).map(|q| (i, kv_key(tenant, head, q))))
         .collect();
-    let gets = missing.iter().map(|(_, key)| kv.get(key).json::<StoredDecision>());
+    let gets = missing
+        .iter()
+        .map(|(_, key)| kv.get(key).json::<StoredDecision>());
     let got = futures_util::future::join_all(gets).await;
     for ((i, _), stored) in missing.iter().zip(got) {
         let stored = match stored {
