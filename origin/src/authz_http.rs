@@ -110,7 +110,7 @@ fn guard(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), Http
     valid_tenant(tenant)
 }
 
-fn valid_tenant(t: &str) -> Result<(), HttpError> {
+pub(crate) fn valid_tenant(t: &str) -> Result<(), HttpError> {
     let ok = !t.is_empty()
         && t.len() <= 63
         && t.bytes()

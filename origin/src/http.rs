@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/internal/v1/clients/{client_id}", get(get_client))
         .merge(crate::authz_http::routes())
+        .merge(crate::accounts_http::routes())
         .fallback(not_found)
         .with_state(state)
 }

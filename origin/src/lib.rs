@@ -6,6 +6,8 @@
 //! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
 //! the HTTP surface, the database and the clock/RNG.
 
+pub mod accounts;
+pub mod accounts_http;
 pub mod authz_cache;
 pub mod authz_http;
 pub mod authz_store;
@@ -24,6 +26,8 @@ pub struct AppState {
     pub store: store::Store,
     pub authz: authz_store::AuthzStore,
     pub zookies: Arc<tessera_authz::ZookieKey>,
+    /// Users, passkeys, TOTP secrets, sessions.
+    pub accounts: accounts::Accounts,
     /// How many nested steps a check may take before it fails with `depth_exceeded`.
     pub max_depth: u32,
     service_token: Arc<ServiceToken>,
@@ -61,14 +65,16 @@ impl AppState {
         service_token: ServiceToken,
         zookie_key: Option<[u8; 32]>,
     ) -> Self {
-        let key = zookie_key.unwrap_or_else(|| {
-            use sha2::Digest as _;
-            let mut h = sha2::Sha256::new();
-            h.update(b"tessera-zookie-key-v1\0");
-            h.update(service_token.0.as_bytes());
-            h.finalize().into()
-        });
+        let key =
+            zookie_key.unwrap_or_else(|| derive_key(b"tessera-zookie-key-v1\0", &service_token));
+        // TOTP secrets are sealed under a key derived the same way (production sets its own with
+        // `with_secrets_key`, so that rotating the service token does not orphan them).
+        let secrets_key = derive_key(b"tessera-secrets-key-v1\0", &service_token);
         Self {
+            accounts: accounts::Accounts::new(
+                store.db().clone(),
+                tessera_jose::Secret::new(secrets_key),
+            ),
             authz: authz_store::AuthzStore::new(store.db().clone()),
             store,
             zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
@@ -77,12 +83,30 @@ impl AppState {
         }
     }
 
+    /// Seal TOTP secrets under `key` (32 bytes) instead of one derived from the service token.
+    #[must_use]
+    pub fn with_secrets_key(mut self, key: [u8; 32]) -> Self {
+        self.accounts =
+            accounts::Accounts::new(self.store.db().clone(), tessera_jose::Secret::new(key));
+        self
+    }
+
     /// Change the check depth limit (default [`tessera_authz::engine::DEFAULT_MAX_DEPTH`], SpiceDB's 50).
     #[must_use]
     pub fn with_max_depth(mut self, depth: u32) -> Self {
         self.max_depth = depth;
         self
     }
+}
+
+/// A 32-byte key derived from the service token under a domain label (local default for keys an operator
+/// did not set).
+fn derive_key(label: &[u8], token: &ServiceToken) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(label);
+    h.update(token.0.as_bytes());
+    h.finalize().into()
 }
 
 /// Unix seconds from the system clock: the one place the origin reads time.

@@ -44,6 +44,10 @@ enum Command {
         /// 32 bytes, base64url: the key zookies are minted with (derived from the service token if unset).
         #[arg(long, env = "TESSERA_ZOOKIE_KEY", hide_env_values = true)]
         zookie_key: Option<String>,
+        /// 32 bytes, base64url: the key TOTP secrets are sealed under at rest (derived from the service
+        /// token if unset; set it in production so the service token can rotate on its own).
+        #[arg(long, env = "TESSERA_SECRETS_KEY", hide_env_values = true)]
+        secrets_key: Option<String>,
         /// Nested steps a check may take before failing with `depth_exceeded` (SpiceDB's default is 50,
         /// OpenFGA's 25).
         #[arg(long, env = "TESSERA_AUTHZ_MAX_DEPTH", default_value_t = tessera_authz::engine::DEFAULT_MAX_DEPTH,
@@ -226,23 +230,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             listen,
             service_token,
             zookie_key,
+            secrets_key,
             max_depth,
         } => {
-            let zookie_key = match zookie_key {
-                Some(k) => {
-                    use base64::Engine as _;
-                    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .decode(k.trim())
-                        .map_err(|_| "TESSERA_ZOOKIE_KEY is not base64url")?;
-                    Some(
-                        <[u8; 32]>::try_from(bytes.as_slice())
-                            .map_err(|_| "TESSERA_ZOOKIE_KEY is not 32 bytes")?,
-                    )
-                }
-                None => None,
-            };
-            let state = AppState::new(store.clone(), ServiceToken::new(service_token)?, zookie_key)
-                .with_max_depth(max_depth);
+            let zookie_key = zookie_key
+                .map(|k| key_32(&k, "TESSERA_ZOOKIE_KEY"))
+                .transpose()?;
+            let mut state =
+                AppState::new(store.clone(), ServiceToken::new(service_token)?, zookie_key)
+                    .with_max_depth(max_depth);
+            if let Some(k) = secrets_key {
+                state = state.with_secrets_key(key_32(&k, "TESSERA_SECRETS_KEY")?);
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -622,4 +621,13 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// A 32-byte key given as base64url (an env var or flag named `what`).
+fn key_32(text: &str, what: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .map_err(|_| format!("{what} is not base64url"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| format!("{what} is not 32 bytes"))
 }

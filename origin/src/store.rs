@@ -66,6 +66,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
     AUTHZ_TABLES,
     TOKEN_ROLES_TABLE,
+    ACCOUNTS_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -89,7 +90,39 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
         ALTER COLUMN subject_id TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_relation TYPE TEXT COLLATE \"C\";
     ALTER TABLE oauth_clients ALTER COLUMN tenant TYPE TEXT COLLATE \"C\", ALTER COLUMN client_id TYPE TEXT COLLATE \"C\";",
     TOKEN_ROLES_TABLE,
+    ACCOUNTS_TABLES,
 ];
+
+/// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
+/// BIGINT 0/1 and binary values base64url text, in the DDL both backends accept.
+const ACCOUNTS_TABLES: &str = "CREATE TABLE users (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, username TEXT NOT NULL, display_name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+    );
+    CREATE UNIQUE INDEX users_username ON users (tenant, username);
+    CREATE TABLE passkeys (
+        tenant TEXT NOT NULL, credential_id TEXT NOT NULL, user_id TEXT NOT NULL, public_key TEXT NOT NULL,
+        sign_count BIGINT NOT NULL, backup_eligible BIGINT NOT NULL, backed_up BIGINT NOT NULL,
+        aaguid TEXT NOT NULL, transports TEXT NOT NULL, created_at BIGINT NOT NULL, last_used_at BIGINT,
+        PRIMARY KEY (tenant, credential_id)
+    );
+    CREATE INDEX passkeys_user ON passkeys (tenant, user_id);
+    CREATE TABLE totp_secrets (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, sealed TEXT NOT NULL, confirmed BIGINT NOT NULL,
+        last_step BIGINT, created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+    );
+    CREATE TABLE sessions (
+        sid TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
+        acr TEXT NOT NULL, auth_time BIGINT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        revoked_at BIGINT, revoked_reason TEXT
+    );
+    CREATE INDEX sessions_user ON sessions (tenant, user_id);
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY NOT NULL, sid TEXT NOT NULL, created_at BIGINT NOT NULL, used_at BIGINT
+    );
+    CREATE INDEX refresh_tokens_sid ON refresh_tokens (sid);";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

@@ -43,4 +43,16 @@ pub struct AccessTokenClaims {
     /// token until it expires; ask `/v1/check` when that matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
+    /// How the user authenticated (RFC 8176 values, e.g. `hwk`, `user`, `otp`); user tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Authentication context class (e.g. `phr`, phishing-resistant); user tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user authenticated (Unix seconds); user tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The session this token belongs to; revoking it makes the token inactive at introspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }

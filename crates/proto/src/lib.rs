@@ -16,6 +16,7 @@ pub mod clients;
 pub mod error;
 pub mod keys;
 pub mod oauth;
+pub mod passkeys;
 pub mod verify;
 
 pub use claims::{AccessTokenClaims, Audience};

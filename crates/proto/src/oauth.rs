@@ -15,6 +15,10 @@ pub struct TokenResponse {
     /// RFC 8693 token type identifier; `urn:ietf:params:oauth:token-type:jwt` for JWT access tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<String>,
+    /// A single-use refresh token (user sessions only): spend it at `/oauth2/token` with
+    /// `grant_type=refresh_token` for a new pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// RFC 6749 §5.2 error response.

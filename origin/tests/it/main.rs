@@ -35,6 +35,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+mod accounts;
 mod authz;
 mod conformance;
 mod pg;

@@ -33,6 +33,10 @@ fn our_tokens_pass_jwt_compact() {
         scope: Some("read".into()),
         tid: "acme".into(),
         roles: None,
+        amr: None,
+        acr: None,
+        auth_time: None,
+        sid: None,
     };
     for seed in 1..20u8 {
         let token = ready(issue_access_token(&signer(seed), &claims)).unwrap();

@@ -41,6 +41,10 @@ fn claims() -> AccessTokenClaims {
         scope: Some("read write".into()),
         tid: "acme".into(),
         roles: None,
+        amr: None,
+        acr: None,
+        auth_time: None,
+        sid: None,
     }
 }
 

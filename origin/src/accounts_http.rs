@@ -1,0 +1,477 @@
+//! The accounts API the edge uses (service credential), under `/internal/v1/tenants/{tenant}/`:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST signup` | `{user: {user_id, username, display_name}, passkey}` | `{user}` (409 `username_taken`, `credential_exists`) |
+//! | `GET users/by-name/{username}` | — | `{user, passkeys}` (404 `unknown_user`) |
+//! | `GET users/{user_id}` | — | `{user, passkeys, totp}` |
+//! | `POST users/{user_id}/passkeys` | a passkey | `{}` (another device) |
+//! | `GET passkeys/{credential_id}` | — | `{passkey, user}` (404 `unknown_credential`) |
+//! | `POST passkeys/{credential_id}/counter` | `{from, to, backed_up}` | `{}` (409 `counter_conflict`) |
+//! | `POST users/{user_id}/totp` | — | `{secret}` (base32, once; 409 `totp_already_enrolled`) |
+//! | `POST users/{user_id}/totp/verify` | `{code, confirm}` | `{}` (400 `totp_mismatch`, `totp_replayed`, ...) |
+//! | `POST sessions` | `{user_id, amr, acr}` | `{session, refresh_token}` |
+//! | `POST sessions/refresh` | `{refresh_token}` | `{session, refresh_token}` (400 `refresh_invalid`, `refresh_reused`, `session_inactive`) |
+//! | `GET sessions/{sid}` | — | `{session}` |
+//! | `POST sessions/{sid}/step-up` | `{method, acr}` | `{session}` |
+//! | `POST sessions/{sid}/revoke` | — | `{revoked}` |
+//! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::{AccountsError, Passkey, User};
+use crate::error::HttpError;
+use crate::http::require_service;
+use crate::{unix_now, AppState};
+
+pub fn routes() -> Router<AppState> {
+    let t = "/internal/v1/tenants/{tenant}";
+    Router::new()
+        .route(&format!("{t}/signup"), post(sign_up))
+        .route(
+            &format!("{t}/users/by-name/{{username}}"),
+            get(user_by_name),
+        )
+        .route(&format!("{t}/users/{{user_id}}"), get(user))
+        .route(
+            &format!("{t}/users/{{user_id}}/passkeys"),
+            post(add_passkey),
+        )
+        .route(&format!("{t}/passkeys/{{credential_id}}"), get(passkey))
+        .route(
+            &format!("{t}/passkeys/{{credential_id}}/counter"),
+            post(counter),
+        )
+        .route(&format!("{t}/users/{{user_id}}/totp"), post(enroll_totp))
+        .route(
+            &format!("{t}/users/{{user_id}}/totp/verify"),
+            post(verify_totp),
+        )
+        .route(&format!("{t}/sessions"), post(create_session))
+        .route(&format!("{t}/sessions/refresh"), post(refresh))
+        .route(&format!("{t}/sessions/{{sid}}"), get(session))
+        .route(&format!("{t}/sessions/{{sid}}/step-up"), post(step_up))
+        .route(&format!("{t}/sessions/{{sid}}/revoke"), post(revoke))
+        .route(
+            &format!("{t}/users/{{user_id}}/sessions/revoke"),
+            post(revoke_all),
+        )
+}
+
+impl From<AccountsError> for HttpError {
+    fn from(e: AccountsError) -> Self {
+        let status = match &e {
+            AccountsError::UsernameTaken
+            | AccountsError::CredentialExists
+            | AccountsError::TotpAlreadyEnrolled => StatusCode::CONFLICT,
+            AccountsError::UnknownUser => StatusCode::NOT_FOUND,
+            AccountsError::TotpNotEnrolled
+            | AccountsError::Totp(_)
+            | AccountsError::RefreshInvalid
+            | AccountsError::RefreshReused
+            | AccountsError::SessionInactive => StatusCode::BAD_REQUEST,
+            AccountsError::Sealing(_) | AccountsError::Database(_) => {
+                return HttpError::internal(e.to_string())
+            }
+        };
+        HttpError::new(status, e.code(), e.to_string())
+    }
+}
+
+fn guard(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), HttpError> {
+    require_service(state, headers)?;
+    crate::authz_http::valid_tenant(tenant)
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("malformed body: {e}"),
+        )
+    })
+}
+
+/// Identifiers that come in paths and bodies: base64url, 1 to 1400 characters (a 1023-byte credential id).
+fn plausible(id: &str) -> Result<(), HttpError> {
+    let ok = !id.is_empty()
+        && id.len() <= 1400
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "identifiers are base64url",
+        ))
+    }
+}
+
+fn valid_username(name: &str) -> Result<(), HttpError> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.chars().any(char::is_control)
+        && name.trim() == name;
+    if ok {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_username",
+            "a username is 1 to 64 characters, no control characters, no surrounding spaces",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    user_id: String,
+    username: String,
+    display_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignUp {
+    user: NewUser,
+    passkey: Passkey,
+}
+
+async fn sign_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let req: SignUp = body(&raw)?;
+    plausible(&req.user.user_id)?;
+    plausible(&req.passkey.credential_id)?;
+    valid_username(&req.user.username)?;
+    if req.passkey.user_id != req.user.user_id {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the passkey belongs to another user",
+        ));
+    }
+    let now = unix_now();
+    let user = User {
+        user_id: req.user.user_id,
+        username: req.user.username,
+        display_name: req.user.display_name,
+        created_at: now,
+    };
+    state
+        .accounts
+        .sign_up(&tenant, &user, &req.passkey, now)
+        .await?;
+    Ok(Json(json!({ "user": user })))
+}
+
+async fn with_passkeys(
+    state: &AppState,
+    tenant: &str,
+    user: User,
+) -> Result<Json<Value>, HttpError> {
+    let passkeys = state.accounts.passkeys_of(tenant, &user.user_id).await?;
+    let totp = state.accounts.totp_enrolled(tenant, &user.user_id).await?;
+    Ok(Json(
+        json!({ "user": user, "passkeys": passkeys, "totp": totp }),
+    ))
+}
+
+async fn user_by_name(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, username)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let user = state
+        .accounts
+        .user_by_name(&tenant, &username)
+        .await?
+        .ok_or(AccountsError::UnknownUser)?;
+    with_passkeys(&state, &tenant, user).await
+}
+
+async fn user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    plausible(&user_id)?;
+    let user = state
+        .accounts
+        .user(&tenant, &user_id)
+        .await?
+        .ok_or(AccountsError::UnknownUser)?;
+    with_passkeys(&state, &tenant, user).await
+}
+
+async fn add_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, user_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let passkey: Passkey = body(&raw)?;
+    plausible(&passkey.credential_id)?;
+    if passkey.user_id != user_id {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the passkey belongs to another user",
+        ));
+    }
+    state
+        .accounts
+        .add_passkey(&tenant, &passkey, unix_now())
+        .await?;
+    Ok(Json(json!({})))
+}
+
+async fn passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, credential_id)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    plausible(&credential_id)?;
+    let unknown = || {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_credential",
+            "no such passkey",
+        )
+    };
+    let passkey = state
+        .accounts
+        .passkey(&tenant, &credential_id)
+        .await?
+        .ok_or_else(unknown)?;
+    let user = state
+        .accounts
+        .user(&tenant, &passkey.user_id)
+        .await?
+        .ok_or_else(unknown)?;
+    Ok(Json(json!({ "passkey": passkey, "user": user })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Counter {
+    from: u32,
+    to: u32,
+    backed_up: bool,
+}
+
+async fn counter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, credential_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let req: Counter = body(&raw)?;
+    let moved = state
+        .accounts
+        .advance_counter(
+            &tenant,
+            &credential_id,
+            req.from,
+            req.to,
+            req.backed_up,
+            unix_now(),
+        )
+        .await?;
+    if moved {
+        Ok(Json(json!({})))
+    } else {
+        Err(HttpError::new(
+            StatusCode::CONFLICT,
+            "counter_conflict",
+            "the passkey was used concurrently or its counter moved",
+        ))
+    }
+}
+
+async fn enroll_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    plausible(&user_id)?;
+    let secret = state
+        .accounts
+        .enroll_totp(&tenant, &user_id, unix_now())
+        .await?;
+    Ok(Json(json!({ "secret": secret.as_str() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpCode {
+    code: String,
+    #[serde(default)]
+    confirm: bool,
+}
+
+async fn verify_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, user_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    plausible(&user_id)?;
+    let req: TotpCode = body(&raw)?;
+    state
+        .accounts
+        .verify_totp(&tenant, &user_id, &req.code, req.confirm, unix_now())
+        .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    user_id: String,
+    amr: Vec<String>,
+    acr: String,
+}
+
+async fn create_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let req: NewSession = body(&raw)?;
+    plausible(&req.user_id)?;
+    if state.accounts.user(&tenant, &req.user_id).await?.is_none() {
+        return Err(AccountsError::UnknownUser.into());
+    }
+    let (session, refresh_token) = state
+        .accounts
+        .create_session(&tenant, &req.user_id, &req.amr, &req.acr, unix_now())
+        .await?;
+    Ok(Json(
+        json!({ "session": session, "refresh_token": refresh_token }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshReq {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let req: RefreshReq = body(&raw)?;
+    let (session, refresh_token) = state
+        .accounts
+        .refresh(&req.refresh_token, unix_now())
+        .await?;
+    if session.tenant != tenant {
+        return Err(AccountsError::RefreshInvalid.into());
+    }
+    Ok(Json(
+        json!({ "session": session, "refresh_token": refresh_token }),
+    ))
+}
+
+async fn own_session(
+    state: &AppState,
+    tenant: &str,
+    sid: &str,
+) -> Result<crate::accounts::Session, HttpError> {
+    plausible(sid)?;
+    state
+        .accounts
+        .session(sid, unix_now())
+        .await?
+        .filter(|s| s.tenant == tenant)
+        .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, "unknown_session", "no such session"))
+}
+
+async fn session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    let session = own_session(&state, &tenant, &sid).await?;
+    Ok(Json(json!({ "session": session })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepUp {
+    method: String,
+    acr: String,
+}
+
+async fn step_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, sid)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    own_session(&state, &tenant, &sid).await?;
+    let req: StepUp = body(&raw)?;
+    let session = state
+        .accounts
+        .step_up(&sid, &req.method, &req.acr, unix_now())
+        .await?;
+    Ok(Json(json!({ "session": session })))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    own_session(&state, &tenant, &sid).await?;
+    let revoked = state
+        .accounts
+        .revoke_session(&sid, "logout", unix_now())
+        .await?;
+    Ok(Json(json!({ "revoked": u64::from(revoked) })))
+}
+
+async fn revoke_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, HttpError> {
+    guard(&state, &headers, &tenant)?;
+    plausible(&user_id)?;
+    let revoked = state
+        .accounts
+        .revoke_user_sessions(&tenant, &user_id, unix_now())
+        .await?;
+    Ok(Json(json!({ "revoked": revoked })))
+}

@@ -1,0 +1,330 @@
+//! The accounts API in process: sign-up with a passkey, more devices, the counter's compare-and-set, TOTP
+//! enrolment and replay, sessions with single-use refresh tokens and reuse detection, logout.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use tessera_authn::totp::{code_for_step, TotpParams, TotpSecret};
+
+use crate::{app, send};
+
+const T: &str = "/internal/v1/tenants/acme";
+
+fn passkey(id: &str, user: &str) -> Value {
+    json!({
+        "credential_id": id, "user_id": user, "public_key": "pQECAyYgASFYIA", "sign_count": 0,
+        "backup_eligible": false, "backed_up": false, "aaguid": "AAAAAAAAAAAAAAAAAAAAAA", "transports": ["internal"],
+    })
+}
+
+async fn sign_up(app: &axum::Router, user: &str, name: &str, cred: &str) -> (StatusCode, Value) {
+    let body = json!({ "user": { "user_id": user, "username": name, "display_name": name }, "passkey": passkey(cred, user) });
+    send(app, "POST", &format!("{T}/signup"), &body.to_string()).await
+}
+
+#[tokio::test]
+async fn sign_up_devices_and_the_counter() {
+    let (app, _, _dir) = app().await;
+    let (s, b) = sign_up(&app, "dUser1", "ann", "cred-1").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["username"], "ann");
+    // Taken names and credentials are refused, and nothing half-done is left behind.
+    let (s, b) = sign_up(&app, "dUser2", "ann", "cred-2").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::CONFLICT, Some("username_taken"))
+    );
+    let (s, b) = sign_up(&app, "dUser3", "bob", "cred-1").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::CONFLICT, Some("credential_exists"))
+    );
+    let (s, _) = send(&app, "GET", &format!("{T}/users/by-name/bob"), "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a failed sign-up creates no user");
+    // A second device.
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/dUser1/passkeys"),
+        &passkey("cred-2", "dUser1").to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, b) = send(&app, "GET", &format!("{T}/users/by-name/ann"), "").await;
+    assert_eq!(b["passkeys"].as_array().unwrap().len(), 2);
+    assert_eq!(b["totp"], false);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/nobody/passkeys"),
+        &passkey("cred-9", "nobody").to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_user"))
+    );
+    let (_, b) = send(&app, "GET", &format!("{T}/passkeys/cred-2"), "").await;
+    assert_eq!(b["user"]["user_id"], "dUser1");
+    assert_eq!(b["passkey"]["transports"], json!(["internal"]));
+    // Other tenants see nothing.
+    let (s, _) = send(
+        &app,
+        "GET",
+        "/internal/v1/tenants/globex/passkeys/cred-2",
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The counter moves by compare-and-set: a second use from the same old value loses.
+    let counter =
+        |from: u32, to: u32| json!({ "from": from, "to": to, "backed_up": false }).to_string();
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("{T}/passkeys/cred-1/counter"),
+        &counter(0, 5),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/passkeys/cred-1/counter"),
+        &counter(0, 6),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::CONFLICT, Some("counter_conflict"))
+    );
+    let (_, b) = send(&app, "GET", &format!("{T}/passkeys/cred-1"), "").await;
+    assert_eq!(b["passkey"]["sign_count"], 5);
+    // Bad input.
+    let (s, _) = send(&app, "POST", &format!("{T}/signup"), "{}").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, b) = sign_up(&app, "dUser4", " spaced ", "cred-4").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_username"))
+    );
+    let (s, _) = sign_up(&app, "not base64url!", "cy", "cred-5").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn totp_enrols_confirms_and_refuses_replays() {
+    let (app, _, _dir) = app().await;
+    sign_up(&app, "uTotp", "tia", "cred-t").await;
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        r#"{"code": "123456"}"#,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("totp_not_enrolled"))
+    );
+    let (s, b) = send(&app, "POST", &format!("{T}/users/uTotp/totp"), "").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let secret = TotpSecret::from_base32(b["secret"].as_str().unwrap()).unwrap();
+    let p = TotpParams::default();
+    let now = u64::try_from(tessera_origin::unix_now()).unwrap();
+    let code = |step: u64| code_for_step(&secret, &p, step).to_string();
+    let step = p.step_at(now);
+    // Before confirmation the secret is not usable for sign-in; the first good code confirms it.
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": code(step) }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": "000000", "confirm": true }).to_string(),
+    )
+    .await;
+    if code(step - 1) != "000000" && code(step) != "000000" && code(step + 1) != "000000" {
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("totp_mismatch"))
+        );
+    }
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": code(step - 1), "confirm": true }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, b) = send(&app, "GET", &format!("{T}/users/uTotp"), "").await;
+    assert_eq!(b["totp"], true);
+    // Enrolled: a second enrolment is refused; codes work once per step.
+    let (s, _) = send(&app, "POST", &format!("{T}/users/uTotp/totp"), "").await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": code(step - 1) }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("totp_replayed"))
+    );
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": code(step) }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        &json!({ "code": code(step) }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("totp_replayed"))
+    );
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uTotp/totp/verify"),
+        r#"{"code": "12ab56"}"#,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("totp_malformed"))
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let (app, _, _dir) = app().await;
+    sign_up(&app, "uSess", "sam", "cred-s").await;
+    let new_session =
+        json!({ "user_id": "uSess", "amr": ["hwk", "user"], "acr": "phr" }).to_string();
+    let (s, b) = send(&app, "POST", &format!("{T}/sessions"), &new_session).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let sid = b["session"]["sid"].as_str().unwrap().to_owned();
+    let first = b["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(b["session"]["amr"], json!(["hwk", "user"]));
+    let refresh = |t: &str| json!({ "refresh_token": t }).to_string();
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/refresh"),
+        &refresh(&first),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let second = b["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(b["session"]["sid"], sid.as_str());
+    // Step-up adds `otp`.
+    let (_, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/{sid}/step-up"),
+        r#"{"method": "otp", "acr": "phrh"}"#,
+    )
+    .await;
+    assert_eq!(b["session"]["amr"], json!(["hwk", "user", "otp"]));
+    // The spent token comes back: the whole session dies, including the live successor.
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/refresh"),
+        &refresh(&first),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("refresh_reused"))
+    );
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/refresh"),
+        &refresh(&second),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("session_inactive"))
+    );
+    let (_, b) = send(&app, "GET", &format!("{T}/sessions/{sid}"), "").await;
+    assert_eq!(
+        (
+            b["session"]["active"].as_bool(),
+            b["session"]["revoked_reason"].as_str()
+        ),
+        (Some(false), Some("refresh_reused"))
+    );
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/refresh"),
+        &refresh("never-issued"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("refresh_invalid"))
+    );
+
+    // Logout, and logout everywhere.
+    let (_, a) = send(&app, "POST", &format!("{T}/sessions"), &new_session).await;
+    let (_, c) = send(&app, "POST", &format!("{T}/sessions"), &new_session).await;
+    let (a, c) = (
+        a["session"]["sid"].as_str().unwrap().to_owned(),
+        c["session"]["sid"].as_str().unwrap().to_owned(),
+    );
+    let (_, b) = send(&app, "POST", &format!("{T}/sessions/{a}/revoke"), "").await;
+    assert_eq!(b["revoked"], 1);
+    let (_, b) = send(&app, "POST", &format!("{T}/sessions/{a}/revoke"), "").await;
+    assert_eq!(b["revoked"], 0);
+    let (_, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/users/uSess/sessions/revoke"),
+        "",
+    )
+    .await;
+    assert_eq!(b["revoked"], 1, "only the one still active");
+    let (_, b) = send(&app, "GET", &format!("{T}/sessions/{c}"), "").await;
+    assert_eq!(b["session"]["active"], false);
+    // Sessions are per tenant.
+    let (s, _) = send(
+        &app,
+        "GET",
+        &format!("/internal/v1/tenants/globex/sessions/{c}"),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions"),
+        r#"{"user_id": "ghost", "amr": [], "acr": "x"}"#,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_user"))
+    );
+}
