@@ -120,6 +120,10 @@ pub async fn handle(
                 scope: Some("read".into()),
                 tid: "bench".into(),
                 roles: None,
+                amr: None,
+                acr: None,
+                auth_time: None,
+                sid: None,
             };
             let mut bytes = 0usize;
             for i in 0..n {

@@ -1,5 +1,6 @@
 //! Configuration from Worker vars and secrets (see `wrangler.toml` and `keys/README.md`).
 
+use tessera_authn::webauthn::{CoseAlgorithm, RelyingParty, UserVerification};
 use tessera_authz::decision_cache::Bounds;
 use tessera_jose::{RotationPolicy, Secret};
 use worker::Env;
@@ -16,6 +17,80 @@ pub struct Config {
     pub policy: RotationPolicy,
     /// Permission checks: how stale `minimize_latency` may be and how the cache is sized.
     pub checks: CheckConfig,
+    /// Sign-in for people: the WebAuthn relying party, the tenant the login page serves, user tokens.
+    pub login: LoginConfig,
+}
+
+pub struct LoginConfig {
+    /// `None` when no usable RP ID is configured (an IP-address issuer and no `RP_ID`).
+    pub rp: Option<RelyingParty>,
+    pub rp_name: String,
+    /// The tenant people sign up to and sign in at through this edge's login page.
+    pub tenant: String,
+    /// Audience of user access tokens.
+    pub audience: String,
+    /// Lifetime of user access tokens (seconds).
+    pub token_ttl: u32,
+}
+
+impl LoginConfig {
+    /// # Errors
+    /// `edge_misconfigured` when passkeys are not configured.
+    pub fn relying_party(&self) -> Result<&RelyingParty, ApiError> {
+        self.rp.as_ref().ok_or_else(|| {
+            ApiError::misconfigured(
+                "passkeys need an RP ID: set `RP_ID` (and `RP_ORIGINS`) or an ISSUER with a host name",
+            )
+        })
+    }
+
+    fn from_env(env: &Env, issuer: &str, default_audience: &str) -> Result<Self, ApiError> {
+        let issuer_url = url::Url::parse(issuer)
+            .map_err(|e| ApiError::misconfigured(format!("ISSUER `{issuer}`: {e}")))?;
+        let host_is_name = matches!(issuer_url.host(), Some(url::Host::Domain(_)));
+        let rp_id =
+            env.var("RP_ID").map(|v| v.to_string()).ok().or_else(|| {
+                host_is_name.then(|| issuer_url.host_str().unwrap_or_default().to_owned())
+            });
+        let list = |name: &str, default: Vec<String>| {
+            env.var(name).map_or(default, |v| {
+                v.to_string()
+                    .split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+        };
+        let user_verification = match var_or(env, "USER_VERIFICATION", "preferred").as_str() {
+            "required" => UserVerification::Required,
+            "preferred" => UserVerification::Preferred,
+            "discouraged" => UserVerification::Discouraged,
+            other => {
+                return Err(ApiError::misconfigured(format!(
+                    "var `USER_VERIFICATION` = `{other}`: required, preferred or discouraged"
+                )))
+            }
+        };
+        let rp = rp_id.map(|id| RelyingParty {
+            id,
+            origins: list(
+                "RP_ORIGINS",
+                vec![issuer_url.origin().ascii_serialization()],
+            ),
+            top_origins: list("RP_TOP_ORIGINS", Vec::new()),
+            user_verification,
+            algorithms: vec![CoseAlgorithm::Es256, CoseAlgorithm::EdDsa],
+        });
+        let token_ttl =
+            u32::try_from(number(env, "USER_TOKEN_TTL", 600)?.clamp(30, 3600)).unwrap_or(600);
+        Ok(Self {
+            rp,
+            rp_name: var_or(env, "RP_NAME", "Tessera"),
+            tenant: var_or(env, "LOGIN_TENANT", "default"),
+            audience: var_or(env, "LOGIN_AUDIENCE", default_audience),
+            token_ttl,
+        })
+    }
 }
 
 pub struct CheckConfig {
@@ -62,6 +137,7 @@ impl Config {
                 leeway: seconds(env, "LEEWAY", 30)?,
             },
             checks: CheckConfig::from_env(env)?,
+            login: LoginConfig::from_env(env, &issuer, &var_or(env, "DEFAULT_AUDIENCE", &issuer))?,
             issuer,
         })
     }

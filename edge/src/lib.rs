@@ -11,20 +11,30 @@
 //! - `POST /v1/check`, `POST /v1/check/bulk` (permission checks from the decision cache or the origin,
 //!   honouring consistency; see `decisions`)
 //! - `GET  /admin/keys`, `POST /admin/keys/rotate` (bearer `ADMIN_TOKEN`)
+//! - `GET  /login` (the sign-in page), `POST /v1/passkeys/{register,login}/{options,verify}`,
+//!   `POST /v1/totp/{enroll,confirm,verify}`, `POST /v1/sessions/{logout,logout-all}`; refresh tokens at
+//!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
 
 mod bench;
+mod ceremonies;
 mod clients;
 mod config;
 mod decisions;
 mod error;
 mod heads;
 mod keyring;
+mod login_page;
 mod oauth;
+mod origin_api;
+mod passkeys;
+mod qr;
 mod routes;
+mod sessions;
 mod verify;
 mod webcrypto;
 
+pub use ceremonies::CeremonyObject;
 pub use heads::TenantHeadObject;
 pub use keyring::KeyRingObject;
 

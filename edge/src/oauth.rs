@@ -137,6 +137,14 @@ pub async fn token(
     let grant = form
         .get("grant_type")
         .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`grant_type` is required"))?;
+    if grant == "refresh_token" {
+        // The login page's public client: the refresh token itself is the credential (single use,
+        // rotated, reuse revokes the session).
+        let token = form.get("refresh_token").ok_or_else(|| {
+            ApiError::oauth(400, "invalid_request", "`refresh_token` is required")
+        })?;
+        return crate::sessions::refresh_grant(env, cfg, token).await;
+    }
     if grant != "client_credentials" {
         return Err(ApiError::oauth(
             400,
@@ -203,6 +211,10 @@ pub async fn token(
         scope: scope.clone(),
         tid: client.tenant.clone(),
         roles,
+        amr: None,
+        acr: None,
+        auth_time: None,
+        sid: None,
     };
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
@@ -225,6 +237,7 @@ pub async fn token(
         expires_in: ttl,
         scope,
         issued_token_type: None,
+        refresh_token: None,
     };
     Ok(no_store(Response::from_json(&body)?)?)
 }
@@ -310,16 +323,24 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
                 }),
                 _ => false,
             };
+            let sid = v
+                .claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if v.claims.get("tid").and_then(Value::as_str) != Some(caller.tenant.as_str()) {
                 inactive("wrong_tenant")
             } else if !aud_ok {
                 inactive("wrong_audience")
-            } else {
-                IntrospectionResponse {
-                    active: true,
-                    token_type: Some("Bearer".to_owned()),
-                    claims: v.claims,
+            } else if let Some(sid) = sid {
+                // A user token: its session must still be active (revocation shows at once).
+                if crate::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
+                    active(v.claims)
+                } else {
+                    inactive("session_revoked")
                 }
+            } else {
+                active(v.claims)
             }
         }
         Outcome::Invalid(e) => {
@@ -328,6 +349,14 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
         }
     };
     Ok(no_store(Response::from_json(&body)?)?)
+}
+
+fn active(claims: serde_json::Map<String, Value>) -> IntrospectionResponse {
+    IntrospectionResponse {
+        active: true,
+        token_type: Some("Bearer".to_owned()),
+        claims,
+    }
 }
 
 fn inactive(code: &str) -> IntrospectionResponse {

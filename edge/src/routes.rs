@@ -20,12 +20,27 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
     }
     let allowed: &[Method] = match path.as_str() {
         "/healthz"
+        | "/login"
+        | "/login.js"
         | "/.well-known/jwks.json"
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server"
         | "/admin/keys" => &[Method::Get],
-        "/oauth2/token" | "/oauth2/introspect" | "/v1/tokens/verify" | "/v1/check"
-        | "/v1/check/bulk" | "/admin/keys/rotate" => &[Method::Post],
+        "/oauth2/token"
+        | "/oauth2/introspect"
+        | "/v1/tokens/verify"
+        | "/v1/check"
+        | "/v1/check/bulk"
+        | "/v1/passkeys/register/options"
+        | "/v1/passkeys/register/verify"
+        | "/v1/passkeys/login/options"
+        | "/v1/passkeys/login/verify"
+        | "/v1/totp/enroll"
+        | "/v1/totp/confirm"
+        | "/v1/totp/verify"
+        | "/v1/sessions/logout"
+        | "/v1/sessions/logout-all"
+        | "/admin/keys/rotate" => &[Method::Post],
         _ => {
             return Err(ApiError::new(
                 404,
@@ -78,6 +93,17 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
         "/v1/tokens/verify" => verify_endpoint(req, env, &cfg).await,
+        "/login" => crate::login_page::serve(&cfg),
+        "/login.js" => crate::login_page::script(),
+        "/v1/passkeys/register/options" => crate::passkeys::register_options(req, env, &cfg).await,
+        "/v1/passkeys/register/verify" => crate::passkeys::register_verify(req, env, &cfg).await,
+        "/v1/passkeys/login/options" => crate::passkeys::login_options(req, env, &cfg).await,
+        "/v1/passkeys/login/verify" => crate::passkeys::login_verify(req, env, &cfg).await,
+        "/v1/totp/enroll" => crate::sessions::totp_enroll(req, env, &cfg).await,
+        "/v1/totp/confirm" => crate::sessions::totp_confirm(req, env, &cfg).await,
+        "/v1/totp/verify" => crate::sessions::totp_verify(req, env, &cfg).await,
+        "/v1/sessions/logout" => crate::sessions::logout(req, env, &cfg).await,
+        "/v1/sessions/logout-all" => crate::sessions::logout_all(req, env, &cfg).await,
         "/v1/check" => crate::decisions::check(req, env, ctx, &cfg).await,
         "/v1/check/bulk" => crate::decisions::check_bulk(req, env, ctx, &cfg).await,
         "/admin/keys" => {
@@ -118,7 +144,7 @@ fn metadata(cfg: &Config) -> Result<Response, ApiError> {
         jwks_uri: format!("{iss}/.well-known/jwks.json"),
         token_endpoint: format!("{iss}/oauth2/token"),
         introspection_endpoint: format!("{iss}/oauth2/introspect"),
-        grant_types_supported: vec!["client_credentials".into()],
+        grant_types_supported: vec!["client_credentials".into(), "refresh_token".into()],
         token_endpoint_auth_methods_supported: vec![
             "client_secret_basic".into(),
             "client_secret_post".into(),

@@ -164,3 +164,55 @@ impl Signer for WebCryptoSigner {
         })
     }
 }
+
+/// Passkey signatures through WebCrypto: ES256 through [`WebCryptoVerifier`] (the token path, after the
+/// core turned the DER signature into `r || s`), Ed25519 through `crypto.subtle`'s `Ed25519`. Credential
+/// keys are imported per use, not cached: there is one per passkey, and a sign-in verifies one signature.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WebCryptoPasskeyVerifier;
+
+impl tessera_authn::webauthn::SignatureVerifier for WebCryptoPasskeyVerifier {
+    async fn verify(
+        &self,
+        key: &tessera_authn::webauthn::CredentialPublicKey,
+        message: &[u8],
+        signature: &tessera_authn::webauthn::Signature,
+    ) -> Result<bool, CryptoError> {
+        use tessera_authn::webauthn::{CredentialPublicKey, Signature};
+        match (key, signature) {
+            (CredentialPublicKey::Es256 { x, y }, Signature::Es256(sig)) => {
+                let Ok(jwk) = PublicJwk::from_coordinates(x, y) else {
+                    return Ok(false);
+                };
+                WebCryptoVerifier.verify(&jwk, message, sig).await
+            }
+            (CredentialPublicKey::Ed25519 { x }, Signature::Ed25519(sig)) => {
+                let alg = JsValue::from_str("Ed25519");
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let raw = Uint8Array::from(&x[..]);
+                let import = subtle()?
+                    .import_key_with_str("raw", &raw, "Ed25519", false, &usages)
+                    .map_err(js_err)?;
+                let crypto_key: CryptoKey = match JsFuture::from(import).await {
+                    Ok(k) => k.unchecked_into(),
+                    // A key WebCrypto will not import (not a curve point): no valid signature.
+                    Err(_) => return Ok(false),
+                };
+                let promise = subtle()?
+                    .verify_with_str_and_u8_array_and_u8_array(
+                        &alg.as_string().unwrap_or_default(),
+                        &crypto_key,
+                        sig,
+                        message,
+                    )
+                    .map_err(js_err)?;
+                Ok(JsFuture::from(promise)
+                    .await
+                    .map_err(js_err)?
+                    .as_bool()
+                    .unwrap_or(false))
+            }
+            _ => Ok(false),
+        }
+    }
+}

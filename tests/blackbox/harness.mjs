@@ -112,10 +112,11 @@ export function newPrivateJwk() {
 }
 
 /** The edge Worker in workerd via `wrangler dev`, configured against `origin`. */
-export async function startEdge({ origin, vars = {}, bootstrapJwk } = {}) {
+export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0.0.1' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-'));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // `host: 'localhost'` gives the edge a name it can be a WebAuthn relying party for (RP IDs are not IPs).
+  const issuer = `http://${host}:${port}`;
   const allVars = {
     ISSUER: issuer,
     DEFAULT_AUDIENCE: 'https://api.tessera.test',

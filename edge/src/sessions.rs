@@ -1,0 +1,326 @@
+//! User sessions at the edge: access tokens for signed-in people, single-use refresh tokens, TOTP
+//! enrolment and step-up, logout.
+//!
+//! A successful passkey ceremony opens a session at the origin (`sid`, `amr`, `acr`, `auth_time`) and the
+//! edge issues an access token carrying them (RFC 9068 with RFC 8176 `amr`; `acr` `phr`, phishing-resistant)
+//! plus an opaque refresh token. `POST /oauth2/token` with `grant_type=refresh_token` spends it for a new
+//! pair; a spent token presented again revokes the session. A TOTP code (`POST /v1/totp/verify`) steps the
+//! session up: the new token's `amr` gains `otp`. Introspection asks the origin about the session, so a
+//! revoked session's tokens are inactive at once (signature-only verifiers see them until `exp`, which is
+//! why user tokens are short-lived).
+
+use serde_json::json;
+use tessera_authn::totp::{otpauth_uri, TotpParams, TotpSecret};
+use tessera_jose::issue_access_token;
+use tessera_proto::oauth::TokenResponse;
+use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
+use tessera_proto::{AccessTokenClaims, Audience};
+use worker::{Env, Request, Response};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::origin_api::{self, Session};
+use crate::verify::{verify, Outcome};
+use crate::{keyring, now_secs, random_bytes};
+
+/// The `client_id` of tokens issued to people through the login page (a public client).
+pub const LOGIN_CLIENT_ID: &str = "tessera-login";
+/// `acr` of a passkey sign-in: phishing-resistant.
+const ACR_PASSKEY: &str = "phr";
+
+/// A signed-in caller, from a user access token whose session is still active.
+pub struct SignedIn {
+    pub tenant: String,
+    pub user_id: String,
+    pub sid: String,
+}
+
+fn no_store(resp: Response) -> Result<Response, ApiError> {
+    let headers = resp.headers().clone();
+    headers.set("cache-control", "no-store")?;
+    Ok(resp.with_headers(headers))
+}
+
+/// A signed access token for `session`.
+async fn mint(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    session: &Session,
+) -> Result<String, ApiError> {
+    let now = now_secs();
+    let claims = AccessTokenClaims {
+        iss: cfg.issuer.clone(),
+        sub: session.user_id.clone(),
+        aud: Audience::One(cfg.login.audience.clone()),
+        exp: now + i64::from(cfg.login.token_ttl),
+        iat: now,
+        nbf: None,
+        jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
+        client_id: LOGIN_CLIENT_ID.to_owned(),
+        scope: None,
+        tid: tenant.to_owned(),
+        roles: None,
+        amr: Some(session.amr.clone()),
+        acr: Some(session.acr.clone()),
+        auth_time: Some(session.auth_time),
+        sid: Some(session.sid.clone()),
+    };
+    let ring = keyring::current(env, cfg).await?;
+    let signer = keyring::active_signer(env, &ring).await?;
+    issue_access_token(&signer, &claims).await.map_err(|e| {
+        ApiError::unavailable(
+            "signer_unavailable",
+            "tokens cannot be issued right now",
+            e.to_string(),
+        )
+    })
+}
+
+/// The token response for `session`: an access token and the session's next refresh token.
+async fn issue(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    session: &Session,
+    refresh_token: String,
+) -> Result<Response, ApiError> {
+    no_store(Response::from_json(&TokenResponse {
+        access_token: mint(env, cfg, tenant, session).await?,
+        token_type: "Bearer".into(),
+        expires_in: cfg.login.token_ttl,
+        scope: None,
+        issued_token_type: None,
+        refresh_token: Some(refresh_token),
+    })?)
+}
+
+/// Open a session for `user_id` after a passkey ceremony and answer with its tokens.
+///
+/// # Errors
+/// The origin or the signer.
+pub async fn open(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    user_verified: bool,
+) -> Result<Response, ApiError> {
+    // RFC 8176: `hwk` proof of a hardware-bound key, `user` a presence test; with user verification the
+    // device also checked a PIN or biometric, which makes the sign-in multi-factor.
+    let mut amr = vec!["hwk", "user"];
+    if user_verified {
+        amr.push("mfa");
+    }
+    let opened = origin_api::create_session(env, cfg, tenant, user_id, &amr, ACR_PASSKEY).await?;
+    issue(env, cfg, tenant, &opened.session, opened.refresh_token).await
+}
+
+/// `grant_type=refresh_token` at `/oauth2/token` (RFC 6749 §6) for the login client.
+///
+/// # Errors
+/// OAuth `invalid_grant` for an unknown, spent or revoked token.
+pub async fn refresh_grant(
+    env: &Env,
+    cfg: &Config,
+    refresh_token: &str,
+) -> Result<Response, ApiError> {
+    let tenant = cfg.login.tenant.clone();
+    match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
+        Ok(next) => issue(env, cfg, &tenant, &next.session, next.refresh_token).await,
+        Err(e) if e.status == 400 => {
+            worker::console_log!("refresh refused ({}): {}", e.code, e.external_message);
+            let message = if e.code == "refresh_reused" {
+                "this refresh token was already used; the session has been ended, sign in again"
+            } else {
+                "the refresh token is not valid; sign in again"
+            };
+            Err(ApiError::oauth(400, "invalid_grant", message))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The signed-in user behind a bearer token, if one is presented: a user token of this edge whose
+/// session is still active.
+///
+/// # Errors
+/// `401 unauthorized` for a token that is presented but not a valid user token of an active session.
+pub async fn optional_user(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+) -> Result<Option<SignedIn>, ApiError> {
+    let header = req.headers().get("authorization")?.unwrap_or_default();
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let refused = |detail: String| ApiError {
+        www_authenticate: Some("Bearer realm=\"tessera\""),
+        internal_message: Some(detail),
+        ..ApiError::new(401, "unauthorized", "sign in again")
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| refused("not a bearer token".into()))?;
+    let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now_secs()).await? {
+        Outcome::Valid(v) => v.claims,
+        Outcome::Invalid(e) => {
+            return Err(refused(format!("user token refused ({}): {e}", e.code())))
+        }
+    };
+    let text = |n: &str| {
+        claims
+            .get(n)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let (Some(tenant), Some(user_id), Some(sid)) = (text("tid"), text("sub"), text("sid")) else {
+        return Err(refused("not a user token (no sid)".into()));
+    };
+    match origin_api::session(env, cfg, &tenant, &sid).await? {
+        Some(s) if s.active && s.user_id == user_id => Ok(Some(SignedIn {
+            tenant,
+            user_id,
+            sid,
+        })),
+        Some(s) => Err(refused(format!(
+            "session {sid} is not active ({})",
+            s.revoked_reason
+                .as_deref()
+                .unwrap_or("expired or another user's")
+        ))),
+        None => Err(refused(format!("session {sid} is unknown"))),
+    }
+}
+
+async fn require_user(req: &Request, env: &Env, cfg: &Config) -> Result<SignedIn, ApiError> {
+    optional_user(req, env, cfg).await?.ok_or_else(|| ApiError {
+        www_authenticate: Some("Bearer realm=\"tessera\""),
+        ..ApiError::new(401, "unauthorized", "sign in first")
+    })
+}
+
+async fn code_body(req: &mut Request) -> Result<String, ApiError> {
+    let body = req.bytes().await?;
+    let parsed: TotpCodeRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            400,
+            "invalid_request",
+            format!("body must be {{\"code\": \"123456\"}}: {e}"),
+        )
+    })?;
+    Ok(parsed.code.trim().replace(' ', ""))
+}
+
+/// The words a person sees for a refused code.
+fn totp_refused(e: ApiError) -> ApiError {
+    let message = match e.code {
+        "totp_malformed" => "enter the 6 digits your authenticator app shows",
+        "totp_mismatch" => {
+            "that code is not right; check your device's clock and try the current code"
+        }
+        "totp_replayed" => "that code was already used; wait for the next one",
+        "totp_not_enrolled" => "set up an authenticator app first",
+        "totp_already_enrolled" => "an authenticator app is already set up",
+        _ => return e,
+    };
+    ApiError {
+        external_message: message.into(),
+        ..e
+    }
+}
+
+/// `POST /v1/totp/enroll` (signed in): a new secret, its `otpauth://` URI and a QR code of it.
+///
+/// # Errors
+/// `401`, `409 totp_already_enrolled`, or the origin.
+pub async fn totp_enroll(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let who = require_user(&req, env, cfg).await?;
+    let secret_text = origin_api::enroll_totp(env, cfg, &who.tenant, &who.user_id)
+        .await
+        .map_err(totp_refused)?;
+    let secret = TotpSecret::from_base32(&secret_text)
+        .map_err(|e| ApiError::internal(format!("origin sent a bad TOTP secret: {e}")))?;
+    let user = origin_api::user(env, cfg, &who.tenant, &who.user_id).await?;
+    let uri = otpauth_uri(
+        &secret,
+        &TotpParams::default(),
+        &cfg.login.rp_name,
+        &user.user.username,
+    );
+    let qr_svg = crate::qr::svg(uri.as_str())
+        .ok_or_else(|| ApiError::internal("the otpauth URI does not fit a QR code"))?;
+    no_store(Response::from_json(&TotpEnrollment {
+        secret: secret.to_base32().to_string(),
+        otpauth_uri: uri.to_string(),
+        qr_svg,
+    })?)
+}
+
+/// `POST /v1/totp/confirm` (signed in): the first code from the app confirms the enrolment.
+///
+/// # Errors
+/// `400` with a TOTP code, `401`.
+pub async fn totp_confirm(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let who = require_user(&req, env, cfg).await?;
+    let code = code_body(&mut req).await?;
+    origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, true)
+        .await
+        .map_err(totp_refused)?;
+    Ok(Response::from_json(&json!({ "enrolled": true }))?)
+}
+
+/// `POST /v1/totp/verify` (signed in): step up; answers a new token pair whose `amr` includes `otp`.
+///
+/// # Errors
+/// `400` with a TOTP code, `401`.
+pub async fn totp_verify(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let who = require_user(&req, env, cfg).await?;
+    let code = code_body(&mut req).await?;
+    origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, false)
+        .await
+        .map_err(totp_refused)?;
+    let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", ACR_PASSKEY).await?;
+    // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
+    no_store(Response::from_json(&json!({
+        "access_token": mint(env, cfg, &who.tenant, &session).await?,
+        "token_type": "Bearer",
+        "expires_in": cfg.login.token_ttl,
+    }))?)
+}
+
+/// `POST /v1/sessions/logout` (signed in): end this session.
+///
+/// # Errors
+/// `401`, or the origin.
+pub async fn logout(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let who = require_user(&req, env, cfg).await?;
+    let revoked = origin_api::revoke_session(env, cfg, &who.tenant, &who.sid).await?;
+    Ok(Response::from_json(&json!({ "revoked": revoked }))?)
+}
+
+/// `POST /v1/sessions/logout-all` (signed in): end every session of this user.
+///
+/// # Errors
+/// `401`, or the origin.
+pub async fn logout_all(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let who = require_user(&req, env, cfg).await?;
+    let revoked = origin_api::revoke_user_sessions(env, cfg, &who.tenant, &who.user_id).await?;
+    Ok(Response::from_json(&json!({ "revoked": revoked }))?)
+}
+
+/// For introspection: whether the session a token names is still active.
+///
+/// # Errors
+/// The origin.
+pub async fn session_active(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    sid: &str,
+) -> Result<bool, ApiError> {
+    Ok(origin_api::session(env, cfg, tenant, sid)
+        .await?
+        .is_some_and(|s| s.active))
+}

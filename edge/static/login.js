@@ -1,0 +1,187 @@
+// The Tessera login page: passkey sign-up and sign-in (with autofill where the browser offers it), TOTP
+// enrolment and step-up, session refresh and sign-out. Tokens live in this page's memory only.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = { access: null, refresh: null };
+let conditional = null; // the pending autofill request, aborted before any other ceremony
+
+const b64 = {
+  decode(s) {
+    const pad = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
+    return Uint8Array.from(atob(pad), (c) => c.charCodeAt(0)).buffer;
+  },
+  encode(buf) {
+    let s = '';
+    for (const b of new Uint8Array(buf)) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+};
+
+function say(text, kind = 'ok') {
+  const m = $('message');
+  m.textContent = text;
+  m.className = text ? kind : '';
+}
+
+/** Words a person understands for what the browser reports. */
+function browserWords(err) {
+  switch (err && err.name) {
+    case 'NotAllowedError': return 'The request was cancelled or timed out. Try again when you are ready.';
+    case 'InvalidStateError': return 'This device already has a passkey for this account.';
+    case 'NotSupportedError': return 'This browser or device cannot create passkeys.';
+    case 'SecurityError': return 'Passkeys are not available on this address.';
+    case 'AbortError': return '';
+    default: return 'Something went wrong: ' + ((err && err.message) || err);
+  }
+}
+
+async function api(path, body, auth = false) {
+  const headers = { 'content-type': 'application/json' };
+  if (auth && state.access) headers.authorization = 'Bearer ' + state.access;
+  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const e = new Error(data.message || data.error_description || 'The server said no (' + r.status + ').');
+    e.code = data.error;
+    e.server = true;
+    throw e;
+  }
+  return data;
+}
+
+function creationOptions(o) {
+  return {
+    ...o,
+    challenge: b64.decode(o.challenge),
+    user: { ...o.user, id: b64.decode(o.user.id) },
+    excludeCredentials: o.excludeCredentials.map((c) => ({ ...c, id: b64.decode(c.id) })),
+  };
+}
+
+function requestOptions(o) {
+  return { ...o, challenge: b64.decode(o.challenge), allowCredentials: o.allowCredentials.map((c) => ({ ...c, id: b64.decode(c.id) })) };
+}
+
+function credentialJson(c) {
+  if (typeof c.toJSON === 'function') return c.toJSON();
+  const r = c.response;
+  const out = { id: c.id, rawId: b64.encode(c.rawId), type: c.type, response: { clientDataJSON: b64.encode(r.clientDataJSON) } };
+  if (r.attestationObject) {
+    out.response.attestationObject = b64.encode(r.attestationObject);
+    out.response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    out.response.authenticatorData = b64.encode(r.authenticatorData);
+    out.response.signature = b64.encode(r.signature);
+    out.response.userHandle = r.userHandle ? b64.encode(r.userHandle) : null;
+  }
+  return out;
+}
+
+function signedIn(tokens) {
+  state.access = tokens.access_token;
+  if (tokens.refresh_token) state.refresh = tokens.refresh_token;
+  const payload = JSON.parse(new TextDecoder().decode(b64.decode(state.access.split('.')[1])));
+  $('claims').textContent = JSON.stringify(payload, null, 2);
+  $('signed-out').hidden = true;
+  $('signed-in').hidden = false;
+}
+
+function signedOut(text) {
+  state.access = state.refresh = null;
+  $('signed-in').hidden = true;
+  $('signed-out').hidden = false;
+  $('totp-setup').hidden = true;
+  say(text);
+}
+
+function stopAutofill() {
+  if (conditional) { conditional.abort(); conditional = null; }
+}
+
+async function run(action) {
+  say('');
+  try { await action(); } catch (e) {
+    const words = e.server ? e.message : browserWords(e);
+    if (words) say(words, 'error');
+  }
+}
+
+async function finishSignIn(credential) {
+  signedIn(await api('/v1/passkeys/login/verify', { credential: credentialJson(credential) }));
+  say('Welcome back.');
+}
+
+$('signup').onclick = () => run(async () => {
+  stopAutofill();
+  const username = $('signup-username').value.trim();
+  if (!username) return say('Choose a username first.', 'error');
+  const { publicKey } = await api('/v1/passkeys/register/options', { username, display_name: $('signup-display').value.trim() || null });
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
+  signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }));
+  say('Your account is ready, and this device has its passkey.');
+});
+
+$('signin').onclick = () => run(async () => {
+  stopAutofill();
+  const username = $('signin-username').value.trim();
+  const { publicKey } = await api('/v1/passkeys/login/options', username ? { username } : {});
+  await finishSignIn(await navigator.credentials.get({ publicKey: requestOptions(publicKey) }));
+});
+
+$('add-passkey').onclick = () => run(async () => {
+  const { publicKey } = await api('/v1/passkeys/register/options', {}, true);
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
+  await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) });
+  say('Another passkey was added to your account.');
+});
+
+$('refresh').onclick = () => run(async () => {
+  const r = await fetch('/oauth2/token', {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.refresh }),
+  });
+  const data = await r.json();
+  if (!r.ok) return signedOut(data.error_description || 'Your session has ended. Sign in again.');
+  signedIn(data);
+  say('Session refreshed.');
+});
+
+$('logout').onclick = () => run(async () => { await api('/v1/sessions/logout', {}, true); signedOut('You are signed out.'); });
+$('logout-all').onclick = () => run(async () => {
+  const { revoked } = await api('/v1/sessions/logout-all', {}, true);
+  signedOut('You are signed out on ' + revoked + (revoked === 1 ? ' device.' : ' devices.'));
+});
+
+$('totp-enroll').onclick = () => run(async () => {
+  const e = await api('/v1/totp/enroll', {}, true);
+  $('qr').src = 'data:image/svg+xml;base64,' + btoa(e.qr_svg);
+  $('totp-secret').textContent = e.secret;
+  $('totp-setup').hidden = false;
+});
+
+$('totp-confirm').onclick = () => run(async () => {
+  await api('/v1/totp/confirm', { code: $('totp-confirm-code').value }, true);
+  $('totp-setup').hidden = true;
+  say('Your authenticator app is set up.');
+});
+
+$('totp-verify').onclick = () => run(async () => {
+  signedIn(await api('/v1/totp/verify', { code: $('totp-code').value }, true));
+  say('Verified with your authenticator app.');
+});
+
+// Autofill (conditional UI): offer passkeys in the username field's suggestions where supported.
+(async () => {
+  if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+  try {
+    const { publicKey } = await api('/v1/passkeys/login/options', {});
+    conditional = new AbortController();
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation: 'conditional', signal: conditional.signal });
+    conditional = null;
+    await run(() => finishSignIn(credential));
+  } catch (e) {
+    if (e.name !== 'AbortError') say(e.server ? e.message : browserWords(e), 'error');
+  }
+})();
