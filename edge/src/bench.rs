@@ -10,6 +10,8 @@
 //!   decide it `n` times as `/v1/check` does after authentication: `isolate` (minimize_latency, answered
 //!   from isolate memory once warm), `kv` (isolate memory emptied before each, so KV answers), `origin`
 //!   (fully_consistent: the origin every time).
+//! - `POST /__bench/passkey?n=N` body = `{public_key, challenge, user_handle, credential}` (a stored COSE
+//!   key and an assertion, base64url): verify the assertion `n` times as sign-in does (WebCrypto).
 
 use tessera_jose::{issue_access_token, UntrustedToken, VerifyOptions};
 use tessera_proto::check::{CheckItem, Consistency};
@@ -180,6 +182,59 @@ pub async fn handle(
                 .collect();
             Ok(Response::from_json(
                 &serde_json::json!({ "n": n, "allowed": allowed, "sources": sources }),
+            )?)
+        }
+        "/__bench/passkey" => {
+            #[derive(serde::Deserialize)]
+            struct Body {
+                public_key: String,
+                challenge: String,
+                user_handle: String,
+                credential: tessera_proto::passkeys::AuthenticationCredential,
+            }
+            let b: Body = serde_json::from_slice(&req.bytes().await?)
+                .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+            let d = |s: &str| {
+                tessera_jose::b64::decode(s)
+                    .map_err(|()| ApiError::new(400, "invalid_request", "base64url"))
+            };
+            let (key, challenge, handle) =
+                (d(&b.public_key)?, d(&b.challenge)?, d(&b.user_handle)?);
+            let r = &b.credential.response;
+            let (cdj, ad, sig, raw_id) = (
+                d(&r.client_data_json)?,
+                d(&r.authenticator_data)?,
+                d(&r.signature)?,
+                d(&b.credential.raw_id)?,
+            );
+            let rp = cfg.login.relying_party()?;
+            let mut ok = 0u32;
+            for _ in 0..n {
+                let verified = tessera_authn::webauthn::verify_authentication(
+                    rp,
+                    &challenge,
+                    &tessera_authn::webauthn::AssertionResponse {
+                        raw_id: &raw_id,
+                        client_data_json: &cdj,
+                        authenticator_data: &ad,
+                        signature: &sig,
+                        user_handle: Some(&handle),
+                    },
+                    &tessera_authn::webauthn::StoredCredential {
+                        id: &raw_id,
+                        public_key_cose: &key,
+                        sign_count: 0,
+                        user_handle: &handle,
+                        backup_eligible: false,
+                    },
+                    true,
+                    &crate::webcrypto::WebCryptoPasskeyVerifier,
+                )
+                .await;
+                ok += u32::from(verified.is_ok());
+            }
+            Ok(Response::from_json(
+                &serde_json::json!({ "n": n, "valid": ok }),
             )?)
         }
         _ => Err(ApiError::new(404, "not_found", "no such bench route")),

@@ -81,7 +81,11 @@ fn refused(e: &WebAuthnError, sign_in: bool) -> ApiError {
         }
     };
     ApiError {
-        internal_message: Some(format!("passkey refused ({}): {e}", e.code())),
+        internal_message: Some(format!(
+            "passkey {} refused ({}): {e}",
+            if sign_in { "sign-in" } else { "registration" },
+            e.code()
+        )),
         ..ApiError::new(
             400,
             if sign_in { "passkey_refused" } else { e.code() },

@@ -60,6 +60,16 @@ function spawnLogged(cmd, args, opts) {
   return proc;
 }
 
+/** Wait (up to `ms`) until `proc`'s output matches `re`: wrangler prints a Worker's logs asynchronously. */
+export async function waitForLog(proc, re, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (re.test(proc.logs())) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no log line matching ${re} within ${ms} ms:\n${proc.logs().slice(-3000)}`);
+}
+
 export const randomToken = () => randomBytes(32).toString('base64url');
 
 /** The origin on a fresh SQLite data dir (or on `database`, a postgres:// URL); `args` go to `serve`. */

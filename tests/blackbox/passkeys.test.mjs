@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { verifyRegistrationResponse, verifyAuthenticationResponse } from '@simplewebauthn/server';
-import { startOrigin, startEdge, basic, python, run } from './harness.mjs';
+import { startOrigin, startEdge, basic, python, run, waitForLog } from './harness.mjs';
 import { SoftAuthenticator, FLAGS } from './soft_authenticator.mjs';
 
 const AUD = 'https://api.tessera.test';
@@ -70,7 +70,6 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     });
     return { status: r.status, body: await r.json() };
   };
-  const edgeLog = () => edge.proc.logs();
 
   it('signs up, signs in (username-first and discoverable) and issues RFC 8176 claims; simplewebauthn agrees', async () => {
     for (const alg of [-7, -8]) {
@@ -183,7 +182,7 @@ describe('passkeys, TOTP and sessions at the edge', () => {
       assert.equal(r.status, 400, `${code}: ${JSON.stringify(r.body)}`);
       outside ??= r.body;
       assert.deepEqual(r.body, outside, 'every refusal looks the same from outside');
-      assert.match(edgeLog(), new RegExp(`passkey refused \\(${code}\\)`), `the log names ${code}`);
+      await waitForLog(edge.proc, new RegExp(`passkey sign-in refused \\(${code}\\)`));
     }
     assert.equal(outside.error, 'passkey_refused');
     // A replayed assertion (same challenge twice) and a passkey the edge does not know.
@@ -212,8 +211,8 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     // The clone still has the counter the original had when it was copied.
     const r = await signIn(clone, 'eve');
     assert.equal(r.status, 400);
-    assert.match(edgeLog(), /possible cloned authenticator/);
-    assert.match(edgeLog(), /passkey refused \(sign_count_regressed\)/);
+    await waitForLog(edge.proc, /possible cloned authenticator/);
+    await waitForLog(edge.proc, /passkey sign-in refused \(sign_count_regressed\)/);
     assert.equal((await signIn(device, 'eve')).status, 200, 'the original keeps working');
   });
 
@@ -273,6 +272,21 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     const replay = await post('/v1/totp/verify', { code: current }, tokens.access_token);
     assert.deepEqual([replay.status, replay.body.error], [400, 'totp_replayed']);
     assert.equal((await post('/v1/totp/verify', {}, tokens.access_token)).body.error, 'invalid_request');
+  });
+
+  it('works with soft-webauthn (PyPI) and refuses what it crafts when bent', async () => {
+    const { stdout } = await run(python, [new URL('./soft_webauthn_cases.py', import.meta.url).pathname, edge.url, 'pyuser']);
+    const r = JSON.parse(stdout);
+    assert.deepEqual(r.register, { status: 200, error: null });
+    assert.deepEqual(r.sign_in, { status: 200, error: null });
+    assert.deepEqual(r.register_bad_rp_id_hash, { status: 400, error: 'rp_id_mismatch' });
+    assert.deepEqual(r.register_flags_without_up, { status: 400, error: 'user_not_present' });
+    assert.deepEqual(r.register_bs_without_be, { status: 400, error: 'backup_state_invalid' });
+    assert.deepEqual(r.register_replayed_challenge, { status: 400, error: 'challenge_unknown' });
+    for (const c of ['sign_in_tampered_signature', 'sign_in_wrong_type', 'sign_in_replayed']) {
+      assert.deepEqual(r[c], { status: 400, error: 'passkey_refused' }, c);
+    }
+    await waitForLog(edge.proc, /passkey sign-in refused \(signature_invalid\)/);
   });
 
   it('serves the login page with a strict content security policy', async () => {
