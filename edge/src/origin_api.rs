@@ -164,8 +164,35 @@ fn base(tenant: &str) -> String {
     format!("/internal/v1/tenants/{tenant}")
 }
 
-fn must<T>(v: Option<T>) -> Result<T, ApiError> {
-    v.ok_or_else(|| ApiError::internal("origin answered nothing"))
+/// `POST` to the origin and read the answer (which must be there).
+async fn post<T: DeserializeOwned>(
+    env: &Env,
+    cfg: &Config,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<T, ApiError> {
+    call(env, cfg, Method::Post, path, body, false)
+        .await?
+        .ok_or_else(|| ApiError::internal("origin answered nothing"))
+}
+
+/// `GET` from the origin; `None` for 404.
+async fn get<T: DeserializeOwned>(
+    env: &Env,
+    cfg: &Config,
+    path: &str,
+) -> Result<Option<T>, ApiError> {
+    call(env, cfg, Method::Get, path, None, true).await
+}
+
+#[derive(Deserialize)]
+struct Revoked {
+    revoked: u64,
+}
+
+#[derive(Deserialize)]
+struct OneSession {
+    session: Session,
 }
 
 pub async fn user_by_name(
@@ -174,13 +201,10 @@ pub async fn user_by_name(
     tenant: &str,
     username: &str,
 ) -> Result<Option<UserWithPasskeys>, ApiError> {
-    call(
+    get(
         env,
         cfg,
-        Method::Get,
         &format!("{}/users/by-name/{}", base(tenant), segment(username)),
-        None,
-        true,
     )
     .await
 }
@@ -191,16 +215,9 @@ pub async fn user(
     tenant: &str,
     user_id: &str,
 ) -> Result<UserWithPasskeys, ApiError> {
-    call(
-        env,
-        cfg,
-        Method::Get,
-        &format!("{}/users/{user_id}", base(tenant)),
-        None,
-        true,
-    )
-    .await?
-    .ok_or_else(|| ApiError::new(404, "unknown_user", "no such user"))
+    get(env, cfg, &format!("{}/users/{user_id}", base(tenant)))
+        .await?
+        .ok_or_else(|| ApiError::new(404, "unknown_user", "no such user"))
 }
 
 pub async fn sign_up(
@@ -211,18 +228,9 @@ pub async fn sign_up(
     passkey: &Passkey,
 ) -> Result<(), ApiError> {
     let body = serde_json::json!({ "user": user, "passkey": passkey });
-    must(
-        call::<Value>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/signup", base(tenant)),
-            Some(&body),
-            false,
-        )
-        .await?,
-    )
-    .map(|_| ())
+    post::<Value>(env, cfg, &format!("{}/signup", base(tenant)), Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub async fn add_passkey(
@@ -232,18 +240,10 @@ pub async fn add_passkey(
     passkey: &Passkey,
 ) -> Result<(), ApiError> {
     let body = serde_json::to_value(passkey).map_err(|e| ApiError::internal(e.to_string()))?;
-    must(
-        call::<Value>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/users/{}/passkeys", base(tenant), passkey.user_id),
-            Some(&body),
-            false,
-        )
-        .await?,
-    )
-    .map(|_| ())
+    let path = format!("{}/users/{}/passkeys", base(tenant), passkey.user_id);
+    post::<Value>(env, cfg, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub async fn passkey(
@@ -260,13 +260,10 @@ pub async fn passkey(
     if credential_id.is_empty() || credential_id.len() > 1400 {
         return Ok(None);
     }
-    Ok(call::<Found>(
+    Ok(get::<Found>(
         env,
         cfg,
-        Method::Get,
         &format!("{}/passkeys/{credential_id}", base(tenant)),
-        None,
-        true,
     )
     .await?
     .map(|f| (f.passkey, f.user)))
@@ -283,13 +280,11 @@ pub async fn advance_counter(
     backed_up: bool,
 ) -> Result<bool, ApiError> {
     let body = serde_json::json!({ "from": from, "to": to, "backed_up": backed_up });
-    match call::<Value>(
+    match post::<Value>(
         env,
         cfg,
-        Method::Post,
         &format!("{}/passkeys/{credential_id}/counter", base(tenant)),
         Some(&body),
-        false,
     )
     .await
     {
@@ -309,17 +304,13 @@ pub async fn enroll_totp(
     struct Secret {
         secret: String,
     }
-    Ok(must(
-        call::<Secret>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/users/{user_id}/totp", base(tenant)),
-            None,
-            false,
-        )
-        .await?,
-    )?
+    Ok(post::<Secret>(
+        env,
+        cfg,
+        &format!("{}/users/{user_id}/totp", base(tenant)),
+        None,
+    )
+    .await?
     .secret)
 }
 
@@ -332,17 +323,13 @@ pub async fn verify_totp(
     confirm: bool,
 ) -> Result<(), ApiError> {
     let body = serde_json::json!({ "code": code, "confirm": confirm });
-    must(
-        call::<Value>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/users/{user_id}/totp/verify", base(tenant)),
-            Some(&body),
-            false,
-        )
-        .await?,
+    post::<Value>(
+        env,
+        cfg,
+        &format!("{}/users/{user_id}/totp/verify", base(tenant)),
+        Some(&body),
     )
+    .await
     .map(|_| ())
 }
 
@@ -355,17 +342,7 @@ pub async fn create_session(
     acr: &str,
 ) -> Result<SessionWithRefresh, ApiError> {
     let body = serde_json::json!({ "user_id": user_id, "amr": amr, "acr": acr });
-    must(
-        call(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/sessions", base(tenant)),
-            Some(&body),
-            false,
-        )
-        .await?,
-    )
+    post(env, cfg, &format!("{}/sessions", base(tenant)), Some(&body)).await
 }
 
 pub async fn refresh(
@@ -375,17 +352,13 @@ pub async fn refresh(
     refresh_token: &str,
 ) -> Result<SessionWithRefresh, ApiError> {
     let body = serde_json::json!({ "refresh_token": refresh_token });
-    must(
-        call(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/sessions/refresh", base(tenant)),
-            Some(&body),
-            false,
-        )
-        .await?,
+    post(
+        env,
+        cfg,
+        &format!("{}/sessions/refresh", base(tenant)),
+        Some(&body),
     )
+    .await
 }
 
 pub async fn session(
@@ -394,20 +367,11 @@ pub async fn session(
     tenant: &str,
     sid: &str,
 ) -> Result<Option<Session>, ApiError> {
-    #[derive(Deserialize)]
-    struct Found {
-        session: Session,
-    }
-    Ok(call::<Found>(
-        env,
-        cfg,
-        Method::Get,
-        &format!("{}/sessions/{sid}", base(tenant)),
-        None,
-        true,
+    Ok(
+        get::<OneSession>(env, cfg, &format!("{}/sessions/{sid}", base(tenant)))
+            .await?
+            .map(|f| f.session),
     )
-    .await?
-    .map(|f| f.session))
 }
 
 pub async fn step_up(
@@ -418,22 +382,14 @@ pub async fn step_up(
     method: &str,
     acr: &str,
 ) -> Result<Session, ApiError> {
-    #[derive(Deserialize)]
-    struct Found {
-        session: Session,
-    }
     let body = serde_json::json!({ "method": method, "acr": acr });
-    Ok(must(
-        call::<Found>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/sessions/{sid}/step-up", base(tenant)),
-            Some(&body),
-            false,
-        )
-        .await?,
-    )?
+    Ok(post::<OneSession>(
+        env,
+        cfg,
+        &format!("{}/sessions/{sid}/step-up", base(tenant)),
+        Some(&body),
+    )
+    .await?
     .session)
 }
 
@@ -443,21 +399,13 @@ pub async fn revoke_session(
     tenant: &str,
     sid: &str,
 ) -> Result<u64, ApiError> {
-    #[derive(Deserialize)]
-    struct Revoked {
-        revoked: u64,
-    }
-    Ok(must(
-        call::<Revoked>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/sessions/{sid}/revoke", base(tenant)),
-            None,
-            false,
-        )
-        .await?,
-    )?
+    Ok(post::<Revoked>(
+        env,
+        cfg,
+        &format!("{}/sessions/{sid}/revoke", base(tenant)),
+        None,
+    )
+    .await?
     .revoked)
 }
 
@@ -467,20 +415,12 @@ pub async fn revoke_user_sessions(
     tenant: &str,
     user_id: &str,
 ) -> Result<u64, ApiError> {
-    #[derive(Deserialize)]
-    struct Revoked {
-        revoked: u64,
-    }
-    Ok(must(
-        call::<Revoked>(
-            env,
-            cfg,
-            Method::Post,
-            &format!("{}/users/{user_id}/sessions/revoke", base(tenant)),
-            None,
-            false,
-        )
-        .await?,
-    )?
+    Ok(post::<Revoked>(
+        env,
+        cfg,
+        &format!("{}/users/{user_id}/sessions/revoke", base(tenant)),
+        None,
+    )
+    .await?
     .revoked)
 }

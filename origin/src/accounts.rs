@@ -603,6 +603,7 @@ impl Accounts {
     /// or the database.
     pub async fn refresh(
         &self,
+        tenant: &str,
         refresh_token: &str,
         now: i64,
     ) -> Result<(Session, String), AccountsError> {
@@ -612,8 +613,13 @@ impl Accounts {
         let outcome: Result<Result<String, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                let row = sqlx::query("SELECT sid, used_at FROM refresh_tokens WHERE token_hash = $1")
+                // Only this tenant's tokens: another tenant's token is unknown here, and is not spent.
+                let row = sqlx::query(
+                    "SELECT r.sid AS sid, r.used_at AS used_at FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
+                     WHERE r.token_hash = $1 AND s.tenant = $2",
+                )
                     .bind(&hash)
+                    .bind(tenant)
                     .fetch_optional(&mut *tx).await?;
                 let Some(row) = row else {
                     return Ok(Err(AccountsError::RefreshInvalid));

@@ -391,11 +391,8 @@ async fn refresh(
     let req: RefreshReq = body(&raw)?;
     let (session, refresh_token) = state
         .accounts
-        .refresh(&req.refresh_token, unix_now())
+        .refresh(&tenant, &req.refresh_token, unix_now())
         .await?;
-    if session.tenant != tenant {
-        return Err(AccountsError::RefreshInvalid.into());
-    }
     Ok(Json(
         json!({ "session": session, "refresh_token": refresh_token }),
     ))

@@ -27,7 +27,7 @@ describe('client credentials at the edge', () => {
     assert.equal(meta.jwks_uri, `${edge.issuer}/.well-known/jwks.json`);
     assert.equal(meta.token_endpoint, `${edge.issuer}/oauth2/token`);
     assert.equal(meta.introspection_endpoint, `${edge.issuer}/oauth2/introspect`);
-    assert.deepEqual(meta.grant_types_supported, ['client_credentials']);
+    assert.deepEqual(meta.grant_types_supported, ['client_credentials', 'refresh_token']);
     assert.deepEqual(meta.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
     const r = await fetch(`${edge.url}/.well-known/jwks.json`);
     assert.equal(r.status, 200);

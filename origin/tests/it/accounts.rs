@@ -307,6 +307,28 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     assert_eq!(b["revoked"], 1, "only the one still active");
     let (_, b) = send(&app, "GET", &format!("{T}/sessions/{c}"), "").await;
     assert_eq!(b["session"]["active"], false);
+    // Another tenant's refresh token is unknown there, and presenting it there spends nothing.
+    let (_, fresh) = send(&app, "POST", &format!("{T}/sessions"), &new_session).await;
+    let theirs = fresh["refresh_token"].as_str().unwrap().to_owned();
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/internal/v1/tenants/globex/sessions/refresh",
+        &refresh(&theirs),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("refresh_invalid"))
+    );
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("{T}/sessions/refresh"),
+        &refresh(&theirs),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "still good in its own tenant");
     // Sessions are per tenant.
     let (s, _) = send(
         &app,
