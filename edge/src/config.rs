@@ -79,7 +79,11 @@ impl LoginConfig {
             ),
             top_origins: list("RP_TOP_ORIGINS", Vec::new()),
             user_verification,
-            algorithms: vec![CoseAlgorithm::Es256, CoseAlgorithm::EdDsa],
+            algorithms: vec![
+                CoseAlgorithm::Es256,
+                CoseAlgorithm::EdDsa,
+                CoseAlgorithm::Rs256,
+            ],
         });
         let token_ttl =
             u32::try_from(number(env, "USER_TOKEN_TTL", 600)?.clamp(30, 3600)).unwrap_or(600);

@@ -166,7 +166,8 @@ impl Signer for WebCryptoSigner {
 }
 
 /// Passkey signatures through WebCrypto: ES256 through [`WebCryptoVerifier`] (the token path, after the
-/// core turned the DER signature into `r || s`), Ed25519 through `crypto.subtle`'s `Ed25519`. Credential
+/// core turned the DER signature into `r || s`), Ed25519 through `crypto.subtle`'s `Ed25519`, RS256 through
+/// `RSASSA-PKCS1-v1_5`. Credential
 /// keys are imported per use, not cached: there is one per passkey, and a sign-in verifies one signature.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebCryptoPasskeyVerifier;
@@ -203,6 +204,39 @@ impl tessera_authn::webauthn::SignatureVerifier for WebCryptoPasskeyVerifier {
                         &alg.as_string().unwrap_or_default(),
                         &crypto_key,
                         sig,
+                        message,
+                    )
+                    .map_err(js_err)?;
+                Ok(JsFuture::from(promise)
+                    .await
+                    .map_err(js_err)?
+                    .as_bool()
+                    .unwrap_or(false))
+            }
+            (CredentialPublicKey::Rs256 { n, e }, Signature::Rs256(sig)) => {
+                let jwk = object(&[
+                    ("kty", &"RSA".into()),
+                    ("n", &tessera_jose::b64::encode(n).into()),
+                    ("e", &tessera_jose::b64::encode(e).into()),
+                    ("alg", &"RS256".into()),
+                ])?;
+                let alg = object(&[
+                    ("name", &"RSASSA-PKCS1-v1_5".into()),
+                    ("hash", &"SHA-256".into()),
+                ])?;
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let import = subtle()?
+                    .import_key_with_object("jwk", &jwk, &alg, false, &usages)
+                    .map_err(js_err)?;
+                let crypto_key: CryptoKey = match JsFuture::from(import).await {
+                    Ok(k) => k.unchecked_into(),
+                    Err(_) => return Ok(false),
+                };
+                let promise = subtle()?
+                    .verify_with_object_and_u8_array_and_u8_array(
+                        &alg,
+                        &crypto_key,
+                        sig.as_slice(),
                         message,
                     )
                     .map_err(js_err)?;

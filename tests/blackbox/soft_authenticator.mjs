@@ -10,13 +10,15 @@ const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const sha256 = (data) => createHash('sha256').update(data).digest();
 
 export class SoftAuthenticator {
-  /** `alg`: -7 (ES256) or -8 (EdDSA). */
+  /** `alg`: -7 (ES256), -8 (EdDSA) or -257 (RS256). */
   constructor({ alg = -7, flags = FLAGS.UP | FLAGS.UV } = {}) {
     this.alg = alg;
     this.flags = flags;
     this.counter = 0;
     this.credentialId = randomBytes(32);
-    const { privateKey, publicKey } = alg === -8 ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, publicKey } = alg === -8 ? generateKeyPairSync('ed25519')
+      : alg === -257 ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = privateKey;
     this.publicJwk = publicKey.export({ format: 'jwk' });
   }
@@ -29,6 +31,8 @@ export class SoftAuthenticator {
   }
 
   coseKey() {
+    const bytes = (b64) => new Uint8Array(Buffer.from(b64, 'base64url'));
+    if (this.alg === -257) return new Map([[1, 3], [3, -257], [-1, bytes(this.publicJwk.n)], [-2, bytes(this.publicJwk.e)]]);
     if (this.alg === -8) {
       return new Map([[1, 1], [3, -8], [-1, 6], [-2, new Uint8Array(Buffer.from(this.publicJwk.x, 'base64url'))]]);
     }

@@ -45,7 +45,11 @@ fn main() {
         origins: vec!["http://localhost:8787".into()],
         top_origins: vec![],
         user_verification: UserVerification::Preferred,
-        algorithms: vec![CoseAlgorithm::Es256, CoseAlgorithm::EdDsa],
+        algorithms: vec![
+            CoseAlgorithm::Es256,
+            CoseAlgorithm::EdDsa,
+            CoseAlgorithm::Rs256,
+        ],
     };
     let challenge = [9u8; 32];
     let cdj = format!(
@@ -70,10 +74,25 @@ fn main() {
     let ed_sig = ed25519_dalek::Signer::sign(&ed, &message)
         .to_bytes()
         .to_vec();
+    let rs = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let rs_key = {
+        use rsa::traits::PublicKeyParts as _;
+        CredentialPublicKey::Rs256 {
+            n: rs.n().to_bytes_be(),
+            e: rs.e().to_bytes_be(),
+        }
+    };
+    let rs_sig = {
+        use rsa::signature::{SignatureEncoding as _, Signer as _};
+        rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rs)
+            .sign(&message)
+            .to_vec()
+    };
     let id = [1u8; 32];
     for (name, key, sig) in [
         ("ES256", es_key, der(&es_sig.to_bytes())),
         ("EdDSA", ed_key, ed_sig),
+        ("RS256", rs_key, rs_sig),
     ] {
         let cose = key.to_cose();
         let run = || {

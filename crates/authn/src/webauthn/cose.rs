@@ -1,4 +1,4 @@
-//! Credential public keys: COSE_Key (RFC 9052 §7, RFC 9053) read with `coset`.
+//! Credential public keys: COSE_Key (RFC 9052 §7, RFC 9053, RFC 8230 for RSA) read with `coset`.
 
 use coset::iana::{self, EnumI64 as _};
 use coset::{AsCborValue as _, CborSerializable as _, CoseKey, KeyType, Label};
@@ -12,6 +12,8 @@ pub enum CoseAlgorithm {
     Es256,
     /// EdDSA over Ed25519 (-8).
     EdDsa,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (-257), e.g. Windows Hello.
+    Rs256,
 }
 
 impl CoseAlgorithm {
@@ -21,12 +23,13 @@ impl CoseAlgorithm {
         match self {
             Self::Es256 => iana::Algorithm::ES256.to_i64(),
             Self::EdDsa => iana::Algorithm::EdDSA.to_i64(),
+            Self::Rs256 => iana::Algorithm::RS256.to_i64(),
         }
     }
 
     #[must_use]
     pub fn from_id(id: i64) -> Option<Self> {
-        [Self::Es256, Self::EdDsa]
+        [Self::Es256, Self::EdDsa, Self::Rs256]
             .into_iter()
             .find(|a| a.id() == id)
     }
@@ -39,6 +42,8 @@ pub enum CredentialPublicKey {
     Es256 { x: [u8; 32], y: [u8; 32] },
     /// An Ed25519 public key.
     Ed25519 { x: [u8; 32] },
+    /// An RSA public key: modulus of 2048 to 4096 bits, odd public exponent (both big-endian, minimal).
+    Rs256 { n: Vec<u8>, e: Vec<u8> },
 }
 
 impl CredentialPublicKey {
@@ -47,6 +52,7 @@ impl CredentialPublicKey {
         match self {
             Self::Es256 { .. } => CoseAlgorithm::Es256,
             Self::Ed25519 { .. } => CoseAlgorithm::EdDsa,
+            Self::Rs256 { .. } => CoseAlgorithm::Rs256,
         }
     }
 
@@ -103,6 +109,29 @@ impl CredentialPublicKey {
                     x: bytes32(iana::OkpKeyParameter::X.to_i64(), "x")?,
                 })
             }
+            (Some(CoseAlgorithm::Rs256), KeyType::Assigned(iana::KeyType::RSA)) => {
+                let big = |label: i64, name: &str| {
+                    param(label)
+                        .and_then(|v| v.as_bytes())
+                        .filter(|b| b.first().is_some_and(|first| *first != 0))
+                        .cloned()
+                        .ok_or_else(|| bad(format!("`{name}` is not a minimal big-endian integer")))
+                };
+                let n = big(iana::RsaKeyParameter::N.to_i64(), "n")?;
+                let e = big(iana::RsaKeyParameter::E.to_i64(), "e")?;
+                if !(256..=512).contains(&n.len()) {
+                    return Err(bad(format!(
+                        "an RSA modulus of {} bits; 2048 to 4096 are accepted",
+                        n.len() * 8
+                    )));
+                }
+                if e.len() > 4 || e.last().is_none_or(|b| b & 1 == 0) || e == [1] {
+                    return Err(bad(
+                        "the RSA public exponent must be odd, above 1, at most 32 bits".to_owned(),
+                    ));
+                }
+                Ok(Self::Rs256 { n, e })
+            }
             (Some(a), kty) => Err(bad(format!("{a:?} with key type {kty:?}"))),
             (None, _) => Err(WebAuthnError::AlgorithmNotAllowed(alg)),
         }
@@ -129,6 +158,18 @@ impl CredentialPublicKey {
                     ciborium::Value::Bytes(x.to_vec()),
                 )
                 .algorithm(iana::Algorithm::EdDSA)
+                .build(),
+            Self::Rs256 { n, e } => coset::CoseKeyBuilder::new()
+                .key_type(iana::KeyType::RSA)
+                .param(
+                    iana::RsaKeyParameter::N.to_i64(),
+                    ciborium::Value::Bytes(n.clone()),
+                )
+                .param(
+                    iana::RsaKeyParameter::E.to_i64(),
+                    ciborium::Value::Bytes(e.clone()),
+                )
+                .algorithm(iana::Algorithm::RS256)
                 .build(),
         };
         key.to_cbor_value()

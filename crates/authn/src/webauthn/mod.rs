@@ -14,7 +14,8 @@
 //! signature counter (a counter that does not move forward, when either side is non-zero, is reported as a
 //! possibly cloned authenticator).
 //!
-//! Public keys are COSE (RFC 9052/9053) read with `coset`: ES256 (-7, P-256) and EdDSA (-8, Ed25519).
+//! Public keys are COSE (RFC 9052/9053, RFC 8230) read with `coset`: ES256 (-7, P-256), EdDSA (-8,
+//! Ed25519) and RS256 (-257, 2048–4096-bit RSA, as Windows Hello uses).
 //! Signatures are checked through [`SignatureVerifier`], the same shape as the token verifier (WebCrypto at
 //! the edge; natively [`NativeVerifier`], whose ES256 path is `tessera-jose`'s p256 verifier).
 //!

@@ -19,6 +19,8 @@ pub enum Signature {
     /// `r || s`, converted from the DER the authenticator sent.
     Es256([u8; 64]),
     Ed25519([u8; 64]),
+    /// RSASSA-PKCS1-v1_5, as long as the modulus.
+    Rs256(Vec<u8>),
 }
 
 /// Checks a credential's signature. Implemented over WebCrypto at the edge and by [`NativeVerifier`].
@@ -37,7 +39,8 @@ pub trait SignatureVerifier {
 }
 
 /// Pure-Rust verification: ES256 through `tessera-jose`'s p256 verifier (the path tokens take natively),
-/// Ed25519 through `ed25519-dalek` (strict: no small-order keys, canonical signatures).
+/// Ed25519 through `ed25519-dalek` (strict: no small-order keys, canonical signatures), RS256 through
+/// `rsa` (PKCS#1 v1.5, SHA-256).
 pub struct NativeVerifier;
 
 impl SignatureVerifier for NativeVerifier {
@@ -60,6 +63,21 @@ impl SignatureVerifier for NativeVerifier {
                 };
                 let sig = ed25519_dalek::Signature::from_bytes(sig);
                 Ok(key.verify_strict(message, &sig).is_ok())
+            }
+            (CredentialPublicKey::Rs256 { n, e }, Signature::Rs256(sig)) => {
+                use rsa::signature::Verifier as _;
+                let Ok(key) = rsa::RsaPublicKey::new(
+                    rsa::BigUint::from_bytes_be(n),
+                    rsa::BigUint::from_bytes_be(e),
+                ) else {
+                    return Ok(false);
+                };
+                let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig.as_slice()) else {
+                    return Ok(false);
+                };
+                Ok(rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+                    .verify(message, &sig)
+                    .is_ok())
             }
             _ => Ok(false),
         }
@@ -179,6 +197,13 @@ fn signature_for(key: &CredentialPublicKey, bytes: &[u8]) -> Result<Signature, W
             .map_err(|_| {
                 WebAuthnError::SignatureMalformed("an Ed25519 signature is 64 bytes".to_owned())
             }),
+        CredentialPublicKey::Rs256 { n, .. } if bytes.len() == n.len() => {
+            Ok(Signature::Rs256(bytes.to_vec()))
+        }
+        CredentialPublicKey::Rs256 { n, .. } => Err(WebAuthnError::SignatureMalformed(format!(
+            "an RS256 signature is as long as the modulus ({} bytes)",
+            n.len()
+        ))),
     }
 }
 

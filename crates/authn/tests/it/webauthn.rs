@@ -22,7 +22,11 @@ fn rp() -> RelyingParty {
         origins: vec![ORIGIN.into()],
         top_origins: vec![],
         user_verification: UserVerification::Preferred,
-        algorithms: vec![CoseAlgorithm::Es256, CoseAlgorithm::EdDsa],
+        algorithms: vec![
+            CoseAlgorithm::Es256,
+            CoseAlgorithm::EdDsa,
+            CoseAlgorithm::Rs256,
+        ],
     }
 }
 
@@ -56,6 +60,7 @@ fn der(raw: &[u8]) -> Vec<u8> {
 enum Key {
     Es256(p256::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    Rs256(Box<rsa::RsaPrivateKey>),
 }
 
 struct Authenticator {
@@ -115,6 +120,11 @@ impl Authenticator {
             &[seed; 32],
         )))
     }
+    fn rs256() -> Self {
+        // Drawn per run: no RSA private key lives in the repository.
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        Self::with(Key::Rs256(Box::new(key)))
+    }
     fn with(key: Key) -> Self {
         Self {
             key,
@@ -137,6 +147,13 @@ impl Authenticator {
             Key::Ed25519(k) => CredentialPublicKey::Ed25519 {
                 x: k.verifying_key().to_bytes(),
             },
+            Key::Rs256(k) => {
+                use rsa::traits::PublicKeyParts as _;
+                CredentialPublicKey::Rs256 {
+                    n: k.n().to_bytes_be(),
+                    e: k.e().to_bytes_be(),
+                }
+            }
         }
     }
     fn alg(&self) -> i64 {
@@ -149,6 +166,12 @@ impl Authenticator {
                 der(&s.to_bytes())
             }
             Key::Ed25519(k) => ed25519_dalek::Signer::sign(k, msg).to_bytes().to_vec(),
+            Key::Rs256(k) => {
+                use rsa::signature::{SignatureEncoding as _, Signer as _};
+                rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone())
+                    .sign(msg)
+                    .to_vec()
+            }
         }
     }
     fn auth_data(&self, attested: Option<&[u8]>) -> Vec<u8> {
@@ -238,10 +261,11 @@ fn code<T: std::fmt::Debug>(r: Result<T, WebAuthnError>) -> &'static str {
 }
 
 #[test]
-fn registers_es256_and_ed25519_with_none_and_packed_self_attestation() {
+fn registers_es256_ed25519_and_rs256_with_none_and_packed_self_attestation() {
     for (a, alg) in [
         (Authenticator::es256(1), CoseAlgorithm::Es256),
         (Authenticator::ed25519(2), CoseAlgorithm::EdDsa),
+        (Authenticator::rs256(), CoseAlgorithm::Rs256),
     ] {
         for (fmt, kind) in [
             ("none", AttestationKind::None),
@@ -499,22 +523,47 @@ fn malformed_inputs_are_refused_before_any_crypto() {
         code(register_raw(&rp, &a.id, &cdj, &bare)),
         "credential_data_missing"
     );
-    // A public key this verifier does not implement (RS256, -257) and one that is not COSE at all.
-    let rsa = {
-        let v = Value::Map(vec![
-            (Value::from(1), Value::from(3)),
-            (Value::from(3), Value::from(-257)),
-            (Value::from(-1), Value::Bytes(vec![0xc5; 256])),
-            (Value::from(-2), Value::Bytes(vec![1, 0, 1])),
-        ]);
+    // A public key this verifier does not implement (ES384, -35), an RSA modulus that is too small, and
+    // one that names no algorithm.
+    let cbor = |v: Value| {
         let mut out = Vec::new();
         ciborium::ser::into_writer(&v, &mut out).unwrap();
         out
     };
-    let att = attestation("none", vec![], a.auth_data(Some(&rsa)));
+    let es384 = cbor(Value::Map(vec![
+        (Value::from(1), Value::from(2)),
+        (Value::from(3), Value::from(-35)),
+        (Value::from(-1), Value::from(2)),
+        (Value::from(-2), Value::Bytes(vec![1; 48])),
+        (Value::from(-3), Value::Bytes(vec![1; 48])),
+    ]));
+    let att = attestation("none", vec![], a.auth_data(Some(&es384)));
     assert_eq!(
         code(register_raw(&rp, &a.id, &cdj, &att)),
         "algorithm_not_allowed"
+    );
+    let rsa = cbor(Value::Map(vec![
+        (Value::from(1), Value::from(3)),
+        (Value::from(3), Value::from(-257)),
+        (Value::from(-1), Value::Bytes(vec![0xc5; 128])),
+        (Value::from(-2), Value::Bytes(vec![1, 0, 1])),
+    ]));
+    let att = attestation("none", vec![], a.auth_data(Some(&rsa)));
+    assert_eq!(
+        code(register_raw(&rp, &a.id, &cdj, &att)),
+        "public_key_malformed"
+    );
+    let rsa = cbor(Value::Map(vec![
+        (Value::from(1), Value::from(3)),
+        (Value::from(3), Value::from(-257)),
+        (Value::from(-1), Value::Bytes(vec![0xc5; 256])),
+        (Value::from(-2), Value::Bytes(vec![1, 0, 0])),
+    ]));
+    let att = attestation("none", vec![], a.auth_data(Some(&rsa)));
+    assert_eq!(
+        code(register_raw(&rp, &a.id, &cdj, &att)),
+        "public_key_malformed",
+        "an even RSA exponent"
     );
     let no_alg = {
         let v = Value::Map(vec![
@@ -570,7 +619,11 @@ fn login(
 
 #[test]
 fn authenticates_and_advances_the_counter() {
-    for mut a in [Authenticator::es256(8), Authenticator::ed25519(9)] {
+    for mut a in [
+        Authenticator::es256(8),
+        Authenticator::ed25519(9),
+        Authenticator::rs256(),
+    ] {
         let rp = rp();
         let cred = register(&rp, &a, &ClientData::new("webauthn.create"), "none").unwrap();
         let mut s = stored(&cred);
