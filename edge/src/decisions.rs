@@ -683,3 +683,62 @@ async fn post_origin(
         )),
     }
 }
+
+/// Of `roles` (`type:id#permission`), those `subject` holds — through the decision cache
+/// (`minimize_latency`: at most the staleness bound behind, like any cached check). `None` when no roles
+/// are named. Used at token issue for the `roles` claim.
+///
+/// # Errors
+/// OAuth `503 temporarily_unavailable` when the roles cannot be checked.
+pub async fn roles_held(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    tenant: &str,
+    roles: &[String],
+    subject: &str,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if roles.is_empty() {
+        return Ok(None);
+    }
+    let mut questions = Vec::with_capacity(roles.len());
+    for role in roles {
+        let (resource, permission) = role.split_once('#').unwrap_or((role, ""));
+        questions.push(Question::parse(&CheckItem {
+            resource: resource.to_owned(),
+            permission: permission.to_owned(),
+            subject: subject.to_owned(),
+        })?);
+    }
+    let batch = decide(
+        env,
+        ctx,
+        cfg,
+        tenant,
+        &questions,
+        &Consistency::MinimizeLatency,
+    )
+    .await
+    .map_err(|e| ApiError {
+        internal_message: Some(format!(
+            "token roles of tenant {tenant}: {} {}",
+            e.code,
+            e.internal_message.as_deref().unwrap_or(&e.external_message)
+        )),
+        ..ApiError::oauth(
+            503,
+            "temporarily_unavailable",
+            "the roles for this token cannot be checked right now",
+        )
+    })?;
+    let mut held = Vec::new();
+    for (role, result) in roles.iter().zip(batch.results) {
+        match result {
+            Ok(d) if d.allowed => held.push(role.clone()),
+            Ok(_) => {}
+            // A role the schema no longer has (renamed permission): not held, and the log says why.
+            Err(e) => worker::console_error!("token role {role}: {} {}", e.code, e.message),
+        }
+    }
+    Ok(Some(held))
+}

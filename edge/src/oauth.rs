@@ -4,7 +4,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 use tessera_jose::issue_access_token;
-use tessera_proto::check::{CheckItem, Consistency};
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
 use worker::{Context, Env, Request, Response};
@@ -143,7 +142,7 @@ pub async fn token(
         let token = form.get("refresh_token").ok_or_else(|| {
             ApiError::oauth(400, "invalid_request", "`refresh_token` is required")
         })?;
-        return crate::sessions::refresh_grant(env, cfg, token).await;
+        return crate::sessions::refresh_grant(env, ctx, cfg, token).await;
     }
     if grant != "client_credentials" {
         return Err(ApiError::oauth(
@@ -242,63 +241,19 @@ pub async fn token(
     Ok(no_store(Response::from_json(&body)?)?)
 }
 
-/// The tenant's token roles the client holds, checked through the decision cache (`minimize_latency`: at
-/// most the staleness bound behind, like any cached check). `None` when the tenant names no roles.
+/// The tenant's token roles the client holds (see [`decisions::roles_held`]).
 async fn token_roles(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     client: &ClientRecord,
 ) -> Result<Option<Vec<String>>, ApiError> {
-    if client.token_roles.is_empty() {
-        return Ok(None);
-    }
     let subject = decisions::own_subject(
         &client.client_id,
         Some(&client.client_id),
         &cfg.checks.user_type,
     );
-    let mut questions = Vec::with_capacity(client.token_roles.len());
-    for role in &client.token_roles {
-        let (resource, permission) = role.split_once('#').unwrap_or((role, ""));
-        questions.push(decisions::Question::parse(&CheckItem {
-            resource: resource.to_owned(),
-            permission: permission.to_owned(),
-            subject: subject.clone(),
-        })?);
-    }
-    let batch = decisions::decide(
-        env,
-        ctx,
-        cfg,
-        &client.tenant,
-        &questions,
-        &Consistency::MinimizeLatency,
-    )
-    .await
-    .map_err(|e| ApiError {
-        internal_message: Some(format!(
-            "token roles of tenant {}: {} {}",
-            client.tenant,
-            e.code,
-            e.internal_message.as_deref().unwrap_or(&e.external_message)
-        )),
-        ..ApiError::oauth(
-            503,
-            "temporarily_unavailable",
-            "the roles for this token cannot be checked right now",
-        )
-    })?;
-    let mut held = Vec::new();
-    for (role, result) in client.token_roles.iter().zip(batch.results) {
-        match result {
-            Ok(d) if d.allowed => held.push(role.clone()),
-            Ok(_) => {}
-            // A role the schema no longer has (renamed permission): not held, and the log says why.
-            Err(e) => worker::console_error!("token role {role}: {} {}", e.code, e.message),
-        }
-    }
-    Ok(Some(held))
+    decisions::roles_held(env, ctx, cfg, &client.tenant, &client.token_roles, &subject).await
 }
 
 /// `POST /oauth2/introspect`: `active` plus claims for a valid token of the caller's tenant whose audience is

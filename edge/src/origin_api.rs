@@ -424,3 +424,17 @@ pub async fn revoke_user_sessions(
     .await?
     .revoked)
 }
+
+/// The tenant's token roles (`GET /v1/tenants/{t}/token-roles`).
+pub async fn token_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Roles {
+        roles: Vec<String>,
+    }
+    Ok(
+        get::<Roles>(env, cfg, &format!("/v1/tenants/{tenant}/token-roles"))
+            .await?
+            .map(|r| r.roles)
+            .unwrap_or_default(),
+    )
+}

@@ -19,7 +19,7 @@ use tessera_proto::passkeys::{
     CredentialParameter, LoginOptionsRequest, RegisterOptionsRequest, RegistrationCredential,
     RequestOptions, RpEntity, UserEntity,
 };
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
 use crate::config::Config;
@@ -232,6 +232,7 @@ fn challenge_of(client_data_json: &[u8]) -> Result<String, ApiError> {
 pub async fn register_verify(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
     #[derive(Deserialize)]
@@ -316,7 +317,7 @@ pub async fn register_verify(
             &json!({ "credential_id": passkey.credential_id }),
         )?);
     }
-    sessions::open(env, cfg, &tenant, &user_id, new.user_verified).await
+    sessions::open(env, ctx, cfg, &tenant, &user_id, new.user_verified).await
 }
 
 /// `POST /v1/passkeys/login/options`: `{username}` for username-first sign-in, `{}` for discoverable
@@ -361,7 +362,12 @@ pub async fn login_options(
 ///
 /// # Errors
 /// `400 passkey_refused` for every failed check (the log says which).
-pub async fn login_verify(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn login_verify(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     #[derive(Deserialize)]
     struct Body {
         credential: AuthenticationCredential,
@@ -460,5 +466,5 @@ pub async fn login_verify(mut req: Request, env: &Env, cfg: &Config) -> Result<R
         checked.user_verified,
         now_secs()
     );
-    sessions::open(env, cfg, &tenant, &user.user_id, checked.user_verified).await
+    sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified).await
 }

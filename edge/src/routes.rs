@@ -96,12 +96,14 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/login" => crate::login_page::serve(&cfg),
         "/login.js" => crate::login_page::script(),
         "/v1/passkeys/register/options" => crate::passkeys::register_options(req, env, &cfg).await,
-        "/v1/passkeys/register/verify" => crate::passkeys::register_verify(req, env, &cfg).await,
+        "/v1/passkeys/register/verify" => {
+            crate::passkeys::register_verify(req, env, ctx, &cfg).await
+        }
         "/v1/passkeys/login/options" => crate::passkeys::login_options(req, env, &cfg).await,
-        "/v1/passkeys/login/verify" => crate::passkeys::login_verify(req, env, &cfg).await,
+        "/v1/passkeys/login/verify" => crate::passkeys::login_verify(req, env, ctx, &cfg).await,
         "/v1/totp/enroll" => crate::sessions::totp_enroll(req, env, &cfg).await,
         "/v1/totp/confirm" => crate::sessions::totp_confirm(req, env, &cfg).await,
-        "/v1/totp/verify" => crate::sessions::totp_verify(req, env, &cfg).await,
+        "/v1/totp/verify" => crate::sessions::totp_verify(req, env, ctx, &cfg).await,
         "/v1/sessions/logout" => crate::sessions::logout(req, env, &cfg).await,
         "/v1/sessions/logout-all" => crate::sessions::logout_all(req, env, &cfg).await,
         "/v1/check" => crate::decisions::check(req, env, ctx, &cfg).await,

@@ -10,12 +10,15 @@
 //! why user tokens are short-lived).
 
 use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use tessera_authn::totp::{otpauth_uri, TotpParams, TotpSecret};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::TokenResponse;
 use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
 use tessera_proto::{AccessTokenClaims, Audience};
-use worker::{Env, Request, Response};
+
+use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -41,13 +44,46 @@ fn no_store(resp: Response) -> Result<Response, ApiError> {
     Ok(resp.with_headers(headers))
 }
 
-/// A signed access token for `session`.
+/// How long an isolate keeps a tenant's token-role list (as long as it keeps client records).
+const ROLES_TTL_MS: f64 = 30_000.0;
+
+thread_local! {
+    static TENANT_ROLES: RefCell<HashMap<String, (Vec<String>, f64)>> = RefCell::new(HashMap::new());
+}
+
+async fn tenant_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<String>, ApiError> {
+    let now = crate::now_ms();
+    let cached = TENANT_ROLES.with(|m| {
+        m.borrow()
+            .get(tenant)
+            .filter(|(_, at)| now - at < ROLES_TTL_MS)
+            .map(|(r, _)| r.clone())
+    });
+    if let Some(roles) = cached {
+        return Ok(roles);
+    }
+    let roles = origin_api::token_roles(env, cfg, tenant).await?;
+    TENANT_ROLES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 10_000 {
+            m.clear();
+        }
+        m.insert(tenant.to_owned(), (roles.clone(), now));
+    });
+    Ok(roles)
+}
+
+/// A signed access token for `session`, with the tenant's token roles the user holds.
 async fn mint(
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     tenant: &str,
     session: &Session,
 ) -> Result<String, ApiError> {
+    let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
+    let named = tenant_roles(env, cfg, tenant).await?;
+    let roles = crate::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: cfg.issuer.clone(),
@@ -60,7 +96,7 @@ async fn mint(
         client_id: LOGIN_CLIENT_ID.to_owned(),
         scope: None,
         tid: tenant.to_owned(),
-        roles: None,
+        roles,
         amr: Some(session.amr.clone()),
         acr: Some(session.acr.clone()),
         auth_time: Some(session.auth_time),
@@ -80,13 +116,14 @@ async fn mint(
 /// The token response for `session`: an access token and the session's next refresh token.
 async fn issue(
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     tenant: &str,
     session: &Session,
     refresh_token: String,
 ) -> Result<Response, ApiError> {
     no_store(Response::from_json(&TokenResponse {
-        access_token: mint(env, cfg, tenant, session).await?,
+        access_token: mint(env, ctx, cfg, tenant, session).await?,
         token_type: "Bearer".into(),
         expires_in: cfg.login.token_ttl,
         scope: None,
@@ -101,6 +138,7 @@ async fn issue(
 /// The origin or the signer.
 pub async fn open(
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     tenant: &str,
     user_id: &str,
@@ -113,7 +151,7 @@ pub async fn open(
         amr.push("mfa");
     }
     let opened = origin_api::create_session(env, cfg, tenant, user_id, &amr, ACR_PASSKEY).await?;
-    issue(env, cfg, tenant, &opened.session, opened.refresh_token).await
+    issue(env, ctx, cfg, tenant, &opened.session, opened.refresh_token).await
 }
 
 /// `grant_type=refresh_token` at `/oauth2/token` (RFC 6749 §6) for the login client.
@@ -122,12 +160,13 @@ pub async fn open(
 /// OAuth `invalid_grant` for an unknown, spent or revoked token.
 pub async fn refresh_grant(
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     refresh_token: &str,
 ) -> Result<Response, ApiError> {
     let tenant = cfg.login.tenant.clone();
     match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
-        Ok(next) => issue(env, cfg, &tenant, &next.session, next.refresh_token).await,
+        Ok(next) => issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await,
         Err(e) if e.status == 400 => {
             worker::console_log!("refresh refused ({}): {}", e.code, e.external_message);
             let message = if e.code == "refresh_reused" {
@@ -275,7 +314,12 @@ pub async fn totp_confirm(mut req: Request, env: &Env, cfg: &Config) -> Result<R
 ///
 /// # Errors
 /// `400` with a TOTP code, `401`.
-pub async fn totp_verify(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn totp_verify(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let code = code_body(&mut req).await?;
     origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, false)
@@ -284,7 +328,7 @@ pub async fn totp_verify(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
     let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", ACR_PASSKEY).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
     no_store(Response::from_json(&json!({
-        "access_token": mint(env, cfg, &who.tenant, &session).await?,
+        "access_token": mint(env, ctx, cfg, &who.tenant, &session).await?,
         "token_type": "Bearer",
         "expires_in": cfg.login.token_ttl,
     }))?)

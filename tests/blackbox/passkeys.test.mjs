@@ -11,7 +11,7 @@ import { SoftAuthenticator, FLAGS } from './soft_authenticator.mjs';
 const AUD = 'https://api.tessera.test';
 
 describe('passkeys, TOTP and sessions at the edge', () => {
-  let origin, edge, client, ORIGIN, RP_ID;
+  let origin, edge, client, ORIGIN, RP_ID, writeMember;
 
   before(async () => {
     origin = await startOrigin();
@@ -20,6 +20,16 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     RP_ID = 'localhost';
     // A resource server of the tenant, to introspect user tokens.
     client = await origin.createClient({ tenant: 'acme', scopes: ['read'], audiences: [AUD] });
+    // The tenant names a role for its tokens before anyone signs in (the edge caches the list for 30 s).
+    const admin = (method, path, body) => fetch(`${origin.url}/v1/tenants/acme${path}`, {
+      method, headers: { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' }, body,
+    });
+    assert.equal((await admin('PUT', '/schema', 'definition user {}\ndefinition org {\n    relation member: user\n    permission view = member\n}\n')).status, 200);
+    assert.equal((await admin('PUT', '/token-roles', JSON.stringify({ roles: ['org:acme#view'] }))).status, 200);
+    writeMember = async (sub) => {
+      const r = await admin('POST', '/relationships/write', JSON.stringify({ updates: [{ operation: 'create', relationship: `org:acme#member@user:${sub}` }] }));
+      assert.equal(r.status, 200);
+    };
   });
   after(async () => {
     await edge?.stop();
@@ -105,6 +115,23 @@ describe('passkeys, TOTP and sessions at the edge', () => {
         counter = check.authenticationInfo.newCounter;
       }
     }
+  });
+
+  it("puts the tenant's token roles a user holds into user tokens, within the staleness bound", async () => {
+    const { device, tokens } = await signUp('rolf');
+    const claims = jose.decodeJwt(tokens.access_token);
+    assert.deepEqual(claims.roles, [], 'named but not held');
+    await writeMember(claims.sub);
+    const since = Date.now();
+    let roles;
+    while (Date.now() - since < 8000) {
+      const r = await signIn(device, 'rolf');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      roles = jose.decodeJwt(r.body.access_token).roles;
+      if (roles.length) break;
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+    assert.deepEqual(roles, ['org:acme#view'], 'held once the edge has seen the write (at most the 5 s bound)');
   });
 
   it('adds a second device for a signed-in user, which can then sign in', async () => {
