@@ -77,6 +77,40 @@ fn public_jwk_object(key: &PublicJwk) -> Result<Object, CryptoError> {
     ])
 }
 
+/// The answer of a `crypto.subtle.verify` call.
+async fn verdict(promise: Result<js_sys::Promise, JsValue>) -> Result<bool, CryptoError> {
+    Ok(JsFuture::from(promise.map_err(js_err)?)
+        .await
+        .map_err(js_err)?
+        .as_bool()
+        .unwrap_or(false))
+}
+
+fn verify_usage() -> Array {
+    Array::of1(&JsValue::from_str("verify"))
+}
+
+/// Import a public key (`import`, a pending `crypto.subtle.importKey`) and check `signature` over
+/// `message` with it. A key WebCrypto will not import (not a valid key) verifies nothing: `Ok(false)`.
+async fn verify_with_import(
+    import: Result<js_sys::Promise, JsValue>,
+    alg: &Object,
+    signature: &[u8],
+    message: &[u8],
+) -> Result<bool, CryptoError> {
+    let crypto_key: CryptoKey = match JsFuture::from(import.map_err(js_err)?).await {
+        Ok(k) => k.unchecked_into(),
+        Err(_) => return Ok(false),
+    };
+    verdict(subtle()?.verify_with_object_and_u8_array_and_u8_array(
+        alg,
+        &crypto_key,
+        signature,
+        message,
+    ))
+    .await
+}
+
 /// Verifies ES256 signatures with `crypto.subtle.verify`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebCryptoVerifier;
@@ -97,19 +131,13 @@ impl Verifier for WebCryptoVerifier {
                 k
             }
         };
-        let promise = subtle()?
-            .verify_with_object_and_u8_array_and_u8_array(
-                &ecdsa_params()?,
-                &crypto_key,
-                signature,
-                signing_input,
-            )
-            .map_err(js_err)?;
-        Ok(JsFuture::from(promise)
-            .await
-            .map_err(js_err)?
-            .as_bool()
-            .unwrap_or(false))
+        verdict(subtle()?.verify_with_object_and_u8_array_and_u8_array(
+            &ecdsa_params()?,
+            &crypto_key,
+            signature,
+            signing_input,
+        ))
+        .await
     }
 }
 
@@ -188,30 +216,15 @@ impl tessera_authn::webauthn::SignatureVerifier for WebCryptoPasskeyVerifier {
                 WebCryptoVerifier.verify(&jwk, message, sig).await
             }
             (CredentialPublicKey::Ed25519 { x }, Signature::Ed25519(sig)) => {
-                let alg = JsValue::from_str("Ed25519");
-                let usages = Array::of1(&JsValue::from_str("verify"));
+                let alg: Object = object(&[("name", &"Ed25519".into())])?;
                 let raw = Uint8Array::from(&x[..]);
-                let import = subtle()?
-                    .import_key_with_str("raw", &raw, "Ed25519", false, &usages)
-                    .map_err(js_err)?;
-                let crypto_key: CryptoKey = match JsFuture::from(import).await {
-                    Ok(k) => k.unchecked_into(),
-                    // A key WebCrypto will not import (not a curve point): no valid signature.
-                    Err(_) => return Ok(false),
-                };
-                let promise = subtle()?
-                    .verify_with_str_and_u8_array_and_u8_array(
-                        &alg.as_string().unwrap_or_default(),
-                        &crypto_key,
-                        sig,
-                        message,
-                    )
-                    .map_err(js_err)?;
-                Ok(JsFuture::from(promise)
-                    .await
-                    .map_err(js_err)?
-                    .as_bool()
-                    .unwrap_or(false))
+                verify_with_import(
+                    subtle()?.import_key_with_object("raw", &raw, &alg, false, &verify_usage()),
+                    &alg,
+                    sig,
+                    message,
+                )
+                .await
             }
             (CredentialPublicKey::Rs256 { n, e }, Signature::Rs256(sig)) => {
                 let jwk = object(&[
@@ -224,27 +237,13 @@ impl tessera_authn::webauthn::SignatureVerifier for WebCryptoPasskeyVerifier {
                     ("name", &"RSASSA-PKCS1-v1_5".into()),
                     ("hash", &"SHA-256".into()),
                 ])?;
-                let usages = Array::of1(&JsValue::from_str("verify"));
-                let import = subtle()?
-                    .import_key_with_object("jwk", &jwk, &alg, false, &usages)
-                    .map_err(js_err)?;
-                let crypto_key: CryptoKey = match JsFuture::from(import).await {
-                    Ok(k) => k.unchecked_into(),
-                    Err(_) => return Ok(false),
-                };
-                let promise = subtle()?
-                    .verify_with_object_and_u8_array_and_u8_array(
-                        &alg,
-                        &crypto_key,
-                        sig.as_slice(),
-                        message,
-                    )
-                    .map_err(js_err)?;
-                Ok(JsFuture::from(promise)
-                    .await
-                    .map_err(js_err)?
-                    .as_bool()
-                    .unwrap_or(false))
+                verify_with_import(
+                    subtle()?.import_key_with_object("jwk", &jwk, &alg, false, &verify_usage()),
+                    &alg,
+                    sig,
+                    message,
+                )
+                .await
             }
             _ => Ok(false),
         }
