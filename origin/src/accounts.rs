@@ -16,6 +16,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
+use tessera_authn::budget::{Attempts, FailureBudget};
 use tessera_authn::totp::{self, TotpError, TotpParams, TotpSecret};
 use tessera_jose::{seal, Secret};
 
@@ -95,6 +96,10 @@ pub enum AccountsError {
     TotpAlreadyEnrolled,
     TotpNotEnrolled,
     Totp(TotpError),
+    /// Too many wrong codes: attempts are refused for `retry_after_secs`.
+    TotpLocked {
+        retry_after_secs: u64,
+    },
     /// The refresh token is unknown or expired.
     RefreshInvalid,
     /// A spent refresh token was presented: its session was revoked.
@@ -114,6 +119,7 @@ impl AccountsError {
             Self::TotpAlreadyEnrolled => "totp_already_enrolled",
             Self::TotpNotEnrolled => "totp_not_enrolled",
             Self::Totp(e) => e.code(),
+            Self::TotpLocked { .. } => "totp_locked",
             Self::RefreshInvalid => "refresh_invalid",
             Self::RefreshReused => "refresh_reused",
             Self::SessionInactive => "session_inactive",
@@ -131,6 +137,9 @@ impl std::fmt::Display for AccountsError {
             Self::TotpAlreadyEnrolled => f.write_str("an authenticator app is already enrolled"),
             Self::TotpNotEnrolled => f.write_str("no authenticator app is enrolled"),
             Self::Totp(e) => write!(f, "{e}"),
+            Self::TotpLocked { retry_after_secs } => {
+                write!(f, "too many wrong codes; try again in {retry_after_secs} s")
+            }
             Self::RefreshInvalid => f.write_str("the refresh token is not valid"),
             Self::RefreshReused => {
                 f.write_str("the refresh token was already used; the session has been revoked")
@@ -478,13 +487,16 @@ impl Accounts {
         Ok(confirmed == Some(1))
     }
 
-    /// Check a TOTP code (`confirm`: the first code after enrolment, which confirms it). Each step is
-    /// accepted once: the last accepted step moves by compare-and-set, so two concurrent uses of one code
-    /// cannot both pass.
+    /// Check a TOTP code (`confirm`: the first code after enrolment, which confirms it), within the user's
+    /// failure budget ([`FailureBudget`]): after a few wrong codes each further one costs a growing wait,
+    /// during which every attempt, right or wrong, is refused with [`AccountsError::TotpLocked`]. The
+    /// user's row is locked first (a write opens the transaction: SQLite's write lock, PostgreSQL's row
+    /// lock), so concurrent attempts are decided one after another: each wrong guess is counted, and each
+    /// step is accepted once (the replay guard).
     ///
     /// # Errors
-    /// [`AccountsError::TotpNotEnrolled`], [`AccountsError::Totp`] (malformed, mismatch, replayed), or the
-    /// database.
+    /// [`AccountsError::TotpNotEnrolled`], [`AccountsError::TotpLocked`], [`AccountsError::Totp`]
+    /// (malformed, mismatch, replayed), or the database.
     pub async fn verify_totp(
         &self,
         tenant: &str,
@@ -493,25 +505,86 @@ impl Accounts {
         confirm: bool,
         now: i64,
     ) -> Result<(), AccountsError> {
-        let row: Option<(String, i64, Option<i64>)> = on_db!(&self.db, pool => {
-            sqlx::query("SELECT sealed, confirmed, last_step FROM totp_secrets WHERE tenant = $1 AND user_id = $2")
+        let budget = FailureBudget::default();
+        let outcome: Result<Result<(), AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let row = sqlx::query(
+                    "UPDATE totp_secrets SET failures = failures WHERE tenant = $1 AND user_id = $2
+                     RETURNING sealed, confirmed, last_step, failures, locked_until",
+                )
                 .bind(tenant).bind(user_id)
-                .fetch_optional(pool).await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get("sealed")?, r.try_get("confirmed")?, r.try_get("last_step")?)))
-                .transpose()?
+                .fetch_optional(&mut *tx).await?;
+                let Some(row) = row else {
+                    return Ok(Err(AccountsError::TotpNotEnrolled));
+                };
+                let sealed: String = row.try_get("sealed")?;
+                let confirmed: i64 = row.try_get("confirmed")?;
+                let last_step: Option<i64> = row.try_get("last_step")?;
+                let attempts = Attempts {
+                    failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                    locked_until: row.try_get("locked_until")?,
+                };
+                if (confirmed == 1) == confirm {
+                    // Confirming twice, or using an unconfirmed secret.
+                    return Ok(Err(if confirm {
+                        AccountsError::TotpAlreadyEnrolled
+                    } else {
+                        AccountsError::TotpNotEnrolled
+                    }));
+                }
+                if let Err(locked) = budget.admit(&attempts, now) {
+                    return Ok(Err(AccountsError::TotpLocked {
+                        retry_after_secs: locked.retry_after_secs,
+                    }));
+                }
+                let checked = self.check_totp_code(tenant, user_id, &sealed, code, last_step, now);
+                match checked {
+                    Ok(step) => {
+                        let reset = budget.after_success();
+                        sqlx::query(
+                            "UPDATE totp_secrets SET last_step = $1, confirmed = 1, failures = $2, locked_until = $3
+                             WHERE tenant = $4 AND user_id = $5",
+                        )
+                        .bind(step).bind(i64::from(reset.failures)).bind(reset.locked_until)
+                        .bind(tenant).bind(user_id)
+                        .execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        Ok(Ok(()))
+                    }
+                    Err(AccountsError::Totp(TotpError::Mismatch)) => {
+                        let next = budget.after_failure(&attempts, now);
+                        sqlx::query(
+                            "UPDATE totp_secrets SET failures = $1, locked_until = $2 WHERE tenant = $3 AND user_id = $4",
+                        )
+                        .bind(i64::from(next.failures)).bind(next.locked_until)
+                        .bind(tenant).bind(user_id)
+                        .execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        tracing::warn!(
+                            tenant, user_id, failures = next.failures, locked_until = next.locked_until,
+                            "totp code refused"
+                        );
+                        Ok(Err(AccountsError::Totp(TotpError::Mismatch)))
+                    }
+                    Err(other) => Ok(Err(other)),
+                }
+            }.await
         });
-        let Some((sealed, confirmed, last_step)) = row else {
-            return Err(AccountsError::TotpNotEnrolled);
-        };
-        if (confirmed == 1) == confirm {
-            // Confirming twice, or using an unconfirmed secret.
-            return Err(if confirm {
-                AccountsError::TotpAlreadyEnrolled
-            } else {
-                AccountsError::TotpNotEnrolled
-            });
-        }
-        let bytes = seal::open(&self.secrets_key, &Self::totp_aad(tenant, user_id), &sealed)
+        outcome?
+    }
+
+    /// The step `code` matches under the sealed secret, newer than `last_step` (the replay guard).
+    fn check_totp_code(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        sealed: &str,
+        code: &str,
+        last_step: Option<i64>,
+        now: i64,
+    ) -> Result<i64, AccountsError> {
+        let bytes = seal::open(&self.secrets_key, &Self::totp_aad(tenant, user_id), sealed)
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let secret =
             TotpSecret::from_bytes(bytes.expose_secret().clone()).map_err(AccountsError::Totp)?;
@@ -524,22 +597,7 @@ impl Accounts {
             last,
         )
         .map_err(AccountsError::Totp)?;
-        let step = i64::try_from(step).unwrap_or(i64::MAX);
-        // The step only moves forward, and only for the secret we checked against (not one re-enrolled since).
-        let moved = on_db!(&self.db, pool => {
-            sqlx::query(
-                "UPDATE totp_secrets SET last_step = $1, confirmed = 1 WHERE tenant = $2 AND user_id = $3
-                 AND sealed = $4 AND (last_step IS NULL OR last_step < $1)",
-            )
-            .bind(step).bind(tenant).bind(user_id).bind(&sealed)
-            .execute(pool).await?
-            .rows_affected()
-        });
-        if moved == 1 {
-            Ok(())
-        } else {
-            Err(AccountsError::Totp(TotpError::Replayed))
-        }
+        Ok(i64::try_from(step).unwrap_or(i64::MAX))
     }
 
     /// A new session and its first refresh token.
@@ -609,58 +667,56 @@ impl Accounts {
     ) -> Result<(Session, String), AccountsError> {
         let hash = token_hash(refresh_token);
         let next = random_b64::<32>()?;
-        // (sid, spent now by us?) — decided inside one transaction.
-        let outcome: Result<Result<String, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
+        // Decided inside one transaction that opens with a write, so it holds the lock from the start:
+        // SQLite's write lock (a transaction that reads first cannot upgrade while another writer holds
+        // it, and fails with "database is locked" instead of waiting), PostgreSQL's row lock. Of many
+        // concurrent presentations one spends the token; every other one finds it spent, which is reuse.
+        let outcome: Result<Result<Session, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
                 // Only this tenant's tokens: another tenant's token is unknown here, and is not spent.
-                let row = sqlx::query(
-                    "SELECT r.sid AS sid, r.used_at AS used_at FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
-                     WHERE r.token_hash = $1 AND s.tenant = $2",
+                let spent = sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = $1
+                     WHERE token_hash = $2 AND used_at IS NULL
+                       AND sid IN (SELECT sid FROM sessions WHERE tenant = $3)
+                     RETURNING sid",
                 )
-                    .bind(&hash)
-                    .bind(tenant)
+                .bind(now).bind(&hash).bind(tenant)
+                .fetch_optional(&mut *tx).await?;
+                let Some(spent) = spent else {
+                    let known = sqlx::query(
+                        "SELECT r.sid AS sid FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
+                         WHERE r.token_hash = $1 AND s.tenant = $2",
+                    )
+                    .bind(&hash).bind(tenant)
                     .fetch_optional(&mut *tx).await?;
-                let Some(row) = row else {
-                    return Ok(Err(AccountsError::RefreshInvalid));
+                    let Some(known) = known else {
+                        return Ok(Err(AccountsError::RefreshInvalid));
+                    };
+                    let sid: String = known.try_get("sid")?;
+                    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'refresh_reused' WHERE sid = $2 AND revoked_at IS NULL")
+                        .bind(now).bind(&sid)
+                        .execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    return Ok(Err(AccountsError::RefreshReused));
                 };
-                let sid: String = row.try_get("sid")?;
-                let used_at: Option<i64> = row.try_get("used_at")?;
-                if used_at.is_some() {
-                    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'refresh_reused' WHERE sid = $2 AND revoked_at IS NULL")
-                        .bind(now).bind(&sid)
-                        .execute(&mut *tx).await?;
+                let sid: String = spent.try_get("sid")?;
+                let session = sqlx::query("SELECT * FROM sessions WHERE sid = $1")
+                    .bind(&sid)
+                    .fetch_one(&mut *tx).await
+                    .and_then(|r| row_to_session(&r, now))?;
+                if !session.active {
                     tx.commit().await?;
-                    return Ok(Err(AccountsError::RefreshReused));
-                }
-                let spent = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-                    .bind(now).bind(&hash)
-                    .execute(&mut *tx).await?
-                    .rows_affected();
-                if spent != 1 {
-                    // A concurrent refresh spent it between our read and write: treat as reuse.
-                    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'refresh_reused' WHERE sid = $2 AND revoked_at IS NULL")
-                        .bind(now).bind(&sid)
-                        .execute(&mut *tx).await?;
-                    tx.commit().await?;
-                    return Ok(Err(AccountsError::RefreshReused));
+                    return Ok(Err(AccountsError::SessionInactive));
                 }
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
                     .bind(token_hash(&next)).bind(&sid).bind(now)
                     .execute(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(Ok(sid))
+                Ok(Ok(session))
             }.await
         });
-        let sid = outcome??;
-        let session = self
-            .session(&sid, now)
-            .await?
-            .ok_or(AccountsError::RefreshInvalid)?;
-        if !session.active {
-            return Err(AccountsError::SessionInactive);
-        }
-        Ok((session, next))
+        Ok((outcome??, next))
     }
 
     /// Add a method (e.g. `otp` after a TOTP step-up) to an active session's `amr`, raising its `acr`.

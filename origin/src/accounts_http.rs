@@ -9,7 +9,7 @@
 //! | `GET passkeys/{credential_id}` | — | `{passkey, user}` (404 `unknown_credential`) |
 //! | `POST passkeys/{credential_id}/counter` | `{from, to, backed_up}` | `{}` (409 `counter_conflict`) |
 //! | `POST users/{user_id}/totp` | — | `{secret}` (base32, once; 409 `totp_already_enrolled`) |
-//! | `POST users/{user_id}/totp/verify` | `{code, confirm}` | `{}` (400 `totp_mismatch`, `totp_replayed`, ...) |
+//! | `POST users/{user_id}/totp/verify` | `{code, confirm}` | `{}` (400 `totp_mismatch`, `totp_replayed`, ...; 429 `totp_locked` with `Retry-After`) |
 //! | `POST sessions` | `{user_id, amr, acr}` | `{session, refresh_token}` |
 //! | `POST sessions/refresh` | `{refresh_token}` | `{session, refresh_token}` (400 `refresh_invalid`, `refresh_reused`, `session_inactive`) |
 //! | `GET sessions/{sid}` | — | `{session}` |
@@ -75,6 +75,12 @@ impl From<AccountsError> for HttpError {
             | AccountsError::RefreshInvalid
             | AccountsError::RefreshReused
             | AccountsError::SessionInactive => StatusCode::BAD_REQUEST,
+            AccountsError::TotpLocked { retry_after_secs } => {
+                return HttpError {
+                    retry_after: Some(*retry_after_secs),
+                    ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string())
+                }
+            }
             AccountsError::Sealing(_) | AccountsError::Database(_) => {
                 return HttpError::internal(e.to_string())
             }

@@ -12,6 +12,8 @@ pub struct HttpError {
     pub external_message: String,
     /// Logged, never sent.
     pub internal_message: Option<String>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -21,6 +23,7 @@ impl HttpError {
             code,
             external_message: message.into(),
             internal_message: None,
+            retry_after: None,
         }
     }
 
@@ -31,6 +34,7 @@ impl HttpError {
             code: "internal_error",
             external_message: "internal error".to_owned(),
             internal_message: Some(detail.to_string()),
+            retry_after: None,
         }
     }
 
@@ -55,14 +59,20 @@ impl IntoResponse for HttpError {
                 "request refused"
             );
         }
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: self.code.to_owned(),
                 message: self.external_message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

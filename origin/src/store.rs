@@ -67,6 +67,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     AUTHZ_TABLES,
     TOKEN_ROLES_TABLE,
     ACCOUNTS_TABLES,
+    TOTP_BUDGET_COLUMNS,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -91,6 +92,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     ALTER TABLE oauth_clients ALTER COLUMN tenant TYPE TEXT COLLATE \"C\", ALTER COLUMN client_id TYPE TEXT COLLATE \"C\";",
     TOKEN_ROLES_TABLE,
     ACCOUNTS_TABLES,
+    TOTP_BUDGET_COLUMNS,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -123,6 +125,12 @@ const ACCOUNTS_TABLES: &str = "CREATE TABLE users (
         token_hash TEXT PRIMARY KEY NOT NULL, sid TEXT NOT NULL, created_at BIGINT NOT NULL, used_at BIGINT
     );
     CREATE INDEX refresh_tokens_sid ON refresh_tokens (sid);";
+
+/// The TOTP failure budget (`tessera_authn::budget`): consecutive wrong codes and until when attempts are
+/// refused.
+const TOTP_BUDGET_COLUMNS: &str =
+    "ALTER TABLE totp_secrets ADD COLUMN failures BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE totp_secrets ADD COLUMN locked_until BIGINT;";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
