@@ -1,20 +1,26 @@
-//! Ceremony state: challenges for passkey registration and sign-in, kept in a Durable Object.
+//! Ceremony state for passkey registration and sign-in: carried by the challenge, spent once.
 //!
-//! Each challenge is 32 random bytes and gets its own object (named by the challenge), which makes taking
-//! it atomic: the first `take` gets the state and deletes it, any later one gets nothing. The state says
-//! which ceremony the challenge is for and for whom, and expires after [`CEREMONY_TTL_MS`]; an alarm clears
-//! objects whose challenge was never used.
+//! `…/options` seals the ceremony (what it is for, for whom, and for another device the session that
+//! started it) into the challenge itself (`tessera_authn::webauthn::challenge`, HMAC under a key derived
+//! from `KEY_ENCRYPTION_KEY`), so asking for options stores nothing: anonymous callers cannot create state.
+//! `…/verify` opens the challenge the browser echoes in `clientDataJSON` and, only once the ceremony has
+//! verified, spends it: a Durable Object named by the challenge's nonce records it as used until it
+//! expires, and the first spend wins (Durable Objects run one request at a time), so of any number of
+//! concurrent presentations of one ceremony exactly one completes.
 
 use serde::{Deserialize, Serialize};
+use tessera_authn::webauthn::challenge::{self, ChallengeError, ChallengeKey, NONCE_LEN};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
+use crate::config::key_encryption_key;
 use crate::error::ApiError;
-use crate::now_ms;
+use crate::{now_ms, now_secs, random_bytes};
 
 const BINDING: &str = "CEREMONIES";
-const KEY: &str = "ceremony";
+const KEY: &str = "spent_until";
 /// How long a ceremony may take (the browser's `timeout` is the same).
 pub const CEREMONY_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
+const CEREMONY_TTL_SECS: i64 = 5 * 60;
 
 /// What a challenge was issued for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +33,13 @@ pub enum Ceremony {
         username: String,
         display_name: String,
     },
-    /// A signed-in user adding another passkey.
-    AddPasskey { tenant: String, user_id: String },
+    /// A signed-in user adding another passkey: finished only by the same user in the same, still
+    /// active session.
+    AddPasskey {
+        tenant: String,
+        user_id: String,
+        sid: String,
+    },
     /// Sign-in; `user_id` when the user named themselves first, `None` for discoverable sign-in.
     SignIn {
         tenant: String,
@@ -36,64 +47,83 @@ pub enum Ceremony {
     },
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    ceremony: Ceremony,
-    expires_at_ms: f64,
+/// A challenge whose seal and expiry were checked, not yet spent.
+pub struct Opened {
+    pub ceremony: Ceremony,
+    nonce: [u8; NONCE_LEN],
+    expires_at: i64,
 }
 
-fn stub(env: &Env, challenge_b64: &str) -> Result<worker::Stub, ApiError> {
-    Ok(env
-        .durable_object(BINDING)?
-        .id_from_name(challenge_b64)?
-        .get_stub()?)
+fn key(env: &Env) -> Result<ChallengeKey, ApiError> {
+    let root = key_encryption_key(env)?;
+    Ok(ChallengeKey::derive(root.expose_secret()))
 }
 
-/// Remember `ceremony` under a new challenge.
+/// A new challenge (base64url) carrying `ceremony`.
+///
+/// # Errors
+/// A missing key, no randomness, or a ceremony too large to carry.
+pub fn start(env: &Env, ceremony: &Ceremony) -> Result<String, ApiError> {
+    let payload = serde_json::to_vec(ceremony).map_err(|e| ApiError::internal(e.to_string()))?;
+    let sealed = challenge::seal(
+        &key(env)?,
+        &payload,
+        now_secs() + CEREMONY_TTL_SECS,
+        &random_bytes::<NONCE_LEN>()?,
+    )
+    .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+    Ok(tessera_jose::b64::encode(&sealed))
+}
+
+/// The ceremony `challenge_b64` carries, if it is one of ours and unexpired (spent or not: see [`spend`]).
+///
+/// # Errors
+/// A missing key; `Ok(Err(_))` for a challenge that is not ours or has expired.
+pub fn open(env: &Env, challenge_b64: &str) -> Result<Result<Opened, ChallengeError>, ApiError> {
+    let Ok(bytes) = tessera_jose::b64::decode(challenge_b64) else {
+        return Ok(Err(ChallengeError::Unknown));
+    };
+    let opened = match challenge::open(&key(env)?, &bytes, now_secs()) {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(e)),
+    };
+    // The tag covers the payload: a payload we cannot read was sealed by a different version of us.
+    Ok(serde_json::from_slice::<Ceremony>(&opened.payload)
+        .map(|ceremony| Opened {
+            ceremony,
+            nonce: opened.nonce,
+            expires_at: opened.expires_at,
+        })
+        .map_err(|_| ChallengeError::Unknown))
+}
+
+/// Spend the challenge: `true` the first time, `false` ever after (until it has expired anyway).
 ///
 /// # Errors
 /// When the object cannot be reached.
-pub async fn start(env: &Env, challenge_b64: &str, ceremony: Ceremony) -> Result<(), ApiError> {
-    let body = serde_json::to_string(&Stored {
-        ceremony,
-        expires_at_ms: now_ms() + CEREMONY_TTL_MS,
-    })
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+pub async fn spend(env: &Env, opened: &Opened) -> Result<bool, ApiError> {
+    let name = tessera_jose::b64::encode(&opened.nonce);
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name(&name)?
+        .get_stub()?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Put)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://ceremony/", &init)?;
-    let resp = stub(env, challenge_b64)?.fetch_with_request(req).await?;
-    if resp.status_code() != 204 {
-        return Err(ApiError::internal(format!(
-            "ceremony object answered {}",
-            resp.status_code()
+    init.with_method(Method::Post)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(
+            &opened.expires_at.to_string(),
         )));
-    }
-    Ok(())
-}
-
-/// Take the ceremony of `challenge_b64`: once, and only before it expires.
-///
-/// # Errors
-/// When the object cannot be reached; `Ok(None)` for an unknown, used or expired challenge.
-pub async fn take(env: &Env, challenge_b64: &str) -> Result<Option<Ceremony>, ApiError> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    let req = Request::new_with_init("https://ceremony/take", &init)?;
-    let mut resp = stub(env, challenge_b64)?.fetch_with_request(req).await?;
+    let req = Request::new_with_init("https://ceremony/spend", &init)?;
+    let resp = stub.fetch_with_request(req).await?;
     match resp.status_code() {
-        200 => Ok(Some(resp.json::<Ceremony>().await.map_err(|e| {
-            ApiError::internal(format!("ceremony object sent bad json: {e}"))
-        })?)),
-        404 => Ok(None),
+        204 => Ok(true),
+        409 => Ok(false),
         code => Err(ApiError::internal(format!(
             "ceremony object answered {code}"
         ))),
     }
 }
 
-/// One challenge's state.
+/// One challenge's single-use record.
 #[durable_object]
 pub struct CeremonyObject {
     state: State,
@@ -101,31 +131,29 @@ pub struct CeremonyObject {
 
 impl CeremonyObject {
     async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
-        let storage = self.state.storage();
-        match req.method() {
-            Method::Put => {
-                let stored: Stored = req
-                    .json()
-                    .await
-                    .map_err(|e| ApiError::internal(format!("bad ceremony: {e}")))?;
-                if storage.get::<Stored>(KEY).await?.is_some() {
-                    // Challenges are random; a collision means something is very wrong.
-                    return Err(ApiError::internal("challenge reused"));
-                }
-                storage.put(KEY, &stored).await?;
-                storage.set_alarm(stored.expires_at_ms as i64).await?;
-                Ok(Response::empty()?.with_status(204))
-            }
-            Method::Post => {
-                let stored = storage.get::<Stored>(KEY).await?;
-                storage.delete_all().await?;
-                match stored {
-                    Some(s) if now_ms() < s.expires_at_ms => Ok(Response::from_json(&s.ceremony)?),
-                    _ => Ok(Response::empty()?.with_status(404)),
-                }
-            }
-            _ => Err(ApiError::new(405, "method_not_allowed", "PUT or POST")),
+        if req.method() != Method::Post {
+            return Err(ApiError::new(405, "method_not_allowed", "POST"));
         }
+        let expires_at: i64 = req
+            .text()
+            .await?
+            .parse()
+            .map_err(|_| ApiError::internal("bad ceremony expiry"))?;
+        let storage = self.state.storage();
+        if storage.get::<i64>(KEY).await?.is_some() {
+            return Ok(Response::empty()?.with_status(409));
+        }
+        storage.put(KEY, expires_at).await?;
+        // Kept a minute past the expiry (clock skew between isolates), then cleared.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "milliseconds since 1970 fit in i64"
+        )]
+        let clear_at = (expires_at.saturating_add(60))
+            .saturating_mul(1000)
+            .max(now_ms() as i64);
+        storage.set_alarm(clear_at).await?;
+        Ok(Response::empty()?.with_status(204))
     }
 }
 

@@ -31,6 +31,8 @@ pub struct LoginConfig {
     pub audience: String,
     /// Lifetime of user access tokens (seconds).
     pub token_ttl: u32,
+    /// How recent a sign-in must be to add another passkey (seconds).
+    pub reauth_window: i64,
 }
 
 impl LoginConfig {
@@ -93,6 +95,7 @@ impl LoginConfig {
             tenant: var_or(env, "LOGIN_TENANT", "default"),
             audience: var_or(env, "LOGIN_AUDIENCE", default_audience),
             token_ttl,
+            reauth_window: seconds(env, "REAUTH_WINDOW", 300)?,
         })
     }
 }

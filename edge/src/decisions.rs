@@ -194,6 +194,12 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         .filter(|t| valid_tenant(t))
         .ok_or_else(|| refused("token has no valid `tid`".to_owned()))?;
     let sub = text("sub").ok_or_else(|| refused("token has no `sub`".to_owned()))?;
+    // A person's token is good only while its session lives: after a logout it asks nothing more.
+    if let Some(sid) = text("sid") {
+        if !crate::sessions::session_active_for_checks(env, cfg, tenant, sub, sid).await? {
+            return Err(refused(format!("check: session {sid} has ended")));
+        }
+    }
     let any_subject = text("scope").is_some_and(|s| s.split(' ').any(|s| s == CHECK_SCOPE));
     Ok(Caller {
         tenant: tenant.to_owned(),

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub internal_message: Option<String>,
     pub shape: Shape,
     pub www_authenticate: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
             internal_message: None,
             shape: Shape::Tessera,
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -114,6 +117,9 @@ impl ApiError {
         headers.set("cache-control", "no-store")?;
         if let Some(challenge) = self.www_authenticate {
             headers.set("www-authenticate", challenge)?;
+        }
+        if let Some(secs) = self.retry_after {
+            headers.set("retry-after", &secs.to_string())?;
         }
         Ok(Response::ok(body)?
             .with_status(self.status)

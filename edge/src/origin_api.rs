@@ -117,6 +117,12 @@ async fn call<T: DeserializeOwned>(
     if status == 404 && none_on_404 {
         return Ok(None);
     }
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let text = resp.text().await.unwrap_or_default();
     if status == 200 {
         return serde_json::from_str(&text)
@@ -129,6 +135,10 @@ async fn call<T: DeserializeOwned>(
             accounts_code(&err.error),
             err.message,
         )),
+        (429, Ok(err)) => Err(ApiError {
+            retry_after: Some(retry_after.unwrap_or(60)),
+            ..ApiError::new(429, accounts_code(&err.error), err.message)
+        }),
         _ => Err(unavailable(format!(
             "{method} {url} answered {status}: {text}"
         ))),
@@ -147,6 +157,7 @@ fn accounts_code(code: &str) -> &'static str {
         "totp_malformed",
         "totp_mismatch",
         "totp_replayed",
+        "totp_locked",
         "refresh_invalid",
         "refresh_reused",
         "session_inactive",

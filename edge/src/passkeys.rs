@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
+use tessera_authn::webauthn::challenge::decoy_credential_id;
 use tessera_authn::webauthn::{
     verify_authentication, verify_registration, AssertionResponse, RegistrationResponse,
     StoredCredential, UserVerification, WebAuthnError,
@@ -22,7 +23,7 @@ use tessera_proto::passkeys::{
 use worker::{Context, Env, Request, Response};
 
 use crate::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
-use crate::config::Config;
+use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
 use crate::origin_api::{self, Passkey, UserRecord};
 use crate::sessions;
@@ -58,6 +59,19 @@ async fn read<T: serde::de::DeserializeOwned>(
     }
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))
+}
+
+/// Display names as people choose them: at most 64 characters, no control characters.
+fn valid_display_name(name: String) -> Result<String, ApiError> {
+    if name.chars().count() <= 64 && !name.chars().any(char::is_control) {
+        Ok(name)
+    } else {
+        Err(ApiError::new(
+            400,
+            "invalid_display_name",
+            "a display name is at most 64 characters",
+        ))
+    }
 }
 
 /// A refused ceremony: the stable code in the log, a sentence for the person.
@@ -129,12 +143,14 @@ pub async fn register_options(
         read(&mut req, r#"{"username": "...", "display_name"?: "..."}"#).await?;
     let tenant = cfg.login.tenant.clone();
     let (ceremony, user, exclude) = match signed_in {
-        Some(user) => {
-            let record = origin_api::user(env, cfg, &user.tenant, &user.user_id).await?;
+        Some(who) => {
+            sessions::require_recent_authentication(&who, cfg)?;
+            let record = origin_api::user(env, cfg, &who.tenant, &who.user_id).await?;
             (
                 Ceremony::AddPasskey {
-                    tenant: user.tenant.clone(),
-                    user_id: user.user_id.clone(),
+                    tenant: who.tenant.clone(),
+                    user_id: who.user_id.clone(),
+                    sid: who.sid.clone(),
                 },
                 UserEntity {
                     id: record.user.user_id.clone(),
@@ -145,22 +161,14 @@ pub async fn register_options(
             )
         }
         None => {
+            // A taken name gets the same answer as a free one (no enumeration by asking for options):
+            // the origin refuses the sign-up at `verify`, once a ceremony has been completed.
             let username = body.username.unwrap_or_default();
             origin_api::valid_username(&username)?;
-            if origin_api::user_by_name(env, cfg, &tenant, &username)
-                .await?
-                .is_some()
-            {
-                return Err(ApiError::new(
-                    409,
-                    "username_taken",
-                    "that username is taken; choose another or sign in",
-                ));
-            }
-            let display_name = body
-                .display_name
-                .filter(|d| !d.trim().is_empty())
-                .unwrap_or_else(|| username.clone());
+            let display_name = match body.display_name.filter(|d| !d.trim().is_empty()) {
+                Some(d) => valid_display_name(d)?,
+                None => username.clone(),
+            };
             let user_id = b64(&random_bytes::<16>()?);
             (
                 Ceremony::SignUp {
@@ -178,8 +186,7 @@ pub async fn register_options(
             )
         }
     };
-    let challenge = b64(&random_bytes::<32>()?);
-    ceremonies::start(env, &challenge, ceremony).await?;
+    let challenge = ceremonies::start(env, &ceremony)?;
     let options = CreationOptions {
         rp: RpEntity {
             id: rp.id.clone(),
@@ -253,9 +260,42 @@ pub async fn register_verify(
             "this sign-up has expired or was already used; start again",
         )
     };
-    let ceremony = ceremonies::take(env, &challenge_b64)
-        .await?
-        .ok_or_else(expired)?;
+    let opened = ceremonies::open(env, &challenge_b64)?.map_err(|e| ApiError {
+        internal_message: Some(format!(
+            "registration challenge refused ({}): {e}",
+            e.code()
+        )),
+        ..expired()
+    })?;
+    let ceremony = opened.ceremony.clone();
+    if let Ceremony::AddPasskey {
+        tenant,
+        user_id,
+        sid,
+    } = &ceremony
+    {
+        // Finished by whoever started it: the same user, in the same session, still active and recently
+        // authenticated. Anyone else's token, or none, is refused before anything is verified.
+        let who = sessions::optional_user(&req, env, cfg)
+            .await?
+            .ok_or_else(|| {
+                sessions::sign_in_again("another device can be added only while signed in")
+            })?;
+        if who.tenant != *tenant || who.user_id != *user_id || who.sid != *sid {
+            return Err(ApiError {
+                internal_message: Some(format!(
+                    "add-passkey ceremony of session {sid} finished by session {}",
+                    who.sid
+                )),
+                ..ApiError::new(
+                    403,
+                    "ceremony_not_yours",
+                    "this device was being added by someone else; start again",
+                )
+            });
+        }
+        sessions::require_recent_authentication(&who, cfg)?;
+    }
     let challenge = unb64(&challenge_b64, "challenge")?;
     let new = verify_registration(
         rp,
@@ -273,9 +313,15 @@ pub async fn register_verify(
         Ceremony::SignUp {
             tenant, user_id, ..
         }
-        | Ceremony::AddPasskey { tenant, user_id } => (tenant.clone(), user_id.clone()),
+        | Ceremony::AddPasskey {
+            tenant, user_id, ..
+        } => (tenant.clone(), user_id.clone()),
         Ceremony::SignIn { .. } => return Err(expired()),
     };
+    // Verified: now spend the challenge; of concurrent presentations one gets here first.
+    if !ceremonies::spend(env, &opened).await? {
+        return Err(expired());
+    }
     let passkey = Passkey {
         credential_id: b64(&new.id),
         user_id: user_id.clone(),
@@ -339,16 +385,25 @@ pub async fn login_options(
                 Some(record.user.user_id.clone()),
                 descriptors(&record.passkeys),
             ),
-            // Ask for a user that cannot exist: the answer looks like any other, and sign-in fails.
+            // A name nobody has gets an answer like anyone's: a stable decoy credential (WebAuthn
+            // §14.6.2), and a fresh random user handle shaped like a real one (it names nobody), so the
+            // challenge is as long as anyone's and the sign-in fails like any other.
             None => (
-                Some(format!("unknown-{}", b64(&random_bytes::<8>()?))),
-                Vec::new(),
+                Some(b64(&random_bytes::<16>()?)),
+                vec![CredentialDescriptor {
+                    kind: "public-key".into(),
+                    id: b64(&decoy_credential_id(
+                        key_encryption_key(env)?.expose_secret(),
+                        &tenant,
+                        &name,
+                    )),
+                    transports: vec!["hybrid".into(), "internal".into()],
+                }],
             ),
         },
         None => (None, Vec::new()),
     };
-    let challenge = b64(&random_bytes::<32>()?);
-    ceremonies::start(env, &challenge, Ceremony::SignIn { tenant, user_id }).await?;
+    let challenge = ceremonies::start(env, &Ceremony::SignIn { tenant, user_id })?;
     Ok(Response::from_json(&json!({ "publicKey": RequestOptions {
         challenge,
         timeout: CEREMONY_TTL_MS as u32,
@@ -395,14 +450,16 @@ pub async fn login_verify(
         )
     };
     let challenge_b64 = challenge_of(&client_data_json)?;
-    let Some(Ceremony::SignIn {
+    let opened = match ceremonies::open(env, &challenge_b64)? {
+        Ok(o) => o,
+        Err(e) => return Err(no(format!("challenge refused ({}): {e}", e.code()))),
+    };
+    let Ceremony::SignIn {
         tenant,
         user_id: named,
-    }) = ceremonies::take(env, &challenge_b64).await?
+    } = opened.ceremony.clone()
     else {
-        return Err(no(format!(
-            "challenge {challenge_b64} unknown, used, expired or not a sign-in"
-        )));
+        return Err(no("the challenge is not a sign-in's".to_owned()));
     };
     let credential_id = b64(&raw_id);
     let Some((passkey, user)) = origin_api::passkey(env, cfg, &tenant, &credential_id).await?
@@ -445,6 +502,10 @@ pub async fn login_verify(
         }
         refused(&e, true)
     })?;
+    // Verified: spend the challenge; of concurrent presentations one gets here first.
+    if !ceremonies::spend(env, &opened).await? {
+        return Err(no("challenge already used".to_owned()));
+    }
     if !origin_api::advance_counter(
         env,
         cfg,

@@ -36,6 +36,43 @@ pub struct SignedIn {
     pub tenant: String,
     pub user_id: String,
     pub sid: String,
+    /// When the session's user last authenticated (unix seconds).
+    pub auth_time: i64,
+}
+
+/// `401 unauthorized` asking the person to sign in (again).
+pub fn sign_in_again(message: &str) -> ApiError {
+    ApiError {
+        www_authenticate: Some("Bearer realm=\"tessera\""),
+        ..ApiError::new(401, "unauthorized", message)
+    }
+}
+
+/// Sensitive changes (another passkey) need a sign-in within the last `REAUTH_WINDOW` seconds: a stolen
+/// or forgotten session alone cannot add a way in.
+///
+/// # Errors
+/// `401 reauthentication_required`.
+pub fn require_recent_authentication(who: &SignedIn, cfg: &Config) -> Result<(), ApiError> {
+    let age = now_secs().saturating_sub(who.auth_time);
+    if age <= cfg.login.reauth_window {
+        Ok(())
+    } else {
+        Err(ApiError {
+            www_authenticate: Some(
+                "Bearer realm=\"tessera\", error=\"insufficient_user_authentication\"",
+            ),
+            internal_message: Some(format!(
+                "session {} authenticated {age} s ago (window {} s)",
+                who.sid, cfg.login.reauth_window
+            )),
+            ..ApiError::new(
+                401,
+                "reauthentication_required",
+                "sign in again to add another device",
+            )
+        })
+    }
 }
 
 fn no_store(resp: Response) -> Result<Response, ApiError> {
@@ -222,6 +259,7 @@ pub async fn optional_user(
             tenant,
             user_id,
             sid,
+            auth_time: s.auth_time,
         })),
         Some(s) => Err(refused(format!(
             "session {sid} is not active ({})",
@@ -234,10 +272,9 @@ pub async fn optional_user(
 }
 
 async fn require_user(req: &Request, env: &Env, cfg: &Config) -> Result<SignedIn, ApiError> {
-    optional_user(req, env, cfg).await?.ok_or_else(|| ApiError {
-        www_authenticate: Some("Bearer realm=\"tessera\""),
-        ..ApiError::new(401, "unauthorized", "sign in first")
-    })
+    optional_user(req, env, cfg)
+        .await?
+        .ok_or_else(|| sign_in_again("sign in first"))
 }
 
 async fn code_body(req: &mut Request) -> Result<String, ApiError> {
@@ -260,6 +297,7 @@ fn totp_refused(e: ApiError) -> ApiError {
             "that code is not right; check your device's clock and try the current code"
         }
         "totp_replayed" => "that code was already used; wait for the next one",
+        "totp_locked" => "too many wrong codes; wait a while before trying again",
         "totp_not_enrolled" => "set up an authenticator app first",
         "totp_already_enrolled" => "an authenticator app is already set up",
         _ => return e,
@@ -341,6 +379,7 @@ pub async fn totp_verify(
 pub async fn logout(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let revoked = origin_api::revoke_session(env, cfg, &who.tenant, &who.sid).await?;
+    forget_sessions(|sid, _, _| sid == who.sid);
     Ok(Response::from_json(&json!({ "revoked": revoked }))?)
 }
 
@@ -351,7 +390,79 @@ pub async fn logout(req: Request, env: &Env, cfg: &Config) -> Result<Response, A
 pub async fn logout_all(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let revoked = origin_api::revoke_user_sessions(env, cfg, &who.tenant, &who.user_id).await?;
+    forget_sessions(|_, tenant, user| tenant == who.tenant && user == who.user_id);
     Ok(Response::from_json(&json!({ "revoked": revoked }))?)
+}
+
+thread_local! {
+    /// sid → (tenant, user, active, when the origin said so): what `/v1/check` knows of sessions.
+    static SESSIONS_SEEN: RefCell<HashMap<String, (String, String, bool, f64)>> = RefCell::new(HashMap::new());
+}
+
+/// For permission checks: is the session a user token names still active? Asked of the origin at most once
+/// per `CHECK_MAX_STALENESS_MS` per isolate (the bound every check answer already has), so a logout stops
+/// a token's checks at once on the isolate that ended it and within that bound everywhere else. While the
+/// origin is unreachable, the last answer stands; with none, the check cannot be answered.
+///
+/// # Errors
+/// `503 consistency_unavailable` when the origin is needed and unreachable.
+pub async fn session_active_for_checks(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<bool, ApiError> {
+    let now = crate::now_ms();
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a staleness bound in milliseconds is far below 2^52"
+    )]
+    let bound = cfg.checks.bounds.max_staleness_ms as f64;
+    let seen = SESSIONS_SEEN.with(|m| m.borrow().get(sid).cloned());
+    if let Some((t, u, active, at)) = &seen {
+        if now - at < bound {
+            return Ok(*active && t == tenant && u == user_id);
+        }
+    }
+    match origin_api::session(env, cfg, tenant, sid).await {
+        Ok(found) => {
+            let active = found
+                .as_ref()
+                .is_some_and(|s| s.active && s.user_id == user_id);
+            SESSIONS_SEEN.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= 50_000 {
+                    m.clear();
+                }
+                m.insert(
+                    sid.to_owned(),
+                    (tenant.to_owned(), user_id.to_owned(), active, now),
+                );
+            });
+            Ok(active)
+        }
+        Err(e) if e.status >= 500 => match seen {
+            Some((t, u, active, _)) => Ok(active && t == tenant && u == user_id),
+            None => Err(ApiError {
+                internal_message: e.internal_message,
+                ..ApiError::new(
+                    503,
+                    "consistency_unavailable",
+                    "the session behind this token cannot be confirmed right now",
+                )
+            }),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// This isolate forgets what it knew of the sessions `ended` names (a logout here is seen here at once).
+fn forget_sessions(ended: impl Fn(&str, &str, &str) -> bool) {
+    SESSIONS_SEEN.with(|m| {
+        m.borrow_mut()
+            .retain(|sid, (tenant, user, _, _)| !ended(sid, tenant, user));
+    });
 }
 
 /// For introspection: whether the session a token names is still active.

@@ -118,7 +118,16 @@ $('signup').onclick = () => run(async () => {
   if (!username) return say('Choose a username first.', 'error');
   const { publicKey } = await api('/v1/passkeys/register/options', { username, display_name: $('signup-display').value.trim() || null });
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
-  signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }));
+  try {
+    signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }));
+  } catch (e) {
+    // The name was taken (the edge says so only now, to keep names from being listed): the passkey just
+    // made belongs to no account, so ask the device to forget it where the browser can (Signal API).
+    if (e.code === 'username_taken' && PublicKeyCredential.signalUnknownCredential) {
+      PublicKeyCredential.signalUnknownCredential({ rpId: publicKey.rp.id, credentialId: credential.id }).catch(() => {});
+    }
+    throw e;
+  }
   say('Your account is ready, and this device has its passkey.');
 });
 
@@ -132,7 +141,8 @@ $('signin').onclick = () => run(async () => {
 $('add-passkey').onclick = () => run(async () => {
   const { publicKey } = await api('/v1/passkeys/register/options', {}, true);
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
-  await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) });
+  // Finished by the same signed-in session that started it.
+  await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true);
   say('Another passkey was added to your account.');
 });
 

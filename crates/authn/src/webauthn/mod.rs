@@ -21,6 +21,7 @@
 //!
 //! Pure: no I/O, no clock, no randomness (challenges are the caller's).
 
+pub mod challenge;
 mod cose;
 mod parse;
 mod verify;

@@ -1,0 +1,262 @@
+//! Stateless ceremony challenges: the ceremony's state travels inside the challenge, sealed with a MAC.
+//!
+//! A relying party must remember what each challenge was issued for (sign-up of whom, sign-in of whom,
+//! another device for which session) until the browser answers. Keeping that state on the server lets
+//! anyone create state with an anonymous request. Instead the challenge *is* the state:
+//!
+//! ```text
+//! challenge = version (1) ‖ expires_at (8, big-endian unix seconds) ‖ nonce (16) ‖ payload ‖ tag (32)
+//! tag       = HMAC-SHA256(key, version ‖ expires_at ‖ nonce ‖ payload)
+//! ```
+//!
+//! The browser hands the challenge back verbatim in `clientDataJSON`, so [`open`] recovers the payload
+//! after checking the tag (in constant time) and the expiry. The nonce keeps challenges unpredictable
+//! (WebAuthn §13.4.3 asks for at least 16 random bytes) and names the challenge for the single-use
+//! record: a challenge is *spent* only after the ceremony verified, by the shell, atomically (at the
+//! edge, a Durable Object per nonce). State is then created only by ceremonies that passed verification.
+//!
+//! The payload is opaque bytes here (the shell serialises its own ceremony type); it is authenticated,
+//! not encrypted: it must hold nothing secret. Pure: the time, the nonce and the key are arguments.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 1 + 8 + NONCE_LEN;
+const TAG_LEN: usize = 32;
+/// Random bytes in every challenge.
+pub const NONCE_LEN: usize = 16;
+/// Longest payload a challenge carries (browsers accept long challenges; this keeps them reasonable).
+pub const MAX_PAYLOAD_LEN: usize = 1024;
+
+/// The key that seals challenges, derived from a root secret so that it is used for nothing else.
+pub struct ChallengeKey(Zeroizing<[u8; 32]>);
+
+impl ChallengeKey {
+    /// Derive the challenge key from a 32-byte root secret (HMAC-SHA256 with a fixed label).
+    #[must_use]
+    pub fn derive(root: &[u8; 32]) -> Self {
+        let mut key = Zeroizing::new([0_u8; 32]);
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(root) {
+            mac.update(b"tessera/webauthn-challenge/v1");
+            key.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        Self(key)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length: this cannot fail for 32 bytes.
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
+    }
+}
+
+/// A credential id that looks like any other, derived from `root` and the name asked for: what sign-in
+/// options list for a username that does not exist, so that the answer does not tell whether it does
+/// (WebAuthn §14.6.2, "Username Enumeration"). The same name always gets the same id.
+#[must_use]
+pub fn decoy_credential_id(root: &[u8; 32], tenant: &str, username: &str) -> [u8; 32] {
+    let mut id = [0_u8; 32];
+    if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(root) {
+        mac.update(b"tessera/webauthn-decoy-credential/v1\0");
+        mac.update(tenant.as_bytes());
+        mac.update(b"\0");
+        mac.update(username.as_bytes());
+        id.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    id
+}
+
+/// Why a challenge was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeError {
+    /// Too short, another version, or a tag that does not match: not one of ours.
+    Unknown,
+    /// Ours, but past its expiry.
+    Expired,
+    /// The payload is longer than [`MAX_PAYLOAD_LEN`] (when sealing).
+    PayloadTooLarge,
+}
+
+impl ChallengeError {
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unknown => "challenge_unknown",
+            Self::Expired => "challenge_expired",
+            Self::PayloadTooLarge => "challenge_payload_too_large",
+        }
+    }
+}
+
+impl std::fmt::Display for ChallengeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unknown => "the challenge was not issued here",
+            Self::Expired => "the challenge has expired",
+            Self::PayloadTooLarge => "the ceremony state is too large for a challenge",
+        })
+    }
+}
+
+impl std::error::Error for ChallengeError {}
+
+/// A challenge whose tag and expiry were checked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OpenedChallenge {
+    /// Names the challenge for its single-use record.
+    pub nonce: [u8; NONCE_LEN],
+    pub expires_at: i64,
+    pub payload: Vec<u8>,
+}
+
+/// Seal `payload` into a challenge that expires at `expires_at`.
+///
+/// # Errors
+/// [`ChallengeError::PayloadTooLarge`].
+pub fn seal(
+    key: &ChallengeKey,
+    payload: &[u8],
+    expires_at: i64,
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>, ChallengeError> {
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(ChallengeError::PayloadTooLarge);
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TAG_LEN);
+    out.push(VERSION);
+    out.extend_from_slice(&expires_at.to_be_bytes());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(payload);
+    let mut mac = key.mac();
+    mac.update(&out);
+    out.extend_from_slice(&mac.finalize().into_bytes());
+    Ok(out)
+}
+
+/// Check a challenge's tag, then its expiry, and recover what it carries.
+///
+/// # Errors
+/// [`ChallengeError::Unknown`] or [`ChallengeError::Expired`].
+pub fn open(
+    key: &ChallengeKey,
+    challenge: &[u8],
+    now: i64,
+) -> Result<OpenedChallenge, ChallengeError> {
+    let body_len = challenge
+        .len()
+        .checked_sub(TAG_LEN)
+        .filter(|n| *n >= HEADER_LEN)
+        .ok_or(ChallengeError::Unknown)?;
+    let (body, tag) = challenge.split_at(body_len);
+    let mut mac = key.mac();
+    mac.update(body);
+    mac.verify_slice(tag).map_err(|_| ChallengeError::Unknown)?;
+    let (header, payload) = body.split_at(HEADER_LEN);
+    let (version, rest) = header.split_first().ok_or(ChallengeError::Unknown)?;
+    if *version != VERSION {
+        return Err(ChallengeError::Unknown);
+    }
+    let (expiry, nonce) = rest.split_at(8);
+    let expires_at = i64::from_be_bytes(expiry.try_into().map_err(|_| ChallengeError::Unknown)?);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| ChallengeError::Unknown)?;
+    if now >= expires_at {
+        return Err(ChallengeError::Expired);
+    }
+    Ok(OpenedChallenge {
+        nonce,
+        expires_at,
+        payload: payload.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn key(b: u8) -> ChallengeKey {
+        ChallengeKey::derive(&[b; 32])
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = key(1);
+        let c = seal(&k, b"{\"kind\":\"sign_in\"}", NOW + 300, &[9; 16]).unwrap();
+        assert_eq!(c.len(), 1 + 8 + 16 + 18 + 32);
+        let o = open(&k, &c, NOW).unwrap();
+        assert_eq!(o.payload, b"{\"kind\":\"sign_in\"}");
+        assert_eq!((o.nonce, o.expires_at), ([9; 16], NOW + 300));
+        // An empty payload is fine too.
+        let c = seal(&k, b"", NOW + 1, &[0; 16]).unwrap();
+        assert_eq!(open(&k, &c, NOW).unwrap().payload, b"");
+    }
+
+    #[test]
+    fn expires() {
+        let k = key(1);
+        let c = seal(&k, b"x", NOW + 300, &[9; 16]).unwrap();
+        assert_eq!(
+            open(&k, &c, NOW + 299).map(|o| o.payload),
+            Ok(b"x".to_vec())
+        );
+        assert_eq!(open(&k, &c, NOW + 300), Err(ChallengeError::Expired));
+    }
+
+    #[test]
+    fn another_key_or_any_changed_byte_is_unknown() {
+        let k = key(1);
+        let c = seal(&k, b"payload", NOW + 300, &[9; 16]).unwrap();
+        assert_eq!(open(&key(2), &c, NOW), Err(ChallengeError::Unknown));
+        for i in 0..c.len() {
+            let mut bent = c.clone();
+            if let Some(b) = bent.get_mut(i) {
+                *b ^= 0x01;
+            }
+            assert_eq!(
+                open(&k, &bent, NOW),
+                Err(ChallengeError::Unknown),
+                "byte {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_truncated_or_extended_input_is_unknown() {
+        let k = key(1);
+        let c = seal(&k, b"payload", NOW + 300, &[9; 16]).unwrap();
+        for len in 0..c.len() {
+            assert_eq!(
+                open(&k, &c[..len], NOW),
+                Err(ChallengeError::Unknown),
+                "{len} bytes"
+            );
+        }
+        let mut longer = c.clone();
+        longer.push(0);
+        assert_eq!(open(&k, &longer, NOW), Err(ChallengeError::Unknown));
+        // 32 random bytes (what a challenge used to be) are not a challenge.
+        assert_eq!(open(&k, &[7; 32], NOW), Err(ChallengeError::Unknown));
+    }
+
+    #[test]
+    fn decoys_are_stable_per_name_and_differ_between_names_tenants_and_keys() {
+        let a = decoy_credential_id(&[1; 32], "acme", "ann");
+        assert_eq!(a, decoy_credential_id(&[1; 32], "acme", "ann"));
+        assert_ne!(a, decoy_credential_id(&[1; 32], "acme", "anne"));
+        assert_ne!(a, decoy_credential_id(&[1; 32], "acm", "eann"));
+        assert_ne!(a, decoy_credential_id(&[2; 32], "acme", "ann"));
+    }
+
+    #[test]
+    fn the_payload_is_bounded() {
+        let k = key(1);
+        assert!(seal(&k, &[0; MAX_PAYLOAD_LEN], NOW, &[0; 16]).is_ok());
+        assert_eq!(
+            seal(&k, &[0; MAX_PAYLOAD_LEN + 1], NOW, &[0; 16]),
+            Err(ChallengeError::PayloadTooLarge)
+        );
+    }
+}
