@@ -739,6 +739,11 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                     }
                     match kind {
                         ArrowKind::Any => ExpandKind::Union(children),
+                        // `.all()` over no objects grants nothing (as check decides), but an empty
+                        // intersection reads as "everyone" (the identity of `&`). SpiceDB writes "no
+                        // subject" as a leaf without subjects (its expansion of `nil` and of a missing
+                        // relation), and so does this.
+                        ArrowKind::All if children.is_empty() => ExpandKind::Leaf(Vec::new()),
                         ArrowKind::All => ExpandKind::Intersection(children),
                     }
                 }

@@ -139,3 +139,32 @@ fn expand_shows_the_computation() {
     let err = ready(e.expand(&"doc:1".parse().unwrap(), "edit")).unwrap_err();
     assert_eq!(err.code(), "unknown_permission");
 }
+
+/// Regression: expand of `.all()` over no objects answered an empty intersection, which reads as
+/// "everyone"; check says no one, so the tree must say no subject (a leaf without subjects, as SpiceDB
+/// writes `nil`).
+#[test]
+fn expand_of_all_over_no_objects_is_no_subject() {
+    let s = parse_schema(
+        "definition user {}
+definition team { relation member: user }
+definition doc {
+    relation team: team
+    permission view = team.all(member)
+}",
+    )
+    .unwrap();
+    let m = Memory::with(&["team:a#member@user:ann"]);
+    let e = Engine::new(&s, &m);
+    let tree = ready(e.expand(&"doc:lonely".parse().unwrap(), "view")).unwrap();
+    assert_eq!(tree.kind, ExpandKind::Leaf(Vec::new()), "{tree:?}");
+    let json = serde_json::to_value(&tree).unwrap();
+    assert_eq!(json["leaf"], serde_json::json!([]), "{json}");
+    assert!(json.get("intersection").is_none(), "{json}");
+    assert!(!ready(e.check(
+        &"doc:lonely".parse().unwrap(),
+        "view",
+        &"user:ann".parse().unwrap()
+    ))
+    .unwrap());
+}
