@@ -122,6 +122,12 @@ impl Schema {
 enum Tok {
     Ident(String),
     Sym(&'static str),
+    /// A quoted string (`'...'` or `"..."`): only caveat expressions have them.
+    Str,
+    /// A character the schema language has no use for (`<`, `!`, ...). Caveat expressions (CEL) use
+    /// them, so the lexer keeps going and the parser refuses them where they matter: a caveat is then
+    /// refused as unsupported, not as a syntax error.
+    Other(char),
     Eof,
 }
 
@@ -191,13 +197,28 @@ fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
             rest = rest.get(end..).unwrap_or_default();
             continue;
         }
+        if c == '\'' || c == '"' {
+            if let Some(end) = string_end(rest, c) {
+                out.push(Token {
+                    tok: Tok::Str,
+                    line,
+                    column,
+                });
+                advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+                rest = rest.get(end..).unwrap_or_default();
+                continue;
+            }
+        }
         let Some(sym) = SYMBOLS.iter().find(|s| rest.starts_with(**s)) else {
-            return Err(err(
+            out.push(Token {
+                tok: Tok::Other(c),
                 line,
                 column,
-                SchemaErrorKind::Syntax,
-                format!("unexpected character `{c}`"),
-            ));
+            });
+            let n = c.len_utf8();
+            advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
         };
         out.push(Token {
             tok: Tok::Sym(sym),
@@ -213,6 +234,22 @@ fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
         column,
     });
     Ok(out)
+}
+
+/// The byte length of the quoted string at the start of `text` (opened by `quote`, `\` escaping the next
+/// character), closing quote included; `None` when it is not closed.
+fn string_end(text: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, ch) in text.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == quote {
+            return Some(i + ch.len_utf8());
+        }
+    }
+    None
 }
 
 fn err(line: u32, column: u32, kind: SchemaErrorKind, message: impl Into<String>) -> SchemaError {
@@ -258,13 +295,30 @@ impl Parser {
 
     fn fail<T>(&self, kind: SchemaErrorKind, message: impl Into<String>) -> Result<T, SchemaError> {
         let t = self.peek();
-        Err(err(t.line, t.column, kind, message))
+        match t.tok {
+            // A stray character says more than what was expected in its place.
+            Tok::Other(c) if kind == SchemaErrorKind::Syntax => Err(err(
+                t.line,
+                t.column,
+                kind,
+                format!("unexpected character `{c}`"),
+            )),
+            Tok::Str if kind == SchemaErrorKind::Syntax => Err(err(
+                t.line,
+                t.column,
+                kind,
+                "unexpected string literal (only caveat expressions have them)",
+            )),
+            _ => Err(err(t.line, t.column, kind, message)),
+        }
     }
 
     fn describe(t: &Tok) -> String {
         match t {
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Sym(s) => format!("`{s}`"),
+            Tok::Other(c) => format!("`{c}`"),
+            Tok::Str => "a string literal".to_owned(),
             Tok::Eof => "the end of the schema".to_owned(),
         }
     }
@@ -336,10 +390,10 @@ impl Parser {
                 return Ok(schema);
             }
             if self.is_keyword("caveat") {
-                return self.fail(
-                    SchemaErrorKind::Unsupported,
-                    "caveats are not supported yet",
-                );
+                return Err(self.caveat());
+            }
+            if self.is_keyword("use") {
+                return Err(self.use_flag());
             }
             if !self.is_keyword("definition") {
                 let found = Self::describe(&self.peek().tok);
@@ -441,12 +495,138 @@ impl Parser {
             AllowedSubject::Object(ty)
         };
         if self.is_keyword("with") {
-            return self.fail(
-                SchemaErrorKind::Unsupported,
-                "caveats and expiration (`with ...`) are not supported yet",
-            );
+            return Err(self.with_traits());
         }
         Ok(subject)
+    }
+
+    /// `caveat name(param type, ...) { expression }`, recognised in full (so that a caveat is refused as
+    /// unsupported, and a malformed one as a syntax error), then refused: caveats need an expression
+    /// language (CEL) and a context on every check, which Tessera does not have yet.
+    fn caveat(&mut self) -> SchemaError {
+        let at = self.next();
+        let name = match self.caveat_header() {
+            Ok(name) => name,
+            Err(e) => return e,
+        };
+        err(
+            at.line,
+            at.column,
+            SchemaErrorKind::Unsupported,
+            format!("caveats are not supported yet (caveat `{name}`)"),
+        )
+    }
+
+    /// The rest of a caveat after its keyword: its name, parameters and braced body (skipped, braces
+    /// balanced). Returns the name.
+    fn caveat_header(&mut self) -> Result<String, SchemaError> {
+        let name = self.type_path()?;
+        self.expect("(", &format!("after `caveat {name}`"))?;
+        if !self.eat(")") {
+            loop {
+                self.ident("a caveat parameter name")?;
+                self.caveat_type()?;
+                if self.eat(")") {
+                    break;
+                }
+                self.expect(",", "between caveat parameters")?;
+            }
+        }
+        self.expect("{", &format!("to open the expression of caveat `{name}`"))?;
+        let mut depth = 1u32;
+        loop {
+            match self.next().tok {
+                Tok::Sym("{") => depth += 1,
+                Tok::Sym("}") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(name);
+                    }
+                }
+                Tok::Eof => {
+                    return self.fail(
+                        SchemaErrorKind::Syntax,
+                        format!("the expression of caveat `{name}` is not closed with `}}`"),
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A caveat parameter type: `int`, `string`, `list<string>`, `map<any>`, ...
+    fn caveat_type(&mut self) -> Result<(), SchemaError> {
+        self.ident("a caveat parameter type")?;
+        if self.peek().tok == Tok::Other('<') {
+            self.next();
+            self.caveat_type()?;
+            while self.eat(",") {
+                self.caveat_type()?;
+            }
+            if self.peek().tok != Tok::Other('>') {
+                let found = Self::describe(&self.peek().tok);
+                let t = self.peek();
+                return Err(err(
+                    t.line,
+                    t.column,
+                    SchemaErrorKind::Syntax,
+                    format!("expected `>` to close a caveat parameter type, found {found}"),
+                ));
+            }
+            self.next();
+        }
+        Ok(())
+    }
+
+    /// `use expiration` (SpiceDB's opt-in to expiring relationships): refused, naming the flag.
+    fn use_flag(&mut self) -> SchemaError {
+        let at = self.next();
+        match self.ident("a feature name after `use`") {
+            Ok(flag) if flag == "expiration" => err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Unsupported,
+                "`use expiration` is not supported yet (relationships do not expire)",
+            ),
+            Ok(flag) => err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Unsupported,
+                format!("`use {flag}` is not supported yet"),
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// `with somecaveat`, `with expiration` or `with somecaveat and expiration` after an allowed subject
+    /// type: refused, naming what was asked for.
+    fn with_traits(&mut self) -> SchemaError {
+        let at = self.next();
+        let mut traits = Vec::new();
+        loop {
+            match self.ident("a caveat name or `expiration` after `with`") {
+                Ok(t) => traits.push(t),
+                Err(e) => return e,
+            }
+            if !self.is_keyword("and") {
+                break;
+            }
+            self.next();
+        }
+        let written = format!("with {}", traits.join(" and "));
+        let expiration = traits.iter().any(|t| t == "expiration");
+        let caveats = traits.iter().any(|t| t != "expiration");
+        let what = match (caveats, expiration) {
+            (true, true) => "caveats and relationship expiration are",
+            (true, false) => "caveats are",
+            _ => "relationship expiration is",
+        };
+        err(
+            at.line,
+            at.column,
+            SchemaErrorKind::Unsupported,
+            format!("`{written}`: {what} not supported yet"),
+        )
     }
 
     // Precedence, loosest first: `-`, `&`, `+` (as SpiceDB); each left-associative.
