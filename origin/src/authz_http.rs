@@ -20,6 +20,9 @@
 //! Lookup pages: `cursor` is `null` on the last page; otherwise pass it back to get the next page, which is
 //! read at the same revision as the first (the cursor carries the zookie).
 //!
+//! Errors are JSON `{error, message}` with a stable `error` code, including a body over 2 MiB
+//! (`413 body_too_large`) and one that cannot be read (`400 invalid_body`).
+//!
 //! `consistency` is `"minimize_latency"`, `"fully_consistent"`, `{"at_least_as_fresh": zookie}` or
 //! `{"at_exact_snapshot": zookie}`; every answer carries the zookie of the revision it was computed at.
 
@@ -36,7 +39,7 @@ use crate::authz_store::{
     AuthzStoreError, Filter, Operation, Precondition, PreconditionOp, SnapshotReader,
 };
 use crate::error::HttpError;
-use crate::http::require_service;
+use crate::http::{require_service, RawBody, TextBody, MAX_BODY_BYTES};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -69,6 +72,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/tenants/{tenant}/lookup/subjects",
             post(lookup_subjects),
         )
+        // Bodies are read by `RawBody`/`TextBody`, which answer a larger one with JSON `413 body_too_large`.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 impl From<AuthzStoreError> for HttpError {
@@ -176,7 +181,7 @@ async fn write_schema(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    text: String,
+    TextBody(text): TextBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let revision = state.authz.write_schema(&tenant, &text).await?;
@@ -190,7 +195,7 @@ async fn import_openfga(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    model: String,
+    TextBody(model): TextBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let text = tessera_authz::openfga_to_schema(&model)
@@ -248,7 +253,7 @@ async fn write(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: WriteJson = body(
@@ -292,7 +297,7 @@ async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(&raw, r#"{"filter": {"resource_type": "...", ...}}"#)?;
@@ -306,7 +311,7 @@ async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(
@@ -458,7 +463,7 @@ async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
     guard(&state, &headers, &tenant)?;
@@ -510,7 +515,7 @@ async fn check_bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
     guard(&state, &headers, &tenant)?;
@@ -596,7 +601,7 @@ async fn write_token_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: TokenRolesJson = body(&raw, r#"{"roles": ["org:acme#admin"]}"#)?;
@@ -707,7 +712,7 @@ async fn expand(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: ExpandJson = body(
@@ -747,7 +752,7 @@ async fn lookup_resources(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     use base64::Engine as _;
     let started = crate::monotonic();
@@ -824,7 +829,7 @@ async fn lookup_subjects(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: LookupSubjectsJson = body(
