@@ -15,7 +15,12 @@
 //! | `GET token-roles` | — | `{roles}` |
 //! | `POST expand` | `{resource, permission, consistency?}` | `{tree, zookie}` |
 //! | `POST lookup/resources` | `{resource_type, permission, subject, limit?, cursor?, consistency?}` | `{resources, cursor, zookie}` |
-//! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, zookie}` |
+//! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, excluded, zookie}` |
+//!
+//! Lookup subjects: `subjects` lists ids, with `*` first when a wildcard grants the permission to every
+//! object of the type; then `excluded` lists the ids the wildcard does not reach (e.g. `viewer - banned`
+//! with `viewer: user:*`), as SpiceDB's wildcard subject carries `excluded_subjects`. Without `*`,
+//! `excluded` is empty. A subject has the permission when it is listed, or `*` is and it is not excluded.
 //!
 //! Lookup pages: `cursor` is `null` on the last page; otherwise pass it back to get the next page, which is
 //! read at the same revision as the first (the cursor carries the zookie).
@@ -839,7 +844,7 @@ async fn lookup_subjects(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
-    let subjects = on_engine(
+    let found = on_engine(
         &state,
         &tenant,
         at,
@@ -855,6 +860,6 @@ async fn lookup_subjects(
     .await?
     .map_err(|e| check_error(&e))?;
     Ok(Json(
-        json!({ "subjects": subjects, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+        json!({ "subjects": found.ids, "excluded": found.excluded, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
     ))
 }

@@ -93,7 +93,8 @@ enum AuthzCommand {
         permission: String,
         subject: String,
     },
-    /// Which subjects of SUBJECT_TYPE (or `type#relation` sets) have PERMISSION on RESOURCE? `*` = everyone.
+    /// Which subjects of SUBJECT_TYPE (or `type#relation` sets) have PERMISSION on RESOURCE? `type:*` =
+    /// everyone, `type:* - {type:a, type:b}` = everyone but those.
     LookupSubjects {
         resource: String,
         permission: String,
@@ -479,13 +480,19 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
             };
             let (schema, reader) = engine_parts(&authz, tenant, None).await?;
             let engine = tessera_authz::Engine::new(&schema, &reader);
-            for id in engine
+            let found = engine
                 .lookup_subjects(&resource, &permission, &st, sr.as_deref())
                 .await
-                .map_err(|e| e.to_string())?
-            {
+                .map_err(|e| e.to_string())?;
+            for id in found.ids {
                 match &sr {
                     Some(r) => println!("{st}:{id}#{r}"),
+                    // The wildcard with the subjects it does not reach: `user:* - {user:bob, user:cy}`.
+                    None if id == "*" && !found.excluded.is_empty() => {
+                        let excluded: Vec<String> =
+                            found.excluded.iter().map(|x| format!("{st}:{x}")).collect();
+                        println!("{st}:* - {{{}}}", excluded.join(", "));
+                    }
                     None => println!("{st}:{id}"),
                 }
             }

@@ -79,3 +79,30 @@ describe('authorization at the origin', () => {
     assert.equal(bad.body.error, 'invalid_request');
   });
 });
+
+// Regression: SpiceDB's `publicwithexclusion`: lookup subjects answered `["*"]` although check denies the
+// banned; the wildcard carries its exclusions, over HTTP and in the CLI.
+describe('lookup subjects through a wildcard with exclusions', () => {
+  let origin;
+  before(async () => { origin = await startOrigin(); });
+  after(async () => { await origin?.stop(); });
+
+  it('lists the excluded with the wildcard', async () => {
+    const auth = { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' };
+    const schema = 'definition user {}\ndefinition doc {\n  relation viewer: user:* | user\n  relation banned: user\n  permission view = viewer - banned\n}';
+    assert.equal((await fetch(`${origin.url}/v1/tenants/pub/schema`, { method: 'PUT', headers: auth, body: schema })).status, 200);
+    const updates = ['doc:1#viewer@user:*', 'doc:1#banned@user:bob'].map((relationship) => ({ operation: 'create', relationship }));
+    assert.equal((await fetch(`${origin.url}/v1/tenants/pub/relationships/write`, { method: 'POST', headers: auth, body: JSON.stringify({ updates }) })).status, 200);
+    const r = await fetch(`${origin.url}/v1/tenants/pub/lookup/subjects`, { method: 'POST', headers: auth, body: JSON.stringify({ resource: 'doc:1', permission: 'view', subject_type: 'user', consistency: 'fully_consistent' }) });
+    const b = await r.json();
+    assert.deepEqual([b.subjects, b.excluded], [['*'], ['bob']], JSON.stringify(b));
+    const { stdout } = await origin.cli(['authz', '--tenant', 'pub', 'lookup-subjects', 'doc:1', 'view', 'user']);
+    assert.equal(stdout.trim(), 'user:* - {user:bob}');
+  });
+
+  it('answers an oversized schema with the JSON error', async () => {
+    const r = await fetch(`${origin.url}/v1/tenants/pub/schema`, { method: 'PUT', headers: { authorization: `Bearer ${origin.serviceToken}` }, body: 'x'.repeat(3 * 1024 * 1024) });
+    assert.equal(r.status, 413);
+    assert.equal((await r.json()).error, 'body_too_large');
+  });
+});

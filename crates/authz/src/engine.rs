@@ -189,6 +189,16 @@ impl Outcome {
 
 type Step<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + 'a>>;
 
+/// The answer of [`Engine::lookup_subjects`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FoundSubjects {
+    /// The ids that have the permission, in id order, after `*` when a wildcard grants it.
+    pub ids: Vec<String>,
+    /// When `ids` holds `*`: the ids of the type the wildcard does not reach (an exclusion removes them,
+    /// or an intersection lacks them), in id order. Empty otherwise.
+    pub excluded: Vec<String>,
+}
+
 /// A node of an expand tree: how `relation` of `object` is computed. Nodes for sub-expressions of one
 /// permission carry an empty `relation`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -540,7 +550,13 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
 
     /// Subjects of `subject_type` (objects, or `subject_type#relation` sets when `subject_relation` is
     /// given) that have `permission` on `resource`, in id order. `*` comes first when a wildcard grants
-    /// the permission to every object of the type.
+    /// the permission to every object of the type but those in [`FoundSubjects::excluded`] (as SpiceDB
+    /// returns the wildcard subject with its `excluded_subjects`).
+    ///
+    /// Every answer is a check: an id is listed when [`Engine::check`] allows it, `*` when check allows
+    /// `type:*` itself, and an id is excluded when `*` is listed but check denies it. An object that appears
+    /// in no relationship can only be reached through wildcards, so check decides it as it decides `*`:
+    /// "listed, or `*` listed and not excluded" is exactly what check answers, for every subject.
     ///
     /// # Errors
     /// As [`Engine::check`].
@@ -550,7 +566,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         permission: &str,
         subject_type: &str,
         subject_relation: Option<&str>,
-    ) -> Result<Vec<String>, CheckError> {
+    ) -> Result<FoundSubjects, CheckError> {
         self.validate_names(&resource.object_type, permission, Some(subject_type))?;
         if let Some(r) = subject_relation {
             if !self
@@ -569,9 +585,15 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
             .object_ids(subject_type)
             .await
             .map_err(CheckError::Store)?;
+        // The resource itself is a candidate too: `group:g#member` has `member` on `group:g` even
+        // where no relationship names it (check answers so).
+        if resource.object_type == subject_type {
+            ids.push(resource.id.clone());
+        }
         ids.sort();
         ids.dedup();
-        let mut out = Vec::new();
+        let mut out = FoundSubjects::default();
+        let mut everyone = false;
         if subject_relation.is_none() {
             let wildcard = SubjectRef {
                 object: ObjectRef {
@@ -581,7 +603,8 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                 relation: None,
             };
             if self.check(resource, permission, &wildcard).await? {
-                out.push("*".to_owned());
+                out.ids.push("*".to_owned());
+                everyone = true;
             }
         }
         for id in ids.into_iter().filter(|id| id != "*") {
@@ -593,7 +616,9 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
                 relation: subject_relation.map(str::to_owned),
             };
             if self.check(resource, permission, &subject).await? {
-                out.push(subject.object.id);
+                out.ids.push(subject.object.id);
+            } else if everyone {
+                out.excluded.push(subject.object.id);
             }
         }
         Ok(out)

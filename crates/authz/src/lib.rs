@@ -29,7 +29,7 @@ pub mod relationship;
 pub mod schema;
 pub mod zookie;
 
-pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, RelationshipReader};
+pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, FoundSubjects, RelationshipReader};
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};

@@ -931,3 +931,62 @@ async fn oversized_and_unreadable_bodies_are_json_errors() {
     assert_eq!(b["error"], "invalid_body", "{b}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Regression (SpiceDB's `publicwithexclusion`): lookup/subjects answered `["*"]` for `viewer - banned`
+/// although check denies bob; the wildcard comes with `excluded`.
+#[tokio::test]
+async fn lookup_subjects_lists_who_the_wildcard_excludes() {
+    let (app, _, dir) = app().await;
+    let schema = "definition user {}
+definition doc {
+    relation viewer: user:* | user
+    relation banned: user
+    permission view = viewer - banned
+}";
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", schema).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([
+            { "operation": "create", "relationship": "doc:1#viewer@user:*" },
+            { "operation": "create", "relationship": "doc:1#banned@user:bob" },
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/subjects",
+        &json!({ "resource": "doc:1", "permission": "view", "subject_type": "user", "consistency": "fully_consistent" }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["subjects"], json!(["*"]), "{b}");
+    assert_eq!(b["excluded"], json!(["bob"]), "{b}");
+    let (_, c) = check(
+        &app,
+        "acme",
+        "doc:1",
+        "view",
+        "user:bob",
+        json!("fully_consistent"),
+    )
+    .await;
+    assert_eq!(c["allowed"], false, "{c}");
+    // `viewer` itself has no exclusions; a lookup without a wildcard has an empty list.
+    let (_, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/subjects",
+        &json!({ "resource": "doc:1", "permission": "banned", "subject_type": "user", "consistency": "fully_consistent" }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (b["subjects"].clone(), b["excluded"].clone()),
+        (json!(["bob"]), json!([])),
+        "{b}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
