@@ -155,11 +155,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
         relation: &str,
         depth: u32,
     ) -> Result<Ex, CheckError> {
-        let subjects = self
-            .reader
-            .subjects(obj, relation)
-            .await
-            .map_err(CheckError::Store)?;
+        let subjects = self.stored(obj, relation).await?;
         let want = st.subject;
         let fact = |s: &SubjectRef| {
             Relationship {
@@ -270,11 +266,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     kind,
                     target,
                 } => {
-                    let subjects = self
-                        .reader
-                        .subjects(obj, tupleset)
-                        .await
-                        .map_err(CheckError::Store)?;
+                    let subjects = self.stored(obj, tupleset).await?;
                     let mut all_rels = Vec::new();
                     let mut seen_any = false;
                     let mut undecided = None;

@@ -114,6 +114,22 @@ impl Schema {
     pub fn definition(&self, name: &str) -> Option<&Definition> {
         self.definitions.get(name)
     }
+
+    /// The height of the deepest permission or rewrite expression (at most [`MAX_EXPR_HEIGHT`] for a
+    /// parsed schema; 0 when there is none).
+    #[must_use]
+    pub fn expr_height(&self) -> u32 {
+        self.definitions
+            .values()
+            .flat_map(|d| {
+                d.permissions
+                    .values()
+                    .chain(d.relations.values().filter_map(|r| r.rewrite.as_ref()))
+            })
+            .map(expr_height)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------- lexer
@@ -268,6 +284,8 @@ struct Parser {
     pos: usize,
     /// The relation whose rewrite is being parsed: what `this` refers to.
     this_relation: Option<String>,
+    /// How many `(` the parser is inside.
+    parens: u32,
 }
 
 /// Positions of names, for validation errors.
@@ -464,7 +482,7 @@ impl Parser {
                 }
                 let rewrite = if self.eat("=") {
                     self.this_relation = Some(name.clone());
-                    let expr = self.exclusion();
+                    let expr = self.expression();
                     self.this_relation = None;
                     Some(expr?)
                 } else {
@@ -473,7 +491,7 @@ impl Parser {
                 def.relations.insert(name, Relation { allowed, rewrite });
             } else {
                 self.expect("=", &format!("after `permission {name}`"))?;
-                let expr = self.exclusion()?;
+                let expr = self.expression()?;
                 def.permissions.insert(name, expr);
             }
         }
@@ -629,37 +647,88 @@ impl Parser {
         )
     }
 
+    /// `expr` of height `height`, unless that is more than [`MAX_EXPR_HEIGHT`] (at the token just read).
+    fn bounded(&self, expr: Expr, height: u32) -> Result<(Expr, u32), SchemaError> {
+        if height > MAX_EXPR_HEIGHT {
+            let at = self
+                .toks
+                .get(self.pos.saturating_sub(1))
+                .unwrap_or(&EOF_TOKEN);
+            return Err(err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Invalid,
+                format!("the expression nests more than {MAX_EXPR_HEIGHT} operators deep: split it into permissions"),
+            ));
+        }
+        Ok((expr, height))
+    }
+
     // Precedence, loosest first: `-`, `&`, `+` (as SpiceDB); each left-associative.
-    fn exclusion(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.intersection()?;
+    /// A whole expression.
+    fn expression(&mut self) -> Result<Expr, SchemaError> {
+        Ok(self.exclusion()?.0)
+    }
+
+    /// Each level returns the expression and its height ([`expr_height`]).
+    fn exclusion(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.intersection()?;
         while self.eat("-") {
-            left = Expr::Exclusion(Box::new(left), Box::new(self.intersection()?));
+            let (right, h) = self.intersection()?;
+            (left, height) = self.bounded(
+                Expr::Exclusion(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn intersection(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.union()?;
+    fn intersection(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.union()?;
         while self.eat("&") {
-            left = Expr::Intersection(Box::new(left), Box::new(self.union()?));
+            let (right, h) = self.union()?;
+            (left, height) = self.bounded(
+                Expr::Intersection(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn union(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.arrow()?;
+    fn union(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.arrow()?;
         while self.eat("+") {
-            left = Expr::Union(Box::new(left), Box::new(self.arrow()?));
+            let (right, h) = self.arrow()?;
+            (left, height) = self.bounded(
+                Expr::Union(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn arrow(&mut self) -> Result<Expr, SchemaError> {
+    /// A parenthesised expression or a leaf.
+    fn arrow(&mut self) -> Result<(Expr, u32), SchemaError> {
         if self.eat("(") {
-            let inner = self.exclusion()?;
+            // The parser recurses once per `(`: bounded like the expressions it builds.
+            if self.parens >= MAX_EXPR_HEIGHT {
+                return self.fail(
+                    SchemaErrorKind::Invalid,
+                    format!("parentheses nest more than {MAX_EXPR_HEIGHT} deep"),
+                );
+            }
+            self.parens += 1;
+            let inner = self.exclusion();
+            self.parens -= 1;
+            let inner = inner?;
             self.expect(")", "to close `(`")?;
             return Ok(inner);
         }
+        Ok((self.leaf()?, 1))
+    }
+
+    /// `nil`, `this`, a name, or an arrow.
+    fn leaf(&mut self) -> Result<Expr, SchemaError> {
         if self.is_keyword("nil") {
             self.next();
             return Ok(Expr::Nil);
@@ -712,6 +781,23 @@ impl Parser {
             );
         }
         Ok(expr)
+    }
+}
+
+/// How deep an expression may nest (operators, parentheses). Evaluating, validating and dropping an
+/// expression recurse once per level, and the origin sizes the engine's stack from the deepest
+/// expression of a schema ([`Schema::expr_height`]), so the height must be bounded — and a hostile
+/// schema of a million `(` must not overflow the parser. Generous: real schemas nest a handful deep.
+pub const MAX_EXPR_HEIGHT: u32 = 100;
+
+/// The height of an expression tree: 1 for a leaf (`nil`, a name, an arrow), one more per operator.
+#[must_use]
+pub fn expr_height(expr: &Expr) -> u32 {
+    match expr {
+        Expr::Nil | Expr::Direct(_) | Expr::Ref(_) | Expr::Arrow { .. } => 1,
+        Expr::Union(a, b) | Expr::Intersection(a, b) | Expr::Exclusion(a, b) => {
+            1 + expr_height(a).max(expr_height(b))
+        }
     }
 }
 
@@ -891,6 +977,7 @@ pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
         toks,
         pos: 0,
         this_relation: None,
+        parens: 0,
     };
     let mut spans = Spans::default();
     let schema = parser.schema(&mut spans)?;

@@ -225,3 +225,30 @@ fn caveats_and_expiration_are_refused_by_name_where_they_are() {
         assert!(e.message.contains(message), "{src}: {e}");
     }
 }
+
+/// Hostile input: a schema nesting a million `(`, or chaining thousands of operators, overflowed the
+/// parser's (or later the engine's) stack and aborted the process; expressions are bounded in height.
+#[test]
+fn expressions_are_bounded_in_height() {
+    use tessera_authz::schema::MAX_EXPR_HEIGHT;
+    let head = "definition user {}\ndefinition doc {\n relation r: user\n permission p = ";
+    let deep = format!(
+        "{head}{}r{} }}",
+        "(".repeat(1_000_000),
+        ")".repeat(1_000_000)
+    );
+    let e = fails(&deep);
+    assert_eq!(e.code(), "schema_invalid", "{e}");
+    assert!(e.message.contains("parentheses nest more than"), "{e}");
+    let long = format!("{head}r{} }}", " + r".repeat(100_000));
+    let e = fails(&long);
+    assert_eq!(e.code(), "schema_invalid", "{e}");
+    assert!(e.message.contains("nests more than"), "{e}");
+    // At the bound: accepted, and the schema reports its height.
+    let n = usize::try_from(MAX_EXPR_HEIGHT).unwrap() - 1;
+    let at_bound = format!("{head}r{} }}", " + r".repeat(n));
+    let s = parse_schema(&at_bound).unwrap();
+    assert_eq!(s.expr_height(), MAX_EXPR_HEIGHT);
+    let nested = format!("{head}{}r{} }}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(parse_schema(&nested).unwrap().expr_height(), 1);
+}
