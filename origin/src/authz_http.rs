@@ -374,8 +374,7 @@ fn check_error(e: &CheckError) -> HttpError {
     }
 }
 
-/// Run checks at one revision. The engine's futures are not `Send` (it is a core that also targets
-/// wasm32), so they run on a blocking thread driven by this runtime's handle.
+/// Run checks at one revision.
 async fn run_checks(
     state: &AppState,
     tenant: &str,
@@ -395,15 +394,14 @@ async fn run_checks(
     .await
 }
 
-type EngineFuture<'e, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'e>>;
+use crate::engine_thread::EngineFuture;
 
 /// At most this many contextual relationships per request.
 const MAX_CONTEXT: usize = 100;
 
 /// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
 /// (contextual relationships: this request only, validated against the schema, never stored). The
-/// engine's futures are not `Send` (it is a core that also targets wasm32), so they run on a blocking
-/// thread driven by this runtime's handle.
+/// engine runs on a thread of its own whose stack holds the depth limit (see `engine_thread`).
 async fn on_engine<T, F>(
     state: &AppState,
     tenant: &str,
@@ -433,16 +431,9 @@ where
         extra.push(r);
     }
     let reader = state.authz.reader(tenant, at).with_context(extra);
-    let handle = tokio::runtime::Handle::current();
-    let max_depth = state.max_depth;
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(async {
-            let engine = Engine::new(&schema, &reader).with_max_depth(max_depth);
-            f(&engine).await
-        })
-    })
-    .await
-    .map_err(|e| HttpError::internal(format!("engine task failed: {e}")))
+    crate::engine_thread::with_engine(schema, reader, state.max_depth, f)
+        .await
+        .map_err(HttpError::internal)
 }
 
 fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), HttpError> {
@@ -713,12 +704,20 @@ struct ExpandJson {
     consistency: Option<ConsistencyJson>,
 }
 
+/// The answer of `expand`, serialised where the tree was built.
+#[derive(serde::Serialize)]
+struct ExpandAnswer<'a> {
+    tree: &'a tessera_authz::ExpandNode,
+    zookie: &'a str,
+    revision: u64,
+}
+
 async fn expand(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
     RawBody(raw): RawBody,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<impl axum::response::IntoResponse, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: ExpandJson = body(
         &raw,
@@ -727,13 +726,28 @@ async fn expand(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let permission = req.permission;
-    let tree = on_engine(&state, &tenant, at, &[], move |engine| {
-        Box::pin(async move { engine.expand(&resource, &permission).await })
+    let zookie = state.zookies.mint(&tenant, at);
+    // The tree is as deep as the walk that built it (up to the depth limit): it is serialised, and
+    // dropped, on the engine's thread, whose stack is sized for that depth, not on a runtime worker's.
+    let json = on_engine(&state, &tenant, at, &[], move |engine| {
+        Box::pin(async move {
+            let tree = engine.expand(&resource, &permission).await?;
+            Ok::<_, CheckError>(serde_json::to_vec(&ExpandAnswer {
+                tree: &tree,
+                zookie: &zookie,
+                revision: at,
+            }))
+        })
     })
     .await?
-    .map_err(|e| check_error(&e))?;
-    Ok(Json(
-        json!({ "tree": tree, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+    .map_err(|e| check_error(&e))?
+    .map_err(HttpError::internal)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        json,
     ))
 }
 
