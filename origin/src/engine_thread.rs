@@ -86,7 +86,7 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let _permit = THREADS
+    let permit = THREADS
         .acquire()
         .await
         .map_err(|e| format!("engine threads unavailable: {e}"))?;
@@ -95,6 +95,9 @@ where
         .name("tessera-engine".to_owned())
         .stack_size(stack)
         .spawn(move || {
+            // Held by the thread, not the request: an abandoned request does not free its place
+            // while its evaluation still runs.
+            let _permit = permit;
             // The receiver is gone only if the request was abandoned: nothing to tell.
             let _ = tx.send(f());
         })
