@@ -194,3 +194,34 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Explain decides as check does (one evaluator, two kinds of evidence), and a grant to a user names
+    /// the relationships that made it, ending at the user (or a wildcard of users).
+    #[test]
+    fn explain_agrees_with_check(rels in prop::collection::vec(relationship_strategy(), 0..30)) {
+        let schema = parse_schema(WALK_SCHEMA).unwrap();
+        let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
+        let m = crate::Memory::with(&refs);
+        let engine = tessera_authz::Engine::new(&schema, &m);
+        for (ty, perms) in [("doc", &["owner", "edit", "all_view", "read"][..]), ("folder", &["view", "banned"][..])] {
+            for id in ["a", "b"] {
+                let resource: tessera_authz::ObjectRef = format!("{ty}:{id}").parse().unwrap();
+                for perm in perms {
+                    for who in ["user:a", "user:c", "group:a#member"] {
+                        let s: tessera_authz::SubjectRef = who.parse().unwrap();
+                        let allowed = crate::ready(engine.check(&resource, perm, &s)).unwrap();
+                        let why = crate::ready(engine.explain(&resource, perm, &s)).unwrap();
+                        prop_assert_eq!(why.allowed, allowed, "{}#{}@{}: {:?}", resource, perm, who, why);
+                        if allowed && who.starts_with("user:") {
+                            let last = why.relationships.last().cloned().unwrap_or_default();
+                            prop_assert!(last.ends_with(who) || last.ends_with("@user:*"), "{:?}", why);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
