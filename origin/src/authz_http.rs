@@ -15,10 +15,18 @@
 //! | `GET token-roles` | — | `{roles}` |
 //! | `POST expand` | `{resource, permission, consistency?}` | `{tree, zookie}` |
 //! | `POST lookup/resources` | `{resource_type, permission, subject, limit?, cursor?, consistency?}` | `{resources, cursor, zookie}` |
-//! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, zookie}` |
+//! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?}` | `{subjects, excluded, zookie}` |
+//!
+//! Lookup subjects: `subjects` lists ids, with `*` first when a wildcard grants the permission to every
+//! object of the type; then `excluded` lists the ids the wildcard does not reach (e.g. `viewer - banned`
+//! with `viewer: user:*`), as SpiceDB's wildcard subject carries `excluded_subjects`. Without `*`,
+//! `excluded` is empty. A subject has the permission when it is listed, or `*` is and it is not excluded.
 //!
 //! Lookup pages: `cursor` is `null` on the last page; otherwise pass it back to get the next page, which is
 //! read at the same revision as the first (the cursor carries the zookie).
+//!
+//! Errors are JSON `{error, message}` with a stable `error` code, including a body over 2 MiB
+//! (`413 body_too_large`) and one that cannot be read (`400 invalid_body`).
 //!
 //! `consistency` is `"minimize_latency"`, `"fully_consistent"`, `{"at_least_as_fresh": zookie}` or
 //! `{"at_exact_snapshot": zookie}`; every answer carries the zookie of the revision it was computed at.
@@ -36,7 +44,7 @@ use crate::authz_store::{
     AuthzStoreError, Filter, Operation, Precondition, PreconditionOp, SnapshotReader,
 };
 use crate::error::HttpError;
-use crate::http::require_service;
+use crate::http::{require_service, RawBody, TextBody, MAX_BODY_BYTES};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -69,6 +77,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/tenants/{tenant}/lookup/subjects",
             post(lookup_subjects),
         )
+        // Bodies are read by `RawBody`/`TextBody`, which answer a larger one with JSON `413 body_too_large`.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 impl From<AuthzStoreError> for HttpError {
@@ -176,7 +186,7 @@ async fn write_schema(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    text: String,
+    TextBody(text): TextBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let revision = state.authz.write_schema(&tenant, &text).await?;
@@ -190,7 +200,7 @@ async fn import_openfga(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    model: String,
+    TextBody(model): TextBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let text = tessera_authz::openfga_to_schema(&model)
@@ -248,7 +258,7 @@ async fn write(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: WriteJson = body(
@@ -292,7 +302,7 @@ async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(&raw, r#"{"filter": {"resource_type": "...", ...}}"#)?;
@@ -306,7 +316,7 @@ async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(
@@ -364,8 +374,7 @@ fn check_error(e: &CheckError) -> HttpError {
     }
 }
 
-/// Run checks at one revision. The engine's futures are not `Send` (it is a core that also targets
-/// wasm32), so they run on a blocking thread driven by this runtime's handle.
+/// Run checks at one revision.
 async fn run_checks(
     state: &AppState,
     tenant: &str,
@@ -385,15 +394,14 @@ async fn run_checks(
     .await
 }
 
-type EngineFuture<'e, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'e>>;
+use crate::engine_thread::EngineFuture;
 
 /// At most this many contextual relationships per request.
 const MAX_CONTEXT: usize = 100;
 
 /// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
 /// (contextual relationships: this request only, validated against the schema, never stored). The
-/// engine's futures are not `Send` (it is a core that also targets wasm32), so they run on a blocking
-/// thread driven by this runtime's handle.
+/// engine runs on a thread of its own whose stack holds the depth limit (see `engine_thread`).
 async fn on_engine<T, F>(
     state: &AppState,
     tenant: &str,
@@ -423,16 +431,9 @@ where
         extra.push(r);
     }
     let reader = state.authz.reader(tenant, at).with_context(extra);
-    let handle = tokio::runtime::Handle::current();
-    let max_depth = state.max_depth;
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(async {
-            let engine = Engine::new(&schema, &reader).with_max_depth(max_depth);
-            f(&engine).await
-        })
-    })
-    .await
-    .map_err(|e| HttpError::internal(format!("engine task failed: {e}")))
+    crate::engine_thread::with_engine(schema, reader, state.max_depth, f)
+        .await
+        .map_err(HttpError::internal)
 }
 
 fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), HttpError> {
@@ -458,7 +459,7 @@ async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
     guard(&state, &headers, &tenant)?;
@@ -510,7 +511,7 @@ async fn check_bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
     guard(&state, &headers, &tenant)?;
@@ -596,7 +597,7 @@ async fn write_token_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: TokenRolesJson = body(&raw, r#"{"roles": ["org:acme#admin"]}"#)?;
@@ -703,12 +704,20 @@ struct ExpandJson {
     consistency: Option<ConsistencyJson>,
 }
 
+/// The answer of `expand`, serialised where the tree was built.
+#[derive(serde::Serialize)]
+struct ExpandAnswer<'a> {
+    tree: &'a tessera_authz::ExpandNode,
+    zookie: &'a str,
+    revision: u64,
+}
+
 async fn expand(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
-) -> Result<Json<Value>, HttpError> {
+    RawBody(raw): RawBody,
+) -> Result<impl axum::response::IntoResponse, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: ExpandJson = body(
         &raw,
@@ -717,13 +726,28 @@ async fn expand(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let permission = req.permission;
-    let tree = on_engine(&state, &tenant, at, &[], move |engine| {
-        Box::pin(async move { engine.expand(&resource, &permission).await })
+    let zookie = state.zookies.mint(&tenant, at);
+    // The tree is as deep as the walk that built it (up to the depth limit): it is serialised, and
+    // dropped, on the engine's thread, whose stack is sized for that depth, not on a runtime worker's.
+    let json = on_engine(&state, &tenant, at, &[], move |engine| {
+        Box::pin(async move {
+            let tree = engine.expand(&resource, &permission).await?;
+            Ok::<_, CheckError>(serde_json::to_vec(&ExpandAnswer {
+                tree: &tree,
+                zookie: &zookie,
+                revision: at,
+            }))
+        })
     })
     .await?
-    .map_err(|e| check_error(&e))?;
-    Ok(Json(
-        json!({ "tree": tree, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+    .map_err(|e| check_error(&e))?
+    .map_err(HttpError::internal)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        json,
     ))
 }
 
@@ -747,7 +771,7 @@ async fn lookup_resources(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     use base64::Engine as _;
     let started = crate::monotonic();
@@ -824,7 +848,7 @@ async fn lookup_subjects(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
     guard(&state, &headers, &tenant)?;
     let req: LookupSubjectsJson = body(
@@ -834,7 +858,7 @@ async fn lookup_subjects(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
-    let subjects = on_engine(
+    let found = on_engine(
         &state,
         &tenant,
         at,
@@ -850,6 +874,6 @@ async fn lookup_subjects(
     .await?
     .map_err(|e| check_error(&e))?;
     Ok(Json(
-        json!({ "subjects": subjects, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
+        json!({ "subjects": found.ids, "excluded": found.excluded, "zookie": state.zookies.mint(&tenant, at), "revision": at }),
     ))
 }

@@ -4,7 +4,7 @@
 //! - `GET /internal/v1/clients/{client_id}` — a client record for the edge (service credential).
 //! - `/v1/tenants/{tenant}/...` — the authorization API (see `authz_http`).
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -65,5 +65,60 @@ async fn get_client(
             "client_not_found",
             format!("no client `{client_id}`"),
         )),
+    }
+}
+
+/// The largest request body the origin reads (axum's default, stated): larger ones are refused with
+/// `413 body_too_large`.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A request body, read up to the route's body limit; a refusal is the JSON error every other error is
+/// (axum's own rejection is plain text): `413 body_too_large` past the limit, else `400 invalid_body`.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = HttpError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    HttpError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    HttpError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_body",
+                        format!(
+                            "the request body could not be read: {}",
+                            rejection.body_text()
+                        ),
+                    )
+                }
+            })
+    }
+}
+
+/// A request body that must be UTF-8 text (a schema), refused as [`RawBody`] is, or `400 invalid_body`
+/// when it is not UTF-8.
+pub struct TextBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = HttpError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        String::from_utf8(bytes.to_vec()).map(Self).map_err(|e| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the request body must be UTF-8 text: {e}"),
+            )
+        })
     }
 }

@@ -12,6 +12,7 @@ pub mod authz_cache;
 pub mod authz_http;
 pub mod authz_store;
 pub mod clients;
+pub mod engine_thread;
 pub mod error;
 pub mod http;
 pub mod store;

@@ -58,6 +58,11 @@ enum Command {
     Authz {
         #[arg(long, global = true, default_value = "default")]
         tenant: String,
+        /// Nested steps a check, expand or lookup may take before failing with `depth_exceeded` (as
+        /// `serve --max-depth`).
+        #[arg(long, global = true, env = "TESSERA_AUTHZ_MAX_DEPTH", default_value_t = tessera_authz::engine::DEFAULT_MAX_DEPTH,
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_depth: u32,
         #[command(subcommand)]
         command: AuthzCommand,
     },
@@ -93,7 +98,8 @@ enum AuthzCommand {
         permission: String,
         subject: String,
     },
-    /// Which subjects of SUBJECT_TYPE (or `type#relation` sets) have PERMISSION on RESOURCE? `*` = everyone.
+    /// Which subjects of SUBJECT_TYPE (or `type#relation` sets) have PERMISSION on RESOURCE? `type:*` =
+    /// everyone, `type:* - {type:a, type:b}` = everyone but those.
     LookupSubjects {
         resource: String,
         permission: String,
@@ -255,7 +261,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Clients { command } => clients_cmd(&store, command).await,
-        Command::Authz { tenant, command } => authz_cmd(&store, &tenant, command).await,
+        Command::Authz {
+            tenant,
+            max_depth,
+            command,
+        } => authz_cmd(&store, &tenant, max_depth, command).await,
         Command::DevVars | Command::Jwt { .. } => Ok(()),
     }
 }
@@ -348,7 +358,7 @@ async fn engine_parts(
     revision: Option<u64>,
 ) -> Result<
     (
-        tessera_authz::Schema,
+        std::sync::Arc<tessera_authz::Schema>,
         tessera_origin::authz_store::SnapshotReader,
     ),
     String,
@@ -362,12 +372,18 @@ async fn engine_parts(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no schema yet")?;
-    Ok((schema, authz.reader(tenant, at)))
+    Ok((std::sync::Arc::new(schema), authz.reader(tenant, at)))
 }
 
-async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result<(), String> {
+async fn authz_cmd(
+    store: &Store,
+    tenant: &str,
+    max_depth: u32,
+    command: AuthzCommand,
+) -> Result<(), String> {
     use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
     use tessera_origin::authz_store::{AuthzStore, Filter, Operation};
+    use tessera_origin::engine_thread::with_engine;
     let authz = AuthzStore::new(store.db().clone());
     match command {
         AuthzCommand::Schema {
@@ -458,11 +474,16 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
         } => {
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
             let (schema, reader) = engine_parts(&authz, tenant, None).await?;
-            let engine = tessera_authz::Engine::new(&schema, &reader);
-            let (ids, _) = engine
-                .lookup_resources(&resource_type, &permission, &subject, None, usize::MAX)
-                .await
-                .map_err(|e| e.to_string())?;
+            let rt = resource_type.clone();
+            let (ids, _) = with_engine(schema, reader, max_depth, move |engine| {
+                Box::pin(async move {
+                    engine
+                        .lookup_resources(&rt, &permission, &subject, None, usize::MAX)
+                        .await
+                })
+            })
+            .await?
+            .map_err(|e| e.to_string())?;
             for id in ids {
                 println!("{resource_type}:{id}");
             }
@@ -478,14 +499,25 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
                 None => (subject_type, None),
             };
             let (schema, reader) = engine_parts(&authz, tenant, None).await?;
-            let engine = tessera_authz::Engine::new(&schema, &reader);
-            for id in engine
-                .lookup_subjects(&resource, &permission, &st, sr.as_deref())
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            let (t, r) = (st.clone(), sr.clone());
+            let found = with_engine(schema, reader, max_depth, move |engine| {
+                Box::pin(async move {
+                    engine
+                        .lookup_subjects(&resource, &permission, &t, r.as_deref())
+                        .await
+                })
+            })
+            .await?
+            .map_err(|e| e.to_string())?;
+            for id in found.ids {
                 match &sr {
                     Some(r) => println!("{st}:{id}#{r}"),
+                    // The wildcard with the subjects it does not reach: `user:* - {user:bob, user:cy}`.
+                    None if id == "*" && !found.excluded.is_empty() => {
+                        let excluded: Vec<String> =
+                            found.excluded.iter().map(|x| format!("{st}:{x}")).collect();
+                        println!("{st}:* - {{{}}}", excluded.join(", "));
+                    }
                     None => println!("{st}:{id}"),
                 }
             }
@@ -496,14 +528,17 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
         } => {
             let resource: ObjectRef = resource.parse().map_err(|e| format!("resource: {e}"))?;
             let (schema, reader) = engine_parts(&authz, tenant, None).await?;
-            let tree = tessera_authz::Engine::new(&schema, &reader)
-                .expand(&resource, &permission)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())?
-            );
+            // Printed on the engine's thread: the tree is as deep as the walk (see `engine_thread`).
+            let text = with_engine(schema, reader, max_depth, move |engine| {
+                Box::pin(async move {
+                    let tree = engine.expand(&resource, &permission).await?;
+                    Ok::<_, tessera_authz::CheckError>(serde_json::to_string_pretty(&tree))
+                })
+            })
+            .await?
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            println!("{text}");
         }
         AuthzCommand::Check {
             resource,
@@ -516,20 +551,22 @@ async fn authz_cmd(store: &Store, tenant: &str, command: AuthzCommand) -> Result
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
             let (schema, reader) = engine_parts(&authz, tenant, revision).await?;
             if explain {
-                let why = tessera_authz::Engine::new(&schema, &reader)
-                    .explain(&resource, &permission, &subject)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let why = with_engine(schema, reader, max_depth, move |engine| {
+                    Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+                })
+                .await?
+                .map_err(|e| e.to_string())?;
                 println!("{}\n{}", why.allowed, why.reason);
                 for r in &why.relationships {
                     println!("  {r}");
                 }
                 return Ok(());
             }
-            let allowed = tessera_authz::Engine::new(&schema, &reader)
-                .check(&resource, &permission, &subject)
-                .await
-                .map_err(|e| e.to_string())?;
+            let allowed = with_engine(schema, reader, max_depth, move |engine| {
+                Box::pin(async move { engine.check(&resource, &permission, &subject).await })
+            })
+            .await?
+            .map_err(|e| e.to_string())?;
             println!("{allowed}");
         }
     }

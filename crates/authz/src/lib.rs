@@ -8,7 +8,7 @@
 //! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
 //! - [`engine`]: `check`, `expand`, `lookup_resources` (cursor-paged, complete) and `lookup_subjects` over a
 //!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
-//!   depth limit.
+//!   depth limit (the operations live in the private modules `check`, `expand` and `lookup`).
 //!
 //! - [`explain`]: why a check came out as it did (the relationships that granted it, or what denied it),
 //!   for audit records.
@@ -21,15 +21,18 @@
 //! origin implements. Precedence follows SpiceDB: `+` binds tighter than `&`, which binds tighter than `-`;
 //! all three are left-associative.
 
+mod check;
 pub mod decision_cache;
 pub mod engine;
+mod expand;
 pub mod explain;
+mod lookup;
 pub mod openfga;
 pub mod relationship;
 pub mod schema;
 pub mod zookie;
 
-pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, RelationshipReader};
+pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, FoundSubjects, RelationshipReader};
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};

@@ -114,6 +114,22 @@ impl Schema {
     pub fn definition(&self, name: &str) -> Option<&Definition> {
         self.definitions.get(name)
     }
+
+    /// The height of the deepest permission or rewrite expression (at most [`MAX_EXPR_HEIGHT`] for a
+    /// parsed schema; 0 when there is none).
+    #[must_use]
+    pub fn expr_height(&self) -> u32 {
+        self.definitions
+            .values()
+            .flat_map(|d| {
+                d.permissions
+                    .values()
+                    .chain(d.relations.values().filter_map(|r| r.rewrite.as_ref()))
+            })
+            .map(expr_height)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------- lexer
@@ -122,6 +138,12 @@ impl Schema {
 enum Tok {
     Ident(String),
     Sym(&'static str),
+    /// A quoted string (`'...'` or `"..."`): only caveat expressions have them.
+    Str,
+    /// A character the schema language has no use for (`<`, `!`, ...). Caveat expressions (CEL) use
+    /// them, so the lexer keeps going and the parser refuses them where they matter: a caveat is then
+    /// refused as unsupported, not as a syntax error.
+    Other(char),
     Eof,
 }
 
@@ -191,13 +213,28 @@ fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
             rest = rest.get(end..).unwrap_or_default();
             continue;
         }
+        if c == '\'' || c == '"' {
+            if let Some(end) = string_end(rest, c) {
+                out.push(Token {
+                    tok: Tok::Str,
+                    line,
+                    column,
+                });
+                advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+                rest = rest.get(end..).unwrap_or_default();
+                continue;
+            }
+        }
         let Some(sym) = SYMBOLS.iter().find(|s| rest.starts_with(**s)) else {
-            return Err(err(
+            out.push(Token {
+                tok: Tok::Other(c),
                 line,
                 column,
-                SchemaErrorKind::Syntax,
-                format!("unexpected character `{c}`"),
-            ));
+            });
+            let n = c.len_utf8();
+            advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
         };
         out.push(Token {
             tok: Tok::Sym(sym),
@@ -213,6 +250,22 @@ fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
         column,
     });
     Ok(out)
+}
+
+/// The byte length of the quoted string at the start of `text` (opened by `quote`, `\` escaping the next
+/// character), closing quote included; `None` when it is not closed.
+fn string_end(text: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, ch) in text.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == quote {
+            return Some(i + ch.len_utf8());
+        }
+    }
+    None
 }
 
 fn err(line: u32, column: u32, kind: SchemaErrorKind, message: impl Into<String>) -> SchemaError {
@@ -231,6 +284,8 @@ struct Parser {
     pos: usize,
     /// The relation whose rewrite is being parsed: what `this` refers to.
     this_relation: Option<String>,
+    /// How many `(` the parser is inside.
+    parens: u32,
 }
 
 /// Positions of names, for validation errors.
@@ -258,13 +313,30 @@ impl Parser {
 
     fn fail<T>(&self, kind: SchemaErrorKind, message: impl Into<String>) -> Result<T, SchemaError> {
         let t = self.peek();
-        Err(err(t.line, t.column, kind, message))
+        match t.tok {
+            // A stray character says more than what was expected in its place.
+            Tok::Other(c) if kind == SchemaErrorKind::Syntax => Err(err(
+                t.line,
+                t.column,
+                kind,
+                format!("unexpected character `{c}`"),
+            )),
+            Tok::Str if kind == SchemaErrorKind::Syntax => Err(err(
+                t.line,
+                t.column,
+                kind,
+                "unexpected string literal (only caveat expressions have them)",
+            )),
+            _ => Err(err(t.line, t.column, kind, message)),
+        }
     }
 
     fn describe(t: &Tok) -> String {
         match t {
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Sym(s) => format!("`{s}`"),
+            Tok::Other(c) => format!("`{c}`"),
+            Tok::Str => "a string literal".to_owned(),
             Tok::Eof => "the end of the schema".to_owned(),
         }
     }
@@ -336,10 +408,10 @@ impl Parser {
                 return Ok(schema);
             }
             if self.is_keyword("caveat") {
-                return self.fail(
-                    SchemaErrorKind::Unsupported,
-                    "caveats are not supported yet",
-                );
+                return Err(self.caveat());
+            }
+            if self.is_keyword("use") {
+                return Err(self.use_flag());
             }
             if !self.is_keyword("definition") {
                 let found = Self::describe(&self.peek().tok);
@@ -410,7 +482,7 @@ impl Parser {
                 }
                 let rewrite = if self.eat("=") {
                     self.this_relation = Some(name.clone());
-                    let expr = self.exclusion();
+                    let expr = self.expression();
                     self.this_relation = None;
                     Some(expr?)
                 } else {
@@ -419,7 +491,7 @@ impl Parser {
                 def.relations.insert(name, Relation { allowed, rewrite });
             } else {
                 self.expect("=", &format!("after `permission {name}`"))?;
-                let expr = self.exclusion()?;
+                let expr = self.expression()?;
                 def.permissions.insert(name, expr);
             }
         }
@@ -441,45 +513,222 @@ impl Parser {
             AllowedSubject::Object(ty)
         };
         if self.is_keyword("with") {
-            return self.fail(
-                SchemaErrorKind::Unsupported,
-                "caveats and expiration (`with ...`) are not supported yet",
-            );
+            return Err(self.with_traits());
         }
         Ok(subject)
     }
 
+    /// `caveat name(param type, ...) { expression }`, recognised in full (so that a caveat is refused as
+    /// unsupported, and a malformed one as a syntax error), then refused: caveats need an expression
+    /// language (CEL) and a context on every check, which Tessera does not have yet.
+    fn caveat(&mut self) -> SchemaError {
+        let at = self.next();
+        let name = match self.caveat_header() {
+            Ok(name) => name,
+            Err(e) => return e,
+        };
+        err(
+            at.line,
+            at.column,
+            SchemaErrorKind::Unsupported,
+            format!("caveats are not supported yet (caveat `{name}`)"),
+        )
+    }
+
+    /// The rest of a caveat after its keyword: its name, parameters and braced body (skipped, braces
+    /// balanced). Returns the name.
+    fn caveat_header(&mut self) -> Result<String, SchemaError> {
+        let name = self.type_path()?;
+        self.expect("(", &format!("after `caveat {name}`"))?;
+        if !self.eat(")") {
+            loop {
+                self.ident("a caveat parameter name")?;
+                self.caveat_type()?;
+                if self.eat(")") {
+                    break;
+                }
+                self.expect(",", "between caveat parameters")?;
+            }
+        }
+        self.expect("{", &format!("to open the expression of caveat `{name}`"))?;
+        let mut depth = 1u32;
+        loop {
+            match self.next().tok {
+                Tok::Sym("{") => depth += 1,
+                Tok::Sym("}") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(name);
+                    }
+                }
+                Tok::Eof => {
+                    return self.fail(
+                        SchemaErrorKind::Syntax,
+                        format!("the expression of caveat `{name}` is not closed with `}}`"),
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A caveat parameter type: `int`, `string`, `list<string>`, `map<any>`, ...
+    fn caveat_type(&mut self) -> Result<(), SchemaError> {
+        self.ident("a caveat parameter type")?;
+        if self.peek().tok == Tok::Other('<') {
+            self.next();
+            self.caveat_type()?;
+            while self.eat(",") {
+                self.caveat_type()?;
+            }
+            if self.peek().tok != Tok::Other('>') {
+                let found = Self::describe(&self.peek().tok);
+                let t = self.peek();
+                return Err(err(
+                    t.line,
+                    t.column,
+                    SchemaErrorKind::Syntax,
+                    format!("expected `>` to close a caveat parameter type, found {found}"),
+                ));
+            }
+            self.next();
+        }
+        Ok(())
+    }
+
+    /// `use expiration` (SpiceDB's opt-in to expiring relationships): refused, naming the flag.
+    fn use_flag(&mut self) -> SchemaError {
+        let at = self.next();
+        match self.ident("a feature name after `use`") {
+            Ok(flag) if flag == "expiration" => err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Unsupported,
+                "`use expiration` is not supported yet (relationships do not expire)",
+            ),
+            Ok(flag) => err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Unsupported,
+                format!("`use {flag}` is not supported yet"),
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// `with somecaveat`, `with expiration` or `with somecaveat and expiration` after an allowed subject
+    /// type: refused, naming what was asked for.
+    fn with_traits(&mut self) -> SchemaError {
+        let at = self.next();
+        let mut traits = Vec::new();
+        loop {
+            match self.ident("a caveat name or `expiration` after `with`") {
+                Ok(t) => traits.push(t),
+                Err(e) => return e,
+            }
+            if !self.is_keyword("and") {
+                break;
+            }
+            self.next();
+        }
+        let written = format!("with {}", traits.join(" and "));
+        let expiration = traits.iter().any(|t| t == "expiration");
+        let caveats = traits.iter().any(|t| t != "expiration");
+        let what = match (caveats, expiration) {
+            (true, true) => "caveats and relationship expiration are",
+            (true, false) => "caveats are",
+            _ => "relationship expiration is",
+        };
+        err(
+            at.line,
+            at.column,
+            SchemaErrorKind::Unsupported,
+            format!("`{written}`: {what} not supported yet"),
+        )
+    }
+
+    /// `expr` of height `height`, unless that is more than [`MAX_EXPR_HEIGHT`] (at the token just read).
+    fn bounded(&self, expr: Expr, height: u32) -> Result<(Expr, u32), SchemaError> {
+        if height > MAX_EXPR_HEIGHT {
+            let at = self
+                .toks
+                .get(self.pos.saturating_sub(1))
+                .unwrap_or(&EOF_TOKEN);
+            return Err(err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Invalid,
+                format!("the expression nests more than {MAX_EXPR_HEIGHT} operators deep: split it into permissions"),
+            ));
+        }
+        Ok((expr, height))
+    }
+
     // Precedence, loosest first: `-`, `&`, `+` (as SpiceDB); each left-associative.
-    fn exclusion(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.intersection()?;
+    /// A whole expression.
+    fn expression(&mut self) -> Result<Expr, SchemaError> {
+        Ok(self.exclusion()?.0)
+    }
+
+    /// Each level returns the expression and its height ([`expr_height`]).
+    fn exclusion(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.intersection()?;
         while self.eat("-") {
-            left = Expr::Exclusion(Box::new(left), Box::new(self.intersection()?));
+            let (right, h) = self.intersection()?;
+            (left, height) = self.bounded(
+                Expr::Exclusion(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn intersection(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.union()?;
+    fn intersection(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.union()?;
         while self.eat("&") {
-            left = Expr::Intersection(Box::new(left), Box::new(self.union()?));
+            let (right, h) = self.union()?;
+            (left, height) = self.bounded(
+                Expr::Intersection(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn union(&mut self) -> Result<Expr, SchemaError> {
-        let mut left = self.arrow()?;
+    fn union(&mut self) -> Result<(Expr, u32), SchemaError> {
+        let (mut left, mut height) = self.arrow()?;
         while self.eat("+") {
-            left = Expr::Union(Box::new(left), Box::new(self.arrow()?));
+            let (right, h) = self.arrow()?;
+            (left, height) = self.bounded(
+                Expr::Union(Box::new(left), Box::new(right)),
+                1 + height.max(h),
+            )?;
         }
-        Ok(left)
+        Ok((left, height))
     }
 
-    fn arrow(&mut self) -> Result<Expr, SchemaError> {
+    /// A parenthesised expression or a leaf.
+    fn arrow(&mut self) -> Result<(Expr, u32), SchemaError> {
         if self.eat("(") {
-            let inner = self.exclusion()?;
+            // The parser recurses once per `(`: bounded like the expressions it builds.
+            if self.parens >= MAX_EXPR_HEIGHT {
+                return self.fail(
+                    SchemaErrorKind::Invalid,
+                    format!("parentheses nest more than {MAX_EXPR_HEIGHT} deep"),
+                );
+            }
+            self.parens += 1;
+            let inner = self.exclusion();
+            self.parens -= 1;
+            let inner = inner?;
             self.expect(")", "to close `(`")?;
             return Ok(inner);
         }
+        Ok((self.leaf()?, 1))
+    }
+
+    /// `nil`, `this`, a name, or an arrow.
+    fn leaf(&mut self) -> Result<Expr, SchemaError> {
         if self.is_keyword("nil") {
             self.next();
             return Ok(Expr::Nil);
@@ -532,6 +781,23 @@ impl Parser {
             );
         }
         Ok(expr)
+    }
+}
+
+/// How deep an expression may nest (operators, parentheses). Evaluating, validating and dropping an
+/// expression recurse once per level, and the origin sizes the engine's stack from the deepest
+/// expression of a schema ([`Schema::expr_height`]), so the height must be bounded — and a hostile
+/// schema of a million `(` must not overflow the parser. Generous: real schemas nest a handful deep.
+pub const MAX_EXPR_HEIGHT: u32 = 100;
+
+/// The height of an expression tree: 1 for a leaf (`nil`, a name, an arrow), one more per operator.
+#[must_use]
+pub fn expr_height(expr: &Expr) -> u32 {
+    match expr {
+        Expr::Nil | Expr::Direct(_) | Expr::Ref(_) | Expr::Arrow { .. } => 1,
+        Expr::Union(a, b) | Expr::Intersection(a, b) | Expr::Exclusion(a, b) => {
+            1 + expr_height(a).max(expr_height(b))
+        }
     }
 }
 
@@ -711,6 +977,7 @@ pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
         toks,
         pos: 0,
         this_relation: None,
+        parens: 0,
     };
     let mut spans = Spans::default();
     let schema = parser.schema(&mut spans)?;

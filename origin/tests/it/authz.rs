@@ -874,3 +874,119 @@ async fn token_roles_name_permissions_the_schema_has() {
     let (_, r) = put(json!({ "roles": [] })).await;
     assert_eq!(r["roles"], json!([]));
 }
+
+/// Regression: a schema (or any authz body) over the body limit got axum's plain-text 413, and a schema
+/// that is not UTF-8 a plain-text 400; both are the JSON error with a stable code.
+#[tokio::test]
+async fn oversized_and_unreadable_bodies_are_json_errors() {
+    use axum::body::Body;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let (app, _, dir) = app().await;
+    let big = "x".repeat(tessera_origin::http::MAX_BODY_BYTES + 1);
+    for (method, path) in [
+        ("PUT", "schema"),
+        ("PUT", "schema/openfga"),
+        ("POST", "relationships/write"),
+        ("POST", "check"),
+        ("POST", "check/bulk"),
+        ("POST", "lookup/subjects"),
+    ] {
+        let (s, b) = send(&app, method, &format!("/v1/tenants/acme/{path}"), &big).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {b}");
+        assert_eq!(b["error"], "body_too_large", "{path}: {b}");
+        assert!(
+            b["message"].as_str().unwrap().contains("2097152 bytes"),
+            "{b}"
+        );
+    }
+    // Declared too large up front (Content-Length) is refused the same way.
+    let req = axum::http::Request::builder()
+        .method("PUT")
+        .uri("/v1/tenants/acme/schema")
+        .header("authorization", format!("Bearer {}", crate::TOKEN))
+        .header("content-length", big.len().to_string())
+        .body(Body::from(big.clone()))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let b: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(b["error"], "body_too_large", "{b}");
+    // A schema that is not UTF-8.
+    let req = axum::http::Request::builder()
+        .method("PUT")
+        .uri("/v1/tenants/acme/schema")
+        .header("authorization", format!("Bearer {}", crate::TOKEN))
+        .body(Body::from(vec![0xff, 0xfe, b'd']))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let b: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(b["error"], "invalid_body", "{b}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Regression (SpiceDB's `publicwithexclusion`): lookup/subjects answered `["*"]` for `viewer - banned`
+/// although check denies bob; the wildcard comes with `excluded`.
+#[tokio::test]
+async fn lookup_subjects_lists_who_the_wildcard_excludes() {
+    let (app, _, dir) = app().await;
+    let schema = "definition user {}
+definition doc {
+    relation viewer: user:* | user
+    relation banned: user
+    permission view = viewer - banned
+}";
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", schema).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([
+            { "operation": "create", "relationship": "doc:1#viewer@user:*" },
+            { "operation": "create", "relationship": "doc:1#banned@user:bob" },
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/subjects",
+        &json!({ "resource": "doc:1", "permission": "view", "subject_type": "user", "consistency": "fully_consistent" }).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["subjects"], json!(["*"]), "{b}");
+    assert_eq!(b["excluded"], json!(["bob"]), "{b}");
+    let (_, c) = check(
+        &app,
+        "acme",
+        "doc:1",
+        "view",
+        "user:bob",
+        json!("fully_consistent"),
+    )
+    .await;
+    assert_eq!(c["allowed"], false, "{c}");
+    // `viewer` itself has no exclusions; a lookup without a wildcard has an empty list.
+    let (_, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/subjects",
+        &json!({ "resource": "doc:1", "permission": "banned", "subject_type": "user", "consistency": "fully_consistent" }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (b["subjects"].clone(), b["excluded"].clone()),
+        (json!(["bob"]), json!([])),
+        "{b}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

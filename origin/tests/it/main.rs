@@ -38,6 +38,7 @@ fn hex(b: &[u8]) -> String {
 mod accounts;
 mod authz;
 mod conformance;
+mod depth;
 mod pg;
 
 /// Send `body` (JSON or text) with the service credential.

@@ -106,15 +106,20 @@ fn lookup_subjects_includes_wildcards_and_nested_members() {
     let (s, m) = (schema(), data());
     let e = Engine::new(&s, &m);
     let who = ready(e.lookup_subjects(&"doc:d00".parse().unwrap(), "view", "user", None)).unwrap();
-    assert_eq!(who, ["ann", "bob"]);
+    assert_eq!(who.ids, ["ann", "bob"]);
+    assert!(who.excluded.is_empty());
     let public =
         ready(e.lookup_subjects(&"doc:public".parse().unwrap(), "view", "user", None)).unwrap();
     assert_eq!(
-        public.first().map(String::as_str),
+        public.ids.first().map(String::as_str),
         Some("*"),
         "everyone, through the wildcard"
     );
-    assert!(!public.contains(&"bob".to_owned()), "but not the banned");
+    assert!(
+        !public.ids.contains(&"bob".to_owned()),
+        "but not the banned"
+    );
+    assert_eq!(public.excluded, ["bob"], "who the wildcard does not reach");
     let groups = ready(e.lookup_subjects(
         &"folder:sub".parse().unwrap(),
         "view",
@@ -122,7 +127,7 @@ fn lookup_subjects_includes_wildcards_and_nested_members() {
         Some("member"),
     ))
     .unwrap();
-    assert_eq!(groups, ["eng", "ops"]);
+    assert_eq!(groups.ids, ["eng", "ops"]);
 }
 
 #[test]
@@ -138,4 +143,70 @@ fn expand_shows_the_computation() {
     assert!(matches!(tree.kind, ExpandKind::Union(_)));
     let err = ready(e.expand(&"doc:1".parse().unwrap(), "edit")).unwrap_err();
     assert_eq!(err.code(), "unknown_permission");
+}
+
+/// Regression: expand of `.all()` over no objects answered an empty intersection, which reads as
+/// "everyone"; check says no one, so the tree must say no subject (a leaf without subjects, as SpiceDB
+/// writes `nil`).
+#[test]
+fn expand_of_all_over_no_objects_is_no_subject() {
+    let s = parse_schema(
+        "definition user {}
+definition team { relation member: user }
+definition doc {
+    relation team: team
+    permission view = team.all(member)
+}",
+    )
+    .unwrap();
+    let m = Memory::with(&["team:a#member@user:ann"]);
+    let e = Engine::new(&s, &m);
+    let tree = ready(e.expand(&"doc:lonely".parse().unwrap(), "view")).unwrap();
+    assert_eq!(tree.kind, ExpandKind::Leaf(Vec::new()), "{tree:?}");
+    let json = serde_json::to_value(&tree).unwrap();
+    assert_eq!(json["leaf"], serde_json::json!([]), "{json}");
+    assert!(json.get("intersection").is_none(), "{json}");
+    assert!(!ready(e.check(
+        &"doc:lonely".parse().unwrap(),
+        "view",
+        &"user:ann".parse().unwrap()
+    ))
+    .unwrap());
+}
+
+/// Regression (SpiceDB's `publicwithexclusion`): lookup-subjects answered `["*"]` for `viewer - banned`
+/// with a wildcard viewer, although check denies the banned: the wildcard must carry its exclusions.
+#[test]
+fn lookup_subjects_wildcard_carries_its_exclusions() {
+    let s = parse_schema(
+        "definition user {}
+definition doc {
+    relation viewer: user:* | user
+    relation banned: user
+    relation editor: user
+    permission view = viewer - banned
+    permission edit = viewer & editor
+}",
+    )
+    .unwrap();
+    let m = Memory::with(&[
+        "doc:1#viewer@user:*",
+        "doc:1#viewer@user:ann",
+        "doc:1#banned@user:bob",
+        "doc:1#editor@user:cy",
+    ]);
+    let e = Engine::new(&s, &m);
+    let doc: ObjectRef = "doc:1".parse().unwrap();
+    let view = ready(e.lookup_subjects(&doc, "view", "user", None)).unwrap();
+    assert_eq!(view.ids, ["*", "ann", "cy"]);
+    assert_eq!(view.excluded, ["bob"]);
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"ids": ["*", "ann", "cy"], "excluded": ["bob"]})
+    );
+    // An intersection with a wildcard reaches only who the other side names: no `*`, no exclusions.
+    let edit = ready(e.lookup_subjects(&doc, "edit", "user", None)).unwrap();
+    assert_eq!(edit.ids, ["cy"]);
+    assert!(edit.excluded.is_empty());
 }

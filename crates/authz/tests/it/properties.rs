@@ -112,3 +112,116 @@ proptest! {
         }
     }
 }
+
+/// Wildcards meet exclusions, intersections, subject sets and arrows here, so that lookup-subjects must
+/// carry a wildcard's exclusions to agree with check.
+const WILDCARD_SCHEMA: &str = "definition user {}
+definition group {
+    relation member: user | user:* | group#member
+    relation banned: user | user:*
+    permission active = member - banned
+}
+definition doc {
+    relation parent: group
+    relation viewer: user | user:* | group#member
+    relation banned: user | user:* | group#member
+    relation editor: user | user:*
+    permission view = viewer - banned
+    permission edit = viewer & editor
+    permission either = (viewer + parent->active) - (banned & editor)
+    permission every = parent.all(active)
+}";
+
+fn wildcard_relationship_strategy() -> impl Strategy<Value = String> {
+    let id = || prop::sample::select(vec!["a", "b", "c"]);
+    let user = || prop::sample::select(vec!["user:a", "user:b", "user:c", "user:*"]);
+    let group = || prop::sample::select(vec!["g", "h"]);
+    let doc = || prop::sample::select(vec!["1", "2"]);
+    prop_oneof![
+        (group(), user()).prop_map(|(g, u)| format!("group:{g}#member@{u}")),
+        (group(), group()).prop_map(|(g, h)| format!("group:{g}#member@group:{h}#member")),
+        (group(), user()).prop_map(|(g, u)| format!("group:{g}#banned@{u}")),
+        (doc(), group()).prop_map(|(d, g)| format!("doc:{d}#parent@group:{g}")),
+        (doc(), user()).prop_map(|(d, u)| format!("doc:{d}#viewer@{u}")),
+        (doc(), group()).prop_map(|(d, g)| format!("doc:{d}#viewer@group:{g}#member")),
+        (doc(), user()).prop_map(|(d, u)| format!("doc:{d}#banned@{u}")),
+        (doc(), group()).prop_map(|(d, g)| format!("doc:{d}#banned@group:{g}#member")),
+        (doc(), user()).prop_map(|(d, u)| format!("doc:{d}#editor@{u}")),
+        (doc(), id()).prop_map(|(d, i)| format!("doc:{d}#editor@user:{i}")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Lookup-subjects agrees with check for every subject: listed ids, the wildcard, the ids it
+    /// excludes, and an id that appears in no relationship (which only a wildcard can reach).
+    #[test]
+    fn lookup_subjects_with_wildcard_exclusions_agrees_with_check(
+        rels in prop::collection::vec(wildcard_relationship_strategy(), 0..24),
+    ) {
+        let schema = parse_schema(WILDCARD_SCHEMA).unwrap();
+        let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
+        let m = crate::Memory::with(&refs);
+        let engine = tessera_authz::Engine::new(&schema, &m);
+        let questions = [
+            ("doc:1", &["view", "edit", "either", "every", "viewer", "banned"][..]),
+            ("doc:2", &["view", "either", "every"][..]),
+            ("group:g", &["member", "active"][..]),
+            ("group:h", &["active"][..]),
+        ];
+        for (resource, perms) in questions {
+            let resource: tessera_authz::ObjectRef = resource.parse().unwrap();
+            for perm in perms {
+                let found = crate::ready(engine.lookup_subjects(&resource, perm, "user", None)).unwrap();
+                let everyone = found.ids.first().map(String::as_str) == Some("*");
+                prop_assert!(everyone || found.excluded.is_empty(), "{:?}", found);
+                for id in ["a", "b", "c", "fresh", "*"] {
+                    let subject: tessera_authz::SubjectRef = format!("user:{id}").parse().unwrap();
+                    let allowed = crate::ready(engine.check(&resource, perm, &subject)).unwrap();
+                    let listed = found.ids.iter().any(|x| x == id)
+                        || (everyone && id != "*" && !found.excluded.iter().any(|x| x == id));
+                    prop_assert_eq!(allowed, listed, "{}#{}@user:{} in {:?}", resource, perm, id, found);
+                }
+                let sets = crate::ready(engine.lookup_subjects(&resource, perm, "group", Some("member"))).unwrap();
+                prop_assert!(sets.excluded.is_empty());
+                for g in ["g", "h"] {
+                    let subject: tessera_authz::SubjectRef = format!("group:{g}#member").parse().unwrap();
+                    let allowed = crate::ready(engine.check(&resource, perm, &subject)).unwrap();
+                    prop_assert_eq!(allowed, sets.ids.iter().any(|x| x == g), "{}#{}@group:{}#member", resource, perm, g);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Explain decides as check does (one evaluator, two kinds of evidence), and a grant to a user names
+    /// the relationships that made it, ending at the user (or a wildcard of users).
+    #[test]
+    fn explain_agrees_with_check(rels in prop::collection::vec(relationship_strategy(), 0..30)) {
+        let schema = parse_schema(WALK_SCHEMA).unwrap();
+        let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
+        let m = crate::Memory::with(&refs);
+        let engine = tessera_authz::Engine::new(&schema, &m);
+        for (ty, perms) in [("doc", &["owner", "edit", "all_view", "read"][..]), ("folder", &["view", "banned"][..])] {
+            for id in ["a", "b"] {
+                let resource: tessera_authz::ObjectRef = format!("{ty}:{id}").parse().unwrap();
+                for perm in perms {
+                    for who in ["user:a", "user:c", "group:a#member"] {
+                        let s: tessera_authz::SubjectRef = who.parse().unwrap();
+                        let allowed = crate::ready(engine.check(&resource, perm, &s)).unwrap();
+                        let why = crate::ready(engine.explain(&resource, perm, &s)).unwrap();
+                        prop_assert_eq!(why.allowed, allowed, "{}#{}@{}: {:?}", resource, perm, who, why);
+                        if allowed && who.starts_with("user:") {
+                            let last = why.relationships.last().cloned().unwrap_or_default();
+                            prop_assert!(last.ends_with(who) || last.ends_with("@user:*"), "{:?}", why);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -150,3 +150,105 @@ fn wildcards_through_subject_sets() {
     let e = fails("definition user {}\ndefinition doc {\n relation any: doc:*\n relation viewer: user\n relation parent: doc | doc#any\n permission view = parent->viewer\n}");
     assert!(e.message.contains("walks over the wildcard `doc:*`"), "{e}");
 }
+
+/// Regression: a caveat whose expression uses `<`, `'` or `!` stopped the lexer (`schema_syntax`) and
+/// `use expiration` read as "expected `definition`"; both are SpiceDB features Tessera refuses by name,
+/// with the position of the construct.
+#[test]
+fn caveats_and_expiration_are_refused_by_name_where_they_are() {
+    let cases: [(&str, (u32, u32), &str); 7] = [
+        (
+            "definition user {}\n\ncaveat ip_allowlist(user_ip ipaddress, cidrs list<string>) {\n  cidrs.exists(c, user_ip.in_cidr(c))\n}",
+            (3, 1),
+            "caveats are not supported yet (caveat `ip_allowlist`)",
+        ),
+        (
+            "caveat on_weekday(day string, allowed map<list<int>>) {\n  day != 'saturday' && day != \"sunday\" && !(day in ['x}'])\n}\ndefinition user {}",
+            (1, 1),
+            "caveat `on_weekday`",
+        ),
+        (
+            "caveat max_amount(amount uint, limit uint) { amount < limit && limit >= 0 }",
+            (1, 1),
+            "caveats are not supported yet",
+        ),
+        (
+            "use expiration\n\ndefinition user {}\ndefinition doc { relation viewer: user with expiration }",
+            (1, 1),
+            "`use expiration` is not supported yet",
+        ),
+        (
+            "definition user {}\ndefinition doc {\n  relation viewer: user with expiration\n}",
+            (3, 25),
+            "`with expiration`: relationship expiration is not supported yet",
+        ),
+        (
+            "definition user {}\ndefinition doc {\n  relation viewer: user | user:* with on_weekday\n}",
+            (3, 34),
+            "`with on_weekday`: caveats are not supported yet",
+        ),
+        (
+            "definition user {}\ndefinition doc {\n  relation viewer: user with on_weekday and expiration\n}",
+            (3, 25),
+            "`with on_weekday and expiration`: caveats and relationship expiration are not supported yet",
+        ),
+    ];
+    for (src, at, message) in cases {
+        let e = fails(src);
+        assert_eq!(e.code(), "schema_unsupported", "{src}: {e}");
+        assert_eq!((e.line, e.column), at, "{src}: {e}");
+        assert!(e.message.contains(message), "{src}: {e}");
+        assert!(
+            e.to_string().starts_with(&format!("{}:{}: ", at.0, at.1)),
+            "{e}"
+        );
+    }
+    // A malformed caveat is still a syntax error, and stray characters outside caveats still say so.
+    for (src, message) in [
+        (
+            "caveat c(x int { x }",
+            "expected `,` between caveat parameters",
+        ),
+        ("caveat c(x list<int) { x }", "expected `>`"),
+        ("caveat c(x int) { x == 1 ", "is not closed"),
+        (
+            "definition doc { relation r: user < }",
+            "unexpected character `<`",
+        ),
+        (
+            "definition doc { relation r: 'user' }",
+            "unexpected string literal",
+        ),
+    ] {
+        let e = fails(src);
+        assert_eq!(e.code(), "schema_syntax", "{src}: {e}");
+        assert!(e.message.contains(message), "{src}: {e}");
+    }
+}
+
+/// Hostile input: a schema nesting a million `(`, or chaining thousands of operators, overflowed the
+/// parser's (or later the engine's) stack and aborted the process; expressions are bounded in height.
+#[test]
+fn expressions_are_bounded_in_height() {
+    use tessera_authz::schema::MAX_EXPR_HEIGHT;
+    let head = "definition user {}\ndefinition doc {\n relation r: user\n permission p = ";
+    let deep = format!(
+        "{head}{}r{} }}",
+        "(".repeat(1_000_000),
+        ")".repeat(1_000_000)
+    );
+    let e = fails(&deep);
+    assert_eq!(e.code(), "schema_invalid", "{e}");
+    assert!(e.message.contains("parentheses nest more than"), "{e}");
+    let long = format!("{head}r{} }}", " + r".repeat(100_000));
+    let e = fails(&long);
+    assert_eq!(e.code(), "schema_invalid", "{e}");
+    assert!(e.message.contains("nests more than"), "{e}");
+    // At the bound: accepted, and the schema reports its height.
+    let n = usize::try_from(MAX_EXPR_HEIGHT).unwrap() - 1;
+    let at_bound = format!("{head}r{} }}", " + r".repeat(n));
+    let s = parse_schema(&at_bound).unwrap();
+    assert_eq!(s.expr_height(), MAX_EXPR_HEIGHT);
+    let nested = format!("{head}{}r{} }}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(parse_schema(&nested).unwrap().expr_height(), 1);
+}
