@@ -76,6 +76,12 @@ impl IntoResponse for HttpError {
     }
 }
 
+impl From<tessera_proto::IdError> for HttpError {
+    fn from(e: tessera_proto::IdError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, e.code, e.message)
+    }
+}
+
 impl From<sqlx::Error> for HttpError {
     fn from(e: sqlx::Error) -> Self {
         Self::internal(format!("database: {e}"))

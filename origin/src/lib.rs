@@ -1,18 +1,14 @@
 //! The Tessera origin: the regional, authoritative service.
 //!
-//! It holds the authoritative relationship store and serves checks over it (`authz_store`,
-//! `authz_http`), and the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
+//! It holds the authoritative relationship store and serves checks over it (`authz`), people's
+//! accounts (`accounts`: users, passkeys, TOTP, sessions), and the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
 //! create`, read by the edge over a service credential) and answers health checks. It is a thin shell:
 //! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
 //! the HTTP surface, the database and the clock/RNG.
 
 pub mod accounts;
-pub mod accounts_http;
-pub mod authz_cache;
-pub mod authz_http;
-pub mod authz_store;
+pub mod authz;
 pub mod clients;
-pub mod engine_thread;
 pub mod error;
 pub mod http;
 pub mod store;
@@ -25,7 +21,7 @@ use subtle::ConstantTimeEq as _;
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Store,
-    pub authz: authz_store::AuthzStore,
+    pub authz: authz::AuthzStore,
     pub zookies: Arc<tessera_authz::ZookieKey>,
     /// Users, passkeys, TOTP secrets, sessions.
     pub accounts: accounts::Accounts,
@@ -54,7 +50,7 @@ impl ServiceToken {
 }
 
 impl AppState {
-    fn service_token_matches(&self, presented: &str) -> bool {
+    pub(crate) fn service_token_matches(&self, presented: &str) -> bool {
         self.service_token.matches(presented)
     }
 
@@ -76,7 +72,7 @@ impl AppState {
                 store.db().clone(),
                 tessera_jose::Secret::new(secrets_key),
             ),
-            authz: authz_store::AuthzStore::new(store.db().clone()),
+            authz: authz::AuthzStore::new(store.db().clone()),
             store,
             zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
             max_depth: tessera_authz::engine::DEFAULT_MAX_DEPTH,

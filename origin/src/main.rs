@@ -353,13 +353,13 @@ async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
 
 /// The schema and a reader of `tenant` at `revision` (the newest when `None`), for an engine.
 async fn engine_parts(
-    authz: &tessera_origin::authz_store::AuthzStore,
+    authz: &tessera_origin::authz::store::AuthzStore,
     tenant: &str,
     revision: Option<u64>,
 ) -> Result<
     (
         std::sync::Arc<tessera_authz::Schema>,
-        tessera_origin::authz_store::SnapshotReader,
+        tessera_origin::authz::store::SnapshotReader,
     ),
     String,
 > {
@@ -382,8 +382,8 @@ async fn authz_cmd(
     command: AuthzCommand,
 ) -> Result<(), String> {
     use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
-    use tessera_origin::authz_store::{AuthzStore, Filter, Operation};
-    use tessera_origin::engine_thread::with_engine;
+    use tessera_origin::authz::engine_thread::with_engine;
+    use tessera_origin::authz::store::{AuthzStore, Filter, Operation};
     let authz = AuthzStore::new(store.db().clone());
     match command {
         AuthzCommand::Schema {

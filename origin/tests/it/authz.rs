@@ -883,7 +883,7 @@ async fn oversized_and_unreadable_bodies_are_json_errors() {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     let (app, _, dir) = app().await;
-    let big = "x".repeat(tessera_origin::http::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(tessera_origin::http::extract::MAX_BODY_BYTES + 1);
     for (method, path) in [
         ("PUT", "schema"),
         ("PUT", "schema/openfga"),

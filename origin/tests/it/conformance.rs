@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::{Engine, RelationshipReader as _};
-use tessera_origin::authz_store::{
+use tessera_origin::authz::store::{
     AuthzStore, AuthzStoreError, Filter, Operation, Precondition, PreconditionOp,
 };
 use tessera_origin::store::Store;

@@ -220,7 +220,7 @@ const OPS: [&str; 5] = [
 #[tokio::test]
 #[ignore = "a probe that measure_engine_stack runs in a child process"]
 async fn stack_probe() {
-    use tessera_origin::authz_store::{AuthzStore, Operation};
+    use tessera_origin::authz::store::{AuthzStore, Operation};
     let var = |k: &str| std::env::var(k).unwrap();
     let stack: usize = var("PROBE_STACK").parse().unwrap();
     let depth: u32 = var("PROBE_DEPTH").parse().unwrap();
@@ -245,7 +245,7 @@ async fn stack_probe() {
     let reader = authz.reader("t", at);
     let handle = tokio::runtime::Handle::current();
     let which = op.clone();
-    let ok = tessera_origin::engine_thread::run(stack, move || {
+    let ok = tessera_origin::authz::engine_thread::run(stack, move || {
         let _context = handle.enter();
         handle.block_on(async move {
             let engine = tessera_authz::Engine::new(&schema, &reader).with_max_depth(depth);
@@ -344,7 +344,8 @@ fn measure_engine_stack() {
         base + usize::try_from(depth + 2).unwrap()
             * (step + operator * usize::try_from(height).unwrap())
     };
-    let sized = tessera_origin::engine_thread::stack_size(DEFAULT_MAX_DEPTH, MAX_EXPR_HEIGHT);
+    let sized =
+        tessera_origin::authz::engine_thread::stack_size(DEFAULT_MAX_DEPTH, MAX_EXPR_HEIGHT);
     println!(
         "needed at depth {DEFAULT_MAX_DEPTH}, height {MAX_EXPR_HEIGHT}: {} B; stack_size gives {sized} B",
         needed(DEFAULT_MAX_DEPTH, MAX_EXPR_HEIGHT)

@@ -2,6 +2,8 @@
 
 use tessera_proto::ClientRecord;
 
+pub mod http;
+
 use crate::store::Store;
 
 /// Token lifetime bounds a tenant may choose, seconds.
@@ -53,15 +55,6 @@ impl std::fmt::Display for RegistrationError {
 
 impl std::error::Error for RegistrationError {}
 
-fn valid_tenant(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
-}
-
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 fn valid_scope(s: &str) -> bool {
     !s.is_empty()
@@ -73,7 +66,7 @@ impl NewClient {
     /// # Errors
     /// See [`RegistrationError`].
     pub fn validate(&self) -> Result<(), RegistrationError> {
-        if !valid_tenant(&self.tenant) {
+        if self.tenant.parse::<tessera_proto::TenantId>().is_err() {
             return Err(RegistrationError::InvalidTenant(self.tenant.clone()));
         }
         if let Some(bad) = self.scopes.iter().find(|s| !valid_scope(s)) {

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use tessera_authz::{Engine, Schema};
 use tokio::sync::Semaphore;
 
-use crate::authz_store::SnapshotReader;
+use crate::authz::store::SnapshotReader;
 
 /// Measured stack bytes per nested step (debug build, the worst operation: explain), rounded up.
 pub const STEP_MEASURED: usize = 13 * 1024;

@@ -18,7 +18,7 @@
 //! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::{AccountsError, Passkey, User};
 use crate::error::HttpError;
-use crate::http::require_service;
+use crate::http::extract::{JsonBody, ServiceTenant};
 use crate::{unix_now, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -89,21 +89,6 @@ impl From<AccountsError> for HttpError {
     }
 }
 
-fn guard(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), HttpError> {
-    require_service(state, headers)?;
-    crate::authz_http::valid_tenant(tenant)
-}
-
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("malformed body: {e}"),
-        )
-    })
-}
-
 /// Identifiers that come in paths and bodies: base64url, 1 to 1400 characters (a 1023-byte credential id).
 fn plausible(id: &str) -> Result<(), HttpError> {
     let ok = !id.is_empty()
@@ -118,22 +103,6 @@ fn plausible(id: &str) -> Result<(), HttpError> {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "identifiers are base64url",
-        ))
-    }
-}
-
-fn valid_username(name: &str) -> Result<(), HttpError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && !name.chars().any(char::is_control)
-        && name.trim() == name;
-    if ok {
-        Ok(())
-    } else {
-        Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_username",
-            "a username is 1 to 64 characters, no control characters, no surrounding spaces",
         ))
     }
 }
@@ -155,15 +124,12 @@ struct SignUp {
 
 async fn sign_up(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    JsonBody(req): JsonBody<SignUp>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
-    let req: SignUp = body(&raw)?;
     plausible(&req.user.user_id)?;
     plausible(&req.passkey.credential_id)?;
-    valid_username(&req.user.username)?;
+    req.user.username.parse::<tessera_proto::Username>()?;
     if req.passkey.user_id != req.user.user_id {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
@@ -199,10 +165,9 @@ async fn with_passkeys(
 
 async fn user_by_name(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, username)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, username)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let user = state
         .accounts
         .user_by_name(&tenant, &username)
@@ -213,10 +178,9 @@ async fn user_by_name(
 
 async fn user(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, user_id)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     plausible(&user_id)?;
     let user = state
         .accounts
@@ -228,12 +192,10 @@ async fn user(
 
 async fn add_passkey(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, user_id)): Path<(String, String)>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
+    JsonBody(passkey): JsonBody<Passkey>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
-    let passkey: Passkey = body(&raw)?;
     plausible(&passkey.credential_id)?;
     if passkey.user_id != user_id {
         return Err(HttpError::new(
@@ -251,10 +213,9 @@ async fn add_passkey(
 
 async fn passkey(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, credential_id)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, credential_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     plausible(&credential_id)?;
     let unknown = || {
         HttpError::new(
@@ -286,12 +247,10 @@ struct Counter {
 
 async fn counter(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, credential_id)): Path<(String, String)>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, credential_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<Counter>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
-    let req: Counter = body(&raw)?;
     let moved = state
         .accounts
         .advance_counter(
@@ -316,10 +275,9 @@ async fn counter(
 
 async fn enroll_totp(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, user_id)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     plausible(&user_id)?;
     let secret = state
         .accounts
@@ -338,13 +296,11 @@ struct TotpCode {
 
 async fn verify_totp(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, user_id)): Path<(String, String)>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<TotpCode>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     plausible(&user_id)?;
-    let req: TotpCode = body(&raw)?;
     state
         .accounts
         .verify_totp(&tenant, &user_id, &req.code, req.confirm, unix_now())
@@ -362,12 +318,9 @@ struct NewSession {
 
 async fn create_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    JsonBody(req): JsonBody<NewSession>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
-    let req: NewSession = body(&raw)?;
     plausible(&req.user_id)?;
     if state.accounts.user(&tenant, &req.user_id).await?.is_none() {
         return Err(AccountsError::UnknownUser.into());
@@ -389,12 +342,9 @@ struct RefreshReq {
 
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    JsonBody(req): JsonBody<RefreshReq>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
-    let req: RefreshReq = body(&raw)?;
     let (session, refresh_token) = state
         .accounts
         .refresh(&tenant, &req.refresh_token, unix_now())
@@ -420,10 +370,9 @@ async fn own_session(
 
 async fn session(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, sid)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, sid)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let session = own_session(&state, &tenant, &sid).await?;
     Ok(Json(json!({ "session": session })))
 }
@@ -437,13 +386,11 @@ struct StepUp {
 
 async fn step_up(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, sid)): Path<(String, String)>,
-    raw: axum::body::Bytes,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, sid)): Path<(String, String)>,
+    JsonBody(req): JsonBody<StepUp>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     own_session(&state, &tenant, &sid).await?;
-    let req: StepUp = body(&raw)?;
     let session = state
         .accounts
         .step_up(&sid, &req.method, &req.acr, unix_now())
@@ -453,10 +400,9 @@ async fn step_up(
 
 async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, sid)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, sid)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     own_session(&state, &tenant, &sid).await?;
     let revoked = state
         .accounts
@@ -467,10 +413,9 @@ async fn revoke(
 
 async fn revoke_all(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((tenant, user_id)): Path<(String, String)>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     plausible(&user_id)?;
     let revoked = state
         .accounts

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use sqlx::Row as _;
 
-use crate::authz_cache::{live, Changes, ForwardRow, RelCache, ReverseRow};
+use crate::authz::cache::{live, Changes, ForwardRow, RelCache, ReverseRow};
 use crate::on_db;
 use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
@@ -174,7 +174,7 @@ pub struct AuthzStore {
     /// Parsed schemas by (tenant, the revision they were written at): a written schema never changes, so
     /// entries never go stale; the map is emptied when it reaches [`SCHEMA_CACHE_SIZE`].
     parsed: std::sync::Arc<std::sync::Mutex<ParsedSchemas>>,
-    /// Relationships in memory, exact by revision (see [`crate::authz_cache`]).
+    /// Relationships in memory, exact by revision (see [`crate::authz::cache`]).
     cache: std::sync::Arc<RelCache>,
 }
 

@@ -31,8 +31,8 @@
 //! `consistency` is `"minimize_latency"`, `"fully_consistent"`, `{"at_least_as_fresh": zookie}` or
 //! `{"at_exact_snapshot": zookie}`; every answer carries the zookie of the revision it was computed at.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -40,11 +40,11 @@ use serde_json::{json, Value};
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::{CheckError, Engine};
 
-use crate::authz_store::{
+use crate::authz::store::{
     AuthzStoreError, Filter, Operation, Precondition, PreconditionOp, SnapshotReader,
 };
 use crate::error::HttpError;
-use crate::http::{require_service, RawBody, TextBody, MAX_BODY_BYTES};
+use crate::http::extract::{RawBody, ServiceTenant, TextBody, MAX_BODY_BYTES};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -114,27 +114,6 @@ fn bad(code: &'static str, message: impl Into<String>) -> HttpError {
     HttpError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
-/// Every route here: the service credential, then a well-formed tenant.
-fn guard(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), HttpError> {
-    require_service(state, headers)?;
-    valid_tenant(tenant)
-}
-
-pub(crate) fn valid_tenant(t: &str) -> Result<(), HttpError> {
-    let ok = !t.is_empty()
-        && t.len() <= 63
-        && t.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(
-            "invalid_tenant",
-            format!("tenant `{t}` must be 1-63 characters of a-z, 0-9, `-` or `_`"),
-        ))
-    }
-}
-
 /// Parse a JSON body with a clear error (axum's own rejection text is not ours).
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, HttpError> {
     serde_json::from_slice(bytes)
@@ -184,11 +163,9 @@ async fn revision_for(
 
 async fn write_schema(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     TextBody(text): TextBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let revision = state.authz.write_schema(&tenant, &text).await?;
     Ok(Json(
         json!({ "revision": revision, "zookie": state.zookies.mint(&tenant, revision) }),
@@ -198,11 +175,9 @@ async fn write_schema(
 /// Import an OpenFGA model (JSON, schema 1.1) as the tenant's schema; answers with the schema text it became.
 async fn import_openfga(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     TextBody(model): TextBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let text = tessera_authz::openfga_to_schema(&model)
         .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
     let revision = state.authz.write_schema(&tenant, &text).await?;
@@ -215,10 +190,8 @@ async fn import_openfga(
 
 async fn read_schema(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let (revision, text, _) = state
         .authz
         .schema(&tenant, None)
@@ -256,11 +229,9 @@ const MAX_BATCH: usize = 1000;
 
 async fn write(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: WriteJson = body(
         &raw,
         r#"{"updates": [{"operation": "create|touch|delete", "relationship": "doc:1#viewer@user:a"}], "preconditions"?: [...]}"#,
@@ -300,11 +271,9 @@ struct FilterJson {
 
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(&raw, r#"{"filter": {"resource_type": "...", ...}}"#)?;
     let (revision, deleted) = state.authz.delete_matching(&tenant, &req.filter).await?;
     Ok(Json(
@@ -314,11 +283,9 @@ async fn delete(
 
 async fn read(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: FilterJson = body(
         &raw,
         r#"{"filter": {"resource_type": "...", ...}, "consistency"?: ...}"#,
@@ -394,7 +361,7 @@ async fn run_checks(
     .await
 }
 
-use crate::engine_thread::EngineFuture;
+use crate::authz::engine_thread::EngineFuture;
 
 /// At most this many contextual relationships per request.
 const MAX_CONTEXT: usize = 100;
@@ -431,7 +398,7 @@ where
         extra.push(r);
     }
     let reader = state.authz.reader(tenant, at).with_context(extra);
-    crate::engine_thread::with_engine(schema, reader, state.max_depth, f)
+    crate::authz::engine_thread::with_engine(schema, reader, state.max_depth, f)
         .await
         .map_err(HttpError::internal)
 }
@@ -457,12 +424,10 @@ fn timed(started: std::time::Instant, body: Value) -> impl axum::response::IntoR
 
 async fn check(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
-    guard(&state, &headers, &tenant)?;
     let req: CheckJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ...}"#,
@@ -509,12 +474,10 @@ async fn check(
 
 async fn check_bulk(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
-    guard(&state, &headers, &tenant)?;
     let req: BulkJson = body(
         &raw,
         r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#,
@@ -559,10 +522,8 @@ async fn schema_revision_at(state: &AppState, tenant: &str, at: u64) -> Result<u
 /// (through one Durable Object per tenant) to know how fresh its cached decisions are.
 async fn head(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let revision = state.authz.head(&tenant).await?;
     let schema_revision = schema_revision_at(&state, &tenant, revision).await?;
     Ok(Json(json!({
@@ -583,10 +544,8 @@ struct TokenRolesJson {
 
 async fn read_token_roles(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let roles = state.store.token_roles(&tenant).await?;
     Ok(Json(json!({ "roles": roles })))
 }
@@ -595,11 +554,9 @@ async fn read_token_roles(
 /// `roles` claim. Each must name a type and a relation or permission of the current schema.
 async fn write_token_roles(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: TokenRolesJson = body(&raw, r#"{"roles": ["org:acme#admin"]}"#)?;
     if req.roles.len() > MAX_TOKEN_ROLES {
         return Err(bad(
@@ -655,11 +612,9 @@ struct WatchQuery {
 
 async fn watch(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     Query(q): Query<WatchQuery>,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let since = match q.since.as_deref() {
         None => 0,
         Some(z) => state
@@ -714,11 +669,9 @@ struct ExpandAnswer<'a> {
 
 async fn expand(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: ExpandJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "consistency"?: ...}"#,
@@ -769,13 +722,11 @@ struct LookupResourcesJson {
 
 async fn lookup_resources(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     use base64::Engine as _;
     let started = crate::monotonic();
-    guard(&state, &headers, &tenant)?;
     let req: LookupResourcesJson = body(
         &raw,
         r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "..."}"#,
@@ -846,11 +797,9 @@ struct LookupSubjectsJson {
 
 async fn lookup_subjects(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ServiceTenant(tenant): ServiceTenant,
     RawBody(raw): RawBody,
 ) -> Result<Json<Value>, HttpError> {
-    guard(&state, &headers, &tenant)?;
     let req: LookupSubjectsJson = body(
         &raw,
         r#"{"resource": "doc:1", "permission": "view", "subject_type": "user", "subject_relation"?: "..."}"#,

@@ -1,0 +1,239 @@
+//! People and how they sign in: users, passkeys, TOTP secrets, sessions and refresh tokens.
+//!
+//! The edge runs the ceremonies (WebAuthn verification happens there); this store is authoritative for
+//! what they need to remember:
+//! - users (`user_id` is the opaque WebAuthn user handle; `username` is unique per tenant);
+//! - passkeys with their signature counter, advanced by compare-and-set so two concurrent logins with one
+//!   credential cannot both pass the clone check;
+//! - TOTP secrets, sealed at rest (AES-256-GCM under the origin's secrets key, bound to tenant and user),
+//!   verified here because the replay guard (the last accepted step) must have one writer;
+//! - sessions (`sid`) with their `amr`/`acr`/`auth_time`, and single-use refresh tokens stored as SHA-256
+//!   hashes: a token is spent on use and replaced; presenting a spent one revokes its whole session (the
+//!   token family), so a stolen token and its thief's descendants die together.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tessera_authn::totp::TotpError;
+use tessera_jose::Secret;
+
+use crate::store::Db;
+
+pub mod http;
+mod people;
+mod sessions;
+mod totp;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+/// A stored passkey. Binary fields are base64url.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Passkey {
+    pub credential_id: String,
+    pub user_id: String,
+    /// The COSE_Key, base64url.
+    pub public_key: String,
+    pub sign_count: u32,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    /// AAGUID, base64url.
+    pub aaguid: String,
+    #[serde(default)]
+    pub transports: Vec<String>,
+    #[serde(default)]
+    pub created_at: i64,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Session {
+    pub sid: String,
+    pub tenant: String,
+    pub user_id: String,
+    /// RFC 8176 methods, in the order they were used.
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum AccountsError {
+    UsernameTaken,
+    CredentialExists,
+    UnknownUser,
+    TotpAlreadyEnrolled,
+    TotpNotEnrolled,
+    Totp(TotpError),
+    /// Too many wrong codes: attempts are refused for `retry_after_secs`.
+    TotpLocked {
+        retry_after_secs: u64,
+    },
+    /// The refresh token is unknown or expired.
+    RefreshInvalid,
+    /// A spent refresh token was presented: its session was revoked.
+    RefreshReused,
+    SessionInactive,
+    Sealing(String),
+    Database(sqlx::Error),
+}
+
+impl AccountsError {
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UsernameTaken => "username_taken",
+            Self::CredentialExists => "credential_exists",
+            Self::UnknownUser => "unknown_user",
+            Self::TotpAlreadyEnrolled => "totp_already_enrolled",
+            Self::TotpNotEnrolled => "totp_not_enrolled",
+            Self::Totp(e) => e.code(),
+            Self::TotpLocked { .. } => "totp_locked",
+            Self::RefreshInvalid => "refresh_invalid",
+            Self::RefreshReused => "refresh_reused",
+            Self::SessionInactive => "session_inactive",
+            Self::Sealing(_) | Self::Database(_) => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for AccountsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UsernameTaken => f.write_str("that username is taken"),
+            Self::CredentialExists => f.write_str("that passkey is already registered"),
+            Self::UnknownUser => f.write_str("no such user"),
+            Self::TotpAlreadyEnrolled => f.write_str("an authenticator app is already enrolled"),
+            Self::TotpNotEnrolled => f.write_str("no authenticator app is enrolled"),
+            Self::Totp(e) => write!(f, "{e}"),
+            Self::TotpLocked { retry_after_secs } => {
+                write!(f, "too many wrong codes; try again in {retry_after_secs} s")
+            }
+            Self::RefreshInvalid => f.write_str("the refresh token is not valid"),
+            Self::RefreshReused => {
+                f.write_str("the refresh token was already used; the session has been revoked")
+            }
+            Self::SessionInactive => f.write_str("the session has ended"),
+            Self::Sealing(e) => write!(f, "sealing: {e}"),
+            Self::Database(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AccountsError {}
+
+impl From<sqlx::Error> for AccountsError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn token_hash(token: &str) -> String {
+    b64(&Sha256::digest(token.as_bytes()))
+}
+
+fn random_b64<const N: usize>() -> Result<String, AccountsError> {
+    crate::random_bytes::<N>()
+        .map(|b| b64(&b))
+        .map_err(|e| AccountsError::Sealing(format!("randomness: {e}")))
+}
+
+/// How long a session (and so its refresh tokens) lives, in seconds.
+pub const SESSION_TTL: i64 = 30 * 24 * 3600;
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    secrets_key: std::sync::Arc<Secret<[u8; 32]>>,
+}
+
+fn row_to_user<R: sqlx::Row>(r: &R) -> Result<User, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(User {
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn row_to_passkey<R: sqlx::Row>(r: &R) -> Result<Passkey, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let transports: String = r.try_get("transports")?;
+    let count: i64 = r.try_get("sign_count")?;
+    Ok(Passkey {
+        credential_id: r.try_get("credential_id")?,
+        user_id: r.try_get("user_id")?,
+        public_key: r.try_get("public_key")?,
+        sign_count: u32::try_from(count).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        backup_eligible: r.try_get::<i64, _>("backup_eligible")? != 0,
+        backed_up: r.try_get::<i64, _>("backed_up")? != 0,
+        aaguid: r.try_get("aaguid")?,
+        transports: serde_json::from_str(&transports)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
+fn row_to_session<R: sqlx::Row>(r: &R, now: i64) -> Result<Session, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let amr: String = r.try_get("amr")?;
+    let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    let expires_at: i64 = r.try_get("expires_at")?;
+    Ok(Session {
+        sid: r.try_get("sid")?,
+        tenant: r.try_get("tenant")?,
+        user_id: r.try_get("user_id")?,
+        amr: serde_json::from_str(&amr).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        acr: r.try_get("acr")?,
+        auth_time: r.try_get("auth_time")?,
+        expires_at,
+        active: revoked_at.is_none() && expires_at > now,
+        revoked_reason: r.try_get("revoked_reason")?,
+    })
+}
+
+impl Accounts {
+    #[must_use]
+    pub fn new(db: Db, secrets_key: Secret<[u8; 32]>) -> Self {
+        Self {
+            db,
+            secrets_key: std::sync::Arc::new(secrets_key),
+        }
+    }
+}

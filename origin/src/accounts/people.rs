@@ -1,0 +1,196 @@
+//! Users and their passkeys.
+
+use super::{
+    is_unique_violation, row_to_passkey, row_to_user, Accounts, AccountsError, Passkey, User,
+};
+use crate::on_db;
+
+/// Insert `$p` (a [`Passkey`]) for `$tenant` on `$exec` (a connection or transaction), `?`-propagating.
+macro_rules! insert_passkey {
+    ($exec:expr, $tenant:expr, $p:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO passkeys (tenant, credential_id, user_id, public_key, sign_count, backup_eligible, backed_up, aaguid, transports, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind($tenant)
+        .bind(&$p.credential_id)
+        .bind(&$p.user_id)
+        .bind(&$p.public_key)
+        .bind(i64::from($p.sign_count))
+        .bind(i64::from($p.backup_eligible))
+        .bind(i64::from($p.backed_up))
+        .bind(&$p.aaguid)
+        .bind(serde_json::to_string(&$p.transports).unwrap_or_else(|_| "[]".to_owned()))
+        .bind($now)
+        .execute($exec)
+        .await?;
+    };
+}
+
+impl Accounts {
+    /// # Errors
+    /// [`AccountsError::UsernameTaken`], or the database.
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        username: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<User, AccountsError> {
+        let done = on_db!(&self.db, pool => {
+            sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(tenant).bind(user_id).bind(username).bind(display_name).bind(now)
+                .execute(pool).await.map(|_| ())
+        });
+        match done {
+            Ok(_) => Ok(User {
+                user_id: user_id.to_owned(),
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+                created_at: now,
+            }),
+            Err(e) if is_unique_violation(&e) => Err(AccountsError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sign-up: a new user and their first passkey, together or not at all.
+    ///
+    /// # Errors
+    /// [`AccountsError::UsernameTaken`], [`AccountsError::CredentialExists`], or the database.
+    pub async fn sign_up(
+        &self,
+        tenant: &str,
+        user: &User,
+        passkey: &Passkey,
+        now: i64,
+    ) -> Result<(), AccountsError> {
+        let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(tenant).bind(&user.user_id).bind(&user.username).bind(&user.display_name).bind(now)
+                    .execute(&mut *tx).await?;
+                insert_passkey!(&mut *tx, tenant, passkey, now);
+                tx.commit().await
+            }.await
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                if self.user_by_name(tenant, &user.username).await?.is_some() {
+                    Err(AccountsError::UsernameTaken)
+                } else {
+                    Err(AccountsError::CredentialExists)
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn user_by_name(
+        &self,
+        tenant: &str,
+        username: &str,
+    ) -> Result<Option<User>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM users WHERE tenant = $1 AND username = $2")
+                .bind(tenant).bind(username)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_user(&r)).transpose()?
+        }))
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM users WHERE tenant = $1 AND user_id = $2")
+                .bind(tenant).bind(user_id)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_user(&r)).transpose()?
+        }))
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn passkeys_of(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Vec<Passkey>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM passkeys WHERE tenant = $1 AND user_id = $2 ORDER BY created_at, credential_id")
+                .bind(tenant).bind(user_id)
+                .fetch_all(pool).await?
+                .iter().map(row_to_passkey).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn passkey(
+        &self,
+        tenant: &str,
+        credential_id: &str,
+    ) -> Result<Option<Passkey>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM passkeys WHERE tenant = $1 AND credential_id = $2")
+                .bind(tenant).bind(credential_id)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_passkey(&r)).transpose()?
+        }))
+    }
+
+    /// Another passkey for an existing user.
+    ///
+    /// # Errors
+    /// [`AccountsError::UnknownUser`], [`AccountsError::CredentialExists`], or the database.
+    pub async fn add_passkey(
+        &self,
+        tenant: &str,
+        passkey: &Passkey,
+        now: i64,
+    ) -> Result<(), AccountsError> {
+        if self.user(tenant, &passkey.user_id).await?.is_none() {
+            return Err(AccountsError::UnknownUser);
+        }
+        let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
+            async {
+                let mut conn = pool.acquire().await?;
+                insert_passkey!(&mut *conn, tenant, passkey, now);
+                Ok(())
+            }.await
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(AccountsError::CredentialExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Move a passkey's counter from `from` to `to` if nobody else moved it first. Returns whether it moved.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn advance_counter(
+        &self,
+        tenant: &str,
+        credential_id: &str,
+        from: u32,
+        to: u32,
+        backed_up: bool,
+        now: i64,
+    ) -> Result<bool, AccountsError> {
+        let done = on_db!(&self.db, pool => {
+            sqlx::query("UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3 WHERE tenant = $4 AND credential_id = $5 AND sign_count = $6")
+                .bind(i64::from(to)).bind(i64::from(backed_up)).bind(now).bind(tenant).bind(credential_id).bind(i64::from(from))
+                .execute(pool).await?
+                .rows_affected()
+        });
+        Ok(done == 1)
+    }
+}

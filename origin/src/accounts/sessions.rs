@@ -1,0 +1,197 @@
+//! Sessions and their single-use refresh tokens (a spent token presented again revokes the family).
+
+use sqlx::Row as _;
+
+use super::{
+    random_b64, row_to_session, token_hash, Accounts, AccountsError, Session, SESSION_TTL,
+};
+use crate::on_db;
+
+impl Accounts {
+    /// A new session and its first refresh token.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn create_session(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        amr: &[String],
+        acr: &str,
+        now: i64,
+    ) -> Result<(Session, String), AccountsError> {
+        let sid = random_b64::<18>()?;
+        let refresh = random_b64::<32>()?;
+        let amr_json =
+            serde_json::to_string(amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
+        let expires_at = now + SESSION_TTL;
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
+                .bind(&sid).bind(tenant).bind(user_id).bind(&amr_json).bind(acr).bind(now).bind(expires_at)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
+                .bind(token_hash(&refresh)).bind(&sid).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok((
+            Session {
+                sid,
+                tenant: tenant.to_owned(),
+                user_id: user_id.to_owned(),
+                amr: amr.to_vec(),
+                acr: acr.to_owned(),
+                auth_time: now,
+                expires_at,
+                active: true,
+                revoked_reason: None,
+            },
+            refresh,
+        ))
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn session(&self, sid: &str, now: i64) -> Result<Option<Session>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM sessions WHERE sid = $1")
+                .bind(sid)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_session(&r, now)).transpose()?
+        }))
+    }
+
+    /// Spend `refresh_token` and issue its successor. A spent token revokes the session.
+    ///
+    /// # Errors
+    /// [`AccountsError::RefreshInvalid`], [`AccountsError::RefreshReused`], [`AccountsError::SessionInactive`],
+    /// or the database.
+    pub async fn refresh(
+        &self,
+        tenant: &str,
+        refresh_token: &str,
+        now: i64,
+    ) -> Result<(Session, String), AccountsError> {
+        let hash = token_hash(refresh_token);
+        let next = random_b64::<32>()?;
+        // Decided inside one transaction that opens with a write, so it holds the lock from the start:
+        // SQLite's write lock (a transaction that reads first cannot upgrade while another writer holds
+        // it, and fails with "database is locked" instead of waiting), PostgreSQL's row lock. Of many
+        // concurrent presentations one spends the token; every other one finds it spent, which is reuse.
+        let outcome: Result<Result<Session, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                // Only this tenant's tokens: another tenant's token is unknown here, and is not spent.
+                let spent = sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = $1
+                     WHERE token_hash = $2 AND used_at IS NULL
+                       AND sid IN (SELECT sid FROM sessions WHERE tenant = $3)
+                     RETURNING sid",
+                )
+                .bind(now).bind(&hash).bind(tenant)
+                .fetch_optional(&mut *tx).await?;
+                let Some(spent) = spent else {
+                    let known = sqlx::query(
+                        "SELECT r.sid AS sid FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
+                         WHERE r.token_hash = $1 AND s.tenant = $2",
+                    )
+                    .bind(&hash).bind(tenant)
+                    .fetch_optional(&mut *tx).await?;
+                    let Some(known) = known else {
+                        return Ok(Err(AccountsError::RefreshInvalid));
+                    };
+                    let sid: String = known.try_get("sid")?;
+                    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'refresh_reused' WHERE sid = $2 AND revoked_at IS NULL")
+                        .bind(now).bind(&sid)
+                        .execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    return Ok(Err(AccountsError::RefreshReused));
+                };
+                let sid: String = spent.try_get("sid")?;
+                let session = sqlx::query("SELECT * FROM sessions WHERE sid = $1")
+                    .bind(&sid)
+                    .fetch_one(&mut *tx).await
+                    .and_then(|r| row_to_session(&r, now))?;
+                if !session.active {
+                    tx.commit().await?;
+                    return Ok(Err(AccountsError::SessionInactive));
+                }
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
+                    .bind(token_hash(&next)).bind(&sid).bind(now)
+                    .execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Ok(session))
+            }.await
+        });
+        Ok((outcome??, next))
+    }
+
+    /// Add a method (e.g. `otp` after a TOTP step-up) to an active session's `amr`, raising its `acr`.
+    ///
+    /// # Errors
+    /// [`AccountsError::SessionInactive`], or the database.
+    pub async fn step_up(
+        &self,
+        sid: &str,
+        method: &str,
+        acr: &str,
+        now: i64,
+    ) -> Result<Session, AccountsError> {
+        let mut session = self
+            .session(sid, now)
+            .await?
+            .ok_or(AccountsError::SessionInactive)?;
+        if !session.active {
+            return Err(AccountsError::SessionInactive);
+        }
+        if !session.amr.iter().any(|m| m == method) {
+            session.amr.push(method.to_owned());
+        }
+        session.acr = acr.to_owned();
+        let amr_json = serde_json::to_string(&session.amr)
+            .map_err(|e| AccountsError::Sealing(e.to_string()))?;
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3")
+                .bind(amr_json).bind(acr).bind(sid)
+                .execute(pool).await?;
+        });
+        Ok(session)
+    }
+
+    /// Revoke one session; returns whether it was active.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn revoke_session(
+        &self,
+        sid: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
+                .bind(now).bind(reason).bind(sid)
+                .execute(pool).await?
+                .rows_affected()
+        }) == 1)
+    }
+
+    /// Revoke every session of a user ("log out everywhere"); returns how many were active.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn revoke_user_sessions(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<u64, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'logout_everywhere' WHERE tenant = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now).bind(tenant).bind(user_id)
+                .execute(pool).await?
+                .rows_affected()
+        }))
+    }
+}

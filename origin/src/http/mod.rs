@@ -1,0 +1,41 @@
+//! The origin's HTTP surface.
+//!
+//! - `GET /healthz` — liveness and database reachability, unauthenticated.
+//! - `GET /internal/v1/clients/{client_id}` — a client record for the edge (service credential).
+//! - `/v1/tenants/{tenant}/...` — the authorization API (`crate::authz::http`).
+//! - `/internal/v1/tenants/{tenant}/...` — the accounts API the edge uses (`crate::accounts::http`).
+//!
+//! Every route of a feature lives in its folder; [`extract`] holds what they share: the service
+//! credential with the tenant, and bodies read within a limit with JSON refusals.
+
+pub mod extract;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::error::HttpError;
+use crate::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(crate::clients::http::routes())
+        .merge(crate::authz::http::routes())
+        .merge(crate::accounts::http::routes())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, HttpError> {
+    state.store.ping().await?;
+    Ok(Json(
+        serde_json::json!({ "status": "ok", "service": "tessera-origin" }),
+    ))
+}
+
+async fn not_found() -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
