@@ -192,7 +192,8 @@ pub async fn token(
 
     let roles = token_roles(env, ctx, cfg, &client).await?;
     let now = now_secs();
-    let ttl = client.token_ttl.clamp(30, 3600);
+    // Bounded by MAX_TOKEN_TTL, the lifetime key rotation relies on (not only by the 30..3600 range).
+    let ttl = tessera_jose::issued_ttl(i64::from(client.token_ttl), &cfg.policy);
     let scope = if scopes.is_empty() {
         None
     } else {
@@ -202,7 +203,7 @@ pub async fn token(
         iss: cfg.issuer.clone(),
         sub: client.client_id.clone(),
         aud: Audience::One(audience),
-        exp: now + i64::from(ttl),
+        exp: now + ttl,
         iat: now,
         nbf: None,
         jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
@@ -233,7 +234,7 @@ pub async fn token(
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
-        expires_in: ttl,
+        expires_in: u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?,
         scope,
         issued_token_type: None,
         refresh_token: None,

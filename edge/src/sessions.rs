@@ -73,23 +73,26 @@ async fn tenant_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<Strin
     Ok(roles)
 }
 
-/// A signed access token for `session`, with the tenant's token roles the user holds.
+/// A signed access token for `session`, with the tenant's token roles the user holds, and its lifetime
+/// (`USER_TOKEN_TTL`, never above `MAX_TOKEN_TTL`).
 async fn mint(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     tenant: &str,
     session: &Session,
-) -> Result<String, ApiError> {
+) -> Result<(String, u32), ApiError> {
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
     let named = tenant_roles(env, cfg, tenant).await?;
     let roles = crate::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
     let now = now_secs();
+    let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
+    let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
     let claims = AccessTokenClaims {
         iss: cfg.issuer.clone(),
         sub: session.user_id.clone(),
         aud: Audience::One(cfg.login.audience.clone()),
-        exp: now + i64::from(cfg.login.token_ttl),
+        exp: now + ttl,
         iat: now,
         nbf: None,
         jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
@@ -104,13 +107,14 @@ async fn mint(
     };
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
-    issue_access_token(&signer, &claims).await.map_err(|e| {
+    let token = issue_access_token(&signer, &claims).await.map_err(|e| {
         ApiError::unavailable(
             "signer_unavailable",
             "tokens cannot be issued right now",
             e.to_string(),
         )
-    })
+    })?;
+    Ok((token, expires_in))
 }
 
 /// The token response for `session`: an access token and the session's next refresh token.
@@ -122,10 +126,11 @@ async fn issue(
     session: &Session,
     refresh_token: String,
 ) -> Result<Response, ApiError> {
+    let (access_token, expires_in) = mint(env, ctx, cfg, tenant, session).await?;
     no_store(Response::from_json(&TokenResponse {
-        access_token: mint(env, ctx, cfg, tenant, session).await?,
+        access_token,
         token_type: "Bearer".into(),
-        expires_in: cfg.login.token_ttl,
+        expires_in,
         scope: None,
         issued_token_type: None,
         refresh_token: Some(refresh_token),
@@ -327,10 +332,11 @@ pub async fn totp_verify(
         .map_err(totp_refused)?;
     let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", ACR_PASSKEY).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
+    let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
     no_store(Response::from_json(&json!({
-        "access_token": mint(env, ctx, cfg, &who.tenant, &session).await?,
+        "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": cfg.login.token_ttl,
+        "expires_in": expires_in,
     }))?)
 }
 
