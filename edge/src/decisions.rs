@@ -184,7 +184,7 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         .filter(|t| !t.is_empty())
         .ok_or_else(|| refused("no bearer token".to_owned()))?;
     let claims = match verify(env, cfg, token, None, now_secs()).await? {
-        Outcome::Valid(v) => v.claims,
+        Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("check: token refused ({}): {e}", e.code())))
         }

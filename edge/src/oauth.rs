@@ -271,32 +271,25 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
         .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
     let body = match verify(env, cfg, token, None, now_secs()).await? {
         Outcome::Valid(v) => {
-            let aud_ok = match v.claims.get("aud") {
-                Some(Value::String(a)) => caller.audiences.contains(a),
-                Some(Value::Array(all)) => all.iter().any(|a| {
-                    a.as_str()
-                        .is_some_and(|a| caller.audiences.iter().any(|c| c == a))
-                }),
-                _ => false,
-            };
-            let sid = v
-                .claims
-                .get("sid")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if v.claims.get("tid").and_then(Value::as_str) != Some(caller.tenant.as_str()) {
+            let aud_ok = v
+                .registered()
+                .aud
+                .iter()
+                .any(|a| caller.audiences.contains(a));
+            let sid = v.claim_str("sid").map(str::to_owned);
+            if v.claim_str("tid") != Some(caller.tenant.as_str()) {
                 inactive("wrong_tenant")
             } else if !aud_ok {
                 inactive("wrong_audience")
             } else if let Some(sid) = sid {
                 // A user token: its session must still be active (revocation shows at once).
                 if crate::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
-                    active(v.claims)
+                    active(v.into_claims())
                 } else {
                     inactive("session_revoked")
                 }
             } else {
-                active(v.claims)
+                active(v.into_claims())
             }
         }
         Outcome::Invalid(e) => {

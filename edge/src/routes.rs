@@ -186,8 +186,8 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
     match verify(env, cfg, &parsed.token, Some(audience), now_secs()).await? {
         Outcome::Valid(v) => Ok(Response::from_json(&VerifyResponse {
             valid: true,
-            kid: Some(v.kid),
-            claims: Some(v.claims),
+            kid: Some(v.kid().to_owned()),
+            claims: Some(v.into_claims()),
             error: None,
             message: None,
         })?),

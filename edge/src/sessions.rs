@@ -208,7 +208,7 @@ pub async fn optional_user(
         .strip_prefix("Bearer ")
         .ok_or_else(|| refused("not a bearer token".into()))?;
     let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now_secs()).await? {
-        Outcome::Valid(v) => v.claims,
+        Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("user token refused ({}): {e}", e.code())))
         }

@@ -36,6 +36,6 @@ pub use ring::{KeyRing, RingKey, RotationPolicy, RotationReport};
 pub use secret::Secret;
 pub use token::{Header, ParseError, UntrustedToken, MAX_TOKEN_LEN};
 pub use validate::{
-    validate_claims, verify_token, SignatureChecked, ValidationError, VerifiedToken, VerifyError,
+    verify_token, RegisteredClaims, SignatureChecked, ValidationError, VerifiedToken, VerifyError,
     VerifyOptions,
 };
