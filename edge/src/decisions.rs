@@ -178,12 +178,8 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         internal_message: Some(detail),
         ..ApiError::new(401, "unauthorized", "a valid access token is required")
     };
-    let header = req.headers().get("authorization")?.unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| refused("no bearer token".to_owned()))?;
-    let claims = match verify(env, cfg, token, None, now_secs()).await? {
+    let token = crate::http::bearer(req)?.ok_or_else(|| refused("no bearer token".to_owned()))?;
+    let claims = match verify(env, cfg, &token, None, now_secs()).await? {
         Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("check: token refused ({}): {e}", e.code())))
@@ -206,14 +202,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            413,
-            "request_too_large",
-            "the request body is larger than 64 KiB",
-        ));
-    }
+    let body = crate::http::read_body(req, MAX_BODY).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))
 }

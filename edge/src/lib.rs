@@ -15,6 +15,11 @@
 //!   `POST /v1/totp/{enroll,confirm,verify}`, `POST /v1/sessions/{logout,logout-all}`; refresh tokens at
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
+//!
+//! Request bodies and the `Authorization` header are read through `http`.
+
+// Untrusted text is parsed (`split_once`, `strip_prefix`, `get`), never sliced by byte position.
+#![deny(clippy::string_slice)]
 
 mod bench;
 mod ceremonies;
@@ -23,6 +28,7 @@ mod config;
 mod decisions;
 mod error;
 mod heads;
+mod http;
 mod keyring;
 mod login_page;
 mod oauth;

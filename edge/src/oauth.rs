@@ -11,7 +11,10 @@ use worker::{Context, Env, Request, Response};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::verify::{verify, Outcome};
-use crate::{clients, decisions, keyring, now_secs, random_bytes};
+use crate::{clients, decisions, http, keyring, now_secs, random_bytes};
+
+/// The largest form body `/oauth2/token` and `/oauth2/introspect` read.
+const MAX_FORM: usize = 16 * 1024;
 
 /// Form parameters, refusing repeats (RFC 6749 §3.1: "MUST NOT be included more than once").
 struct Form(Vec<(String, String)>);
@@ -29,14 +32,13 @@ impl Form {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        let body = req.bytes().await?;
-        if body.len() > 16 * 1024 {
-            return Err(ApiError::oauth(
-                413,
-                "invalid_request",
-                "the request body is too large",
-            ));
-        }
+        let body = http::read_body(req, MAX_FORM).await.map_err(|e| {
+            if e.status == 413 {
+                ApiError::oauth(413, "invalid_request", "the request body is too large")
+            } else {
+                e
+            }
+        })?;
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -62,12 +64,12 @@ impl Form {
 }
 
 /// RFC 6749 §2.3.1: HTTP Basic (form-urlencoded id and secret) or `client_id` + `client_secret` in the body;
-/// never both.
+/// never both. The header is parsed, never sliced: any text in it is an `invalid_client`, not a panic.
 fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), ApiError> {
     let header = req.headers().get("authorization")?;
     let in_body = form.get("client_secret").is_some();
     match header {
-        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+        Some(h) if http::scheme(&h).eq_ignore_ascii_case("basic") => {
             if in_body {
                 return Err(ApiError::oauth(
                     400,
@@ -75,23 +77,9 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
                     "use one client authentication method, not two",
                 ));
             }
-            let decoded = STANDARD
-                .decode(h[6..].trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ApiError::invalid_client("basic credentials are not base64 utf-8")
-                })?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
-            let decode = |s: &str| -> String {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Ok((decode(id), decode(secret)))
+            let encoded = http::credentials(&h, "Basic")
+                .ok_or_else(|| ApiError::invalid_client("basic scheme without credentials"))?;
+            basic_credentials(encoded)
         }
         Some(_) => Err(ApiError::invalid_client("unsupported authorization scheme")),
         None => match (form.get("client_id"), form.get("client_secret")) {
@@ -99,6 +87,25 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
             _ => Err(ApiError::invalid_client("no client credentials")),
         },
     }
+}
+
+/// `base64(urlencoded id ":" urlencoded secret)` (RFC 6749 §2.3.1) as the id and the secret.
+fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::invalid_client("basic credentials are not base64 utf-8"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
+    let decode = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok((decode(id), decode(secret)))
 }
 
 async fn authenticated_client(

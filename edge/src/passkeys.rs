@@ -43,14 +43,7 @@ async fn read<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = req.bytes().await?;
-    if body.len() > 64 * 1024 {
-        return Err(ApiError::new(
-            413,
-            "request_too_large",
-            "the request body is larger than 64 KiB",
-        ));
-    }
+    let body = crate::http::read_body(req, crate::routes::MAX_BODY).await?;
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| {
             ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}"))

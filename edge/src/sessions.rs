@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin_api::{self, Session};
 use crate::verify::{verify, Outcome};
-use crate::{keyring, now_secs, random_bytes};
+use crate::{http, keyring, now_secs, random_bytes};
 
 /// The `client_id` of tokens issued to people through the login page (a public client).
 pub const LOGIN_CLIENT_ID: &str = "tessera-login";
@@ -204,9 +204,8 @@ pub async fn optional_user(
         internal_message: Some(detail),
         ..ApiError::new(401, "unauthorized", "sign in again")
     };
-    let token = header
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| refused("not a bearer token".into()))?;
+    let token =
+        http::credentials(&header, "Bearer").ok_or_else(|| refused("not a bearer token".into()))?;
     let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now_secs()).await? {
         Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
@@ -245,8 +244,11 @@ async fn require_user(req: &Request, env: &Env, cfg: &Config) -> Result<SignedIn
     })
 }
 
+/// The largest body `/v1/totp/confirm` and `/v1/totp/verify` read (`{"code": "123456"}`).
+const MAX_CODE_BODY: usize = 1024;
+
 async fn code_body(req: &mut Request) -> Result<String, ApiError> {
-    let body = req.bytes().await?;
+    let body = http::read_body(req, MAX_CODE_BODY).await?;
     let parsed: TotpCodeRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             400,
@@ -279,8 +281,10 @@ fn totp_refused(e: ApiError) -> ApiError {
 ///
 /// # Errors
 /// `401`, `409 totp_already_enrolled`, or the origin.
-pub async fn totp_enroll(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn totp_enroll(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
+    // No body is expected; one is still read only up to the bound.
+    http::read_body(&mut req, MAX_CODE_BODY).await?;
     let secret_text = origin_api::enroll_totp(env, cfg, &who.tenant, &who.user_id)
         .await
         .map_err(totp_refused)?;
