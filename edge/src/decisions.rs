@@ -32,8 +32,9 @@ use worker::{Context, Env, Fetch, Method, Request, RequestInit, Response};
 use crate::config::{secret, Config};
 use crate::error::ApiError;
 use crate::heads::{self, now_u64};
-use crate::now_secs;
 use crate::verify::{verify, Outcome};
+use crate::{log, now_secs};
+use serde_json::json;
 
 const KV_BINDING: &str = "DECISIONS";
 /// The scope that lets a token ask about any subject of its tenant.
@@ -471,7 +472,13 @@ async fn cached(
     let kv = match env.kv(KV_BINDING) {
         Ok(kv) => kv,
         Err(e) => {
-            worker::console_error!("kv binding {KV_BINDING}: {e}");
+            log::error(
+                "kv_binding_failed",
+                &[
+                    ("binding", json!(KV_BINDING)),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             return None;
         }
     };
@@ -491,7 +498,7 @@ async fn cached(
             Ok(Some(s)) => s,
             Ok(None) => return None,
             Err(e) => {
-                worker::console_error!("kv get failed: {e}");
+                log::error("kv_get_failed", &[("detail", json!(e.to_string()))]);
                 return None;
             }
         };
@@ -601,7 +608,13 @@ fn store_in_kv(ctx: &Context, env: &Env, entries: Vec<(String, bool)>, zookie: &
         let kv = match env.kv(KV_BINDING) {
             Ok(kv) => kv,
             Err(e) => {
-                worker::console_error!("kv binding {KV_BINDING}: {e}");
+                log::error(
+                    "kv_binding_failed",
+                    &[
+                        ("binding", json!(KV_BINDING)),
+                        ("detail", json!(e.to_string())),
+                    ],
+                );
                 return;
             }
         };
@@ -614,10 +627,10 @@ fn store_in_kv(ctx: &Context, env: &Env, entries: Vec<(String, bool)>, zookie: &
             match put {
                 Ok(p) => {
                     if let Err(e) = p.execute().await {
-                        worker::console_error!("kv put failed: {e}");
+                        log::error("kv_put_failed", &[("detail", json!(e.to_string()))]);
                     }
                 }
-                Err(e) => worker::console_error!("kv put failed: {e}"),
+                Err(e) => log::error("kv_put_failed", &[("detail", json!(e.to_string()))]),
             }
         }
     });
@@ -726,7 +739,14 @@ pub async fn roles_held(
             Ok(d) if d.allowed => held.push(role.clone()),
             Ok(_) => {}
             // A role the schema no longer has (renamed permission): not held, and the log says why.
-            Err(e) => worker::console_error!("token role {role}: {} {}", e.code, e.message),
+            Err(e) => log::error(
+                "token_role_unchecked",
+                &[
+                    ("role", json!(role)),
+                    ("code", json!(e.code)),
+                    ("detail", json!(e.message)),
+                ],
+            ),
         }
     }
     Ok(Some(held))

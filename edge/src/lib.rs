@@ -16,7 +16,7 @@
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
 //!
-//! Request bodies and the `Authorization` header are read through `http`.
+//! Logs are JSON lines (`log`); request bodies and the `Authorization` header are read through `http`.
 
 // Untrusted text is parsed (`split_once`, `strip_prefix`, `get`), never sliced by byte position.
 #![deny(clippy::string_slice)]
@@ -30,6 +30,7 @@ mod error;
 mod heads;
 mod http;
 mod keyring;
+mod log;
 mod login_page;
 mod oauth;
 mod origin_api;

@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
@@ -10,6 +10,7 @@ use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::log;
 use crate::verify::{verify, Outcome};
 use crate::{clients, decisions, http, keyring, now_secs, random_bytes};
 
@@ -232,11 +233,14 @@ pub async fn token(
             e.to_string(),
         )
     })?;
-    worker::console_log!(
-        "issued token jti={} client={} tenant={}",
-        claims.jti,
-        claims.client_id,
-        claims.tid
+    log::info(
+        "token_issued",
+        &[
+            ("jti", json!(claims.jti)),
+            ("client_id", json!(claims.client_id)),
+            ("tenant", json!(claims.tid)),
+            ("ttl", json!(ttl)),
+        ],
     );
     let body = TokenResponse {
         access_token,
@@ -300,7 +304,13 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
             }
         }
         Outcome::Invalid(e) => {
-            worker::console_log!("introspection: inactive token ({}): {e}", e.code());
+            log::info(
+                "introspection_inactive",
+                &[
+                    ("reason", json!(e.code())),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             inactive(e.code())
         }
     };

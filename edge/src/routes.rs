@@ -9,7 +9,7 @@ use worker::{Context, Env, Method, Request, Response};
 use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
 use crate::verify::{verify, Outcome};
-use crate::{http, keyring, now_secs, oauth};
+use crate::{http, keyring, log, now_secs, oauth};
 
 /// The largest body any endpoint accepts (passkey responses and bulk checks; the others take less).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -202,7 +202,13 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
             message: None,
         })?),
         Outcome::Invalid(e) => {
-            worker::console_log!("verify: refused ({}): {e}", e.code());
+            log::info(
+                "token_refused",
+                &[
+                    ("reason", json!(e.code())),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             Ok(Response::from_json(&VerifyResponse {
                 valid: false,
                 kid: None,

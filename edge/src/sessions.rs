@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin_api::{self, Session};
 use crate::verify::{verify, Outcome};
-use crate::{http, keyring, now_secs, random_bytes};
+use crate::{http, keyring, log, now_secs, random_bytes};
 
 /// The `client_id` of tokens issued to people through the login page (a public client).
 pub const LOGIN_CLIENT_ID: &str = "tessera-login";
@@ -173,7 +173,13 @@ pub async fn refresh_grant(
     match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
         Ok(next) => issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await,
         Err(e) if e.status == 400 => {
-            worker::console_log!("refresh refused ({}): {}", e.code, e.external_message);
+            log::info(
+                "refresh_refused",
+                &[
+                    ("reason", json!(e.code)),
+                    ("detail", json!(e.external_message)),
+                ],
+            );
             let message = if e.code == "refresh_reused" {
                 "this refresh token was already used; the session has been ended, sign in again"
             } else {
