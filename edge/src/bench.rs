@@ -1,5 +1,6 @@
-//! Benchmark routes, compiled in but answering only when the var `BENCH_ROUTES` is `danger-enabled`
-//! (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
+//! Benchmark routes: compiled in only with the cargo feature `bench` (`TESSERA_EDGE_FEATURES=bench
+//! scripts/build-edge`, which builds into `edge/build-bench`; the production build leaves them out), and
+//! even then answering only when the var `BENCH_ROUTES` is `danger-enabled` (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
 //! advance while code runs, so CPU per operation is (time for n ops − time for 0 ops) / n.
 //!
 //! - `POST /__bench/verify?n=N&memo=0|1&stage=0|1` body = a token: verify it `n` times (memo=0: parse +

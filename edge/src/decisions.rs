@@ -422,6 +422,7 @@ fn with_cache<T>(cfg: &Config, f: impl FnOnce(&mut BoundedCache<String, Decision
 }
 
 /// Forget every decision in this isolate (benchmarks measure the KV path with it).
+#[cfg(feature = "bench")]
 pub fn forget_isolate_decisions() {
     DECISIONS.with(|c| {
         if let Some(c) = c.borrow_mut().as_mut() {

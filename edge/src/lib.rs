@@ -16,11 +16,15 @@
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
 //!
+//! With the `bench` feature (never in the production build: `scripts/bench` builds it into
+//! `edge/build-bench`), `/__bench/*` routes time the edge's operations from inside workerd (see `bench`).
+//!
 //! Logs are JSON lines (`log`); request bodies and the `Authorization` header are read through `http`.
 
 // Untrusted text is parsed (`split_once`, `strip_prefix`, `get`), never sliced by byte position.
 #![deny(clippy::string_slice)]
 
+#[cfg(feature = "bench")]
 mod bench;
 mod ceremonies;
 mod clients;

@@ -19,6 +19,8 @@ const MAX_VERIFY_BODY: usize = 16 * 1024;
 pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
+    // Only in a build with the `bench` feature (never the production build), and only with the var set.
+    #[cfg(feature = "bench")]
     if path.starts_with("/__bench/") && crate::bench::enabled(env) {
         let cfg = Config::from_env(env)?;
         return crate::bench::handle(req, env, ctx, &cfg).await;
