@@ -1,5 +1,6 @@
-//! Benchmark routes, compiled in but answering only when the var `BENCH_ROUTES` is `danger-enabled`
-//! (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
+//! Benchmark routes: compiled in only with the cargo feature `bench` (`TESSERA_EDGE_FEATURES=bench
+//! scripts/build-edge`, which builds into `edge/build-bench`; the production build leaves them out), and
+//! even then answering only when the var `BENCH_ROUTES` is `danger-enabled` (never set in wrangler.toml). `scripts/bench` times them from outside: in workerd the clock does not
 //! advance while code runs, so CPU per operation is (time for n ops − time for 0 ops) / n.
 //!
 //! - `POST /__bench/verify?n=N&memo=0|1&stage=0|1` body = a token: verify it `n` times (memo=0: parse +
@@ -78,15 +79,8 @@ pub async fn handle(
             let mut ok = 0u32;
             for _ in 0..n {
                 let valid = if parse_only {
-                    UntrustedToken::parse(&token).is_ok_and(|t| {
-                        tessera_jose::validate_claims(
-                            &t.header().kid,
-                            t.claims_unverified(),
-                            &opts,
-                            now,
-                        )
-                        .is_ok()
-                    })
+                    UntrustedToken::parse(&token)
+                        .is_ok_and(|t| t.check_claims_unverified(&opts, now).is_ok())
                 } else if memo {
                     matches!(
                         verify(env, cfg, &token, None, now).await?,

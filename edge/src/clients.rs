@@ -16,7 +16,8 @@ use worker::{Env, Fetch, Method, Request, RequestInit};
 
 use crate::config::{secret, Config};
 use crate::error::ApiError;
-use crate::now_ms;
+use crate::{log, now_ms};
+use serde_json::json;
 
 const KV_BINDING: &str = "CLIENTS";
 const KV_TTL_SECONDS: u64 = 60;
@@ -74,10 +75,10 @@ pub async fn lookup(
             match kv.put(&kv_key(client_id), text) {
                 Ok(put) => {
                     if let Err(e) = put.expiration_ttl(KV_TTL_SECONDS).execute().await {
-                        worker::console_error!("kv put failed: {e}");
+                        log::error("kv_put_failed", &[("detail", json!(e.to_string()))]);
                     }
                 }
-                Err(e) => worker::console_error!("kv put failed: {e}"),
+                Err(e) => log::error("kv_put_failed", &[("detail", json!(e.to_string()))]),
             }
             Ok(Some(record))
         }
@@ -88,9 +89,18 @@ pub async fn lookup(
         }
         Err(origin_err) => match kv.get(&kv_key(client_id)).json::<ClientRecord>().await {
             Ok(Some(record)) => {
-                worker::console_error!(
-                    "origin unreachable, using KV copy of client {client_id}: {}",
-                    origin_err.external_message
+                log::warn(
+                    "client_from_kv",
+                    &[
+                        ("client_id", json!(client_id)),
+                        (
+                            "detail",
+                            json!(origin_err
+                                .internal_message
+                                .as_deref()
+                                .unwrap_or(&origin_err.external_message)),
+                        ),
+                    ],
                 );
                 Ok(Some(record))
             }

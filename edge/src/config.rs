@@ -2,7 +2,7 @@
 
 use tessera_authn::webauthn::{CoseAlgorithm, RelyingParty, UserVerification};
 use tessera_authz::decision_cache::Bounds;
-use tessera_jose::{RotationPolicy, Secret};
+use tessera_jose::{lifetime, RotationPolicy, Secret};
 use worker::Env;
 
 use crate::error::ApiError;
@@ -29,7 +29,7 @@ pub struct LoginConfig {
     pub tenant: String,
     /// Audience of user access tokens.
     pub audience: String,
-    /// Lifetime of user access tokens (seconds).
+    /// Lifetime of user access tokens (seconds), at most `MAX_TOKEN_TTL`.
     pub token_ttl: u32,
     /// How recent a sign-in must be to add another passkey (seconds).
     pub reauth_window: i64,
@@ -46,7 +46,12 @@ impl LoginConfig {
         })
     }
 
-    fn from_env(env: &Env, issuer: &str, default_audience: &str) -> Result<Self, ApiError> {
+    fn from_env(
+        env: &Env,
+        issuer: &str,
+        default_audience: &str,
+        policy: &RotationPolicy,
+    ) -> Result<Self, ApiError> {
         let issuer_url = url::Url::parse(issuer)
             .map_err(|e| ApiError::misconfigured(format!("ISSUER `{issuer}`: {e}")))?;
         let host_is_name = matches!(issuer_url.host(), Some(url::Host::Domain(_)));
@@ -87,8 +92,19 @@ impl LoginConfig {
                 CoseAlgorithm::Rs256,
             ],
         });
-        let token_ttl =
-            u32::try_from(number(env, "USER_TOKEN_TTL", 600)?.clamp(30, 3600)).unwrap_or(600);
+        // Unset: 600 s (or MAX_TOKEN_TTL if shorter). Set above MAX_TOKEN_TTL: the edge refuses to run,
+        // since key rotation would remove keys while such tokens live.
+        let configured = match env.var("USER_TOKEN_TTL") {
+            Ok(_) => Some(
+                i64::try_from(number(env, "USER_TOKEN_TTL", 600)?)
+                    .map_err(|_| ApiError::misconfigured("var `USER_TOKEN_TTL` is too large"))?,
+            ),
+            Err(_) => None,
+        };
+        let token_ttl = lifetime::configured_ttl("USER_TOKEN_TTL", configured, 600, policy)
+            .map_err(|e| ApiError::misconfigured(e.to_string()))?;
+        let token_ttl = u32::try_from(token_ttl)
+            .map_err(|_| ApiError::misconfigured("`USER_TOKEN_TTL` is out of range"))?;
         Ok(Self {
             rp,
             rp_name: var_or(env, "RP_NAME", "Tessera"),
@@ -132,19 +148,26 @@ impl Config {
             .var("ISSUER")
             .map(|v| v.to_string().trim_end_matches('/').to_owned())
             .map_err(|_| ApiError::misconfigured("var `ISSUER` is not set"))?;
+        let policy = RotationPolicy {
+            jwks_max_age: seconds(env, "JWKS_MAX_AGE", 300)?,
+            ring_cache_ttl: seconds(env, "RING_CACHE_TTL", 30)?,
+            max_token_ttl: seconds(env, "MAX_TOKEN_TTL", 3600)?,
+            leeway: seconds(env, "LEEWAY", 30)?,
+        };
+        lifetime::check_policy(&policy).map_err(|e| ApiError::misconfigured(e.to_string()))?;
         Ok(Self {
             default_audience: var_or(env, "DEFAULT_AUDIENCE", &issuer),
             origin_url: var_or(env, "ORIGIN_URL", "http://127.0.0.1:8788")
                 .trim_end_matches('/')
                 .to_owned(),
-            policy: RotationPolicy {
-                jwks_max_age: seconds(env, "JWKS_MAX_AGE", 300)?,
-                ring_cache_ttl: seconds(env, "RING_CACHE_TTL", 30)?,
-                max_token_ttl: seconds(env, "MAX_TOKEN_TTL", 3600)?,
-                leeway: seconds(env, "LEEWAY", 30)?,
-            },
             checks: CheckConfig::from_env(env)?,
-            login: LoginConfig::from_env(env, &issuer, &var_or(env, "DEFAULT_AUDIENCE", &issuer))?,
+            login: LoginConfig::from_env(
+                env,
+                &issuer,
+                &var_or(env, "DEFAULT_AUDIENCE", &issuer),
+                &policy,
+            )?,
+            policy,
             issuer,
         })
     }

@@ -32,8 +32,9 @@ use worker::{Context, Env, Fetch, Method, Request, RequestInit, Response};
 use crate::config::{secret, Config};
 use crate::error::ApiError;
 use crate::heads::{self, now_u64};
-use crate::now_secs;
 use crate::verify::{verify, Outcome};
+use crate::{log, now_secs};
+use serde_json::json;
 
 const KV_BINDING: &str = "DECISIONS";
 /// The scope that lets a token ask about any subject of its tenant.
@@ -178,13 +179,9 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         internal_message: Some(detail),
         ..ApiError::new(401, "unauthorized", "a valid access token is required")
     };
-    let header = req.headers().get("authorization")?.unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| refused("no bearer token".to_owned()))?;
-    let claims = match verify(env, cfg, token, None, now_secs()).await? {
-        Outcome::Valid(v) => v.claims,
+    let token = crate::http::bearer(req)?.ok_or_else(|| refused("no bearer token".to_owned()))?;
+    let claims = match verify(env, cfg, &token, None, now_secs()).await? {
+        Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("check: token refused ({}): {e}", e.code())))
         }
@@ -212,14 +209,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            413,
-            "request_too_large",
-            "the request body is larger than 64 KiB",
-        ));
-    }
+    let body = crate::http::read_body(req, MAX_BODY).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))
 }
@@ -438,6 +428,7 @@ fn with_cache<T>(cfg: &Config, f: impl FnOnce(&mut BoundedCache<String, Decision
 }
 
 /// Forget every decision in this isolate (benchmarks measure the KV path with it).
+#[cfg(feature = "bench")]
 pub fn forget_isolate_decisions() {
     DECISIONS.with(|c| {
         if let Some(c) = c.borrow_mut().as_mut() {
@@ -488,7 +479,13 @@ async fn cached(
     let kv = match env.kv(KV_BINDING) {
         Ok(kv) => kv,
         Err(e) => {
-            worker::console_error!("kv binding {KV_BINDING}: {e}");
+            log::error(
+                "kv_binding_failed",
+                &[
+                    ("binding", json!(KV_BINDING)),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             return None;
         }
     };
@@ -508,7 +505,7 @@ async fn cached(
             Ok(Some(s)) => s,
             Ok(None) => return None,
             Err(e) => {
-                worker::console_error!("kv get failed: {e}");
+                log::error("kv_get_failed", &[("detail", json!(e.to_string()))]);
                 return None;
             }
         };
@@ -618,7 +615,13 @@ fn store_in_kv(ctx: &Context, env: &Env, entries: Vec<(String, bool)>, zookie: &
         let kv = match env.kv(KV_BINDING) {
             Ok(kv) => kv,
             Err(e) => {
-                worker::console_error!("kv binding {KV_BINDING}: {e}");
+                log::error(
+                    "kv_binding_failed",
+                    &[
+                        ("binding", json!(KV_BINDING)),
+                        ("detail", json!(e.to_string())),
+                    ],
+                );
                 return;
             }
         };
@@ -631,10 +634,10 @@ fn store_in_kv(ctx: &Context, env: &Env, entries: Vec<(String, bool)>, zookie: &
             match put {
                 Ok(p) => {
                     if let Err(e) = p.execute().await {
-                        worker::console_error!("kv put failed: {e}");
+                        log::error("kv_put_failed", &[("detail", json!(e.to_string()))]);
                     }
                 }
-                Err(e) => worker::console_error!("kv put failed: {e}"),
+                Err(e) => log::error("kv_put_failed", &[("detail", json!(e.to_string()))]),
             }
         }
     });
@@ -743,7 +746,14 @@ pub async fn roles_held(
             Ok(d) if d.allowed => held.push(role.clone()),
             Ok(_) => {}
             // A role the schema no longer has (renamed permission): not held, and the log says why.
-            Err(e) => worker::console_error!("token role {role}: {} {}", e.code, e.message),
+            Err(e) => log::error(
+                "token_role_unchecked",
+                &[
+                    ("role", json!(role)),
+                    ("code", json!(e.code)),
+                    ("detail", json!(e.message)),
+                ],
+            ),
         }
     }
     Ok(Some(held))

@@ -1,8 +1,11 @@
 //! Errors at the edge: what the client sees (status, stable code, safe message) apart from what the log sees.
 
+use serde_json::json;
 use tessera_proto::oauth::OAuthErrorResponse;
 use tessera_proto::ErrorBody;
 use worker::{Headers, Response};
+
+use crate::log;
 
 /// Which wire shape the error takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,15 +95,20 @@ impl ApiError {
     /// # Errors
     /// Only if the JS runtime cannot build a response.
     pub fn into_response(self) -> worker::Result<Response> {
-        match &self.internal_message {
-            Some(detail) => worker::console_error!(
-                "status={} code={} detail={}",
-                self.status,
-                self.code,
-                detail
-            ),
-            None => worker::console_log!("status={} code={}", self.status, self.code),
-        }
+        let level = if self.status >= 500 {
+            log::Level::Error
+        } else {
+            log::Level::Info
+        };
+        log::event(
+            level,
+            "request_failed",
+            &[
+                ("status", json!(self.status)),
+                ("code", json!(self.code)),
+                ("detail", json!(self.internal_message)),
+            ],
+        );
         let body = match self.shape {
             Shape::Tessera => serde_json::to_string(&ErrorBody {
                 error: self.code.to_owned(),

@@ -28,7 +28,8 @@ use worker::{
 
 use crate::config::{secret, Config};
 use crate::error::ApiError;
-use crate::now_ms;
+use crate::{log, now_ms};
+use serde_json::json;
 
 const BINDING: &str = "TENANT_HEAD";
 /// Isolates tracking more tenants than this forget them all (each costs a few dozen bytes).
@@ -106,7 +107,10 @@ pub async fn refresh(env: &Env, cfg: &Config, tenant: &str) -> Result<(), ApiErr
             }
             match reply.origin_error {
                 Some(e) => {
-                    worker::console_error!("tenant {tenant}: head not confirmed: {e}");
+                    log::error(
+                        "head_unconfirmed",
+                        &[("tenant", json!(tenant)), ("detail", json!(e))],
+                    );
                     with_known(tenant, |k| k.unconfirmed = true);
                     if reply.head.is_none() {
                         return Err(ApiError::unavailable(
@@ -139,13 +143,28 @@ pub fn refresh_in_background(ctx: &Context, env: &Env, tenant: &str) {
         match Config::from_env(&env) {
             Ok(cfg) => {
                 if let Err(e) = refresh(&env, &cfg, &tenant).await {
-                    worker::console_error!(
-                        "tenant {tenant}: background head refresh failed: {}",
-                        e.internal_message.as_deref().unwrap_or(&e.external_message)
+                    log::error(
+                        "head_refresh_failed",
+                        &[
+                            ("tenant", json!(tenant)),
+                            (
+                                "detail",
+                                json!(e.internal_message.as_deref().unwrap_or(&e.external_message)),
+                            ),
+                        ],
                     );
                 }
             }
-            Err(e) => worker::console_error!("background head refresh: {}", e.external_message),
+            Err(e) => log::error(
+                "head_refresh_failed",
+                &[
+                    ("tenant", json!(tenant)),
+                    (
+                        "detail",
+                        json!(e.internal_message.as_deref().unwrap_or(&e.external_message)),
+                    ),
+                ],
+            ),
         }
         with_known(&tenant, |k| k.refreshing = false);
     });

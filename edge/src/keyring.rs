@@ -16,7 +16,8 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
 use crate::webcrypto::WebCryptoSigner;
-use crate::{now_ms, random_bytes};
+use crate::{log, now_ms, random_bytes};
+use serde_json::json;
 
 const BINDING: &str = "KEY_RING";
 const RING_KEY: &str = "ring";
@@ -68,7 +69,7 @@ pub async fn refresh_for_unknown_kid(
     if recent {
         return Ok(None);
     }
-    worker::console_log!("ring refetch: unknown kid {kid}");
+    log::info("ring_refetch_unknown_kid", &[("kid", json!(kid))]);
     refresh(env).await.map(Some)
 }
 
@@ -89,9 +90,12 @@ async fn refresh(env: &Env) -> Result<Rc<KeyRing>, ApiError> {
             let stale = SNAPSHOT.with(|s| s.borrow().as_ref().map(|s| Rc::clone(&s.ring)));
             match stale {
                 Some(ring) => {
-                    worker::console_error!(
-                        "key ring refresh failed, using cached copy: {}",
-                        e.external_message
+                    log::error(
+                        "ring_refresh_failed",
+                        &[(
+                            "detail",
+                            json!(e.internal_message.as_deref().unwrap_or(&e.external_message)),
+                        )],
                     );
                     Ok(ring)
                 }
@@ -248,7 +252,7 @@ impl KeyRingObject {
         })?;
         self.state.storage().put(RING_KEY, &*ring).await?;
         for change in &report.changes {
-            worker::console_log!("key ring: {change}");
+            log::info("ring_changed", &[("change", json!(change.to_string()))]);
         }
         Ok(report)
     }

@@ -15,7 +15,16 @@
 //!   `POST /v1/totp/{enroll,confirm,verify}`, `POST /v1/sessions/{logout,logout-all}`; refresh tokens at
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
+//!
+//! With the `bench` feature (never in the production build: `scripts/bench` builds it into
+//! `edge/build-bench`), `/__bench/*` routes time the edge's operations from inside workerd (see `bench`).
+//!
+//! Logs are JSON lines (`log`); request bodies and the `Authorization` header are read through `http`.
 
+// Untrusted text is parsed (`split_once`, `strip_prefix`, `get`), never sliced by byte position.
+#![deny(clippy::string_slice)]
+
+#[cfg(feature = "bench")]
 mod bench;
 mod ceremonies;
 mod clients;
@@ -23,7 +32,9 @@ mod config;
 mod decisions;
 mod error;
 mod heads;
+mod http;
 mod keyring;
+mod log;
 mod login_page;
 mod oauth;
 mod origin_api;

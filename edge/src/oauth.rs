@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
@@ -10,8 +10,12 @@ use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::log;
 use crate::verify::{verify, Outcome};
-use crate::{clients, decisions, keyring, now_secs, random_bytes};
+use crate::{clients, decisions, http, keyring, now_secs, random_bytes};
+
+/// The largest form body `/oauth2/token` and `/oauth2/introspect` read.
+const MAX_FORM: usize = 16 * 1024;
 
 /// Form parameters, refusing repeats (RFC 6749 §3.1: "MUST NOT be included more than once").
 struct Form(Vec<(String, String)>);
@@ -29,14 +33,13 @@ impl Form {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        let body = req.bytes().await?;
-        if body.len() > 16 * 1024 {
-            return Err(ApiError::oauth(
-                413,
-                "invalid_request",
-                "the request body is too large",
-            ));
-        }
+        let body = http::read_body(req, MAX_FORM).await.map_err(|e| {
+            if e.status == 413 {
+                ApiError::oauth(413, "invalid_request", "the request body is too large")
+            } else {
+                e
+            }
+        })?;
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -62,12 +65,12 @@ impl Form {
 }
 
 /// RFC 6749 §2.3.1: HTTP Basic (form-urlencoded id and secret) or `client_id` + `client_secret` in the body;
-/// never both.
+/// never both. The header is parsed, never sliced: any text in it is an `invalid_client`, not a panic.
 fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), ApiError> {
     let header = req.headers().get("authorization")?;
     let in_body = form.get("client_secret").is_some();
     match header {
-        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+        Some(h) if http::scheme(&h).eq_ignore_ascii_case("basic") => {
             if in_body {
                 return Err(ApiError::oauth(
                     400,
@@ -75,23 +78,9 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
                     "use one client authentication method, not two",
                 ));
             }
-            let decoded = STANDARD
-                .decode(h[6..].trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ApiError::invalid_client("basic credentials are not base64 utf-8")
-                })?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
-            let decode = |s: &str| -> String {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Ok((decode(id), decode(secret)))
+            let encoded = http::credentials(&h, "Basic")
+                .ok_or_else(|| ApiError::invalid_client("basic scheme without credentials"))?;
+            basic_credentials(encoded)
         }
         Some(_) => Err(ApiError::invalid_client("unsupported authorization scheme")),
         None => match (form.get("client_id"), form.get("client_secret")) {
@@ -99,6 +88,25 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
             _ => Err(ApiError::invalid_client("no client credentials")),
         },
     }
+}
+
+/// `base64(urlencoded id ":" urlencoded secret)` (RFC 6749 §2.3.1) as the id and the secret.
+fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::invalid_client("basic credentials are not base64 utf-8"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| ApiError::invalid_client("basic credentials lack `:`"))?;
+    let decode = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok((decode(id), decode(secret)))
 }
 
 async fn authenticated_client(
@@ -192,7 +200,8 @@ pub async fn token(
 
     let roles = token_roles(env, ctx, cfg, &client).await?;
     let now = now_secs();
-    let ttl = client.token_ttl.clamp(30, 3600);
+    // Bounded by MAX_TOKEN_TTL, the lifetime key rotation relies on (not only by the 30..3600 range).
+    let ttl = tessera_jose::issued_ttl(i64::from(client.token_ttl), &cfg.policy);
     let scope = if scopes.is_empty() {
         None
     } else {
@@ -202,7 +211,7 @@ pub async fn token(
         iss: cfg.issuer.clone(),
         sub: client.client_id.clone(),
         aud: Audience::One(audience),
-        exp: now + i64::from(ttl),
+        exp: now + ttl,
         iat: now,
         nbf: None,
         jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
@@ -224,16 +233,19 @@ pub async fn token(
             e.to_string(),
         )
     })?;
-    worker::console_log!(
-        "issued token jti={} client={} tenant={}",
-        claims.jti,
-        claims.client_id,
-        claims.tid
+    log::info(
+        "token_issued",
+        &[
+            ("jti", json!(claims.jti)),
+            ("client_id", json!(claims.client_id)),
+            ("tenant", json!(claims.tid)),
+            ("ttl", json!(ttl)),
+        ],
     );
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
-        expires_in: ttl,
+        expires_in: u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?,
         scope,
         issued_token_type: None,
         refresh_token: None,
@@ -270,36 +282,35 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
         .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
     let body = match verify(env, cfg, token, None, now_secs()).await? {
         Outcome::Valid(v) => {
-            let aud_ok = match v.claims.get("aud") {
-                Some(Value::String(a)) => caller.audiences.contains(a),
-                Some(Value::Array(all)) => all.iter().any(|a| {
-                    a.as_str()
-                        .is_some_and(|a| caller.audiences.iter().any(|c| c == a))
-                }),
-                _ => false,
-            };
-            let sid = v
-                .claims
-                .get("sid")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if v.claims.get("tid").and_then(Value::as_str) != Some(caller.tenant.as_str()) {
+            let aud_ok = v
+                .registered()
+                .aud
+                .iter()
+                .any(|a| caller.audiences.contains(a));
+            let sid = v.claim_str("sid").map(str::to_owned);
+            if v.claim_str("tid") != Some(caller.tenant.as_str()) {
                 inactive("wrong_tenant")
             } else if !aud_ok {
                 inactive("wrong_audience")
             } else if let Some(sid) = sid {
                 // A user token: its session must still be active (revocation shows at once).
                 if crate::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
-                    active(v.claims)
+                    active(v.into_claims())
                 } else {
                     inactive("session_revoked")
                 }
             } else {
-                active(v.claims)
+                active(v.into_claims())
             }
         }
         Outcome::Invalid(e) => {
-            worker::console_log!("introspection: inactive token ({}): {e}", e.code());
+            log::info(
+                "introspection_inactive",
+                &[
+                    ("reason", json!(e.code())),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             inactive(e.code())
         }
     };

@@ -44,14 +44,7 @@ async fn read<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = req.bytes().await?;
-    if body.len() > 64 * 1024 {
-        return Err(ApiError::new(
-            413,
-            "request_too_large",
-            "the request body is larger than 64 KiB",
-        ));
-    }
+    let body = crate::http::read_body(req, crate::routes::MAX_BODY).await?;
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| {
             ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}"))
@@ -353,10 +346,14 @@ pub async fn register_verify(
         }
         _ => origin_api::add_passkey(env, cfg, &tenant, &passkey).await?,
     }
-    worker::console_log!(
-        "passkey registered tenant={tenant} user={user_id} credential={} uv={}",
-        passkey.credential_id,
-        new.user_verified
+    crate::log::info(
+        "passkey_registered",
+        &[
+            ("tenant", json!(tenant)),
+            ("user_id", json!(user_id)),
+            ("credential_id", json!(passkey.credential_id)),
+            ("uv", json!(new.user_verified)),
+        ],
     );
     if matches!(ceremony, Ceremony::AddPasskey { .. }) {
         return Ok(Response::from_json(
@@ -498,7 +495,15 @@ pub async fn login_verify(
     .await
     .map_err(|e| {
         if matches!(e, WebAuthnError::SignCountRegressed { .. }) {
-            worker::console_error!("possible cloned authenticator: tenant={tenant} user={} credential={credential_id}: {e}", user.user_id);
+            crate::log::error(
+                "possible_cloned_authenticator",
+                &[
+                    ("tenant", json!(tenant)),
+                    ("user_id", json!(user.user_id)),
+                    ("credential_id", json!(credential_id)),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
         }
         refused(&e, true)
     })?;
@@ -521,11 +526,15 @@ pub async fn login_verify(
             "credential {credential_id}: counter moved concurrently"
         )));
     }
-    worker::console_log!(
-        "passkey sign-in tenant={tenant} user={} credential={credential_id} uv={} at={}",
-        user.user_id,
-        checked.user_verified,
-        now_secs()
+    crate::log::info(
+        "passkey_sign_in",
+        &[
+            ("tenant", json!(tenant)),
+            ("user_id", json!(user.user_id)),
+            ("credential_id", json!(credential_id)),
+            ("uv", json!(checked.user_verified)),
+            ("at", json!(now_secs())),
+        ],
     );
     sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified).await
 }

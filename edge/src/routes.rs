@@ -9,11 +9,18 @@ use worker::{Context, Env, Method, Request, Response};
 use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
 use crate::verify::{verify, Outcome};
-use crate::{keyring, now_secs, oauth};
+use crate::{http, keyring, log, now_secs, oauth};
+
+/// The largest body any endpoint accepts (passkey responses and bulk checks; the others take less).
+pub const MAX_BODY: usize = 64 * 1024;
+/// The largest body of `POST /v1/tokens/verify`.
+const MAX_VERIFY_BODY: usize = 16 * 1024;
 
 pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
+    // Only in a build with the `bench` feature (never the production build), and only with the var set.
+    #[cfg(feature = "bench")]
     if path.starts_with("/__bench/") && crate::bench::enabled(env) {
         let cfg = Config::from_env(env)?;
         return crate::bench::handle(req, env, ctx, &cfg).await;
@@ -77,6 +84,18 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
             e
         });
     }
+    // No endpoint takes a body larger than this; each reader bounds its own more tightly (`http::read_body`).
+    http::check_declared_length(&req, MAX_BODY).map_err(|e| {
+        if path.starts_with("/oauth2/") {
+            ApiError {
+                shape: Shape::OAuth,
+                code: "invalid_request",
+                ..e
+            }
+        } else {
+            e
+        }
+    })?;
     let cfg = Config::from_env(env)?;
     match path.as_str() {
         "/healthz" => Ok(Response::from_json(
@@ -167,14 +186,7 @@ fn metadata(cfg: &Config) -> Result<Response, ApiError> {
 }
 
 async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
-    let body = req.bytes().await?;
-    if body.len() > 16 * 1024 {
-        return Err(ApiError::new(
-            413,
-            "request_too_large",
-            "the request body is larger than 16 KiB",
-        ));
-    }
+    let body = http::read_body(&mut req, MAX_VERIFY_BODY).await?;
     let parsed: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             400,
@@ -186,13 +198,19 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
     match verify(env, cfg, &parsed.token, Some(audience), now_secs()).await? {
         Outcome::Valid(v) => Ok(Response::from_json(&VerifyResponse {
             valid: true,
-            kid: Some(v.kid),
-            claims: Some(v.claims),
+            kid: Some(v.kid().to_owned()),
+            claims: Some(v.into_claims()),
             error: None,
             message: None,
         })?),
         Outcome::Invalid(e) => {
-            worker::console_log!("verify: refused ({}): {e}", e.code());
+            log::info(
+                "token_refused",
+                &[
+                    ("reason", json!(e.code())),
+                    ("detail", json!(e.to_string())),
+                ],
+            );
             Ok(Response::from_json(&VerifyResponse {
                 valid: false,
                 kid: None,
@@ -207,8 +225,7 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
 
 fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     let expected = secret(env, "ADMIN_TOKEN")?;
-    let presented = req.headers().get("authorization")?.unwrap_or_default();
-    let presented = presented.strip_prefix("Bearer ").unwrap_or_default();
+    let presented = http::bearer(req)?.unwrap_or_default();
     if expected.expose_secret().len() >= 32
         && bool::from(
             expected

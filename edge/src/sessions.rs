@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin_api::{self, Session};
 use crate::verify::{verify, Outcome};
-use crate::{keyring, now_secs, random_bytes};
+use crate::{http, keyring, log, now_secs, random_bytes};
 
 /// The `client_id` of tokens issued to people through the login page (a public client).
 pub const LOGIN_CLIENT_ID: &str = "tessera-login";
@@ -110,23 +110,26 @@ async fn tenant_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<Strin
     Ok(roles)
 }
 
-/// A signed access token for `session`, with the tenant's token roles the user holds.
+/// A signed access token for `session`, with the tenant's token roles the user holds, and its lifetime
+/// (`USER_TOKEN_TTL`, never above `MAX_TOKEN_TTL`).
 async fn mint(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     tenant: &str,
     session: &Session,
-) -> Result<String, ApiError> {
+) -> Result<(String, u32), ApiError> {
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
     let named = tenant_roles(env, cfg, tenant).await?;
     let roles = crate::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
     let now = now_secs();
+    let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
+    let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
     let claims = AccessTokenClaims {
         iss: cfg.issuer.clone(),
         sub: session.user_id.clone(),
         aud: Audience::One(cfg.login.audience.clone()),
-        exp: now + i64::from(cfg.login.token_ttl),
+        exp: now + ttl,
         iat: now,
         nbf: None,
         jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
@@ -141,13 +144,14 @@ async fn mint(
     };
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
-    issue_access_token(&signer, &claims).await.map_err(|e| {
+    let token = issue_access_token(&signer, &claims).await.map_err(|e| {
         ApiError::unavailable(
             "signer_unavailable",
             "tokens cannot be issued right now",
             e.to_string(),
         )
-    })
+    })?;
+    Ok((token, expires_in))
 }
 
 /// The token response for `session`: an access token and the session's next refresh token.
@@ -159,10 +163,11 @@ async fn issue(
     session: &Session,
     refresh_token: String,
 ) -> Result<Response, ApiError> {
+    let (access_token, expires_in) = mint(env, ctx, cfg, tenant, session).await?;
     no_store(Response::from_json(&TokenResponse {
-        access_token: mint(env, ctx, cfg, tenant, session).await?,
+        access_token,
         token_type: "Bearer".into(),
-        expires_in: cfg.login.token_ttl,
+        expires_in,
         scope: None,
         issued_token_type: None,
         refresh_token: Some(refresh_token),
@@ -205,7 +210,13 @@ pub async fn refresh_grant(
     match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
         Ok(next) => issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await,
         Err(e) if e.status == 400 => {
-            worker::console_log!("refresh refused ({}): {}", e.code, e.external_message);
+            log::info(
+                "refresh_refused",
+                &[
+                    ("reason", json!(e.code)),
+                    ("detail", json!(e.external_message)),
+                ],
+            );
             let message = if e.code == "refresh_reused" {
                 "this refresh token was already used; the session has been ended, sign in again"
             } else {
@@ -236,11 +247,10 @@ pub async fn optional_user(
         internal_message: Some(detail),
         ..ApiError::new(401, "unauthorized", "sign in again")
     };
-    let token = header
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| refused("not a bearer token".into()))?;
+    let token =
+        http::credentials(&header, "Bearer").ok_or_else(|| refused("not a bearer token".into()))?;
     let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now_secs()).await? {
-        Outcome::Valid(v) => v.claims,
+        Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("user token refused ({}): {e}", e.code())))
         }
@@ -277,8 +287,11 @@ async fn require_user(req: &Request, env: &Env, cfg: &Config) -> Result<SignedIn
         .ok_or_else(|| sign_in_again("sign in first"))
 }
 
+/// The largest body `/v1/totp/confirm` and `/v1/totp/verify` read (`{"code": "123456"}`).
+const MAX_CODE_BODY: usize = 1024;
+
 async fn code_body(req: &mut Request) -> Result<String, ApiError> {
-    let body = req.bytes().await?;
+    let body = http::read_body(req, MAX_CODE_BODY).await?;
     let parsed: TotpCodeRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             400,
@@ -312,8 +325,10 @@ fn totp_refused(e: ApiError) -> ApiError {
 ///
 /// # Errors
 /// `401`, `409 totp_already_enrolled`, or the origin.
-pub async fn totp_enroll(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn totp_enroll(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
+    // No body is expected; one is still read only up to the bound.
+    http::read_body(&mut req, MAX_CODE_BODY).await?;
     let secret_text = origin_api::enroll_totp(env, cfg, &who.tenant, &who.user_id)
         .await
         .map_err(totp_refused)?;
@@ -365,10 +380,11 @@ pub async fn totp_verify(
         .map_err(totp_refused)?;
     let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", ACR_PASSKEY).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
+    let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
     no_store(Response::from_json(&json!({
-        "access_token": mint(env, ctx, cfg, &who.tenant, &session).await?,
+        "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": cfg.login.token_ttl,
+        "expires_in": expires_in,
     }))?)
 }
 

@@ -7,9 +7,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
 use tessera_jose::{
-    validate_claims, KeyLookup as _, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
+    KeyLookup as _, SignatureChecked, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
     VerifyOptions,
 };
 use worker::Env;
@@ -21,9 +20,9 @@ use crate::webcrypto::WebCryptoVerifier;
 
 const MAX_MEMO: usize = 10_000;
 
+/// A token whose signature verified (only the verifier makes a [`SignatureChecked`]), with its `exp`.
 struct Memo {
-    kid: String,
-    claims: Map<String, Value>,
+    checked: SignatureChecked,
     exp: i64,
 }
 
@@ -58,11 +57,9 @@ pub async fn verify(
     // its claims against this request, without copying anything but the answer.
     let remembered = MEMO.with(|m| {
         m.borrow().get(token).map(|memo| {
-            if ring.key(&memo.kid).is_some() {
-                Some(validate_claims(&memo.kid, &memo.claims, &opts, now))
-            } else {
-                None
-            }
+            ring.key(memo.checked.kid())
+                .is_some()
+                .then(|| memo.checked.validate(&opts, now))
         })
     });
     match remembered {
@@ -98,14 +95,15 @@ pub async fn verify(
     };
     match checked.validate(&opts, now) {
         Ok(v) => {
-            remember(token, &v, now);
+            let exp = v.exp();
+            remember(token, checked, exp, now);
             Ok(Outcome::Valid(v))
         }
         Err(e) => Ok(Outcome::Invalid(e.into())),
     }
 }
 
-fn remember(token: &str, v: &VerifiedToken, now: i64) {
+fn remember(token: &str, checked: SignatureChecked, exp: i64, now: i64) {
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= MAX_MEMO {
@@ -114,13 +112,6 @@ fn remember(token: &str, v: &VerifiedToken, now: i64) {
                 m.clear();
             }
         }
-        m.insert(
-            token.to_owned(),
-            Memo {
-                kid: v.kid.clone(),
-                claims: v.claims.clone(),
-                exp: v.exp,
-            },
-        );
+        m.insert(token.to_owned(), Memo { checked, exp });
     });
 }

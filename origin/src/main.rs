@@ -309,7 +309,7 @@ async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
                 Ok(v) => {
                     println!(
                         "{}",
-                        serde_json::json!({ "valid": true, "kid": v.kid, "claims": v.claims })
+                        serde_json::json!({ "valid": true, "kid": v.kid(), "claims": v.claims() })
                     );
                     Ok(())
                 }

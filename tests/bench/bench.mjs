@@ -38,7 +38,7 @@ const timed = async (url, body, n) => (await timedTogether([{ url, body }], n))[
 
 const origin = await startOrigin();
 const jwk = newPrivateJwk();
-const edge = await startEdge({ origin, bootstrapJwk: jwk, vars: { BENCH_ROUTES: 'danger-enabled' } });
+const edge = await startEdge({ origin, bootstrapJwk: jwk, build: 'build-bench', vars: { BENCH_ROUTES: 'danger-enabled' } });
 const joseDir = mkdtempSync(join(tmpdir(), 'tessera-jose-bench-'));
 let joseWorker;
 try {

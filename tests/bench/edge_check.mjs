@@ -37,7 +37,7 @@ const pct = (xs, p) => {
 };
 
 const origin = await startOrigin();
-const edge = await startEdge({ origin, vars: { BENCH_ROUTES: 'danger-enabled' } });
+const edge = await startEdge({ origin, build: 'build-bench', vars: { BENCH_ROUTES: 'danger-enabled' } });
 const spicedb = await SpiceDB.start();
 // A JavaScript Worker that answers "ok" and nothing else, under the same wrangler dev: the local floor.
 const trivialDir = mkdtempSync(join(tmpdir(), 'tessera-trivial-worker-'));

@@ -10,7 +10,7 @@ import { SoftAuthenticator } from '../blackbox/soft_authenticator.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const origin = await startOrigin();
-const edge = await startEdge({ origin, host: 'localhost', vars: { BENCH_ROUTES: 'danger-enabled' } });
+const edge = await startEdge({ origin, host: 'localhost', build: 'build-bench', vars: { BENCH_ROUTES: 'danger-enabled' } });
 try {
   const rows = [];
   for (const alg of [-7, -8, -257]) {

@@ -169,7 +169,7 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await cdp.send('WebAuthn.addCredential', { authenticatorId: clone, credential: snapshot });
     await signIn(page, 'carol');
     assert.match(await waitMessage(page, /could not be used/), /that passkey could not be used to sign in/);
-    await waitForLog(edge.proc, /possible cloned authenticator/);
+    await waitForLog(edge.proc, /"event":"possible_cloned_authenticator"/);
     await context.close();
   });
 

@@ -67,8 +67,10 @@ describe('permission checks at the edge', () => {
     acmePlain = await origin.createClient({ tenant: 'acme', scopes: ['read'] });
     globex = await origin.createClient({ tenant: 'globex', scopes: ['authz:check'] });
     await write('acme', 'create', `org:acme#admin@client:${acme.client_id}`, `org:acme#member@client:${acmePlain.client_id}`);
+    // The bench build (edge/build-bench): its `/__bench/check` route empties isolate memory to reach KV.
     edge = await startEdge({
       origin,
+      build: 'build-bench',
       vars: { CHECK_MAX_STALENESS_MS: String(BOUND_MS), CHECK_HEAD_REFRESH_MS: String(REFRESH_MS), BENCH_ROUTES: 'danger-enabled' },
     });
     acmeToken = (await getToken(edge, acme)).access_token;

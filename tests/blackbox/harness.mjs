@@ -121,8 +121,14 @@ export function newPrivateJwk() {
   return privateKey.export({ format: 'jwk' });
 }
 
-/** The edge Worker in workerd via `wrangler dev`, configured against `origin`. */
-export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0.0.1' } = {}) {
+/**
+ * The edge Worker in workerd via `wrangler dev`, configured against `origin`. `build` picks the build:
+ * `'build'` (the production build, edge/build) or e.g. `'build-bench'` (`TESSERA_EDGE_FEATURES=bench
+ * scripts/build-edge`; TESSERA_EDGE_BUILD sets the default, e.g. to run a test against another build).
+ * `healthy: false` only waits for the Worker to answer at all (a misconfigured edge
+ * answers 500 everywhere).
+ */
+export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0.0.1', build = process.env.TESSERA_EDGE_BUILD ?? 'build', healthy = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-'));
   const port = await freePort();
   // `host: 'localhost'` gives the edge a name it can be a WebAuthn relying party for (RP IDs are not IPs).
@@ -139,7 +145,7 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0
   // `main`, and this run's vars.
   const config = base
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(root, 'edge', 'build', 'index.js'))}`)
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(root, 'edge', build, 'index.js'))}`)
     .replace(/^\[vars\][\s\S]*?(?=^\[\[)/m, '[vars]\n' + Object.entries(allVars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n') + '\n\n');
   writeFileSync(join(dir, 'wrangler.toml'), config);
   const adminToken = randomToken();
@@ -151,7 +157,7 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0
   if (bootstrapJwk) secrets.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
   writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
   const proc = await spawnWrangler(dir, port);
-  await waitFor(`${issuer}/healthz`, proc.proc, 'edge (wrangler dev)');
+  await waitFor(`${issuer}/healthz`, proc.proc, 'edge (wrangler dev)', 60_000, !healthy);
   return {
     url: issuer, issuer, adminToken, proc: proc.proc, dir,
     async stop() {

@@ -203,7 +203,7 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     // The clone still has the counter the original had when it was copied.
     const r = await signIn(clone, 'eve');
     assert.equal(r.status, 400);
-    await waitForLog(edge.proc, /possible cloned authenticator/);
+    await waitForLog(edge.proc, /"event":"possible_cloned_authenticator"/);
     await waitForLog(edge.proc, /passkey sign-in refused \(sign_count_regressed\)/);
     assert.equal((await signIn(device, 'eve')).status, 200, 'the original keeps working');
   });

@@ -9,7 +9,8 @@
 //! What it implements:
 //! - RFC 7515 (JWS compact serialisation), ES256 only (RFC 7518 §3.4: `R || S`, 64 bytes);
 //! - RFC 7517 (JWK, JWKS) for EC P-256 public keys, with RFC 7638 thumbprints as `kid`;
-//! - RFC 7519 / RFC 9068 (JWT access tokens, `typ: at+jwt`) and RFC 8725 (JWT best current practice).
+//! - RFC 7519 / RFC 9068 (JWT access tokens, `typ: at+jwt`) and RFC 8725 (JWT best current practice);
+//! - the lifetime rule issuers follow so that rotation never removes a key a live token needs ([`lifetime`]).
 //!
 //! What it deliberately does not do: the algorithm is never taken from the token (it is pinned to
 //! ES256); `jwk`, `jku`, `x5u` and `x5c` headers are never trusted; there is no `none`, no HMAC, no RSA,
@@ -20,6 +21,7 @@ pub mod b64;
 pub mod es256;
 pub mod issue;
 pub mod jwk;
+pub mod lifetime;
 pub mod ring;
 pub mod seal;
 pub mod secret;
@@ -29,10 +31,11 @@ pub mod validate;
 pub use es256::{CryptoError, P256Signer, P256Verifier, Signer, SigningKey, Verifier};
 pub use issue::{issue_access_token, IssueError};
 pub use jwk::{JwkError, Jwks, KeyLookup, PublicJwk};
+pub use lifetime::{issued_ttl, LifetimeError, MIN_TOKEN_TTL, TOKEN_TTL_CEILING};
 pub use ring::{KeyRing, RingKey, RotationPolicy, RotationReport};
 pub use secret::Secret;
 pub use token::{Header, ParseError, UntrustedToken, MAX_TOKEN_LEN};
 pub use validate::{
-    validate_claims, verify_token, SignatureChecked, ValidationError, VerifiedToken, VerifyError,
+    verify_token, RegisteredClaims, SignatureChecked, ValidationError, VerifiedToken, VerifyError,
     VerifyOptions,
 };

@@ -128,23 +128,105 @@ impl From<ValidationError> for VerifyError {
 
 /// A token whose signature verified under a published key. Its claims were not yet checked against a
 /// profile: [`SignatureChecked::validate`] does that, and may be re-run later (e.g. on a memoised token).
+/// Only [`UntrustedToken::check_signature`] makes one.
 #[derive(Clone, Debug)]
 pub struct SignatureChecked {
     kid: String,
     claims: Map<String, Value>,
 }
 
-/// A token that passed every check. Carries the `kid` it was signed with and its claims.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VerifiedToken {
-    pub kid: String,
-    pub claims: Map<String, Value>,
+/// The registered claims (RFC 7519 §4.1) of a [`VerifiedToken`], typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredClaims {
+    pub iss: String,
+    pub sub: String,
+    /// `aud` as a list (a single string becomes a list of one).
+    pub aud: Vec<String>,
     pub exp: i64,
     pub iat: i64,
-    pub sub: String,
+    pub nbf: Option<i64>,
+}
+
+/// A token that passed every check: its signature under a published key and the profile's claim rules.
+///
+/// Only the verifier makes one (`SignatureChecked::validate`, [`verify_token`]): the fields are private,
+/// so holding a `VerifiedToken` proves the checks ran (in the spirit of jwt-compact's `Token`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedToken {
+    kid: String,
+    claims: Map<String, Value>,
+    registered: RegisteredClaims,
+}
+
+impl VerifiedToken {
+    /// The `kid` of the key whose signature verified.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Every claim, as signed.
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// Every claim, as signed (consuming the token).
+    #[must_use]
+    pub fn into_claims(self) -> Map<String, Value> {
+        self.claims
+    }
+
+    /// The registered claims, typed.
+    #[must_use]
+    pub fn registered(&self) -> &RegisteredClaims {
+        &self.registered
+    }
+
+    #[must_use]
+    pub fn sub(&self) -> &str {
+        &self.registered.sub
+    }
+
+    #[must_use]
+    pub fn exp(&self) -> i64 {
+        self.registered.exp
+    }
+
+    #[must_use]
+    pub fn iat(&self) -> i64 {
+        self.registered.iat
+    }
+
+    /// A string claim, if present and a string.
+    #[must_use]
+    pub fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// The claims as a typed structure (e.g. [`tessera_proto::AccessTokenClaims`]).
+    ///
+    /// # Errors
+    /// When the claims do not have that shape.
+    pub fn typed_claims<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&Value::Object(self.claims.clone()))
+    }
 }
 
 impl UntrustedToken<'_> {
+    /// Run the claim rules over the *unverified* claims: for benchmarks and diagnostics only. It yields no
+    /// [`VerifiedToken`], so nothing can mistake its answer for a verification.
+    ///
+    /// # Errors
+    /// See [`SignatureChecked::validate`].
+    pub fn check_claims_unverified(
+        &self,
+        opts: &VerifyOptions<'_>,
+        now: i64,
+    ) -> Result<(), ValidationError> {
+        check_claims(self.claims_unverified(), opts, now).map(|_| ())
+    }
+
     /// Check the signature with the key named by `kid`.
     ///
     /// # Errors
@@ -184,56 +266,57 @@ impl SignatureChecked {
     ) -> Result<VerifiedToken, ValidationError> {
         validate_claims(&self.kid, &self.claims, opts, now)
     }
+
+    /// The `kid` of the key whose signature verified.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
 }
 
-/// Claim rules of the profile, usable on claims whose signature was verified earlier.
-///
-/// # Errors
-/// See [`SignatureChecked::validate`].
-pub fn validate_claims(
+/// Claim rules of the profile. Private: a [`VerifiedToken`] is made only from claims whose signature was
+/// checked ([`SignatureChecked`]).
+fn validate_claims(
     kid: &str,
     claims: &Map<String, Value>,
     opts: &VerifyOptions<'_>,
     now: i64,
 ) -> Result<VerifiedToken, ValidationError> {
-    let checked = check_claims(claims, opts, now)?;
+    let registered = check_claims(claims, opts, now)?;
     Ok(VerifiedToken {
         kid: kid.to_owned(),
         claims: claims.clone(),
-        exp: checked.exp,
-        iat: checked.iat,
-        sub: checked.sub,
+        registered,
     })
-}
-
-struct CheckedClaims {
-    exp: i64,
-    iat: i64,
-    sub: String,
 }
 
 fn check_claims(
     claims: &Map<String, Value>,
     opts: &VerifyOptions<'_>,
     now: i64,
-) -> Result<CheckedClaims, ValidationError> {
+) -> Result<RegisteredClaims, ValidationError> {
     let exp = numeric_date(claims, "exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
     let iat = numeric_date(claims, "iat")?.ok_or(ValidationError::MissingClaim("iat"))?;
     let nbf = numeric_date(claims, "nbf")?;
     let iss = string_claim(claims, "iss")?.ok_or(ValidationError::MissingClaim("iss"))?;
     let sub = string_claim(claims, "sub")?.ok_or(ValidationError::MissingClaim("sub"))?;
-    let aud_ok = match claims.get("aud") {
+    let aud: Vec<String> = match claims.get("aud") {
         None => return Err(ValidationError::MissingClaim("aud")),
-        Some(Value::String(a)) => opts.audience.is_none_or(|want| a == want),
+        Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(all)) => {
-            if all.is_empty() || all.iter().any(|a| !a.is_string()) {
+            if all.is_empty() {
                 return Err(ValidationError::InvalidClaim("aud"));
             }
-            opts.audience
-                .is_none_or(|want| all.iter().any(|a| a.as_str() == Some(want)))
+            all.iter()
+                .map(|a| a.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(ValidationError::InvalidClaim("aud"))?
         }
         Some(_) => return Err(ValidationError::InvalidClaim("aud")),
     };
+    let aud_ok = opts
+        .audience
+        .is_none_or(|want| aud.iter().any(|a| a == want));
     if now >= exp.saturating_add(opts.leeway) {
         return Err(ValidationError::Expired { exp, now });
     }
@@ -251,10 +334,13 @@ fn check_claims(
     if !aud_ok {
         return Err(ValidationError::WrongAudience);
     }
-    Ok(CheckedClaims {
+    Ok(RegisteredClaims {
+        iss: iss.to_owned(),
+        sub: sub.to_owned(),
+        aud,
         exp,
         iat,
-        sub: sub.to_owned(),
+        nbf,
     })
 }
 

@@ -104,9 +104,11 @@ fn without_claim(name: &str) -> Value {
 fn issued_tokens_verify() {
     let token = ready(issue_access_token(&signer(1), &claims())).unwrap();
     let v = verify(&token).unwrap();
-    assert_eq!(v.kid, kid());
-    assert_eq!(v.sub, "client-1");
-    assert_eq!(v.claims["tid"], "acme");
+    assert_eq!(v.kid(), kid());
+    assert_eq!(v.sub(), "client-1");
+    assert_eq!(v.claims()["tid"], "acme");
+    assert_eq!(v.claim_str("tid"), Some("acme"));
+    assert_eq!(v.typed_claims::<AccessTokenClaims>().unwrap(), claims());
     let header: Value =
         serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header, good_header());
@@ -464,8 +466,9 @@ proptest! {
         let token = ready(issue_access_token(&s, &c)).unwrap();
         let jwks = Jwks { keys: vec![key(seed).public_jwk().clone()] };
         let v = ready(verify_token(&token, &jwks, &P256Verifier, &opts(), NOW)).unwrap();
-        prop_assert_eq!(v.sub, sub);
-        prop_assert_eq!(serde_json::from_value::<AccessTokenClaims>(Value::Object(v.claims)).unwrap(), c);
+        prop_assert_eq!(v.sub(), sub.as_str());
+        prop_assert_eq!(v.exp(), c.exp);
+        prop_assert_eq!(serde_json::from_value::<AccessTokenClaims>(Value::Object(v.into_claims())).unwrap(), c);
     }
 
     #[test]
