@@ -193,7 +193,7 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
     let sub = text("sub").ok_or_else(|| refused("token has no `sub`".to_owned()))?;
     // A person's token is good only while its session lives: after a logout it asks nothing more.
     if let Some(sid) = text("sid") {
-        if !crate::sessions::session_active_for_checks(env, cfg, tenant, sub, sid).await? {
+        if !crate::session_liveness::active_for_checks(env, cfg, tenant, sub, sid).await? {
             return Err(refused(format!("check: session {sid} has ended")));
         }
     }

@@ -41,6 +41,7 @@ mod origin_api;
 mod passkeys;
 mod qr;
 mod routes;
+mod session_liveness;
 mod sessions;
 mod verify;
 mod webcrypto;

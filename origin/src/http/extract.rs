@@ -29,7 +29,9 @@ impl FromRequestParts<AppState> for Service {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or_else(HttpError::unauthorized)?;
         if state.service_token_matches(presented) {
             Ok(Self)

@@ -1,0 +1,83 @@
+//! Is a person's session still alive? What `/v1/check` asks of every user token, remembered per isolate
+//! for at most the decision staleness bound (`CHECK_MAX_STALENESS_MS`), so that checks stay at the edge
+//! while a logout still stops them: at once on the isolate that ended the session, within the bound
+//! everywhere else.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::origin_api;
+use worker::Env;
+
+thread_local! {
+    /// sid → (tenant, user, active, when the origin said so): what `/v1/check` knows of sessions.
+    static SESSIONS_SEEN: RefCell<HashMap<String, (String, String, bool, f64)>> = RefCell::new(HashMap::new());
+}
+
+/// For permission checks: is the session a user token names still active? Asked of the origin at most once
+/// per `CHECK_MAX_STALENESS_MS` per isolate (the bound every check answer already has), so a logout stops
+/// a token's checks at once on the isolate that ended it and within that bound everywhere else. While the
+/// origin is unreachable, the last answer stands; with none, the check cannot be answered.
+///
+/// # Errors
+/// `503 consistency_unavailable` when the origin is needed and unreachable.
+pub async fn active_for_checks(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<bool, ApiError> {
+    let now = crate::now_ms();
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a staleness bound in milliseconds is far below 2^52"
+    )]
+    let bound = cfg.checks.bounds.max_staleness_ms as f64;
+    let seen = SESSIONS_SEEN.with(|m| m.borrow().get(sid).cloned());
+    if let Some((t, u, active, at)) = &seen {
+        if now - at < bound {
+            return Ok(*active && t == tenant && u == user_id);
+        }
+    }
+    match origin_api::session(env, cfg, tenant, sid).await {
+        Ok(found) => {
+            let active = found
+                .as_ref()
+                .is_some_and(|s| s.active && s.user_id == user_id);
+            SESSIONS_SEEN.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= 50_000 {
+                    m.clear();
+                }
+                m.insert(
+                    sid.to_owned(),
+                    (tenant.to_owned(), user_id.to_owned(), active, now),
+                );
+            });
+            Ok(active)
+        }
+        Err(e) if e.status >= 500 => match seen {
+            Some((t, u, active, _)) => Ok(active && t == tenant && u == user_id),
+            None => Err(ApiError {
+                internal_message: e.internal_message,
+                ..ApiError::new(
+                    503,
+                    "consistency_unavailable",
+                    "the session behind this token cannot be confirmed right now",
+                )
+            }),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// This isolate forgets what it knew of the sessions `ended` names (a logout here is seen here at once).
+pub fn forget(ended: impl Fn(&str, &str, &str) -> bool) {
+    SESSIONS_SEEN.with(|m| {
+        m.borrow_mut()
+            .retain(|sid, (tenant, user, _, _)| !ended(sid, tenant, user));
+    });
+}
