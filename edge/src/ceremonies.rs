@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tessera_authn::webauthn::challenge::{self, ChallengeError, ChallengeKey, NONCE_LEN};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
-use crate::config::key_encryption_key;
+use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
 use crate::{now_ms, now_secs, random_bytes};
 
@@ -40,10 +40,11 @@ pub enum Ceremony {
         user_id: String,
         sid: String,
     },
-    /// Sign-in; `user_id` when the user named themselves first, `None` for discoverable sign-in.
+    /// Sign-in; `username` as the caller typed it (username-first), `None` for discoverable sign-in. Only
+    /// what the caller said is sealed (the payload is readable): never whether or whom it names.
     SignIn {
         tenant: String,
-        user_id: Option<String>,
+        username: Option<String>,
     },
 }
 
@@ -54,19 +55,24 @@ pub struct Opened {
     expires_at: i64,
 }
 
-fn key(env: &Env) -> Result<ChallengeKey, ApiError> {
+/// The key, bound to this deployment (issuer and RP ID): another edge sharing the secret cannot open our
+/// challenges, nor we theirs.
+fn key(env: &Env, cfg: &Config) -> Result<ChallengeKey, ApiError> {
     let root = key_encryption_key(env)?;
-    Ok(ChallengeKey::derive(root.expose_secret()))
+    let rp_id = cfg.login.rp.as_ref().map_or("", |rp| rp.id.as_str());
+    let context = format!("{}\0{rp_id}", cfg.issuer);
+    ChallengeKey::derive(root.expose_secret(), context.as_bytes())
+        .map_err(|e| ApiError::internal(format!("challenge key: {e}")))
 }
 
 /// A new challenge (base64url) carrying `ceremony`.
 ///
 /// # Errors
 /// A missing key, no randomness, or a ceremony too large to carry.
-pub fn start(env: &Env, ceremony: &Ceremony) -> Result<String, ApiError> {
+pub fn start(env: &Env, cfg: &Config, ceremony: &Ceremony) -> Result<String, ApiError> {
     let payload = serde_json::to_vec(ceremony).map_err(|e| ApiError::internal(e.to_string()))?;
     let sealed = challenge::seal(
-        &key(env)?,
+        &key(env, cfg)?,
         &payload,
         now_secs() + CEREMONY_TTL_SECS,
         &random_bytes::<NONCE_LEN>()?,
@@ -75,26 +81,43 @@ pub fn start(env: &Env, ceremony: &Ceremony) -> Result<String, ApiError> {
     Ok(tessera_jose::b64::encode(&sealed))
 }
 
-/// The ceremony `challenge_b64` carries, if it is one of ours and unexpired (spent or not: see [`spend`]).
+/// The ceremony `challenge_b64` carries, if it is one of ours, unexpired, and for this edge's tenant
+/// (spent or not: see [`spend`]).
 ///
 /// # Errors
 /// A missing key; `Ok(Err(_))` for a challenge that is not ours or has expired.
-pub fn open(env: &Env, challenge_b64: &str) -> Result<Result<Opened, ChallengeError>, ApiError> {
+pub fn open(
+    env: &Env,
+    cfg: &Config,
+    challenge_b64: &str,
+) -> Result<Result<Opened, ChallengeError>, ApiError> {
     let Ok(bytes) = tessera_jose::b64::decode(challenge_b64) else {
         return Ok(Err(ChallengeError::Unknown));
     };
-    let opened = match challenge::open(&key(env)?, &bytes, now_secs()) {
+    let opened = match challenge::open(&key(env, cfg)?, &bytes, now_secs()) {
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };
     // The tag covers the payload: a payload we cannot read was sealed by a different version of us.
     Ok(serde_json::from_slice::<Ceremony>(&opened.payload)
+        .ok()
+        .filter(|c| c.tenant() == cfg.login.tenant)
         .map(|ceremony| Opened {
             ceremony,
             nonce: opened.nonce,
             expires_at: opened.expires_at,
         })
-        .map_err(|_| ChallengeError::Unknown))
+        .ok_or(ChallengeError::Unknown))
+}
+
+impl Ceremony {
+    fn tenant(&self) -> &str {
+        match self {
+            Self::SignUp { tenant, .. } | Self::AddPasskey { tenant, .. } | Self::SignIn { tenant, .. } => {
+                tenant
+            }
+        }
+    }
 }
 
 /// Spend the challenge: `true` the first time, `false` ever after (until it has expired anyway).

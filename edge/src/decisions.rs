@@ -21,6 +21,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tessera_authz::decision_cache::{decision_key, plan, BoundedCache, Freshness, Head, Plan};
+use tessera_authz::caller::{Caller, CallerClaims};
 use tessera_authz::{revision_unverified, ObjectRef, SubjectRef};
 use tessera_proto::check::{
     BulkCheckRequest, BulkCheckResponse, BulkItemResult, CheckItem, CheckRequest, CheckResponse,
@@ -37,8 +38,6 @@ use crate::{log, now_secs};
 use serde_json::json;
 
 const KV_BINDING: &str = "DECISIONS";
-/// The scope that lets a token ask about any subject of its tenant.
-pub const CHECK_SCOPE: &str = "authz:check";
 /// Items per bulk check (the origin's limit too).
 const MAX_ITEMS: usize = 100;
 const MAX_BODY: usize = 64 * 1024;
@@ -128,49 +127,9 @@ impl Question {
     }
 }
 
-/// Who is asking.
-pub struct Caller {
-    pub tenant: String,
-    /// The subject the caller is, as the authorization schema names it.
-    pub own_subject: String,
-    /// May ask about any subject of the tenant (scope `authz:check`).
-    pub any_subject: bool,
-}
-
-impl Caller {
-    /// # Errors
-    /// `403 forbidden_subject` when a caller without `authz:check` asks about someone else.
-    pub fn may_ask(&self, q: &Question) -> Result<(), ApiError> {
-        if self.any_subject || q.subject == self.own_subject {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                403,
-                "forbidden_subject",
-                format!(
-                    "this token may ask only about its own subject `{}`; a service asking about others needs the scope `{CHECK_SCOPE}`",
-                    self.own_subject
-                ),
-            ))
-        }
-    }
-}
-
-/// The subject a token's holder is: `client:{client_id}` for client credentials, else `{user_type}:{sub}`.
-pub fn own_subject(sub: &str, client_id: Option<&str>, user_type: &str) -> String {
-    if client_id == Some(sub) {
-        format!("client:{sub}")
-    } else {
-        format!("{user_type}:{sub}")
-    }
-}
-
-/// Tenant names as the origin accepts them.
+/// Tenant names as the origin accepts them (`tessera_proto::TenantId`).
 pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 63
-        && t.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+    t.parse::<tessera_proto::TenantId>().is_ok()
 }
 
 async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, ApiError> {
@@ -187,22 +146,31 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         }
     };
     let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
-    let tenant = text("tid")
-        .filter(|t| valid_tenant(t))
-        .ok_or_else(|| refused("token has no valid `tid`".to_owned()))?;
-    let sub = text("sub").ok_or_else(|| refused("token has no `sub`".to_owned()))?;
+    let caller = Caller::from_claims(
+        CallerClaims {
+            tid: text("tid"),
+            sub: text("sub"),
+            client_id: text("client_id"),
+            scope: text("scope"),
+        },
+        &cfg.checks.user_type,
+        valid_tenant,
+    )
+    .map_err(|e| refused(format!("check: {e}")))?;
     // A person's token is good only while its session lives: after a logout it asks nothing more.
-    if let Some(sid) = text("sid") {
-        if !crate::session_liveness::active_for_checks(env, cfg, tenant, sub, sid).await? {
+    if let (Some(sid), Some(sub)) = (text("sid"), text("sub")) {
+        if !crate::session_liveness::active_for_checks(env, cfg, &caller.tenant, sub, sid).await? {
             return Err(refused(format!("check: session {sid} has ended")));
         }
     }
-    let any_subject = text("scope").is_some_and(|s| s.split(' ').any(|s| s == CHECK_SCOPE));
-    Ok(Caller {
-        tenant: tenant.to_owned(),
-        own_subject: own_subject(sub, text("client_id"), &cfg.checks.user_type),
-        any_subject,
-    })
+    Ok(caller)
+}
+
+/// `403 forbidden_subject` when the caller may not ask about `q`'s subject.
+fn may_ask(caller: &Caller, q: &Question) -> Result<(), ApiError> {
+    caller
+        .may_ask(&q.subject)
+        .map_err(|e| ApiError::new(403, e.code(), e.to_string()))
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(
@@ -244,7 +212,7 @@ pub async fn check(
         permission: body.permission,
         subject: body.subject,
     })?;
-    caller.may_ask(&q)?;
+    may_ask(&caller, &q)?;
     let batch = decide(env, ctx, cfg, &caller.tenant, &[q], &body.consistency).await?;
     let Some(first) = batch.results.into_iter().next() else {
         return Err(ApiError::internal("a check produced no result"));
@@ -298,7 +266,7 @@ pub async fn check_bulk(
     let mut questions = Vec::with_capacity(body.items.len());
     for item in &body.items {
         let q = Question::parse(item)?;
-        caller.may_ask(&q)?;
+        may_ask(&caller, &q)?;
         questions.push(q);
     }
     let batch = decide(env, ctx, cfg, &caller.tenant, &questions, &body.consistency).await?;

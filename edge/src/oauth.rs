@@ -260,7 +260,7 @@ async fn token_roles(
     cfg: &Config,
     client: &ClientRecord,
 ) -> Result<Option<Vec<String>>, ApiError> {
-    let subject = decisions::own_subject(
+    let subject = tessera_authz::caller::own_subject(
         &client.client_id,
         Some(&client.client_id),
         &cfg.checks.user_type,

@@ -2,75 +2,26 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use tessera_proto::accounts::{
+    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked, SessionAnswer,
+    SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User, UserAnswer,
+};
 use tessera_proto::ErrorBody;
 use worker::{Env, Fetch, Method, Request, RequestInit};
 
 use crate::config::{secret, Config};
 use crate::error::{stable_code, ApiError};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub user_id: String,
-    pub username: String,
-    pub display_name: String,
-}
+pub use tessera_proto::accounts::{NewUser, Passkey, Session, SessionWithRefresh, UserWithPasskeys};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Passkey {
-    pub credential_id: String,
-    pub user_id: String,
-    pub public_key: String,
-    pub sign_count: u32,
-    pub backup_eligible: bool,
-    pub backed_up: bool,
-    pub aaguid: String,
-    #[serde(default)]
-    pub transports: Vec<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct UserWithPasskeys {
-    pub user: UserRecord,
-    pub passkeys: Vec<Passkey>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Session {
-    pub sid: String,
-    pub user_id: String,
-    pub amr: Vec<String>,
-    pub acr: String,
-    pub auth_time: i64,
-    pub active: bool,
-    #[serde(default)]
-    pub revoked_reason: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct SessionWithRefresh {
-    pub session: Session,
-    pub refresh_token: String,
-}
-
-/// Usernames as the origin accepts them (checked here too, for a quick clear answer).
+/// Usernames as the origin accepts them (`tessera_proto::Username`, checked here too for a quick answer).
 ///
 /// # Errors
 /// `400 invalid_username`.
 pub fn valid_username(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && !name.chars().any(char::is_control)
-        && name.trim() == name;
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            400,
-            "invalid_username",
-            "a username is 1 to 64 characters, without spaces at either end",
-        ))
-    }
+    name.parse::<tessera_proto::Username>()
+        .map(|_| ())
+        .map_err(|e| ApiError::new(400, "invalid_username", e.message))
 }
 
 /// Path segments are base64url or usernames; usernames are percent-encoded.
@@ -86,7 +37,7 @@ async fn call<T: DeserializeOwned>(
     cfg: &Config,
     method: Method,
     path: &str,
-    body: Option<&Value>,
+    body: Option<&impl Serialize>,
     none_on_404: bool,
 ) -> Result<Option<T>, ApiError> {
     let token = secret(env, "ORIGIN_SERVICE_TOKEN")?;
@@ -94,7 +45,8 @@ async fn call<T: DeserializeOwned>(
     let mut init = RequestInit::new();
     init.with_method(method.clone());
     if let Some(b) = body {
-        init.with_body(Some(wasm_bindgen::JsValue::from_str(&b.to_string())));
+        let text = serde_json::to_string(b).map_err(|e| ApiError::internal(e.to_string()))?;
+        init.with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
     }
     let req = Request::new_with_init(&url, &init)?;
     req.headers().set(
@@ -135,7 +87,7 @@ async fn call<T: DeserializeOwned>(
             accounts_code(&err.error),
             err.message,
         )),
-        (429, Ok(err)) => Err(ApiError {
+        (429, Ok(err)) if err.error == "totp_locked" => Err(ApiError {
             retry_after: Some(retry_after.unwrap_or(60)),
             ..ApiError::new(429, accounts_code(&err.error), err.message)
         }),
@@ -180,7 +132,7 @@ async fn post<T: DeserializeOwned>(
     env: &Env,
     cfg: &Config,
     path: &str,
-    body: Option<&Value>,
+    body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
     call(env, cfg, Method::Post, path, body, false)
         .await?
@@ -193,17 +145,7 @@ async fn get<T: DeserializeOwned>(
     cfg: &Config,
     path: &str,
 ) -> Result<Option<T>, ApiError> {
-    call(env, cfg, Method::Get, path, None, true).await
-}
-
-#[derive(Deserialize)]
-struct Revoked {
-    revoked: u64,
-}
-
-#[derive(Deserialize)]
-struct OneSession {
-    session: Session,
+    call(env, cfg, Method::Get, path, None::<&Done>, true).await
 }
 
 pub async fn user_by_name(
@@ -235,11 +177,11 @@ pub async fn sign_up(
     env: &Env,
     cfg: &Config,
     tenant: &str,
-    user: &UserRecord,
-    passkey: &Passkey,
+    user: NewUser,
+    passkey: Passkey,
 ) -> Result<(), ApiError> {
-    let body = serde_json::json!({ "user": user, "passkey": passkey });
-    post::<Value>(env, cfg, &format!("{}/signup", base(tenant)), Some(&body))
+    let body = SignUpRequest { user, passkey };
+    post::<UserAnswer>(env, cfg, &format!("{}/signup", base(tenant)), Some(&body))
         .await
         .map(|_| ())
 }
@@ -250,9 +192,8 @@ pub async fn add_passkey(
     tenant: &str,
     passkey: &Passkey,
 ) -> Result<(), ApiError> {
-    let body = serde_json::to_value(passkey).map_err(|e| ApiError::internal(e.to_string()))?;
     let path = format!("{}/users/{}/passkeys", base(tenant), passkey.user_id);
-    post::<Value>(env, cfg, &path, Some(&body))
+    post::<Done>(env, cfg, &path, Some(passkey))
         .await
         .map(|_| ())
 }
@@ -262,16 +203,11 @@ pub async fn passkey(
     cfg: &Config,
     tenant: &str,
     credential_id: &str,
-) -> Result<Option<(Passkey, UserRecord)>, ApiError> {
-    #[derive(Deserialize)]
-    struct Found {
-        passkey: Passkey,
-        user: UserRecord,
-    }
+) -> Result<Option<(Passkey, User)>, ApiError> {
     if credential_id.is_empty() || credential_id.len() > 1400 {
         return Ok(None);
     }
-    Ok(get::<Found>(
+    Ok(get::<PasskeyWithUser>(
         env,
         cfg,
         &format!("{}/passkeys/{credential_id}", base(tenant)),
@@ -290,8 +226,12 @@ pub async fn advance_counter(
     to: u32,
     backed_up: bool,
 ) -> Result<bool, ApiError> {
-    let body = serde_json::json!({ "from": from, "to": to, "backed_up": backed_up });
-    match post::<Value>(
+    let body = CounterRequest {
+        from,
+        to,
+        backed_up,
+    };
+    match post::<Done>(
         env,
         cfg,
         &format!("{}/passkeys/{credential_id}/counter", base(tenant)),
@@ -311,15 +251,11 @@ pub async fn enroll_totp(
     tenant: &str,
     user_id: &str,
 ) -> Result<String, ApiError> {
-    #[derive(Deserialize)]
-    struct Secret {
-        secret: String,
-    }
-    Ok(post::<Secret>(
+    Ok(post::<TotpSecretAnswer>(
         env,
         cfg,
         &format!("{}/users/{user_id}/totp", base(tenant)),
-        None,
+        None::<&Done>,
     )
     .await?
     .secret)
@@ -333,8 +269,11 @@ pub async fn verify_totp(
     code: &str,
     confirm: bool,
 ) -> Result<(), ApiError> {
-    let body = serde_json::json!({ "code": code, "confirm": confirm });
-    post::<Value>(
+    let body = TotpCheckRequest {
+        code: code.to_owned(),
+        confirm,
+    };
+    post::<Done>(
         env,
         cfg,
         &format!("{}/users/{user_id}/totp/verify", base(tenant)),
@@ -352,7 +291,11 @@ pub async fn create_session(
     amr: &[&str],
     acr: &str,
 ) -> Result<SessionWithRefresh, ApiError> {
-    let body = serde_json::json!({ "user_id": user_id, "amr": amr, "acr": acr });
+    let body = NewSessionRequest {
+        user_id: user_id.to_owned(),
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        acr: acr.to_owned(),
+    };
     post(env, cfg, &format!("{}/sessions", base(tenant)), Some(&body)).await
 }
 
@@ -362,7 +305,9 @@ pub async fn refresh(
     tenant: &str,
     refresh_token: &str,
 ) -> Result<SessionWithRefresh, ApiError> {
-    let body = serde_json::json!({ "refresh_token": refresh_token });
+    let body = RefreshRequest {
+        refresh_token: refresh_token.to_owned(),
+    };
     post(
         env,
         cfg,
@@ -379,7 +324,7 @@ pub async fn session(
     sid: &str,
 ) -> Result<Option<Session>, ApiError> {
     Ok(
-        get::<OneSession>(env, cfg, &format!("{}/sessions/{sid}", base(tenant)))
+        get::<SessionAnswer>(env, cfg, &format!("{}/sessions/{}", base(tenant), segment(sid)))
             .await?
             .map(|f| f.session),
     )
@@ -393,11 +338,14 @@ pub async fn step_up(
     method: &str,
     acr: &str,
 ) -> Result<Session, ApiError> {
-    let body = serde_json::json!({ "method": method, "acr": acr });
-    Ok(post::<OneSession>(
+    let body = StepUpRequest {
+        method: method.to_owned(),
+        acr: acr.to_owned(),
+    };
+    Ok(post::<SessionAnswer>(
         env,
         cfg,
-        &format!("{}/sessions/{sid}/step-up", base(tenant)),
+        &format!("{}/sessions/{}/step-up", base(tenant), segment(sid)),
         Some(&body),
     )
     .await?
@@ -413,8 +361,8 @@ pub async fn revoke_session(
     Ok(post::<Revoked>(
         env,
         cfg,
-        &format!("{}/sessions/{sid}/revoke", base(tenant)),
-        None,
+        &format!("{}/sessions/{}/revoke", base(tenant), segment(sid)),
+        None::<&Done>,
     )
     .await?
     .revoked)
@@ -430,7 +378,7 @@ pub async fn revoke_user_sessions(
         env,
         cfg,
         &format!("{}/users/{user_id}/sessions/revoke", base(tenant)),
-        None,
+        None::<&Done>,
     )
     .await?
     .revoked)

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_authn::webauthn::challenge::decoy_credential_id;
 use tessera_authn::webauthn::{
     verify_authentication, verify_registration, AssertionResponse, RegistrationResponse,
     StoredCredential, UserVerification, WebAuthnError,
@@ -23,9 +22,9 @@ use tessera_proto::passkeys::{
 use worker::{Context, Env, Request, Response};
 
 use crate::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
-use crate::config::{key_encryption_key, Config};
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_api::{self, Passkey, UserRecord};
+use crate::origin_api::{self, NewUser, Passkey};
 use crate::sessions;
 use crate::webcrypto::WebCryptoPasskeyVerifier;
 use crate::{now_secs, random_bytes};
@@ -56,13 +55,17 @@ async fn read<T: serde::de::DeserializeOwned>(
 
 /// Display names as people choose them: at most 64 characters, no control characters.
 fn valid_display_name(name: String) -> Result<String, ApiError> {
-    if name.chars().count() <= 64 && !name.chars().any(char::is_control) {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if name.chars().count() <= 64 && !name.chars().any(invisible) {
         Ok(name)
     } else {
         Err(ApiError::new(
             400,
             "invalid_display_name",
-            "a display name is at most 64 characters",
+            "a display name is at most 64 characters, without control or invisible formatting characters",
         ))
     }
 }
@@ -179,7 +182,7 @@ pub async fn register_options(
             )
         }
     };
-    let challenge = ceremonies::start(env, &ceremony)?;
+    let challenge = ceremonies::start(env, cfg, &ceremony)?;
     let options = CreationOptions {
         rp: RpEntity {
             id: rp.id.clone(),
@@ -253,7 +256,7 @@ pub async fn register_verify(
             "this sign-up has expired or was already used; start again",
         )
     };
-    let opened = ceremonies::open(env, &challenge_b64)?.map_err(|e| ApiError {
+    let opened = ceremonies::open(env, cfg, &challenge_b64)?.map_err(|e| ApiError {
         internal_message: Some(format!(
             "registration challenge refused ({}): {e}",
             e.code()
@@ -261,6 +264,9 @@ pub async fn register_verify(
         ..expired()
     })?;
     let ceremony = opened.ceremony.clone();
+    if matches!(ceremony, Ceremony::SignIn { .. }) {
+        return Err(expired());
+    }
     if let Ceremony::AddPasskey {
         tenant,
         user_id,
@@ -324,6 +330,8 @@ pub async fn register_verify(
         backed_up: new.backed_up,
         aaguid: b64(&new.aaguid),
         transports: c.response.transports.iter().take(8).cloned().collect(),
+        created_at: 0,
+        last_used_at: None,
     };
     match &ceremony {
         Ceremony::SignUp {
@@ -335,12 +343,12 @@ pub async fn register_verify(
                 env,
                 cfg,
                 &tenant,
-                &UserRecord {
+                NewUser {
                     user_id: user_id.clone(),
                     username: username.clone(),
                     display_name: display_name.clone(),
                 },
-                &passkey,
+                passkey.clone(),
             )
             .await?;
         }
@@ -376,31 +384,15 @@ pub async fn login_options(
     let rp = cfg.login.relying_party()?;
     let body: LoginOptionsRequest = read(&mut req, r#"{"username"?: "..."}"#).await?;
     let tenant = cfg.login.tenant.clone();
-    let (user_id, allow) = match body.username.filter(|u| !u.is_empty()) {
-        Some(name) => match origin_api::user_by_name(env, cfg, &tenant, &name).await? {
-            Some(record) => (
-                Some(record.user.user_id.clone()),
-                descriptors(&record.passkeys),
-            ),
-            // A name nobody has gets an answer like anyone's: a stable decoy credential (WebAuthn
-            // §14.6.2), and a fresh random user handle shaped like a real one (it names nobody), so the
-            // challenge is as long as anyone's and the sign-in fails like any other.
-            None => (
-                Some(b64(&random_bytes::<16>()?)),
-                vec![CredentialDescriptor {
-                    kind: "public-key".into(),
-                    id: b64(&decoy_credential_id(
-                        key_encryption_key(env)?.expose_secret(),
-                        &tenant,
-                        &name,
-                    )),
-                    transports: vec!["hybrid".into(), "internal".into()],
-                }],
-            ),
-        },
-        None => (None, Vec::new()),
-    };
-    let challenge = ceremonies::start(env, &Ceremony::SignIn { tenant, user_id })?;
+    // The answer never depends on whether the name exists: no lookup, no credential list (every passkey
+    // here is discoverable: registration requires a resident key), and the challenge seals only what the
+    // caller said. `verify` then requires the credential to be the named user's.
+    let username = body.username.filter(|u| !u.is_empty());
+    if let Some(name) = &username {
+        origin_api::valid_username(name)?;
+    }
+    let challenge = ceremonies::start(env, cfg, &Ceremony::SignIn { tenant, username })?;
+    let allow: Vec<CredentialDescriptor> = Vec::new();
     Ok(Response::from_json(&json!({ "publicKey": RequestOptions {
         challenge,
         timeout: CEREMONY_TTL_MS as u32,
@@ -447,13 +439,13 @@ pub async fn login_verify(
         )
     };
     let challenge_b64 = challenge_of(&client_data_json)?;
-    let opened = match ceremonies::open(env, &challenge_b64)? {
+    let opened = match ceremonies::open(env, cfg, &challenge_b64)? {
         Ok(o) => o,
         Err(e) => return Err(no(format!("challenge refused ({}): {e}", e.code()))),
     };
     let Ceremony::SignIn {
         tenant,
-        user_id: named,
+        username: named,
     } = opened.ceremony.clone()
     else {
         return Err(no("the challenge is not a sign-in's".to_owned()));
@@ -465,7 +457,7 @@ pub async fn login_verify(
             "credential {credential_id} unknown in tenant {tenant}"
         )));
     };
-    if named.as_ref().is_some_and(|n| *n != user.user_id) {
+    if named.as_ref().is_some_and(|n| *n != user.username) {
         return Err(no(format!(
             "credential {credential_id} is not the named user's"
         )));

@@ -19,7 +19,8 @@ thread_local! {
 /// For permission checks: is the session a user token names still active? Asked of the origin at most once
 /// per `CHECK_MAX_STALENESS_MS` per isolate (the bound every check answer already has), so a logout stops
 /// a token's checks at once on the isolate that ended it and within that bound everywhere else. While the
-/// origin is unreachable, the last answer stands; with none, the check cannot be answered.
+/// origin is unreachable, a remembered end stands and a remembered "active" for at most twice the bound;
+/// beyond that the check cannot be answered.
 ///
 /// # Errors
 /// `503 consistency_unavailable` when the origin is needed and unreachable.
@@ -59,9 +60,13 @@ pub async fn active_for_checks(
             });
             Ok(active)
         }
+        // Origin unreachable: a remembered "ended" still stands (that fails closed); a remembered
+        // "active" only while it is within twice the bound, so a session ended elsewhere stops passing
+        // checks even while the origin is down; otherwise no guess.
         Err(e) if e.status >= 500 => match seen {
-            Some((t, u, active, _)) => Ok(active && t == tenant && u == user_id),
-            None => Err(ApiError {
+            Some((t, u, false, _)) if t == tenant && u == user_id => Ok(false),
+            Some((t, u, true, at)) if t == tenant && u == user_id && now - at < 2.0 * bound => Ok(true),
+            _ => Err(ApiError {
                 internal_message: e.internal_message,
                 ..ApiError::new(
                     503,

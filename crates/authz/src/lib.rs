@@ -13,6 +13,7 @@
 //! - [`explain`]: why a check came out as it did (the relationships that granted it, or what denied it),
 //!   for audit records.
 //! - [`openfga`]: import of OpenFGA authorization models (the JSON form, schema 1.1) into this language.
+//! - [`caller`]: who may ask a permission question, from an access token's claims.
 //! - [`decision_cache`]: the edge's policy for serving checks from a cache keyed by revision, honouring
 //!   the caller's consistency, and a bounded cache for isolate memory.
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
@@ -21,6 +22,7 @@
 //! origin implements. Precedence follows SpiceDB: `+` binds tighter than `&`, which binds tighter than `-`;
 //! all three are left-associative.
 
+pub mod caller;
 mod check;
 pub mod decision_cache;
 pub mod engine;

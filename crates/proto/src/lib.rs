@@ -10,6 +10,7 @@
 //! - RFC 8414 / OpenID Connect Discovery 1.0 (authorization server metadata, subset),
 //! - RFC 9068 (JWT access token claims).
 
+pub mod accounts;
 pub mod check;
 pub mod claims;
 pub mod clients;

@@ -1,4 +1,5 @@
-//! The accounts API the edge uses (service credential), under `/internal/v1/tenants/{tenant}/`:
+//! The accounts API the edge uses (service credential), under `/internal/v1/tenants/{tenant}/`; every body
+//! is a type of `tessera_proto::accounts`, the one contract edge and origin both serialise:
 //!
 //! | route | body | answer |
 //! |---|---|---|
@@ -21,8 +22,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use tessera_proto::accounts::{
+    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked, SessionAnswer,
+    SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, UserAnswer,
+    UserWithPasskeys,
+};
 
 use crate::accounts::{AccountsError, Passkey, User};
 use crate::error::HttpError;
@@ -107,26 +111,11 @@ fn plausible(id: &str) -> Result<(), HttpError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    user_id: String,
-    username: String,
-    display_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignUp {
-    user: NewUser,
-    passkey: Passkey,
-}
-
 async fn sign_up(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
-    JsonBody(req): JsonBody<SignUp>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<SignUpRequest>,
+) -> Result<Json<UserAnswer>, HttpError> {
     plausible(&req.user.user_id)?;
     plausible(&req.passkey.credential_id)?;
     req.user.username.parse::<tessera_proto::Username>()?;
@@ -148,26 +137,28 @@ async fn sign_up(
         .accounts
         .sign_up(&tenant, &user, &req.passkey, now)
         .await?;
-    Ok(Json(json!({ "user": user })))
+    Ok(Json(UserAnswer { user }))
 }
 
 async fn with_passkeys(
     state: &AppState,
     tenant: &str,
     user: User,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<UserWithPasskeys>, HttpError> {
     let passkeys = state.accounts.passkeys_of(tenant, &user.user_id).await?;
     let totp = state.accounts.totp_enrolled(tenant, &user.user_id).await?;
-    Ok(Json(
-        json!({ "user": user, "passkeys": passkeys, "totp": totp }),
-    ))
+    Ok(Json(UserWithPasskeys {
+        user,
+        passkeys,
+        totp,
+    }))
 }
 
 async fn user_by_name(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, username)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<UserWithPasskeys>, HttpError> {
     let user = state
         .accounts
         .user_by_name(&tenant, &username)
@@ -180,7 +171,7 @@ async fn user(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, user_id)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<UserWithPasskeys>, HttpError> {
     plausible(&user_id)?;
     let user = state
         .accounts
@@ -195,7 +186,7 @@ async fn add_passkey(
     ServiceTenant(tenant): ServiceTenant,
     Path((_, user_id)): Path<(String, String)>,
     JsonBody(passkey): JsonBody<Passkey>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Done>, HttpError> {
     plausible(&passkey.credential_id)?;
     if passkey.user_id != user_id {
         return Err(HttpError::new(
@@ -208,14 +199,14 @@ async fn add_passkey(
         .accounts
         .add_passkey(&tenant, &passkey, unix_now())
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Done {}))
 }
 
 async fn passkey(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, credential_id)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<PasskeyWithUser>, HttpError> {
     plausible(&credential_id)?;
     let unknown = || {
         HttpError::new(
@@ -234,23 +225,15 @@ async fn passkey(
         .user(&tenant, &passkey.user_id)
         .await?
         .ok_or_else(unknown)?;
-    Ok(Json(json!({ "passkey": passkey, "user": user })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Counter {
-    from: u32,
-    to: u32,
-    backed_up: bool,
+    Ok(Json(PasskeyWithUser { passkey, user }))
 }
 
 async fn counter(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, credential_id)): Path<(String, String)>,
-    JsonBody(req): JsonBody<Counter>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<CounterRequest>,
+) -> Result<Json<Done>, HttpError> {
     let moved = state
         .accounts
         .advance_counter(
@@ -263,7 +246,7 @@ async fn counter(
         )
         .await?;
     if moved {
-        Ok(Json(json!({})))
+        Ok(Json(Done {}))
     } else {
         Err(HttpError::new(
             StatusCode::CONFLICT,
@@ -277,50 +260,36 @@ async fn enroll_totp(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, user_id)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<TotpSecretAnswer>, HttpError> {
     plausible(&user_id)?;
     let secret = state
         .accounts
         .enroll_totp(&tenant, &user_id, unix_now())
         .await?;
-    Ok(Json(json!({ "secret": secret.as_str() })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TotpCode {
-    code: String,
-    #[serde(default)]
-    confirm: bool,
+    Ok(Json(TotpSecretAnswer {
+        secret: secret.as_str().to_owned(),
+    }))
 }
 
 async fn verify_totp(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, user_id)): Path<(String, String)>,
-    JsonBody(req): JsonBody<TotpCode>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<TotpCheckRequest>,
+) -> Result<Json<Done>, HttpError> {
     plausible(&user_id)?;
     state
         .accounts
         .verify_totp(&tenant, &user_id, &req.code, req.confirm, unix_now())
         .await?;
-    Ok(Json(json!({})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewSession {
-    user_id: String,
-    amr: Vec<String>,
-    acr: String,
+    Ok(Json(Done {}))
 }
 
 async fn create_session(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
-    JsonBody(req): JsonBody<NewSession>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<NewSessionRequest>,
+) -> Result<Json<SessionWithRefresh>, HttpError> {
     plausible(&req.user_id)?;
     if state.accounts.user(&tenant, &req.user_id).await?.is_none() {
         return Err(AccountsError::UnknownUser.into());
@@ -329,29 +298,25 @@ async fn create_session(
         .accounts
         .create_session(&tenant, &req.user_id, &req.amr, &req.acr, unix_now())
         .await?;
-    Ok(Json(
-        json!({ "session": session, "refresh_token": refresh_token }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RefreshReq {
-    refresh_token: String,
+    Ok(Json(SessionWithRefresh {
+        session,
+        refresh_token,
+    }))
 }
 
 async fn refresh(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
-    JsonBody(req): JsonBody<RefreshReq>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<RefreshRequest>,
+) -> Result<Json<SessionWithRefresh>, HttpError> {
     let (session, refresh_token) = state
         .accounts
         .refresh(&tenant, &req.refresh_token, unix_now())
         .await?;
-    Ok(Json(
-        json!({ "session": session, "refresh_token": refresh_token }),
-    ))
+    Ok(Json(SessionWithRefresh {
+        session,
+        refresh_token,
+    }))
 }
 
 async fn own_session(
@@ -372,54 +337,49 @@ async fn session(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, sid)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<SessionAnswer>, HttpError> {
     let session = own_session(&state, &tenant, &sid).await?;
-    Ok(Json(json!({ "session": session })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepUp {
-    method: String,
-    acr: String,
+    Ok(Json(SessionAnswer { session }))
 }
 
 async fn step_up(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, sid)): Path<(String, String)>,
-    JsonBody(req): JsonBody<StepUp>,
-) -> Result<Json<Value>, HttpError> {
+    JsonBody(req): JsonBody<StepUpRequest>,
+) -> Result<Json<SessionAnswer>, HttpError> {
     own_session(&state, &tenant, &sid).await?;
     let session = state
         .accounts
         .step_up(&sid, &req.method, &req.acr, unix_now())
         .await?;
-    Ok(Json(json!({ "session": session })))
+    Ok(Json(SessionAnswer { session }))
 }
 
 async fn revoke(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, sid)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Revoked>, HttpError> {
     own_session(&state, &tenant, &sid).await?;
     let revoked = state
         .accounts
         .revoke_session(&sid, "logout", unix_now())
         .await?;
-    Ok(Json(json!({ "revoked": u64::from(revoked) })))
+    Ok(Json(Revoked {
+        revoked: u64::from(revoked),
+    }))
 }
 
 async fn revoke_all(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
     Path((_, user_id)): Path<(String, String)>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Revoked>, HttpError> {
     plausible(&user_id)?;
     let revoked = state
         .accounts
         .revoke_user_sessions(&tenant, &user_id, unix_now())
         .await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
 }

@@ -13,10 +13,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tessera_authn::totp::TotpError;
 use tessera_jose::Secret;
+
+pub use tessera_proto::accounts::{Passkey, Session, User};
 
 use crate::store::Db;
 
@@ -24,49 +25,6 @@ pub mod http;
 mod people;
 mod sessions;
 mod totp;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct User {
-    pub user_id: String,
-    pub username: String,
-    pub display_name: String,
-    pub created_at: i64,
-}
-
-/// A stored passkey. Binary fields are base64url.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Passkey {
-    pub credential_id: String,
-    pub user_id: String,
-    /// The COSE_Key, base64url.
-    pub public_key: String,
-    pub sign_count: u32,
-    pub backup_eligible: bool,
-    pub backed_up: bool,
-    /// AAGUID, base64url.
-    pub aaguid: String,
-    #[serde(default)]
-    pub transports: Vec<String>,
-    #[serde(default)]
-    pub created_at: i64,
-    #[serde(default)]
-    pub last_used_at: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Session {
-    pub sid: String,
-    pub tenant: String,
-    pub user_id: String,
-    /// RFC 8176 methods, in the order they were used.
-    pub amr: Vec<String>,
-    pub acr: String,
-    pub auth_time: i64,
-    pub expires_at: i64,
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_reason: Option<String>,
-}
 
 #[derive(Debug)]
 pub enum AccountsError {

@@ -79,6 +79,15 @@ impl Accounts {
         // SQLite's write lock (a transaction that reads first cannot upgrade while another writer holds
         // it, and fails with "database is locked" instead of waiting), PostgreSQL's row lock. Of many
         // concurrent presentations one spends the token; every other one finds it spent, which is reuse.
+        // A token nobody issued is refused without taking the write lock (random tokens cost a read).
+        let known: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT 1 FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&hash)
+                .fetch_optional(pool).await?
+        });
+        if known.is_none() {
+            return Err(AccountsError::RefreshInvalid);
+        }
         let outcome: Result<Result<Session, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
@@ -151,11 +160,16 @@ impl Accounts {
         session.acr = acr.to_owned();
         let amr_json = serde_json::to_string(&session.amr)
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3")
-                .bind(amr_json).bind(acr).bind(sid)
-                .execute(pool).await?;
+        // Only a session still alive at this instant is stepped up: one revoked since it was read is not.
+        let moved = on_db!(&self.db, pool => {
+            sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3 AND revoked_at IS NULL AND expires_at > $4")
+                .bind(amr_json).bind(acr).bind(sid).bind(now)
+                .execute(pool).await?
+                .rows_affected()
         });
+        if moved != 1 {
+            return Err(AccountsError::SessionInactive);
+        }
         Ok(session)
     }
 

@@ -48,7 +48,8 @@ impl Accounts {
         let replaced = on_db!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO totp_secrets (tenant, user_id, sealed, confirmed, last_step, created_at) VALUES ($1, $2, $3, 0, NULL, $4)
-                 ON CONFLICT (tenant, user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at, last_step = NULL
+                 ON CONFLICT (tenant, user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at, last_step = NULL,
+                    failures = 0, locked_until = NULL
                  WHERE totp_secrets.confirmed = 0",
             )
             .bind(tenant).bind(user_id).bind(sealed).bind(now)
@@ -93,6 +94,24 @@ impl Accounts {
         now: i64,
     ) -> Result<(), AccountsError> {
         let budget = FailureBudget::default();
+        // While a wait runs, refuse without taking the lock (a locked-out guesser costs a read); the
+        // decision that counts is re-made under the lock below.
+        let locked_until: Option<Option<i64>> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT locked_until FROM totp_secrets WHERE tenant = $1 AND user_id = $2")
+                .bind(tenant).bind(user_id)
+                .fetch_optional(pool).await?
+        });
+        if let Some(Some(until)) = locked_until {
+            let early = Attempts {
+                failures: budget.free_failures,
+                locked_until: Some(until),
+            };
+            if let Err(locked) = budget.admit(&early, now) {
+                return Err(AccountsError::TotpLocked {
+                    retry_after_secs: locked.retry_after_secs,
+                });
+            }
+        }
         let outcome: Result<Result<(), AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;

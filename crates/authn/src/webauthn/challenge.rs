@@ -16,7 +16,8 @@
 //! edge, a Durable Object per nonce). State is then created only by ceremonies that passed verification.
 //!
 //! The payload is opaque bytes here (the shell serialises its own ceremony type); it is authenticated,
-//! not encrypted: it must hold nothing secret. Pure: the time, the nonce and the key are arguments.
+//! not encrypted: anyone holding the challenge can read it, so it must hold nothing the caller may not
+//! know (no user id for a name the caller typed, no secret). Pure: the time, the nonce and the key are arguments.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -34,38 +35,25 @@ pub const MAX_PAYLOAD_LEN: usize = 1024;
 pub struct ChallengeKey(Zeroizing<[u8; 32]>);
 
 impl ChallengeKey {
-    /// Derive the challenge key from a 32-byte root secret (HMAC-SHA256 with a fixed label).
-    #[must_use]
-    pub fn derive(root: &[u8; 32]) -> Self {
+    /// Derive the challenge key from a 32-byte root secret and the deployment it serves (`context`, e.g.
+    /// issuer and RP ID): HMAC-SHA256 as a PRF under a label of its own (HKDF-Expand's one-block case), so
+    /// the key is independent of the root's other uses and of other deployments sharing the root.
+    ///
+    /// # Errors
+    /// [`ChallengeError::KeyUnusable`] if the MAC cannot be keyed (not expected for 32 bytes).
+    pub fn derive(root: &[u8; 32], context: &[u8]) -> Result<Self, ChallengeError> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(root)
+            .map_err(|_| ChallengeError::KeyUnusable)?;
+        mac.update(b"tessera/webauthn-challenge/v1\0");
+        mac.update(context);
         let mut key = Zeroizing::new([0_u8; 32]);
-        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(root) {
-            mac.update(b"tessera/webauthn-challenge/v1");
-            key.copy_from_slice(&mac.finalize().into_bytes());
-        }
-        Self(key)
+        key.copy_from_slice(&mac.finalize().into_bytes());
+        Ok(Self(key))
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length: this cannot fail for 32 bytes.
-        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
-            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
+    fn mac(&self) -> Result<Hmac<Sha256>, ChallengeError> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).map_err(|_| ChallengeError::KeyUnusable)
     }
-}
-
-/// A credential id that looks like any other, derived from `root` and the name asked for: what sign-in
-/// options list for a username that does not exist, so that the answer does not tell whether it does
-/// (WebAuthn §14.6.2, "Username Enumeration"). The same name always gets the same id.
-#[must_use]
-pub fn decoy_credential_id(root: &[u8; 32], tenant: &str, username: &str) -> [u8; 32] {
-    let mut id = [0_u8; 32];
-    if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(root) {
-        mac.update(b"tessera/webauthn-decoy-credential/v1\0");
-        mac.update(tenant.as_bytes());
-        mac.update(b"\0");
-        mac.update(username.as_bytes());
-        id.copy_from_slice(&mac.finalize().into_bytes());
-    }
-    id
 }
 
 /// Why a challenge was refused.
@@ -77,6 +65,8 @@ pub enum ChallengeError {
     Expired,
     /// The payload is longer than [`MAX_PAYLOAD_LEN`] (when sealing).
     PayloadTooLarge,
+    /// The MAC could not be keyed.
+    KeyUnusable,
 }
 
 impl ChallengeError {
@@ -86,6 +76,7 @@ impl ChallengeError {
             Self::Unknown => "challenge_unknown",
             Self::Expired => "challenge_expired",
             Self::PayloadTooLarge => "challenge_payload_too_large",
+            Self::KeyUnusable => "challenge_key_unusable",
         }
     }
 }
@@ -96,6 +87,7 @@ impl std::fmt::Display for ChallengeError {
             Self::Unknown => "the challenge was not issued here",
             Self::Expired => "the challenge has expired",
             Self::PayloadTooLarge => "the ceremony state is too large for a challenge",
+            Self::KeyUnusable => "the challenge key cannot be used",
         })
     }
 }
@@ -129,7 +121,7 @@ pub fn seal(
     out.extend_from_slice(&expires_at.to_be_bytes());
     out.extend_from_slice(nonce);
     out.extend_from_slice(payload);
-    let mut mac = key.mac();
+    let mut mac = key.mac()?;
     mac.update(&out);
     out.extend_from_slice(&mac.finalize().into_bytes());
     Ok(out)
@@ -150,7 +142,7 @@ pub fn open(
         .filter(|n| *n >= HEADER_LEN)
         .ok_or(ChallengeError::Unknown)?;
     let (body, tag) = challenge.split_at(body_len);
-    let mut mac = key.mac();
+    let mut mac = key.mac()?;
     mac.update(body);
     mac.verify_slice(tag).map_err(|_| ChallengeError::Unknown)?;
     let (header, payload) = body.split_at(HEADER_LEN);
@@ -178,7 +170,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn key(b: u8) -> ChallengeKey {
-        ChallengeKey::derive(&[b; 32])
+        ChallengeKey::derive(&[b; 32], b"https://edge.test\0edge.test").unwrap()
     }
 
     #[test]
@@ -242,12 +234,11 @@ mod tests {
     }
 
     #[test]
-    fn decoys_are_stable_per_name_and_differ_between_names_tenants_and_keys() {
-        let a = decoy_credential_id(&[1; 32], "acme", "ann");
-        assert_eq!(a, decoy_credential_id(&[1; 32], "acme", "ann"));
-        assert_ne!(a, decoy_credential_id(&[1; 32], "acme", "anne"));
-        assert_ne!(a, decoy_credential_id(&[1; 32], "acm", "eann"));
-        assert_ne!(a, decoy_credential_id(&[2; 32], "acme", "ann"));
+    fn another_deployment_sharing_the_root_cannot_open_ours() {
+        let ours = key(1);
+        let theirs = ChallengeKey::derive(&[1; 32], b"https://staging.test\0staging.test").unwrap();
+        let c = seal(&theirs, b"x", NOW + 300, &[9; 16]).unwrap();
+        assert_eq!(open(&ours, &c, NOW), Err(ChallengeError::Unknown));
     }
 
     #[test]
