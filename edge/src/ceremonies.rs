@@ -113,9 +113,9 @@ pub fn open(
 impl Ceremony {
     fn tenant(&self) -> &str {
         match self {
-            Self::SignUp { tenant, .. } | Self::AddPasskey { tenant, .. } | Self::SignIn { tenant, .. } => {
-                tenant
-            }
+            Self::SignUp { tenant, .. }
+            | Self::AddPasskey { tenant, .. }
+            | Self::SignIn { tenant, .. } => tenant,
         }
     }
 }

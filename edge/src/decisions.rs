@@ -20,8 +20,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use tessera_authz::decision_cache::{decision_key, plan, BoundedCache, Freshness, Head, Plan};
 use tessera_authz::caller::{Caller, CallerClaims};
+use tessera_authz::decision_cache::{decision_key, plan, BoundedCache, Freshness, Head, Plan};
 use tessera_authz::{revision_unverified, ObjectRef, SubjectRef};
 use tessera_proto::check::{
     BulkCheckRequest, BulkCheckResponse, BulkItemResult, CheckItem, CheckRequest, CheckResponse,

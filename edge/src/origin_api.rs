@@ -3,8 +3,9 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tessera_proto::accounts::{
-    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked, SessionAnswer,
-    SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User, UserAnswer,
+    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked,
+    SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
+    UserAnswer,
 };
 use tessera_proto::ErrorBody;
 use worker::{Env, Fetch, Method, Request, RequestInit};
@@ -12,7 +13,9 @@ use worker::{Env, Fetch, Method, Request, RequestInit};
 use crate::config::{secret, Config};
 use crate::error::{stable_code, ApiError};
 
-pub use tessera_proto::accounts::{NewUser, Passkey, Session, SessionWithRefresh, UserWithPasskeys};
+pub use tessera_proto::accounts::{
+    NewUser, Passkey, Session, SessionWithRefresh, UserWithPasskeys,
+};
 
 /// Usernames as the origin accepts them (`tessera_proto::Username`, checked here too for a quick answer).
 ///
@@ -146,20 +149,6 @@ async fn get<T: DeserializeOwned>(
     path: &str,
 ) -> Result<Option<T>, ApiError> {
     call(env, cfg, Method::Get, path, None::<&Done>, true).await
-}
-
-pub async fn user_by_name(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    username: &str,
-) -> Result<Option<UserWithPasskeys>, ApiError> {
-    get(
-        env,
-        cfg,
-        &format!("{}/users/by-name/{}", base(tenant), segment(username)),
-    )
-    .await
 }
 
 pub async fn user(
@@ -323,11 +312,13 @@ pub async fn session(
     tenant: &str,
     sid: &str,
 ) -> Result<Option<Session>, ApiError> {
-    Ok(
-        get::<SessionAnswer>(env, cfg, &format!("{}/sessions/{}", base(tenant), segment(sid)))
-            .await?
-            .map(|f| f.session),
+    Ok(get::<SessionAnswer>(
+        env,
+        cfg,
+        &format!("{}/sessions/{}", base(tenant), segment(sid)),
     )
+    .await?
+    .map(|f| f.session))
 }
 
 pub async fn step_up(

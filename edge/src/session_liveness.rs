@@ -65,7 +65,9 @@ pub async fn active_for_checks(
         // checks even while the origin is down; otherwise no guess.
         Err(e) if e.status >= 500 => match seen {
             Some((t, u, false, _)) if t == tenant && u == user_id => Ok(false),
-            Some((t, u, true, at)) if t == tenant && u == user_id && now - at < 2.0 * bound => Ok(true),
+            Some((t, u, true, at)) if t == tenant && u == user_id && now - at < 2.0 * bound => {
+                Ok(true)
+            }
             _ => Err(ApiError {
                 internal_message: e.internal_message,
                 ..ApiError::new(

@@ -156,7 +156,13 @@ mod tests {
             .unwrap()
         };
         assert!(with("read authz:check").may_ask("user:ann").is_ok());
-        for scope in ["authz:check2", "authz:checks read", "xauthz:check", "authz", ""] {
+        for scope in [
+            "authz:check2",
+            "authz:checks read",
+            "xauthz:check",
+            "authz",
+            "",
+        ] {
             let c = with(scope);
             assert_eq!(
                 c.may_ask("user:ann"),

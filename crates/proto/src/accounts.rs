@@ -170,8 +170,14 @@ mod tests {
 
     #[test]
     fn requests_refuse_unknown_fields_and_answers_keep_their_shape() {
-        assert!(serde_json::from_str::<CounterRequest>(r#"{"from":1,"to":2,"backed_up":false,"x":1}"#).is_err());
-        assert!(serde_json::from_str::<TotpCheckRequest>(r#"{"code":"123456"}"#).is_ok_and(|r| !r.confirm));
+        assert!(serde_json::from_str::<CounterRequest>(
+            r#"{"from":1,"to":2,"backed_up":false,"x":1}"#
+        )
+        .is_err());
+        assert!(
+            serde_json::from_str::<TotpCheckRequest>(r#"{"code":"123456"}"#)
+                .is_ok_and(|r| !r.confirm)
+        );
         assert_eq!(serde_json::to_string(&Done {}).unwrap(), "{}");
         let s = Session {
             sid: "s".into(),
@@ -186,6 +192,11 @@ mod tests {
         };
         let text = serde_json::to_string(&SessionAnswer { session: s.clone() }).unwrap();
         assert!(!text.contains("revoked_reason"));
-        assert_eq!(serde_json::from_str::<SessionAnswer>(&text).unwrap().session, s);
+        assert_eq!(
+            serde_json::from_str::<SessionAnswer>(&text)
+                .unwrap()
+                .session,
+            s
+        );
     }
 }

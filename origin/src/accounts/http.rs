@@ -23,9 +23,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_proto::accounts::{
-    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked, SessionAnswer,
-    SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, UserAnswer,
-    UserWithPasskeys,
+    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked,
+    SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest,
+    TotpSecretAnswer, UserAnswer, UserWithPasskeys,
 };
 
 use crate::accounts::{AccountsError, Passkey, User};

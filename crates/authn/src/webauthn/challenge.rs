@@ -42,8 +42,8 @@ impl ChallengeKey {
     /// # Errors
     /// [`ChallengeError::KeyUnusable`] if the MAC cannot be keyed (not expected for 32 bytes).
     pub fn derive(root: &[u8; 32], context: &[u8]) -> Result<Self, ChallengeError> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(root)
-            .map_err(|_| ChallengeError::KeyUnusable)?;
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(root).map_err(|_| ChallengeError::KeyUnusable)?;
         mac.update(b"tessera/webauthn-challenge/v1\0");
         mac.update(context);
         let mut key = Zeroizing::new([0_u8; 32]);
@@ -52,7 +52,8 @@ impl ChallengeKey {
     }
 
     fn mac(&self) -> Result<Hmac<Sha256>, ChallengeError> {
-        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).map_err(|_| ChallengeError::KeyUnusable)
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .map_err(|_| ChallengeError::KeyUnusable)
     }
 }
 
