@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tessera_proto::ClientRecord;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method};
 
-use crate::config::{secret, Config};
+use crate::config::Config;
 use crate::error::ApiError;
+use crate::origin_client::{self, Reply};
 use crate::{log, now_ms};
 use serde_json::json;
 
@@ -134,34 +135,16 @@ async fn fetch_from_origin(
     cfg: &Config,
     client_id: &str,
 ) -> Result<Option<ClientRecord>, ApiError> {
-    let token = secret(env, "ORIGIN_SERVICE_TOKEN")?;
-    let url = format!("{}/internal/v1/clients/{client_id}", cfg.origin_url);
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get);
-    let req = Request::new_with_init(&url, &init)?;
-    req.headers().set(
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    )?;
-    let mut resp = Fetch::Request(req).send().await.map_err(|e| {
-        ApiError::unavailable(
+    let path = format!("/internal/v1/clients/{client_id}");
+    match origin_client::call(env, cfg, Method::Get, &path, None::<&()>).await {
+        Ok(Reply::Answer(record)) => Ok(Some(record)),
+        Ok(Reply::Refused(r)) if r.status == 404 => Ok(None),
+        Ok(Reply::Refused(r)) => Err(ApiError::unavailable(
             "origin_unavailable",
             "the origin cannot be reached",
-            format!("GET {url}: {e}"),
-        )
-    })?;
-    match resp.status_code() {
-        200 => resp
-            .json::<ClientRecord>()
-            .await
-            .map(Some)
-            .map_err(|e| ApiError::internal(format!("origin sent a bad client record: {e}"))),
-        404 => Ok(None),
-        code => Err(ApiError::unavailable(
-            "origin_unavailable",
-            "the origin cannot be reached",
-            format!("GET {url} answered {code}"),
+            format!("GET {path} answered {} {}", r.status, r.body.error),
         )),
+        Err(e) => Err(e.into_api("origin_unavailable", "the origin cannot be reached")),
     }
 }
 

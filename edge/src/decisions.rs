@@ -27,12 +27,12 @@ use tessera_proto::check::{
     BulkCheckRequest, BulkCheckResponse, BulkItemResult, CheckItem, CheckRequest, CheckResponse,
     Consistency, OriginBulkCheck,
 };
-use tessera_proto::ErrorBody;
-use worker::{Context, Env, Fetch, Method, Request, RequestInit, Response};
+use worker::{Context, Env, Method, Request, Response};
 
-use crate::config::{secret, Config};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::heads::{self, now_u64};
+use crate::origin_client::{self, OriginError, Reply};
 use crate::verify::{verify, Outcome};
 use crate::{log, now_secs};
 use serde_json::json;
@@ -618,46 +618,24 @@ async fn post_origin(
     questions: &[Question],
     consistency: &Consistency,
 ) -> Result<OriginBulkCheck, ApiError> {
-    let token = secret(env, "ORIGIN_SERVICE_TOKEN")?;
-    let url = format!("{}/v1/tenants/{tenant}/check/bulk", cfg.origin_url);
     let body = BulkCheckRequest {
         items: questions.iter().map(Question::item).collect(),
         consistency: consistency.clone(),
     };
-    let text = serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
-    let req = Request::new_with_init(&url, &init)?;
-    req.headers().set(
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    )?;
-    req.headers().set("content-type", "application/json")?;
-    let mut resp = Fetch::Request(req).send().await.map_err(|e| {
-        unavailable(
-            "the authorization origin cannot be reached",
-            format!("POST {url}: {e}"),
-        )
-    })?;
-    let status = resp.status_code();
-    if status == 200 {
-        return resp
-            .json::<OriginBulkCheck>()
-            .await
-            .map_err(|e| ApiError::internal(format!("origin sent a bad check answer: {e}")));
-    }
-    let text = resp.text().await.unwrap_or_default();
-    match (status, serde_json::from_str::<ErrorBody>(&text)) {
+    let path = format!("/v1/tenants/{tenant}/check/bulk");
+    match origin_client::call(env, cfg, Method::Post, &path, Some(&body)).await {
+        Ok(Reply::Answer(answer)) => Ok(answer),
         // The origin refused the question (unknown permission, no schema, a forged zookie...): its words.
-        (400..=499, Ok(err)) if status != 401 && status != 403 => {
-            let code = crate::error::stable_code(&err.error);
-            Err(ApiError::new(status, code, err.message))
-        }
-        _ => Err(unavailable(
-            "the authorization origin cannot be reached",
-            format!("POST {url} answered {status}: {text}"),
+        Ok(Reply::Refused(r)) => Err(ApiError::new(
+            r.status,
+            crate::error::stable_code(&r.body.error),
+            r.body.message,
         )),
+        Err(OriginError::Unreachable(detail)) => Err(unavailable(
+            "the authorization origin cannot be reached",
+            detail,
+        )),
+        Err(e) => Err(e.into_api("consistency_unavailable", "")),
     }
 }
 

@@ -22,12 +22,12 @@ use serde::{Deserialize, Serialize};
 use tessera_authz::decision_cache::Head;
 use tessera_proto::check::OriginHead;
 use worker::{
-    durable_object, Context, DurableObject, Env, Fetch, Method, Request, RequestInit, Response,
-    State,
+    durable_object, Context, DurableObject, Env, Method, Request, RequestInit, Response, State,
 };
 
-use crate::config::{secret, Config};
+use crate::config::Config;
 use crate::error::ApiError;
+use crate::origin_client::{self, OriginError, Reply};
 use crate::{log, now_ms};
 use serde_json::json;
 
@@ -214,29 +214,19 @@ pub struct TenantHeadObject {
 impl TenantHeadObject {
     async fn poll_origin(&self, tenant: &str) -> Result<Head, String> {
         let cfg = Config::from_env(&self.env).map_err(|e| e.external_message)?;
-        let token = secret(&self.env, "ORIGIN_SERVICE_TOKEN").map_err(|e| e.external_message)?;
-        let url = format!("{}/v1/tenants/{tenant}/head", cfg.origin_url);
-        let req = Request::new_with_init(&url, RequestInit::new().with_method(Method::Get))
-            .map_err(|e| e.to_string())?;
-        req.headers()
-            .set(
-                "authorization",
-                &format!("Bearer {}", token.expose_secret()),
-            )
-            .map_err(|e| e.to_string())?;
+        let path = format!("/v1/tenants/{tenant}/head");
         let asked_at = now_u64();
-        let mut resp = Fetch::Request(req)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if resp.status_code() != 200 {
-            let body = resp.text().await.unwrap_or_default();
-            return Err(format!("GET {url} answered {}: {body}", resp.status_code()));
-        }
-        let head: OriginHead = resp
-            .json()
-            .await
-            .map_err(|e| format!("GET {url}: bad json: {e}"))?;
+        let head: OriginHead =
+            match origin_client::call(&self.env, &cfg, Method::Get, &path, None::<&()>).await {
+                Ok(Reply::Answer(head)) => head,
+                Ok(Reply::Refused(r)) => {
+                    return Err(format!("GET {path} answered {} {}", r.status, r.body.error))
+                }
+                Err(OriginError::Unreachable(detail) | OriginError::Contract(detail)) => {
+                    return Err(detail)
+                }
+                Err(OriginError::Edge(e)) => return Err(e.external_message),
+            };
         Ok(Head {
             revision: head.revision,
             schema_revision: head.schema_revision,

@@ -38,6 +38,7 @@ mod log;
 mod login_page;
 mod oauth;
 mod origin_api;
+mod origin_client;
 mod passkeys;
 mod qr;
 mod routes;

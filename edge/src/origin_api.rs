@@ -7,11 +7,11 @@ use tessera_proto::accounts::{
     SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
     UserAnswer,
 };
-use tessera_proto::ErrorBody;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method};
 
-use crate::config::{secret, Config};
+use crate::config::Config;
 use crate::error::{stable_code, ApiError};
+use crate::origin_client::{self, Reply};
 
 pub use tessera_proto::accounts::{
     NewUser, Passkey, Session, SessionWithRefresh, UserWithPasskeys,
@@ -34,7 +34,7 @@ fn segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
-/// Call the origin; `Ok(None)` for 404 when `none_on_404`.
+/// Call the origin's accounts API; `Ok(None)` for 404 when `none_on_404`.
 async fn call<T: DeserializeOwned>(
     env: &Env,
     cfg: &Config,
@@ -43,60 +43,27 @@ async fn call<T: DeserializeOwned>(
     body: Option<&impl Serialize>,
     none_on_404: bool,
 ) -> Result<Option<T>, ApiError> {
-    let token = secret(env, "ORIGIN_SERVICE_TOKEN")?;
-    let url = format!("{}{path}", cfg.origin_url);
-    let mut init = RequestInit::new();
-    init.with_method(method.clone());
-    if let Some(b) = body {
-        let text = serde_json::to_string(b).map_err(|e| ApiError::internal(e.to_string()))?;
-        init.with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
-    }
-    let req = Request::new_with_init(&url, &init)?;
-    req.headers().set(
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    )?;
-    req.headers().set("content-type", "application/json")?;
-    let unavailable = |detail: String| {
-        ApiError::unavailable(
-            "origin_unavailable",
-            "sign-in is unavailable right now; try again shortly",
-            detail,
-        )
-    };
-    let mut resp = Fetch::Request(req)
-        .send()
-        .await
-        .map_err(|e| unavailable(format!("{method} {url}: {e}")))?;
-    let status = resp.status_code();
-    if status == 404 && none_on_404 {
-        return Ok(None);
-    }
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let text = resp.text().await.unwrap_or_default();
-    if status == 200 {
-        return serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| ApiError::internal(format!("{method} {url}: bad json: {e}")));
-    }
-    match (status, serde_json::from_str::<ErrorBody>(&text)) {
-        (400 | 404 | 409, Ok(err)) => Err(ApiError::new(
-            status,
-            accounts_code(&err.error),
-            err.message,
+    const SAY: &str = "sign-in is unavailable right now; try again shortly";
+    match origin_client::call(env, cfg, method, path, body).await {
+        Ok(Reply::Answer(t)) => Ok(Some(t)),
+        Ok(Reply::Refused(r)) if r.status == 404 && none_on_404 => Ok(None),
+        Ok(Reply::Refused(r)) if matches!(r.status, 400 | 404 | 409) => Err(ApiError::new(
+            r.status,
+            accounts_code(&r.body.error),
+            r.body.message,
         )),
-        (429, Ok(err)) if err.error == "totp_locked" => Err(ApiError {
-            retry_after: Some(retry_after.unwrap_or(60)),
-            ..ApiError::new(429, accounts_code(&err.error), err.message)
-        }),
-        _ => Err(unavailable(format!(
-            "{method} {url} answered {status}: {text}"
-        ))),
+        Ok(Reply::Refused(r)) if r.status == 429 && r.body.error == "totp_locked" => {
+            Err(ApiError {
+                retry_after: Some(r.retry_after.unwrap_or(60)),
+                ..ApiError::new(429, accounts_code(&r.body.error), r.body.message)
+            })
+        }
+        Ok(Reply::Refused(r)) => Err(ApiError::unavailable(
+            "origin_unavailable",
+            SAY,
+            format!("{path}: the origin answered {} {}", r.status, r.body.error),
+        )),
+        Err(e) => Err(e.into_api("origin_unavailable", SAY)),
     }
 }
 
