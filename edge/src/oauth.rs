@@ -3,9 +3,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use tessera_jose::grant::{self, ClientCredentialsRequest, Issue};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
-use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
+use tessera_proto::ClientRecord;
 use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
@@ -161,69 +162,31 @@ pub async fn token(
     }
     let client = authenticated_client(env, cfg, &req, &form).await?;
 
-    let scopes: Vec<&str> = match form.get("scope") {
-        Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
-        None => client.scopes.iter().map(String::as_str).collect(),
-    };
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !client.scopes.iter().any(|c| c == *s))
-    {
-        return Err(ApiError::oauth(
-            400,
-            "invalid_scope",
-            format!("scope `{bad}` is not granted to this client"),
-        ));
-    }
-    // RFC 8707 `resource`; `audience` accepted as the common alias.
-    let audience =
-        match (form.get("resource"), form.get("audience")) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::oauth(
-                    400,
-                    "invalid_request",
-                    "give `resource` or `audience`, not both",
-                ))
-            }
-            (Some(a), None) | (None, Some(a)) => a.to_owned(),
-            (None, None) => client.audiences.first().cloned().ok_or_else(|| {
-                ApiError::oauth(400, "invalid_target", "this client has no audience")
-            })?,
-        };
-    if !client.audiences.contains(&audience) {
-        return Err(ApiError::oauth(
-            400,
-            "invalid_target",
-            format!("audience `{audience}` is not allowed for this client"),
-        ));
-    }
-
+    let granted = grant::client_credentials(
+        &client,
+        &ClientCredentialsRequest {
+            scope: form.get("scope"),
+            resource: form.get("resource"),
+            audience: form.get("audience"),
+        },
+    )
+    .map_err(|e| ApiError::oauth(400, e.oauth_code(), e.to_string()))?;
     let roles = token_roles(env, ctx, cfg, &client).await?;
-    let now = now_secs();
     // Bounded by MAX_TOKEN_TTL, the lifetime key rotation relies on (not only by the 30..3600 range).
     let ttl = tessera_jose::issued_ttl(i64::from(client.token_ttl), &cfg.policy);
-    let scope = if scopes.is_empty() {
-        None
-    } else {
-        Some(scopes.join(" "))
-    };
-    let claims = AccessTokenClaims {
-        iss: cfg.issuer.clone(),
-        sub: client.client_id.clone(),
-        aud: Audience::One(audience),
-        exp: now + ttl,
-        iat: now,
-        nbf: None,
-        jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
-        client_id: client.client_id.clone(),
-        scope: scope.clone(),
-        tid: client.tenant.clone(),
+    let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
+    let claims = grant::client_claims(
+        Issue {
+            issuer: &cfg.issuer,
+            now: now_secs(),
+            ttl,
+            jti: &jti,
+        },
+        &client,
+        granted,
         roles,
-        amr: None,
-        acr: None,
-        auth_time: None,
-        sid: None,
-    };
+    );
+    let scope = claims.scope.clone();
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
     let access_token = issue_access_token(&signer, &claims).await.map_err(|e| {

@@ -13,10 +13,10 @@ use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use tessera_authn::totp::{otpauth_uri, TotpParams, TotpSecret};
+use tessera_jose::grant::{user_claims, Issue, SessionFacts};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::TokenResponse;
 use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
-use tessera_proto::{AccessTokenClaims, Audience};
 
 use worker::{Context, Env, Request, Response};
 
@@ -123,26 +123,28 @@ async fn mint(
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
     let named = tenant_roles(env, cfg, tenant).await?;
     let roles = crate::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
-    let now = now_secs();
     let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
     let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
-    let claims = AccessTokenClaims {
-        iss: cfg.issuer.clone(),
-        sub: session.user_id.clone(),
-        aud: Audience::One(cfg.login.audience.clone()),
-        exp: now + ttl,
-        iat: now,
-        nbf: None,
-        jti: tessera_jose::b64::encode(&random_bytes::<16>()?),
-        client_id: LOGIN_CLIENT_ID.to_owned(),
-        scope: None,
-        tid: tenant.to_owned(),
+    let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
+    let claims = user_claims(
+        Issue {
+            issuer: &cfg.issuer,
+            now: now_secs(),
+            ttl,
+            jti: &jti,
+        },
+        SessionFacts {
+            tenant,
+            user_id: &session.user_id,
+            sid: &session.sid,
+            amr: &session.amr,
+            acr: &session.acr,
+            auth_time: session.auth_time,
+        },
+        &cfg.login.audience,
+        LOGIN_CLIENT_ID,
         roles,
-        amr: Some(session.amr.clone()),
-        acr: Some(session.acr.clone()),
-        auth_time: Some(session.auth_time),
-        sid: Some(session.sid.clone()),
-    };
+    );
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
     let token = issue_access_token(&signer, &claims).await.map_err(|e| {

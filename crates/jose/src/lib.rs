@@ -10,6 +10,7 @@
 //! - RFC 7515 (JWS compact serialisation), ES256 only (RFC 7518 §3.4: `R || S`, 64 bytes);
 //! - RFC 7517 (JWK, JWKS) for EC P-256 public keys, with RFC 7638 thumbprints as `kid`;
 //! - RFC 7519 / RFC 9068 (JWT access tokens, `typ: at+jwt`) and RFC 8725 (JWT best current practice);
+//! - the OAuth 2.0 grant rules and the claims of issued tokens ([`grant`]: RFC 6749 §4.4 and §3.3, RFC 8707);
 //! - the lifetime rule issuers follow so that rotation never removes a key a live token needs ([`lifetime`]).
 //!
 //! What it deliberately does not do: the algorithm is never taken from the token (it is pinned to
@@ -19,6 +20,7 @@
 
 pub mod b64;
 pub mod es256;
+pub mod grant;
 pub mod issue;
 pub mod jwk;
 pub mod lifetime;
