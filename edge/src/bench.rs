@@ -19,12 +19,13 @@ use tessera_proto::check::{CheckItem, Consistency};
 use tessera_proto::{AccessTokenClaims, Audience};
 use worker::{Context, Env, Request, Response};
 
+use crate::checks::decisions::{self, Question, Source};
 use crate::config::Config;
-use crate::decisions::{self, Question, Source};
 use crate::error::ApiError;
-use crate::verify::{verify, Outcome};
-use crate::webcrypto::WebCryptoVerifier;
-use crate::{keyring, now_secs};
+use crate::now_secs;
+use crate::tokens::keyring;
+use crate::tokens::verify::{verify, Outcome};
+use crate::tokens::webcrypto::WebCryptoVerifier;
 
 pub fn enabled(env: &Env) -> bool {
     env.var("BENCH_ROUTES")
@@ -222,7 +223,7 @@ pub async fn handle(
                         backup_eligible: false,
                     },
                     true,
-                    &crate::webcrypto::WebCryptoPasskeyVerifier,
+                    &crate::tokens::webcrypto::WebCryptoPasskeyVerifier,
                 )
                 .await;
                 ok += u32::from(verified.is_ok());

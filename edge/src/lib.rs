@@ -26,30 +26,19 @@
 
 #[cfg(feature = "bench")]
 mod bench;
-mod ceremonies;
-mod clients;
+mod checks;
 mod config;
-mod decisions;
 mod error;
-mod heads;
 mod http;
-mod keyring;
 mod log;
-mod login_page;
-mod oauth;
-mod origin_api;
-mod origin_client;
-mod passkeys;
-mod qr;
+mod origin;
+mod people;
 mod routes;
-mod session_liveness;
-mod sessions;
-mod verify;
-mod webcrypto;
+mod tokens;
 
-pub use ceremonies::CeremonyObject;
-pub use heads::TenantHeadObject;
-pub use keyring::KeyRingObject;
+pub use checks::heads::TenantHeadObject;
+pub use people::ceremonies::CeremonyObject;
+pub use tokens::keyring::KeyRingObject;
 
 use worker::{event, Context, Env, Request, Response};
 

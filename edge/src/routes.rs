@@ -8,8 +8,9 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
-use crate::verify::{verify, Outcome};
-use crate::{http, keyring, log, now_secs, oauth};
+use crate::tokens::verify::{verify, Outcome};
+use crate::tokens::{keyring, oauth};
+use crate::{http, log, now_secs};
 
 /// The largest body any endpoint accepts (passkey responses and bulk checks; the others take less).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -112,21 +113,27 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
         "/v1/tokens/verify" => verify_endpoint(req, env, &cfg).await,
-        "/login" => crate::login_page::serve(&cfg),
-        "/login.js" => crate::login_page::script(),
-        "/v1/passkeys/register/options" => crate::passkeys::register_options(req, env, &cfg).await,
-        "/v1/passkeys/register/verify" => {
-            crate::passkeys::register_verify(req, env, ctx, &cfg).await
+        "/login" => crate::people::login_page::serve(&cfg),
+        "/login.js" => crate::people::login_page::script(),
+        "/v1/passkeys/register/options" => {
+            crate::people::passkeys::register_options(req, env, &cfg).await
         }
-        "/v1/passkeys/login/options" => crate::passkeys::login_options(req, env, &cfg).await,
-        "/v1/passkeys/login/verify" => crate::passkeys::login_verify(req, env, ctx, &cfg).await,
-        "/v1/totp/enroll" => crate::sessions::totp_enroll(req, env, &cfg).await,
-        "/v1/totp/confirm" => crate::sessions::totp_confirm(req, env, &cfg).await,
-        "/v1/totp/verify" => crate::sessions::totp_verify(req, env, ctx, &cfg).await,
-        "/v1/sessions/logout" => crate::sessions::logout(req, env, &cfg).await,
-        "/v1/sessions/logout-all" => crate::sessions::logout_all(req, env, &cfg).await,
-        "/v1/check" => crate::decisions::check(req, env, ctx, &cfg).await,
-        "/v1/check/bulk" => crate::decisions::check_bulk(req, env, ctx, &cfg).await,
+        "/v1/passkeys/register/verify" => {
+            crate::people::passkeys::register_verify(req, env, ctx, &cfg).await
+        }
+        "/v1/passkeys/login/options" => {
+            crate::people::passkeys::login_options(req, env, &cfg).await
+        }
+        "/v1/passkeys/login/verify" => {
+            crate::people::passkeys::login_verify(req, env, ctx, &cfg).await
+        }
+        "/v1/totp/enroll" => crate::people::sessions::totp_enroll(req, env, &cfg).await,
+        "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, &cfg).await,
+        "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
+        "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
+        "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
+        "/v1/check" => crate::checks::decisions::check(req, env, ctx, &cfg).await,
+        "/v1/check/bulk" => crate::checks::decisions::check_bulk(req, env, ctx, &cfg).await,
         "/admin/keys" => {
             require_admin(&req, env)?;
             let ring = keyring::current(env, &cfg).await?;

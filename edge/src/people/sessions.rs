@@ -20,12 +20,13 @@ use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
 
 use worker::{Context, Env, Request, Response};
 
+use crate::checks::session_liveness;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_api::{self, Session};
-use crate::session_liveness;
-use crate::verify::{verify, Outcome};
-use crate::{http, keyring, log, now_secs, random_bytes};
+use crate::origin::accounts::{self as origin_api, Session};
+use crate::tokens::keyring;
+use crate::tokens::verify::{verify, Outcome};
+use crate::{http, log, now_secs, random_bytes};
 
 /// The `client_id` of tokens issued to people through the login page (a public client).
 pub const LOGIN_CLIENT_ID: &str = "tessera-login";
@@ -122,7 +123,8 @@ async fn mint(
 ) -> Result<(String, u32), ApiError> {
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
     let named = tenant_roles(env, cfg, tenant).await?;
-    let roles = crate::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
+    let roles =
+        crate::checks::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
     let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
     let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
     let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
@@ -344,7 +346,7 @@ pub async fn totp_enroll(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
         &cfg.login.rp_name,
         &user.user.username,
     );
-    let qr_svg = crate::qr::svg(uri.as_str())
+    let qr_svg = crate::people::qr::svg(uri.as_str())
         .ok_or_else(|| ApiError::internal("the otpauth URI does not fit a QR code"))?;
     no_store(Response::from_json(&TotpEnrollment {
         secret: secret.to_base32().to_string(),

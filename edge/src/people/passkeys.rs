@@ -1,6 +1,6 @@
 //! Passkey ceremonies at the edge: sign-up, another device, sign-in (username-first and discoverable).
 //!
-//! `…/options` draws a challenge, remembers the ceremony in its Durable Object ([`crate::ceremonies`]) and
+//! `…/options` draws a challenge, remembers the ceremony in its Durable Object ([`crate::people::ceremonies`]) and
 //! answers WebAuthn options; `…/verify` takes the challenge back out of the browser's `clientDataJSON`
 //! (single use), verifies with `tessera-authn` over WebCrypto, stores the result at the origin and opens a
 //! session. Every refusal gets a stable code for the log and one plain sentence for the person; sign-in
@@ -21,12 +21,12 @@ use tessera_proto::passkeys::{
 };
 use worker::{Context, Env, Request, Response};
 
-use crate::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_api::{self, NewUser, Passkey};
-use crate::sessions;
-use crate::webcrypto::WebCryptoPasskeyVerifier;
+use crate::origin::accounts::{self as origin_api, NewUser, Passkey};
+use crate::people::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
+use crate::people::sessions;
+use crate::tokens::webcrypto::WebCryptoPasskeyVerifier;
 use crate::{now_secs, random_bytes};
 
 fn b64(bytes: &[u8]) -> String {

@@ -15,7 +15,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 
 use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
-use crate::webcrypto::WebCryptoSigner;
+use crate::tokens::webcrypto::WebCryptoSigner;
 use crate::{log, now_ms, random_bytes};
 use serde_json::json;
 

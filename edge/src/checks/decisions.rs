@@ -5,7 +5,7 @@
 //! tenant, the schema revision, the revision it was computed at, and the question; an answer about a
 //! revision never changes, so nothing is ever invalidated — freshness comes from which revision the edge
 //! asks about, decided by [`tessera_authz::decision_cache::plan`] from the caller's consistency and the
-//! tenant's head as the edge knows it (see [`crate::heads`]).
+//! tenant's head as the edge knows it (see [`crate::checks::heads`]).
 //!
 //! Callers authenticate with an access token of this edge. A token with the scope `authz:check` (a
 //! service) may ask any question in its tenant; any other token only about its own subject
@@ -29,11 +29,11 @@ use tessera_proto::check::{
 };
 use worker::{Context, Env, Method, Request, Response};
 
+use crate::checks::heads::{self, now_u64};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::heads::{self, now_u64};
-use crate::origin_client::{self, OriginError, Reply};
-use crate::verify::{verify, Outcome};
+use crate::origin::client::{self as origin_client, OriginError, Reply};
+use crate::tokens::verify::{verify, Outcome};
 use crate::{log, now_secs};
 use serde_json::json;
 
@@ -159,7 +159,9 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
     .map_err(|e| refused(format!("check: {e}")))?;
     // A person's token is good only while its session lives: after a logout it asks nothing more.
     if let (Some(sid), Some(sub)) = (text("sid"), text("sub")) {
-        if !crate::session_liveness::active_for_checks(env, cfg, &caller.tenant, sub, sid).await? {
+        if !crate::checks::session_liveness::active_for_checks(env, cfg, &caller.tenant, sub, sid)
+            .await?
+        {
             return Err(refused(format!("check: session {sid} has ended")));
         }
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_api;
+use crate::origin::accounts as origin_api;
 use worker::Env;
 
 thread_local! {

@@ -5,8 +5,8 @@ use worker::Response;
 use crate::config::Config;
 use crate::error::ApiError;
 
-const HTML: &str = include_str!("../static/login.html");
-const JS: &str = include_str!("../static/login.js");
+const HTML: &str = include_str!("../../static/login.html");
+const JS: &str = include_str!("../../static/login.js");
 
 /// Scripts only from this origin, no framing, nothing fetched elsewhere.
 const CSP: &str =

@@ -16,7 +16,7 @@ use worker::{Env, Method};
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_client::{self, Reply};
+use crate::origin::client::{self as origin_client, Reply};
 use crate::{log, now_ms};
 use serde_json::json;
 

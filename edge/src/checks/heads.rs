@@ -27,7 +27,7 @@ use worker::{
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::origin_client::{self, OriginError, Reply};
+use crate::origin::client::{self as origin_client, OriginError, Reply};
 use crate::{log, now_ms};
 use serde_json::json;
 

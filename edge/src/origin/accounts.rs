@@ -11,7 +11,7 @@ use worker::{Env, Method};
 
 use crate::config::Config;
 use crate::error::{stable_code, ApiError};
-use crate::origin_client::{self, Reply};
+use crate::origin::client::{self as origin_client, Reply};
 
 pub use tessera_proto::accounts::{
     NewUser, Passkey, Session, SessionWithRefresh, UserWithPasskeys,

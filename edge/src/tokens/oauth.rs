@@ -9,11 +9,13 @@ use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::ClientRecord;
 use worker::{Context, Env, Request, Response};
 
+use crate::checks::decisions;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::log;
-use crate::verify::{verify, Outcome};
-use crate::{clients, decisions, http, keyring, now_secs, random_bytes};
+use crate::tokens::verify::{verify, Outcome};
+use crate::tokens::{clients, keyring};
+use crate::{http, now_secs, random_bytes};
 
 /// The largest form body `/oauth2/token` and `/oauth2/introspect` read.
 const MAX_FORM: usize = 16 * 1024;
@@ -151,7 +153,7 @@ pub async fn token(
         let token = form.get("refresh_token").ok_or_else(|| {
             ApiError::oauth(400, "invalid_request", "`refresh_token` is required")
         })?;
-        return crate::sessions::refresh_grant(env, ctx, cfg, token).await;
+        return crate::people::sessions::refresh_grant(env, ctx, cfg, token).await;
     }
     if grant != "client_credentials" {
         return Err(ApiError::oauth(
@@ -257,7 +259,7 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
                 inactive("wrong_audience")
             } else if let Some(sid) = sid {
                 // A user token: its session must still be active (revocation shows at once).
-                if crate::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
+                if crate::people::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
                     active(v.into_claims())
                 } else {
                     inactive("session_revoked")

@@ -15,8 +15,8 @@ use worker::Env;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::keyring;
-use crate::webcrypto::WebCryptoVerifier;
+use crate::tokens::keyring;
+use crate::tokens::webcrypto::WebCryptoVerifier;
 
 const MAX_MEMO: usize = 10_000;
 
