@@ -71,6 +71,9 @@ pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), ApiError
     }
 }
 
+/// The largest body any endpoint accepts (passkey responses and bulk checks; the others take less).
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// The request body, at most `limit` bytes: refused from its `Content-Length` when declared, and otherwise
 /// while streaming, as soon as it grows past `limit` (a chunked upload is never held in full).
 ///

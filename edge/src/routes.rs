@@ -12,8 +12,6 @@ use crate::tokens::verify::{verify, Outcome};
 use crate::tokens::{keyring, oauth};
 use crate::{http, log, now_secs};
 
-/// The largest body any endpoint accepts (passkey responses and bulk checks; the others take less).
-pub const MAX_BODY: usize = 64 * 1024;
 /// The largest body of `POST /v1/tokens/verify`.
 const MAX_VERIFY_BODY: usize = 16 * 1024;
 
@@ -86,7 +84,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         });
     }
     // No endpoint takes a body larger than this; each reader bounds its own more tightly (`http::read_body`).
-    http::check_declared_length(&req, MAX_BODY).map_err(|e| {
+    http::check_declared_length(&req, http::MAX_BODY).map_err(|e| {
         if path.starts_with("/oauth2/") {
             ApiError {
                 shape: Shape::OAuth,

@@ -40,7 +40,6 @@ use serde_json::json;
 const KV_BINDING: &str = "DECISIONS";
 /// Items per bulk check (the origin's limit too).
 const MAX_ITEMS: usize = 100;
-const MAX_BODY: usize = 64 * 1024;
 
 /// A cached answer.
 #[derive(Clone)]
@@ -179,7 +178,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = crate::http::read_body(req, MAX_BODY).await?;
+    let body = crate::http::read_body(req, crate::http::MAX_BODY).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))
 }

@@ -43,7 +43,7 @@ async fn read<T: serde::de::DeserializeOwned>(
     req: &mut Request,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let body = crate::http::read_body(req, crate::routes::MAX_BODY).await?;
+    let body = crate::http::read_body(req, crate::http::MAX_BODY).await?;
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| {
             ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}"))
