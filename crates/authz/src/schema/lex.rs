@@ -1,0 +1,138 @@
+//! The schema language's tokens: names, symbols, and what only caveats use (strings, other characters),
+//! kept so the parser can refuse caveats by name.
+
+use super::{err, SchemaError, SchemaErrorKind};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Tok {
+    Ident(String),
+    Sym(&'static str),
+    /// A quoted string (`'...'` or `"..."`): only caveat expressions have them.
+    Str,
+    /// A character the schema language has no use for (`<`, `!`, ...). Caveat expressions (CEL) use
+    /// them, so the lexer keeps going and the parser refuses them where they matter: a caveat is then
+    /// refused as unsupported, not as a syntax error.
+    Other(char),
+    Eof,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Token {
+    pub(super) tok: Tok,
+    pub(super) line: u32,
+    pub(super) column: u32,
+}
+
+const SYMBOLS: &[&str] = &[
+    "...", "->", "{", "}", "(", ")", ":", "#", "|", "*", "=", "+", "&", "-", ".", "/", ";", ",",
+];
+
+pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
+    let mut out = Vec::new();
+    let (mut line, mut column) = (1u32, 1u32);
+    let mut rest = src;
+    let advance = |text: &str, line: &mut u32, column: &mut u32| {
+        for c in text.chars() {
+            if c == '\n' {
+                *line += 1;
+                *column = 1;
+            } else {
+                *column += 1;
+            }
+        }
+    };
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            let n = c.len_utf8();
+            advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
+        }
+        if rest.starts_with("//") {
+            let end = rest.find('\n').unwrap_or(rest.len());
+            advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        if rest.starts_with("/*") {
+            let Some(end) = rest.get(2..).and_then(|r| r.find("*/")) else {
+                return Err(err(
+                    line,
+                    column,
+                    SchemaErrorKind::Syntax,
+                    "unterminated `/*` comment",
+                ));
+            };
+            let end = end + 4;
+            advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            let end = rest
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .unwrap_or(rest.len());
+            let word = rest.get(..end).unwrap_or_default();
+            out.push(Token {
+                tok: Tok::Ident(word.to_owned()),
+                line,
+                column,
+            });
+            advance(word, &mut line, &mut column);
+            rest = rest.get(end..).unwrap_or_default();
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            if let Some(end) = string_end(rest, c) {
+                out.push(Token {
+                    tok: Tok::Str,
+                    line,
+                    column,
+                });
+                advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
+                rest = rest.get(end..).unwrap_or_default();
+                continue;
+            }
+        }
+        let Some(sym) = SYMBOLS.iter().find(|s| rest.starts_with(**s)) else {
+            out.push(Token {
+                tok: Tok::Other(c),
+                line,
+                column,
+            });
+            let n = c.len_utf8();
+            advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
+        };
+        out.push(Token {
+            tok: Tok::Sym(sym),
+            line,
+            column,
+        });
+        advance(sym, &mut line, &mut column);
+        rest = rest.get(sym.len()..).unwrap_or_default();
+    }
+    out.push(Token {
+        tok: Tok::Eof,
+        line,
+        column,
+    });
+    Ok(out)
+}
+
+/// The byte length of the quoted string at the start of `text` (opened by `quote`, `\` escaping the next
+/// character), closing quote included; `None` when it is not closed.
+fn string_end(text: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, ch) in text.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == quote {
+            return Some(i + ch.len_utf8());
+        }
+    }
+    None
+}
