@@ -1,0 +1,105 @@
+//! `tessera-origin clients ...`: register, list, show, disable OAuth clients.
+
+use clap::Subcommand;
+use tessera_origin::clients::{self, NewClient, DEFAULT_TOKEN_TTL};
+use tessera_origin::store::Store;
+use tessera_origin::unix_now;
+
+#[derive(Subcommand)]
+pub(crate) enum ClientsCommand {
+    /// Register a client; its secret is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// A scope the client may request (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An audience the client may get tokens for; the first is the default (repeat for several).
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Access token lifetime, seconds (30..=3600).
+        #[arg(long, default_value_t = DEFAULT_TOKEN_TTL)]
+        token_ttl: u32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Disable a client: it can no longer get tokens.
+    Disable { client_id: String },
+}
+
+pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Result<(), String> {
+    match command {
+        ClientsCommand::Create {
+            tenant,
+            scopes,
+            audiences,
+            token_ttl,
+            json,
+        } => {
+            let created = clients::create(
+                store,
+                NewClient {
+                    tenant,
+                    scopes,
+                    audiences,
+                    token_ttl,
+                },
+                unix_now(),
+            )
+            .await?;
+            let r = &created.record;
+            if json {
+                let out = serde_json::json!({
+                    "client_id": r.client_id, "client_secret": created.client_secret, "tenant": r.tenant,
+                    "scopes": r.scopes, "audiences": r.audiences, "token_ttl": r.token_ttl,
+                });
+                println!("{out}");
+            } else {
+                println!("client_id:     {}", r.client_id);
+                println!("client_secret: {}", created.client_secret);
+                println!("tenant:        {}", r.tenant);
+                println!("scopes:        {}", r.scopes.join(" "));
+                println!("audiences:     {}", r.audiences.join(" "));
+                println!("token_ttl:     {}s", r.token_ttl);
+                eprintln!("\nThe secret is shown only now: store it in your secret manager. Tessera keeps only its hash.");
+            }
+            Ok(())
+        }
+        ClientsCommand::List { tenant } => {
+            for c in store
+                .clients(tenant.as_deref())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let state = if c.disabled { "disabled" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}s",
+                    c.client_id,
+                    c.tenant,
+                    state,
+                    c.scopes.join(" "),
+                    c.token_ttl
+                );
+            }
+            Ok(())
+        }
+        ClientsCommand::Disable { client_id } => {
+            if store
+                .disable_client(&client_id, unix_now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("disabled {client_id}");
+                Ok(())
+            } else {
+                Err(format!("no client `{client_id}`"))
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The subcommands of `tessera-origin`, one file each.
+
+pub mod authz;
+pub mod clients;
+pub mod jwt;
