@@ -168,6 +168,19 @@ describe('security of sign-in and sessions', () => {
     assert.equal((await p.post('/v1/passkeys/login/options', { username: ' padded ' })).body.error, 'invalid_username');
   });
 
+  it('refuses display names that are too long or hide text, and a sign-in challenge presented as a sign-up', async () => {
+    for (const display_name of ['x'.repeat(65), 'ann\u202Egnp.exe', 'zero\u200Bwidth', 'bell\u0007']) {
+      const r = await p.post('/v1/passkeys/register/options', { username: 'shown-name', display_name });
+      assert.deepEqual([r.status, r.body.error], [400, 'invalid_display_name'], JSON.stringify(display_name));
+    }
+    assert.equal((await p.post('/v1/passkeys/register/options', { username: 'shown-name', display_name: 'Ann Smith' })).status, 200);
+    // A sign-in's challenge answered with a registration: refused before the attestation is looked at.
+    const login = await p.loginOptions('shown-name');
+    const asSignUp = new SoftAuthenticator().create({ ...(await p.registerOptions('shown-name')), challenge: login.challenge }, p.ORIGIN);
+    const r = await p.post('/v1/passkeys/register/verify', { credential: asSignUp });
+    assert.deepEqual([r.status, r.body.error], [400, 'challenge_unknown']);
+  });
+
   it('keeps no state for anonymous options; a challenge is spent once, also under 8 concurrent presentations', async () => {
     const { device } = await p.signUp('spender');
     const before = objectFiles(edge, 'CeremonyObject');
