@@ -22,7 +22,6 @@ use worker::{Context, Env, Request, Response};
 use crate::checks::decisions::{self, Question, Source};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::now_secs;
 use crate::tokens::keyring;
 use crate::tokens::verify::{verify, Outcome};
 use crate::tokens::webcrypto::WebCryptoVerifier;
@@ -51,7 +50,7 @@ pub async fn handle(
     cfg: &Config,
 ) -> Result<Response, ApiError> {
     let n = param(&req, "n")?.min(100_000);
-    let now = now_secs();
+    let now = crate::now();
     match req.path().as_str() {
         "/__bench/verify" => {
             let token = req.text().await?;
@@ -109,8 +108,8 @@ pub async fn handle(
                 iss: cfg.issuer.clone(),
                 sub: "bench".into(),
                 aud: Audience::One(cfg.default_audience.clone()),
-                exp: now + 300,
-                iat: now,
+                exp: now.plus_secs(300).as_secs(),
+                iat: now.as_secs(),
                 nbf: None,
                 jti: String::new(),
                 client_id: "bench".into(),

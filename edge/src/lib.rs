@@ -52,18 +52,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
 }
 
-/// Milliseconds since the epoch (in a Worker, time advances only across I/O).
+/// The clock: the one place the edge reads the time of day (in a Worker, time advances only across I/O).
+pub(crate) fn now() -> tessera_proto::UnixTime {
+    tessera_proto::UnixTime::from_js_millis(js_sys::Date::now())
+}
+
+/// Milliseconds since the epoch, for the check path until its cache tiers take a [`now`] too.
 pub(crate) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// Whole seconds since the epoch, for the passkey handlers until they take a [`now`] too.
 pub(crate) fn now_secs() -> i64 {
-    #[allow(
-        clippy::cast_possible_truncation,
-        reason = "milliseconds since 1970 fit in i64 seconds"
-    )]
-    let secs = (now_ms() / 1000.0).floor() as i64;
-    secs
+    now().as_secs()
 }
 
 /// Randomness from `crypto.getRandomValues` (via getrandom's `js` back-end).

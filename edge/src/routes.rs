@@ -10,7 +10,7 @@ use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
 use crate::tokens::verify::{verify, Outcome};
 use crate::tokens::{keyring, oauth};
-use crate::{http, log, now_secs};
+use crate::{http, log};
 
 /// The largest body of `POST /v1/tokens/verify`.
 const MAX_VERIFY_BODY: usize = 16 * 1024;
@@ -200,7 +200,7 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
         )
     })?;
     let audience = parsed.audience.as_deref().unwrap_or(&cfg.default_audience);
-    match verify(env, cfg, &parsed.token, Some(audience), now_secs()).await? {
+    match verify(env, cfg, &parsed.token, Some(audience), crate::now()).await? {
         Outcome::Valid(v) => Ok(Response::from_json(&VerifyResponse {
             valid: true,
             kid: Some(v.kid().to_owned()),

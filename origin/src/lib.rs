@@ -106,16 +106,15 @@ fn derive_key(label: &[u8], token: &ServiceToken) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Unix seconds from the system clock: the one place the origin reads time.
+/// The system clock: the one place the origin reads the time of day.
 #[must_use]
-pub fn unix_now() -> i64 {
+pub fn now() -> tessera_proto::UnixTime {
     #[allow(
         clippy::disallowed_methods,
         reason = "the origin shell is the clock source"
     )]
     let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    now.into()
 }
 
 /// A monotonic instant, for the `Server-Timing` of answers: the one place the origin reads that clock.

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::str::FromStr as _;
+use tessera_proto::UnixTime;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -287,7 +288,7 @@ impl Store {
 
     /// # Errors
     /// Database failures, including a duplicate `client_id`.
-    pub async fn insert_client(&self, c: &ClientRecord, now: i64) -> Result<(), sqlx::Error> {
+    pub async fn insert_client(&self, c: &ClientRecord, now: UnixTime) -> Result<(), sqlx::Error> {
         on_db!(&self.db, pool => sqlx::query(
             "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -299,7 +300,7 @@ impl Store {
         .bind(serde_json::to_string(&c.audiences).unwrap_or_default())
         .bind(i64::from(c.token_ttl))
         .bind(i64::from(c.disabled))
-        .bind(now)
+        .bind(now.as_secs())
         .bind(c.updated_at)
         .execute(pool)
         .await
@@ -342,7 +343,7 @@ impl Store {
         &self,
         tenant: &str,
         roles: &[String],
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), sqlx::Error> {
         let text = serde_json::to_string(roles).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         on_db!(&self.db, pool => {
@@ -352,7 +353,7 @@ impl Store {
             )
             .bind(tenant)
             .bind(text)
-            .bind(now)
+            .bind(now.as_secs())
             .execute(pool)
             .await
             .map(|_| ())
@@ -377,12 +378,16 @@ impl Store {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn disable_client(&self, client_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    pub async fn disable_client(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<bool, sqlx::Error> {
         on_db!(&self.db, pool => {
             let done = sqlx::query(
                 "UPDATE oauth_clients SET disabled = 1, updated_at = $1 WHERE client_id = $2",
             )
-            .bind(now)
+            .bind(now.as_secs())
             .bind(client_id)
             .execute(pool)
             .await?;

@@ -18,6 +18,8 @@
 //! store must read, decide and write it under one lock, so that concurrent guesses are counted one after
 //! another. Pure: the time is an argument.
 
+use tessera_proto::UnixTime;
+
 /// The policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FailureBudget {
@@ -43,8 +45,8 @@ impl Default for FailureBudget {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attempts {
     pub failures: u32,
-    /// Unix seconds; attempts before this instant are refused without being checked.
-    pub locked_until: Option<i64>,
+    /// Attempts before this moment are refused without being checked.
+    pub locked_until: Option<UnixTime>,
 }
 
 /// An attempt refused because the budget is spent: try again after `retry_after_secs`.
@@ -58,10 +60,11 @@ impl FailureBudget {
     ///
     /// # Errors
     /// [`Locked`] with the seconds left while a wait is running.
-    pub fn admit(&self, state: &Attempts, now: i64) -> Result<(), Locked> {
+    pub fn admit(&self, state: &Attempts, now: UnixTime) -> Result<(), Locked> {
         match state.locked_until {
             Some(until) if until > now => Err(Locked {
-                retry_after_secs: u64::try_from(until.saturating_sub(now)).unwrap_or(1).max(1),
+                // Rounded up: a client that waits this long is admitted.
+                retry_after_secs: until.millis_since(now).div_ceil(1000).max(1),
             }),
             _ => Ok(()),
         }
@@ -87,13 +90,13 @@ impl FailureBudget {
 
     /// The state after a failed attempt at `now`.
     #[must_use]
-    pub fn after_failure(&self, state: &Attempts, now: i64) -> Attempts {
+    pub fn after_failure(&self, state: &Attempts, now: UnixTime) -> Attempts {
         let failures = state.failures.saturating_add(1);
         let delay = self.delay_after(failures);
         Attempts {
             failures,
             locked_until: (delay > 0)
-                .then(|| now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))),
+                .then(|| now.plus_secs(i64::try_from(delay).unwrap_or(i64::MAX))),
         }
     }
 
@@ -110,13 +113,17 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000;
 
+    fn at(secs: i64) -> UnixTime {
+        UnixTime::from_secs(secs)
+    }
+
     #[test]
     fn free_failures_impose_no_wait() {
         let b = FailureBudget::default();
         let mut s = Attempts::default();
         for _ in 0..b.free_failures {
-            assert_eq!(b.admit(&s, NOW), Ok(()));
-            s = b.after_failure(&s, NOW);
+            assert_eq!(b.admit(&s, at(NOW)), Ok(()));
+            s = b.after_failure(&s, at(NOW));
         }
         assert_eq!(s.failures, 4);
         assert_eq!(s.locked_until, None);
@@ -138,31 +145,31 @@ mod tests {
         let b = FailureBudget::default();
         let mut s = Attempts::default();
         for _ in 0..5 {
-            s = b.after_failure(&s, NOW);
+            s = b.after_failure(&s, at(NOW));
         }
-        assert_eq!(s.locked_until, Some(NOW + 30));
+        assert_eq!(s.locked_until, Some(at(NOW + 30)));
         assert_eq!(
-            b.admit(&s, NOW),
+            b.admit(&s, at(NOW)),
             Err(Locked {
                 retry_after_secs: 30
             })
         );
         assert_eq!(
-            b.admit(&s, NOW + 29),
+            b.admit(&s, at(NOW + 29)),
             Err(Locked {
                 retry_after_secs: 1
             })
         );
-        assert_eq!(b.admit(&s, NOW + 30), Ok(()));
+        assert_eq!(b.admit(&s, at(NOW + 30)), Ok(()));
         // The next failure after the wait doubles it.
-        let s = b.after_failure(&s, NOW + 30);
-        assert_eq!(s.locked_until, Some(NOW + 30 + 60));
+        let s = b.after_failure(&s, at(NOW + 30));
+        assert_eq!(s.locked_until, Some(at(NOW + 30 + 60)));
     }
 
     #[test]
     fn success_resets_the_count() {
         let b = FailureBudget::default();
-        let s = b.after_failure(&Attempts::default(), NOW);
+        let s = b.after_failure(&Attempts::default(), at(NOW));
         assert_eq!(s.failures, 1);
         assert_eq!(b.after_success(), Attempts::default());
     }
@@ -173,10 +180,10 @@ mod tests {
         let b = FailureBudget::default();
         let (mut s, mut now, mut checked) = (Attempts::default(), NOW, 0);
         while now < NOW + 86_400 {
-            match b.admit(&s, now) {
+            match b.admit(&s, at(now)) {
                 Ok(()) => {
                     checked += 1;
-                    s = b.after_failure(&s, now);
+                    s = b.after_failure(&s, at(now));
                 }
                 Err(l) => now += i64::try_from(l.retry_after_secs).unwrap_or(1),
             }

@@ -14,6 +14,7 @@
 
 use hmac::{Hmac, Mac};
 use subtle::{Choice, ConstantTimeEq as _};
+use tessera_proto::UnixTime;
 use zeroize::{Zeroize, Zeroizing};
 
 /// The HMAC hash (RFC 6238 §1.2: SHA-1, SHA-256, SHA-512).
@@ -69,10 +70,10 @@ impl TotpParams {
         Ok(())
     }
 
-    /// The step `unix_seconds` falls in (RFC 6238 T, with T0 = 0).
+    /// The step `now` falls in (RFC 6238 T, with T0 = 0; a moment before 1970 is step 0).
     #[must_use]
-    pub fn step_at(&self, unix_seconds: u64) -> u64 {
-        unix_seconds / self.period.max(1)
+    pub fn step_at(&self, now: UnixTime) -> u64 {
+        u64::try_from(now.as_secs()).unwrap_or(0) / self.period.max(1)
     }
 }
 
@@ -200,7 +201,7 @@ pub fn code_for_step(secret: &TotpSecret, params: &TotpParams, step: u64) -> Zer
     Zeroizing::new(format!("{:0digits$}", binary % modulus))
 }
 
-/// Check `code` at `unix_seconds`. `last_step` is the step of the last code this secret accepted, if any.
+/// Check `code` at `now`. `last_step` is the step of the last code this secret accepted, if any.
 /// Returns the step that matched: store it as the new `last_step`.
 ///
 /// # Errors
@@ -209,7 +210,7 @@ pub fn verify(
     secret: &TotpSecret,
     params: &TotpParams,
     code: &str,
-    unix_seconds: u64,
+    now: UnixTime,
     last_step: Option<u64>,
 ) -> Result<u64, TotpError> {
     params.validate()?;
@@ -217,7 +218,7 @@ pub fn verify(
     if code.len() != want_len || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TotpError::Malformed);
     }
-    let now = params.step_at(unix_seconds);
+    let now = params.step_at(now);
     let mut matched: Option<u64> = None;
     // Every candidate is computed and compared; the result is folded without branching on secrets.
     for step in now.saturating_sub(params.skew)..=now.saturating_add(params.skew) {

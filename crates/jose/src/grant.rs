@@ -11,7 +11,7 @@
 //!
 //! Pure: the client record, the request's parameters, `now`, the lifetime and the token id are arguments.
 
-use tessera_proto::{AccessTokenClaims, Audience, ClientRecord};
+use tessera_proto::{AccessTokenClaims, Audience, ClientRecord, UnixTime};
 
 /// The parameters of a client-credentials request that decide what it gets.
 #[derive(Clone, Copy, Debug, Default)]
@@ -118,7 +118,7 @@ pub fn client_credentials(
 #[derive(Clone, Copy, Debug)]
 pub struct Issue<'a> {
     pub issuer: &'a str,
-    pub now: i64,
+    pub now: UnixTime,
     /// Seconds, already bounded by [`crate::issued_ttl`].
     pub ttl: i64,
     pub jti: &'a str,
@@ -136,8 +136,8 @@ pub fn client_claims(
         iss: issue.issuer.to_owned(),
         sub: client.client_id.clone(),
         aud: Audience::One(granted.audience),
-        exp: issue.now.saturating_add(issue.ttl),
-        iat: issue.now,
+        exp: issue.now.plus_secs(issue.ttl).as_secs(),
+        iat: issue.now.as_secs(),
         nbf: None,
         jti: issue.jti.to_owned(),
         client_id: client.client_id.clone(),
@@ -175,8 +175,8 @@ pub fn user_claims(
         iss: issue.issuer.to_owned(),
         sub: session.user_id.to_owned(),
         aud: Audience::One(audience.to_owned()),
-        exp: issue.now.saturating_add(issue.ttl),
-        iat: issue.now,
+        exp: issue.now.plus_secs(issue.ttl).as_secs(),
+        iat: issue.now.as_secs(),
         nbf: None,
         jti: issue.jti.to_owned(),
         client_id: client_id.to_owned(),
@@ -288,7 +288,7 @@ mod tests {
     fn claims_carry_the_grant_and_the_lifetime() {
         let issue = Issue {
             issuer: "https://edge",
-            now: 1_000,
+            now: UnixTime::from_secs(1_000),
             ttl: 300,
             jti: "j",
         };

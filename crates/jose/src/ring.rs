@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_proto::keys::{KeyState, KeyStatus, RingStatus};
+use tessera_proto::UnixTime;
 
 use crate::jwk::{Jwks, KeyLookup, PublicJwk};
 
@@ -63,13 +64,13 @@ pub struct RingKey {
 impl RingKey {
     /// A new key in the pending state (`created_at = now`).
     #[must_use]
-    pub fn pending(public: PublicJwk, sealed_private: String, now: i64) -> Self {
+    pub fn pending(public: PublicJwk, sealed_private: String, now: UnixTime) -> Self {
         Self {
             kid: public.kid().to_owned(),
             state: KeyState::Pending,
             public,
             sealed_private,
-            created_at: now,
+            created_at: now.as_secs(),
             activated_at: None,
             retired_at: None,
         }
@@ -111,10 +112,12 @@ impl KeyRing {
     /// Only what `fresh` returns.
     pub fn rotate<E>(
         &mut self,
-        now: i64,
+        now: UnixTime,
         policy: &RotationPolicy,
         fresh: impl FnOnce() -> Result<RingKey, E>,
     ) -> Result<RotationReport, E> {
+        // The ring stores NumericDates (whole seconds), so it reasons in them.
+        let now = now.as_secs();
         let mut changes = Vec::new();
         self.keys.retain(|k| {
             let expired = k.state == KeyState::Retired

@@ -1,6 +1,7 @@
 //! Stage 2: check the signature and the claims of an [`UntrustedToken`] ([`ValidationError`]).
 
 use serde_json::{Map, Value};
+use tessera_proto::UnixTime;
 
 use crate::es256::{CryptoError, Verifier};
 use crate::jwk::KeyLookup;
@@ -222,7 +223,7 @@ impl UntrustedToken<'_> {
     pub fn check_claims_unverified(
         &self,
         opts: &VerifyOptions<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ValidationError> {
         check_claims(self.claims_unverified(), opts, now).map(|_| ())
     }
@@ -255,14 +256,14 @@ impl UntrustedToken<'_> {
 }
 
 impl SignatureChecked {
-    /// Check the claims against `opts` at time `now` (Unix seconds).
+    /// Check the claims against `opts` at time `now` (compared in whole seconds, as NumericDates are).
     ///
     /// # Errors
     /// The first failed rule, in this order: required claims and their types, `exp`, `nbf`, `iat`, `iss`, `aud`.
     pub fn validate(
         &self,
         opts: &VerifyOptions<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<VerifiedToken, ValidationError> {
         validate_claims(&self.kid, &self.claims, opts, now)
     }
@@ -280,7 +281,7 @@ fn validate_claims(
     kid: &str,
     claims: &Map<String, Value>,
     opts: &VerifyOptions<'_>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<VerifiedToken, ValidationError> {
     let registered = check_claims(claims, opts, now)?;
     Ok(VerifiedToken {
@@ -293,8 +294,9 @@ fn validate_claims(
 fn check_claims(
     claims: &Map<String, Value>,
     opts: &VerifyOptions<'_>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<RegisteredClaims, ValidationError> {
+    let now = now.as_secs();
     let exp = numeric_date(claims, "exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
     let iat = numeric_date(claims, "iat")?.ok_or(ValidationError::MissingClaim("iat"))?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -386,7 +388,7 @@ pub async fn verify_token<K: KeyLookup, V: Verifier>(
     keys: &K,
     verifier: &V,
     opts: &VerifyOptions<'_>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<VerifiedToken, VerifyError> {
     let untrusted = UntrustedToken::parse(raw)?;
     let checked = untrusted.check_signature(keys, verifier).await?;

@@ -19,9 +19,11 @@ pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod passkeys;
+pub mod time;
 pub mod verify;
 
 pub use claims::{AccessTokenClaims, Audience};
 pub use clients::ClientRecord;
 pub use error::ErrorBody;
 pub use ids::{IdError, TenantId, Username};
+pub use time::UnixTime;

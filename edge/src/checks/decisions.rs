@@ -32,9 +32,9 @@ use worker::{Context, Env, Method, Request, Response};
 use crate::checks::heads::{self, now_u64};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::log;
 use crate::origin::client::{self as origin_client, OriginError, Reply};
 use crate::tokens::verify::{verify, Outcome};
-use crate::{log, now_secs};
 use serde_json::json;
 
 const KV_BINDING: &str = "DECISIONS";
@@ -138,7 +138,7 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
         ..ApiError::new(401, "unauthorized", "a valid access token is required")
     };
     let token = crate::http::bearer(req)?.ok_or_else(|| refused("no bearer token".to_owned()))?;
-    let claims = match verify(env, cfg, &token, None, now_secs()).await? {
+    let claims = match verify(env, cfg, &token, None, crate::now()).await? {
         Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("check: token refused ({}): {e}", e.code())))

@@ -14,7 +14,8 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 
 use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
-use crate::{now_ms, now_secs, random_bytes};
+use crate::{now, random_bytes};
+use tessera_proto::UnixTime;
 
 const BINDING: &str = "CEREMONIES";
 const KEY: &str = "spent_until";
@@ -52,7 +53,7 @@ pub enum Ceremony {
 pub struct Opened {
     pub ceremony: Ceremony,
     nonce: [u8; NONCE_LEN],
-    expires_at: i64,
+    expires_at: UnixTime,
 }
 
 /// The key, bound to this deployment (issuer and RP ID): another edge sharing the secret cannot open our
@@ -74,7 +75,7 @@ pub fn start(env: &Env, cfg: &Config, ceremony: &Ceremony) -> Result<String, Api
     let sealed = challenge::seal(
         &key(env, cfg)?,
         &payload,
-        now_secs() + CEREMONY_TTL_SECS,
+        now().plus_secs(CEREMONY_TTL_SECS),
         &random_bytes::<NONCE_LEN>()?,
     )
     .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
@@ -94,7 +95,7 @@ pub fn open(
     let Ok(bytes) = tessera_jose::b64::decode(challenge_b64) else {
         return Ok(Err(ChallengeError::Unknown));
     };
-    let opened = match challenge::open(&key(env, cfg)?, &bytes, now_secs()) {
+    let opened = match challenge::open(&key(env, cfg)?, &bytes, now()) {
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };
@@ -133,7 +134,7 @@ pub async fn spend(env: &Env, opened: &Opened) -> Result<bool, ApiError> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(wasm_bindgen::JsValue::from_str(
-            &opened.expires_at.to_string(),
+            &opened.expires_at.as_secs().to_string(),
         )));
     let req = Request::new_with_init("https://ceremony/spend", &init)?;
     let resp = stub.fetch_with_request(req).await?;
@@ -168,14 +169,8 @@ impl CeremonyObject {
         }
         storage.put(KEY, expires_at).await?;
         // Kept a minute past the expiry (clock skew between isolates), then cleared.
-        #[allow(
-            clippy::cast_possible_truncation,
-            reason = "milliseconds since 1970 fit in i64"
-        )]
-        let clear_at = (expires_at.saturating_add(60))
-            .saturating_mul(1000)
-            .max(now_ms() as i64);
-        storage.set_alarm(clear_at).await?;
+        let clear_at = UnixTime::from_secs(expires_at).plus_secs(60).max(now());
+        storage.set_alarm(clear_at.as_millis()).await?;
         Ok(Response::empty()?.with_status(204))
     }
 }

@@ -26,7 +26,9 @@ use crate::error::ApiError;
 use crate::origin::accounts::{self as origin_api, Session};
 use crate::tokens::keyring;
 use crate::tokens::verify::{verify, Outcome};
-use crate::{http, log, now_secs, random_bytes};
+use crate::{http, log, now, random_bytes};
+use core::time::Duration;
+use tessera_proto::UnixTime;
 
 /// The `client_id` of tokens issued to people through the login page (a public client).
 pub const LOGIN_CLIENT_ID: &str = "tessera-login";
@@ -56,7 +58,7 @@ pub fn sign_in_again(message: &str) -> ApiError {
 /// # Errors
 /// `401 reauthentication_required`.
 pub fn require_recent_authentication(who: &SignedIn, cfg: &Config) -> Result<(), ApiError> {
-    let age = now_secs().saturating_sub(who.auth_time);
+    let age = now().as_secs().saturating_sub(who.auth_time);
     if age <= cfg.login.reauth_window {
         Ok(())
     } else {
@@ -84,18 +86,18 @@ fn no_store(resp: Response) -> Result<Response, ApiError> {
 }
 
 /// How long an isolate keeps a tenant's token-role list (as long as it keeps client records).
-const ROLES_TTL_MS: f64 = 30_000.0;
+const ROLES_TTL: Duration = Duration::from_secs(30);
 
 thread_local! {
-    static TENANT_ROLES: RefCell<HashMap<String, (Vec<String>, f64)>> = RefCell::new(HashMap::new());
+    static TENANT_ROLES: RefCell<HashMap<String, (Vec<String>, UnixTime)>> = RefCell::new(HashMap::new());
 }
 
 async fn tenant_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<String>, ApiError> {
-    let now = crate::now_ms();
+    let now = now();
     let cached = TENANT_ROLES.with(|m| {
         m.borrow()
             .get(tenant)
-            .filter(|(_, at)| now - at < ROLES_TTL_MS)
+            .filter(|(_, at)| now.since(*at) < ROLES_TTL)
             .map(|(r, _)| r.clone())
     });
     if let Some(roles) = cached {
@@ -131,7 +133,7 @@ async fn mint(
     let claims = user_claims(
         Issue {
             issuer: &cfg.issuer,
-            now: now_secs(),
+            now: now(),
             ttl,
             jti: &jti,
         },
@@ -254,7 +256,7 @@ pub async fn optional_user(
     };
     let token =
         http::credentials(&header, "Bearer").ok_or_else(|| refused("not a bearer token".into()))?;
-    let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now_secs()).await? {
+    let claims = match verify(env, cfg, token, Some(&cfg.login.audience), now()).await? {
         Outcome::Valid(v) => v.into_claims(),
         Outcome::Invalid(e) => {
             return Err(refused(format!("user token refused ({}): {e}", e.code())))

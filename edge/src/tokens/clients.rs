@@ -17,17 +17,19 @@ use worker::{Env, Method};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin::client::{self as origin_client, Reply};
-use crate::{log, now_ms};
+use crate::{log, now};
+use core::time::Duration;
 use serde_json::json;
+use tessera_proto::UnixTime;
 
 const KV_BINDING: &str = "CLIENTS";
 const KV_TTL_SECONDS: u64 = 60;
-const ISOLATE_TTL_MS: f64 = 30_000.0;
+const ISOLATE_TTL: Duration = Duration::from_secs(30);
 const MAX_CACHED: usize = 10_000;
 
 struct Cached {
     record: ClientRecord,
-    fetched_at_ms: f64,
+    fetched_at: UnixTime,
 }
 
 thread_local! {
@@ -57,11 +59,11 @@ pub async fn lookup(
     if !plausible_id(client_id) {
         return Ok(None);
     }
-    let now = now_ms();
+    let now = now();
     let hit = RECORDS.with(|m| {
         m.borrow()
             .get(client_id)
-            .filter(|c| now - c.fetched_at_ms < ISOLATE_TTL_MS)
+            .filter(|c| now.since(c.fetched_at) < ISOLATE_TTL)
             .map(|c| c.record.clone())
     });
     if let Some(record) = hit {
@@ -114,7 +116,7 @@ fn kv_key(client_id: &str) -> String {
     format!("client:{client_id}")
 }
 
-fn remember(record: &ClientRecord, now: f64) {
+fn remember(record: &ClientRecord, now: UnixTime) {
     RECORDS.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= MAX_CACHED {
@@ -124,7 +126,7 @@ fn remember(record: &ClientRecord, now: f64) {
             record.client_id.clone(),
             Cached {
                 record: record.clone(),
-                fetched_at_ms: now,
+                fetched_at: now,
             },
         );
     });

@@ -16,17 +16,19 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 use crate::config::{key_encryption_key, Config};
 use crate::error::ApiError;
 use crate::tokens::webcrypto::WebCryptoSigner;
-use crate::{log, now_ms, random_bytes};
+use crate::{log, now, random_bytes};
+use core::time::Duration;
 use serde_json::json;
+use tessera_proto::UnixTime;
 
 const BINDING: &str = "KEY_RING";
 const RING_KEY: &str = "ring";
 /// Minimum spacing of early refetches triggered by unknown `kid`s (so junk tokens cannot hammer the object).
-const UNKNOWN_KID_REFETCH_MS: f64 = 5_000.0;
+const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(5);
 
 struct Snapshot {
     ring: Rc<KeyRing>,
-    fetched_at_ms: f64,
+    fetched_at: UnixTime,
 }
 
 thread_local! {
@@ -38,12 +40,11 @@ thread_local! {
 /// # Errors
 /// When the Durable Object cannot be reached and there is no copy at all.
 pub async fn current(env: &Env, cfg: &Config) -> Result<Rc<KeyRing>, ApiError> {
-    let now = now_ms();
-    let ttl_ms = (cfg.policy.ring_cache_ttl as f64) * 1000.0;
+    let now = now();
     let fresh = SNAPSHOT.with(|s| {
         s.borrow()
             .as_ref()
-            .filter(|s| now - s.fetched_at_ms < ttl_ms)
+            .filter(|s| now < s.fetched_at.plus_secs(cfg.policy.ring_cache_ttl))
             .map(|s| Rc::clone(&s.ring))
     });
     if let Some(ring) = fresh {
@@ -60,11 +61,11 @@ pub async fn refresh_for_unknown_kid(
     env: &Env,
     kid: &str,
 ) -> Result<Option<Rc<KeyRing>>, ApiError> {
-    let now = now_ms();
+    let now = now();
     let recent = SNAPSHOT.with(|s| {
         s.borrow()
             .as_ref()
-            .is_some_and(|s| now - s.fetched_at_ms < UNKNOWN_KID_REFETCH_MS)
+            .is_some_and(|s| now.since(s.fetched_at) < UNKNOWN_KID_REFETCH)
     });
     if recent {
         return Ok(None);
@@ -80,7 +81,7 @@ async fn refresh(env: &Env) -> Result<Rc<KeyRing>, ApiError> {
             SNAPSHOT.with(|s| {
                 *s.borrow_mut() = Some(Snapshot {
                     ring: Rc::clone(&ring),
-                    fetched_at_ms: now_ms(),
+                    fetched_at: now(),
                 })
             });
             Ok(ring)
@@ -192,7 +193,7 @@ struct PrivateJwk {
 fn new_ring_key(
     kek: &Secret<[u8; 32]>,
     bootstrap: Option<&Secret<String>>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<RingKey, ApiError> {
     let scalar = match bootstrap {
         Some(jwk) => {
@@ -241,7 +242,7 @@ impl KeyRingObject {
     async fn step(&self, ring: &mut KeyRing) -> Result<RotationReport, ApiError> {
         let cfg = Config::from_env(&self.env)?;
         let kek = key_encryption_key(&self.env)?;
-        let now = (now_ms() / 1000.0) as i64;
+        let now = now();
         let bootstrap = if ring.keys.is_empty() {
             crate::config::secret(&self.env, "BOOTSTRAP_SIGNING_KEY").ok()
         } else {

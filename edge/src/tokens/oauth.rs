@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::log;
 use crate::tokens::verify::{verify, Outcome};
 use crate::tokens::{clients, keyring};
-use crate::{http, now_secs, random_bytes};
+use crate::{http, random_bytes};
 
 /// The largest form body `/oauth2/token` and `/oauth2/introspect` read.
 const MAX_FORM: usize = 16 * 1024;
@@ -180,7 +180,7 @@ pub async fn token(
     let claims = grant::client_claims(
         Issue {
             issuer: &cfg.issuer,
-            now: now_secs(),
+            now: crate::now(),
             ttl,
             jti: &jti,
         },
@@ -245,7 +245,7 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
     let token = form
         .get("token")
         .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
-    let body = match verify(env, cfg, token, None, now_secs()).await? {
+    let body = match verify(env, cfg, token, None, crate::now()).await? {
         Outcome::Valid(v) => {
             let aud_ok = v
                 .registered()

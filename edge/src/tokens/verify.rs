@@ -11,6 +11,7 @@ use tessera_jose::{
     KeyLookup as _, SignatureChecked, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
     VerifyOptions,
 };
+use tessera_proto::UnixTime;
 use worker::Env;
 
 use crate::config::Config;
@@ -45,7 +46,7 @@ pub async fn verify(
     cfg: &Config,
     token: &str,
     audience: Option<&str>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Outcome, ApiError> {
     let opts = VerifyOptions {
         issuer: &cfg.issuer,
@@ -103,11 +104,11 @@ pub async fn verify(
     }
 }
 
-fn remember(token: &str, checked: SignatureChecked, exp: i64, now: i64) {
+fn remember(token: &str, checked: SignatureChecked, exp: i64, now: UnixTime) {
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= MAX_MEMO {
-            m.retain(|_, memo| memo.exp > now);
+            m.retain(|_, memo| memo.exp > now.as_secs());
             if m.len() >= MAX_MEMO {
                 m.clear();
             }

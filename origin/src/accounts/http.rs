@@ -31,7 +31,7 @@ use tessera_proto::accounts::{
 use crate::accounts::{AccountsError, Passkey, User};
 use crate::error::HttpError;
 use crate::http::extract::{JsonBody, ServiceTenant};
-use crate::{unix_now, AppState};
+use crate::{now, AppState};
 
 pub fn routes() -> Router<AppState> {
     let t = "/internal/v1/tenants/{tenant}";
@@ -126,12 +126,12 @@ async fn sign_up(
             "the passkey belongs to another user",
         ));
     }
-    let now = unix_now();
+    let now = now();
     let user = User {
         user_id: req.user.user_id,
         username: req.user.username,
         display_name: req.user.display_name,
-        created_at: now,
+        created_at: now.as_secs(),
     };
     state
         .accounts
@@ -195,10 +195,7 @@ async fn add_passkey(
             "the passkey belongs to another user",
         ));
     }
-    state
-        .accounts
-        .add_passkey(&tenant, &passkey, unix_now())
-        .await?;
+    state.accounts.add_passkey(&tenant, &passkey, now()).await?;
     Ok(Json(Done {}))
 }
 
@@ -242,7 +239,7 @@ async fn counter(
             req.from,
             req.to,
             req.backed_up,
-            unix_now(),
+            now(),
         )
         .await?;
     if moved {
@@ -262,10 +259,7 @@ async fn enroll_totp(
     Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Json<TotpSecretAnswer>, HttpError> {
     plausible(&user_id)?;
-    let secret = state
-        .accounts
-        .enroll_totp(&tenant, &user_id, unix_now())
-        .await?;
+    let secret = state.accounts.enroll_totp(&tenant, &user_id, now()).await?;
     Ok(Json(TotpSecretAnswer {
         secret: secret.as_str().to_owned(),
     }))
@@ -280,7 +274,7 @@ async fn verify_totp(
     plausible(&user_id)?;
     state
         .accounts
-        .verify_totp(&tenant, &user_id, &req.code, req.confirm, unix_now())
+        .verify_totp(&tenant, &user_id, &req.code, req.confirm, now())
         .await?;
     Ok(Json(Done {}))
 }
@@ -296,7 +290,7 @@ async fn create_session(
     }
     let (session, refresh_token) = state
         .accounts
-        .create_session(&tenant, &req.user_id, &req.amr, &req.acr, unix_now())
+        .create_session(&tenant, &req.user_id, &req.amr, &req.acr, now())
         .await?;
     Ok(Json(SessionWithRefresh {
         session,
@@ -311,7 +305,7 @@ async fn refresh(
 ) -> Result<Json<SessionWithRefresh>, HttpError> {
     let (session, refresh_token) = state
         .accounts
-        .refresh(&tenant, &req.refresh_token, unix_now())
+        .refresh(&tenant, &req.refresh_token, now())
         .await?;
     Ok(Json(SessionWithRefresh {
         session,
@@ -327,7 +321,7 @@ async fn own_session(
     plausible(sid)?;
     state
         .accounts
-        .session(sid, unix_now())
+        .session(sid, now())
         .await?
         .filter(|s| s.tenant == tenant)
         .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, "unknown_session", "no such session"))
@@ -351,7 +345,7 @@ async fn step_up(
     own_session(&state, &tenant, &sid).await?;
     let session = state
         .accounts
-        .step_up(&sid, &req.method, &req.acr, unix_now())
+        .step_up(&sid, &req.method, &req.acr, now())
         .await?;
     Ok(Json(SessionAnswer { session }))
 }
@@ -362,10 +356,7 @@ async fn revoke(
     Path((_, sid)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, HttpError> {
     own_session(&state, &tenant, &sid).await?;
-    let revoked = state
-        .accounts
-        .revoke_session(&sid, "logout", unix_now())
-        .await?;
+    let revoked = state.accounts.revoke_session(&sid, "logout", now()).await?;
     Ok(Json(Revoked {
         revoked: u64::from(revoked),
     }))
@@ -379,7 +370,7 @@ async fn revoke_all(
     plausible(&user_id)?;
     let revoked = state
         .accounts
-        .revoke_user_sessions(&tenant, &user_id, unix_now())
+        .revoke_user_sessions(&tenant, &user_id, now())
         .await?;
     Ok(Json(Revoked { revoked }))
 }

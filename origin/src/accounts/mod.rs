@@ -16,6 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use tessera_authn::totp::TotpError;
 use tessera_jose::Secret;
+use tessera_proto::UnixTime;
 
 pub use tessera_proto::accounts::{Passkey, Session, User};
 
@@ -162,7 +163,7 @@ where
     })
 }
 
-fn row_to_session<R: sqlx::Row>(r: &R, now: i64) -> Result<Session, sqlx::Error>
+fn row_to_session<R: sqlx::Row>(r: &R, now: UnixTime) -> Result<Session, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -181,7 +182,7 @@ where
         acr: r.try_get("acr")?,
         auth_time: r.try_get("auth_time")?,
         expires_at,
-        active: revoked_at.is_none() && expires_at > now,
+        active: revoked_at.is_none() && expires_at > now.as_secs(),
         revoked_reason: r.try_get("revoked_reason")?,
     })
 }

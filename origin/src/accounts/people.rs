@@ -1,5 +1,7 @@
 //! Users and their passkeys.
 
+use tessera_proto::UnixTime;
+
 use super::{
     is_unique_violation, row_to_passkey, row_to_user, Accounts, AccountsError, Passkey, User,
 };
@@ -21,7 +23,7 @@ macro_rules! insert_passkey {
         .bind(i64::from($p.backed_up))
         .bind(&$p.aaguid)
         .bind(serde_json::to_string(&$p.transports).unwrap_or_else(|_| "[]".to_owned()))
-        .bind($now)
+        .bind($now.as_secs())
         .execute($exec)
         .await?;
     };
@@ -36,11 +38,11 @@ impl Accounts {
         user_id: &str,
         username: &str,
         display_name: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<User, AccountsError> {
         let done = on_db!(&self.db, pool => {
             sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(tenant).bind(user_id).bind(username).bind(display_name).bind(now)
+                .bind(tenant).bind(user_id).bind(username).bind(display_name).bind(now.as_secs())
                 .execute(pool).await.map(|_| ())
         });
         match done {
@@ -48,7 +50,7 @@ impl Accounts {
                 user_id: user_id.to_owned(),
                 username: username.to_owned(),
                 display_name: display_name.to_owned(),
-                created_at: now,
+                created_at: now.as_secs(),
             }),
             Err(e) if is_unique_violation(&e) => Err(AccountsError::UsernameTaken),
             Err(e) => Err(e.into()),
@@ -64,13 +66,13 @@ impl Accounts {
         tenant: &str,
         user: &User,
         passkey: &Passkey,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), AccountsError> {
         let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
                 sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(tenant).bind(&user.user_id).bind(&user.username).bind(&user.display_name).bind(now)
+                    .bind(tenant).bind(&user.user_id).bind(&user.username).bind(&user.display_name).bind(now.as_secs())
                     .execute(&mut *tx).await?;
                 insert_passkey!(&mut *tx, tenant, passkey, now);
                 tx.commit().await
@@ -153,7 +155,7 @@ impl Accounts {
         &self,
         tenant: &str,
         passkey: &Passkey,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), AccountsError> {
         if self.user(tenant, &passkey.user_id).await?.is_none() {
             return Err(AccountsError::UnknownUser);
@@ -183,11 +185,11 @@ impl Accounts {
         from: u32,
         to: u32,
         backed_up: bool,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, AccountsError> {
         let done = on_db!(&self.db, pool => {
             sqlx::query("UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3 WHERE tenant = $4 AND credential_id = $5 AND sign_count = $6")
-                .bind(i64::from(to)).bind(i64::from(backed_up)).bind(now).bind(tenant).bind(credential_id).bind(i64::from(from))
+                .bind(i64::from(to)).bind(i64::from(backed_up)).bind(now.as_secs()).bind(tenant).bind(credential_id).bind(i64::from(from))
                 .execute(pool).await?
                 .rows_affected()
         });

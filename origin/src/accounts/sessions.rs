@@ -1,6 +1,7 @@
 //! Sessions and their single-use refresh tokens (a spent token presented again revokes the family).
 
 use sqlx::Row as _;
+use tessera_proto::UnixTime;
 
 use super::{
     random_b64, row_to_session, token_hash, Accounts, AccountsError, Session, SESSION_TTL,
@@ -18,20 +19,20 @@ impl Accounts {
         user_id: &str,
         amr: &[String],
         acr: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
         let sid = random_b64::<18>()?;
         let refresh = random_b64::<32>()?;
         let amr_json =
             serde_json::to_string(amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
-        let expires_at = now + SESSION_TTL;
+        let expires_at = now.plus_secs(SESSION_TTL).as_secs();
         on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
-                .bind(&sid).bind(tenant).bind(user_id).bind(&amr_json).bind(acr).bind(now).bind(expires_at)
+                .bind(&sid).bind(tenant).bind(user_id).bind(&amr_json).bind(acr).bind(now.as_secs()).bind(expires_at)
                 .execute(&mut *tx).await?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
-                .bind(token_hash(&refresh)).bind(&sid).bind(now)
+                .bind(token_hash(&refresh)).bind(&sid).bind(now.as_secs())
                 .execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -42,7 +43,7 @@ impl Accounts {
                 user_id: user_id.to_owned(),
                 amr: amr.to_vec(),
                 acr: acr.to_owned(),
-                auth_time: now,
+                auth_time: now.as_secs(),
                 expires_at,
                 active: true,
                 revoked_reason: None,
@@ -53,7 +54,11 @@ impl Accounts {
 
     /// # Errors
     /// The database.
-    pub async fn session(&self, sid: &str, now: i64) -> Result<Option<Session>, AccountsError> {
+    pub async fn session(
+        &self,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<Option<Session>, AccountsError> {
         Ok(on_db!(&self.db, pool => {
             sqlx::query("SELECT * FROM sessions WHERE sid = $1")
                 .bind(sid)
@@ -71,7 +76,7 @@ impl Accounts {
         &self,
         tenant: &str,
         refresh_token: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
         let hash = token_hash(refresh_token);
         let next = random_b64::<32>()?;
@@ -98,7 +103,7 @@ impl Accounts {
                        AND sid IN (SELECT sid FROM sessions WHERE tenant = $3)
                      RETURNING sid",
                 )
-                .bind(now).bind(&hash).bind(tenant)
+                .bind(now.as_secs()).bind(&hash).bind(tenant)
                 .fetch_optional(&mut *tx).await?;
                 let Some(spent) = spent else {
                     let known = sqlx::query(
@@ -112,7 +117,7 @@ impl Accounts {
                     };
                     let sid: String = known.try_get("sid")?;
                     sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'refresh_reused' WHERE sid = $2 AND revoked_at IS NULL")
-                        .bind(now).bind(&sid)
+                        .bind(now.as_secs()).bind(&sid)
                         .execute(&mut *tx).await?;
                     tx.commit().await?;
                     return Ok(Err(AccountsError::RefreshReused));
@@ -127,7 +132,7 @@ impl Accounts {
                     return Ok(Err(AccountsError::SessionInactive));
                 }
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
-                    .bind(token_hash(&next)).bind(&sid).bind(now)
+                    .bind(token_hash(&next)).bind(&sid).bind(now.as_secs())
                     .execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Ok(session))
@@ -145,7 +150,7 @@ impl Accounts {
         sid: &str,
         method: &str,
         acr: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Session, AccountsError> {
         let mut session = self
             .session(sid, now)
@@ -163,7 +168,7 @@ impl Accounts {
         // Only a session still alive at this instant is stepped up: one revoked since it was read is not.
         let moved = on_db!(&self.db, pool => {
             sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3 AND revoked_at IS NULL AND expires_at > $4")
-                .bind(amr_json).bind(acr).bind(sid).bind(now)
+                .bind(amr_json).bind(acr).bind(sid).bind(now.as_secs())
                 .execute(pool).await?
                 .rows_affected()
         });
@@ -181,11 +186,11 @@ impl Accounts {
         &self,
         sid: &str,
         reason: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, AccountsError> {
         Ok(on_db!(&self.db, pool => {
             sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
-                .bind(now).bind(reason).bind(sid)
+                .bind(now.as_secs()).bind(reason).bind(sid)
                 .execute(pool).await?
                 .rows_affected()
         }) == 1)
@@ -199,11 +204,11 @@ impl Accounts {
         &self,
         tenant: &str,
         user_id: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<u64, AccountsError> {
         Ok(on_db!(&self.db, pool => {
             sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'logout_everywhere' WHERE tenant = $2 AND user_id = $3 AND revoked_at IS NULL")
-                .bind(now).bind(tenant).bind(user_id)
+                .bind(now.as_secs()).bind(tenant).bind(user_id)
                 .execute(pool).await?
                 .rows_affected()
         }))

@@ -5,6 +5,7 @@ use sqlx::Row as _;
 use tessera_authn::budget::{Attempts, FailureBudget};
 use tessera_authn::totp::{self, TotpError, TotpParams, TotpSecret};
 use tessera_jose::seal;
+use tessera_proto::UnixTime;
 
 use super::{Accounts, AccountsError};
 use crate::on_db;
@@ -29,7 +30,7 @@ impl Accounts {
         &self,
         tenant: &str,
         user_id: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<zeroize::Zeroizing<String>, AccountsError> {
         if self.user(tenant, user_id).await?.is_none() {
             return Err(AccountsError::UnknownUser);
@@ -52,7 +53,7 @@ impl Accounts {
                     failures = 0, locked_until = NULL
                  WHERE totp_secrets.confirmed = 0",
             )
-            .bind(tenant).bind(user_id).bind(sealed).bind(now)
+            .bind(tenant).bind(user_id).bind(sealed).bind(now.as_secs())
             .execute(pool).await?
             .rows_affected()
         });
@@ -91,7 +92,7 @@ impl Accounts {
         user_id: &str,
         code: &str,
         confirm: bool,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), AccountsError> {
         let budget = FailureBudget::default();
         // While a wait runs, refuse without taking the lock (a locked-out guesser costs a read); the
@@ -104,7 +105,7 @@ impl Accounts {
         if let Some(Some(until)) = locked_until {
             let early = Attempts {
                 failures: budget.free_failures,
-                locked_until: Some(until),
+                locked_until: Some(UnixTime::from_secs(until)),
             };
             if let Err(locked) = budget.admit(&early, now) {
                 return Err(AccountsError::TotpLocked {
@@ -129,7 +130,9 @@ impl Accounts {
                 let last_step: Option<i64> = row.try_get("last_step")?;
                 let attempts = Attempts {
                     failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
-                    locked_until: row.try_get("locked_until")?,
+                    locked_until: row
+                        .try_get::<Option<i64>, _>("locked_until")?
+                        .map(UnixTime::from_secs),
                 };
                 if (confirmed == 1) == confirm {
                     // Confirming twice, or using an unconfirmed secret.
@@ -152,7 +155,7 @@ impl Accounts {
                             "UPDATE totp_secrets SET last_step = $1, confirmed = 1, failures = $2, locked_until = $3
                              WHERE tenant = $4 AND user_id = $5",
                         )
-                        .bind(step).bind(i64::from(reset.failures)).bind(reset.locked_until)
+                        .bind(step).bind(i64::from(reset.failures)).bind(reset.locked_until.map(UnixTime::as_secs))
                         .bind(tenant).bind(user_id)
                         .execute(&mut *tx).await?;
                         tx.commit().await?;
@@ -163,12 +166,12 @@ impl Accounts {
                         sqlx::query(
                             "UPDATE totp_secrets SET failures = $1, locked_until = $2 WHERE tenant = $3 AND user_id = $4",
                         )
-                        .bind(i64::from(next.failures)).bind(next.locked_until)
+                        .bind(i64::from(next.failures)).bind(next.locked_until.map(UnixTime::as_secs))
                         .bind(tenant).bind(user_id)
                         .execute(&mut *tx).await?;
                         tx.commit().await?;
                         tracing::warn!(
-                            tenant, user_id, failures = next.failures, locked_until = next.locked_until,
+                            tenant, user_id, failures = next.failures, locked_until = next.locked_until.map(UnixTime::as_secs),
                             "totp code refused"
                         );
                         Ok(Err(AccountsError::Totp(TotpError::Mismatch)))
@@ -188,21 +191,15 @@ impl Accounts {
         sealed: &str,
         code: &str,
         last_step: Option<i64>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<i64, AccountsError> {
         let bytes = seal::open(&self.secrets_key, &Self::totp_aad(tenant, user_id), sealed)
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let secret =
             TotpSecret::from_bytes(bytes.expose_secret().clone()).map_err(AccountsError::Totp)?;
         let last = last_step.and_then(|s| u64::try_from(s).ok());
-        let step = totp::verify(
-            &secret,
-            &TotpParams::default(),
-            code,
-            u64::try_from(now).unwrap_or(0),
-            last,
-        )
-        .map_err(AccountsError::Totp)?;
+        let step = totp::verify(&secret, &TotpParams::default(), code, now, last)
+            .map_err(AccountsError::Totp)?;
         Ok(i64::try_from(step).unwrap_or(i64::MAX))
     }
 }

@@ -599,7 +599,7 @@ async fn write_token_roles(
     }
     state
         .store
-        .set_token_roles(&tenant, &roles, crate::unix_now())
+        .set_token_roles(&tenant, &roles, crate::now())
         .await?;
     Ok(Json(json!({ "roles": roles })))
 }

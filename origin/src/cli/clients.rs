@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 use tessera_origin::clients::{self, NewClient, DEFAULT_TOKEN_TTL};
+use tessera_origin::now;
 use tessera_origin::store::Store;
-use tessera_origin::unix_now;
 
 #[derive(Subcommand)]
 pub(crate) enum ClientsCommand {
@@ -50,7 +50,7 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
                     audiences,
                     token_ttl,
                 },
-                unix_now(),
+                now(),
             )
             .await?;
             let r = &created.record;
@@ -91,7 +91,7 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
         }
         ClientsCommand::Disable { client_id } => {
             if store
-                .disable_client(&client_id, unix_now())
+                .disable_client(&client_id, now())
                 .await
                 .map_err(|e| e.to_string())?
             {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use tessera_origin::unix_now;
+use tessera_origin::now;
 
 #[derive(Subcommand)]
 pub(crate) enum JwtCommand {
@@ -48,8 +48,7 @@ pub(crate) async fn jwt_cmd(command: JwtCommand) -> Result<(), String> {
                 audience: Some(&audience),
                 leeway,
             };
-            match tessera_jose::verify_token(token.trim(), &jwks, &P256Verifier, &opts, unix_now())
-                .await
+            match tessera_jose::verify_token(token.trim(), &jwks, &P256Verifier, &opts, now()).await
             {
                 Ok(v) => {
                     println!(

@@ -1,6 +1,7 @@
 //! OAuth 2.0 client registration (operator CLI) and lookup (edge, over the service credential).
 
 use tessera_proto::ClientRecord;
+use tessera_proto::UnixTime;
 
 pub mod http;
 
@@ -90,7 +91,7 @@ impl NewClient {
 ///
 /// # Errors
 /// Validation, randomness or database failures, as text for the operator.
-pub async fn create(store: &Store, new: NewClient, now: i64) -> Result<CreatedClient, String> {
+pub async fn create(store: &Store, new: NewClient, now: UnixTime) -> Result<CreatedClient, String> {
     new.validate().map_err(|e| e.to_string())?;
     let id: [u8; 12] = crate::random_bytes().map_err(|e| e.to_string())?;
     let secret: [u8; 32] = crate::random_bytes().map_err(|e| e.to_string())?;
@@ -110,7 +111,7 @@ pub async fn create(store: &Store, new: NewClient, now: i64) -> Result<CreatedCl
         audiences: new.audiences,
         token_ttl: new.token_ttl,
         disabled: false,
-        updated_at: now,
+        updated_at: now.as_secs(),
         token_roles: Vec::new(),
     };
     store

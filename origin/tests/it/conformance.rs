@@ -10,7 +10,7 @@ use tessera_origin::authz::store::{
     AuthzStore, AuthzStoreError, Filter, Operation, Precondition, PreconditionOp,
 };
 use tessera_origin::store::Store;
-use tessera_proto::ClientRecord;
+use tessera_proto::{ClientRecord, UnixTime};
 
 type Case = fn(Store) -> Pin<Box<dyn Future<Output = ()>>>;
 
@@ -83,10 +83,19 @@ async fn clients_round_trip(store: Store) {
         updated_at: 10,
         token_roles: Vec::new(),
     };
-    store.insert_client(&rec("a", "t1"), 10).await.unwrap();
-    store.insert_client(&rec("b", "t2"), 10).await.unwrap();
+    store
+        .insert_client(&rec("a", "t1"), UnixTime::from_secs(10))
+        .await
+        .unwrap();
+    store
+        .insert_client(&rec("b", "t2"), UnixTime::from_secs(10))
+        .await
+        .unwrap();
     assert!(
-        store.insert_client(&rec("a", "t1"), 11).await.is_err(),
+        store
+            .insert_client(&rec("a", "t1"), UnixTime::from_secs(11))
+            .await
+            .is_err(),
         "duplicate client_id"
     );
     assert_eq!(store.client("a").await.unwrap(), Some(rec("a", "t1")));
@@ -96,8 +105,14 @@ async fn clients_round_trip(store: Store) {
         store.clients(Some("t2")).await.unwrap(),
         vec![rec("b", "t2")]
     );
-    assert!(store.disable_client("a", 20).await.unwrap());
-    assert!(!store.disable_client("zz", 20).await.unwrap());
+    assert!(store
+        .disable_client("a", UnixTime::from_secs(20))
+        .await
+        .unwrap());
+    assert!(!store
+        .disable_client("zz", UnixTime::from_secs(20))
+        .await
+        .unwrap());
     let a = store.client("a").await.unwrap().unwrap();
     assert!(a.disabled);
     assert_eq!(a.updated_at, 20);

@@ -13,6 +13,7 @@ use http_body_util::BodyExt as _;
 use tessera_origin::clients::{self, NewClient};
 use tessera_origin::store::Store;
 use tessera_origin::{http, AppState, ServiceToken};
+use tessera_proto::UnixTime;
 use tower::ServiceExt as _;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -100,7 +101,9 @@ async fn client_records_need_the_service_credential() {
         audiences: vec!["https://api".into()],
         token_ttl: 300,
     };
-    let created = clients::create(&store, new, 1_800_000_000).await.unwrap();
+    let created = clients::create(&store, new, UnixTime::from_secs(1_800_000_000))
+        .await
+        .unwrap();
     let uri = format!("/internal/v1/clients/{}", created.record.client_id);
 
     for auth in [
@@ -148,17 +151,22 @@ async fn data_survives_a_reopen_and_disable_sticks() {
         audiences: vec!["x".into()],
         token_ttl: 60,
     };
-    let created = clients::create(&store, new, 1).await.unwrap();
+    let created = clients::create(&store, new, UnixTime::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(
         created.record.scopes,
         ["a", "b"],
         "scopes are sorted and deduplicated"
     );
     assert!(store
-        .disable_client(&created.record.client_id, 2)
+        .disable_client(&created.record.client_id, UnixTime::from_secs(2))
         .await
         .unwrap());
-    assert!(!store.disable_client("tc_missing", 2).await.unwrap());
+    assert!(!store
+        .disable_client("tc_missing", UnixTime::from_secs(2))
+        .await
+        .unwrap());
     store.close().await;
     let reopened = Store::open(&dir).await.unwrap();
     let rec = reopened

@@ -21,6 +21,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tessera_proto::UnixTime;
 use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;
@@ -100,7 +101,7 @@ impl std::error::Error for ChallengeError {}
 pub struct OpenedChallenge {
     /// Names the challenge for its single-use record.
     pub nonce: [u8; NONCE_LEN],
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
     pub payload: Vec<u8>,
 }
 
@@ -111,7 +112,7 @@ pub struct OpenedChallenge {
 pub fn seal(
     key: &ChallengeKey,
     payload: &[u8],
-    expires_at: i64,
+    expires_at: UnixTime,
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, ChallengeError> {
     if payload.len() > MAX_PAYLOAD_LEN {
@@ -119,7 +120,8 @@ pub fn seal(
     }
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TAG_LEN);
     out.push(VERSION);
-    out.extend_from_slice(&expires_at.to_be_bytes());
+    // Whole seconds on the wire: a challenge lives for minutes.
+    out.extend_from_slice(&expires_at.as_secs().to_be_bytes());
     out.extend_from_slice(nonce);
     out.extend_from_slice(payload);
     let mut mac = key.mac()?;
@@ -135,7 +137,7 @@ pub fn seal(
 pub fn open(
     key: &ChallengeKey,
     challenge: &[u8],
-    now: i64,
+    now: UnixTime,
 ) -> Result<OpenedChallenge, ChallengeError> {
     let body_len = challenge
         .len()
@@ -152,7 +154,9 @@ pub fn open(
         return Err(ChallengeError::Unknown);
     }
     let (expiry, nonce) = rest.split_at(8);
-    let expires_at = i64::from_be_bytes(expiry.try_into().map_err(|_| ChallengeError::Unknown)?);
+    let expires_at = UnixTime::from_secs(i64::from_be_bytes(
+        expiry.try_into().map_err(|_| ChallengeError::Unknown)?,
+    ));
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| ChallengeError::Unknown)?;
     if now >= expires_at {
         return Err(ChallengeError::Expired);
@@ -168,7 +172,7 @@ pub fn open(
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_700_000_000;
+    const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
 
     fn key(b: u8) -> ChallengeKey {
         ChallengeKey::derive(&[b; 32], b"https://edge.test\0edge.test").unwrap()
@@ -177,31 +181,34 @@ mod tests {
     #[test]
     fn round_trip() {
         let k = key(1);
-        let c = seal(&k, b"{\"kind\":\"sign_in\"}", NOW + 300, &[9; 16]).unwrap();
+        let c = seal(&k, b"{\"kind\":\"sign_in\"}", NOW.plus_secs(300), &[9; 16]).unwrap();
         assert_eq!(c.len(), 1 + 8 + 16 + 18 + 32);
         let o = open(&k, &c, NOW).unwrap();
         assert_eq!(o.payload, b"{\"kind\":\"sign_in\"}");
-        assert_eq!((o.nonce, o.expires_at), ([9; 16], NOW + 300));
+        assert_eq!((o.nonce, o.expires_at), ([9; 16], NOW.plus_secs(300)));
         // An empty payload is fine too.
-        let c = seal(&k, b"", NOW + 1, &[0; 16]).unwrap();
+        let c = seal(&k, b"", NOW.plus_secs(1), &[0; 16]).unwrap();
         assert_eq!(open(&k, &c, NOW).unwrap().payload, b"");
     }
 
     #[test]
     fn expires() {
         let k = key(1);
-        let c = seal(&k, b"x", NOW + 300, &[9; 16]).unwrap();
+        let c = seal(&k, b"x", NOW.plus_secs(300), &[9; 16]).unwrap();
         assert_eq!(
-            open(&k, &c, NOW + 299).map(|o| o.payload),
+            open(&k, &c, NOW.plus_secs(299)).map(|o| o.payload),
             Ok(b"x".to_vec())
         );
-        assert_eq!(open(&k, &c, NOW + 300), Err(ChallengeError::Expired));
+        assert_eq!(
+            open(&k, &c, NOW.plus_secs(300)),
+            Err(ChallengeError::Expired)
+        );
     }
 
     #[test]
     fn another_key_or_any_changed_byte_is_unknown() {
         let k = key(1);
-        let c = seal(&k, b"payload", NOW + 300, &[9; 16]).unwrap();
+        let c = seal(&k, b"payload", NOW.plus_secs(300), &[9; 16]).unwrap();
         assert_eq!(open(&key(2), &c, NOW), Err(ChallengeError::Unknown));
         for i in 0..c.len() {
             let mut bent = c.clone();
@@ -219,7 +226,7 @@ mod tests {
     #[test]
     fn short_truncated_or_extended_input_is_unknown() {
         let k = key(1);
-        let c = seal(&k, b"payload", NOW + 300, &[9; 16]).unwrap();
+        let c = seal(&k, b"payload", NOW.plus_secs(300), &[9; 16]).unwrap();
         for len in 0..c.len() {
             assert_eq!(
                 open(&k, &c[..len], NOW),
@@ -238,7 +245,7 @@ mod tests {
     fn another_deployment_sharing_the_root_cannot_open_ours() {
         let ours = key(1);
         let theirs = ChallengeKey::derive(&[1; 32], b"https://staging.test\0staging.test").unwrap();
-        let c = seal(&theirs, b"x", NOW + 300, &[9; 16]).unwrap();
+        let c = seal(&theirs, b"x", NOW.plus_secs(300), &[9; 16]).unwrap();
         assert_eq!(open(&ours, &c, NOW), Err(ChallengeError::Unknown));
     }
 

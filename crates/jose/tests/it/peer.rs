@@ -6,7 +6,7 @@ use jwt_compact::{AlgorithmExt as _, Claims, Header, UntrustedToken};
 use p256::ecdsa::{SigningKey as EcdsaSigningKey, VerifyingKey};
 use serde_json::{json, Map, Value};
 use tessera_jose::{issue_access_token, verify_token, Jwks, P256Verifier, VerifyOptions};
-use tessera_proto::{AccessTokenClaims, Audience};
+use tessera_proto::{AccessTokenClaims, Audience, UnixTime};
 
 use crate::{key, ready, signer};
 
@@ -76,7 +76,14 @@ fn jwt_compact_tokens_pass_ours() {
             audience: Some("https://api.test"),
             leeway: 0,
         };
-        let v = ready(verify_token(&token, &jwks, &P256Verifier, &opts, NOW)).unwrap();
+        let v = ready(verify_token(
+            &token,
+            &jwks,
+            &P256Verifier,
+            &opts,
+            UnixTime::from_secs(NOW),
+        ))
+        .unwrap();
         assert_eq!(v.sub(), "peer");
     }
 }

@@ -6,7 +6,7 @@ use tessera_jose::{
     b64, issue_access_token, verify_token, Jwks, P256Verifier, ParseError, Signer, ValidationError,
     VerifyError, VerifyOptions, MAX_TOKEN_LEN,
 };
-use tessera_proto::{AccessTokenClaims, Audience};
+use tessera_proto::{AccessTokenClaims, Audience, UnixTime};
 
 use crate::{key, ready, signer};
 
@@ -71,7 +71,13 @@ fn craft_raw(header: &[u8], payload: &[u8]) -> String {
 }
 
 fn verify(token: &str) -> Result<tessera_jose::VerifiedToken, VerifyError> {
-    ready(verify_token(token, &jwks(), &P256Verifier, &opts(), NOW))
+    ready(verify_token(
+        token,
+        &jwks(),
+        &P256Verifier,
+        &opts(),
+        UnixTime::from_secs(NOW),
+    ))
 }
 
 fn parse_err(token: &str) -> ParseError {
@@ -328,9 +334,23 @@ fn issuer_and_audience() {
         &good_header(),
         &with_claim("aud", json!("https://other.test")),
     );
-    assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_ok());
+    assert!(ready(verify_token(
+        &t,
+        &jwks(),
+        &P256Verifier,
+        &any,
+        UnixTime::from_secs(NOW)
+    ))
+    .is_ok());
     let t = craft(&good_header(), &without_claim("aud"));
-    assert!(ready(verify_token(&t, &jwks(), &P256Verifier, &any, NOW)).is_err());
+    assert!(ready(verify_token(
+        &t,
+        &jwks(),
+        &P256Verifier,
+        &any,
+        UnixTime::from_secs(NOW)
+    ))
+    .is_err());
 }
 
 #[test]
@@ -465,7 +485,7 @@ proptest! {
         c.exp = NOW + ttl;
         let token = ready(issue_access_token(&s, &c)).unwrap();
         let jwks = Jwks { keys: vec![key(seed).public_jwk().clone()] };
-        let v = ready(verify_token(&token, &jwks, &P256Verifier, &opts(), NOW)).unwrap();
+        let v = ready(verify_token(&token, &jwks, &P256Verifier, &opts(), UnixTime::from_secs(NOW))).unwrap();
         prop_assert_eq!(v.sub(), sub.as_str());
         prop_assert_eq!(v.exp(), c.exp);
         prop_assert_eq!(serde_json::from_value::<AccessTokenClaims>(Value::Object(v.into_claims())).unwrap(), c);

@@ -7,8 +7,14 @@ use proptest::prelude::*;
 use tessera_jose::jwk::PublicJwk;
 use tessera_jose::{KeyRing, RingKey, RotationPolicy};
 use tessera_proto::keys::KeyState;
+use tessera_proto::UnixTime;
 
 use crate::key;
+
+/// A moment in whole seconds, as the ring stores them.
+fn at(secs: i64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
 
 const POLICY: RotationPolicy = RotationPolicy {
     jwks_max_age: 60,
@@ -24,7 +30,7 @@ fn fresh(
     move || {
         *counter = counter.wrapping_add(1);
         let public: PublicJwk = key(*counter).public_jwk().clone();
-        Ok(RingKey::pending(public, "sealed".into(), now))
+        Ok(RingKey::pending(public, "sealed".into(), at(now)))
     }
 }
 
@@ -36,20 +42,20 @@ fn states(ring: &KeyRing) -> Vec<KeyState> {
 fn one_full_cycle_step_by_step() {
     let mut ring = KeyRing::default();
     let mut n = 0;
-    let r = ring.rotate(0, &POLICY, fresh(&mut n, 0)).unwrap();
+    let r = ring.rotate(at(0), &POLICY, fresh(&mut n, 0)).unwrap();
     assert_eq!(states(&ring), [KeyState::Active], "{r:?}");
     let first = ring.active().unwrap().kid.clone();
 
-    let r = ring.rotate(5, &POLICY, fresh(&mut n, 5)).unwrap();
+    let r = ring.rotate(at(5), &POLICY, fresh(&mut n, 5)).unwrap();
     assert_eq!(states(&ring), [KeyState::Active, KeyState::Pending]);
     assert_eq!(r.next_step_at, Some(5 + 70));
 
     // Too early: nothing moves, and the report says when it can.
-    let r = ring.rotate(74, &POLICY, fresh(&mut n, 74)).unwrap();
+    let r = ring.rotate(at(74), &POLICY, fresh(&mut n, 74)).unwrap();
     assert!(r.changes.is_empty());
     assert_eq!(states(&ring), [KeyState::Active, KeyState::Pending]);
 
-    let r = ring.rotate(75, &POLICY, fresh(&mut n, 75)).unwrap();
+    let r = ring.rotate(at(75), &POLICY, fresh(&mut n, 75)).unwrap();
     assert_eq!(
         states(&ring),
         [KeyState::Retired, KeyState::Active],
@@ -59,17 +65,17 @@ fn one_full_cycle_step_by_step() {
     assert_eq!(ring.jwks().keys.len(), 2, "the retired key stays published");
 
     // The next call adds a new pending key; the retired one stays until its tokens have expired.
-    ring.rotate(100, &POLICY, fresh(&mut n, 100)).unwrap();
+    ring.rotate(at(100), &POLICY, fresh(&mut n, 100)).unwrap();
     assert_eq!(
         states(&ring),
         [KeyState::Retired, KeyState::Active, KeyState::Pending]
     );
-    ring.rotate(414, &POLICY, fresh(&mut n, 414)).unwrap();
+    ring.rotate(at(414), &POLICY, fresh(&mut n, 414)).unwrap();
     assert!(
         ring.keys.iter().any(|k| k.kid == first),
         "not yet: 75 + 340 = 415"
     );
-    let r = ring.rotate(415, &POLICY, fresh(&mut n, 415)).unwrap();
+    let r = ring.rotate(at(415), &POLICY, fresh(&mut n, 415)).unwrap();
     assert!(ring.keys.iter().all(|k| k.kid != first), "{r:?}");
     assert!(r.changes.iter().any(|c| c.starts_with("removed")));
 }
@@ -78,8 +84,8 @@ fn one_full_cycle_step_by_step() {
 fn ring_serialises_losslessly() {
     let mut ring = KeyRing::default();
     let mut n = 0;
-    ring.rotate(0, &POLICY, fresh(&mut n, 0)).unwrap();
-    ring.rotate(1, &POLICY, fresh(&mut n, 1)).unwrap();
+    ring.rotate(at(0), &POLICY, fresh(&mut n, 0)).unwrap();
+    ring.rotate(at(1), &POLICY, fresh(&mut n, 1)).unwrap();
     let text = serde_json::to_string(&ring).unwrap();
     assert_eq!(serde_json::from_str::<KeyRing>(&text).unwrap(), ring);
 }
@@ -107,7 +113,7 @@ proptest! {
         for gap in gaps {
             now += gap;
             let before: HashMap<String, KeyState> = ring.keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
-            ring.rotate(now, &POLICY, fresh(&mut n, now)).unwrap();
+            ring.rotate(at(now), &POLICY, fresh(&mut n, now)).unwrap();
             prop_assert!(ring.keys.iter().filter(|k| k.state == KeyState::Active).count() == 1);
             prop_assert!(ring.keys.iter().filter(|k| k.state == KeyState::Pending).count() <= 1);
             for k in &ring.keys {
