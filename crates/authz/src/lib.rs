@@ -38,4 +38,4 @@ pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, FoundSubjects, Rela
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
-pub use zookie::{revision_unverified, Consistency, ZookieError, ZookieKey};
+pub use zookie::{revision_unverified, ZookieError, ZookieKey};

@@ -66,6 +66,11 @@ impl std::error::Error for ZookieError {}
 /// # Errors
 /// [`ZookieError::Malformed`] when it is not a zookie at all.
 pub fn revision_unverified(zookie: &str) -> Result<u64, ZookieError> {
+    decode(zookie).map(|(revision, _)| revision)
+}
+
+/// A zookie's revision and tag, unchecked.
+fn decode(zookie: &str) -> Result<(u64, [u8; TAG_LEN]), ZookieError> {
     let body = zookie.strip_prefix(PREFIX).ok_or(ZookieError::Malformed)?;
     let raw = URL_SAFE_NO_PAD
         .decode(body)
@@ -73,11 +78,10 @@ pub fn revision_unverified(zookie: &str) -> Result<u64, ZookieError> {
     if raw.len() != 8 + TAG_LEN {
         return Err(ZookieError::Malformed);
     }
-    let rev: [u8; 8] = raw
-        .get(..8)
-        .and_then(|r| r.try_into().ok())
-        .ok_or(ZookieError::Malformed)?;
-    Ok(u64::from_be_bytes(rev))
+    let (rev, tag) = raw.split_at(8);
+    let rev: [u8; 8] = rev.try_into().map_err(|_| ZookieError::Malformed)?;
+    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| ZookieError::Malformed)?;
+    Ok((u64::from_be_bytes(rev), tag))
 }
 
 impl ZookieKey {
@@ -114,35 +118,14 @@ impl ZookieKey {
     /// # Errors
     /// See [`ZookieError`].
     pub fn open(&self, tenant: &str, zookie: &str) -> Result<u64, ZookieError> {
-        let body = zookie.strip_prefix(PREFIX).ok_or(ZookieError::Malformed)?;
-        let raw = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| ZookieError::Malformed)?;
-        if raw.len() != 8 + TAG_LEN {
-            return Err(ZookieError::Malformed);
-        }
-        let (rev, tag) = raw.split_at(8);
-        let revision = u64::from_be_bytes(rev.try_into().map_err(|_| ZookieError::Malformed)?);
+        let (revision, tag) = decode(zookie)?;
         let expected = self.tag(tenant, revision);
-        if bool::from(expected.get(..TAG_LEN).unwrap_or_default().ct_eq(tag)) {
+        if bool::from(expected.get(..TAG_LEN).unwrap_or_default().ct_eq(&tag)) {
             Ok(revision)
         } else {
             Err(ZookieError::Forged)
         }
     }
-}
-
-/// How fresh a read must be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Consistency {
-    /// Any recent revision will do (the origin uses its head; the edge may use a cache).
-    MinimizeLatency,
-    /// At least the revision of this zookie.
-    AtLeastAsFresh(String),
-    /// Exactly the revision of this zookie.
-    AtExactSnapshot(String),
-    /// The newest revision.
-    FullyConsistent,
 }
 
 #[cfg(test)]
