@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod check;
 pub mod claims;
 pub mod clients;
+pub mod code;
 pub mod error;
 pub mod ids;
 pub mod keys;
@@ -24,6 +25,7 @@ pub mod verify;
 
 pub use claims::{AccessTokenClaims, Audience};
 pub use clients::ClientRecord;
+pub use code::Code;
 pub use error::ErrorBody;
 pub use ids::{IdError, TenantId, Username};
 pub use time::UnixTime;
