@@ -17,27 +17,9 @@ use tessera_authn::webauthn::{
     RelyingParty, StoredCredential, UserVerification,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn der(raw: &[u8]) -> Vec<u8> {
-    let int = |b: &[u8]| {
-        let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
-        if v.is_empty() || v[0] & 0x80 != 0 {
-            v.insert(0, 0);
-        }
-        [vec![0x02, v.len() as u8], v].concat()
-    };
-    let body = [int(&raw[..32]), int(&raw[32..])].concat();
-    [vec![0x30, body.len() as u8], body].concat()
-}
+#[path = "../tests/it/webauthn/wire.rs"]
+mod wire;
+use wire::{block_on, der};
 
 fn main() {
     let rp = RelyingParty {
