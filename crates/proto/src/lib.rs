@@ -1,6 +1,7 @@
 //! Wire types shared by the Tessera edge, origin and SDKs.
 //!
-//! Everything here is plain data with serde derives: requests and responses of the public HTTP surface,
+//! Everything here is plain data with serde derives: requests and responses of the public HTTP surface
+//! (the authorization API in [`authz`], the accounts API in [`accounts`], the edge's checks in [`check`]),
 //! the client record the origin hands to the edge, and the stable error codes. No logic beyond
 //! (de)serialisation lives here, and nothing here performs I/O.
 //!
@@ -11,6 +12,7 @@
 //! - RFC 9068 (JWT access token claims).
 
 pub mod accounts;
+pub mod authz;
 pub mod check;
 pub mod claims;
 pub mod clients;
