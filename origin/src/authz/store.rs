@@ -65,52 +65,8 @@ impl std::fmt::Display for AuthzStoreError {
 
 impl std::error::Error for AuthzStoreError {}
 
-/// Which relationships an operation is about; `resource_type` is required.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Filter {
-    pub resource_type: String,
-    #[serde(default)]
-    pub resource_id: Option<String>,
-    #[serde(default)]
-    pub relation: Option<String>,
-    #[serde(default)]
-    pub subject_type: Option<String>,
-    #[serde(default)]
-    pub subject_id: Option<String>,
-    /// `""` for plain objects.
-    #[serde(default)]
-    pub subject_relation: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    Create,
-    Touch,
-    Delete,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PreconditionOp {
-    MustMatch,
-    MustNotMatch,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Precondition {
-    pub operation: PreconditionOp,
-    pub filter: Filter,
-}
-
-/// One change reported by watch.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
-    pub revision: u64,
-    pub operation: Operation,
-    pub relationship: String,
-}
+// The wire types of filters, updates, preconditions and watch changes are the API's (one contract).
+pub use tessera_proto::authz::{Change, Filter, Operation, Precondition, PreconditionOp};
 
 /// Live at revision `$2`. The unary `+` keeps SQLite's planner off the revision indexes (which serve
 /// watch): without statistics it would otherwise scan a whole tenant by `created_rev` instead of seeking
