@@ -1,0 +1,366 @@
+//! The check engine's storage port: relationships of one tenant at one revision, from the cache or, on a
+//! miss, from one read transaction per request.
+
+use std::collections::HashMap;
+
+use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
+use tessera_authz::RelationshipReader;
+
+use super::{db_rev, rev, AuthzStore};
+use crate::authz::cache::{live, ForwardRow, RelCache, ReverseRow};
+use crate::store::Db;
+
+impl AuthzStore {
+    /// A reader for the check engine, fixed at one tenant and revision.
+    #[must_use]
+    pub fn reader(&self, tenant: &str, at: u64) -> SnapshotReader {
+        SnapshotReader {
+            db: self.db.clone(),
+            tenant: tenant.to_owned(),
+            at,
+            context: Vec::new(),
+            conn: tokio::sync::Mutex::new(None),
+            cache: self.cache.clone(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+/// Reads relationships of one tenant as of one revision, plus any contextual relationships of the request.
+pub struct SnapshotReader {
+    db: Db,
+    tenant: String,
+    at: u64,
+    context: Vec<Relationship>,
+    /// One read transaction for all the queries of a request, opened at the first: an engine walk issues
+    /// many small queries, and a pool round trip and a fresh SQLite read lock for each would cost more
+    /// than the query. Dropped (rolled back) with the reader; it only ever reads.
+    conn: tokio::sync::Mutex<Option<Conn>>,
+    cache: std::sync::Arc<RelCache>,
+    /// The cache generation when the transaction began: loads are cached only if no sync came since.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+enum Conn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` with `$c` bound to the reader's connection (acquired on first use), typed per backend.
+macro_rules! on_conn {
+    ($reader:expr, $c:ident => $body:expr) => {{
+        let mut guard = $reader.conn.lock().await;
+        if guard.is_none() {
+            $reader.generation.store(
+                $reader.cache.generation(&$reader.tenant),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            *guard = Some(match &$reader.db {
+                Db::Sqlite(p) => Conn::Sqlite(p.begin().await.map_err(|e| e.to_string())?),
+                Db::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| e.to_string())?),
+            });
+        }
+        match guard.as_mut() {
+            Some(Conn::Sqlite(c)) => {
+                let $c = &mut **c;
+                $body
+            }
+            Some(Conn::Postgres(c)) => {
+                let $c = &mut **c;
+                $body
+            }
+            None => return Err("no connection".to_owned()),
+        }
+    }};
+}
+
+impl SnapshotReader {
+    /// Also see `context` (relationships that hold for this request only); duplicates of stored ones
+    /// are harmless.
+    #[must_use]
+    pub fn with_context(mut self, context: Vec<Relationship>) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+impl SnapshotReader {
+    /// Every version of `resource#relation` not deleted by `floor`, from the database.
+    async fn load_forward(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+        floor: u64,
+    ) -> Result<Vec<ForwardRow>, String> {
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
+            sqlx::query_as(
+                "SELECT subject_type, subject_id, subject_relation, created_rev, deleted_rev FROM authz_relationships
+                 WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
+                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(floor))
+            .bind(&resource.object_type)
+            .bind(&resource.id)
+            .bind(relation)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(st, sid, srel, c, d)| ForwardRow {
+                subject_type: st,
+                subject_id: sid,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            })
+            .collect())
+    }
+
+    /// Every version of a relationship naming `subject` not deleted by `floor`, from the database.
+    async fn load_reverse(
+        &self,
+        subject: &ObjectRef,
+        floor: u64,
+    ) -> Result<Vec<ReverseRow>, String> {
+        let rows: Vec<(String, String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
+            sqlx::query_as(
+                "SELECT resource_type, resource_id, relation, subject_relation, created_rev, deleted_rev
+                 FROM authz_relationships
+                 WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
+                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(floor))
+            .bind(&subject.object_type)
+            .bind(&subject.id)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(rt, rid, rel, srel, c, d)| ReverseRow {
+                resource_type: rt,
+                resource_id: rid,
+                relation: rel,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            })
+            .collect())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl RelationshipReader for SnapshotReader {
+    async fn subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<SubjectRef>, String> {
+        let key = (
+            resource.object_type.clone(),
+            resource.id.clone(),
+            relation.to_owned(),
+        );
+        let rows = match self.cache.forward(&self.tenant, &key, self.at) {
+            Some(rows) => rows,
+            None => {
+                // Below the cache's floor (an old snapshot) the floor is this read's own revision.
+                let floor = self.cache.floor_for(&self.tenant, self.at);
+                let rows: std::sync::Arc<[ForwardRow]> = self
+                    .load_forward(resource, relation, floor.unwrap_or(self.at))
+                    .await?
+                    .into();
+                if floor.is_some() {
+                    let generation = self.generation();
+                    self.cache
+                        .put_forward(&self.tenant, generation, key, rows.clone());
+                }
+                rows
+            }
+        };
+        let mut out: Vec<SubjectRef> = rows
+            .iter()
+            .filter(|r| live(r.created, r.deleted, self.at))
+            .map(|r| SubjectRef {
+                object: ObjectRef {
+                    object_type: r.subject_type.clone(),
+                    id: r.subject_id.clone(),
+                },
+                relation: if r.subject_relation.is_empty() {
+                    None
+                } else {
+                    Some(r.subject_relation.clone())
+                },
+            })
+            .collect();
+        for r in &self.context {
+            if r.resource == *resource && r.relation == relation && !out.contains(&r.subject) {
+                out.push(r.subject.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn relationships_with_subject(
+        &self,
+        subject: &ObjectRef,
+    ) -> Result<Vec<Relationship>, String> {
+        let key = (subject.object_type.clone(), subject.id.clone());
+        let rows = match self.cache.reverse(&self.tenant, &key, self.at) {
+            Some(rows) => rows,
+            None => {
+                let floor = self.cache.floor_for(&self.tenant, self.at);
+                let rows: std::sync::Arc<[ReverseRow]> = self
+                    .load_reverse(subject, floor.unwrap_or(self.at))
+                    .await?
+                    .into();
+                if floor.is_some() {
+                    let generation = self.generation();
+                    self.cache
+                        .put_reverse(&self.tenant, generation, key, rows.clone());
+                }
+                rows
+            }
+        };
+        let mut out: Vec<Relationship> = rows
+            .iter()
+            .filter(|r| live(r.created, r.deleted, self.at))
+            .map(|r| Relationship {
+                resource: ObjectRef {
+                    object_type: r.resource_type.clone(),
+                    id: r.resource_id.clone(),
+                },
+                relation: r.relation.clone(),
+                subject: SubjectRef {
+                    object: subject.clone(),
+                    relation: if r.subject_relation.is_empty() {
+                        None
+                    } else {
+                        Some(r.subject_relation.clone())
+                    },
+                },
+            })
+            .collect();
+        for r in &self.context {
+            if r.subject.object == *subject && !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn prefetch(&self, resources: &[ObjectRef], relations: &[String]) -> Result<(), String> {
+        // Only worth it where the cache can keep the result, and only for keys not already there.
+        let Some(floor) = self.cache.floor_for(&self.tenant, self.at) else {
+            return Ok(());
+        };
+        let Some(first) = resources.first() else {
+            return Ok(());
+        };
+        let object_type = &first.object_type;
+        let ids: Vec<&str> = resources
+            .iter()
+            .filter(|r| r.object_type == *object_type)
+            .filter(|r| {
+                relations.iter().any(|rel| {
+                    let key = (r.object_type.clone(), r.id.clone(), rel.clone());
+                    self.cache.forward(&self.tenant, &key, self.at).is_none()
+                })
+            })
+            .map(|r| r.id.as_str())
+            .collect();
+        if ids.is_empty() || relations.is_empty() {
+            return Ok(());
+        }
+        // $1 tenant, $2 floor, $3 type, then the relations, then the ids.
+        let rel_params: Vec<String> = (0..relations.len())
+            .map(|i| format!("${}", 4 + i))
+            .collect();
+        let id_params: Vec<String> = (0..ids.len())
+            .map(|i| format!("${}", 4 + relations.len() + i))
+            .collect();
+        let sql = format!(
+            "SELECT resource_id, relation, subject_type, subject_id, subject_relation, created_rev, deleted_rev
+             FROM authz_relationships
+             WHERE tenant = $1 AND resource_type = $3 AND relation IN ({}) AND resource_id IN ({})
+               AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
+            rel_params.join(", "),
+            id_params.join(", ")
+        );
+        type Row = (String, String, String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = on_conn!(self, conn => {
+            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+                .bind(&self.tenant)
+                .bind(db_rev(floor))
+                .bind(object_type);
+            for r in relations {
+                q = q.bind(r);
+            }
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(conn).await.map_err(|e| e.to_string())?
+        });
+        let mut grouped: HashMap<(String, String), Vec<ForwardRow>> = HashMap::new();
+        for id in &ids {
+            for rel in relations {
+                grouped.insert(((*id).to_owned(), rel.clone()), Vec::new());
+            }
+        }
+        for (id, rel, st, sid, srel, c, d) in rows {
+            grouped.entry((id, rel)).or_default().push(ForwardRow {
+                subject_type: st,
+                subject_id: sid,
+                subject_relation: srel,
+                created: rev(c),
+                deleted: d.map(rev),
+            });
+        }
+        let generation = self.generation();
+        for ((id, rel), rows) in grouped {
+            self.cache.put_forward(
+                &self.tenant,
+                generation,
+                (object_type.clone(), id, rel),
+                rows.into(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
+        let rows: Vec<(String,)> = on_conn!(self, conn => {
+            sqlx::query_as(
+                "SELECT resource_id AS id FROM authz_relationships
+                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND resource_type = $3
+                 UNION
+                 SELECT subject_id AS id FROM authz_relationships
+                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND subject_type = $3
+                   AND subject_id != '*'",
+            )
+            .bind(&self.tenant)
+            .bind(db_rev(self.at))
+            .bind(object_type)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        let mut ids: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
+        for r in &self.context {
+            for o in [&r.resource, &r.subject.object] {
+                if o.object_type == object_type && o.id != "*" {
+                    ids.push(o.id.clone());
+                }
+            }
+        }
+        Ok(ids)
+    }
+}

@@ -1,0 +1,258 @@
+//! Writes: schemas, relationship updates with preconditions, deletes by filter. Each is one transaction
+//! that first advances the tenant's head, then evicts what it changed from the cache.
+
+use sqlx::Row as _;
+use tessera_authz::parse_schema;
+use tessera_authz::relationship::Relationship;
+
+use super::{db_rev, filter_sql, rev, row_to_relationship, AuthzStore, AuthzStoreError};
+use super::{Filter, Operation, Precondition, PreconditionOp};
+use crate::on_db;
+
+/// Relationships per INSERT or UPDATE statement in a write (8 parameters each, well under every limit).
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Open a write transaction on `$pool` that has already advanced `$tenant`'s head; evaluates to
+/// `(transaction, new revision)`.
+macro_rules! begin_write {
+    ($pool:expr, $tenant:expr) => {{
+        let mut tx = $pool.begin().await?;
+        let head: i64 = sqlx::query(
+            "INSERT INTO authz_tenants (tenant, head) VALUES ($1, 1)
+             ON CONFLICT (tenant) DO UPDATE SET head = authz_tenants.head + 1 RETURNING head",
+        )
+        .bind($tenant)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("head")?;
+        (tx, rev(head))
+    }};
+}
+
+impl AuthzStore {
+    /// Validate and store a new schema; refuses one under which a live relationship would be invalid.
+    ///
+    /// # Errors
+    /// See [`AuthzStoreError`].
+    pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
+        let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
+        let revision = on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            let rows = sqlx::query(
+                "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
+            )
+            .bind(tenant)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let r = row_to_relationship(row)?;
+                if let Err(e) = r.validate(&schema) {
+                    return Err(AuthzStoreError::SchemaBreaksData(format!("`{r}`: {e}")));
+                }
+            }
+            sqlx::query("INSERT INTO authz_schemas (tenant, revision, text) VALUES ($1, $2, $3)")
+                .bind(tenant)
+                .bind(db_rev(revision))
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            revision
+        });
+        // Evict what this write changed now, so this origin reads its own writes at once.
+        self.sync(tenant, revision).await?;
+        Ok(revision)
+    }
+
+    /// Apply `updates` atomically if every precondition holds; returns the new revision.
+    ///
+    /// # Errors
+    /// See [`AuthzStoreError`]; nothing is written on error.
+    pub async fn write(
+        &self,
+        tenant: &str,
+        updates: &[(Operation, Relationship)],
+        preconditions: &[Precondition],
+    ) -> Result<u64, AuthzStoreError> {
+        let mut seen = std::collections::HashSet::new();
+        for (_, r) in updates {
+            if !seen.insert(r) {
+                return Err(AuthzStoreError::DuplicateUpdate(r.to_string()));
+            }
+        }
+        let revision = on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            // The schema is read under the tenant's write lock, so a schema written concurrently is either
+            // wholly before this write (and validates it) or wholly after (and checks what it wrote).
+            let schema_rev: Option<i64> = sqlx::query_scalar(
+                "SELECT revision FROM authz_schemas WHERE tenant = $1 ORDER BY revision DESC LIMIT 1",
+            )
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let schema_rev = schema_rev.map(rev).ok_or(AuthzStoreError::NoSchema)?;
+            let key = (tenant.to_owned(), schema_rev);
+            let parsed = self.lock_parsed().get(&key).cloned();
+            let schema = match parsed {
+                Some(s) => s,
+                None => {
+                    let text: String = sqlx::query_scalar(
+                        "SELECT text FROM authz_schemas WHERE tenant = $1 AND revision = $2",
+                    )
+                    .bind(tenant)
+                    .bind(db_rev(schema_rev))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let s = std::sync::Arc::new(parse_schema(&text).map_err(AuthzStoreError::Schema)?);
+                    self.remember_parsed(key, s.clone());
+                    s
+                }
+            };
+            for (op, r) in updates {
+                if *op != Operation::Delete {
+                    r.validate(&schema).map_err(AuthzStoreError::Relationship)?;
+                }
+            }
+            for p in preconditions {
+                let (clause, args) = filter_sql(&p.filter, 2);
+                let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL{clause} LIMIT 1");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+                for a in &args {
+                    q = q.bind(a);
+                }
+                let matched = q.fetch_optional(&mut *tx).await?.is_some();
+                precondition_holds(p, matched)?;
+            }
+            // Many rows per statement: a statement costs a round trip, a row almost nothing.
+            let inserts: Vec<&(Operation, Relationship)> =
+                updates.iter().filter(|(op, _)| *op != Operation::Delete).collect();
+            for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from(
+                    "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
+                     subject_id, subject_relation, created_rev) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = 3 + i * 6;
+                    let sep = if i == 0 { "" } else { ", " };
+                    sql.push_str(&format!(
+                        "{sep}($1, ${}, ${}, ${}, ${}, ${}, ${}, $2)",
+                        b, b + 1, b + 2, b + 3, b + 4, b + 5
+                    ));
+                }
+                sql.push_str(
+                    " ON CONFLICT (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
+                      WHERE deleted_rev IS NULL DO NOTHING
+                      RETURNING resource_type, resource_id, relation, subject_type, subject_id, subject_relation",
+                );
+                let mut q = sqlx::query_as::<_, (String, String, String, String, String, String)>(
+                    sqlx::AssertSqlSafe(sql),
+                )
+                .bind(tenant)
+                .bind(db_rev(revision));
+                for (_, r) in chunk {
+                    for k in relationship_key(r) {
+                        q = q.bind(k);
+                    }
+                }
+                let inserted: std::collections::HashSet<(String, String, String, String, String, String)> =
+                    q.fetch_all(&mut *tx).await?.into_iter().collect();
+                for (op, r) in chunk {
+                    let [a, b, c, d, e, f] = relationship_key(r).map(str::to_owned);
+                    if *op == Operation::Create && !inserted.contains(&(a, b, c, d, e, f)) {
+                        return Err(AuthzStoreError::AlreadyExists(r.to_string()));
+                    }
+                }
+            }
+            let deletes: Vec<&Relationship> = updates
+                .iter()
+                .filter(|(op, _)| *op == Operation::Delete)
+                .map(|(_, r)| r)
+                .collect();
+            for chunk in deletes.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from(
+                    "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
+                     AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = 3 + i * 6;
+                    let sep = if i == 0 { "" } else { ", " };
+                    sql.push_str(&format!(
+                        "{sep}(${}, ${}, ${}, ${}, ${}, ${})",
+                        b, b + 1, b + 2, b + 3, b + 4, b + 5
+                    ));
+                }
+                sql.push(')');
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(db_rev(revision));
+                for r in chunk {
+                    for k in relationship_key(r) {
+                        q = q.bind(k);
+                    }
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            revision
+        });
+        // Evict what this write changed now, so this origin reads its own writes at once.
+        self.sync(tenant, revision).await?;
+        Ok(revision)
+    }
+
+    /// Delete every live relationship matching `filter`; returns the new revision and how many went.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delete_matching(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+    ) -> Result<(u64, u64), AuthzStoreError> {
+        let done = on_db!(&self.db, pool => {
+            let (mut tx, revision) = begin_write!(pool, tenant);
+            let (clause, args) = filter_sql(filter, 3);
+            let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL{clause}");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(db_rev(revision))
+                .bind(tenant);
+            for a in &args {
+                q = q.bind(a);
+            }
+            let done = q.execute(&mut *tx).await?;
+            tx.commit().await?;
+            (revision, done.rows_affected())
+        });
+        self.sync(tenant, done.0).await?;
+        Ok(done)
+    }
+}
+
+/// The six columns that identify a relationship, in table order.
+fn relationship_key(r: &Relationship) -> [&str; 6] {
+    [
+        &r.resource.object_type,
+        &r.resource.id,
+        &r.relation,
+        &r.subject.object.object_type,
+        &r.subject.object.id,
+        r.subject.relation.as_deref().unwrap_or(""),
+    ]
+}
+
+fn precondition_holds(p: &Precondition, matched: bool) -> Result<(), AuthzStoreError> {
+    match (p.operation, matched) {
+        (PreconditionOp::MustMatch, true) | (PreconditionOp::MustNotMatch, false) => Ok(()),
+        (op, _) => {
+            let want = if op == PreconditionOp::MustMatch {
+                "must match"
+            } else {
+                "must not match"
+            };
+            Err(AuthzStoreError::PreconditionFailed(format!(
+                "{want} {}",
+                serde_json::to_string(&p.filter).unwrap_or_default()
+            )))
+        }
+    }
+}
