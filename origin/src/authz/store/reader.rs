@@ -2,12 +2,13 @@
 //! miss, from one read transaction per request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::RelationshipReader;
 
 use super::{db_rev, rev, AuthzStore};
-use crate::authz::cache::{live, ForwardRow, RelCache, ReverseRow};
+use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache, ReverseKey, ReverseRow};
 use crate::store::Db;
 
 impl AuthzStore {
@@ -85,76 +86,136 @@ impl SnapshotReader {
 }
 
 impl SnapshotReader {
-    /// Every version of `resource#relation` not deleted by `floor`, from the database.
-    async fn load_forward(
-        &self,
-        resource: &ObjectRef,
-        relation: &str,
-        floor: u64,
-    ) -> Result<Vec<ForwardRow>, String> {
-        let rows: Vec<(String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
-            sqlx::query_as(
-                "SELECT subject_type, subject_id, subject_relation, created_rev, deleted_rev FROM authz_relationships
-                 WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
-                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
-            )
-            .bind(&self.tenant)
-            .bind(db_rev(floor))
-            .bind(&resource.object_type)
-            .bind(&resource.id)
-            .bind(relation)
-            .fetch_all(conn)
-            .await
-            .map_err(|e| e.to_string())?
+    /// The rows of `key` (every version, each with its revisions), from the cache or, on a miss, from the
+    /// database: every version not deleted by the cache's floor, kept for the requests that follow; below
+    /// the floor (an old snapshot), every version not deleted by this read's own revision, not kept.
+    async fn rows<D: Direction>(&self, key: D::Key) -> Result<Arc<[D::Row]>, String> {
+        if let Some(rows) = D::cached(&self.cache, &self.tenant, &key, self.at) {
+            return Ok(rows);
+        }
+        let floor = self.cache.floor_for(&self.tenant, self.at);
+        let loaded: Vec<D::Raw> = on_conn!(self, conn => {
+            let mut q = sqlx::query_as(D::SQL)
+                .bind(&self.tenant)
+                .bind(db_rev(floor.unwrap_or(self.at)));
+            for part in D::binds(&key) {
+                q = q.bind(part);
+            }
+            q.fetch_all(conn).await.map_err(|e| e.to_string())?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(st, sid, srel, c, d)| ForwardRow {
-                subject_type: st,
-                subject_id: sid,
-                subject_relation: srel,
-                created: rev(c),
-                deleted: d.map(rev),
-            })
-            .collect())
-    }
-
-    /// Every version of a relationship naming `subject` not deleted by `floor`, from the database.
-    async fn load_reverse(
-        &self,
-        subject: &ObjectRef,
-        floor: u64,
-    ) -> Result<Vec<ReverseRow>, String> {
-        let rows: Vec<(String, String, String, String, i64, Option<i64>)> = on_conn!(self, conn => {
-            sqlx::query_as(
-                "SELECT resource_type, resource_id, relation, subject_relation, created_rev, deleted_rev
-                 FROM authz_relationships
-                 WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
-                   AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
-            )
-            .bind(&self.tenant)
-            .bind(db_rev(floor))
-            .bind(&subject.object_type)
-            .bind(&subject.id)
-            .fetch_all(conn)
-            .await
-            .map_err(|e| e.to_string())?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(rt, rid, rel, srel, c, d)| ReverseRow {
-                resource_type: rt,
-                resource_id: rid,
-                relation: rel,
-                subject_relation: srel,
-                created: rev(c),
-                deleted: d.map(rev),
-            })
-            .collect())
+        let rows: Arc<[D::Row]> = loaded.into_iter().map(D::row).collect();
+        if floor.is_some() {
+            D::keep(
+                &self.cache,
+                &self.tenant,
+                self.generation(),
+                key,
+                rows.clone(),
+            );
+        }
+        Ok(rows)
     }
 
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A way through the relationship table, as the cache keeps it: [`Forward`] (a resource's relation → its
+/// subjects) or [`Reverse`] (a subject → the relationships that name it).
+trait Direction {
+    /// The cache key; its parts are bound as `$3`, `$4`, ... of [`Self::SQL`].
+    type Key;
+    type Row;
+    /// A row as selected: the columns the cache keeps, then `created_rev`, `deleted_rev`.
+    type Raw: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin;
+    /// Every version of the key's rows in tenant `$1` not deleted by revision `$2`.
+    const SQL: &'static str;
+    fn binds(key: &Self::Key) -> Vec<&str>;
+    fn row(raw: Self::Raw) -> Self::Row;
+    /// The key's rows if the cache holds them for a read at `at`.
+    fn cached(cache: &RelCache, tenant: &str, key: &Self::Key, at: u64) -> Option<Rows<Self>>;
+    /// Keep loaded rows (unless a sync came since `generation`).
+    fn keep(cache: &RelCache, tenant: &str, generation: u64, key: Self::Key, rows: Rows<Self>);
+}
+
+/// The rows of a key, shared with the cache.
+type Rows<D> = Arc<[<D as Direction>::Row]>;
+
+/// From `resource#relation` to its subjects.
+struct Forward;
+
+impl Direction for Forward {
+    type Key = ForwardKey;
+    type Row = ForwardRow;
+    type Raw = (String, String, String, i64, Option<i64>);
+    const SQL: &'static str =
+        "SELECT subject_type, subject_id, subject_relation, created_rev, deleted_rev FROM authz_relationships
+         WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
+           AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
+
+    fn binds((object_type, id, relation): &ForwardKey) -> Vec<&str> {
+        vec![object_type, id, relation]
+    }
+
+    fn row((subject_type, subject_id, subject_relation, c, d): Self::Raw) -> ForwardRow {
+        ForwardRow {
+            subject_type,
+            subject_id,
+            subject_relation,
+            created: rev(c),
+            deleted: d.map(rev),
+        }
+    }
+
+    fn cached(c: &RelCache, t: &str, k: &ForwardKey, at: u64) -> Option<Rows<Self>> {
+        c.forward(t, k, at)
+    }
+
+    fn keep(c: &RelCache, t: &str, generation: u64, k: ForwardKey, rows: Rows<Self>) {
+        c.put_forward(t, generation, k, rows);
+    }
+}
+
+/// From a subject to the relationships that name it.
+struct Reverse;
+
+impl Direction for Reverse {
+    type Key = ReverseKey;
+    type Row = ReverseRow;
+    type Raw = (String, String, String, String, i64, Option<i64>);
+    const SQL: &'static str =
+        "SELECT resource_type, resource_id, relation, subject_relation, created_rev, deleted_rev
+         FROM authz_relationships
+         WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
+           AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
+
+    fn binds((object_type, id): &ReverseKey) -> Vec<&str> {
+        vec![object_type, id]
+    }
+
+    fn row(
+        (resource_type, resource_id, relation, subject_relation, c, d): Self::Raw,
+    ) -> ReverseRow {
+        ReverseRow {
+            resource_type,
+            resource_id,
+            relation,
+            subject_relation,
+            created: rev(c),
+            deleted: d.map(rev),
+        }
+    }
+
+    fn cached(c: &RelCache, t: &str, k: &ReverseKey, at: u64) -> Option<Rows<Self>> {
+        c.reverse(t, k, at)
+    }
+
+    fn keep(c: &RelCache, t: &str, generation: u64, k: ReverseKey, rows: Rows<Self>) {
+        c.put_reverse(t, generation, k, rows);
     }
 }
 
@@ -169,23 +230,7 @@ impl RelationshipReader for SnapshotReader {
             resource.id.clone(),
             relation.to_owned(),
         );
-        let rows = match self.cache.forward(&self.tenant, &key, self.at) {
-            Some(rows) => rows,
-            None => {
-                // Below the cache's floor (an old snapshot) the floor is this read's own revision.
-                let floor = self.cache.floor_for(&self.tenant, self.at);
-                let rows: std::sync::Arc<[ForwardRow]> = self
-                    .load_forward(resource, relation, floor.unwrap_or(self.at))
-                    .await?
-                    .into();
-                if floor.is_some() {
-                    let generation = self.generation();
-                    self.cache
-                        .put_forward(&self.tenant, generation, key, rows.clone());
-                }
-                rows
-            }
-        };
+        let rows = self.rows::<Forward>(key).await?;
         let mut out: Vec<SubjectRef> = rows
             .iter()
             .filter(|r| live(r.created, r.deleted, self.at))
@@ -214,22 +259,7 @@ impl RelationshipReader for SnapshotReader {
         subject: &ObjectRef,
     ) -> Result<Vec<Relationship>, String> {
         let key = (subject.object_type.clone(), subject.id.clone());
-        let rows = match self.cache.reverse(&self.tenant, &key, self.at) {
-            Some(rows) => rows,
-            None => {
-                let floor = self.cache.floor_for(&self.tenant, self.at);
-                let rows: std::sync::Arc<[ReverseRow]> = self
-                    .load_reverse(subject, floor.unwrap_or(self.at))
-                    .await?
-                    .into();
-                if floor.is_some() {
-                    let generation = self.generation();
-                    self.cache
-                        .put_reverse(&self.tenant, generation, key, rows.clone());
-                }
-                rows
-            }
-        };
+        let rows = self.rows::<Reverse>(key).await?;
         let mut out: Vec<Relationship> = rows
             .iter()
             .filter(|r| live(r.created, r.deleted, self.at))
@@ -316,13 +346,10 @@ impl RelationshipReader for SnapshotReader {
             }
         }
         for (id, rel, st, sid, srel, c, d) in rows {
-            grouped.entry((id, rel)).or_default().push(ForwardRow {
-                subject_type: st,
-                subject_id: sid,
-                subject_relation: srel,
-                created: rev(c),
-                deleted: d.map(rev),
-            });
+            grouped
+                .entry((id, rel))
+                .or_default()
+                .push(Forward::row((st, sid, srel, c, d)));
         }
         let generation = self.generation();
         for ((id, rel), rows) in grouped {

@@ -131,14 +131,7 @@ impl AuthzStore {
                     "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
                      subject_id, subject_relation, created_rev) VALUES ",
                 );
-                for i in 0..chunk.len() {
-                    let b = 3 + i * 6;
-                    let sep = if i == 0 { "" } else { ", " };
-                    sql.push_str(&format!(
-                        "{sep}($1, ${}, ${}, ${}, ${}, ${}, ${}, $2)",
-                        b, b + 1, b + 2, b + 3, b + 4, b + 5
-                    ));
-                }
+                sql.push_str(&key_tuples(chunk.len(), "$1, ", ", $2"));
                 sql.push_str(
                     " ON CONFLICT (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
                       WHERE deleted_rev IS NULL DO NOTHING
@@ -173,14 +166,7 @@ impl AuthzStore {
                     "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
                      AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (VALUES ",
                 );
-                for i in 0..chunk.len() {
-                    let b = 3 + i * 6;
-                    let sep = if i == 0 { "" } else { ", " };
-                    sql.push_str(&format!(
-                        "{sep}(${}, ${}, ${}, ${}, ${}, ${})",
-                        b, b + 1, b + 2, b + 3, b + 4, b + 5
-                    ));
-                }
+                sql.push_str(&key_tuples(chunk.len(), "", ""));
                 sql.push(')');
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(tenant)
@@ -226,6 +212,26 @@ impl AuthzStore {
         self.sync(tenant, done.0).await?;
         Ok(done)
     }
+}
+
+/// The placeholders of `rows` relationships' six key columns, numbered from `$3`, each row's between
+/// `before` and `after`: `(<before>$3, $4, $5, $6, $7, $8<after>), (<before>$9, ...)`.
+fn key_tuples(rows: usize, before: &str, after: &str) -> String {
+    (0..rows)
+        .map(|i| {
+            let b = 3 + i * 6;
+            format!(
+                "({before}${}, ${}, ${}, ${}, ${}, ${}{after})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The six columns that identify a relationship, in table order.
