@@ -173,10 +173,16 @@ pub struct WatchQuery {
     pub limit: Option<u32>,
 }
 
-/// `PUT token-roles` (request) and `PUT`/`GET token-roles` (answer): permissions `type:id#permission`
-/// whose results go into the tenant's access tokens as the `roles` claim.
+/// `PUT token-roles`: at most 32 permissions `type:id#permission` whose results go into the tenant's
+/// access tokens as the `roles` claim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TokenRolesRequest {
+    pub roles: Vec<String>,
+}
+
+/// The answer to `GET token-roles` and `PUT token-roles`: the tenant's token roles (the edge reads it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRoles {
     pub roles: Vec<String>,
 }

@@ -9,7 +9,7 @@ use tessera_proto::authz::{
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_error, engine_answer, on_engine};
+use super::engine::{check_error, on_engine};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::error::HttpError;
 use crate::http::extract::ServiceTenant;
@@ -39,7 +39,7 @@ async fn run_checks(
             for (resource, permission, subject) in &items {
                 out.push(engine.check(resource, permission, subject).await);
             }
-            out
+            Ok::<_, CheckError>(out)
         })
     })
     .await
@@ -63,7 +63,7 @@ pub(super) async fn check(
     if req.explain {
         // The same decision with its reasons (the granting path, or what denied it), for audit.
         let permission = req.permission;
-        let why = engine_answer(
+        let why = on_engine(
             &state,
             &tenant,
             at,

@@ -25,8 +25,9 @@ pub(super) fn check_error(e: &CheckError) -> HttpError {
 }
 
 /// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
-/// (contextual relationships: this request only, validated against the schema, never stored). The
-/// engine runs on a thread of its own whose stack holds the depth limit (see `engine_thread`).
+/// (contextual relationships: this request only, validated against the schema, never stored); a
+/// [`CheckError`] it returns is the request's answer. The engine runs on a thread of its own whose stack
+/// holds the depth limit (see `engine_thread`).
 pub(super) async fn on_engine<T, F>(
     state: &AppState,
     tenant: &str,
@@ -36,7 +37,9 @@ pub(super) async fn on_engine<T, F>(
 ) -> Result<T, HttpError>
 where
     T: Send + 'static,
-    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T> + Send + 'static,
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<T, CheckError>>
+        + Send
+        + 'static,
 {
     let (_, schema) = state
         .authz
@@ -58,24 +61,6 @@ where
     let reader = state.authz.reader(tenant, at).with_context(extra);
     crate::authz::engine_thread::with_engine(schema, reader, state.max_depth, f)
         .await
-        .map_err(HttpError::internal)
-}
-
-/// [`on_engine`] for one engine call whose [`CheckError`] is the request's answer.
-pub(super) async fn engine_answer<T, F>(
-    state: &AppState,
-    tenant: &str,
-    at: u64,
-    context: &[String],
-    f: F,
-) -> Result<T, HttpError>
-where
-    T: Send + 'static,
-    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<T, CheckError>>
-        + Send
-        + 'static,
-{
-    on_engine(state, tenant, at, context, f)
-        .await?
+        .map_err(HttpError::internal)?
         .map_err(|e| check_error(&e))
 }

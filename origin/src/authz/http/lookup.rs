@@ -10,7 +10,7 @@ use tessera_proto::authz::{
     SubjectsFound,
 };
 
-use super::engine::engine_answer;
+use super::engine::on_engine;
 use super::{bad, revision_for, timed, Body, Shaped};
 use crate::error::HttpError;
 use crate::http::extract::ServiceTenant;
@@ -40,7 +40,7 @@ pub(super) async fn expand(
     let zookie = state.zookies.mint(&tenant, at);
     // The tree is as deep as the walk that built it (up to the depth limit): it is serialised, and
     // dropped, on the engine's thread, whose stack is sized for that depth, not on a runtime worker's.
-    let json = engine_answer(&state, &tenant, at, &[], move |engine| {
+    let json = on_engine(&state, &tenant, at, &[], move |engine| {
         Box::pin(async move {
             let tree = engine.expand(&resource, &permission).await?;
             Ok::<_, CheckError>(serde_json::to_vec(&Expanded {
@@ -105,7 +105,7 @@ pub(super) async fn lookup_resources(
         None => (revision_for(&state, &tenant, req.consistency).await?, None),
     };
     let (rt, perm) = (req.resource_type, req.permission);
-    let (resources, next) = engine_answer(
+    let (resources, next) = on_engine(
         &state,
         &tenant,
         at,
@@ -137,7 +137,7 @@ pub(super) async fn lookup_subjects(
     let resource: ObjectRef = req.resource.parse().map_err(HttpError::from)?;
     let at = revision_for(&state, &tenant, req.consistency).await?;
     let (perm, st, sr) = (req.permission, req.subject_type, req.subject_relation);
-    let found = engine_answer(
+    let found = on_engine(
         &state,
         &tenant,
         at,

@@ -19,9 +19,9 @@
 //! | `POST lookup/resources` | `{resource_type, permission, subject, limit?, cursor?, consistency?, context_relationships?}` | `{resources, cursor, zookie, revision}` |
 //! | `POST lookup/subjects` | `{resource, permission, subject_type, subject_relation?, consistency?, context_relationships?}` | `{subjects, excluded, zookie, revision}` |
 //!
-//! The handlers, by route group: [`schema`] (schema, OpenFGA import), [`relationships`] (write, delete,
-//! read), [`check`] (check, bulk check, head), [`lookup`] (expand, lookups), [`watch`], [`token_roles`];
-//! [`engine`] runs the check engine for them.
+//! The handlers, by route group: `schema` (schema, OpenFGA import), `relationships` (write, delete,
+//! read), `check` (check, bulk check, head), `lookup` (expand, lookups), `watch`, `token_roles`;
+//! `engine` runs the check engine for them.
 //!
 //! Lookup subjects: `subjects` lists ids, with `*` first when a wildcard grants the permission to every
 //! object of the type; then `excluded` lists the ids the wildcard does not reach (e.g. `viewer - banned`

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use tessera_authz::relationship::ObjectRef;
-use tessera_proto::authz::TokenRoles;
+use tessera_proto::authz::{TokenRoles, TokenRolesRequest};
 
 use super::{bad, Body, Shaped};
 use crate::error::HttpError;
@@ -13,7 +13,7 @@ use crate::AppState;
 /// At most this many token roles per tenant: each is a check at every token issue.
 const MAX_TOKEN_ROLES: usize = 32;
 
-impl Shaped for TokenRoles {
+impl Shaped for TokenRolesRequest {
     const SHAPE: &'static str = r#"{"roles": ["org:acme#admin"]}"#;
 }
 
@@ -30,7 +30,7 @@ pub(super) async fn read_token_roles(
 pub(super) async fn write_token_roles(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
-    Body(req): Body<TokenRoles>,
+    Body(req): Body<TokenRolesRequest>,
 ) -> Result<Json<TokenRoles>, HttpError> {
     if req.roles.len() > MAX_TOKEN_ROLES {
         return Err(bad(
