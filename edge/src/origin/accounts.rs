@@ -1,12 +1,13 @@
 //! The origin's accounts API as the edge calls it (service credential): users, passkeys, TOTP, sessions.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tessera_proto::accounts::{
     CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked,
     SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
     UserAnswer,
 };
+use tessera_proto::authz::TokenRoles;
 use worker::{Env, Method};
 
 use crate::config::Config;
@@ -344,12 +345,8 @@ pub async fn revoke_user_sessions(
 
 /// The tenant's token roles (`GET /v1/tenants/{t}/token-roles`).
 pub async fn token_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<String>, ApiError> {
-    #[derive(Deserialize)]
-    struct Roles {
-        roles: Vec<String>,
-    }
     Ok(
-        get::<Roles>(env, cfg, &format!("/v1/tenants/{tenant}/token-roles"))
+        get::<TokenRoles>(env, cfg, &format!("/v1/tenants/{tenant}/token-roles"))
             .await?
             .map(|r| r.roles)
             .unwrap_or_default(),
