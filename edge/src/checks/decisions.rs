@@ -198,17 +198,12 @@ pub async fn decide(
             if refresh {
                 heads::refresh_in_background(ctx, env, tenant);
             }
+            let at = At {
+                tenant,
+                head: &head,
+            };
             let mut found = vec![None; questions.len()];
-            if let Some(source) = tiers
-                .walk(
-                    At {
-                        tenant,
-                        head: &head,
-                    },
-                    questions,
-                    &mut found,
-                )
-                .await {
+            if let Some(source) = tiers.walk(at, questions, &mut found).await {
                 let zookie = found
                     .first()
                     .and_then(Option::as_ref)
