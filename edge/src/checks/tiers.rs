@@ -253,6 +253,14 @@ impl Tier for KvTier<'_> {
     fn store<'q>(&self, at: At<'_>, answers: impl Answers<'q>) {
         let entries: Vec<(String, Decision)> =
             answers.map(|(q, d)| (kv_key(at, q), d.clone())).collect();
+        self.put_in_background(entries);
+    }
+}
+
+impl KvTier<'_> {
+    /// Not generic (unlike [`Tier::store`], instantiated per iterator type): one copy of the task in the
+    /// Worker.
+    fn put_in_background(&self, entries: Vec<(String, Decision)>) {
         if entries.is_empty() {
             return;
         }
