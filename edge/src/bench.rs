@@ -153,7 +153,7 @@ pub async fn handle(
             let (mut allowed, mut sources) = (0u32, Vec::new());
             for _ in 0..n {
                 if mode == "kv" {
-                    decisions::forget_isolate_decisions();
+                    crate::checks::tiers::forget_isolate_decisions();
                 }
                 let batch = decisions::decide(env, ctx, cfg, &tenant, &q, &consistency).await?;
                 allowed += u32::from(

@@ -62,10 +62,6 @@ pub(crate) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// Whole seconds since the epoch, for the passkey handlers until they take a [`now`] too.
-pub(crate) fn now_secs() -> i64 {
-    now().as_secs()
-}
 
 /// Randomness from `crypto.getRandomValues` (via getrandom's `js` back-end).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {

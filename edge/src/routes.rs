@@ -6,6 +6,7 @@ use tessera_proto::oauth::ServerMetadata;
 use tessera_proto::verify::{VerifyRequest, VerifyResponse};
 use worker::{Context, Env, Method, Request, Response};
 
+use crate::checks::endpoints;
 use crate::config::{secret, Config};
 use crate::error::{ApiError, Shape};
 use crate::tokens::verify::{verify, Outcome};
@@ -130,8 +131,8 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
         "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
-        "/v1/check" => crate::checks::decisions::check(req, env, ctx, &cfg).await,
-        "/v1/check/bulk" => crate::checks::decisions::check_bulk(req, env, ctx, &cfg).await,
+        "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, &cfg).await,
+        "/v1/check/bulk" => endpoints::answer::<endpoints::CheckBulk>(req, env, ctx, &cfg).await,
         "/admin/keys" => {
             require_admin(&req, env)?;
             let ring = keyring::current(env, &cfg).await?;

@@ -11,9 +11,10 @@
 //!   due once it is older than `refresh_after_ms`. Older than the bound: refresh first, never guess.
 //! - `at_least_as_fresh(r)`: any answer at a revision ≥ r meets the request, however old, so the known head
 //!   serves when it is ≥ r; otherwise only the origin can answer.
-//! - `fully_consistent`: always the origin.
+//! - `fully_consistent` and `at_exact_snapshot(r)`: always the origin.
 //!
-//! [`BoundedCache`] is the isolate-memory store: bounded, O(1), approximately least-recently-used.
+//! [`crate::head_knowledge::HeadKnowledge`] holds a tenant's head with its confirmation state and applies
+//! [`plan`] to it. [`BoundedCache`] is the isolate-memory store: bounded, O(1), approximately least-recently-used.
 //!
 //! Pure like the rest of this crate: the time is an argument (milliseconds since the epoch).
 
@@ -59,6 +60,8 @@ pub enum Freshness {
     MinimizeLatency,
     AtLeast(u64),
     Fully,
+    /// `at_exact_snapshot`: an answer at exactly this revision, which only the origin computes.
+    Exact(u64),
 }
 
 /// How stale `minimize_latency` may be, and when the edge should look for a newer head.
@@ -99,7 +102,8 @@ pub enum Plan {
     },
     /// `minimize_latency` with no head known within the bound: confirm the head, then plan again.
     RefreshHead,
-    /// Only the origin can answer (`fully_consistent`, or a zookie newer than the known head).
+    /// Only the origin can answer (`fully_consistent`, an exact snapshot, or a zookie newer than the known
+    /// head).
     Origin,
 }
 
@@ -107,7 +111,7 @@ pub enum Plan {
 #[must_use]
 pub fn plan(head: Option<Head>, want: Freshness, bounds: Bounds, now_ms: u64) -> Plan {
     match (want, head) {
-        (Freshness::Fully, _) | (Freshness::AtLeast(_), None) => Plan::Origin,
+        (Freshness::Fully | Freshness::Exact(_), _) | (Freshness::AtLeast(_), None) => Plan::Origin,
         (Freshness::AtLeast(r), Some(h)) if h.revision >= r => Plan::Cached {
             head: h,
             staleness_ms: 0,
@@ -233,16 +237,16 @@ fn push_u64(out: &mut String, mut n: u64, buf: &mut [u8; 20]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
-    const B: Bounds = Bounds {
+    pub(crate) const B: Bounds = Bounds {
         max_staleness_ms: 5_000,
         refresh_after_ms: 1_000,
     };
 
-    fn head(revision: u64, at: u64) -> Head {
+    pub(crate) fn head(revision: u64, at: u64) -> Head {
         Head {
             revision,
             schema_revision: 1,
@@ -311,6 +315,15 @@ mod tests {
     fn fully_consistent_always_asks_the_origin() {
         assert_eq!(plan(Some(head(9, 5)), Freshness::Fully, B, 5), Plan::Origin);
         assert_eq!(plan(None, Freshness::Fully, B, 5), Plan::Origin);
+    }
+
+    #[test]
+    fn an_exact_snapshot_always_asks_the_origin() {
+        assert_eq!(
+            plan(Some(head(9, 5)), Freshness::Exact(9), B, 5),
+            Plan::Origin
+        );
+        assert_eq!(plan(None, Freshness::Exact(1), B, 5), Plan::Origin);
     }
 
     #[test]

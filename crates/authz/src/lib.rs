@@ -15,7 +15,8 @@
 //! - [`openfga`]: import of OpenFGA authorization models (the JSON form, schema 1.1) into this language.
 //! - [`caller`]: who may ask a permission question, from an access token's claims.
 //! - [`decision_cache`]: the edge's policy for serving checks from a cache keyed by revision, honouring
-//!   the caller's consistency, and a bounded cache for isolate memory.
+//!   the caller's consistency, and a bounded cache for isolate memory; [`head_knowledge`]: what the edge
+//!   knows about a tenant's head, and the step (cache tiers, confirm the head, origin) for a request.
 //! - [`zookie`]: opaque, tenant-bound, tamper-evident revision tokens and the consistency modes.
 //!
 //! Like every Tessera core this crate performs no I/O and has no clock or RNG: storage is a trait the
@@ -28,6 +29,7 @@ pub mod decision_cache;
 pub mod engine;
 mod expand;
 pub mod explain;
+pub mod head_knowledge;
 mod lookup;
 pub mod openfga;
 pub mod relationship;

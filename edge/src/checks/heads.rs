@@ -2,8 +2,8 @@
 //!
 //! Cached decisions are keyed by revision, so they never need invalidating; what bounds their staleness is
 //! how recently the edge confirmed that the revision they were computed at is still the tenant's head.
-//! Each isolate keeps, per tenant, the newest head it has seen and when it was confirmed ([`Head`]). It
-//! learns heads two ways:
+//! Each isolate keeps, per tenant, a [`HeadKnowledge`]: the newest head it has seen and when it was
+//! confirmed, which also plans each check ([`plan`]). It learns heads two ways:
 //!
 //! - every answer the origin computes (a miss, `fully_consistent`, a zookie newer than the known head)
 //!   carries the revision it was computed at, which was the head when the edge asked;
@@ -19,7 +19,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tessera_authz::decision_cache::Head;
+use tessera_authz::decision_cache::{Bounds, Freshness, Head};
+use tessera_authz::head_knowledge::{HeadKnowledge, Step};
 use tessera_proto::check::OriginHead;
 use worker::{
     durable_object, Context, DurableObject, Env, Method, Request, RequestInit, Response, State,
@@ -35,16 +36,8 @@ const BINDING: &str = "TENANT_HEAD";
 /// Isolates tracking more tenants than this forget them all (each costs a few dozen bytes).
 const MAX_TENANTS: usize = 100_000;
 
-#[derive(Default)]
-struct Known {
-    head: Option<Head>,
-    /// Set when the last attempt to confirm the head failed; cleared by any answer from the origin.
-    unconfirmed: bool,
-    refreshing: bool,
-}
-
 thread_local! {
-    static KNOWN: RefCell<HashMap<String, Known>> = RefCell::new(HashMap::new());
+    static KNOWN: RefCell<HashMap<String, HeadKnowledge>> = RefCell::new(HashMap::new());
 }
 
 pub(crate) fn now_u64() -> u64 {
@@ -57,7 +50,7 @@ pub(crate) fn now_u64() -> u64 {
     ms
 }
 
-fn with_known<T>(tenant: &str, f: impl FnOnce(&mut Known) -> T) -> T {
+fn with_known<T>(tenant: &str, f: impl FnOnce(&mut HeadKnowledge) -> T) -> T {
     KNOWN.with(|m| {
         let mut m = m.borrow_mut();
         if !m.contains_key(tenant) && m.len() >= MAX_TENANTS {
@@ -67,26 +60,37 @@ fn with_known<T>(tenant: &str, f: impl FnOnce(&mut Known) -> T) -> T {
     })
 }
 
-/// The head this isolate knows for `tenant`, and whether its last confirmation attempt failed.
-pub fn known(tenant: &str) -> (Option<Head>, bool) {
-    KNOWN.with(|m| {
-        m.borrow()
-            .get(tenant)
-            .map_or((None, false), |k| (k.head, k.unconfirmed))
+/// What this isolate knows about `tenant` (nothing yet: the default), read without recording the tenant.
+fn read_known<T>(tenant: &str, f: impl FnOnce(&HeadKnowledge) -> T) -> T {
+    KNOWN.with(|m| match m.borrow().get(tenant) {
+        Some(k) => f(k),
+        None => f(&HeadKnowledge::default()),
     })
+}
+
+/// The step for a check on `tenant` asking for `want` ([`HeadKnowledge::plan`]).
+pub fn plan(tenant: &str, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
+    read_known(tenant, |k| k.plan(want, bounds, now_ms))
+}
+
+/// The step once the head has been confirmed ([`HeadKnowledge::replan`]).
+pub fn replan(tenant: &str, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
+    read_known(tenant, |k| k.replan(want, bounds, now_ms))
+}
+
+/// The head this isolate knows for `tenant`.
+pub fn head(tenant: &str) -> Option<Head> {
+    read_known(tenant, HeadKnowledge::head)
+}
+
+/// Whether the last attempt to confirm `tenant`'s head failed (cached answers are then `stale`).
+pub fn is_unconfirmed(tenant: &str) -> bool {
+    read_known(tenant, HeadKnowledge::is_unconfirmed)
 }
 
 /// Fold in a head the origin just confirmed (an answer computed at the head).
 pub fn learn(tenant: &str, seen: Head) {
-    with_known(tenant, |k| {
-        k.unconfirmed = false;
-        match &mut k.head {
-            Some(h) => {
-                h.advance(seen);
-            }
-            None => k.head = Some(seen),
-        }
-    });
+    with_known(tenant, |k| k.learn(seen));
 }
 
 /// Ask the tenant head object for a head confirmed within `CHECK_HEAD_REFRESH_MS`.
@@ -94,68 +98,49 @@ pub fn learn(tenant: &str, seen: Head) {
 /// # Errors
 /// When neither the object nor (through it) the origin can say anything about the tenant.
 pub async fn refresh(env: &Env, cfg: &Config, tenant: &str) -> Result<(), ApiError> {
-    let result = ask_object(env, tenant, cfg.checks.bounds.refresh_after_ms).await;
-    match result {
-        Ok(reply) => {
-            if let Some(head) = reply.head {
-                with_known(tenant, |k| match &mut k.head {
-                    Some(h) => {
-                        h.advance(head);
-                    }
-                    None => k.head = Some(head),
-                });
-            }
-            match reply.origin_error {
-                Some(e) => {
-                    log::error(
-                        "head_unconfirmed",
-                        &[("tenant", json!(tenant)), ("detail", json!(e))],
-                    );
-                    with_known(tenant, |k| k.unconfirmed = true);
-                    if reply.head.is_none() {
-                        return Err(ApiError::unavailable(
-                            "consistency_unavailable",
-                            "the authorization origin cannot be reached",
-                            e,
-                        ));
-                    }
-                }
-                None => with_known(tenant, |k| k.unconfirmed = false),
+    let reply = match ask_object(env, tenant, cfg.checks.bounds.refresh_after_ms).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            with_known(tenant, HeadKnowledge::poll_failed);
+            return Err(e);
+        }
+    };
+    with_known(tenant, |k| {
+        k.polled(reply.head, reply.origin_error.is_none())
+    });
+    match reply.origin_error {
+        Some(e) => {
+            log::error(
+                "head_unconfirmed",
+                &[("tenant", json!(tenant)), ("detail", json!(e))],
+            );
+            if reply.head.is_none() {
+                return Err(ApiError::unavailable(
+                    "consistency_unavailable",
+                    "the authorization origin cannot be reached",
+                    e,
+                ));
             }
             Ok(())
         }
-        Err(e) => {
-            with_known(tenant, |k| k.unconfirmed = true);
-            Err(e)
-        }
+        None => Ok(()),
     }
 }
 
 /// Refresh without making the caller wait (at most one refresh in flight per tenant and isolate).
 pub fn refresh_in_background(ctx: &Context, env: &Env, tenant: &str) {
-    let start = with_known(tenant, |k| !std::mem::replace(&mut k.refreshing, true));
-    if !start {
+    if !with_known(tenant, HeadKnowledge::begin_refresh) {
         return;
     }
     let env = env.clone();
     let tenant = tenant.to_owned();
     ctx.wait_until(async move {
-        match Config::from_env(&env) {
-            Ok(cfg) => {
-                if let Err(e) = refresh(&env, &cfg, &tenant).await {
-                    log::error(
-                        "head_refresh_failed",
-                        &[
-                            ("tenant", json!(tenant)),
-                            (
-                                "detail",
-                                json!(e.internal_message.as_deref().unwrap_or(&e.external_message)),
-                            ),
-                        ],
-                    );
-                }
-            }
-            Err(e) => log::error(
+        let refreshed = match Config::from_env(&env) {
+            Ok(cfg) => refresh(&env, &cfg, &tenant).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = refreshed {
+            log::error(
                 "head_refresh_failed",
                 &[
                     ("tenant", json!(tenant)),
@@ -164,9 +149,9 @@ pub fn refresh_in_background(ctx: &Context, env: &Env, tenant: &str) {
                         json!(e.internal_message.as_deref().unwrap_or(&e.external_message)),
                     ),
                 ],
-            ),
+            );
         }
-        with_known(&tenant, |k| k.refreshing = false);
+        with_known(&tenant, HeadKnowledge::end_refresh);
     });
 }
 
@@ -208,7 +193,7 @@ async fn ask_object(env: &Env, tenant: &str, max_age_ms: u64) -> Result<ObjectRe
 #[durable_object]
 pub struct TenantHeadObject {
     env: Env,
-    last: RefCell<Option<Head>>,
+    last: RefCell<HeadKnowledge>,
 }
 
 impl TenantHeadObject {
@@ -247,8 +232,8 @@ impl TenantHeadObject {
         let max_age_ms: u64 = query("max_age_ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000);
-        let current = *self.last.borrow();
-        if let Some(h) = current.filter(|h| h.age_ms(now_u64()) <= max_age_ms) {
+        let current = self.last.borrow().confirmed_within(max_age_ms, now_u64());
+        if let Some(h) = current {
             return Ok(Response::from_json(&ObjectReply {
                 head: Some(h),
                 origin_error: None,
@@ -257,19 +242,14 @@ impl TenantHeadObject {
         let reply = match self.poll_origin(&tenant).await {
             Ok(seen) => {
                 let mut last = self.last.borrow_mut();
-                match &mut *last {
-                    Some(h) => {
-                        h.advance(seen);
-                    }
-                    None => *last = Some(seen),
-                }
+                last.learn(seen);
                 ObjectReply {
-                    head: *last,
+                    head: last.head(),
                     origin_error: None,
                 }
             }
             Err(e) => ObjectReply {
-                head: *self.last.borrow(),
+                head: self.last.borrow().head(),
                 origin_error: Some(e),
             },
         };
@@ -281,7 +261,7 @@ impl DurableObject for TenantHeadObject {
     fn new(_state: State, env: Env) -> Self {
         Self {
             env,
-            last: RefCell::new(None),
+            last: RefCell::new(HeadKnowledge::default()),
         }
     }
 

@@ -1,0 +1,186 @@
+//! `POST /v1/check` and `POST /v1/check/bulk`: one flow, [`answer`] — read (who asks what:
+//! [`crate::checks::caller`]), decide ([`crate::checks::decisions::decide`]: plan, then the cache tiers and
+//! the origin), respond — for two [`Endpoint`]s that differ only in their bodies.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tessera_authz::caller::Caller;
+use tessera_proto::check::{
+    BulkCheckRequest, BulkCheckResponse, BulkItemResult, CheckItem, CheckRequest, CheckResponse,
+    Consistency,
+};
+use worker::{Context, Env, Request, Response};
+
+use crate::checks::caller::{question, read_request};
+use crate::checks::decisions::{decide, About, Decision, ItemError, Question};
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// Items per bulk check (the origin's limit too).
+const MAX_ITEMS: usize = 100;
+
+/// What a check endpoint reads and answers.
+pub trait Endpoint {
+    type Body: DeserializeOwned;
+    /// `[Question; 1]` for a single check (no allocation), a `Vec` for a bulk one.
+    type Questions: AsRef<[Question]>;
+    type Answer: Serialize;
+    /// The body's shape, for the error when it is malformed.
+    const SHAPE: &'static str;
+
+    /// The questions a body asks (each one the caller may ask) and at which consistency.
+    ///
+    /// # Errors
+    /// `400` for a malformed question, `403` for one about another's subject.
+    fn questions(
+        body: Self::Body,
+        caller: &Caller,
+    ) -> Result<(Self::Questions, Consistency), ApiError>;
+
+    /// The answer's body.
+    ///
+    /// # Errors
+    /// When the results cannot make this endpoint's answer.
+    fn answer(
+        results: Vec<Result<Decision, ItemError>>,
+        about: About,
+    ) -> Result<Self::Answer, ApiError>;
+}
+
+/// `POST /v1/check`.
+pub struct Check;
+
+/// `POST /v1/check/bulk`: up to 100 questions, all answered at one revision.
+pub struct CheckBulk;
+
+/// Answer an [`Endpoint`]'s request.
+///
+/// # Errors
+/// `400` for a malformed question or zookie, `401`/`403` for the caller, `503 consistency_unavailable`
+/// when the requested consistency cannot be met.
+pub async fn answer<E: Endpoint>(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
+    let (caller, body) = read_request::<E::Body>(&mut req, env, cfg, E::SHAPE).await?;
+    let (questions, consistency) = E::questions(body, &caller)?;
+    let batch = decide(
+        env,
+        ctx,
+        cfg,
+        &caller.tenant,
+        questions.as_ref(),
+        &consistency,
+    )
+    .await?;
+    let (results, about) = batch.split();
+    let source = about.source;
+    let resp = Response::from_json(&E::answer(results, about)?)?;
+    let headers = resp.headers().clone();
+    headers.set("cache-control", "no-store")?;
+    headers.set("tessera-cache", source.header())?;
+    Ok(resp.with_headers(headers))
+}
+
+impl Endpoint for Check {
+    type Body = CheckRequest;
+    type Questions = [Question; 1];
+    type Answer = CheckResponse;
+    const SHAPE: &'static str = r#"{"resource": "doc:1", "permission": "view", "subject": "user:ann", "consistency"?: ...}"#;
+
+    fn questions(
+        body: CheckRequest,
+        caller: &Caller,
+    ) -> Result<([Question; 1], Consistency), ApiError> {
+        let item = CheckItem {
+            resource: body.resource,
+            permission: body.permission,
+            subject: body.subject,
+        };
+        Ok(([question(caller, &item)?], body.consistency))
+    }
+
+    fn answer(
+        results: Vec<Result<Decision, ItemError>>,
+        about: About,
+    ) -> Result<CheckResponse, ApiError> {
+        let allowed = match results.into_iter().next() {
+            Some(Ok(d)) => d.allowed,
+            Some(Err(e)) => {
+                return Err(ApiError::new(
+                    400,
+                    crate::error::stable_code(&e.code),
+                    e.message,
+                ))
+            }
+            None => return Err(ApiError::internal("a check produced no result")),
+        };
+        Ok(CheckResponse {
+            allowed,
+            zookie: about.zookie,
+            revision: about.revision,
+            cached: about.cached,
+            stale: about.stale,
+            staleness_ms: about.staleness_ms,
+        })
+    }
+}
+
+impl Endpoint for CheckBulk {
+    type Body = BulkCheckRequest;
+    type Questions = Vec<Question>;
+    type Answer = BulkCheckResponse;
+    const SHAPE: &'static str =
+        r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#;
+
+    /// A question the schema cannot answer is an error in its own result, not for the batch.
+    fn questions(
+        body: BulkCheckRequest,
+        caller: &Caller,
+    ) -> Result<(Vec<Question>, Consistency), ApiError> {
+        if body.items.is_empty() || body.items.len() > MAX_ITEMS {
+            return Err(ApiError::new(
+                400,
+                "invalid_request",
+                format!("a bulk check carries 1 to {MAX_ITEMS} items"),
+            ));
+        }
+        let questions = body
+            .items
+            .iter()
+            .map(|item| question(caller, item))
+            .collect::<Result<_, _>>()?;
+        Ok((questions, body.consistency))
+    }
+
+    fn answer(
+        results: Vec<Result<Decision, ItemError>>,
+        about: About,
+    ) -> Result<BulkCheckResponse, ApiError> {
+        let results = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(d) => BulkItemResult {
+                    allowed: Some(d.allowed),
+                    error: None,
+                    message: None,
+                },
+                Err(e) => BulkItemResult {
+                    allowed: None,
+                    error: Some(e.code),
+                    message: Some(e.message),
+                },
+            })
+            .collect();
+        Ok(BulkCheckResponse {
+            results,
+            zookie: about.zookie,
+            revision: about.revision,
+            cached: about.cached,
+            stale: about.stale,
+            staleness_ms: about.staleness_ms,
+        })
+    }
+}

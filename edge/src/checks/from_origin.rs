@@ -1,0 +1,123 @@
+//! The final source of answers: the origin's bulk check, whose answers are then stored in every tier and,
+//! when it answered at its head, teach the edge the tenant's head.
+
+use std::rc::Rc;
+
+use tessera_authz::decision_cache::Head;
+use tessera_proto::check::{BulkCheckRequest, Consistency, OriginBulkCheck};
+use worker::{Env, Method};
+
+use crate::checks::decisions::{unavailable, Batch, Decision, ItemError, Question, Source};
+use crate::checks::heads::{self, now_u64};
+use crate::checks::tiers::{At, Chain};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::origin::client::{self as origin_client, OriginError, Reply};
+
+/// Ask the origin, remember the answers in `tiers` and, when the origin answered at its head (`at_head`),
+/// what the head is.
+///
+/// # Errors
+/// The origin's refusal (its status and code), or `503 consistency_unavailable` when it cannot be reached.
+pub(crate) async fn answer(
+    env: &Env,
+    cfg: &Config,
+    tiers: &impl Chain,
+    tenant: &str,
+    questions: &[Question],
+    consistency: &Consistency,
+    at_head: bool,
+) -> Result<Batch, ApiError> {
+    let forwarded = match consistency {
+        // A cache miss asks for the head: the answer then also tells the edge the head, as of now.
+        Consistency::MinimizeLatency | Consistency::FullyConsistent => Consistency::FullyConsistent,
+        other => other.clone(),
+    };
+    let asked_at = now_u64();
+    let answer = match post(env, cfg, tenant, questions, &forwarded).await {
+        Ok(a) => a,
+        Err(e) => {
+            if e.status == 503 {
+                // Make cached answers say so until the origin answers again.
+                let _ = heads::refresh(env, cfg, tenant).await;
+            }
+            return Err(e);
+        }
+    };
+    if answer.results.len() != questions.len() {
+        return Err(ApiError::internal(format!(
+            "origin answered {} results for {} questions",
+            answer.results.len(),
+            questions.len()
+        )));
+    }
+    let head = Head {
+        revision: answer.revision,
+        schema_revision: answer.schema_revision,
+        confirmed_at_ms: asked_at,
+    };
+    if at_head {
+        heads::learn(tenant, head);
+    }
+    let zookie: Rc<str> = Rc::from(answer.zookie.as_str());
+    let results: Vec<Result<Decision, ItemError>> = answer
+        .results
+        .into_iter()
+        .map(|r| match (r.allowed, r.error) {
+            (Some(allowed), None) => Ok(Decision {
+                allowed,
+                zookie: Rc::clone(&zookie),
+            }),
+            (_, error) => Err(ItemError {
+                code: error.unwrap_or_else(|| "internal_error".to_owned()),
+                message: r.message.unwrap_or_default(),
+            }),
+        })
+        .collect();
+    tiers.store(
+        At {
+            tenant,
+            head: &head,
+        },
+        questions
+            .iter()
+            .zip(&results)
+            .filter_map(|(q, r)| Some((q, r.as_ref().ok()?))),
+    );
+    Ok(Batch {
+        results,
+        zookie: answer.zookie,
+        revision: answer.revision,
+        source: Source::Origin,
+        stale: false,
+        staleness_ms: 0,
+    })
+}
+
+async fn post(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    questions: &[Question],
+    consistency: &Consistency,
+) -> Result<OriginBulkCheck, ApiError> {
+    let body = BulkCheckRequest {
+        items: questions.iter().map(Question::item).collect(),
+        consistency: consistency.clone(),
+    };
+    let path = format!("/v1/tenants/{tenant}/check/bulk");
+    match origin_client::call(env, cfg, Method::Post, &path, Some(&body)).await {
+        Ok(Reply::Answer(answer)) => Ok(answer),
+        // The origin refused the question (unknown permission, no schema, a forged zookie...): its words.
+        Ok(Reply::Refused(r)) => Err(ApiError::new(
+            r.status,
+            crate::error::stable_code(&r.body.error),
+            r.body.message,
+        )),
+        Err(OriginError::Unreachable(detail)) => Err(unavailable(
+            "the authorization origin cannot be reached",
+            detail,
+        )),
+        Err(e) => Err(e.into_api("consistency_unavailable", "")),
+    }
+}
