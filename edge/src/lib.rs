@@ -57,12 +57,6 @@ pub(crate) fn now() -> tessera_proto::UnixTime {
     tessera_proto::UnixTime::from_js_millis(js_sys::Date::now())
 }
 
-/// Milliseconds since the epoch, for the check path until its cache tiers take a [`now`] too.
-pub(crate) fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-
 /// Randomness from `crypto.getRandomValues` (via getrandom's `js` back-end).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut buf = [0u8; N];

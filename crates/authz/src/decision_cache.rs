@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
+use tessera_proto::UnixTime;
 
 /// A tenant's head as the edge knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +31,9 @@ pub struct Head {
     pub revision: u64,
     /// The revision of the schema in force at `revision`.
     pub schema_revision: u64,
-    /// When `revision` was last confirmed to be the head (ms since the epoch).
-    pub confirmed_at_ms: u64,
+    /// When `revision` was last confirmed to be the head (milliseconds in JSON).
+    #[serde(rename = "confirmed_at_ms", with = "tessera_proto::time::millis")]
+    pub confirmed_at: UnixTime,
 }
 
 impl Head {
@@ -40,7 +42,7 @@ impl Head {
     /// Returns whether anything changed.
     pub fn advance(&mut self, seen: Self) -> bool {
         let newer = seen.revision > self.revision
-            || (seen.revision == self.revision && seen.confirmed_at_ms > self.confirmed_at_ms);
+            || (seen.revision == self.revision && seen.confirmed_at > self.confirmed_at);
         if newer {
             *self = seen;
         }
@@ -49,8 +51,8 @@ impl Head {
 
     /// How long ago the head was confirmed (0 if the confirmation is "in the future" by clock skew).
     #[must_use]
-    pub fn age_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.confirmed_at_ms)
+    pub fn age_ms(&self, now: UnixTime) -> u64 {
+        now.millis_since(self.confirmed_at)
     }
 }
 
@@ -109,7 +111,7 @@ pub enum Plan {
 
 /// The move for a check given the known head.
 #[must_use]
-pub fn plan(head: Option<Head>, want: Freshness, bounds: Bounds, now_ms: u64) -> Plan {
+pub fn plan(head: Option<Head>, want: Freshness, bounds: Bounds, now: UnixTime) -> Plan {
     match (want, head) {
         (Freshness::Fully | Freshness::Exact(_), _) | (Freshness::AtLeast(_), None) => Plan::Origin,
         (Freshness::AtLeast(r), Some(h)) if h.revision >= r => Plan::Cached {
@@ -118,8 +120,8 @@ pub fn plan(head: Option<Head>, want: Freshness, bounds: Bounds, now_ms: u64) ->
             refresh: false,
         },
         (Freshness::AtLeast(_), Some(_)) => Plan::Origin,
-        (Freshness::MinimizeLatency, Some(h)) if h.age_ms(now_ms) <= bounds.max_staleness_ms => {
-            let age = h.age_ms(now_ms);
+        (Freshness::MinimizeLatency, Some(h)) if h.age_ms(now) <= bounds.max_staleness_ms => {
+            let age = h.age_ms(now);
             Plan::Cached {
                 head: h,
                 staleness_ms: age,
@@ -246,11 +248,15 @@ pub(crate) mod tests {
         refresh_after_ms: 1_000,
     };
 
-    pub(crate) fn head(revision: u64, at: u64) -> Head {
+    pub(crate) fn ms(at: i64) -> UnixTime {
+        UnixTime::from_millis(at)
+    }
+
+    pub(crate) fn head(revision: u64, at: i64) -> Head {
         Head {
             revision,
             schema_revision: 1,
-            confirmed_at_ms: at,
+            confirmed_at: ms(at),
         }
     }
 
@@ -258,7 +264,7 @@ pub(crate) mod tests {
     fn minimize_latency_serves_within_the_bound_and_refreshes_early() {
         let h = head(7, 10_000);
         assert_eq!(
-            plan(Some(h), Freshness::MinimizeLatency, B, 10_500),
+            plan(Some(h), Freshness::MinimizeLatency, B, ms(10_500)),
             Plan::Cached {
                 head: h,
                 staleness_ms: 500,
@@ -266,7 +272,7 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(
-            plan(Some(h), Freshness::MinimizeLatency, B, 12_000),
+            plan(Some(h), Freshness::MinimizeLatency, B, ms(12_000)),
             Plan::Cached {
                 head: h,
                 staleness_ms: 2_000,
@@ -275,18 +281,18 @@ pub(crate) mod tests {
         );
         // Exactly at the bound still serves; one millisecond past it never does.
         assert!(matches!(
-            plan(Some(h), Freshness::MinimizeLatency, B, 15_000),
+            plan(Some(h), Freshness::MinimizeLatency, B, ms(15_000)),
             Plan::Cached {
                 staleness_ms: 5_000,
                 ..
             }
         ));
         assert_eq!(
-            plan(Some(h), Freshness::MinimizeLatency, B, 15_001),
+            plan(Some(h), Freshness::MinimizeLatency, B, ms(15_001)),
             Plan::RefreshHead
         );
         assert_eq!(
-            plan(None, Freshness::MinimizeLatency, B, 0),
+            plan(None, Freshness::MinimizeLatency, B, ms(0)),
             Plan::RefreshHead
         );
     }
@@ -295,7 +301,7 @@ pub(crate) mod tests {
     fn a_zookie_is_met_by_any_head_at_or_after_it_however_old() {
         let h = head(7, 0);
         assert!(matches!(
-            plan(Some(h), Freshness::AtLeast(7), B, 1_000_000),
+            plan(Some(h), Freshness::AtLeast(7), B, ms(1_000_000)),
             Plan::Cached {
                 staleness_ms: 0,
                 refresh: false,
@@ -303,27 +309,30 @@ pub(crate) mod tests {
             }
         ));
         assert!(matches!(
-            plan(Some(h), Freshness::AtLeast(3), B, 0),
+            plan(Some(h), Freshness::AtLeast(3), B, ms(0)),
             Plan::Cached { .. }
         ));
         // Read-your-writes: a zookie newer than the known head goes to the origin.
-        assert_eq!(plan(Some(h), Freshness::AtLeast(8), B, 0), Plan::Origin);
-        assert_eq!(plan(None, Freshness::AtLeast(1), B, 0), Plan::Origin);
+        assert_eq!(plan(Some(h), Freshness::AtLeast(8), B, ms(0)), Plan::Origin);
+        assert_eq!(plan(None, Freshness::AtLeast(1), B, ms(0)), Plan::Origin);
     }
 
     #[test]
     fn fully_consistent_always_asks_the_origin() {
-        assert_eq!(plan(Some(head(9, 5)), Freshness::Fully, B, 5), Plan::Origin);
-        assert_eq!(plan(None, Freshness::Fully, B, 5), Plan::Origin);
+        assert_eq!(
+            plan(Some(head(9, 5)), Freshness::Fully, B, ms(5)),
+            Plan::Origin
+        );
+        assert_eq!(plan(None, Freshness::Fully, B, ms(5)), Plan::Origin);
     }
 
     #[test]
     fn an_exact_snapshot_always_asks_the_origin() {
         assert_eq!(
-            plan(Some(head(9, 5)), Freshness::Exact(9), B, 5),
+            plan(Some(head(9, 5)), Freshness::Exact(9), B, ms(5)),
             Plan::Origin
         );
-        assert_eq!(plan(None, Freshness::Exact(1), B, 5), Plan::Origin);
+        assert_eq!(plan(None, Freshness::Exact(1), B, ms(5)), Plan::Origin);
     }
 
     #[test]
@@ -336,14 +345,14 @@ pub(crate) mod tests {
             "same revision, earlier confirmation"
         );
         assert!(h.advance(head(5, 200)));
-        assert_eq!(h.confirmed_at_ms, 200);
+        assert_eq!(h.confirmed_at, ms(200));
         assert!(
             h.advance(head(6, 150)),
             "a newer revision wins even if confirmed earlier"
         );
         assert_eq!(h.revision, 6);
         // Clock skew: a confirmation in the future counts as age 0.
-        assert_eq!(head(1, 500).age_ms(400), 0);
+        assert_eq!(head(1, 500).age_ms(ms(400)), 0);
     }
 
     #[test]

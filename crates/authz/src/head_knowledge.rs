@@ -20,6 +20,8 @@
 //!
 //! Pure: time is an argument (milliseconds since the epoch); the edge keeps one of these per tenant.
 
+use tessera_proto::UnixTime;
+
 use crate::decision_cache::{plan, Bounds, Freshness, Head, Plan};
 
 /// One tenant's head as an isolate (or the tenant head object) knows it.
@@ -68,10 +70,10 @@ impl HeadKnowledge {
         self.unconfirmed
     }
 
-    /// The head, if it was confirmed at most `max_age_ms` before `now_ms`.
+    /// The head, if it was confirmed at most `max_age_ms` before `now`.
     #[must_use]
-    pub fn confirmed_within(&self, max_age_ms: u64, now_ms: u64) -> Option<Head> {
-        self.head.filter(|h| h.age_ms(now_ms) <= max_age_ms)
+    pub fn confirmed_within(&self, max_age_ms: u64, now: UnixTime) -> Option<Head> {
+        self.head.filter(|h| h.age_ms(now) <= max_age_ms)
     }
 
     /// Fold in a head the origin just confirmed (an answer computed at its head): the head is confirmed.
@@ -104,10 +106,10 @@ impl HeadKnowledge {
         self.refreshing = false;
     }
 
-    /// The move for a request asking for `want`, at `now_ms`.
+    /// The move for a request asking for `want`, at `now`.
     #[must_use]
-    pub fn plan(&self, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
-        match plan(self.head, want, bounds, now_ms) {
+    pub fn plan(&self, want: Freshness, bounds: Bounds, now: UnixTime) -> Step {
+        match plan(self.head, want, bounds, now) {
             Plan::Cached {
                 head,
                 staleness_ms,
@@ -127,8 +129,8 @@ impl HeadKnowledge {
     /// The move after [`Step::ConfirmHead`] was carried out: as [`Self::plan`], except that needing the
     /// head confirmed again means it cannot be ([`Step::Unavailable`]).
     #[must_use]
-    pub fn replan(&self, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
-        match self.plan(want, bounds, now_ms) {
+    pub fn replan(&self, want: Freshness, bounds: Bounds, now: UnixTime) -> Step {
+        match self.plan(want, bounds, now) {
             Step::ConfirmHead => Step::Unavailable,
             step => step,
         }
@@ -147,7 +149,7 @@ impl HeadKnowledge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision_cache::tests::{head, B};
+    use crate::decision_cache::tests::{head, ms, B};
 
     fn knowing(h: Head) -> HeadKnowledge {
         let mut k = HeadKnowledge::default();
@@ -160,17 +162,20 @@ mod tests {
         let k = HeadKnowledge::default();
         assert_eq!(k.head(), None);
         assert!(!k.is_unconfirmed());
-        assert_eq!(k.plan(Freshness::MinimizeLatency, B, 0), Step::ConfirmHead);
         assert_eq!(
-            k.plan(Freshness::AtLeast(1), B, 0),
+            k.plan(Freshness::MinimizeLatency, B, ms(0)),
+            Step::ConfirmHead
+        );
+        assert_eq!(
+            k.plan(Freshness::AtLeast(1), B, ms(0)),
             Step::Origin { at_head: true }
         );
         assert_eq!(
-            k.plan(Freshness::Fully, B, 0),
+            k.plan(Freshness::Fully, B, ms(0)),
             Step::Origin { at_head: true }
         );
         assert_eq!(
-            k.plan(Freshness::Exact(3), B, 0),
+            k.plan(Freshness::Exact(3), B, ms(0)),
             Step::Origin { at_head: false }
         );
     }
@@ -180,7 +185,7 @@ mod tests {
         let h = head(7, 10_000);
         let k = knowing(h);
         assert_eq!(
-            k.plan(Freshness::MinimizeLatency, B, 10_500),
+            k.plan(Freshness::MinimizeLatency, B, ms(10_500)),
             Step::Tiers {
                 head: h,
                 staleness_ms: 500,
@@ -188,7 +193,7 @@ mod tests {
             }
         );
         assert_eq!(
-            k.plan(Freshness::MinimizeLatency, B, 12_000),
+            k.plan(Freshness::MinimizeLatency, B, ms(12_000)),
             Step::Tiers {
                 head: h,
                 staleness_ms: 2_000,
@@ -196,14 +201,14 @@ mod tests {
             }
         );
         assert!(matches!(
-            k.plan(Freshness::MinimizeLatency, B, 15_000),
+            k.plan(Freshness::MinimizeLatency, B, ms(15_000)),
             Step::Tiers {
                 staleness_ms: 5_000,
                 ..
             }
         ));
         assert_eq!(
-            k.plan(Freshness::MinimizeLatency, B, 15_001),
+            k.plan(Freshness::MinimizeLatency, B, ms(15_001)),
             Step::ConfirmHead
         );
     }
@@ -214,13 +219,13 @@ mod tests {
         // The head object answered with its old head and an origin error.
         k.polled(Some(head(7, 0)), false);
         assert_eq!(
-            k.replan(Freshness::MinimizeLatency, B, 10_000),
+            k.replan(Freshness::MinimizeLatency, B, ms(10_000)),
             Step::Unavailable
         );
         // A confirmation that did arrive is used.
         k.polled(Some(head(8, 9_500)), true);
         assert_eq!(
-            k.replan(Freshness::MinimizeLatency, B, 10_000),
+            k.replan(Freshness::MinimizeLatency, B, ms(10_000)),
             Step::Tiers {
                 head: head(8, 9_500),
                 staleness_ms: 500,
@@ -229,7 +234,7 @@ mod tests {
         );
         // replan changes nothing else.
         assert_eq!(
-            k.replan(Freshness::Exact(2), B, 10_000),
+            k.replan(Freshness::Exact(2), B, ms(10_000)),
             Step::Origin { at_head: false }
         );
     }
@@ -239,7 +244,7 @@ mod tests {
         let h = head(7, 0);
         let k = knowing(h);
         assert_eq!(
-            k.plan(Freshness::AtLeast(7), B, 1_000_000),
+            k.plan(Freshness::AtLeast(7), B, ms(1_000_000)),
             Step::Tiers {
                 head: h,
                 staleness_ms: 0,
@@ -248,16 +253,16 @@ mod tests {
         );
         // Read-your-writes: a zookie past the known head goes to the origin, which answers at its head.
         assert_eq!(
-            k.plan(Freshness::AtLeast(8), B, 0),
+            k.plan(Freshness::AtLeast(8), B, ms(0)),
             Step::Origin { at_head: true }
         );
         // An exact snapshot is never served from the tiers, even at the known head.
         assert_eq!(
-            k.plan(Freshness::Exact(7), B, 0),
+            k.plan(Freshness::Exact(7), B, ms(0)),
             Step::Origin { at_head: false }
         );
         assert_eq!(
-            k.plan(Freshness::Fully, B, 0),
+            k.plan(Freshness::Fully, B, ms(0)),
             Step::Origin { at_head: true }
         );
     }
@@ -284,9 +289,9 @@ mod tests {
     #[test]
     fn confirmed_within_is_the_head_only_while_young_enough() {
         let k = knowing(head(3, 1_000));
-        assert_eq!(k.confirmed_within(500, 1_500), Some(head(3, 1_000)));
-        assert_eq!(k.confirmed_within(500, 1_501), None);
-        assert_eq!(HeadKnowledge::default().confirmed_within(500, 0), None);
+        assert_eq!(k.confirmed_within(500, ms(1_500)), Some(head(3, 1_000)));
+        assert_eq!(k.confirmed_within(500, ms(1_501)), None);
+        assert_eq!(HeadKnowledge::default().confirmed_within(500, ms(0)), None);
     }
 
     #[test]

@@ -108,6 +108,26 @@ impl From<std::time::SystemTime> for UnixTime {
     }
 }
 
+/// For `#[serde(with = "tessera_proto::time::millis")]`: a moment as integer milliseconds since the epoch,
+/// for internal records that need sub-second moments (the wire formats of the RFCs use seconds).
+pub mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::UnixTime;
+
+    /// # Errors
+    /// Only the serializer's.
+    pub fn serialize<S: Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.as_millis())
+    }
+
+    /// # Errors
+    /// When the value is not an integer.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<UnixTime, D::Error> {
+        i64::deserialize(d).map(UnixTime::from_millis)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +185,21 @@ mod tests {
         let before = std::time::UNIX_EPOCH - Duration::from_millis(1_500);
         assert_eq!(UnixTime::from(before).as_millis(), -1_500);
         assert_eq!(UnixTime::from(before).as_secs(), -2);
+    }
+
+    #[test]
+    fn millis_as_json() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Seen {
+            #[serde(with = "super::millis")]
+            at: UnixTime,
+        }
+        let seen = Seen {
+            at: UnixTime::from_millis(1_700_000_000_123),
+        };
+        let json = serde_json::to_string(&seen).unwrap_or_default();
+        assert_eq!(json, r#"{"at":1700000000123}"#);
+        assert_eq!(serde_json::from_str::<Seen>(&json).ok(), Some(seen));
     }
 
     #[test]

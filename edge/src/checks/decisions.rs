@@ -23,7 +23,7 @@ use tessera_proto::check::{CheckItem, Consistency};
 use worker::{Context, Env};
 
 use crate::checks::from_origin;
-use crate::checks::heads::{self, now_u64};
+use crate::checks::heads;
 use crate::checks::tiers::{self, At, Chain as _};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -184,10 +184,10 @@ pub async fn decide(
     let bounds = cfg.checks.bounds;
     let want = freshness(consistency)?;
     let tiers = tiers::chain(env, ctx, cfg);
-    let mut step = heads::plan(tenant, want, bounds, now_u64());
+    let mut step = heads::plan(tenant, want, bounds, crate::now());
     if step == Step::ConfirmHead {
         heads::refresh(env, cfg, tenant).await?;
-        step = heads::replan(tenant, want, bounds, now_u64());
+        step = heads::replan(tenant, want, bounds, crate::now());
     }
     match step {
         Step::Tiers {

@@ -8,7 +8,7 @@ use tessera_proto::check::{BulkCheckRequest, Consistency, OriginBulkCheck};
 use worker::{Env, Method};
 
 use crate::checks::decisions::{unavailable, Batch, Decision, ItemError, Question, Source};
-use crate::checks::heads::{self, now_u64};
+use crate::checks::heads;
 use crate::checks::tiers::{At, Chain};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -33,7 +33,7 @@ pub(crate) async fn answer(
         Consistency::MinimizeLatency | Consistency::FullyConsistent => Consistency::FullyConsistent,
         other => other.clone(),
     };
-    let asked_at = now_u64();
+    let asked_at = crate::now();
     let answer = match post(env, cfg, tenant, questions, &forwarded).await {
         Ok(a) => a,
         Err(e) => {
@@ -54,7 +54,7 @@ pub(crate) async fn answer(
     let head = Head {
         revision: answer.revision,
         schema_revision: answer.schema_revision,
-        confirmed_at_ms: asked_at,
+        confirmed_at: asked_at,
     };
     if at_head {
         heads::learn(tenant, head);

@@ -17,6 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::UnixTime;
 
 use serde::{Deserialize, Serialize};
 use tessera_authz::decision_cache::{Bounds, Freshness, Head};
@@ -29,7 +30,7 @@ use worker::{
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin::client::{self as origin_client, OriginError, Reply};
-use crate::{log, now_ms};
+use crate::{log, now};
 use serde_json::json;
 
 const BINDING: &str = "TENANT_HEAD";
@@ -38,16 +39,6 @@ const MAX_TENANTS: usize = 100_000;
 
 thread_local! {
     static KNOWN: RefCell<HashMap<String, HeadKnowledge>> = RefCell::new(HashMap::new());
-}
-
-pub(crate) fn now_u64() -> u64 {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "milliseconds since 1970 are positive and fit in u64"
-    )]
-    let ms = now_ms() as u64;
-    ms
 }
 
 fn with_known<T>(tenant: &str, f: impl FnOnce(&mut HeadKnowledge) -> T) -> T {
@@ -69,13 +60,13 @@ fn read_known<T>(tenant: &str, f: impl FnOnce(&HeadKnowledge) -> T) -> T {
 }
 
 /// The step for a check on `tenant` asking for `want` ([`HeadKnowledge::plan`]).
-pub fn plan(tenant: &str, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
-    read_known(tenant, |k| k.plan(want, bounds, now_ms))
+pub fn plan(tenant: &str, want: Freshness, bounds: Bounds, now: UnixTime) -> Step {
+    read_known(tenant, |k| k.plan(want, bounds, now))
 }
 
 /// The step once the head has been confirmed ([`HeadKnowledge::replan`]).
-pub fn replan(tenant: &str, want: Freshness, bounds: Bounds, now_ms: u64) -> Step {
-    read_known(tenant, |k| k.replan(want, bounds, now_ms))
+pub fn replan(tenant: &str, want: Freshness, bounds: Bounds, now: UnixTime) -> Step {
+    read_known(tenant, |k| k.replan(want, bounds, now))
 }
 
 /// The head this isolate knows for `tenant`.
@@ -200,7 +191,7 @@ impl TenantHeadObject {
     async fn poll_origin(&self, tenant: &str) -> Result<Head, String> {
         let cfg = Config::from_env(&self.env).map_err(|e| e.external_message)?;
         let path = format!("/v1/tenants/{tenant}/head");
-        let asked_at = now_u64();
+        let asked_at = now();
         let head: OriginHead =
             match origin_client::call(&self.env, &cfg, Method::Get, &path, None::<&()>).await {
                 Ok(Reply::Answer(head)) => head,
@@ -216,7 +207,7 @@ impl TenantHeadObject {
             revision: head.revision,
             schema_revision: head.schema_revision,
             // The origin read its head after this moment, so the head was at least this fresh then.
-            confirmed_at_ms: asked_at,
+            confirmed_at: asked_at,
         })
     }
 
@@ -232,7 +223,7 @@ impl TenantHeadObject {
         let max_age_ms: u64 = query("max_age_ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000);
-        let current = self.last.borrow().confirmed_within(max_age_ms, now_u64());
+        let current = self.last.borrow().confirmed_within(max_age_ms, now());
         if let Some(h) = current {
             return Ok(Response::from_json(&ObjectReply {
                 head: Some(h),

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::UnixTime;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -13,7 +14,7 @@ use worker::Env;
 
 thread_local! {
     /// sid → (tenant, user, active, when the origin said so): what `/v1/check` knows of sessions.
-    static SESSIONS_SEEN: RefCell<HashMap<String, (String, String, bool, f64)>> = RefCell::new(HashMap::new());
+    static SESSIONS_SEEN: RefCell<HashMap<String, (String, String, bool, UnixTime)>> = RefCell::new(HashMap::new());
 }
 
 /// For permission checks: is the session a user token names still active? Asked of the origin at most once
@@ -31,15 +32,11 @@ pub async fn active_for_checks(
     user_id: &str,
     sid: &str,
 ) -> Result<bool, ApiError> {
-    let now = crate::now_ms();
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "a staleness bound in milliseconds is far below 2^52"
-    )]
-    let bound = cfg.checks.bounds.max_staleness_ms as f64;
+    let now = crate::now();
+    let bound = cfg.checks.bounds.max_staleness_ms;
     let seen = SESSIONS_SEEN.with(|m| m.borrow().get(sid).cloned());
     if let Some((t, u, active, at)) = &seen {
-        if now - at < bound {
+        if now.millis_since(*at) < bound {
             return Ok(*active && t == tenant && u == user_id);
         }
     }
@@ -65,7 +62,11 @@ pub async fn active_for_checks(
         // checks even while the origin is down; otherwise no guess.
         Err(e) if e.status >= 500 => match seen {
             Some((t, u, false, _)) if t == tenant && u == user_id => Ok(false),
-            Some((t, u, true, at)) if t == tenant && u == user_id && now - at < 2.0 * bound => {
+            Some((t, u, true, at))
+                if t == tenant
+                    && u == user_id
+                    && now.millis_since(at) < bound.saturating_mul(2) =>
+            {
                 Ok(true)
             }
             _ => Err(ApiError {

@@ -360,7 +360,7 @@ mod tests {
         head: &Head {
             revision: 3,
             schema_revision: 1,
-            confirmed_at_ms: 0,
+            confirmed_at: tessera_proto::UnixTime::EPOCH,
         },
     };
 

@@ -19,9 +19,10 @@ use tessera_proto::UnixTime;
 
 const BINDING: &str = "CEREMONIES";
 const KEY: &str = "spent_until";
-/// How long a ceremony may take (the browser's `timeout` is the same).
-pub const CEREMONY_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
-const CEREMONY_TTL_SECS: i64 = 5 * 60;
+/// How long a ceremony may take, in seconds.
+const CEREMONY_TTL_SECS: u32 = 5 * 60;
+/// The same in milliseconds, as the browser's `timeout` option takes it.
+pub const CEREMONY_TIMEOUT_MS: u32 = CEREMONY_TTL_SECS * 1000;
 
 /// What a challenge was issued for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +76,7 @@ pub fn start(env: &Env, cfg: &Config, ceremony: &Ceremony) -> Result<String, Api
     let sealed = challenge::seal(
         &key(env, cfg)?,
         &payload,
-        now().plus_secs(CEREMONY_TTL_SECS),
+        now().plus_secs(i64::from(CEREMONY_TTL_SECS)),
         &random_bytes::<NONCE_LEN>()?,
     )
     .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;

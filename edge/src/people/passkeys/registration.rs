@@ -13,7 +13,7 @@ use super::{b64, challenge_of, read, read_credential, refused, unb64, user_verif
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin::accounts::{self as origin_api, NewUser, Passkey};
-use crate::people::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
+use crate::people::ceremonies::{self, Ceremony, CEREMONY_TIMEOUT_MS};
 use crate::people::sessions;
 use crate::random_bytes;
 use crate::tokens::webcrypto::WebCryptoPasskeyVerifier;
@@ -121,7 +121,7 @@ pub async fn register_options(
                 alg: a.id(),
             })
             .collect(),
-        timeout: CEREMONY_TTL_MS as u32,
+        timeout: CEREMONY_TIMEOUT_MS,
         exclude_credentials: exclude,
         authenticator_selection: AuthenticatorSelection {
             resident_key: "required".into(),

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 
 use crate::origin::accounts as origin_api;
-use crate::people::ceremonies::{self, Ceremony, CEREMONY_TTL_MS};
+use crate::people::ceremonies::{self, Ceremony, CEREMONY_TIMEOUT_MS};
 use crate::people::sessions;
 use crate::tokens::webcrypto::WebCryptoPasskeyVerifier;
 
@@ -43,7 +43,7 @@ pub async fn login_options(
     let allow: Vec<CredentialDescriptor> = Vec::new();
     Ok(Response::from_json(&json!({ "publicKey": RequestOptions {
         challenge,
-        timeout: CEREMONY_TTL_MS as u32,
+        timeout: CEREMONY_TIMEOUT_MS,
         rp_id: rp.id.clone(),
         allow_credentials: allow,
         user_verification: user_verification(cfg).into(),
