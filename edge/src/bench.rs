@@ -16,6 +16,7 @@
 
 use tessera_jose::{issue_access_token, UntrustedToken, VerifyOptions};
 use tessera_proto::check::{CheckItem, Consistency};
+use tessera_proto::Code;
 use tessera_proto::{AccessTokenClaims, Audience};
 use worker::{Context, Env, Request, Response};
 
@@ -38,9 +39,13 @@ fn param(req: &Request, name: &str) -> Result<u32, ApiError> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    value
-        .parse()
-        .map_err(|_| ApiError::new(400, "invalid_request", format!("`{name}` must be a number")))
+    value.parse().map_err(|_| {
+        ApiError::new(
+            400,
+            Code::InvalidRequest,
+            format!("`{name}` must be a number"),
+        )
+    })
 }
 
 pub async fn handle(
@@ -143,7 +148,7 @@ pub async fn handle(
             };
             let (tenant, mode) = (query("tenant"), query("mode"));
             let item: CheckItem = serde_json::from_slice(&req.bytes().await?)
-                .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+                .map_err(|e| ApiError::new(400, Code::InvalidRequest, e.to_string()))?;
             let q = [Question::parse(&item)?];
             let consistency = if mode == "origin" {
                 Consistency::FullyConsistent
@@ -187,10 +192,10 @@ pub async fn handle(
                 credential: tessera_proto::passkeys::AuthenticationCredential,
             }
             let b: Body = serde_json::from_slice(&req.bytes().await?)
-                .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+                .map_err(|e| ApiError::new(400, Code::InvalidRequest, e.to_string()))?;
             let d = |s: &str| {
                 tessera_jose::b64::decode(s)
-                    .map_err(|()| ApiError::new(400, "invalid_request", "base64url"))
+                    .map_err(|()| ApiError::new(400, Code::InvalidRequest, "base64url"))
             };
             let (key, challenge, handle) =
                 (d(&b.public_key)?, d(&b.challenge)?, d(&b.user_handle)?);
@@ -231,6 +236,6 @@ pub async fn handle(
                 &serde_json::json!({ "n": n, "valid": ok }),
             )?)
         }
-        _ => Err(ApiError::new(404, "not_found", "no such bench route")),
+        _ => Err(ApiError::new(404, Code::NotFound, "no such bench route")),
     }
 }

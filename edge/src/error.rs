@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tessera_proto::oauth::OAuthErrorResponse;
-use tessera_proto::ErrorBody;
+use tessera_proto::{Code, ErrorBody};
 use worker::{Headers, Response};
 
 use crate::log;
@@ -19,7 +19,7 @@ pub enum Shape {
 #[derive(Debug)]
 pub struct ApiError {
     pub status: u16,
-    pub code: &'static str,
+    pub code: Code,
     pub external_message: String,
     /// Logged, never sent.
     pub internal_message: Option<String>,
@@ -30,7 +30,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: u16, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -42,7 +42,7 @@ impl ApiError {
         }
     }
 
-    pub fn oauth(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn oauth(status: u16, code: Code, message: impl Into<String>) -> Self {
         Self {
             shape: Shape::OAuth,
             ..Self::new(status, code, message)
@@ -55,29 +55,25 @@ impl ApiError {
         Self {
             www_authenticate: Some("Basic realm=\"tessera\", charset=\"UTF-8\""),
             internal_message: Some(internal.into()),
-            ..Self::oauth(401, "invalid_client", "client authentication failed")
+            ..Self::oauth(401, Code::InvalidClient, "client authentication failed")
         }
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
         Self {
             internal_message: Some(detail.into()),
-            ..Self::new(500, "internal_error", "internal error")
+            ..Self::new(500, Code::InternalError, "internal error")
         }
     }
 
     pub fn misconfigured(detail: impl Into<String>) -> Self {
         Self {
             internal_message: Some(detail.into()),
-            ..Self::new(500, "edge_misconfigured", "the edge is misconfigured")
+            ..Self::new(500, Code::EdgeMisconfigured, "the edge is misconfigured")
         }
     }
 
-    pub fn unavailable(
-        code: &'static str,
-        message: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn unavailable(code: Code, message: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             internal_message: Some(detail.into()),
             ..Self::new(503, code, message)
@@ -105,17 +101,16 @@ impl ApiError {
             "request_failed",
             &[
                 ("status", json!(self.status)),
-                ("code", json!(self.code)),
+                ("code", json!(self.code.as_str())),
                 ("detail", json!(self.internal_message)),
             ],
         );
         let body = match self.shape {
-            Shape::Tessera => serde_json::to_string(&ErrorBody {
-                error: self.code.to_owned(),
-                message: self.external_message,
-            }),
+            Shape::Tessera => {
+                serde_json::to_string(&ErrorBody::new(self.code, self.external_message))
+            }
             Shape::OAuth => serde_json::to_string(&OAuthErrorResponse {
-                error: self.code.to_owned(),
+                error: self.code.as_str().to_owned(),
                 error_description: Some(self.external_message),
             }),
         }
@@ -135,29 +130,28 @@ impl ApiError {
     }
 }
 
-/// The origin's error codes the edge passes on to its callers, as the edge's own stable codes; anything
-/// else becomes `origin_refused` (the origin's message still says what).
+/// The code the edge answers with when the origin refused with `origin_code`: the origin's own code for the
+/// refusals a caller can act on (a bad question, an unknown type, a zookie the origin cannot honour), and
+/// `origin_refused` for anything else (the origin's message still says what).
 #[must_use]
-pub fn stable_code(origin_code: &str) -> &'static str {
-    const PASSED_ON: &[&str] = &[
-        "no_schema",
-        "unknown_type",
-        "unknown_permission",
-        "not_a_relation",
-        "subject_not_allowed",
-        "relationship_syntax",
-        "depth_exceeded",
-        "zookie_invalid",
-        "zookie_malformed",
-        "revision_unavailable",
-        "invalid_request",
-        "invalid_tenant",
-    ];
-    PASSED_ON
-        .iter()
-        .find(|c| **c == origin_code)
-        .copied()
-        .unwrap_or("origin_refused")
+pub fn stable_code(origin_code: &str) -> Code {
+    match origin_code.parse() {
+        Ok(
+            code @ (Code::NoSchema
+            | Code::UnknownType
+            | Code::UnknownPermission
+            | Code::NotARelation
+            | Code::SubjectNotAllowed
+            | Code::RelationshipSyntax
+            | Code::DepthExceeded
+            | Code::ZookieInvalid
+            | Code::ZookieMalformed
+            | Code::RevisionUnavailable
+            | Code::InvalidRequest
+            | Code::InvalidTenant),
+        ) => code,
+        _ => Code::OriginRefused,
+    }
 }
 
 impl From<worker::Error> for ApiError {

@@ -2,6 +2,7 @@
 //! position) and the body (bounded before and while it is read).
 
 use futures_util::StreamExt as _;
+use tessera_proto::Code;
 use worker::Request;
 
 use crate::error::ApiError;
@@ -47,7 +48,7 @@ fn kib(limit: usize) -> usize {
 pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         413,
-        "request_too_large",
+        Code::RequestTooLarge,
         format!("the request body is larger than {} KiB", kib(limit)),
     )
 }
@@ -65,7 +66,7 @@ pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), ApiError
         Ok(_) => Ok(()),
         Err(_) => Err(ApiError::new(
             400,
-            "invalid_request",
+            Code::InvalidRequest,
             "`content-length` is not a number",
         )),
     }

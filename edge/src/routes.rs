@@ -4,6 +4,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 use tessera_proto::oauth::ServerMetadata;
 use tessera_proto::verify::{VerifyRequest, VerifyResponse};
+use tessera_proto::Code;
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::checks::endpoints;
@@ -51,7 +52,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         _ => {
             return Err(ApiError::new(
                 404,
-                "not_found",
+                Code::NotFound,
                 format!("no endpoint `{path}`"),
             ))
         }
@@ -64,7 +65,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         };
         let e = ApiError::new(
             405,
-            "method_not_allowed",
+            Code::MethodNotAllowed,
             format!(
                 "`{path}` accepts {}",
                 allowed
@@ -77,7 +78,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         return Err(if shape == Shape::OAuth {
             ApiError {
                 shape,
-                code: "invalid_request",
+                code: Code::InvalidRequest,
                 ..e
             }
         } else {
@@ -89,7 +90,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         if path.starts_with("/oauth2/") {
             ApiError {
                 shape: Shape::OAuth,
-                code: "invalid_request",
+                code: Code::InvalidRequest,
                 ..e
             }
         } else {
@@ -144,7 +145,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         }
         _ => Err(ApiError::new(
             404,
-            "not_found",
+            Code::NotFound,
             format!("no endpoint `{path}`"),
         )),
     }
@@ -196,7 +197,7 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
     let parsed: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             400,
-            "invalid_request",
+            Code::InvalidRequest,
             format!("body must be {{\"token\": \"...\", \"audience\"?: \"...\"}}: {e}"),
         )
     })?;
@@ -221,7 +222,7 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
                 valid: false,
                 kid: None,
                 claims: None,
-                error: Some(e.code().to_owned()),
+                error: Some(e.code().to_string()),
                 message: Some(e.to_string()),
             })?
             .with_status(401))
@@ -244,7 +245,7 @@ fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             401,
-            "unauthorized",
+            Code::Unauthorized,
             "missing or invalid admin credential",
         ))
     }

@@ -3,12 +3,12 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use tessera_proto::ErrorBody;
+use tessera_proto::{Code, ErrorBody};
 
 #[derive(Debug)]
 pub struct HttpError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub external_message: String,
     /// Logged, never sent.
     pub internal_message: Option<String>,
@@ -17,7 +17,7 @@ pub struct HttpError {
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -31,7 +31,7 @@ impl HttpError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal_error",
+            code: Code::InternalError,
             external_message: "internal error".to_owned(),
             internal_message: Some(detail.to_string()),
             retry_after: None,
@@ -42,7 +42,7 @@ impl HttpError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "missing or invalid service credential",
         )
     }
@@ -51,20 +51,17 @@ impl HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         if let Some(detail) = &self.internal_message {
-            tracing::error!(code = self.code, status = self.status.as_u16(), detail = %detail, "request failed");
+            tracing::error!(code = self.code.as_str(), status = self.status.as_u16(), detail = %detail, "request failed");
         } else {
             tracing::info!(
-                code = self.code,
+                code = self.code.as_str(),
                 status = self.status.as_u16(),
                 "request refused"
             );
         }
         let mut response = (
             self.status,
-            Json(ErrorBody {
-                error: self.code.to_owned(),
-                message: self.external_message,
-            }),
+            Json(ErrorBody::new(self.code, self.external_message)),
         )
             .into_response();
         if let Some(secs) = self.retry_after {

@@ -2,6 +2,7 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tessera_proto::Code;
 
 /// Argon2id cost for client secrets: 19 MiB, 2 passes, 1 lane (OWASP's minimum recommendation).
 /// Client secrets are 256-bit random, so this guards a leaked table, not a guessable password; it is kept
@@ -21,11 +22,11 @@ pub enum ClientSecretError {
 
 impl ClientSecretError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::BadStoredHash => "client_hash_unreadable",
-            Self::BadSalt => "client_salt_invalid",
-            Self::Mismatch => "client_secret_mismatch",
+            Self::BadStoredHash => Code::ClientHashUnreadable,
+            Self::BadSalt => Code::ClientSaltInvalid,
+            Self::Mismatch => Code::ClientSecretMismatch,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use hmac::{Hmac, Mac};
 use subtle::{Choice, ConstantTimeEq as _};
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -94,13 +95,13 @@ pub enum TotpError {
 
 impl TotpError {
     #[must_use]
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> Code {
         match self {
-            Self::Malformed => "totp_malformed",
-            Self::Mismatch => "totp_mismatch",
-            Self::Replayed => "totp_replayed",
-            Self::BadSecret => "totp_bad_secret",
-            Self::BadParams => "totp_bad_params",
+            Self::Malformed => Code::TotpMalformed,
+            Self::Mismatch => Code::TotpMismatch,
+            Self::Replayed => Code::TotpReplayed,
+            Self::BadSecret => Code::TotpBadSecret,
+            Self::BadParams => Code::TotpBadParams,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! scope [`CHECK_SCOPE`] (a service) it may ask about any subject of its tenant. The tenant is the token's
 //! `tid`, and nothing else: a caller never names another tenant. Pure: the claims are arguments.
 
+use tessera_proto::Code;
+
 /// The scope that lets a token ask about any subject of its tenant.
 pub const CHECK_SCOPE: &str = "authz:check";
 
@@ -41,11 +43,11 @@ pub enum CallerError {
 
 impl CallerError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::NoTenant => "token_without_tenant",
-            Self::NoSubject => "token_without_subject",
-            Self::ForbiddenSubject { .. } => "forbidden_subject",
+            Self::NoTenant => Code::TokenWithoutTenant,
+            Self::NoSubject => Code::TokenWithoutSubject,
+            Self::ForbiddenSubject { .. } => Code::ForbiddenSubject,
         }
     }
 }

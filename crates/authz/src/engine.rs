@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use tessera_proto::Code;
 
 pub use crate::expand::{ExpandKind, ExpandNode};
 pub use crate::lookup::FoundSubjects;
@@ -55,12 +56,12 @@ pub enum CheckError {
 
 impl CheckError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::UnknownType(_) => "unknown_type",
-            Self::UnknownPermission { .. } => "unknown_permission",
-            Self::DepthExceeded(_) => "depth_exceeded",
-            Self::Store(_) => "store_unavailable",
+            Self::UnknownType(_) => Code::UnknownType,
+            Self::UnknownPermission { .. } => Code::UnknownPermission,
+            Self::DepthExceeded(_) => Code::DepthExceeded,
+            Self::Store(_) => Code::StoreUnavailable,
         }
     }
 }

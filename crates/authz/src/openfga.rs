@@ -15,6 +15,7 @@
 //! [`crate::parse_schema`] applies to imported models too.
 
 use std::fmt::Write as _;
+use tessera_proto::Code;
 
 use serde_json::{Map, Value};
 
@@ -39,11 +40,11 @@ pub enum ImportErrorKind {
 impl ImportError {
     /// Stable machine-readable code.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self.kind {
-            ImportErrorKind::Malformed => "model_malformed",
-            ImportErrorKind::Unsupported => "model_unsupported",
-            ImportErrorKind::Invalid => "model_invalid",
+            ImportErrorKind::Malformed => Code::ModelMalformed,
+            ImportErrorKind::Unsupported => Code::ModelUnsupported,
+            ImportErrorKind::Invalid => Code::ModelInvalid,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Relationships: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
 
 use crate::schema::{AllowedSubject, Schema};
+use tessera_proto::Code;
 
 /// An object: `type:id`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,12 +53,12 @@ pub enum RelationshipError {
 
 impl RelationshipError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Syntax(_) => "relationship_syntax",
-            Self::UnknownType(_) => "unknown_type",
-            Self::NotARelation { .. } => "not_a_relation",
-            Self::SubjectNotAllowed { .. } => "subject_not_allowed",
+            Self::Syntax(_) => Code::RelationshipSyntax,
+            Self::UnknownType(_) => Code::UnknownType,
+            Self::NotARelation { .. } => Code::NotARelation,
+            Self::SubjectNotAllowed { .. } => Code::SubjectNotAllowed,
         }
     }
 }

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
+use tessera_proto::Code;
 
 const PREFIX: &str = "tz1_";
 const TAG_LEN: usize = 16;
@@ -38,10 +39,10 @@ pub enum ZookieError {
 
 impl ZookieError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Malformed => "zookie_malformed",
-            Self::Forged => "zookie_invalid",
+            Self::Malformed => Code::ZookieMalformed,
+            Self::Forged => Code::ZookieInvalid,
         }
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Pure: the client record, the request's parameters, `now`, the lifetime and the token id are arguments.
 
+use tessera_proto::Code;
 use tessera_proto::{AccessTokenClaims, Audience, ClientRecord, UnixTime};
 
 /// The parameters of a client-credentials request that decide what it gets.
@@ -48,11 +49,11 @@ pub enum GrantError {
 impl GrantError {
     /// The OAuth error code.
     #[must_use]
-    pub fn oauth_code(&self) -> &'static str {
+    pub fn oauth_code(&self) -> Code {
         match self {
-            Self::ScopeNotGranted(_) => "invalid_scope",
-            Self::ResourceAndAudience => "invalid_request",
-            Self::NoAudience | Self::AudienceNotAllowed(_) => "invalid_target",
+            Self::ScopeNotGranted(_) => Code::InvalidScope,
+            Self::ResourceAndAudience => Code::InvalidRequest,
+            Self::NoAudience | Self::AudienceNotAllowed(_) => Code::InvalidTarget,
         }
     }
 }
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(
             (e.oauth_code(), e.to_string().as_str()),
             (
-                "invalid_scope",
+                Code::InvalidScope,
                 "scope `admin` is not granted to this client"
             )
         );

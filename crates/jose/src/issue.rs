@@ -1,6 +1,7 @@
 //! Issue RFC 9068 access tokens.
 
 use tessera_proto::AccessTokenClaims;
+use tessera_proto::Code;
 
 use crate::b64;
 use crate::es256::{CryptoError, Signer};
@@ -14,10 +15,10 @@ pub enum IssueError {
 
 impl IssueError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Encode(_) => "token_encoding_failed",
-            Self::Sign(_) => "signer_unavailable",
+            Self::Encode(_) => Code::TokenEncodingFailed,
+            Self::Sign(_) => Code::SignerUnavailable,
         }
     }
 }

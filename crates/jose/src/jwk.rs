@@ -3,6 +3,7 @@
 use p256::elliptic_curve::sec1::FromEncodedPoint as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use tessera_proto::Code;
 
 use crate::b64;
 
@@ -24,13 +25,13 @@ pub enum JwkError {
 impl JwkError {
     /// Stable code.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Malformed(_) => "jwk_malformed",
-            Self::UnsupportedKeyType => "jwk_unsupported_key_type",
-            Self::InvalidPoint => "jwk_invalid_point",
-            Self::PrivateMaterial => "jwk_private_material",
-            Self::WrongUse => "jwk_wrong_use",
+            Self::Malformed(_) => Code::JwkMalformed,
+            Self::UnsupportedKeyType => Code::JwkUnsupportedKeyType,
+            Self::InvalidPoint => Code::JwkInvalidPoint,
+            Self::PrivateMaterial => Code::JwkPrivateMaterial,
+            Self::WrongUse => Code::JwkWrongUse,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! lifetime above the policy's maximum is a configuration error ([`configured_ttl`]), not a silent clamp.
 
 use crate::ring::RotationPolicy;
+use tessera_proto::Code;
 
 /// The shortest lifetime a token is given (seconds); also the least `max_token_ttl` may be.
 pub const MIN_TOKEN_TTL: i64 = 30;
@@ -28,10 +29,10 @@ pub enum LifetimeError {
 impl LifetimeError {
     /// Stable code.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::MaxTooShort { .. } => "max_token_ttl_too_short",
-            Self::AboveMax { .. } => "token_ttl_above_max",
+            Self::MaxTooShort { .. } => Code::MaxTokenTtlTooShort,
+            Self::AboveMax { .. } => Code::TokenTtlAboveMax,
         }
     }
 }
@@ -179,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             configured_ttl("T", None, 600, &policy(10)).map_err(|e| e.code()),
-            Err("max_token_ttl_too_short")
+            Err(Code::MaxTokenTtlTooShort)
         );
         assert!(check_policy(&policy(30)).is_ok());
     }

@@ -3,6 +3,7 @@
 
 use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use tessera_proto::Code;
 
 use crate::b64;
 use crate::secret::Secret;
@@ -18,10 +19,10 @@ pub enum SealError {
 
 impl SealError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Malformed => "sealed_key_malformed",
-            Self::Unauthentic => "sealed_key_unauthentic",
+            Self::Malformed => Code::SealedKeyMalformed,
+            Self::Unauthentic => Code::SealedKeyUnauthentic,
         }
     }
 }

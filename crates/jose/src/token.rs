@@ -1,6 +1,7 @@
 //! Stage 1: parse a compact JWS into an [`UntrustedToken`] without any cryptography ([`ParseError`]).
 
 use serde_json::{Map, Value};
+use tessera_proto::Code;
 
 use crate::b64;
 
@@ -48,19 +49,19 @@ pub enum ParseError {
 impl ParseError {
     /// Stable code (also the `error` of `POST /v1/tokens/verify`).
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::TooLarge { .. } => "token_too_large",
-            Self::SegmentCount(_) => "malformed_token",
-            Self::Base64 { .. } => "invalid_base64",
-            Self::Header(_) => "invalid_header",
-            Self::Payload(_) => "invalid_payload",
-            Self::UnsupportedAlg(_) => "unsupported_alg",
-            Self::WrongType(_) => "wrong_token_type",
-            Self::MissingKid => "missing_kid",
-            Self::ForbiddenHeader(_) => "forbidden_header",
-            Self::UnknownCrit(_) => "unknown_crit",
-            Self::SignatureEncoding(_) => "invalid_signature_encoding",
+            Self::TooLarge { .. } => Code::TokenTooLarge,
+            Self::SegmentCount(_) => Code::MalformedToken,
+            Self::Base64 { .. } => Code::InvalidBase64,
+            Self::Header(_) => Code::InvalidHeader,
+            Self::Payload(_) => Code::InvalidPayload,
+            Self::UnsupportedAlg(_) => Code::UnsupportedAlg,
+            Self::WrongType(_) => Code::WrongTokenType,
+            Self::MissingKid => Code::MissingKid,
+            Self::ForbiddenHeader(_) => Code::ForbiddenHeader,
+            Self::UnknownCrit(_) => Code::UnknownCrit,
+            Self::SignatureEncoding(_) => Code::InvalidSignatureEncoding,
         }
     }
 }

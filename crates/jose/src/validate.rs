@@ -1,6 +1,7 @@
 //! Stage 2: check the signature and the claims of an [`UntrustedToken`] ([`ValidationError`]).
 
 use serde_json::{Map, Value};
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 
 use crate::es256::{CryptoError, Verifier};
@@ -48,18 +49,18 @@ pub enum ValidationError {
 impl ValidationError {
     /// Stable code (also the `error` of `POST /v1/tokens/verify`).
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::UnknownKid(_) => "unknown_kid",
-            Self::BadSignature => "bad_signature",
-            Self::MissingClaim(_) => "missing_claim",
-            Self::InvalidClaim(_) => "invalid_claim",
-            Self::Expired { .. } => "token_expired",
-            Self::NotYetValid { .. } => "token_not_yet_valid",
-            Self::IssuedInFuture { .. } => "token_issued_in_future",
-            Self::WrongIssuer(_) => "wrong_issuer",
-            Self::WrongAudience => "wrong_audience",
-            Self::Backend(_) => "verifier_unavailable",
+            Self::UnknownKid(_) => Code::UnknownKid,
+            Self::BadSignature => Code::BadSignature,
+            Self::MissingClaim(_) => Code::MissingClaim,
+            Self::InvalidClaim(_) => Code::InvalidClaim,
+            Self::Expired { .. } => Code::TokenExpired,
+            Self::NotYetValid { .. } => Code::TokenNotYetValid,
+            Self::IssuedInFuture { .. } => Code::TokenIssuedInFuture,
+            Self::WrongIssuer(_) => Code::WrongIssuer,
+            Self::WrongAudience => Code::WrongAudience,
+            Self::Backend(_) => Code::VerifierUnavailable,
         }
     }
 }
@@ -96,7 +97,7 @@ pub enum VerifyError {
 
 impl VerifyError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             Self::Parse(e) => e.code(),
             Self::Validation(e) => e.code(),

@@ -2,6 +2,7 @@
 //! [`Username`]. Edge, origin and SDKs parse them with `FromStr` (or deserialise them, which parses), so a
 //! name the origin accepts is a name the edge accepts.
 
+use crate::Code;
 use std::fmt;
 use std::str::FromStr;
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// A refused identifier: a stable code and a message naming the rule (the value in backticks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
@@ -51,7 +52,7 @@ impl FromStr for TenantId {
             Ok(Self(t.to_owned()))
         } else {
             Err(IdError {
-                code: "invalid_tenant",
+                code: Code::InvalidTenant,
                 message: format!(
                     "tenant `{}` must be 1-63 characters of a-z, 0-9, `-` or `_`, starting with a letter or digit",
                     t.escape_debug()
@@ -88,7 +89,7 @@ impl FromStr for Username {
             Ok(Self(name.to_owned()))
         } else {
             Err(IdError {
-                code: "invalid_username",
+                code: Code::InvalidUsername,
                 message: "a username is 1 to 64 characters, without spaces at either end"
                     .to_owned(),
             })

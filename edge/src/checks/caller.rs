@@ -7,6 +7,7 @@
 
 use serde::de::DeserializeOwned;
 use tessera_authz::caller::{Caller, CallerClaims};
+use tessera_proto::Code;
 use worker::{Env, Request};
 
 use crate::checks::decisions::{valid_tenant, Question};
@@ -27,8 +28,13 @@ pub(crate) async fn read_request<T: DeserializeOwned>(
 ) -> Result<(Caller, T), ApiError> {
     let caller = authenticate(req, env, cfg).await?;
     let body = crate::http::read_body(req, crate::http::MAX_BODY).await?;
-    let body = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))?;
+    let body = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            400,
+            Code::InvalidRequest,
+            format!("body must be {shape}: {e}"),
+        )
+    })?;
     Ok((caller, body))
 }
 
@@ -36,7 +42,7 @@ async fn authenticate(req: &Request, env: &Env, cfg: &Config) -> Result<Caller, 
     let refused = |detail: String| ApiError {
         www_authenticate: Some("Bearer realm=\"tessera\""),
         internal_message: Some(detail),
-        ..ApiError::new(401, "unauthorized", "a valid access token is required")
+        ..ApiError::new(401, Code::Unauthorized, "a valid access token is required")
     };
     let token = crate::http::bearer(req)?.ok_or_else(|| refused("no bearer token".to_owned()))?;
     let claims = match verify(env, cfg, &token, None, crate::now()).await? {

@@ -14,6 +14,7 @@
 
 use std::rc::Rc;
 use std::str::FromStr;
+use tessera_proto::Code;
 
 use serde_json::json;
 use tessera_authz::decision_cache::Freshness;
@@ -83,7 +84,7 @@ impl Question {
         if !plausible {
             return Err(ApiError::new(
                 400,
-                "invalid_permission",
+                Code::InvalidPermission,
                 format!("permission `{p}` is not a permission name"),
             ));
         }
@@ -151,7 +152,7 @@ impl Batch {
 }
 
 pub(crate) fn unavailable(message: impl Into<String>, detail: impl Into<String>) -> ApiError {
-    ApiError::unavailable("consistency_unavailable", message, detail)
+    ApiError::unavailable(Code::ConsistencyUnavailable, message, detail)
 }
 
 /// The freshness a consistency asks for, with its zookie (if any) reduced to its revision. The edge reads
@@ -280,7 +281,7 @@ pub async fn roles_held(
         )),
         ..ApiError::oauth(
             503,
-            "temporarily_unavailable",
+            Code::TemporarilyUnavailable,
             "the roles for this token cannot be checked right now",
         )
     })?;

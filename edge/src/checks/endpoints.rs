@@ -9,6 +9,7 @@ use tessera_proto::check::{
     BulkCheckRequest, BulkCheckResponse, BulkItemResult, CheckItem, CheckRequest, CheckResponse,
     Consistency,
 };
+use tessera_proto::Code;
 use worker::{Context, Env, Request, Response};
 
 use crate::checks::caller::{question, read_request};
@@ -143,7 +144,7 @@ impl Endpoint for CheckBulk {
         if body.items.is_empty() || body.items.len() > MAX_ITEMS {
             return Err(ApiError::new(
                 400,
-                "invalid_request",
+                Code::InvalidRequest,
                 format!("a bulk check carries 1 to {MAX_ITEMS} items"),
             ));
         }

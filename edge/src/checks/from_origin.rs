@@ -2,6 +2,7 @@
 //! when it answered at its head, teach the edge the tenant's head.
 
 use std::rc::Rc;
+use tessera_proto::Code;
 
 use tessera_authz::decision_cache::Head;
 use tessera_proto::check::{BulkCheckRequest, Consistency, OriginBulkCheck};
@@ -69,7 +70,7 @@ pub(crate) async fn answer(
                 zookie: Rc::clone(&zookie),
             }),
             (_, error) => Err(ItemError {
-                code: error.unwrap_or_else(|| "internal_error".to_owned()),
+                code: error.unwrap_or_else(|| Code::InternalError.to_string()),
                 message: r.message.unwrap_or_default(),
             }),
         })
@@ -118,6 +119,6 @@ async fn post(
             "the authorization origin cannot be reached",
             detail,
         )),
-        Err(e) => Err(e.into_api("consistency_unavailable", "")),
+        Err(e) => Err(e.into_api(Code::ConsistencyUnavailable, "")),
     }
 }

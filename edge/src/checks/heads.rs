@@ -17,6 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,7 @@ pub async fn refresh(env: &Env, cfg: &Config, tenant: &str) -> Result<(), ApiErr
             );
             if reply.head.is_none() {
                 return Err(ApiError::unavailable(
-                    "consistency_unavailable",
+                    Code::ConsistencyUnavailable,
                     "the authorization origin cannot be reached",
                     e,
                 ));
@@ -163,7 +164,7 @@ async fn ask_object(env: &Env, tenant: &str, max_age_ms: u64) -> Result<ObjectRe
     let req = Request::new_with_init(&url, RequestInit::new().with_method(Method::Get))?;
     let mut resp = stub.fetch_with_request(req).await.map_err(|e| {
         ApiError::unavailable(
-            "consistency_unavailable",
+            Code::ConsistencyUnavailable,
             "the authorization origin cannot be reached",
             format!("tenant head object: {e}"),
         )
@@ -219,7 +220,7 @@ impl TenantHeadObject {
                 .map(|(_, v)| v.into_owned())
         };
         let tenant = query("tenant")
-            .ok_or_else(|| ApiError::new(400, "invalid_request", "`tenant` is required"))?;
+            .ok_or_else(|| ApiError::new(400, Code::InvalidRequest, "`tenant` is required"))?;
         let max_age_ms: u64 = query("max_age_ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000);

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 
 use crate::config::Config;
@@ -73,7 +74,7 @@ pub async fn active_for_checks(
                 internal_message: e.internal_message,
                 ..ApiError::new(
                     503,
-                    "consistency_unavailable",
+                    Code::ConsistencyUnavailable,
                     "the session behind this token cannot be confirmed right now",
                 )
             }),

@@ -8,6 +8,7 @@ use tessera_proto::accounts::{
     UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
+use tessera_proto::Code;
 use worker::{Env, Method};
 
 use crate::config::Config;
@@ -25,7 +26,7 @@ pub use tessera_proto::accounts::{
 pub fn valid_username(name: &str) -> Result<(), ApiError> {
     name.parse::<tessera_proto::Username>()
         .map(|_| ())
-        .map_err(|e| ApiError::new(400, "invalid_username", e.message))
+        .map_err(|e| ApiError::new(400, Code::InvalidUsername, e.message))
 }
 
 /// Path segments are base64url or usernames; usernames are percent-encoded.
@@ -53,45 +54,43 @@ async fn call<T: DeserializeOwned>(
             accounts_code(&r.body.error),
             r.body.message,
         )),
-        Ok(Reply::Refused(r)) if r.status == 429 && r.body.error == "totp_locked" => {
+        Ok(Reply::Refused(r)) if r.status == 429 && r.body.code() == Some(Code::TotpLocked) => {
             Err(ApiError {
                 retry_after: Some(r.retry_after.unwrap_or(60)),
                 ..ApiError::new(429, accounts_code(&r.body.error), r.body.message)
             })
         }
         Ok(Reply::Refused(r)) => Err(ApiError::unavailable(
-            "origin_unavailable",
+            Code::OriginUnavailable,
             SAY,
             format!("{path}: the origin answered {} {}", r.status, r.body.error),
         )),
-        Err(e) => Err(e.into_api("origin_unavailable", SAY)),
+        Err(e) => Err(e.into_api(Code::OriginUnavailable, SAY)),
     }
 }
 
-/// The origin's account codes the edge passes on.
-fn accounts_code(code: &str) -> &'static str {
-    const PASSED_ON: &[&str] = &[
-        "username_taken",
-        "credential_exists",
-        "unknown_user",
-        "invalid_username",
-        "totp_already_enrolled",
-        "totp_not_enrolled",
-        "totp_malformed",
-        "totp_mismatch",
-        "totp_replayed",
-        "totp_locked",
-        "refresh_invalid",
-        "refresh_reused",
-        "session_inactive",
-        "counter_conflict",
-        "unknown_session",
-    ];
-    PASSED_ON
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or_else(|| stable_code(code))
+/// The origin's account codes the edge passes on (any other refusal: [`stable_code`]).
+fn accounts_code(code: &str) -> Code {
+    match code.parse() {
+        Ok(
+            code @ (Code::UsernameTaken
+            | Code::CredentialExists
+            | Code::UnknownUser
+            | Code::InvalidUsername
+            | Code::TotpAlreadyEnrolled
+            | Code::TotpNotEnrolled
+            | Code::TotpMalformed
+            | Code::TotpMismatch
+            | Code::TotpReplayed
+            | Code::TotpLocked
+            | Code::RefreshInvalid
+            | Code::RefreshReused
+            | Code::SessionInactive
+            | Code::CounterConflict
+            | Code::UnknownSession),
+        ) => code,
+        _ => stable_code(code),
+    }
 }
 
 fn base(tenant: &str) -> String {
@@ -127,7 +126,7 @@ pub async fn user(
 ) -> Result<UserWithPasskeys, ApiError> {
     get(env, cfg, &format!("{}/users/{user_id}", base(tenant)))
         .await?
-        .ok_or_else(|| ApiError::new(404, "unknown_user", "no such user"))
+        .ok_or_else(|| ApiError::new(404, Code::UnknownUser, "no such user"))
 }
 
 pub async fn sign_up(
@@ -197,7 +196,7 @@ pub async fn advance_counter(
     .await
     {
         Ok(_) => Ok(true),
-        Err(e) if e.code == "counter_conflict" => Ok(false),
+        Err(e) if e.code == Code::CounterConflict => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -9,6 +9,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tessera_proto::Code;
 use tessera_proto::ErrorBody;
 use worker::{Env, Fetch, Method, Request, RequestInit};
 
@@ -46,7 +47,7 @@ impl From<worker::Error> for OriginError {
 
 impl OriginError {
     /// The usual mapping: `503 code` with `message` for an unreachable origin, `500` otherwise.
-    pub fn into_api(self, code: &'static str, message: &str) -> ApiError {
+    pub fn into_api(self, code: Code, message: &str) -> ApiError {
         match self {
             Self::Unreachable(detail) => ApiError::unavailable(code, message, detail),
             Self::Contract(detail) => ApiError::internal(detail),

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_authn::webauthn::challenge::{self, ChallengeError, ChallengeKey, NONCE_LEN};
+use tessera_proto::Code;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use crate::config::{key_encryption_key, Config};
@@ -79,7 +80,7 @@ pub fn start(env: &Env, cfg: &Config, ceremony: &Ceremony) -> Result<String, Api
         now().plus_secs(i64::from(CEREMONY_TTL_SECS)),
         &random_bytes::<NONCE_LEN>()?,
     )
-    .map_err(|e| ApiError::new(400, "invalid_request", e.to_string()))?;
+    .map_err(|e| ApiError::new(400, Code::InvalidRequest, e.to_string()))?;
     Ok(tessera_jose::b64::encode(&sealed))
 }
 
@@ -157,7 +158,7 @@ pub struct CeremonyObject {
 impl CeremonyObject {
     async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
         if req.method() != Method::Post {
-            return Err(ApiError::new(405, "method_not_allowed", "POST"));
+            return Err(ApiError::new(405, Code::MethodNotAllowed, "POST"));
         }
         let expires_at: i64 = req
             .text()

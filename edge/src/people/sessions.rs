@@ -17,6 +17,7 @@ use tessera_jose::grant::{user_claims, Issue, SessionFacts};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::TokenResponse;
 use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
+use tessera_proto::Code;
 
 use worker::{Context, Env, Request, Response};
 
@@ -48,7 +49,7 @@ pub struct SignedIn {
 pub fn sign_in_again(message: &str) -> ApiError {
     ApiError {
         www_authenticate: Some("Bearer realm=\"tessera\""),
-        ..ApiError::new(401, "unauthorized", message)
+        ..ApiError::new(401, Code::Unauthorized, message)
     }
 }
 
@@ -72,7 +73,7 @@ pub fn require_recent_authentication(who: &SignedIn, cfg: &Config) -> Result<(),
             )),
             ..ApiError::new(
                 401,
-                "reauthentication_required",
+                Code::ReauthenticationRequired,
                 "sign in again to add another device",
             )
         })
@@ -153,7 +154,7 @@ async fn mint(
     let signer = keyring::active_signer(env, &ring).await?;
     let token = issue_access_token(&signer, &claims).await.map_err(|e| {
         ApiError::unavailable(
-            "signer_unavailable",
+            Code::SignerUnavailable,
             "tokens cannot be issued right now",
             e.to_string(),
         )
@@ -224,12 +225,12 @@ pub async fn refresh_grant(
                     ("detail", json!(e.external_message)),
                 ],
             );
-            let message = if e.code == "refresh_reused" {
+            let message = if e.code == Code::RefreshReused {
                 "this refresh token was already used; the session has been ended, sign in again"
             } else {
                 "the refresh token is not valid; sign in again"
             };
-            Err(ApiError::oauth(400, "invalid_grant", message))
+            Err(ApiError::oauth(400, Code::InvalidGrant, message))
         }
         Err(e) => Err(e),
     }
@@ -252,7 +253,7 @@ pub async fn optional_user(
     let refused = |detail: String| ApiError {
         www_authenticate: Some("Bearer realm=\"tessera\""),
         internal_message: Some(detail),
-        ..ApiError::new(401, "unauthorized", "sign in again")
+        ..ApiError::new(401, Code::Unauthorized, "sign in again")
     };
     let token =
         http::credentials(&header, "Bearer").ok_or_else(|| refused("not a bearer token".into()))?;
@@ -302,7 +303,7 @@ async fn code_body(req: &mut Request) -> Result<String, ApiError> {
     let parsed: TotpCodeRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             400,
-            "invalid_request",
+            Code::InvalidRequest,
             format!("body must be {{\"code\": \"123456\"}}: {e}"),
         )
     })?;
@@ -312,14 +313,14 @@ async fn code_body(req: &mut Request) -> Result<String, ApiError> {
 /// The words a person sees for a refused code.
 fn totp_refused(e: ApiError) -> ApiError {
     let message = match e.code {
-        "totp_malformed" => "enter the 6 digits your authenticator app shows",
-        "totp_mismatch" => {
+        Code::TotpMalformed => "enter the 6 digits your authenticator app shows",
+        Code::TotpMismatch => {
             "that code is not right; check your device's clock and try the current code"
         }
-        "totp_replayed" => "that code was already used; wait for the next one",
-        "totp_locked" => "too many wrong codes; wait a while before trying again",
-        "totp_not_enrolled" => "set up an authenticator app first",
-        "totp_already_enrolled" => "an authenticator app is already set up",
+        Code::TotpReplayed => "that code was already used; wait for the next one",
+        Code::TotpLocked => "too many wrong codes; wait a while before trying again",
+        Code::TotpNotEnrolled => "set up an authenticator app first",
+        Code::TotpAlreadyEnrolled => "an authenticator app is already set up",
         _ => return e,
     };
     ApiError {

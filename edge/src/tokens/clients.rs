@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::Code;
 
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -142,11 +143,11 @@ async fn fetch_from_origin(
         Ok(Reply::Answer(record)) => Ok(Some(record)),
         Ok(Reply::Refused(r)) if r.status == 404 => Ok(None),
         Ok(Reply::Refused(r)) => Err(ApiError::unavailable(
-            "origin_unavailable",
+            Code::OriginUnavailable,
             "the origin cannot be reached",
             format!("GET {path} answered {} {}", r.status, r.body.error),
         )),
-        Err(e) => Err(e.into_api("origin_unavailable", "the origin cannot be reached")),
+        Err(e) => Err(e.into_api(Code::OriginUnavailable, "the origin cannot be reached")),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use tessera_proto::Code;
 
 use serde::Deserialize;
 use tessera_jose::{seal, KeyRing, RingKey, RotationReport, Secret, SigningKey};
@@ -161,7 +162,7 @@ pub async fn rotate(env: &Env) -> Result<RingStatus, ApiError> {
 pub async fn active_signer(env: &Env, ring: &KeyRing) -> Result<WebCryptoSigner, ApiError> {
     let active = ring.active().ok_or_else(|| {
         ApiError::unavailable(
-            "no_signing_key",
+            Code::NoSigningKey,
             "no signing key is active",
             "ring has no active key",
         )
@@ -274,7 +275,7 @@ impl KeyRingObject {
             }
             _ => Err(ApiError::new(
                 404,
-                "not_found",
+                Code::NotFound,
                 "no such key ring operation",
             )),
         }

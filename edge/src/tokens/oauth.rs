@@ -7,6 +7,7 @@ use tessera_jose::grant::{self, ClientCredentialsRequest, Issue};
 use tessera_jose::issue_access_token;
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::ClientRecord;
+use tessera_proto::Code;
 use worker::{Context, Env, Request, Response};
 
 use crate::checks::decisions;
@@ -32,13 +33,13 @@ impl Form {
         {
             return Err(ApiError::oauth(
                 400,
-                "invalid_request",
+                Code::InvalidRequest,
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
         let body = http::read_body(req, MAX_FORM).await.map_err(|e| {
             if e.status == 413 {
-                ApiError::oauth(413, "invalid_request", "the request body is too large")
+                ApiError::oauth(413, Code::InvalidRequest, "the request body is too large")
             } else {
                 e
             }
@@ -50,7 +51,7 @@ impl Form {
             if pairs.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
                 return Err(ApiError::oauth(
                     400,
-                    "invalid_request",
+                    Code::InvalidRequest,
                     format!("parameter `{k}` is repeated"),
                 ));
             }
@@ -77,7 +78,7 @@ fn client_credentials(req: &Request, form: &Form) -> Result<(String, String), Ap
             if in_body {
                 return Err(ApiError::oauth(
                     400,
-                    "invalid_request",
+                    Code::InvalidRequest,
                     "use one client authentication method, not two",
                 ));
             }
@@ -146,19 +147,19 @@ pub async fn token(
     let form = Form::read(&mut req).await?;
     let grant = form
         .get("grant_type")
-        .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`grant_type` is required"))?;
+        .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`grant_type` is required"))?;
     if grant == "refresh_token" {
         // The login page's public client: the refresh token itself is the credential (single use,
         // rotated, reuse revokes the session).
         let token = form.get("refresh_token").ok_or_else(|| {
-            ApiError::oauth(400, "invalid_request", "`refresh_token` is required")
+            ApiError::oauth(400, Code::InvalidRequest, "`refresh_token` is required")
         })?;
         return crate::people::sessions::refresh_grant(env, ctx, cfg, token).await;
     }
     if grant != "client_credentials" {
         return Err(ApiError::oauth(
             400,
-            "unsupported_grant_type",
+            Code::UnsupportedGrantType,
             format!("grant type `{grant}` is not supported"),
         ));
     }
@@ -193,7 +194,7 @@ pub async fn token(
     let signer = keyring::active_signer(env, &ring).await?;
     let access_token = issue_access_token(&signer, &claims).await.map_err(|e| {
         ApiError::unavailable(
-            "signer_unavailable",
+            Code::SignerUnavailable,
             "tokens cannot be issued right now",
             e.to_string(),
         )
@@ -244,7 +245,7 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
     let caller = authenticated_client(env, cfg, &req, &form).await?;
     let token = form
         .get("token")
-        .ok_or_else(|| ApiError::oauth(400, "invalid_request", "`token` is required"))?;
+        .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`token` is required"))?;
     let body = match verify(env, cfg, token, None, crate::now()).await? {
         Outcome::Valid(v) => {
             let aud_ok = v
@@ -254,15 +255,15 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
                 .any(|a| caller.audiences.contains(a));
             let sid = v.claim_str("sid").map(str::to_owned);
             if v.claim_str("tid") != Some(caller.tenant.as_str()) {
-                inactive("wrong_tenant")
+                inactive(Code::WrongTenant)
             } else if !aud_ok {
-                inactive("wrong_audience")
+                inactive(Code::WrongAudience)
             } else if let Some(sid) = sid {
                 // A user token: its session must still be active (revocation shows at once).
                 if crate::people::sessions::session_active(env, cfg, &caller.tenant, &sid).await? {
                     active(v.into_claims())
                 } else {
-                    inactive("session_revoked")
+                    inactive(Code::SessionRevoked)
                 }
             } else {
                 active(v.into_claims())
@@ -290,9 +291,12 @@ fn active(claims: serde_json::Map<String, Value>) -> IntrospectionResponse {
     }
 }
 
-fn inactive(code: &str) -> IntrospectionResponse {
+fn inactive(code: Code) -> IntrospectionResponse {
     let mut claims = serde_json::Map::new();
-    claims.insert("inactive_reason".to_owned(), Value::String(code.to_owned()));
+    claims.insert(
+        "inactive_reason".to_owned(),
+        Value::String(code.as_str().to_owned()),
+    );
     IntrospectionResponse {
         active: false,
         token_type: None,

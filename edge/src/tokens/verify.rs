@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tessera_proto::Code;
 
 use tessera_jose::{
     KeyLookup as _, SignatureChecked, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
@@ -87,7 +88,7 @@ pub async fn verify(
         Ok(c) => c,
         Err(ValidationError::Backend(e)) => {
             return Err(ApiError::unavailable(
-                "verifier_unavailable",
+                Code::VerifierUnavailable,
                 "token verification is unavailable",
                 e.to_string(),
             ))

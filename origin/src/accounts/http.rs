@@ -27,6 +27,7 @@ use tessera_proto::accounts::{
     SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest,
     TotpSecretAnswer, UserAnswer, UserWithPasskeys,
 };
+use tessera_proto::Code;
 
 use crate::accounts::{AccountsError, Passkey, User};
 use crate::error::HttpError;
@@ -105,7 +106,7 @@ fn plausible(id: &str) -> Result<(), HttpError> {
     } else {
         Err(HttpError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            Code::InvalidRequest,
             "identifiers are base64url",
         ))
     }
@@ -122,7 +123,7 @@ async fn sign_up(
     if req.passkey.user_id != req.user.user_id {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            Code::InvalidRequest,
             "the passkey belongs to another user",
         ));
     }
@@ -191,7 +192,7 @@ async fn add_passkey(
     if passkey.user_id != user_id {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            Code::InvalidRequest,
             "the passkey belongs to another user",
         ));
     }
@@ -208,7 +209,7 @@ async fn passkey(
     let unknown = || {
         HttpError::new(
             StatusCode::NOT_FOUND,
-            "unknown_credential",
+            Code::UnknownCredential,
             "no such passkey",
         )
     };
@@ -247,7 +248,7 @@ async fn counter(
     } else {
         Err(HttpError::new(
             StatusCode::CONFLICT,
-            "counter_conflict",
+            Code::CounterConflict,
             "the passkey was used concurrently or its counter moved",
         ))
     }
@@ -324,7 +325,13 @@ async fn own_session(
         .session(sid, now())
         .await?
         .filter(|s| s.tenant == tenant)
-        .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, "unknown_session", "no such session"))
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::NOT_FOUND,
+                Code::UnknownSession,
+                "no such session",
+            )
+        })
 }
 
 async fn session(

@@ -16,6 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use tessera_authn::totp::TotpError;
 use tessera_jose::Secret;
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 
 pub use tessera_proto::accounts::{Passkey, Session, User};
@@ -50,19 +51,19 @@ pub enum AccountsError {
 
 impl AccountsError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::UsernameTaken => "username_taken",
-            Self::CredentialExists => "credential_exists",
-            Self::UnknownUser => "unknown_user",
-            Self::TotpAlreadyEnrolled => "totp_already_enrolled",
-            Self::TotpNotEnrolled => "totp_not_enrolled",
+            Self::UsernameTaken => Code::UsernameTaken,
+            Self::CredentialExists => Code::CredentialExists,
+            Self::UnknownUser => Code::UnknownUser,
+            Self::TotpAlreadyEnrolled => Code::TotpAlreadyEnrolled,
+            Self::TotpNotEnrolled => Code::TotpNotEnrolled,
             Self::Totp(e) => e.code(),
-            Self::TotpLocked { .. } => "totp_locked",
-            Self::RefreshInvalid => "refresh_invalid",
-            Self::RefreshReused => "refresh_reused",
-            Self::SessionInactive => "session_inactive",
-            Self::Sealing(_) | Self::Database(_) => "internal_error",
+            Self::TotpLocked { .. } => Code::TotpLocked,
+            Self::RefreshInvalid => Code::RefreshInvalid,
+            Self::RefreshReused => Code::RefreshReused,
+            Self::SessionInactive => Code::SessionInactive,
+            Self::Sealing(_) | Self::Database(_) => Code::InternalError,
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use tessera_proto::ClientRecord;
+use tessera_proto::Code;
 
 use crate::error::HttpError;
 use crate::http::extract::Service;
@@ -27,7 +28,7 @@ async fn get_client(
         }
         None => Err(HttpError::new(
             StatusCode::NOT_FOUND,
-            "client_not_found",
+            Code::ClientNotFound,
             format!("no client `{}`", client_id.escape_debug()),
         )),
     }

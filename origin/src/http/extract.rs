@@ -9,6 +9,7 @@
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use tessera_proto::Code;
 use tessera_proto::TenantId;
 
 use crate::error::HttpError;
@@ -83,13 +84,13 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     HttpError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
+                        Code::BodyTooLarge,
                         format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
                     )
                 } else {
                     HttpError::new(
                         StatusCode::BAD_REQUEST,
-                        "invalid_body",
+                        Code::InvalidBody,
                         format!(
                             "the request body could not be read: {}",
                             rejection.body_text()
@@ -112,7 +113,7 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
         String::from_utf8(bytes.to_vec()).map(Self).map_err(|e| {
             HttpError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_body",
+                Code::InvalidBody,
                 format!("the request body must be UTF-8 text: {e}"),
             )
         })
@@ -130,7 +131,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody
         serde_json::from_slice(&bytes).map(Self).map_err(|e| {
             HttpError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                Code::InvalidRequest,
                 format!("malformed body: {e}"),
             )
         })

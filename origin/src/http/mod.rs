@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use tessera_proto::Code;
 
 use crate::error::HttpError;
 use crate::AppState;
@@ -37,5 +38,5 @@ async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, Htt
 }
 
 async fn not_found() -> HttpError {
-    HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    HttpError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such endpoint")
 }

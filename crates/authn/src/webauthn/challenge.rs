@@ -21,6 +21,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tessera_proto::Code;
 use tessera_proto::UnixTime;
 use zeroize::Zeroizing;
 
@@ -73,12 +74,12 @@ pub enum ChallengeError {
 
 impl ChallengeError {
     #[must_use]
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> Code {
         match self {
-            Self::Unknown => "challenge_unknown",
-            Self::Expired => "challenge_expired",
-            Self::PayloadTooLarge => "challenge_payload_too_large",
-            Self::KeyUnusable => "challenge_key_unusable",
+            Self::Unknown => Code::ChallengeUnknown,
+            Self::Expired => Code::ChallengeExpired,
+            Self::PayloadTooLarge => Code::ChallengePayloadTooLarge,
+            Self::KeyUnusable => Code::ChallengeKeyUnusable,
         }
     }
 }

@@ -35,6 +35,7 @@ pub use verify::{
 };
 
 use sha2::{Digest as _, Sha256};
+use tessera_proto::Code;
 
 /// Longest credential id a relying party must accept (§7.1 step 26: "at most 1023 bytes").
 pub const MAX_CREDENTIAL_ID_LEN: usize = 1023;
@@ -129,33 +130,33 @@ pub enum WebAuthnError {
 
 impl WebAuthnError {
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::ClientDataMalformed(_) => "client_data_malformed",
-            Self::WrongCeremony(_) => "wrong_ceremony_type",
-            Self::ChallengeMismatch => "challenge_mismatch",
-            Self::OriginNotAllowed(_) => "origin_not_allowed",
-            Self::CrossOriginNotAllowed => "cross_origin_not_allowed",
-            Self::TopOriginNotAllowed(_) => "top_origin_not_allowed",
-            Self::AttestationMalformed(_) => "attestation_malformed",
-            Self::AuthenticatorDataMalformed(_) => "authenticator_data_malformed",
-            Self::RpIdMismatch => "rp_id_mismatch",
-            Self::UserNotPresent => "user_not_present",
-            Self::UserNotVerified => "user_not_verified",
-            Self::BackupStateInvalid(_) => "backup_state_invalid",
-            Self::CredentialDataMissing => "credential_data_missing",
-            Self::CredentialIdLength(_) => "credential_id_length",
-            Self::CredentialIdMismatch => "credential_id_mismatch",
-            Self::PublicKeyMalformed(_) => "public_key_malformed",
-            Self::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
-            Self::AttestationUnsupported(_) => "attestation_unsupported",
-            Self::AttestationInvalid(_) => "attestation_invalid",
-            Self::SignatureMalformed(_) => "signature_malformed",
-            Self::SignatureInvalid => "signature_invalid",
-            Self::UserHandleMissing => "user_handle_missing",
-            Self::UserHandleMismatch => "user_handle_mismatch",
-            Self::SignCountRegressed { .. } => "sign_count_regressed",
-            Self::Backend(_) => "verifier_unavailable",
+            Self::ClientDataMalformed(_) => Code::ClientDataMalformed,
+            Self::WrongCeremony(_) => Code::WrongCeremonyType,
+            Self::ChallengeMismatch => Code::ChallengeMismatch,
+            Self::OriginNotAllowed(_) => Code::OriginNotAllowed,
+            Self::CrossOriginNotAllowed => Code::CrossOriginNotAllowed,
+            Self::TopOriginNotAllowed(_) => Code::TopOriginNotAllowed,
+            Self::AttestationMalformed(_) => Code::AttestationMalformed,
+            Self::AuthenticatorDataMalformed(_) => Code::AuthenticatorDataMalformed,
+            Self::RpIdMismatch => Code::RpIdMismatch,
+            Self::UserNotPresent => Code::UserNotPresent,
+            Self::UserNotVerified => Code::UserNotVerified,
+            Self::BackupStateInvalid(_) => Code::BackupStateInvalid,
+            Self::CredentialDataMissing => Code::CredentialDataMissing,
+            Self::CredentialIdLength(_) => Code::CredentialIdLength,
+            Self::CredentialIdMismatch => Code::CredentialIdMismatch,
+            Self::PublicKeyMalformed(_) => Code::PublicKeyMalformed,
+            Self::AlgorithmNotAllowed(_) => Code::AlgorithmNotAllowed,
+            Self::AttestationUnsupported(_) => Code::AttestationUnsupported,
+            Self::AttestationInvalid(_) => Code::AttestationInvalid,
+            Self::SignatureMalformed(_) => Code::SignatureMalformed,
+            Self::SignatureInvalid => Code::SignatureInvalid,
+            Self::UserHandleMissing => Code::UserHandleMissing,
+            Self::UserHandleMismatch => Code::UserHandleMismatch,
+            Self::SignCountRegressed { .. } => Code::SignCountRegressed,
+            Self::Backend(_) => Code::VerifierUnavailable,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `validate` (names, types, arrows, wildcards).
 
 use std::collections::BTreeMap;
+use tessera_proto::Code;
 
 use parse::{Parser, Spans};
 
@@ -32,11 +33,11 @@ pub enum SchemaErrorKind {
 impl SchemaError {
     /// Stable code.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self.kind {
-            SchemaErrorKind::Syntax => "schema_syntax",
-            SchemaErrorKind::Unsupported => "schema_unsupported",
-            SchemaErrorKind::Invalid => "schema_invalid",
+            SchemaErrorKind::Syntax => Code::SchemaSyntax,
+            SchemaErrorKind::Unsupported => Code::SchemaUnsupported,
+            SchemaErrorKind::Invalid => Code::SchemaInvalid,
         }
     }
 }

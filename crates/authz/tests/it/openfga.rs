@@ -128,7 +128,7 @@ fn refuses_what_it_cannot_map() {
     let kind = |v: serde_json::Value| openfga_to_schema(&v.to_string()).unwrap_err();
     let e = openfga_to_schema("{").unwrap_err();
     assert_eq!(
-        (e.kind, e.code()),
+        (e.kind, e.code().as_str()),
         (ImportErrorKind::Malformed, "model_malformed")
     );
     let mut m = model();

@@ -86,7 +86,10 @@ fn prefixed_types_and_ellipsis() {
 #[test]
 fn syntax_errors_say_where() {
     let e = fails("definition user {}\ndefinition doc {\n  relation viewer user\n}");
-    assert_eq!((e.line, e.column, e.code()), (3, 19, "schema_syntax"));
+    assert_eq!(
+        (e.line, e.column, e.code().as_str()),
+        (3, 19, "schema_syntax")
+    );
     assert!(e.message.contains("expected `:`"), "{e}");
     let e = fails("definition doc { permission view = viewer + }");
     assert_eq!(e.code(), "schema_syntax");

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tessera_authn::webauthn::{RelyingParty, UserVerification, WebAuthnError};
 use tessera_proto::passkeys::{AuthenticationCredential, RegistrationCredential};
+use tessera_proto::Code;
 use worker::Request;
 
 use crate::config::Config;
@@ -32,7 +33,13 @@ pub(super) fn b64(bytes: &[u8]) -> String {
 pub(super) fn unb64(text: &str, what: &str) -> Result<Vec<u8>, ApiError> {
     URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
-        .map_err(|_| ApiError::new(400, "invalid_request", format!("`{what}` is not base64url")))
+        .map_err(|_| {
+            ApiError::new(
+                400,
+                Code::InvalidRequest,
+                format!("`{what}` is not base64url"),
+            )
+        })
 }
 
 pub(super) async fn read<T: serde::de::DeserializeOwned>(
@@ -42,11 +49,20 @@ pub(super) async fn read<T: serde::de::DeserializeOwned>(
     let body = crate::http::read_body(req, crate::http::MAX_BODY).await?;
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| {
-            ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}"))
+            ApiError::new(
+                400,
+                Code::InvalidRequest,
+                format!("body must be {shape}: {e}"),
+            )
         });
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(400, "invalid_request", format!("body must be {shape}: {e}")))
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            400,
+            Code::InvalidRequest,
+            format!("body must be {shape}: {e}"),
+        )
+    })
 }
 
 /// What a browser answers a ceremony with (`PublicKeyCredential.toJSON()`).
@@ -111,7 +127,11 @@ pub(super) fn refused(e: &WebAuthnError, sign_in: bool) -> ApiError {
         )),
         ..ApiError::new(
             400,
-            if sign_in { "passkey_refused" } else { e.code() },
+            if sign_in {
+                Code::PasskeyRefused
+            } else {
+                e.code()
+            },
             message,
         )
     }
@@ -137,7 +157,7 @@ pub(super) fn challenge_of(client_data_json: &[u8]) -> Result<String, ApiError> 
         .map_err(|_| {
             ApiError::new(
                 400,
-                "client_data_malformed",
+                Code::ClientDataMalformed,
                 "clientDataJSON is not what a browser sends",
             )
         })

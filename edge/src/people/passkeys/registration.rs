@@ -7,6 +7,7 @@ use tessera_proto::passkeys::{
     AuthenticatorSelection, CreationOptions, CredentialDescriptor, CredentialParameter,
     RegisterOptionsRequest, RegistrationCredential, RpEntity, UserEntity,
 };
+use tessera_proto::Code;
 use worker::{Context, Env, Request, Response};
 
 use super::{b64, challenge_of, read, read_credential, refused, unb64, user_verification};
@@ -29,7 +30,7 @@ fn valid_display_name(name: String) -> Result<String, ApiError> {
     } else {
         Err(ApiError::new(
             400,
-            "invalid_display_name",
+            Code::InvalidDisplayName,
             "a display name is at most 64 characters, without control or invisible formatting characters",
         ))
     }
@@ -151,7 +152,7 @@ pub async fn register_verify(
     let expired = || {
         ApiError::new(
             400,
-            "challenge_unknown",
+            Code::ChallengeUnknown,
             "this sign-up has expired or was already used; start again",
         )
     };
@@ -187,7 +188,7 @@ pub async fn register_verify(
                 )),
                 ..ApiError::new(
                     403,
-                    "ceremony_not_yours",
+                    Code::CeremonyNotYours,
                     "this device was being added by someone else; start again",
                 )
             });

@@ -8,6 +8,7 @@ use tessera_authn::webauthn::{
 use tessera_proto::passkeys::{
     AuthenticationCredential, CredentialDescriptor, LoginOptionsRequest, RequestOptions,
 };
+use tessera_proto::Code;
 use worker::{Context, Env, Request, Response};
 
 use super::{b64, challenge_of, read, read_credential, refused, unb64, user_verification};
@@ -76,7 +77,7 @@ pub async fn login_verify(
         internal_message: Some(detail),
         ..ApiError::new(
             400,
-            "passkey_refused",
+            Code::PasskeyRefused,
             "that passkey could not be used to sign in; try again or use another passkey",
         )
     };

@@ -126,7 +126,7 @@ pub(super) async fn check_bulk(
             },
             Err(e) => BulkItemResult {
                 allowed: None,
-                error: Some(e.code().to_owned()),
+                error: Some(e.code().to_string()),
                 message: Some(e.to_string()),
             },
         })

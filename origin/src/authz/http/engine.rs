@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use tessera_authz::{CheckError, Engine};
+use tessera_proto::Code;
 
 use super::bad;
 use crate::authz::engine_thread::EngineFuture;
@@ -48,7 +49,7 @@ where
         .ok_or(AuthzStoreError::NoSchema)?;
     if context.len() > MAX_CONTEXT {
         return Err(bad(
-            "invalid_request",
+            Code::InvalidRequest,
             format!("at most {MAX_CONTEXT} context_relationships"),
         ));
     }

@@ -9,6 +9,7 @@ use tessera_proto::authz::{
     ExpandRequest, Expanded, LookupResourcesRequest, LookupSubjectsRequest, ResourcesFound,
     SubjectsFound,
 };
+use tessera_proto::Code;
 
 use super::engine::on_engine;
 use super::{bad, revision_for, timed, Body, Shaped};
@@ -75,12 +76,12 @@ async fn open_cursor(
     tenant: &str,
     cursor: &str,
 ) -> Result<(u64, String), HttpError> {
-    let malformed = || bad("invalid_cursor", "malformed cursor");
+    let malformed = || bad(Code::InvalidCursor, "malformed cursor");
     let (z, last) = cursor.rsplit_once('.').ok_or_else(malformed)?;
     let at = state
         .zookies
         .open(tenant, z)
-        .map_err(|_| bad("invalid_cursor", "cursor was not issued for this tenant"))?;
+        .map_err(|_| bad(Code::InvalidCursor, "cursor was not issued for this tenant"))?;
     let last = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(last)
         .ok()

@@ -50,6 +50,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use tessera_proto::authz::Consistency;
+use tessera_proto::Code;
 
 use crate::authz::store::AuthzStoreError;
 use crate::error::HttpError;
@@ -102,19 +103,19 @@ pub fn routes() -> Router<AppState> {
 impl From<AuthzStoreError> for HttpError {
     fn from(e: AuthzStoreError) -> Self {
         let (status, code) = match &e {
-            AuthzStoreError::NoSchema => (StatusCode::CONFLICT, "no_schema"),
+            AuthzStoreError::NoSchema => (StatusCode::CONFLICT, Code::NoSchema),
             AuthzStoreError::Schema(s) => (StatusCode::BAD_REQUEST, s.code()),
             AuthzStoreError::Relationship(r) => (StatusCode::BAD_REQUEST, r.code()),
             AuthzStoreError::SchemaBreaksData(_) => {
-                (StatusCode::CONFLICT, "schema_breaks_relationships")
+                (StatusCode::CONFLICT, Code::SchemaBreaksRelationships)
             }
-            AuthzStoreError::AlreadyExists(_) => (StatusCode::CONFLICT, "relationship_exists"),
-            AuthzStoreError::DuplicateUpdate(_) => (StatusCode::BAD_REQUEST, "duplicate_update"),
+            AuthzStoreError::AlreadyExists(_) => (StatusCode::CONFLICT, Code::RelationshipExists),
+            AuthzStoreError::DuplicateUpdate(_) => (StatusCode::BAD_REQUEST, Code::DuplicateUpdate),
             AuthzStoreError::PreconditionFailed(_) => {
-                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+                (StatusCode::PRECONDITION_FAILED, Code::PreconditionFailed)
             }
             AuthzStoreError::RevisionUnavailable(_) => {
-                (StatusCode::BAD_REQUEST, "revision_unavailable")
+                (StatusCode::BAD_REQUEST, Code::RevisionUnavailable)
             }
             AuthzStoreError::Database(_) => return HttpError::internal(e.to_string()),
         };
@@ -128,7 +129,7 @@ impl From<tessera_authz::RelationshipError> for HttpError {
     }
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> HttpError {
+fn bad(code: Code, message: impl Into<String>) -> HttpError {
     HttpError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
@@ -147,9 +148,12 @@ impl<T: Shaped, S: Send + Sync> FromRequest<S> for Body<T> {
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
         let RawBody(raw) = RawBody::from_request(req, state).await?;
-        serde_json::from_slice(&raw)
-            .map(Self)
-            .map_err(|e| bad("invalid_request", format!("body must be {}: {e}", T::SHAPE)))
+        serde_json::from_slice(&raw).map(Self).map_err(|e| {
+            bad(
+                Code::InvalidRequest,
+                format!("body must be {}: {e}", T::SHAPE),
+            )
+        })
     }
 }
 
@@ -160,7 +164,7 @@ const MAX_BATCH: usize = 1000;
 fn within_batch(len: usize, what: &str, unit: &str) -> Result<(), HttpError> {
     if len == 0 || len > MAX_BATCH {
         return Err(bad(
-            "invalid_request",
+            Code::InvalidRequest,
             format!("{what} 1 to {MAX_BATCH} {unit}"),
         ));
     }

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use tessera_authz::relationship::ObjectRef;
 use tessera_proto::authz::{TokenRoles, TokenRolesRequest};
+use tessera_proto::Code;
 
 use super::{bad, Body, Shaped};
 use crate::error::HttpError;
@@ -34,7 +35,7 @@ pub(super) async fn write_token_roles(
 ) -> Result<Json<TokenRoles>, HttpError> {
     if req.roles.len() > MAX_TOKEN_ROLES {
         return Err(bad(
-            "invalid_request",
+            Code::InvalidRequest,
             format!("at most {MAX_TOKEN_ROLES} token roles"),
         ));
     }
@@ -44,7 +45,7 @@ pub(super) async fn write_token_roles(
     for role in req.roles {
         let malformed = || {
             bad(
-                "invalid_role",
+                Code::InvalidRole,
                 format!("role `{role}` must be `type:id#permission`"),
             )
         };
@@ -56,7 +57,7 @@ pub(super) async fn write_token_roles(
         });
         if !known {
             return Err(bad(
-                "invalid_role",
+                Code::InvalidRole,
                 format!(
                     "role `{role}`: the schema has no `{permission}` on type `{}`",
                     resource.object_type

@@ -235,7 +235,7 @@ fn register_raw(
 }
 
 fn code<T: std::fmt::Debug>(r: Result<T, WebAuthnError>) -> &'static str {
-    r.expect_err("must be refused").code()
+    r.expect_err("must be refused").code().as_str()
 }
 
 mod authentication;
