@@ -47,10 +47,10 @@ pub struct BulkCheckRequest {
     pub consistency: Consistency,
 }
 
-/// An edge answer.
+/// What an edge answer says besides its results: the revision it was computed at, and how fresh it is.
+/// Flattened into [`CheckResponse`] and [`BulkCheckResponse`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckResponse {
-    pub allowed: bool,
+pub struct AnswerAt {
     /// The revision the answer was computed at, as a zookie (pass it back for read-your-writes).
     pub zookie: String,
     pub revision: u64,
@@ -61,6 +61,14 @@ pub struct CheckResponse {
     /// An upper bound on how far behind the true head this answer may be, in milliseconds (0: computed at
     /// the head, or it meets an `at_least_as_fresh` zookie).
     pub staleness_ms: u64,
+}
+
+/// An edge answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResponse {
+    pub allowed: bool,
+    #[serde(flatten)]
+    pub at: AnswerAt,
 }
 
 /// One result of a bulk check: `allowed`, or an error for that item only.
@@ -78,11 +86,8 @@ pub struct BulkItemResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkCheckResponse {
     pub results: Vec<BulkItemResult>,
-    pub zookie: String,
-    pub revision: u64,
-    pub cached: bool,
-    pub stale: bool,
-    pub staleness_ms: u64,
+    #[serde(flatten)]
+    pub at: AnswerAt,
 }
 
 /// The origin's answer to `POST /v1/tenants/{t}/check`.
@@ -109,4 +114,33 @@ pub struct OriginHead {
     pub revision: u64,
     pub schema_revision: u64,
     pub zookie: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_flat_on_the_wire() {
+        let answer = CheckResponse {
+            allowed: true,
+            at: AnswerAt {
+                zookie: "z".into(),
+                revision: 7,
+                cached: true,
+                stale: false,
+                staleness_ms: 12,
+            },
+        };
+        let json = serde_json::to_value(&answer).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"allowed": true, "zookie": "z", "revision": 7, "cached": true,
+                               "stale": false, "staleness_ms": 12})
+        );
+        assert_eq!(
+            serde_json::from_value::<CheckResponse>(json).ok(),
+            Some(answer)
+        );
+    }
 }

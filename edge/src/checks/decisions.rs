@@ -20,7 +20,7 @@ use serde_json::json;
 use tessera_authz::decision_cache::Freshness;
 use tessera_authz::head_knowledge::Step;
 use tessera_authz::{revision_unverified, ObjectRef, RelationshipError, SubjectRef};
-use tessera_proto::check::{CheckItem, Consistency};
+use tessera_proto::check::{AnswerAt, CheckItem, Consistency};
 use worker::{Context, Env};
 
 use crate::checks::from_origin;
@@ -125,13 +125,9 @@ pub struct Batch {
     pub staleness_ms: u64,
 }
 
-/// What an answer says besides its results.
+/// What an answer says besides its results: what the client sees, and where it came from.
 pub struct About {
-    pub zookie: String,
-    pub revision: u64,
-    pub cached: bool,
-    pub stale: bool,
-    pub staleness_ms: u64,
+    pub at: AnswerAt,
     pub source: Source,
 }
 
@@ -140,11 +136,13 @@ impl Batch {
     #[must_use]
     pub fn split(self) -> (Vec<Result<Decision, ItemError>>, About) {
         let about = About {
-            zookie: self.zookie,
-            revision: self.revision,
-            cached: self.source != Source::Origin,
-            stale: self.stale,
-            staleness_ms: self.staleness_ms,
+            at: AnswerAt {
+                zookie: self.zookie,
+                revision: self.revision,
+                cached: self.source != Source::Origin,
+                stale: self.stale,
+                staleness_ms: self.staleness_ms,
+            },
             source: self.source,
         };
         (self.results, about)

@@ -120,11 +120,7 @@ impl Endpoint for Check {
         };
         Ok(CheckResponse {
             allowed,
-            zookie: about.zookie,
-            revision: about.revision,
-            cached: about.cached,
-            stale: about.stale,
-            staleness_ms: about.staleness_ms,
+            at: about.at,
         })
     }
 }
@@ -177,11 +173,7 @@ impl Endpoint for CheckBulk {
             .collect();
         Ok(BulkCheckResponse {
             results,
-            zookie: about.zookie,
-            revision: about.revision,
-            cached: about.cached,
-            stale: about.stale,
-            staleness_ms: about.staleness_ms,
+            at: about.at,
         })
     }
 }
