@@ -20,7 +20,8 @@ use tessera_proto::Code;
 use tessera_proto::{AccessTokenClaims, Audience};
 use worker::{Context, Env, Request, Response};
 
-use crate::checks::decisions::{self, Question, Source};
+use crate::checks::answers::{Question, Source};
+use crate::checks::decisions;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::tokens::keyring;

@@ -10,7 +10,7 @@ use tessera_authz::caller::{Caller, CallerClaims};
 use tessera_proto::Code;
 use worker::{Env, Request};
 
-use crate::checks::decisions::{valid_tenant, Question};
+use crate::checks::answers::{valid_tenant, Question};
 use crate::config::Config;
 use crate::error::ApiError;
 

@@ -12,146 +12,22 @@
 //! head was confirmed within the bound (marked `stale`); anything the cache cannot answer at the requested
 //! consistency fails with `503 consistency_unavailable`, never a guess.
 
-use std::rc::Rc;
-use std::str::FromStr;
 use tessera_proto::Code;
 
 use serde_json::json;
 use tessera_authz::decision_cache::Freshness;
 use tessera_authz::head_knowledge::Step;
-use tessera_authz::{revision_unverified, ObjectRef, RelationshipError, SubjectRef};
-use tessera_proto::check::{AnswerAt, CheckItem, Consistency};
+use tessera_authz::revision_unverified;
+use tessera_proto::check::{CheckItem, Consistency};
 use worker::{Context, Env};
 
+use crate::checks::answers::{unavailable, Batch, Question};
 use crate::checks::from_origin;
 use crate::checks::heads;
 use crate::checks::tiers::{self, At, Chain as _};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::log;
-
-/// A cached answer.
-#[derive(Clone)]
-pub struct Decision {
-    pub allowed: bool,
-    pub zookie: Rc<str>,
-}
-
-/// Where the answers came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    Isolate,
-    Kv,
-    Origin,
-}
-
-impl Source {
-    /// The `tessera-cache` header's value.
-    pub fn header(self) -> &'static str {
-        match self {
-            Self::Isolate => "isolate",
-            Self::Kv => "kv",
-            Self::Origin => "origin",
-        }
-    }
-}
-
-/// A question, validated and in canonical form.
-pub struct Question {
-    pub resource: String,
-    pub permission: String,
-    pub subject: String,
-}
-
-impl Question {
-    /// # Errors
-    /// `400` with the relationship parser's code when a part is malformed.
-    pub fn parse(item: &CheckItem) -> Result<Self, ApiError> {
-        fn part<T: FromStr<Err = RelationshipError>>(
-            what: &str,
-            text: &str,
-        ) -> Result<T, ApiError> {
-            text.parse().map_err(|e: RelationshipError| {
-                ApiError::new(400, e.code(), format!("{what} `{text}`: {e}"))
-            })
-        }
-        let resource: ObjectRef = part("resource", &item.resource)?;
-        let subject: SubjectRef = part("subject", &item.subject)?;
-        let p = &item.permission;
-        let plausible = p.len() <= 64
-            && p.starts_with(|c: char| c.is_ascii_alphabetic())
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !plausible {
-            return Err(ApiError::new(
-                400,
-                Code::InvalidPermission,
-                format!("permission `{p}` is not a permission name"),
-            ));
-        }
-        Ok(Self {
-            resource: resource.to_string(),
-            permission: p.clone(),
-            subject: subject.to_string(),
-        })
-    }
-
-    pub(crate) fn item(&self) -> CheckItem {
-        CheckItem {
-            resource: self.resource.clone(),
-            permission: self.permission.clone(),
-            subject: self.subject.clone(),
-        }
-    }
-}
-
-/// Tenant names as the origin accepts them (`tessera_proto::TenantId`).
-pub fn valid_tenant(t: &str) -> bool {
-    t.parse::<tessera_proto::TenantId>().is_ok()
-}
-
-/// An error the origin gave for one question.
-pub struct ItemError {
-    pub code: String,
-    pub message: String,
-}
-
-/// Answers to a batch of questions, all at one revision.
-pub struct Batch {
-    pub results: Vec<Result<Decision, ItemError>>,
-    pub zookie: String,
-    pub revision: u64,
-    pub source: Source,
-    pub stale: bool,
-    pub staleness_ms: u64,
-}
-
-/// What an answer says besides its results: what the client sees, and where it came from.
-pub struct About {
-    pub at: AnswerAt,
-    pub source: Source,
-}
-
-impl Batch {
-    /// The results, and what the answer says about them.
-    #[must_use]
-    pub fn split(self) -> (Vec<Result<Decision, ItemError>>, About) {
-        let about = About {
-            at: AnswerAt {
-                zookie: self.zookie,
-                revision: self.revision,
-                cached: self.source != Source::Origin,
-                stale: self.stale,
-                staleness_ms: self.staleness_ms,
-            },
-            source: self.source,
-        };
-        (self.results, about)
-    }
-}
-
-pub(crate) fn unavailable(message: impl Into<String>, detail: impl Into<String>) -> ApiError {
-    ApiError::unavailable(Code::ConsistencyUnavailable, message, detail)
-}
 
 /// The freshness a consistency asks for, with its zookie (if any) reduced to its revision. The edge reads
 /// the revision without the zookie's key: a zookie can only make the edge demand more, and any zookie the

@@ -12,8 +12,9 @@ use tessera_proto::check::{
 use tessera_proto::Code;
 use worker::{Context, Env, Request, Response};
 
+use crate::checks::answers::{About, Decision, ItemError, Question};
 use crate::checks::caller::{question, read_request};
-use crate::checks::decisions::{decide, About, Decision, ItemError, Question};
+use crate::checks::decisions::decide;
 use crate::config::Config;
 use crate::error::ApiError;
 

@@ -8,7 +8,7 @@ use tessera_authz::decision_cache::Head;
 use tessera_proto::check::{BulkCheckRequest, Consistency, OriginBulkCheck};
 use worker::{Env, Method};
 
-use crate::checks::decisions::{unavailable, Batch, Decision, ItemError, Question, Source};
+use crate::checks::answers::{unavailable, Batch, Decision, ItemError, Question, Source};
 use crate::checks::heads;
 use crate::checks::tiers::{At, Chain};
 use crate::config::Config;

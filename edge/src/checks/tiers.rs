@@ -18,7 +18,7 @@ use tessera_authz::decision_cache::{decision_key, BoundedCache, Head};
 use worker::kv::KvStore;
 use worker::{Context, Env};
 
-use crate::checks::decisions::{Decision, Question, Source};
+use crate::checks::answers::{Decision, Question, Source};
 use crate::config::Config;
 use crate::log;
 
@@ -299,7 +299,7 @@ mod tests {
     use tessera_authz::decision_cache::Head;
 
     use super::{Answers, At, Chain, Found, Tier};
-    use crate::checks::decisions::{Decision, Question, Source};
+    use crate::checks::answers::{Decision, Question, Source};
 
     /// A tier over a map from resource to answer, recording what it was asked to store.
     struct Fake {

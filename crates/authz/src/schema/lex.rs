@@ -3,6 +3,15 @@
 
 use super::{err, SchemaError, SchemaErrorKind};
 
+/// A name of a definition, relation or permission: a letter, then letters, digits and `_`, at most 64.
+pub(super) fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Tok {
     Ident(String),

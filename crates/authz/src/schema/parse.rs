@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::lex::{Tok, Token};
-use super::validate::valid_name;
+use super::lex::{valid_name, Tok, Token};
 use super::*;
 
 pub(super) struct Parser {

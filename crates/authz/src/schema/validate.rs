@@ -4,14 +4,6 @@
 use super::parse::Spans;
 use super::*;
 
-pub(super) fn valid_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-}
-
 pub(super) fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
     for (def_name, def) in &schema.definitions {
         let at = |member: &str| {
