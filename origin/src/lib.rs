@@ -11,6 +11,7 @@ pub mod authz;
 pub mod clients;
 pub mod error;
 pub mod http;
+pub mod scim;
 pub mod store;
 
 use std::sync::Arc;

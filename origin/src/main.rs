@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use cli::authz::{authz_cmd, AuthzCommand};
 use cli::clients::{clients_cmd, ClientsCommand};
 use cli::jwt::{jwt_cmd, JwtCommand};
+use cli::scim::{scim_cmd, ScimCommand};
+use cli::users::{users_cmd, UsersCommand};
 use tessera_origin::store::Store;
 use tessera_origin::{http, AppState, ServiceToken};
 
@@ -76,6 +78,16 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// People: deactivate (deprovision) and reactivate users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// SCIM provisioning: the tenants' bearer tokens.
+    Scim {
+        #[command(subcommand)]
+        command: ScimCommand,
+    },
     /// Generate random secrets for a local edge (`.dev.vars` format, printed to stdout).
     DevVars,
     /// Work with access tokens natively (pure-Rust p256): verify against a JWKS, or sign with a dev key.
@@ -140,6 +152,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Clients { command } => clients_cmd(&store, command).await,
+        Command::Users { command } => users_cmd(&store, command).await,
+        Command::Scim { command } => scim_cmd(&store, command).await,
         Command::Authz {
             tenant,
             max_depth,

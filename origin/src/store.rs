@@ -69,6 +69,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     TOKEN_ROLES_TABLE,
     ACCOUNTS_TABLES,
     TOTP_BUDGET_COLUMNS,
+    PROVISIONING_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -94,6 +95,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     TOKEN_ROLES_TABLE,
     ACCOUNTS_TABLES,
     TOTP_BUDGET_COLUMNS,
+    PROVISIONING_TABLES,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -132,6 +134,30 @@ const ACCOUNTS_TABLES: &str = "CREATE TABLE users (
 const TOTP_BUDGET_COLUMNS: &str =
     "ALTER TABLE totp_secrets ADD COLUMN failures BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE totp_secrets ADD COLUMN locked_until BIGINT;";
+
+/// Provisioning (SCIM) and deprovisioning: a user can be deactivated (its sessions end, it cannot sign in
+/// until reactivated) and carries its SCIM attributes (`scim`, a JSON object), an `external_id` unique per
+/// tenant and a `version` for ETags; groups (their members are relationships, `group:{id}#member@user:{id}`);
+/// the tenants' SCIM bearer tokens, stored as SHA-256 hashes.
+const PROVISIONING_TABLES: &str = "ALTER TABLE users ADD COLUMN active BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN external_id TEXT;
+    ALTER TABLE users ADD COLUMN scim TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX users_external_id ON users (tenant, external_id) WHERE external_id IS NOT NULL;
+    CREATE TABLE scim_groups (
+        tenant TEXT NOT NULL, group_id TEXT NOT NULL, display_name TEXT NOT NULL, external_id TEXT,
+        scim TEXT NOT NULL DEFAULT '{}', version BIGINT NOT NULL DEFAULT 1, created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, group_id)
+    );
+    CREATE UNIQUE INDEX scim_groups_external_id ON scim_groups (tenant, external_id) WHERE external_id IS NOT NULL;
+    CREATE TABLE scim_tokens (
+        token_hash TEXT PRIMARY KEY NOT NULL, token_id TEXT NOT NULL, tenant TEXT NOT NULL,
+        label TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+    );
+    CREATE UNIQUE INDEX scim_tokens_id ON scim_tokens (token_id);
+    CREATE INDEX scim_tokens_tenant ON scim_tokens (tenant);";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

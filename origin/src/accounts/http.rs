@@ -218,9 +218,10 @@ async fn passkey(
         .passkey(&tenant, &credential_id)
         .await?
         .ok_or_else(unknown)?;
+    // A deactivated user's passkeys are as unknown as any other: sign-in fails the same way.
     let user = state
         .accounts
-        .user(&tenant, &passkey.user_id)
+        .active_user(&tenant, &passkey.user_id)
         .await?
         .ok_or_else(unknown)?;
     Ok(Json(PasskeyWithUser { passkey, user }))

@@ -25,6 +25,7 @@ use crate::store::Db;
 
 pub mod http;
 mod people;
+pub use people::set_active;
 mod sessions;
 mod totp;
 
@@ -115,6 +116,14 @@ fn random_b64<const N: usize>() -> Result<String, AccountsError> {
     crate::random_bytes::<N>()
         .map(|b| b64(&b))
         .map_err(|e| AccountsError::Sealing(format!("randomness: {e}")))
+}
+
+/// What [`Accounts::set_active`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveChange {
+    pub active: bool,
+    /// Sessions ended by a deactivation (0 when activating, or when none was live).
+    pub sessions_ended: u64,
 }
 
 /// How long a session (and so its refresh tokens) lives, in seconds.

@@ -3,9 +3,11 @@
 use tessera_proto::UnixTime;
 
 use super::{
-    is_unique_violation, row_to_passkey, row_to_user, Accounts, AccountsError, Passkey, User,
+    is_unique_violation, row_to_passkey, row_to_user, Accounts, AccountsError, ActiveChange,
+    Passkey, User,
 };
 use crate::on_db;
+use crate::store::Db;
 
 /// Insert `$p` (a [`Passkey`]) for `$tenant` on `$exec` (a connection or transaction), `?`-propagating.
 macro_rules! insert_passkey {
@@ -117,6 +119,37 @@ impl Accounts {
         }))
     }
 
+    /// The user, if it exists and is active (a deactivated user cannot sign in).
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn active_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<User>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM users WHERE tenant = $1 AND user_id = $2 AND active = 1")
+                .bind(tenant).bind(user_id)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_user(&r)).transpose()?
+        }))
+    }
+
+    /// Activate or deactivate a user: see [`set_active`].
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn set_active(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        active: bool,
+        now: UnixTime,
+    ) -> Result<Option<ActiveChange>, AccountsError> {
+        set_active(&self.db, tenant, user_id, active, now).await
+    }
+
     /// # Errors
     /// The database.
     pub async fn passkeys_of(
@@ -195,4 +228,50 @@ impl Accounts {
         });
         Ok(done == 1)
     }
+}
+
+/// Activate or deactivate a user. Deactivating ends every session of the user in the same transaction
+/// (their refresh tokens die with them, and the edge's introspection reports their access tokens
+/// inactive); a reactivated user signs in again. Returns `None` for an unknown user.
+///
+/// # Errors
+/// The database.
+pub async fn set_active(
+    db: &Db,
+    tenant: &str,
+    user_id: &str,
+    active: bool,
+    now: UnixTime,
+) -> Result<Option<ActiveChange>, AccountsError> {
+    let flag = i64::from(active);
+    Ok(on_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // The write comes first: it takes the user's row lock (SQLite: the write lock), so a session
+        // being created for this user (which locks the same row first) is either seen and ended here,
+        // or sees the user inactive.
+        let before: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET active = $1, version = version + (CASE WHEN active = $1 THEN 0 ELSE 1 END),
+                 updated_at = $2
+             WHERE tenant = $3 AND user_id = $4
+             RETURNING version",
+        )
+        .bind(flag).bind(now.as_secs()).bind(tenant).bind(user_id)
+        .fetch_optional(&mut *tx).await?;
+        if before.is_none() {
+            return Ok(None);
+        }
+        let sessions_ended = if active {
+            0
+        } else {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deprovisioned'
+                 WHERE tenant = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now.as_secs()).bind(tenant).bind(user_id)
+            .execute(&mut *tx).await?
+            .rows_affected()
+        };
+        tx.commit().await?;
+        Some(ActiveChange { active, sessions_ended })
+    }))
 }

@@ -9,10 +9,10 @@ use super::{
 use crate::on_db;
 
 impl Accounts {
-    /// A new session and its first refresh token.
+    /// A new session and its first refresh token, for an active user.
     ///
     /// # Errors
-    /// The database.
+    /// [`AccountsError::UnknownUser`] for an unknown or deactivated user; the database.
     pub async fn create_session(
         &self,
         tenant: &str,
@@ -28,6 +28,16 @@ impl Accounts {
         let expires_at = now.plus_secs(SESSION_TTL).as_secs();
         on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
+            // First the user's row lock (SQLite: the write lock): a deactivation running now either
+            // finishes first (and this sees the user inactive) or waits and then ends this session too.
+            let active: Option<i64> = sqlx::query_scalar(
+                "UPDATE users SET active = active WHERE tenant = $1 AND user_id = $2 RETURNING active",
+            )
+            .bind(tenant).bind(user_id)
+            .fetch_optional(&mut *tx).await?;
+            if active != Some(1) {
+                return Err(AccountsError::UnknownUser);
+            }
             sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
                 .bind(&sid).bind(tenant).bind(user_id).bind(&amr_json).bind(acr).bind(now.as_secs()).bind(expires_at)
                 .execute(&mut *tx).await?;

@@ -3,3 +3,5 @@
 pub mod authz;
 pub mod clients;
 pub mod jwt;
+pub mod scim;
+pub mod users;
