@@ -20,10 +20,12 @@
 //! sorting inside the store, or custom schemas (the model is the built-in one; attribute names are
 //! `&'static str`).
 pub mod error;
+pub mod filter;
 pub mod schema;
 pub mod time;
 
 pub use error::{error_body, error_body_parts, ScimError, ScimType};
+pub use filter::{compile_filter, parse_filter, BoundFilter, Filter, FilterError, Pushdown};
 pub use schema::group::group_resource_type;
 pub use schema::user::user_resource_type;
 pub use schema::ResourceType;
