@@ -21,11 +21,16 @@
 //! `&'static str`).
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod schema;
 pub mod time;
 
 pub use error::{error_body, error_body_parts, ScimError, ScimType};
 pub use filter::{compile_filter, parse_filter, BoundFilter, Filter, FilterError, Pushdown};
+pub use patch::{
+    apply_patch, parse_patch, plan_group_patch, Correction, GroupPatchPlan, MemberChanges,
+    PatchError, PatchOutcome, PatchRequest,
+};
 pub use schema::group::group_resource_type;
 pub use schema::user::user_resource_type;
 pub use schema::ResourceType;
