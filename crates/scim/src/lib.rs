@@ -19,14 +19,18 @@
 //! versions are the origin's. It does not implement bulk operations, `/Me`, ETags, password changes,
 //! sorting inside the store, or custom schemas (the model is the built-in one; attribute names are
 //! `&'static str`).
+
+pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod list;
 pub mod patch;
 pub mod schema;
 pub mod time;
 
 pub use error::{error_body, error_body_parts, ScimError, ScimType};
 pub use filter::{compile_filter, parse_filter, BoundFilter, Filter, FilterError, Pushdown};
+pub use list::{list_response, ListError, Page, Projection, SortOrder, SortSpec};
 pub use patch::{
     apply_patch, parse_patch, plan_group_patch, Correction, GroupPatchPlan, MemberChanges,
     PatchError, PatchOutcome, PatchRequest,
