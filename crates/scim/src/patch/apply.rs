@@ -20,9 +20,10 @@
 use serde_json::{Map, Value};
 
 use super::path::{Bound, PatchPath};
+use super::select::filtered;
 use super::value::{check_multi, check_single, Ctx};
 use super::{Correction, Op, PatchError, PatchErrorKind, PatchRequest};
-use crate::filter::{get_ci, BoundFilter, CompareOp, Filter};
+use crate::filter::get_ci;
 use crate::schema::{AttrType, Attribute, Mutability, ResourceType};
 
 /// The result of a PATCH.
@@ -227,7 +228,7 @@ fn apply_bound(
     Ok(())
 }
 
-fn map_get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(super) fn map_get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).or_else(|| {
         map.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -319,7 +320,7 @@ fn whole(
 }
 
 /// Set, replace or remove sub-attribute `sub` of one complex value, judging its mutability.
-fn set_sub(
+pub(super) fn set_sub(
     obj: &mut Map<String, Value>,
     sub: &Attribute,
     op: Op,
@@ -348,139 +349,6 @@ fn set_sub(
     Ok(())
 }
 
-/// An operation on the values of a multi-valued complex attribute that a filter selects.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one internal step with its whole context"
-)]
-fn filtered(
-    attr: &Attribute,
-    op: Op,
-    before: Option<&Value>,
-    (matcher, raw): (&BoundFilter, &Filter),
-    sub: Option<&Attribute>,
-    value: Option<&Value>,
-    text: &str,
-    ctx: &mut Ctx<'_>,
-) -> Result<Option<Value>, PatchError> {
-    let mut items = before
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let hits: Vec<usize> = (0..items.len())
-        .filter(|&i| items.get(i).is_some_and(|v| matcher.matches(v)))
-        .collect();
-    match (op, sub) {
-        (Op::Remove, None) => {
-            let mut i = 0;
-            items.retain(|_| {
-                i += 1;
-                !hits.contains(&(i - 1))
-            });
-        }
-        (Op::Remove, Some(s)) => {
-            for &h in &hits {
-                if let Some(Value::Object(obj)) = items.get_mut(h) {
-                    set_sub(obj, s, Op::Remove, None, text, ctx)?;
-                }
-            }
-        }
-        (_, _) if hits.is_empty() => {
-            let Some(mut created) = eq_fields(raw, attr) else {
-                return Err(ctx.err(
-                    PatchErrorKind::NoTarget,
-                    format!("`{text}` matches no value"),
-                ));
-            };
-            match sub {
-                Some(s) => set_sub(&mut created, s, op, value, text, ctx)?,
-                None => {
-                    if let Some(Value::Object(m)) = value
-                        .map(|v| check_single(attr, v, text, ctx))
-                        .transpose()?
-                    {
-                        created.extend(m);
-                    }
-                }
-            }
-            ctx.corrections.push(Correction::CreatedFromFilter {
-                operation: ctx.operation,
-                path: text.to_owned(),
-            });
-            items.push(Value::Object(created));
-        }
-        (_, Some(s)) => {
-            for &h in &hits {
-                if let Some(Value::Object(obj)) = items.get_mut(h) {
-                    set_sub(obj, s, op, value, text, ctx)?;
-                }
-            }
-        }
-        (_, None) => {
-            let Some(v) = value.filter(|v| !v.is_null()) else {
-                return Err(ctx.err(PatchErrorKind::Value, format!("`{text}` needs a value")));
-            };
-            let Value::Object(new) = check_single(attr, v, text, ctx)? else {
-                return Err(ctx.err(PatchErrorKind::Value, format!("`{text}` takes an object")));
-            };
-            for &h in &hits {
-                if let Some(Value::Object(obj)) = items.get_mut(h) {
-                    let old = obj.clone();
-                    let mut next = if op == Op::Add {
-                        old.clone()
-                    } else {
-                        Map::new()
-                    };
-                    next.extend(new.clone());
-                    for s in attr
-                        .sub_attributes
-                        .iter()
-                        .filter(|s| s.mutability != Mutability::ReadWrite)
-                    {
-                        let (o, n) = (map_get_ci(&old, s.name), next.get(s.name));
-                        if s.mutability == Mutability::ReadOnly {
-                            // Read-only values stay as they were.
-                            if let Some(o) = o {
-                                next.insert(s.name.to_owned(), o.clone());
-                            }
-                        } else if o.is_some() && n != o {
-                            return Err(ctx.err(
-                                PatchErrorKind::Mutability,
-                                format!("`{}.{}` is immutable", attr.name, s.name),
-                            ));
-                        }
-                    }
-                    *obj = next;
-                }
-            }
-        }
-    }
-    one_primary(&mut items);
-    Ok(Some(Value::Array(items)))
-}
-
-/// The value a filter of `eq` comparisons describes (`type eq "work"` → `{"type": "work"}`), or `None`
-/// when the filter is anything else.
-fn eq_fields(filter: &Filter, attr: &Attribute) -> Option<Map<String, Value>> {
-    match filter {
-        Filter::And(a, b) => {
-            let mut m = eq_fields(a, attr)?;
-            m.extend(eq_fields(b, attr)?);
-            Some(m)
-        }
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.urn.is_none() && path.sub.is_none() && !value.is_null() => {
-            let sub = attr.sub(&path.name)?;
-            (sub.mutability != Mutability::ReadOnly)
-                .then(|| Map::from_iter([(sub.name.to_owned(), value.clone())]))
-        }
-        _ => None,
-    }
-}
-
 /// Whether two values of a multi-valued attribute are the same value: by `value` (and `type`, when
 /// both have one) for complex values, by equality otherwise; strings honour `caseExact`.
 pub(super) fn same_element(attr: &Attribute, a: &Value, b: &Value) -> bool {
@@ -505,7 +373,7 @@ pub(super) fn same_element(attr: &Attribute, a: &Value, b: &Value) -> bool {
 }
 
 /// RFC 7643 §2.4: at most one value is `primary`; the last one marked wins.
-fn one_primary(items: &mut [Value]) {
+pub(super) fn one_primary(items: &mut [Value]) {
     let last = items
         .iter()
         .rposition(|v| get_ci(v, "primary") == Some(&Value::Bool(true)));

@@ -1,7 +1,7 @@
 //! PATCH (RFC 7644 §3.5.2): `PatchOp` bodies parsed ([`parse_patch`], this file), their paths read and
 //! bound (`path`), values checked against the schema (`value`), the operations applied to a resource
-//! ([`apply_patch`], `apply`), and a Group PATCH turned into member changes ([`plan_group_patch`],
-//! `group`).
+//! ([`apply_patch`], `apply`; the values a filter selects, `select`), and a Group PATCH turned into
+//! member changes ([`plan_group_patch`], `group`).
 //!
 //! Real clients deviate from the RFC. What Microsoft Entra ID and Okta are documented to send is
 //! accepted and reported as a [`Correction`], which the shell logs; anything else is refused.
@@ -16,6 +16,7 @@ use crate::filter::FilterError;
 mod apply;
 mod group;
 mod path;
+mod select;
 mod value;
 
 pub use apply::{apply_patch, PatchOutcome};
@@ -85,6 +86,9 @@ pub enum Correction {
     /// `add`/`replace` on `emails[type eq "work"].value` with no matching value: a value was created
     /// from the filter's equalities (Entra ID), where the RFC says `noTarget`.
     CreatedFromFilter { operation: usize, path: String },
+    /// A bare value for a complex attribute that has a `value` sub-attribute (Entra ID's `manager`
+    /// given as the manager's id): read as `{"value": ...}`.
+    BareComplexValue { operation: usize, path: String },
     /// A read-only sub-attribute inside a value (`members[].display`, `manager.displayName`) was
     /// ignored, as RFC 7644 §3.5.1 ignores read-only values on PUT.
     ReadOnlyIgnored { operation: usize, path: String },
@@ -102,6 +106,7 @@ impl Correction {
             Correction::RemoveByValue { .. } => "scim_remove_by_value",
             Correction::SingleValueWrapped { .. } => "scim_single_value_wrapped",
             Correction::CreatedFromFilter { .. } => "scim_created_from_filter",
+            Correction::BareComplexValue { .. } => "scim_bare_complex_value",
             Correction::ReadOnlyIgnored { .. } => "scim_read_only_ignored",
         }
     }

@@ -107,6 +107,16 @@ pub(super) fn check_single(
             }
             Ok(Value::Object(out))
         }
+        (AttrType::Complex, Value::String(_) | Value::Number(_) | Value::Bool(_))
+            if attr.sub("value").is_some() =>
+        {
+            ctx.corrections.push(Correction::BareComplexValue {
+                operation: ctx.operation,
+                path: path.to_owned(),
+            });
+            let wrapped = Value::Object(Map::from_iter([("value".to_owned(), v.clone())]));
+            check_single(attr, &wrapped, path, ctx)
+        }
         (AttrType::Complex, _) => wrong(ctx, "an object"),
         (AttrType::String | AttrType::Reference | AttrType::Binary, _) => wrong(ctx, "a string"),
         (AttrType::Boolean, _) => wrong(ctx, "a boolean"),

@@ -1,5 +1,5 @@
-//! The core Group schema (RFC 7643 §4.2, §8.7.1). Members' `value`, `$ref` and `type` are immutable: a
-//! member is added or removed, never edited in place.
+//! The core Group schema (RFC 7643 §4.2, §8.7.1). Members' sub-attributes are immutable: a member is
+//! added or removed, never edited in place (`display` too, which RFC 7644 §3.5.2.1's example sends).
 
 use super::{common_attributes, AttrType, Attribute, Mutability, ResourceType, Schema};
 
@@ -31,8 +31,10 @@ pub fn group_schema() -> Schema {
                     .references(&["User", "Group"]),
                     imm(Attribute::string("type", "The type of the member")
                         .canonical(&["User", "Group"])),
-                    Attribute::string("display", "A human-readable name of the member")
-                        .mutability(Mutability::ReadOnly),
+                    imm(Attribute::string(
+                        "display",
+                        "A human-readable name of the member",
+                    )),
                 ],
             )
             .multi(),
