@@ -122,7 +122,9 @@ fn pathless(
             }
             Err(e) => return Err(e),
         };
-        if key.contains('.') || (key.contains(':') && !matches!(bound, Bound::Extension(_))) {
+        if (path.attr.sub.is_some() || path.attr.urn.is_some())
+            && !matches!(bound, Bound::Extension(_))
+        {
             ctx.corrections.push(Correction::PathAsValueKey {
                 operation: ctx.operation,
                 key: key.clone(),

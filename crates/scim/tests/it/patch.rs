@@ -382,3 +382,42 @@ fn body_shape_errors() {
     );
     assert_eq!(syntax(json!([1, 2])), PatchErrorKind::Syntax);
 }
+
+#[test]
+fn pathless_extension_and_core_urn_objects() {
+    // The RFC's own form: an extension's attributes under its URN; core attributes under the core URN.
+    let out = patch(
+        &bjensen(),
+        &user_resource_type(),
+        json!([{"op": "replace", "value": {
+            ENTERPRISE: {"department": "Sales", "costCenter": "4130"},
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"title": "Lead"}
+        }}]),
+    );
+    assert_eq!(out.resource[ENTERPRISE]["department"], "Sales");
+    assert_eq!(out.resource[ENTERPRISE]["costCenter"], "4130");
+    assert_eq!(out.resource[ENTERPRISE]["employeeNumber"], "701984");
+    assert_eq!(out.resource["title"], "Lead");
+    assert!(out.corrections.is_empty(), "{:?}", out.corrections);
+}
+
+#[test]
+fn errors_have_the_rfc_body() {
+    let e = apply_patch(
+        &bjensen(),
+        &request(json!([{"op": "replace", "path": "id", "value": "x"}])),
+        &user_resource_type(),
+    )
+    .unwrap_err();
+    let body = tessera_scim::error_body(&e);
+    assert_eq!(body["status"], "400");
+    assert_eq!(body["scimType"], "mutability");
+    assert_eq!(
+        body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("`id` is readOnly"));
+}
