@@ -1,0 +1,127 @@
+//! RFC 3339 `date-time` values (RFC 7643 §2.3.5 `dateTime`) read as instants, so that filters and sorting
+//! compare moments, not strings: `2011-05-13T04:42:34Z` equals `2011-05-13T06:42:34+02:00`.
+
+/// Nanoseconds since 1970-01-01T00:00:00Z (`i128`: every year 0000–9999 fits, with any offset).
+pub type Instant = i128;
+
+/// Reads `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`/`z` accepted in either case, seconds up to 60
+/// (a leap second is read as the next second's start). `None` when the text is not such a value.
+#[must_use]
+pub fn parse_date_time(text: &str) -> Option<Instant> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0i64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, c: u8| b.get(at).is_some_and(|x| x.eq_ignore_ascii_case(&c));
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos: i128 = 0;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        let mut scale: i128 = 100_000_000;
+        while let Some(d) = b.get(at).filter(|d| d.is_ascii_digit()) {
+            nanos += i128::from(d - b'0') * scale;
+            scale /= 10;
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+    }
+    let offset_secs = match b.get(at) {
+        Some(b'Z' | b'z') if at + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if at + 6 == b.len() && sep(at + 3, b':') => {
+            let (oh, om) = (num(at + 1, 2)?, num(at + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = oh * 3600 + om * 60;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_not_strings() {
+        assert_eq!(parse_date_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_date_time("2011-05-13T04:42:34Z"),
+            parse_date_time("2011-05-13T06:42:34+02:00")
+        );
+        assert_eq!(
+            parse_date_time("2011-05-13T04:42:34.5Z"),
+            parse_date_time("2011-05-13T04:42:34Z").map(|t| t + 500_000_000)
+        );
+        // 2000-03-01 is day 11017.
+        assert_eq!(
+            parse_date_time("2000-03-01T00:00:00Z"),
+            Some(11_017 * 86_400 * 1_000_000_000)
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_rfc3339() {
+        for bad in [
+            "",
+            "2011-05-13",
+            "2011-05-13T04:42:34",
+            "2011-02-30T00:00:00Z",
+            "2011-05-13T24:00:00Z",
+            "2011-05-13T04:42:34.Z",
+            "2011-05-13T04:42:34+0200",
+            "2011-05-13T04:42:34Zjunk",
+            "２011-05-13T04:42:34Z",
+        ] {
+            assert_eq!(parse_date_time(bad), None, "{bad}");
+        }
+    }
+}
