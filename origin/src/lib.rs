@@ -29,6 +29,8 @@ pub struct AppState {
     /// How many nested steps a check may take before it fails with `depth_exceeded`.
     pub max_depth: u32,
     service_token: Arc<ServiceToken>,
+    /// This origin's public base URL (no trailing slash), for the absolute locations SCIM answers carry.
+    public_url: Arc<str>,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -78,6 +80,7 @@ impl AppState {
             zookies: Arc::new(tessera_authz::ZookieKey::new(key)),
             max_depth: tessera_authz::engine::DEFAULT_MAX_DEPTH,
             service_token: Arc::new(service_token),
+            public_url: Arc::from("http://127.0.0.1:8788"),
         }
     }
 
@@ -87,6 +90,18 @@ impl AppState {
         self.accounts =
             accounts::Accounts::new(self.store.db().clone(), tessera_jose::Secret::new(key));
         self
+    }
+
+    /// The public base URL (scheme, host and port, as clients reach this origin).
+    #[must_use]
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    #[must_use]
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Change the check depth limit (default [`tessera_authz::engine::DEFAULT_MAX_DEPTH`], SpiceDB's 50).

@@ -60,6 +60,10 @@ enum Command {
         #[arg(long, env = "TESSERA_AUTHZ_MAX_DEPTH", default_value_t = tessera_authz::engine::DEFAULT_MAX_DEPTH,
               value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_depth: u32,
+        /// The origin's public base URL (e.g. `https://id.example.com`), used in the absolute locations
+        /// SCIM answers carry. Default: `http://` and the listen address.
+        #[arg(long, env = "TESSERA_ORIGIN_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
     Authz {
@@ -129,6 +133,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             zookie_key,
             secrets_key,
             max_depth,
+            public_url,
         } => {
             let zookie_key = zookie_key
                 .map(|k| key_32(&k, "TESSERA_ZOOKIE_KEY"))
@@ -143,6 +148,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+            if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+                return Err(format!(
+                    "--public-url `{public_url}` must be an http:// or https:// URL"
+                ));
+            }
+            state = state.with_public_url(&public_url);
             tracing::info!(%addr, database = store.db().kind(), "tessera-origin listening");
             axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown())

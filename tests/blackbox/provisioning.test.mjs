@@ -2,10 +2,12 @@
 // an operator deactivates them with the origin's CLI (what SCIM's `active: false` will do); their access token
 // introspects inactive at once, their refresh token is refused, they cannot sign in until reactivated — and a
 // deactivation racing eight sign-ins leaves no live session behind. SCIM bearer tokens are created, listed
-// and revoked by the CLI, which never shows a token twice.
+// and revoked by the CLI, which never shows a token twice; the SCIM discovery documents are read by
+// scim2-client, and every request without the tenant's live token is refused in RFC 7644's shape.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin, startEdge } from './harness.mjs';
+import { startOrigin, startEdge, python, run, root } from './harness.mjs';
+import { join } from 'node:path';
 import { people } from './people.mjs';
 import { SoftAuthenticator } from './soft_authenticator.mjs';
 
@@ -99,5 +101,71 @@ describe('deprovisioning and SCIM tokens', () => {
     assert.match((await origin.cli(['scim', 'token', 'list'])).stdout, new RegExp(`^${created.token_id}\\tacme\\trevoked`, 'm'));
     await assert.rejects(origin.cli(['scim', 'token', 'revoke', created.token_id]), /no live token/);
     await assert.rejects(origin.cli(['scim', 'token', 'create', '--tenant', 'acme', '--label', 'bad\nlabel']), /control characters/);
+  });
+
+  describe('SCIM discovery and bearer tokens', () => {
+    let acme, globex;
+    const scim = (tenant, path, token) => fetch(`${origin.url}/scim/v2/${tenant}${path}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+    const token = async (tenant) => JSON.parse((await origin.cli(['scim', 'token', 'create', '--tenant', tenant, '--json'])).stdout);
+
+    before(async () => {
+      acme = await token('acme');
+      globex = await token('globex');
+    });
+
+    it('refuses a missing, malformed, foreign or revoked token alike, in the SCIM error shape', async () => {
+      const revoked = await token('acme');
+      await origin.cli(['scim', 'token', 'revoke', revoked.token_id]);
+      for (const presented of [undefined, 'nonsense', `${acme.token}x`, globex.token, revoked.token, origin.serviceToken]) {
+        const r = await scim('acme', '/ServiceProviderConfig', presented);
+        assert.equal(r.status, 401, `${presented}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.headers.get('content-type'), 'application/scim+json');
+        assert.match(r.headers.get('www-authenticate'), /^Bearer realm="tessera-scim"/);
+        assert.deepEqual(r.body, {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+          status: '401',
+          detail: 'a valid SCIM bearer token for this tenant is required',
+        });
+      }
+      // The token's own tenant only, also for paths that do not exist.
+      assert.equal((await scim('globex', '/Users', acme.token)).status, 401);
+      assert.equal((await scim('acme', '/NoSuchThing', undefined)).status, 401);
+    });
+
+    it('serves the discovery documents, which scim2-client reads as a coherent service', async () => {
+      const config = await scim('acme', '/ServiceProviderConfig', acme.token);
+      assert.equal(config.status, 200);
+      assert.equal(config.headers.get('content-type'), 'application/scim+json');
+      assert.deepEqual(config.body.schemas, ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig']);
+      assert.equal(config.body.patch.supported, true);
+      const types = await scim('acme', '/ResourceTypes', acme.token);
+      assert.deepEqual(types.body.Resources.map((t) => t.id).sort(), ['Group', 'User']);
+      assert.equal(types.body.Resources.find((t) => t.id === 'User').meta.location, `${origin.url}/scim/v2/acme/ResourceTypes/User`);
+      assert.equal((await scim('acme', '/ResourceTypes/User', acme.token)).body.endpoint, '/Users');
+      const schemas = await scim('acme', '/Schemas', acme.token);
+      const ids = schemas.body.Resources.map((x) => x.id).sort();
+      assert.deepEqual(ids, [
+        'urn:ietf:params:scim:schemas:core:2.0:Group',
+        'urn:ietf:params:scim:schemas:core:2.0:User',
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
+      ]);
+      const user = await scim('acme', '/Schemas/urn:ietf:params:scim:schemas:core:2.0:User', acme.token);
+      assert.ok(user.body.attributes.some((a) => a.name === 'userName' && a.uniqueness === 'server'), JSON.stringify(user.body).slice(0, 300));
+      for (const missing of ['/Schemas/urn:nope', '/ResourceTypes/Printer', '/NoSuchThing']) {
+        const r = await scim('acme', missing, acme.token);
+        assert.equal(r.status, 404, missing);
+        assert.deepEqual([r.body.schemas, r.body.status], [['urn:ietf:params:scim:api:messages:2.0:Error'], '404']);
+      }
+
+      const { stdout } = await run(python, [join(root, 'tests', 'blackbox', 'scim_discover.py'), `${origin.url}/scim/v2/acme`, acme.token]);
+      const seen = JSON.parse(stdout.trim().split('\n').pop());
+      assert.equal(seen.patch, true);
+      assert.equal(seen.filter, true);
+      assert.equal(seen.max_results, 200);
+      assert.deepEqual(seen.resource_types, ['Group', 'User']);
+      assert.ok(seen.models.includes('Group') && seen.models.some((m) => m.startsWith('User')), JSON.stringify(seen.models));
+    });
   });
 });

@@ -4,6 +4,7 @@
 //! - `GET /internal/v1/clients/{client_id}` — a client record for the edge (service credential).
 //! - `/v1/tenants/{tenant}/...` — the authorization API (`crate::authz::http`).
 //! - `/internal/v1/tenants/{tenant}/...` — the accounts API the edge uses (`crate::accounts::http`).
+//! - `/scim/v2/{tenant}/...` — SCIM 2.0 for the tenant's identity provider (`crate::scim::http`).
 //!
 //! Every route of a feature lives in its folder; [`extract`] holds what they share: the service
 //! credential with the tenant, and bodies read within a limit with JSON refusals.
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::clients::http::routes())
         .merge(crate::authz::http::routes())
         .merge(crate::accounts::http::routes())
+        .merge(crate::scim::http::routes())
         .fallback(not_found)
         .with_state(state)
 }
