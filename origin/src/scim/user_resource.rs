@@ -35,6 +35,11 @@ pub static USER_TYPE: LazyLock<ResourceType> = LazyLock::new(user_resource_type)
 /// The most characters a `displayName` may have.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
 
+/// Markers in the `scim` column: `displayName` / `active` were given (their columns always hold a value).
+/// Names no SCIM attribute can have (RFC 7643 §2.1 names start with a letter).
+const DISPLAY_NAME_GIVEN: &str = "_displayNameGiven";
+const ACTIVE_GIVEN: &str = "_activeGiven";
+
 /// Attributes kept in columns, or never stored, rather than in the `scim` JSON column.
 const NOT_IN_SCIM_COLUMN: &[&str] = &[
     "schemas",
@@ -46,6 +51,8 @@ const NOT_IN_SCIM_COLUMN: &[&str] = &[
     "active",
     "password",
     "groups",
+    DISPLAY_NAME_GIVEN,
+    ACTIVE_GIVEN,
 ];
 
 /// Read-only attributes a POST or PUT body may carry and that are ignored (RFC 7644 §3.5.1).
@@ -88,6 +95,11 @@ pub fn names_version(header: &str, version: i64) -> bool {
 #[must_use]
 pub fn to_resource(row: &UserRow, base: &str) -> Value {
     let mut doc = row.scim.clone();
+    let given = (
+        doc.keys()
+            .any(|k| k.eq_ignore_ascii_case(DISPLAY_NAME_GIVEN)),
+        doc.keys().any(|k| k.eq_ignore_ascii_case(ACTIVE_GIVEN)),
+    );
     doc.retain(|k, _| !NOT_IN_SCIM_COLUMN.iter().any(|n| n.eq_ignore_ascii_case(k)));
     let mut schemas = vec![Value::from(USER_SCHEMA)];
     if doc
@@ -102,8 +114,16 @@ pub fn to_resource(row: &UserRow, base: &str) -> Value {
         doc.insert("externalId".into(), Value::from(e.as_str()));
     }
     doc.insert("userName".into(), Value::from(row.username.as_str()));
-    doc.insert("displayName".into(), Value::from(row.display_name.as_str()));
-    doc.insert("active".into(), Value::Bool(row.active));
+    // The columns always hold a display name (userName when none was given: the login page shows one)
+    // and an active flag (true when none was given: absent is not deactivated). The resource carries
+    // them when they were given — the `scim` column remembers that — or differ from those defaults, so
+    // that a PATCH `remove` of either is seen to remove it.
+    if given.0 || row.display_name != row.username {
+        doc.insert("displayName".into(), Value::from(row.display_name.as_str()));
+    }
+    if given.1 || !row.active {
+        doc.insert("active".into(), Value::Bool(row.active));
+    }
     doc.insert(
         "meta".into(),
         json!({
@@ -304,6 +324,12 @@ pub fn to_write(resource: &Value) -> Result<UserWrite, ScimRefusal> {
     }
     let mut scim = map.clone();
     scim.retain(|k, _| !NOT_IN_SCIM_COLUMN.iter().any(|n| n.eq_ignore_ascii_case(k)));
+    if get_ci(resource, "displayName").is_some() {
+        scim.insert(DISPLAY_NAME_GIVEN.into(), Value::Bool(true));
+    }
+    if get_ci(resource, "active").is_some() {
+        scim.insert(ACTIVE_GIVEN.into(), Value::Bool(true));
+    }
     Ok(UserWrite {
         username: username.to_string(),
         display_name,

@@ -45,6 +45,11 @@ pub fn routes() -> Router<AppState> {
             &format!("{t}/Users"),
             get(list).post(create).fallback(method_not_allowed),
         )
+        // The root search (RFC 7644 §3.4.3) covers every resource type: Users are the only one served.
+        .route(
+            &format!("{t}/.search"),
+            post(search).fallback(method_not_allowed),
+        )
         .route(
             &format!("{t}/Users/.search"),
             post(search).fallback(method_not_allowed),
