@@ -118,8 +118,8 @@ impl Accounts {
         tenant: &str,
         username: &str,
     ) -> Result<bool, AccountsError> {
-        let found: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT 1 FROM users WHERE tenant = $1 AND lower(username) = lower($2)")
+        let found: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2)")
                 .bind(tenant).bind(username)
                 .fetch_optional(pool).await?
         });

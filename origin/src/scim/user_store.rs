@@ -200,9 +200,9 @@ impl ScimUsers {
     /// After a unique violation: which attribute collided (a user_id collision, 128 random bits, is
     /// reported as the database error it is).
     async fn which_taken(&self, tenant: &str, user_id: &str, w: &UserWrite) -> UserStoreError {
-        let by_name: Result<Option<i64>, sqlx::Error> = on_db!(&self.db, pool => {
+        let by_name: Result<Option<String>, sqlx::Error> = on_db!(&self.db, pool => {
             sqlx::query_scalar(
-                "SELECT 1 FROM users WHERE tenant = $1 AND lower(username) = lower($2) AND user_id <> $3",
+                "SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2) AND user_id <> $3",
             )
             .bind(tenant).bind(&w.username).bind(user_id)
             .fetch_optional(pool).await
