@@ -70,6 +70,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     ACCOUNTS_TABLES,
     TOTP_BUDGET_COLUMNS,
     PROVISIONING_TABLES,
+    USERNAME_CASE_INDEX,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -96,6 +97,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     ACCOUNTS_TABLES,
     TOTP_BUDGET_COLUMNS,
     PROVISIONING_TABLES,
+    USERNAME_CASE_INDEX,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -158,6 +160,13 @@ const PROVISIONING_TABLES: &str = "ALTER TABLE users ADD COLUMN active BIGINT NO
     );
     CREATE UNIQUE INDEX scim_tokens_id ON scim_tokens (token_id);
     CREATE INDEX scim_tokens_tenant ON scim_tokens (tenant);";
+
+/// SCIM's `userName` is `caseExact: false` (RFC 7643 §4.1.1), and it is the name people sign in with: a
+/// tenant cannot hold `Alice` and `alice`. `lower()` folds ASCII in SQLite; PostgreSQL folds by the
+/// database's locale (all of Unicode in a UTF-8 locale). The migration fails (and the origin does not
+/// start) if a tenant already holds two names that differ only in case: see docs/OPERATIONS.md.
+const USERNAME_CASE_INDEX: &str =
+    "CREATE UNIQUE INDEX users_username_ci ON users (tenant, lower(username));";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

@@ -13,13 +13,16 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
-/// What the service supports beyond this crate's fixed features (PATCH, filter and sort: yes; bulk,
-/// password change, ETags: no).
+/// What the service supports beyond this crate's fixed features (PATCH, filter and sort: yes; bulk and
+/// password change: no). ETags are the store's (this crate keeps no versions), so the shell says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceOptions {
     /// The most resources a list returns (`filter.maxResults`, and [`Page::new`]'s `max_count`).
     pub max_results: u64,
     pub documentation_uri: Option<String>,
+    /// Whether resources carry `meta.version`, answered as `ETag`, and `If-Match`/`If-None-Match` are
+    /// honoured (RFC 7644 §3.14): `etag.supported`.
+    pub etag: bool,
 }
 
 /// The `ServiceProviderConfig` document (RFC 7643 §5). Authentication is an OAuth bearer token.
@@ -32,7 +35,7 @@ pub fn service_provider_config(base: &str, options: &ServiceOptions) -> Value {
         "filter": {"supported": true, "maxResults": options.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
-        "etag": {"supported": false},
+        "etag": {"supported": options.etag},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

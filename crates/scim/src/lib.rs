@@ -16,7 +16,7 @@
 //!   type ([`FilterError`], [`PatchError`], [`ListError`]).
 //!
 //! Like every Tessera core it performs no I/O and reads no clock: the store, ids, `meta` timestamps and
-//! versions are the origin's. It does not implement bulk operations, `/Me`, ETags, password changes,
+//! versions (ETags) are the origin's. It does not implement bulk operations, `/Me`, password changes,
 //! sorting inside the store, or custom schemas (the model is the built-in one; attribute names are
 //! `&'static str`).
 

@@ -66,6 +66,37 @@ pub fn parse_date_time(text: &str) -> Option<Instant> {
     Some(i128::from(secs) * 1_000_000_000 + nanos)
 }
 
+/// Seconds since the epoch as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ` (what `meta.created` and
+/// `meta.lastModified` carry). Years outside 0000–9999 are clamped to them.
+#[must_use]
+pub fn format_date_time(unix_secs: i64) -> String {
+    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let secs = unix_secs.clamp(MIN, MAX);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
@@ -106,6 +137,24 @@ mod tests {
             parse_date_time("2000-03-01T00:00:00Z"),
             Some(11_017 * 86_400 * 1_000_000_000)
         );
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        assert_eq!(format_date_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_date_time(1_305_261_754), "2011-05-13T04:42:34Z");
+        assert_eq!(format_date_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_date_time(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_date_time(i64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(format_date_time(i64::MIN), "0000-01-01T00:00:00Z");
+        for secs in (-10_000_000_000_i64..10_000_000_000).step_by(86_399 * 97) {
+            let text = format_date_time(secs);
+            assert_eq!(
+                parse_date_time(&text),
+                Some(i128::from(secs) * 1_000_000_000),
+                "{text}"
+            );
+        }
     }
 
     #[test]

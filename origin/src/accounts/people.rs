@@ -83,7 +83,7 @@ impl Accounts {
         match result {
             Ok(()) => Ok(()),
             Err(e) if is_unique_violation(&e) => {
-                if self.user_by_name(tenant, &user.username).await?.is_some() {
+                if self.username_taken(tenant, &user.username).await? {
                     Err(AccountsError::UsernameTaken)
                 } else {
                     Err(AccountsError::CredentialExists)
@@ -106,6 +106,24 @@ impl Accounts {
                 .fetch_optional(pool).await?
                 .map(|r| row_to_user(&r)).transpose()?
         }))
+    }
+
+    /// Whether `username` is taken in the tenant, ignoring case (the `users_username_ci` index: SCIM's
+    /// `userName` is case-insensitive, and so is uniqueness for passkey sign-up).
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn username_taken(
+        &self,
+        tenant: &str,
+        username: &str,
+    ) -> Result<bool, AccountsError> {
+        let found: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2)")
+                .bind(tenant).bind(username)
+                .fetch_optional(pool).await?
+        });
+        Ok(found.is_some())
     }
 
     /// # Errors

@@ -5,6 +5,7 @@
 //! | `GET ServiceProviderConfig` | what this service supports (RFC 7643 §5) |
 //! | `GET ResourceTypes`, `GET ResourceTypes/{id}` | `User` and `Group` (RFC 7643 §6) |
 //! | `GET Schemas`, `GET Schemas/{urn}` | the schemas enforced (RFC 7643 §7), from `tessera_scim` |
+//! | `Users`, `Users/.search`, `Users/{id}` | the tenant's users (`super::users`) |
 //!
 //! Every route needs the tenant's SCIM bearer token ([`ScimTenant`]); a missing, unknown, revoked or other
 //! tenant's token gets `401` with `WWW-Authenticate: Bearer` and the same detail whatever the reason (the
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{t}/ResourceTypes/{{id}}"), get(resource_type))
         .route(&format!("{t}/Schemas"), get(schemas))
         .route(&format!("{t}/Schemas/{{id}}"), get(schema))
+        .merge(super::users::routes())
         .route(&format!("{t}/{{*rest}}"), axum::routing::any(unknown))
 }
 
@@ -95,7 +97,7 @@ impl ScimRefusal {
         }
     }
 
-    fn internal(internal: impl Into<String>) -> Self {
+    pub(crate) fn internal(internal: impl Into<String>) -> Self {
         Self {
             internal: Some(internal.into()),
             ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
@@ -164,8 +166,8 @@ impl FromRequestParts<AppState> for ScimTenant {
 }
 
 /// The tenant's SCIM base URL, for `meta.location`.
-fn base(state: &AppState, tenant: &TenantId) -> String {
-    format!("{}/scim/v2/{}", state.public_url(), tenant.as_str())
+pub(crate) fn base(state: &AppState, tenant: &str) -> String {
+    format!("{}/scim/v2/{tenant}", state.public_url())
 }
 
 fn types() -> [ResourceType; 2] {
@@ -179,10 +181,11 @@ async fn service_provider(
     let options = ServiceOptions {
         max_results: MAX_RESULTS,
         documentation_uri: None,
+        etag: true,
     };
     ScimJson(
         StatusCode::OK,
-        service_provider_config(&base(&state, &tenant), &options),
+        service_provider_config(&base(&state, tenant.as_str()), &options),
     )
 }
 
@@ -190,7 +193,7 @@ async fn resource_types(State(state): State<AppState>, ScimTenant(tenant): ScimT
     let [user, group] = types();
     ScimJson(
         StatusCode::OK,
-        resource_types_list(&base(&state, &tenant), &[&user, &group]),
+        resource_types_list(&base(&state, tenant.as_str()), &[&user, &group]),
     )
 }
 
@@ -205,7 +208,7 @@ async fn resource_type(
         .ok_or_else(|| ScimRefusal::not_found("no such resource type"))?;
     Ok(ScimJson(
         StatusCode::OK,
-        resource_type_document(&base(&state, &tenant), &found),
+        resource_type_document(&base(&state, tenant.as_str()), &found),
     ))
 }
 
@@ -213,7 +216,7 @@ async fn schemas(State(state): State<AppState>, ScimTenant(tenant): ScimTenant) 
     let [user, group] = types();
     ScimJson(
         StatusCode::OK,
-        schemas_list(&base(&state, &tenant), &[&user, &group]),
+        schemas_list(&base(&state, tenant.as_str()), &[&user, &group]),
     )
 }
 
@@ -230,7 +233,7 @@ async fn schema(
         .ok_or_else(|| ScimRefusal::not_found("no such schema"))?;
     Ok(ScimJson(
         StatusCode::OK,
-        schema_document(&base(&state, &tenant), found),
+        schema_document(&base(&state, tenant.as_str()), found),
     ))
 }
 

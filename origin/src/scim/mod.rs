@@ -1,6 +1,8 @@
 //! SCIM 2.0 provisioning (RFC 7643, RFC 7644) for a tenant's identity provider, under `/scim/v2/{tenant}/`.
 //!
-//! - [`http`]: the routes (discovery today), the token check and the RFC 7644 error shape.
+//! - [`http`]: the routes (discovery), the token check and the RFC 7644 error shape.
+//! - [`users`]: the `Users` endpoints ([`user_list`]: lists and `.search`); [`user_resource`]: a row as a `User` resource and back, ETags;
+//!   [`user_store`]: their SQL (one transaction per write, the user's row locked first).
 //! - [`tokens`]: the tenants' bearer tokens, created by an operator (`tessera-origin scim token create`),
 //!   stored as SHA-256 hashes, revocable; a token is good for its own tenant only.
 //!
@@ -9,3 +11,7 @@
 
 pub mod http;
 pub mod tokens;
+pub mod user_list;
+pub mod user_resource;
+pub mod user_store;
+pub mod users;

@@ -164,6 +164,14 @@ fn apply_bound(
                 return Err(ctx.err(PatchErrorKind::Value, format!("`{urn}` takes an object")));
             };
             for (k, v) in members {
+                if k.eq_ignore_ascii_case("schemas") {
+                    // scim2-models serialises an extension with its own `schemas`: read-only metadata.
+                    ctx.corrections.push(Correction::ReadOnlyIgnored {
+                        operation: ctx.operation,
+                        path: format!("{urn}:{k}"),
+                    });
+                    continue;
+                }
                 let p = PatchPath::parse(&format!("{urn}:{k}"))?;
                 let b = p.bind(rt, ctx.operation)?;
                 apply_bound(doc, op, &b, Some(v), k, rt, ctx)?;

@@ -93,8 +93,19 @@ fn resource_types_and_config() {
         &ServiceOptions {
             max_results: 200,
             documentation_uri: None,
+            etag: false,
         },
     );
+    assert_eq!(spc["etag"]["supported"], false);
+    let with_etags = service_provider_config(
+        BASE,
+        &ServiceOptions {
+            max_results: 200,
+            documentation_uri: None,
+            etag: true,
+        },
+    );
+    assert_eq!(with_etags["etag"]["supported"], true);
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["bulk"]["supported"], false);
     assert_eq!(spc["filter"]["maxResults"], 200);

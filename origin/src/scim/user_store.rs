@@ -1,0 +1,379 @@
+//! The SQL of SCIM's `Users`: the tenant's `users` rows (the same rows passkey sign-up creates), read and
+//! written with the SCIM columns (`external_id`, `active`, `scim`, `version`, `updated_at`).
+//!
+//! Every write runs in one transaction whose first statement writes the user's row: SQLite takes its
+//! write lock there, PostgreSQL the row lock, so writes of one user happen one after another, and the
+//! `version` read under that lock is the one an `If-Match` is judged against (of eight PATCHes naming the
+//! same version, one succeeds). A deactivation or a delete ends the user's sessions in that same
+//! transaction; a session being created at once (`Accounts::create_session` locks the same row first)
+//! either is ended too or sees the user gone or inactive.
+
+use serde_json::{Map, Value};
+use tessera_proto::UnixTime;
+
+use crate::on_db;
+use crate::store::Db;
+
+/// End every live session of a user (their refresh tokens are refused from then on, and the edge's
+/// introspection reports `session_revoked`), as `accounts::set_active` does; `?`-propagating.
+macro_rules! end_sessions {
+    ($exec:expr, $tenant:expr, $user_id:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deprovisioned'
+             WHERE tenant = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind($now.as_secs())
+        .bind($tenant)
+        .bind($user_id)
+        .execute($exec)
+        .await?
+        .rows_affected()
+    };
+}
+
+/// The columns every read returns (a macro, so that each query stays one `&'static str`).
+macro_rules! columns {
+    () => {
+        "user_id, username, display_name, external_id, active, scim, version, created_at, updated_at"
+    };
+}
+
+/// One user as SCIM sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRow {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The other SCIM attributes (a JSON object).
+    pub scim: Map<String, Value>,
+    pub version: i64,
+    pub created_at: i64,
+    /// 0 for a row never written since the SCIM columns exist.
+    pub updated_at: i64,
+}
+
+/// What a create or replace writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserWrite {
+    pub username: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub scim: Map<String, Value>,
+}
+
+/// Which unique attribute a write collided on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unique {
+    UserName,
+    ExternalId,
+}
+
+#[derive(Debug)]
+pub enum UserStoreError {
+    NotFound,
+    /// Another user of the tenant has this `userName` (in any case) or `externalId`.
+    Taken(Unique),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for UserStoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl std::fmt::Display for UserStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("no such user"),
+            Self::Taken(Unique::UserName) => f.write_str("userName taken"),
+            Self::Taken(Unique::ExternalId) => f.write_str("externalId taken"),
+            Self::Database(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for UserStoreError {}
+
+/// What a [`ScimUsers::modify`] closure decides, having seen the locked row.
+pub enum Change {
+    /// Write nothing (a PATCH that changes nothing).
+    Keep,
+    Write(UserWrite),
+}
+
+/// The row after a modification, and how many sessions a deactivation ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Modified {
+    pub row: UserRow,
+    pub sessions_ended: u64,
+}
+
+/// A store index a list can fetch its candidates by (from `BoundFilter::pushdown`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Candidates {
+    All,
+    Id(String),
+    ExternalId(String),
+    /// Compared lower-cased, through `users_username_ci`; the value must be lower-case ASCII (SQLite's
+    /// `lower()` folds ASCII only, so anything else is not pushed down).
+    UserNameLower(String),
+}
+
+fn row_to_user<R: sqlx::Row>(r: &R) -> Result<UserRow, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let scim: String = r.try_get("scim")?;
+    let scim = match serde_json::from_str(&scim) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => Map::new(),
+        Err(e) => return Err(sqlx::Error::Decode(Box::new(e))),
+    };
+    Ok(UserRow {
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        external_id: r.try_get("external_id")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+        scim,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn scim_text(m: &Map<String, Value>) -> Result<String, sqlx::Error> {
+    serde_json::to_string(m).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+#[derive(Clone)]
+pub struct ScimUsers {
+    db: Db,
+}
+
+impl ScimUsers {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Insert a new user (version 1, active as `w` says).
+    ///
+    /// # Errors
+    /// [`UserStoreError::Taken`], or the database.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        w: &UserWrite,
+        now: UnixTime,
+    ) -> Result<UserRow, UserStoreError> {
+        let scim = scim_text(&w.scim)?;
+        let done: Result<UserRow, sqlx::Error> = on_db!(&self.db, pool => {
+            sqlx::query(concat!(
+                "INSERT INTO users (tenant, user_id, username, display_name, external_id, active, scim, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING ", columns!()
+            ))
+            .bind(tenant).bind(user_id).bind(&w.username).bind(&w.display_name).bind(&w.external_id)
+            .bind(i64::from(w.active)).bind(&scim).bind(now.as_secs())
+            .fetch_one(pool).await
+            .and_then(|r| row_to_user(&r))
+        });
+        match done {
+            Ok(row) => Ok(row),
+            Err(e) if unique_violation(&e) => Err(self.which_taken(tenant, user_id, w).await),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a unique violation: which attribute collided (a user_id collision, 128 random bits, is
+    /// reported as the database error it is).
+    async fn which_taken(&self, tenant: &str, user_id: &str, w: &UserWrite) -> UserStoreError {
+        let by_name: Result<Option<String>, sqlx::Error> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2) AND user_id <> $3",
+            )
+            .bind(tenant).bind(&w.username).bind(user_id)
+            .fetch_optional(pool).await
+        });
+        match by_name {
+            Ok(Some(_)) => UserStoreError::Taken(Unique::UserName),
+            Ok(None) if w.external_id.is_some() => UserStoreError::Taken(Unique::ExternalId),
+            Ok(None) => UserStoreError::Database(sqlx::Error::Protocol(
+                "unique violation on users with neither userName nor externalId taken".into(),
+            )),
+            Err(e) => UserStoreError::Database(e),
+        }
+    }
+
+    /// # Errors
+    /// The database.
+    pub async fn get(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<UserRow>, UserStoreError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE tenant = $1 AND user_id = $2"))
+                .bind(tenant).bind(user_id)
+                .fetch_optional(pool).await?
+                .map(|r| row_to_user(&r)).transpose()?
+        }))
+    }
+
+    /// The tenant's users that may match, by `user_id`.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn list(
+        &self,
+        tenant: &str,
+        candidates: &Candidates,
+    ) -> Result<Vec<UserRow>, UserStoreError> {
+        macro_rules! by {
+            ($condition:literal) => {
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM users WHERE tenant = $1",
+                    $condition,
+                    " ORDER BY user_id"
+                )
+            };
+        }
+        let (sql, value) = match candidates {
+            Candidates::All => (by!(""), None),
+            Candidates::Id(v) => (by!(" AND user_id = $2"), Some(v)),
+            Candidates::ExternalId(v) => (by!(" AND external_id = $2"), Some(v)),
+            Candidates::UserNameLower(v) => (by!(" AND lower(username) = $2"), Some(v)),
+        };
+        Ok(on_db!(&self.db, pool => {
+            let mut q = sqlx::query(sql).bind(tenant);
+            if let Some(v) = value {
+                q = q.bind(v);
+            }
+            q.fetch_all(pool).await?
+                .iter().map(row_to_user).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// Lock the user's row, let `decide` see it (and refuse, with its own error), write what it returns
+    /// with the version bumped, and end every session when the user goes from active to inactive: all in
+    /// one transaction.
+    ///
+    /// # Errors
+    /// [`UserStoreError::NotFound`], [`UserStoreError::Taken`], the database; `decide`'s refusal inside.
+    pub async fn modify<E>(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: UnixTime,
+        decide: impl FnOnce(&UserRow) -> Result<Change, E>,
+    ) -> Result<Result<Modified, E>, UserStoreError> {
+        let mut taken: Option<UserWrite> = None;
+        let outcome: Result<Option<Result<Modified, E>>, sqlx::Error> = on_db!(&self.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                // The lock first: a no-op write of the row (see the module documentation).
+                let Some(before) = sqlx::query(concat!(
+                    "UPDATE users SET version = version WHERE tenant = $1 AND user_id = $2 RETURNING ", columns!()
+                ))
+                .bind(tenant).bind(user_id)
+                .fetch_optional(&mut *tx).await?
+                .map(|r| row_to_user(&r)).transpose()? else {
+                    return Ok(None);
+                };
+                let w = match decide(&before) {
+                    Err(refused) => return Ok(Some(Err(refused))),
+                    Ok(Change::Keep) => {
+                        return Ok(Some(Ok(Modified { row: before, sessions_ended: 0 })));
+                    }
+                    Ok(Change::Write(w)) => w,
+                };
+                let written = sqlx::query(concat!(
+                    "UPDATE users SET username = $1, display_name = $2, external_id = $3, active = $4, scim = $5,
+                         version = version + 1, updated_at = $6
+                     WHERE tenant = $7 AND user_id = $8 RETURNING ", columns!()
+                ))
+                .bind(&w.username).bind(&w.display_name).bind(&w.external_id).bind(i64::from(w.active))
+                .bind(scim_text(&w.scim)?).bind(now.as_secs()).bind(tenant).bind(user_id)
+                .fetch_one(&mut *tx).await;
+                let row = match written {
+                    Ok(r) => row_to_user(&r)?,
+                    Err(e) => {
+                        if unique_violation(&e) {
+                            taken = Some(w);
+                        }
+                        return Err(e);
+                    }
+                };
+                let sessions_ended = if before.active && !row.active {
+                    end_sessions!(&mut *tx, tenant, user_id, now)
+                } else {
+                    0
+                };
+                tx.commit().await?;
+                Ok(Some(Ok(Modified { row, sessions_ended })))
+            }.await
+        });
+        match outcome {
+            Ok(Some(done)) => Ok(done),
+            Ok(None) => Err(UserStoreError::NotFound),
+            Err(e) => match taken {
+                Some(w) => Err(self.which_taken(tenant, user_id, &w).await),
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// Delete the user with its passkeys and TOTP secret, ending every session, in one transaction, if
+    /// `allow` accepts the current version. Returns the sessions ended.
+    ///
+    /// # Errors
+    /// [`UserStoreError::NotFound`], the database; `allow`'s refusal inside.
+    pub async fn delete<E>(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: UnixTime,
+        allow: impl FnOnce(&UserRow) -> Result<(), E>,
+    ) -> Result<Result<u64, E>, UserStoreError> {
+        let outcome: Option<Result<u64, E>> = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let before = sqlx::query(concat!(
+                "UPDATE users SET version = version WHERE tenant = $1 AND user_id = $2 RETURNING ", columns!()
+            ))
+            .bind(tenant).bind(user_id)
+            .fetch_optional(&mut *tx).await?
+            .map(|r| row_to_user(&r)).transpose()?;
+            match before.map(|b| allow(&b)) {
+                None => None,
+                Some(Err(refused)) => Some(Err(refused)),
+                Some(Ok(())) => {
+                    let ended = end_sessions!(&mut *tx, tenant, user_id, now);
+                    for sql in [
+                        "DELETE FROM passkeys WHERE tenant = $1 AND user_id = $2",
+                        "DELETE FROM totp_secrets WHERE tenant = $1 AND user_id = $2",
+                        "DELETE FROM users WHERE tenant = $1 AND user_id = $2",
+                    ] {
+                        sqlx::query(sql).bind(tenant).bind(user_id).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Some(Ok(ended))
+                }
+            }
+        });
+        outcome.ok_or(UserStoreError::NotFound)
+    }
+}
