@@ -77,6 +77,11 @@ describe('deprovisioning and SCIM tokens', () => {
       assert.match(e.stderr, /no user `no-such-user` in tenant `acme`/);
       return true;
     });
+    // User ids are base64url: one may start with `-`, which is an id, not an option.
+    await assert.rejects(origin.cli(['users', 'deactivate', '--tenant', 'acme', '-rjx4xfVJeSGk16YbPfFaw']), (e) => {
+      assert.match(e.stderr, /no user `-rjx4xfVJeSGk16YbPfFaw` in tenant `acme`/);
+      return true;
+    });
     await assert.rejects(origin.cli(['users', 'deactivate', '--tenant', 'Not A Tenant', 'x']), (e) => {
       assert.match(e.stderr, /tenant/);
       return true;

@@ -13,12 +13,15 @@ pub(crate) enum UsersCommand {
     Deactivate {
         #[arg(long)]
         tenant: TenantId,
+        /// The user's id (the `sub` of their tokens; it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         user_id: String,
     },
     /// Reactivate a user: the user can sign in again (ended sessions stay ended).
     Activate {
         #[arg(long)]
         tenant: TenantId,
+        #[arg(allow_hyphen_values = true)]
         user_id: String,
     },
 }
