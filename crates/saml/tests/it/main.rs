@@ -1,0 +1,3 @@
+//! One integration test binary for tessera-saml (reader, metadata), as the other cores do.
+
+mod reader;
