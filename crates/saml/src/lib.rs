@@ -45,6 +45,10 @@
 //! [`MetadataError`] (the metadata's meaning) — and each maps itself to a stable
 //! [`tessera_proto::Code`] with `code()`.
 
+pub mod keys;
+pub mod metadata;
 pub mod reader;
 
+pub use keys::{Certificate, KeyError, PublicKey, MIN_RSA_BITS};
+pub use metadata::{Binding, IdpMetadata, MetadataError, MetadataOptions};
 pub use reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
