@@ -193,6 +193,36 @@ codes! {
     ForbiddenSubject = "forbidden_subject",
     TokenWithoutSubject = "token_without_subject",
     TokenWithoutTenant = "token_without_tenant",
+    // SAML: reading XML strictly (tessera_saml::ReadError)
+    SamlTooLarge = "saml_too_large",
+    SamlUnsupportedEncoding = "saml_unsupported_encoding",
+    SamlDoctype = "saml_doctype",
+    SamlProcessingInstruction = "saml_processing_instruction",
+    SamlTooManyNodes = "saml_too_many_nodes",
+    SamlTooDeep = "saml_too_deep",
+    SamlMalformedXml = "saml_malformed_xml",
+    SamlDuplicateId = "saml_duplicate_id",
+    SamlMissingElement = "saml_missing_element",
+    SamlDuplicateElement = "saml_duplicate_element",
+    SamlMissingAttribute = "saml_missing_attribute",
+    SamlValueNotText = "saml_value_not_text",
+    // SAML: certificates and keys (tessera_saml::KeyError)
+    SamlCertificateMalformed = "saml_certificate_malformed",
+    SamlKeyUnsupported = "saml_key_unsupported",
+    SamlKeyTooSmall = "saml_key_too_small",
+    SamlKeyMalformed = "saml_key_malformed",
+    // SAML: identity provider metadata (tessera_saml::MetadataError)
+    SamlMetadataNotMetadata = "saml_metadata_not_metadata",
+    SamlMetadataNotIdp = "saml_metadata_not_idp",
+    SamlMetadataSeveralIdps = "saml_metadata_several_idps",
+    SamlMetadataNotSaml2 = "saml_metadata_not_saml2",
+    SamlMetadataMissingEntityId = "saml_metadata_missing_entity_id",
+    SamlMetadataNoSsoService = "saml_metadata_no_sso_service",
+    SamlMetadataInvalidUrl = "saml_metadata_invalid_url",
+    SamlMetadataInsecureUrl = "saml_metadata_insecure_url",
+    SamlMetadataInvalidValue = "saml_metadata_invalid_value",
+    SamlMetadataKeyDescriptor = "saml_metadata_key_descriptor",
+    SamlMetadataNoSigningKey = "saml_metadata_no_signing_key",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).
