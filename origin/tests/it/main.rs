@@ -38,6 +38,7 @@ fn hex(b: &[u8]) -> String {
 
 mod accounts;
 mod authz;
+mod authz_queries;
 mod conformance;
 mod depth;
 mod pg;
