@@ -1,5 +1,6 @@
-//! SAML 2.0 for Tessera's service provider: a strict XML reader and identity-provider metadata, the
-//! first pieces of a verifier of signed responses whose every rule is ours to see and test.
+//! SAML 2.0 for Tessera's service provider: a strict XML reader, identity-provider metadata and exclusive
+//! canonicalisation, the first pieces of a verifier of signed responses whose every rule is ours to see
+//! and test.
 //!
 //! This crate is a *protocol core*: it performs no I/O, reads no clock and draws no randomness. Documents
 //! arrive as bytes, and (later stages) `now` and stored request IDs arrive as arguments; the origin owns
