@@ -223,6 +223,10 @@ codes! {
     SamlMetadataInvalidValue = "saml_metadata_invalid_value",
     SamlMetadataKeyDescriptor = "saml_metadata_key_descriptor",
     SamlMetadataNoSigningKey = "saml_metadata_no_signing_key",
+    // SAML: exclusive XML canonicalisation (tessera_saml::C14nError)
+    SamlC14nInvalidPrefix = "saml_c14n_invalid_prefix",
+    SamlC14nExcludedOutside = "saml_c14n_excluded_outside",
+    SamlC14nNameUnreadable = "saml_c14n_name_unreadable",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

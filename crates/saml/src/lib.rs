@@ -1,5 +1,6 @@
-//! SAML 2.0 for Tessera's service provider: a strict XML reader and identity-provider metadata, the
-//! first pieces of a verifier of signed responses whose every rule is ours to see and test.
+//! SAML 2.0 for Tessera's service provider: a strict XML reader, identity-provider metadata and exclusive
+//! canonicalisation, the first pieces of a verifier of signed responses whose every rule is ours to see
+//! and test.
 //!
 //! This crate is a *protocol core*: it performs no I/O, reads no clock and draws no randomness. Documents
 //! arrive as bytes, and (later stages) `now` and stored request IDs arrive as arguments; the origin owns
@@ -14,6 +15,10 @@
 //!   ([`IdpMetadata`]): entityID, SingleSignOnService per binding (HTTP-Redirect, HTTP-POST), the signing
 //!   certificates (several, for rollover), `WantAuthnRequestsSigned`, NameIDFormats;
 //! - [`keys`]: a certificate's public key, RSA of at least 2048 bits or ECDSA P-256, nothing else.
+//! - [`c14n`]: Exclusive XML Canonicalization 1.0 (W3C 2002) without comments of one element subtree
+//!   ([`exclusive_c14n`]), with the `InclusiveNamespaces` `PrefixList` and one excluded descendant (the
+//!   enveloped `ds:Signature`): the bytes a signature reference digests. Names keep their prefixes as
+//!   written (read from the source text), namespaces come from each element's in-scope set.
 //!
 //! What it deliberately does not do: validate certificate chains, expiry or revocation (the metadata
 //! *pins* certificates: the key is the trust, as in every SAML deployment), verify a signature on the
@@ -42,13 +47,15 @@
 //! pre-release); `bergshamra` (a single maintainer and a parser of its own).
 //!
 //! Errors come in one enum per stage — [`ReadError`] (the document), [`KeyError`] (a certificate),
-//! [`MetadataError`] (the metadata's meaning) — and each maps itself to a stable
-//! [`tessera_proto::Code`] with `code()`.
+//! [`MetadataError`] (the metadata's meaning), [`C14nError`] (canonicalisation) — and each maps itself
+//! to a stable [`tessera_proto::Code`] with `code()`.
 
+pub mod c14n;
 pub mod keys;
 pub mod metadata;
 pub mod reader;
 
+pub use c14n::{exclusive_c14n, C14nError};
 pub use keys::{Certificate, KeyError, PublicKey, MIN_RSA_BITS};
 pub use metadata::{Binding, IdpMetadata, MetadataError, MetadataOptions};
 pub use reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};

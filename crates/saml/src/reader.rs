@@ -400,6 +400,11 @@ impl<'a, 'input: 'a> XmlElement<'a, 'input> {
         Ok(value)
     }
 
+    /// The underlying node, for the canonicaliser (which needs prefixes and in-scope namespaces).
+    pub(crate) fn node(&self) -> Node<'a, 'input> {
+        self.0
+    }
+
     fn not_text(&self) -> ReadError {
         ReadError::ValueNotText {
             element: self.local_name().to_owned(),

@@ -8,6 +8,7 @@
     reason = "test code"
 )]
 
+mod c14n;
 mod fixtures;
 mod metadata;
 mod reader;
