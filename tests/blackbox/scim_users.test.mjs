@@ -186,6 +186,40 @@ describe('SCIM Users', () => {
     refused(await req('POST', '/Users/.search', { count: 'two' }), 400, 'invalidValue');
   });
 
+  // Found by a security review: a PUT or PATCH that leaves `active` out reactivated a deactivated user, so
+  // an operator's deprovisioning undid itself on the identity provider's next sync.
+  it('a deactivated user stays deactivated through a PUT or PATCH that does not mention active', async () => {
+    const { body: u } = await req('POST', '/Users', { schemas: [CORE], userName: 'dora', displayName: 'Dora' });
+    await origin.cli(['users', 'deactivate', '--tenant', 'acme', u.id]);
+    const put = await req('PUT', `/Users/${u.id}`, { schemas: [CORE], userName: 'dora', displayName: 'Dora D.' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.active, false);
+    const removed = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'remove', path: 'active' }));
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.equal((await req('GET', `/Users/${u.id}`)).body.active, false);
+    // Saying so still works.
+    const on = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'replace', path: 'active', value: true }));
+    assert.notEqual(on.body.active, false);
+  });
+
+  // Found by a security review: one PATCH adding tens of thousands of values held SQLite's lock for a
+  // minute and other tenants' writes failed. Values per attribute and stored bytes per user are bounded.
+  it('bounds what one user can hold: values per attribute, and bytes of attributes', async () => {
+    const { body: u } = await req('POST', '/Users', { schemas: [CORE], userName: 'hoarder' });
+    const emails = (n, from = 0) => Array.from({ length: n }, (_, i) => ({ value: `h${from + i}@example.com` }));
+    refused(await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'add', path: 'emails', value: emails(1_001) })), 400, 'invalidValue');
+    const big = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'add', path: 'emails', value: emails(1_000).map((e) => ({ ...e, display: 'x'.repeat(100) })) }));
+    refused(big, 400, 'invalidValue');
+    assert.match(big.body.detail, /at most 65536 bytes/);
+    const ok = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'add', path: 'emails', value: emails(500) }));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body).slice(0, 300));
+    assert.equal(ok.body.emails.length, 500);
+    const ops = Array.from({ length: 1_001 }, () => ({ op: 'replace', path: 'displayName', value: 'x' }));
+    refused(await req('PATCH', `/Users/${u.id}`, patchOp(...ops)), 400, 'invalidSyntax');
+    // Nothing of a refused PATCH was kept.
+    assert.equal((await req('GET', `/Users/${u.id}`)).body.emails.length, 500);
+  });
+
   it('DELETE: 204, then 404; the name is free again', async () => {
     const { body: u } = await req('POST', '/Users', { userName: 'gone' });
     const del = await req('DELETE', `/Users/${u.id}`, undefined, { 'if-match': 'W/"1"' });

@@ -179,7 +179,7 @@ pub fn log_corrections(tenant: &str, user_id: &str, corrections: &[Correction]) 
 /// `mutability` for a changed immutable attribute.
 pub fn from_body(
     body: &Value,
-    current: Option<&Value>,
+    current: Option<(&Value, bool)>,
 ) -> Result<(UserWrite, Vec<Correction>), ScimRefusal> {
     let rt = &*USER_TYPE;
     let Value::Object(map) = body else {
@@ -204,7 +204,8 @@ pub fn from_body(
         given.insert(k.clone(), v.clone());
     }
     let mut start = Map::new();
-    if let Some(current) = current {
+    let current_active = current.map(|(_, active)| active);
+    if let Some((current, _)) = current {
         for at in rt.all_attributes() {
             if at.attribute.mutability != Mutability::Immutable {
                 continue;
@@ -238,7 +239,10 @@ pub fn from_body(
         corrections: Vec::new(),
     };
     let outcome = apply_patch(&Value::Object(start), &request, rt).map_err(|e| body_error(&e))?;
-    Ok((to_write(&outcome.resource)?, outcome.corrections))
+    Ok((
+        to_write(&outcome.resource, current_active)?,
+        outcome.corrections,
+    ))
 }
 
 /// A body's attribute problems: an unknown attribute is a bad value here (there is no `path`).
@@ -289,11 +293,18 @@ fn check_schemas(schemas: Option<&Value>) -> Result<(), ScimRefusal> {
     }
 }
 
-/// A complete resource (checked by `apply_patch`) as the row it becomes.
+/// The most bytes a user's stored SCIM attributes may take (serialised JSON): far above what identity
+/// providers send, and a bound on what each row, and each list that reads rows, can cost.
+pub const MAX_STORED_BYTES: usize = 64 * 1024;
+
+/// A complete resource (checked by `apply_patch`) as the row it becomes. `current_active` is the user's
+/// state now (`None` when creating): a resource that does not say `active` keeps it, so that a PUT or
+/// PATCH that leaves `active` out never reactivates a user someone deactivated.
 ///
 /// # Errors
-/// `invalidValue` for a missing or malformed `userName`, a long `displayName`, an empty `externalId`.
-pub fn to_write(resource: &Value) -> Result<UserWrite, ScimRefusal> {
+/// `invalidValue` for a missing or malformed `userName`, a long `displayName`, an empty `externalId`, or
+/// attributes over [`MAX_STORED_BYTES`].
+pub fn to_write(resource: &Value, current_active: Option<bool>) -> Result<UserWrite, ScimRefusal> {
     let Value::Object(map) = resource else {
         return Err(invalid_value("a User is a JSON object"));
     };
@@ -318,7 +329,7 @@ pub fn to_write(resource: &Value) -> Result<UserWrite, ScimRefusal> {
     }
     let active = get_ci(resource, "active")
         .and_then(Value::as_bool)
-        .unwrap_or(true);
+        .unwrap_or(current_active.unwrap_or(true));
     if map.keys().any(|k| k.eq_ignore_ascii_case("password")) {
         tracing::info!("scim password ignored: sign-in is by passkey, a password is never stored");
     }
@@ -329,6 +340,11 @@ pub fn to_write(resource: &Value) -> Result<UserWrite, ScimRefusal> {
     }
     if get_ci(resource, "active").is_some() {
         scim.insert(ACTIVE_GIVEN.into(), Value::Bool(true));
+    }
+    if serde_json::to_vec(&scim).map_or(usize::MAX, |b| b.len()) > MAX_STORED_BYTES {
+        return Err(invalid_value(format!(
+            "a user's attributes take at most {MAX_STORED_BYTES} bytes"
+        )));
     }
     Ok(UserWrite {
         username: username.to_string(),

@@ -1,12 +1,14 @@
 //! The SQL of SCIM's `Users`: the tenant's `users` rows (the same rows passkey sign-up creates), read and
 //! written with the SCIM columns (`external_id`, `active`, `scim`, `version`, `updated_at`).
 //!
-//! Every write runs in one transaction whose first statement writes the user's row: SQLite takes its
-//! write lock there, PostgreSQL the row lock, so writes of one user happen one after another, and the
-//! `version` read under that lock is the one an `If-Match` is judged against (of eight PATCHes naming the
-//! same version, one succeeds). A deactivation or a delete ends the user's sessions in that same
-//! transaction; a session being created at once (`Accounts::create_session` locks the same row first)
-//! either is ended too or sees the user gone or inactive.
+//! A change is decided on a plain read, outside any transaction (the CPU a request body costs never
+//! holds a lock: SQLite has one for the whole database), then written by one transaction whose first
+//! statement writes the user's row only if it is still at the version read (`WHERE version = $seen`):
+//! SQLite takes its write lock there, PostgreSQL the row lock. A write that finds the row changed decides
+//! again on the new row, so an `If-Match` is judged against the version the write replaces (of eight
+//! PATCHes naming the same version, one succeeds). A deactivation or a delete ends the user's sessions in
+//! that same transaction; a session being created at once (`Accounts::create_session` locks the same row
+//! first) either is ended too or sees the user gone or inactive.
 
 use serde_json::{Map, Value};
 use tessera_proto::UnixTime;
@@ -76,6 +78,8 @@ pub enum UserStoreError {
     NotFound,
     /// Another user of the tenant has this `userName` (in any case) or `externalId`.
     Taken(Unique),
+    /// The user kept changing while a write was being decided (see [`ScimUsers::modify`]).
+    Contended,
     Database(sqlx::Error),
 }
 
@@ -91,12 +95,16 @@ impl std::fmt::Display for UserStoreError {
             Self::NotFound => f.write_str("no such user"),
             Self::Taken(Unique::UserName) => f.write_str("userName taken"),
             Self::Taken(Unique::ExternalId) => f.write_str("externalId taken"),
+            Self::Contended => f.write_str("the user changed during the write, several times"),
             Self::Database(e) => write!(f, "database: {e}"),
         }
     }
 }
 
 impl std::error::Error for UserStoreError {}
+
+/// How many times [`ScimUsers::modify`] decides again when the user changed under it.
+const MODIFY_ATTEMPTS: usize = 5;
 
 /// What a [`ScimUsers::modify`] closure decides, having seen the locked row.
 pub enum Change {
@@ -268,49 +276,75 @@ impl ScimUsers {
         }))
     }
 
-    /// Lock the user's row, let `decide` see it (and refuse, with its own error), write what it returns
-    /// with the version bumped, and end every session when the user goes from active to inactive: all in
-    /// one transaction.
+    /// Let `decide` see the user (and refuse, with its own error), then write what it returns with the
+    /// version bumped, ending every session when the user goes from active to inactive, in one
+    /// transaction.
+    ///
+    /// `decide` runs on a plain read, outside any transaction, so that the work a request asks for
+    /// (parsing a body, applying a PATCH) never holds a lock that other tenants' writes wait on (SQLite has
+    /// one lock for the whole database). The write then applies only if the user is still at the version
+    /// `decide` saw (`... WHERE version = $seen`, which takes the row lock first, as a sign-in does); if not,
+    /// `decide` runs again on the new row, up to [`MODIFY_ATTEMPTS`] times.
     ///
     /// # Errors
-    /// [`UserStoreError::NotFound`], [`UserStoreError::Taken`], the database; `decide`'s refusal inside.
+    /// [`UserStoreError::NotFound`], [`UserStoreError::Taken`], [`UserStoreError::Contended`], the
+    /// database; `decide`'s refusal inside.
     pub async fn modify<E>(
         &self,
         tenant: &str,
         user_id: &str,
         now: UnixTime,
-        decide: impl FnOnce(&UserRow) -> Result<Change, E>,
+        mut decide: impl FnMut(&UserRow) -> Result<Change, E>,
     ) -> Result<Result<Modified, E>, UserStoreError> {
+        for _ in 0..MODIFY_ATTEMPTS {
+            let before = self
+                .get(tenant, user_id)
+                .await?
+                .ok_or(UserStoreError::NotFound)?;
+            let w = match decide(&before) {
+                Err(refused) => return Ok(Err(refused)),
+                Ok(Change::Keep) => {
+                    return Ok(Ok(Modified {
+                        row: before,
+                        sessions_ended: 0,
+                    }))
+                }
+                Ok(Change::Write(w)) => w,
+            };
+            if let Some(done) = self
+                .write_if_unchanged(tenant, user_id, &before, w, now)
+                .await?
+            {
+                return Ok(Ok(done));
+            }
+        }
+        Err(UserStoreError::Contended)
+    }
+
+    /// Write `w` if the user is still at `before.version`; `None` if it is not (or is gone).
+    async fn write_if_unchanged(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        before: &UserRow,
+        w: UserWrite,
+        now: UnixTime,
+    ) -> Result<Option<Modified>, UserStoreError> {
         let mut taken: Option<UserWrite> = None;
-        let outcome: Result<Option<Result<Modified, E>>, sqlx::Error> = on_db!(&self.db, pool => {
+        let outcome: Result<Option<Modified>, sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                // The lock first: a no-op write of the row (see the module documentation).
-                let Some(before) = sqlx::query(concat!(
-                    "UPDATE users SET version = version WHERE tenant = $1 AND user_id = $2 RETURNING ", columns!()
-                ))
-                .bind(tenant).bind(user_id)
-                .fetch_optional(&mut *tx).await?
-                .map(|r| row_to_user(&r)).transpose()? else {
-                    return Ok(None);
-                };
-                let w = match decide(&before) {
-                    Err(refused) => return Ok(Some(Err(refused))),
-                    Ok(Change::Keep) => {
-                        return Ok(Some(Ok(Modified { row: before, sessions_ended: 0 })));
-                    }
-                    Ok(Change::Write(w)) => w,
-                };
                 let written = sqlx::query(concat!(
                     "UPDATE users SET username = $1, display_name = $2, external_id = $3, active = $4, scim = $5,
                          version = version + 1, updated_at = $6
-                     WHERE tenant = $7 AND user_id = $8 RETURNING ", columns!()
+                     WHERE tenant = $7 AND user_id = $8 AND version = $9 RETURNING ", columns!()
                 ))
                 .bind(&w.username).bind(&w.display_name).bind(&w.external_id).bind(i64::from(w.active))
-                .bind(scim_text(&w.scim)?).bind(now.as_secs()).bind(tenant).bind(user_id)
-                .fetch_one(&mut *tx).await;
+                .bind(scim_text(&w.scim)?).bind(now.as_secs()).bind(tenant).bind(user_id).bind(before.version)
+                .fetch_optional(&mut *tx).await;
                 let row = match written {
-                    Ok(r) => row_to_user(&r)?,
+                    Ok(Some(r)) => row_to_user(&r)?,
+                    Ok(None) => return Ok(None),
                     Err(e) => {
                         if unique_violation(&e) {
                             taken = Some(w);
@@ -324,12 +358,11 @@ impl ScimUsers {
                     0
                 };
                 tx.commit().await?;
-                Ok(Some(Ok(Modified { row, sessions_ended })))
+                Ok(Some(Modified { row, sessions_ended }))
             }.await
         });
         match outcome {
-            Ok(Some(done)) => Ok(done),
-            Ok(None) => Err(UserStoreError::NotFound),
+            Ok(done) => Ok(done),
             Err(e) => match taken {
                 Some(w) => Err(self.which_taken(tenant, user_id, &w).await),
                 None => Err(e.into()),

@@ -136,6 +136,11 @@ pub(super) fn store_failure(e: UserStoreError) -> ScimRefusal {
                 Unique::ExternalId => "another user of this tenant has that `externalId`",
             },
         ),
+        UserStoreError::Contended => ScimRefusal::new(
+            StatusCode::CONFLICT,
+            None,
+            "the user changed while this request was applied; try again",
+        ),
         UserStoreError::Database(e) => ScimRefusal::internal(format!("database: {e}")),
     }
 }
@@ -285,7 +290,8 @@ async fn replace(
     let done = ScimUsers::new(state.store.db().clone())
         .modify(tenant.as_str(), &id, crate::now(), |row| {
             check_if_match(if_match, row)?;
-            let (write, corrections) = from_body(&body, Some(&to_resource(row, &base)))?;
+            let (write, corrections) =
+                from_body(&body, Some((&to_resource(row, &base), row.active)))?;
             log_corrections(tenant.as_str(), &row.user_id, &corrections);
             Ok(if write == current_write(row) {
                 Change::Keep
@@ -333,7 +339,7 @@ async fn patch(
             if !outcome.changed {
                 return Ok(Change::Keep);
             }
-            let write = to_write(&outcome.resource)?;
+            let write = to_write(&outcome.resource, Some(row.active))?;
             Ok(if write == current_write(row) {
                 Change::Keep
             } else {

@@ -26,7 +26,7 @@ pub use path::PatchPath;
 /// The schema URI of a PATCH body.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The most operations one PATCH may carry.
-pub const MAX_PATCH_OPERATIONS: usize = 10_000;
+pub const MAX_PATCH_OPERATIONS: usize = 1_000;
 
 /// The three operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

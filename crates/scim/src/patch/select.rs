@@ -36,10 +36,11 @@ pub(super) fn filtered(
         .collect();
     match (op, sub) {
         (Op::Remove, None) => {
+            let hit: std::collections::HashSet<usize> = hits.iter().copied().collect();
             let mut i = 0;
             items.retain(|_| {
                 i += 1;
-                !hits.contains(&(i - 1))
+                !hit.contains(&(i - 1))
             });
         }
         (Op::Remove, Some(s)) => {

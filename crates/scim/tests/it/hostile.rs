@@ -119,3 +119,51 @@ fn unknown_attributes_are_errors() {
     .unwrap();
     assert!(apply_patch(&json!([1]), &req, &rt).is_err());
 }
+
+#[test]
+fn a_multi_valued_attribute_holds_a_bounded_number_of_values_and_adding_many_stays_cheap() {
+    use tessera_scim::{apply_patch, parse_patch, user_resource_type};
+    let rt = user_resource_type();
+    let user = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann"});
+    let emails = |n: usize, from: usize| -> Vec<serde_json::Value> {
+        (from..from + n)
+            .map(|i| serde_json::json!({"value": format!("a{i}@example.com"), "type": "work"}))
+            .collect()
+    };
+    let add = |values: Vec<serde_json::Value>| {
+        parse_patch(&serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "emails", "value": values}]
+        }))
+        .unwrap()
+    };
+    // 1,000 distinct values fit; adding the same ones again (in another case) changes nothing.
+    let full = apply_patch(&user, &add(emails(1_000, 0)), &rt).unwrap();
+    assert_eq!(full.resource["emails"].as_array().unwrap().len(), 1_000);
+    let upper: Vec<serde_json::Value> = emails(1_000, 0)
+        .into_iter()
+        .map(|mut e| {
+            e["value"] = serde_json::Value::String(e["value"].as_str().unwrap().to_uppercase());
+            e
+        })
+        .collect();
+    let again = apply_patch(&full.resource, &add(upper), &rt).unwrap();
+    assert!(!again.changed);
+    // One more is refused, as a bad value, and nothing of the PATCH applies.
+    let e = apply_patch(&full.resource, &add(emails(1, 5_000)), &rt).unwrap_err();
+    assert_eq!(e.kind, tessera_scim::patch::PatchErrorKind::Value);
+    assert!(e.to_string().contains("at most 1000 values"), "{e}");
+}
+
+#[test]
+fn a_patch_carries_at_most_a_thousand_operations() {
+    let op = serde_json::json!({"op": "replace", "path": "displayName", "value": "x"});
+    let body = |n: usize| {
+        serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": vec![op.clone(); n]
+        })
+    };
+    assert!(tessera_scim::parse_patch(&body(1_000)).is_ok());
+    assert!(tessera_scim::parse_patch(&body(1_001)).is_err());
+}
