@@ -71,6 +71,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     TOTP_BUDGET_COLUMNS,
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
+    USERNAME_KEY,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -98,6 +99,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     TOTP_BUDGET_COLUMNS,
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
+    USERNAME_KEY,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -167,6 +169,18 @@ const PROVISIONING_TABLES: &str = "ALTER TABLE users ADD COLUMN active BIGINT NO
 /// start) if a tenant already holds two names that differ only in case: see docs/OPERATIONS.md.
 const USERNAME_CASE_INDEX: &str =
     "CREATE UNIQUE INDEX users_username_ci ON users (tenant, lower(username));";
+
+/// Uniqueness of names by Unicode's case folding, the same in both databases: `username_key` holds
+/// `tessera_proto::Username::key` (computed by the origin, never by the database, whose `lower()` folds
+/// ASCII only in SQLite and by locale in PostgreSQL). Rows from before this migration are filled in at
+/// start-up ([`Store::connect`]); the origin refuses to start if two of a tenant's names fold to one.
+///
+/// `held`: an operator's deactivation (`tessera-origin users deactivate`), which the identity provider's
+/// SCIM writes cannot lift (only `users activate` does): a user is active when `active = 1 AND held = 0`.
+const USERNAME_KEY: &str = "DROP INDEX users_username_ci;
+    ALTER TABLE users ADD COLUMN username_key TEXT;
+    CREATE UNIQUE INDEX users_username_key ON users (tenant, username_key);
+    ALTER TABLE users ADD COLUMN held BIGINT NOT NULL DEFAULT 0;";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
@@ -258,6 +272,7 @@ impl Store {
             .migrate()
             .await
             .map_err(|e| format!("cannot migrate `{}`: {e}", path.display()))?;
+        store.fill_username_keys().await?;
         Ok(store)
     }
 
@@ -283,7 +298,29 @@ impl Store {
             .migrate()
             .await
             .map_err(|e| format!("cannot migrate {target}: {e}"))?;
+        store.fill_username_keys().await?;
         Ok(store)
+    }
+
+    /// Give every user from before [`USERNAME_KEY`] its key (idempotent; nothing to do once done).
+    async fn fill_username_keys(&self) -> Result<(), String> {
+        let missing: Vec<(String, String, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT tenant, user_id, username FROM users WHERE username_key IS NULL")
+                .fetch_all(pool).await
+        })
+        .map_err(|e| format!("cannot read users: {e}"))?;
+        for (tenant, user_id, username) in missing {
+            let key = tessera_proto::ids::username_key(&username);
+            on_db!(&self.db, pool => {
+                sqlx::query("UPDATE users SET username_key = $1 WHERE tenant = $2 AND user_id = $3")
+                    .bind(&key).bind(&tenant).bind(&user_id)
+                    .execute(pool).await.map(|_| ())
+            })
+            .map_err(|e| format!(
+                "tenant `{tenant}` holds two usernames that differ only in case (one is `{username}`): rename one, then start again ({e})"
+            ))?;
+        }
+        Ok(())
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {

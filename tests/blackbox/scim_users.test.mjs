@@ -186,20 +186,39 @@ describe('SCIM Users', () => {
     refused(await req('POST', '/Users/.search', { count: 'two' }), 400, 'invalidValue');
   });
 
-  // Found by a security review: a PUT or PATCH that leaves `active` out reactivated a deactivated user, so
-  // an operator's deprovisioning undid itself on the identity provider's next sync.
-  it('a deactivated user stays deactivated through a PUT or PATCH that does not mention active', async () => {
+  // Found by a security review: on SQLite only ASCII case was folded, so `ÄLICE` and `älice` (or the
+  // Kelvin sign's `Kim` and `kim`) were two users, and a filter's answer depended on whether it was pushed
+  // down. Names fold by Unicode's rules, in one place, on both databases.
+  it('userName uniqueness and filters fold case by Unicode rules, pushed down or not', async () => {
+    assert.equal((await req('POST', '/Users', { schemas: [CORE], userName: 'ÄLICE' })).status, 201);
+    refused(await req('POST', '/Users', { schemas: [CORE], userName: 'älice' }), 409, 'uniqueness');
+    assert.equal((await req('POST', '/Users', { schemas: [CORE], userName: '\u212Aim' })).status, 201);
+    refused(await req('POST', '/Users', { schemas: [CORE], userName: 'kim' }), 409, 'uniqueness');
+    const count = async (filter) =>
+      (await req('GET', `/Users?filter=${encodeURIComponent(filter)}`)).body.totalResults;
+    assert.equal(await count('userName eq "kim"'), 1);
+    assert.equal(await count('userName eq "kim" or userName eq "nobody"'), 1);
+    assert.equal(await count('userName eq "älice"'), 1);
+    assert.equal(await count('userName eq "älice" or userName eq "nobody"'), 1);
+  });
+
+  // Found by a security review: a PUT or PATCH that leaves `active` out reactivated a user an operator had
+  // deactivated, so the deprovisioning undid itself on the identity provider's next sync. An operator's
+  // deactivation is a hold that no SCIM write lifts; only `users activate` does.
+  it("an operator's deactivation holds through any SCIM write until the operator lifts it", async () => {
     const { body: u } = await req('POST', '/Users', { schemas: [CORE], userName: 'dora', displayName: 'Dora' });
     await origin.cli(['users', 'deactivate', '--tenant', 'acme', u.id]);
+    assert.equal((await req('GET', `/Users/${u.id}`)).body.active, false);
     const put = await req('PUT', `/Users/${u.id}`, { schemas: [CORE], userName: 'dora', displayName: 'Dora D.' });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     assert.equal(put.body.active, false);
-    const removed = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'remove', path: 'active' }));
-    assert.equal(removed.status, 200, JSON.stringify(removed.body));
-    assert.equal((await req('GET', `/Users/${u.id}`)).body.active, false);
-    // Saying so still works.
-    const on = await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'replace', path: 'active', value: true }));
-    assert.notEqual(on.body.active, false);
+    assert.equal((await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'remove', path: 'active' }))).body.active, false);
+    assert.equal((await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'replace', path: 'active', value: true }))).body.active, false);
+    await origin.cli(['users', 'activate', '--tenant', 'acme', u.id]);
+    assert.notEqual((await req('GET', `/Users/${u.id}`)).body.active, false);
+    // Without a hold, SCIM's own `active` decides (an unassigned `active` is active).
+    assert.equal((await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'replace', path: 'active', value: false }))).body.active, false);
+    assert.notEqual((await req('PATCH', `/Users/${u.id}`, patchOp({ op: 'remove', path: 'active' }))).body.active, false);
   });
 
   // Found by a security review: one PATCH adding tens of thousands of values held SQLite's lock for a

@@ -75,6 +75,21 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What uniqueness compares: the name lower-cased by Unicode's rules (`Alice`, `ALICE` and `alice`
+    /// are one name; so are `ÄLICE` and `älice`, and the Kelvin sign `\u{212A}im` and `kim`). The same
+    /// folding as SCIM filters use for `userName` (`caseExact: false`), done here rather than by the
+    /// database, whose `lower()` folds ASCII only in SQLite and by locale in PostgreSQL.
+    #[must_use]
+    pub fn key(&self) -> String {
+        username_key(&self.0)
+    }
+}
+
+/// [`Username::key`] of any text (for look-ups by a name that need not be valid).
+#[must_use]
+pub fn username_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 impl FromStr for Username {
@@ -165,6 +180,15 @@ mod tests {
                 "invalid_username"
             );
         }
+    }
+
+    #[test]
+    fn username_keys_fold_case_by_unicode_rules() {
+        let key = |s: &str| s.parse::<Username>().map(|u| u.key()).unwrap_or_default();
+        assert_eq!(key("Alice"), key("aLICE"));
+        assert_eq!(key("ÄLICE"), "älice");
+        assert_eq!(key("\u{212A}im"), key("kim"));
+        assert_ne!(key("ann"), key("anne"));
     }
 
     #[test]

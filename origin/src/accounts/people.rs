@@ -43,8 +43,9 @@ impl Accounts {
         now: UnixTime,
     ) -> Result<User, AccountsError> {
         let done = on_db!(&self.db, pool => {
-            sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at, username_key) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(tenant).bind(user_id).bind(username).bind(display_name).bind(now.as_secs())
+                .bind(tessera_proto::ids::username_key(username))
                 .execute(pool).await.map(|_| ())
         });
         match done {
@@ -73,8 +74,9 @@ impl Accounts {
         let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at, username_key) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(tenant).bind(&user.user_id).bind(&user.username).bind(&user.display_name).bind(now.as_secs())
+                    .bind(tessera_proto::ids::username_key(&user.username))
                     .execute(&mut *tx).await?;
                 insert_passkey!(&mut *tx, tenant, passkey, now);
                 tx.commit().await
@@ -108,7 +110,7 @@ impl Accounts {
         }))
     }
 
-    /// Whether `username` is taken in the tenant, ignoring case (the `users_username_ci` index: SCIM's
+    /// Whether `username` is taken in the tenant, ignoring case (`username_key`, Unicode case folding: SCIM's
     /// `userName` is case-insensitive, and so is uniqueness for passkey sign-up).
     ///
     /// # Errors
@@ -119,8 +121,8 @@ impl Accounts {
         username: &str,
     ) -> Result<bool, AccountsError> {
         let found: Option<String> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2)")
-                .bind(tenant).bind(username)
+            sqlx::query_scalar("SELECT user_id FROM users WHERE tenant = $1 AND username_key = $2")
+                .bind(tenant).bind(tessera_proto::ids::username_key(username))
                 .fetch_optional(pool).await?
         });
         Ok(found.is_some())
@@ -147,7 +149,7 @@ impl Accounts {
         user_id: &str,
     ) -> Result<Option<User>, AccountsError> {
         Ok(on_db!(&self.db, pool => {
-            sqlx::query("SELECT * FROM users WHERE tenant = $1 AND user_id = $2 AND active = 1")
+            sqlx::query("SELECT * FROM users WHERE tenant = $1 AND user_id = $2 AND active = 1 AND held = 0")
                 .bind(tenant).bind(user_id)
                 .fetch_optional(pool).await?
                 .map(|r| row_to_user(&r)).transpose()?
@@ -248,9 +250,11 @@ impl Accounts {
     }
 }
 
-/// Activate or deactivate a user. Deactivating ends every session of the user in the same transaction
-/// (their refresh tokens die with them, and the edge's introspection reports their access tokens
-/// inactive); a reactivated user signs in again. Returns `None` for an unknown user.
+/// An operator activates or deactivates a user. Deactivating ends every session of the user in the same
+/// transaction (their refresh tokens die with them, and the edge's introspection reports their access
+/// tokens inactive) and *holds* the user: the identity provider's SCIM writes cannot lift an operator's
+/// deactivation, only activating here does (which also sets SCIM's `active`). Returns `None` for an
+/// unknown user.
 ///
 /// # Errors
 /// The database.
@@ -268,12 +272,12 @@ pub async fn set_active(
         // being created for this user (which locks the same row first) is either seen and ended here,
         // or sees the user inactive.
         let before: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET active = $1, version = version + (CASE WHEN active = $1 THEN 0 ELSE 1 END),
-                 updated_at = $2
+            "UPDATE users SET active = $1, held = $5,
+                 version = version + (CASE WHEN active = $1 AND held = $5 THEN 0 ELSE 1 END), updated_at = $2
              WHERE tenant = $3 AND user_id = $4
              RETURNING version",
         )
-        .bind(flag).bind(now.as_secs()).bind(tenant).bind(user_id)
+        .bind(flag).bind(now.as_secs()).bind(tenant).bind(user_id).bind(1 - flag)
         .fetch_optional(&mut *tx).await?;
         if before.is_none() {
             return Ok(None);

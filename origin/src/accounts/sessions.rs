@@ -31,7 +31,8 @@ impl Accounts {
             // First the user's row lock (SQLite: the write lock): a deactivation running now either
             // finishes first (and this sees the user inactive) or waits and then ends this session too.
             let active: Option<i64> = sqlx::query_scalar(
-                "UPDATE users SET active = active WHERE tenant = $1 AND user_id = $2 RETURNING active",
+                "UPDATE users SET active = active WHERE tenant = $1 AND user_id = $2
+                 RETURNING (CASE WHEN held = 0 THEN active ELSE 0 END)",
             )
             .bind(tenant).bind(user_id)
             .fetch_optional(&mut *tx).await?;

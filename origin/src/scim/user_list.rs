@@ -143,8 +143,8 @@ fn candidates(pushdown: &Pushdown) -> Candidates {
         return Candidates::ExternalId(e.value.clone());
     }
     match pushdown.on("userName") {
-        Some(e) if e.value.is_ascii() => Candidates::UserNameLower(e.value.to_ascii_lowercase()),
-        _ => Candidates::All,
+        Some(e) => Candidates::UserNameKey(tessera_proto::ids::username_key(&e.value)),
+        None => Candidates::All,
     }
 }
 

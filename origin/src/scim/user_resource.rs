@@ -11,7 +11,8 @@
 //! `userName` follows `tessera_proto::Username` (1–64 characters, no control characters, no spaces at
 //! either end): it is the name people sign in with, and one user table has one rule. SCIM itself allows
 //! longer names (an email address may have 254 characters); such a name is refused with `invalidValue`.
-//! Uniqueness ignores case (RFC 7643: `caseExact: false`) through the `users_username_ci` index.
+//! Uniqueness ignores case (RFC 7643: `caseExact: false`) through `users.username_key` (Unicode case
+//! folding, `tessera_proto::ids::username_key`).
 //! `password` is never stored (sign-in is by passkey here): a given one is dropped and logged.
 
 use std::sync::LazyLock;
@@ -179,7 +180,7 @@ pub fn log_corrections(tenant: &str, user_id: &str, corrections: &[Correction]) 
 /// `mutability` for a changed immutable attribute.
 pub fn from_body(
     body: &Value,
-    current: Option<(&Value, bool)>,
+    current: Option<&Value>,
 ) -> Result<(UserWrite, Vec<Correction>), ScimRefusal> {
     let rt = &*USER_TYPE;
     let Value::Object(map) = body else {
@@ -204,8 +205,7 @@ pub fn from_body(
         given.insert(k.clone(), v.clone());
     }
     let mut start = Map::new();
-    let current_active = current.map(|(_, active)| active);
-    if let Some((current, _)) = current {
+    if let Some(current) = current {
         for at in rt.all_attributes() {
             if at.attribute.mutability != Mutability::Immutable {
                 continue;
@@ -239,10 +239,7 @@ pub fn from_body(
         corrections: Vec::new(),
     };
     let outcome = apply_patch(&Value::Object(start), &request, rt).map_err(|e| body_error(&e))?;
-    Ok((
-        to_write(&outcome.resource, current_active)?,
-        outcome.corrections,
-    ))
+    Ok((to_write(&outcome.resource)?, outcome.corrections))
 }
 
 /// A body's attribute problems: an unknown attribute is a bad value here (there is no `path`).
@@ -297,14 +294,14 @@ fn check_schemas(schemas: Option<&Value>) -> Result<(), ScimRefusal> {
 /// providers send, and a bound on what each row, and each list that reads rows, can cost.
 pub const MAX_STORED_BYTES: usize = 64 * 1024;
 
-/// A complete resource (checked by `apply_patch`) as the row it becomes. `current_active` is the user's
-/// state now (`None` when creating): a resource that does not say `active` keeps it, so that a PUT or
-/// PATCH that leaves `active` out never reactivates a user someone deactivated.
+/// A complete resource (checked by `apply_patch`) as the row it becomes. Without `active` a user is active
+/// (RFC 7643 leaves an unassigned `active` to the service provider); an operator's hold
+/// (`tessera-origin users deactivate`) is kept apart from it and is not lifted by any SCIM write.
 ///
 /// # Errors
 /// `invalidValue` for a missing or malformed `userName`, a long `displayName`, an empty `externalId`, or
 /// attributes over [`MAX_STORED_BYTES`].
-pub fn to_write(resource: &Value, current_active: Option<bool>) -> Result<UserWrite, ScimRefusal> {
+pub fn to_write(resource: &Value) -> Result<UserWrite, ScimRefusal> {
     let Value::Object(map) = resource else {
         return Err(invalid_value("a User is a JSON object"));
     };
@@ -329,7 +326,7 @@ pub fn to_write(resource: &Value, current_active: Option<bool>) -> Result<UserWr
     }
     let active = get_ci(resource, "active")
         .and_then(Value::as_bool)
-        .unwrap_or(current_active.unwrap_or(true));
+        .unwrap_or(true);
     if map.keys().any(|k| k.eq_ignore_ascii_case("password")) {
         tracing::info!("scim password ignored: sign-in is by passkey, a password is never stored");
     }

@@ -11,6 +11,7 @@
 //! first) either is ended too or sees the user gone or inactive.
 
 use serde_json::{Map, Value};
+use tessera_proto::ids::username_key;
 use tessera_proto::UnixTime;
 
 use crate::on_db;
@@ -36,7 +37,7 @@ macro_rules! end_sessions {
 /// The columns every read returns (a macro, so that each query stays one `&'static str`).
 macro_rules! columns {
     () => {
-        "user_id, username, display_name, external_id, active, scim, version, created_at, updated_at"
+        "user_id, username, display_name, external_id, active, held, scim, version, created_at, updated_at"
     };
 }
 
@@ -126,9 +127,9 @@ pub enum Candidates {
     All,
     Id(String),
     ExternalId(String),
-    /// Compared lower-cased, through `users_username_ci`; the value must be lower-case ASCII (SQLite's
-    /// `lower()` folds ASCII only, so anything else is not pushed down).
-    UserNameLower(String),
+    /// By `username_key` (`tessera_proto::ids::username_key` of the name asked for: the same Unicode
+    /// case folding the filter's own comparison uses).
+    UserNameKey(String),
 }
 
 fn row_to_user<R: sqlx::Row>(r: &R) -> Result<UserRow, sqlx::Error>
@@ -149,7 +150,9 @@ where
         username: r.try_get("username")?,
         display_name: r.try_get("display_name")?,
         external_id: r.try_get("external_id")?,
-        active: r.try_get::<i64, _>("active")? != 0,
+        // What SCIM sees and writes is the user's effective state: an operator's hold (`users deactivate`)
+        // shows as `active: false` whatever the identity provider set.
+        active: r.try_get::<i64, _>("active")? != 0 && r.try_get::<i64, _>("held")? == 0,
         scim,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
@@ -190,11 +193,11 @@ impl ScimUsers {
         let scim = scim_text(&w.scim)?;
         let done: Result<UserRow, sqlx::Error> = on_db!(&self.db, pool => {
             sqlx::query(concat!(
-                "INSERT INTO users (tenant, user_id, username, display_name, external_id, active, scim, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING ", columns!()
+                "INSERT INTO users (tenant, user_id, username, display_name, external_id, active, scim, version, created_at, updated_at, username_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING ", columns!()
             ))
             .bind(tenant).bind(user_id).bind(&w.username).bind(&w.display_name).bind(&w.external_id)
-            .bind(i64::from(w.active)).bind(&scim).bind(now.as_secs())
+            .bind(i64::from(w.active)).bind(&scim).bind(now.as_secs()).bind(username_key(&w.username))
             .fetch_one(pool).await
             .and_then(|r| row_to_user(&r))
         });
@@ -210,9 +213,9 @@ impl ScimUsers {
     async fn which_taken(&self, tenant: &str, user_id: &str, w: &UserWrite) -> UserStoreError {
         let by_name: Result<Option<String>, sqlx::Error> = on_db!(&self.db, pool => {
             sqlx::query_scalar(
-                "SELECT user_id FROM users WHERE tenant = $1 AND lower(username) = lower($2) AND user_id <> $3",
+                "SELECT user_id FROM users WHERE tenant = $1 AND username_key = $2 AND user_id <> $3",
             )
-            .bind(tenant).bind(&w.username).bind(user_id)
+            .bind(tenant).bind(username_key(&w.username)).bind(user_id)
             .fetch_optional(pool).await
         });
         match by_name {
@@ -264,7 +267,7 @@ impl ScimUsers {
             Candidates::All => (by!(""), None),
             Candidates::Id(v) => (by!(" AND user_id = $2"), Some(v)),
             Candidates::ExternalId(v) => (by!(" AND external_id = $2"), Some(v)),
-            Candidates::UserNameLower(v) => (by!(" AND lower(username) = $2"), Some(v)),
+            Candidates::UserNameKey(v) => (by!(" AND username_key = $2"), Some(v)),
         };
         Ok(on_db!(&self.db, pool => {
             let mut q = sqlx::query(sql).bind(tenant);
@@ -336,11 +339,12 @@ impl ScimUsers {
                 let mut tx = pool.begin().await?;
                 let written = sqlx::query(concat!(
                     "UPDATE users SET username = $1, display_name = $2, external_id = $3, active = $4, scim = $5,
-                         version = version + 1, updated_at = $6
+                         version = version + 1, updated_at = $6, username_key = $10
                      WHERE tenant = $7 AND user_id = $8 AND version = $9 RETURNING ", columns!()
                 ))
                 .bind(&w.username).bind(&w.display_name).bind(&w.external_id).bind(i64::from(w.active))
                 .bind(scim_text(&w.scim)?).bind(now.as_secs()).bind(tenant).bind(user_id).bind(before.version)
+                .bind(username_key(&w.username))
                 .fetch_optional(&mut *tx).await;
                 let row = match written {
                     Ok(Some(r)) => row_to_user(&r)?,

@@ -290,8 +290,7 @@ async fn replace(
     let done = ScimUsers::new(state.store.db().clone())
         .modify(tenant.as_str(), &id, crate::now(), |row| {
             check_if_match(if_match, row)?;
-            let (write, corrections) =
-                from_body(&body, Some((&to_resource(row, &base), row.active)))?;
+            let (write, corrections) = from_body(&body, Some(&to_resource(row, &base)))?;
             log_corrections(tenant.as_str(), &row.user_id, &corrections);
             Ok(if write == current_write(row) {
                 Change::Keep
@@ -339,7 +338,7 @@ async fn patch(
             if !outcome.changed {
                 return Ok(Change::Keep);
             }
-            let write = to_write(&outcome.resource, Some(row.active))?;
+            let write = to_write(&outcome.resource)?;
             Ok(if write == current_write(row) {
                 Change::Keep
             } else {

@@ -49,7 +49,7 @@ pub(super) async fn scim_users_round_trip(store: Store) {
     );
     assert_eq!(
         ids(users
-            .list("t", &Candidates::UserNameLower("ann".into()))
+            .list("t", &Candidates::UserNameKey("ann".into()))
             .await
             .unwrap()),
         ["u1"]
