@@ -96,8 +96,8 @@ impl Accounts {
         // it, and fails with "database is locked" instead of waiting), PostgreSQL's row lock. Of many
         // concurrent presentations one spends the token; every other one finds it spent, which is reuse.
         // A token nobody issued is refused without taking the write lock (random tokens cost a read).
-        let known: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT 1 FROM refresh_tokens WHERE token_hash = $1")
+        let known: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT sid FROM refresh_tokens WHERE token_hash = $1")
                 .bind(&hash)
                 .fetch_optional(pool).await?
         });
@@ -134,6 +134,15 @@ impl Accounts {
                     return Ok(Err(AccountsError::RefreshReused));
                 };
                 let sid: String = spent.try_get("sid")?;
+                // The user's row lock before the session is read: a deactivation in flight (which ends
+                // sessions under that lock) has then either committed, and the read below sees this
+                // session ended, or waits until this refresh is done and ends its successor too.
+                let user_id: String = sqlx::query_scalar("SELECT user_id FROM sessions WHERE sid = $1")
+                    .bind(&sid)
+                    .fetch_one(&mut *tx).await?;
+                sqlx::query("UPDATE users SET active = active WHERE tenant = $1 AND user_id = $2")
+                    .bind(tenant).bind(&user_id)
+                    .execute(&mut *tx).await?;
                 let session = sqlx::query("SELECT * FROM sessions WHERE sid = $1")
                     .bind(&sid)
                     .fetch_one(&mut *tx).await

@@ -50,6 +50,7 @@ const CASES: &[(&str, Case)] = cases![
     scim_users_uniqueness_ignores_case,
     scim_users_locked_writes,
     scim_users_deactivate_and_delete_end_sessions,
+    refresh_spends_once_and_ends_with_the_user,
 ];
 
 async fn clients_round_trip(store: Store) {

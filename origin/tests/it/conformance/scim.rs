@@ -250,3 +250,43 @@ pub(super) async fn scim_users_deactivate_and_delete_end_sessions(store: Store) 
         Err(UserStoreError::NotFound)
     ));
 }
+
+/// Refresh on both databases (PostgreSQL decodes types strictly: a query the SQLite suite passes can fail
+/// there), racing an operator's deactivation: the refresh either wins and its successor is ended with the
+/// session, or sees the session ended.
+pub(super) async fn refresh_spends_once_and_ends_with_the_user(store: Store) {
+    let users = ScimUsers::new(store.db().clone());
+    let accounts = Accounts::new(store.db().clone(), tessera_jose::Secret::new([7; 32]));
+    let now = UnixTime::from_secs(1_700_000_000);
+    users
+        .create("t", "u1", &scim_write("ann", None), now)
+        .await
+        .unwrap();
+    let (_, first) = accounts
+        .create_session("t", "u1", &["hwk".into()], "phr", now)
+        .await
+        .unwrap();
+    let (_, second) = accounts.refresh("t", &first, now).await.unwrap();
+    assert!(matches!(
+        accounts.refresh("t", &first, now).await,
+        Err(tessera_origin::accounts::AccountsError::RefreshReused)
+    ));
+    // Reuse ended the family.
+    assert!(accounts.refresh("t", &second, now).await.is_err());
+    let (_, third) = accounts
+        .create_session("t", "u1", &["hwk".into()], "phr", now)
+        .await
+        .unwrap();
+    let (refreshed, off) = tokio::join!(
+        accounts.refresh("t", &third, now),
+        tessera_origin::accounts::set_active(store.db(), "t", "u1", false, now)
+    );
+    assert_eq!(off.unwrap().map(|c| c.active), Some(false));
+    if let Ok((_, successor)) = refreshed {
+        assert!(
+            accounts.refresh("t", &successor, now).await.is_err(),
+            "a successor issued during the deactivation outlived it"
+        );
+    }
+    assert!(accounts.active_user("t", "u1").await.unwrap().is_none());
+}
