@@ -53,7 +53,7 @@ impl AuthzStore {
         let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
         let revision = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let revision = self.begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             let rows = sqlx::query(
                 "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
             )
@@ -92,7 +92,7 @@ impl AuthzStore {
     ) -> Result<u64, AuthzStoreError> {
         let revision = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let revision = self.begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             self.apply_updates(WriteTx::from(&mut *tx), tenant, revision, updates, preconditions).await?;
             tx.commit().await?;
             revision
@@ -110,11 +110,7 @@ impl AuthzStore {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn begin_revision(
-        &self,
-        tx: WriteTx<'_>,
-        tenant: &str,
-    ) -> Result<u64, AuthzStoreError> {
+    pub async fn begin_revision(tx: WriteTx<'_>, tenant: &str) -> Result<u64, AuthzStoreError> {
         on_tx!(tx, c => {
             let head: i64 = sqlx::query(
                 "INSERT INTO authz_tenants (tenant, head) VALUES ($1, 1)
@@ -269,7 +265,7 @@ impl AuthzStore {
     ) -> Result<(u64, u64), AuthzStoreError> {
         let done = on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let revision = self.begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             let deleted = Self::delete_matching_at(WriteTx::from(&mut *tx), tenant, revision, filter).await?;
             tx.commit().await?;
             (revision, deleted)
