@@ -410,8 +410,8 @@ impl ScimUsers {
                     // The user's group memberships end with it, at a new authz revision (only when it
                     // has some: a tenant without groups keeps its head).
                     let memberships = memberships_of_user(user_id);
-                    let member: Option<i64> = sqlx::query_scalar(
-                        "SELECT 1 FROM authz_relationships WHERE tenant = $1 AND resource_type = 'group'
+                    let member: Option<String> = sqlx::query_scalar(
+                        "SELECT resource_id FROM authz_relationships WHERE tenant = $1 AND resource_type = 'group'
                          AND relation = 'member' AND subject_type = 'user' AND subject_id = $2
                          AND deleted_rev IS NULL LIMIT 1",
                     )
