@@ -168,7 +168,7 @@ describe('SCIM Groups', () => {
     assert.equal((await req('GET', `/Groups/${g.body.id}`)).body.members, undefined);
   });
 
-  it('adds 10,000 members in one PATCH, then removes one by touching only it', async () => {
+  it('adds 10,000 members in one PATCH, then removes one by touching only it', async (t) => {
     const ids = [];
     // Users come through SCIM, 50 at a time.
     for (let i = 0; i < 10_000; i += 50) {
@@ -176,7 +176,9 @@ describe('SCIM Groups', () => {
       ids.push(...batch);
     }
     const g = (await newGroup('Big')).body.id;
+    const tAdd = Date.now();
     const add = await req('PATCH', `/Groups/${g}`, patchOp({ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }));
+    t.diagnostic(`adding 10,000 members took ${Date.now() - tAdd} ms`);
     assert.equal(add.status, 204, JSON.stringify(add.body));
     const z = add.headers.get('tessera-zookie');
     assert.equal(await member(g, ids[0], z), true);
@@ -192,6 +194,7 @@ describe('SCIM Groups', () => {
     const z2 = rm.headers.get('tessera-zookie');
     assert.equal(await member(g, ids[5], z2), false);
     assert.equal(await member(g, ids[6], z2), true);
+    t.diagnostic(`removing one member of 10,000 took ${took} ms`);
     assert.ok(took < 2_000, `removing one member of 10,000 took ${took} ms`);
     const after = await req('GET', `/Groups/${g}?attributes=members`);
     assert.equal(after.body.members.length, 9_999);

@@ -470,8 +470,9 @@ async fn run_list(
     let mut members: std::collections::HashMap<String, Vec<Member>> =
         std::collections::HashMap::new();
     if need_members && !rows.is_empty() {
-        let one = match &from {
-            Candidates::Id(id) => Some(id.as_str()),
+        // One candidate (an `id` or `externalId` equality): its members only; else the tenant's.
+        let one = match rows.as_slice() {
+            [only] => Some(only.group_id.as_str()),
             _ => None,
         };
         for (g, m) in groups.members(tenant, one).await.map_err(store_failure)? {
