@@ -11,4 +11,4 @@ pub mod engine_thread;
 pub mod http;
 pub mod store;
 
-pub use store::AuthzStore;
+pub use store::{AuthzStore, WriteTx};

@@ -6,6 +6,7 @@
 //! | `GET ResourceTypes`, `GET ResourceTypes/{id}` | `User` and `Group` (RFC 7643 §6) |
 //! | `GET Schemas`, `GET Schemas/{urn}` | the schemas enforced (RFC 7643 §7), from `tessera_scim` |
 //! | `Users`, `Users/.search`, `Users/{id}` | the tenant's users (`super::users`) |
+//! | `Groups`, `Groups/.search`, `Groups/{id}` | the tenant's groups, members in the relationship store (`super::groups`) |
 //!
 //! Every route needs the tenant's SCIM bearer token ([`ScimTenant`]); a missing, unknown, revoked or other
 //! tenant's token gets `401` with `WWW-Authenticate: Bearer` and the same detail whatever the reason (the
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{t}/Schemas"), get(schemas))
         .route(&format!("{t}/Schemas/{{id}}"), get(schema))
         .merge(super::users::routes())
+        .merge(super::groups::routes())
         .route(&format!("{t}/{{*rest}}"), axum::routing::any(unknown))
 }
 

@@ -17,14 +17,30 @@ const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Searc
 
 /// The parameters of a list or search (RFC 7644 §3.4.2).
 #[derive(Default)]
-struct ListParams {
-    filter: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    start_index: Option<String>,
-    count: Option<String>,
-    attributes: Option<String>,
-    excluded: Option<String>,
+pub(super) struct ListParams {
+    pub(super) filter: Option<String>,
+    pub(super) sort_by: Option<String>,
+    pub(super) sort_order: Option<String>,
+    pub(super) start_index: Option<String>,
+    pub(super) count: Option<String>,
+    pub(super) attributes: Option<String>,
+    pub(super) excluded: Option<String>,
+}
+
+impl ListParams {
+    /// From a list's query string.
+    pub(super) fn from_query(q: &Query) -> Self {
+        let own = |n: &str| q.get(n).map(str::to_owned);
+        Self {
+            filter: own("filter"),
+            sort_by: own("sortBy"),
+            sort_order: own("sortOrder"),
+            start_index: own("startIndex"),
+            count: own("count"),
+            attributes: own("attributes"),
+            excluded: own("excludedAttributes"),
+        }
+    }
 }
 
 pub(super) async fn list(
@@ -32,17 +48,7 @@ pub(super) async fn list(
     ScimTenant(tenant): ScimTenant,
     uri: Uri,
 ) -> Result<ScimJson, ScimRefusal> {
-    let q = Query::from_uri(&uri)?;
-    let own = |n: &str| q.get(n).map(str::to_owned);
-    let params = ListParams {
-        filter: own("filter"),
-        sort_by: own("sortBy"),
-        sort_order: own("sortOrder"),
-        start_index: own("startIndex"),
-        count: own("count"),
-        attributes: own("attributes"),
-        excluded: own("excludedAttributes"),
-    };
+    let params = ListParams::from_query(&Query::from_uri(&uri)?);
     run_list(&state, tenant.as_str(), &params).await
 }
 
@@ -56,7 +62,7 @@ pub(super) async fn search(
 }
 
 /// A `SearchRequest` body as list parameters.
-fn search_params(body: &Value) -> Result<ListParams, ScimRefusal> {
+pub(super) fn search_params(body: &Value) -> Result<ListParams, ScimRefusal> {
     let bad = |scim_type, detail: &str| {
         ScimRefusal::new(StatusCode::BAD_REQUEST, Some(scim_type), detail.to_owned())
     };

@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use tessera_proto::ids::username_key;
 use tessera_proto::UnixTime;
 
+use super::group_store::memberships_of_user;
+use crate::authz::{AuthzStore, WriteTx};
 use crate::on_db;
 use crate::store::Db;
 
@@ -87,6 +89,16 @@ pub enum UserStoreError {
 impl From<sqlx::Error> for UserStoreError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e)
+    }
+}
+
+/// The relationship store's parts a user's delete uses fail only in the database.
+impl From<crate::authz::store::AuthzStoreError> for UserStoreError {
+    fn from(e: crate::authz::store::AuthzStoreError) -> Self {
+        match e {
+            crate::authz::store::AuthzStoreError::Database(e) => Self::Database(e),
+            other => Self::Database(sqlx::Error::Protocol(other.to_string())),
+        }
     }
 }
 
@@ -374,7 +386,7 @@ impl ScimUsers {
         }
     }
 
-    /// Delete the user with its passkeys and TOTP secret, ending every session, in one transaction, if
+    /// Delete the user with its passkeys, TOTP secret and group memberships, ending every session, in one transaction, if
     /// `allow` accepts the current version. Returns the sessions ended.
     ///
     /// # Errors
@@ -399,6 +411,20 @@ impl ScimUsers {
                 Some(Err(refused)) => Some(Err(refused)),
                 Some(Ok(())) => {
                     let ended = end_sessions!(&mut *tx, tenant, user_id, now);
+                    // The user's group memberships end with it, at a new authz revision (only when it
+                    // has some: a tenant without groups keeps its head).
+                    let memberships = memberships_of_user(user_id);
+                    let member: Option<String> = sqlx::query_scalar(
+                        "SELECT resource_id FROM authz_relationships WHERE tenant = $1 AND resource_type = 'group'
+                         AND relation = 'member' AND subject_type = 'user' AND subject_id = $2
+                         AND deleted_rev IS NULL LIMIT 1",
+                    )
+                    .bind(tenant).bind(user_id)
+                    .fetch_optional(&mut *tx).await?;
+                    if member.is_some() {
+                        let revision = AuthzStore::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+                        AuthzStore::delete_matching_at(WriteTx::from(&mut *tx), tenant, revision, &memberships).await?;
+                    }
                     for sql in [
                         "DELETE FROM passkeys WHERE tenant = $1 AND user_id = $2",
                         "DELETE FROM totp_secrets WHERE tenant = $1 AND user_id = $2",

@@ -1,6 +1,6 @@
 //! One storage conformance suite, run against every backend: SQLite always, PostgreSQL on a throwaway
 //! server this test starts itself (see `pg.rs`). Each case gets a fresh database. The cases live by
-//! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users in
+//! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users and groups in
 //! `conformance/scim.rs`.
 
 use std::future::Future;
@@ -12,11 +12,15 @@ use tessera_origin::accounts::Accounts;
 use tessera_origin::authz::store::{
     AuthzStore, AuthzStoreError, Filter, Operation, Precondition, PreconditionOp,
 };
+use tessera_origin::scim::group_store::{
+    Decision, GroupChange, GroupRow, GroupStoreError, GroupWrite, ScimGroups,
+};
 use tessera_origin::scim::user_store::{
     Candidates, Change, ScimUsers, Unique, UserRow, UserStoreError, UserWrite,
 };
 use tessera_origin::store::Store;
 use tessera_proto::{ClientRecord, UnixTime};
+use tessera_scim::MemberChanges;
 
 mod authz;
 mod scim;
@@ -51,6 +55,8 @@ const CASES: &[(&str, Case)] = cases![
     scim_users_locked_writes,
     scim_users_deactivate_and_delete_end_sessions,
     refresh_spends_once_and_ends_with_the_user,
+    scim_groups_membership_is_transactional,
+    scim_groups_concurrent_changes,
 ];
 
 async fn clients_round_trip(store: Store) {

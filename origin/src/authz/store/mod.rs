@@ -19,6 +19,8 @@ mod schema;
 mod snapshot;
 mod write;
 
+pub use write::WriteTx;
+
 use std::collections::HashMap;
 
 use sqlx::Row as _;

@@ -1,5 +1,8 @@
 //! Writes: schemas, relationship updates with preconditions, deletes by filter. Each is one transaction
-//! that first advances the tenant's head, then evicts what it changed from the cache.
+//! that first advances the tenant's head, then evicts what it changed from the cache. The parts run
+//! inside a transaction the caller holds too ([`WriteTx`]: [`AuthzStore::begin_revision`],
+//! [`AuthzStore::apply_updates`], [`AuthzStore::delete_matching_at`]), so that SCIM writes group
+//! membership in the transaction that writes the group.
 
 use sqlx::Row as _;
 use tessera_authz::parse_schema;
@@ -12,21 +15,33 @@ use crate::on_db;
 /// Relationships per INSERT or UPDATE statement in a write (8 parameters each, well under every limit).
 const ROWS_PER_STATEMENT: usize = 100;
 
-/// Open a write transaction on `$pool` that has already advanced `$tenant`'s head; evaluates to
-/// `(transaction, new revision)`.
-macro_rules! begin_write {
-    ($pool:expr, $tenant:expr) => {{
-        let mut tx = $pool.begin().await?;
-        let head: i64 = sqlx::query(
-            "INSERT INTO authz_tenants (tenant, head) VALUES ($1, 1)
-             ON CONFLICT (tenant) DO UPDATE SET head = authz_tenants.head + 1 RETURNING head",
-        )
-        .bind($tenant)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("head")?;
-        (tx, rev(head))
-    }};
+/// A write transaction the caller holds, on either backend (the connection of a `sqlx::Transaction`):
+/// `WriteTx::from(&mut *tx)`.
+pub enum WriteTx<'t> {
+    Sqlite(&'t mut sqlx::SqliteConnection),
+    Postgres(&'t mut sqlx::PgConnection),
+}
+
+impl<'t> From<&'t mut sqlx::SqliteConnection> for WriteTx<'t> {
+    fn from(c: &'t mut sqlx::SqliteConnection) -> Self {
+        Self::Sqlite(c)
+    }
+}
+
+impl<'t> From<&'t mut sqlx::PgConnection> for WriteTx<'t> {
+    fn from(c: &'t mut sqlx::PgConnection) -> Self {
+        Self::Postgres(c)
+    }
+}
+
+/// Run `$body` with `$c` bound to the transaction's connection, whichever the backend (as `on_db!`).
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            WriteTx::Sqlite($c) => $body,
+            WriteTx::Postgres($c) => $body,
+        }
+    };
 }
 
 impl AuthzStore {
@@ -37,7 +52,8 @@ impl AuthzStore {
     pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
         let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
         let revision = on_db!(&self.db, pool => {
-            let (mut tx, revision) = begin_write!(pool, tenant);
+            let mut tx = pool.begin().await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             let rows = sqlx::query(
                 "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
             )
@@ -74,21 +90,68 @@ impl AuthzStore {
         updates: &[(Operation, Relationship)],
         preconditions: &[Precondition],
     ) -> Result<u64, AuthzStoreError> {
+        let revision = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+            self.apply_updates(WriteTx::from(&mut *tx), tenant, revision, updates, preconditions).await?;
+            tx.commit().await?;
+            revision
+        });
+        // Evict what this write changed now, so this origin reads its own writes at once.
+        self.sync(tenant, revision).await?;
+        Ok(revision)
+    }
+
+    /// Inside a write transaction the caller holds: advance `tenant`'s head and return the new revision,
+    /// which every change of this transaction is then written at ([`Self::apply_updates`],
+    /// [`Self::delete_matching_at`]). In PostgreSQL this holds the tenant's row lock until the caller
+    /// commits; take it after any lock of the caller's own rows and before none (SCIM locks its group or
+    /// user row first). After the commit, [`Self::written`] brings this origin's cache up to it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn begin_revision(tx: WriteTx<'_>, tenant: &str) -> Result<u64, AuthzStoreError> {
+        on_tx!(tx, c => {
+            let head: i64 = sqlx::query(
+                "INSERT INTO authz_tenants (tenant, head) VALUES ($1, 1)
+                 ON CONFLICT (tenant) DO UPDATE SET head = authz_tenants.head + 1 RETURNING head",
+            )
+            .bind(tenant)
+            .fetch_one(&mut *c)
+            .await?
+            .try_get("head")?;
+            Ok(rev(head))
+        })
+    }
+
+    /// Inside a write transaction at `revision` (from [`Self::begin_revision`]): check `preconditions`,
+    /// validate `updates` against the schema in force and apply them. The one implementation of a
+    /// relationship write: the authz API's [`Self::write`] and SCIM's group membership both use it.
+    ///
+    /// # Errors
+    /// See [`AuthzStoreError`]; the caller must not commit on error.
+    pub async fn apply_updates(
+        &self,
+        tx: WriteTx<'_>,
+        tenant: &str,
+        revision: u64,
+        updates: &[(Operation, Relationship)],
+        preconditions: &[Precondition],
+    ) -> Result<(), AuthzStoreError> {
         let mut seen = std::collections::HashSet::new();
         for (_, r) in updates {
             if !seen.insert(r) {
                 return Err(AuthzStoreError::DuplicateUpdate(r.to_string()));
             }
         }
-        let revision = on_db!(&self.db, pool => {
-            let (mut tx, revision) = begin_write!(pool, tenant);
+        on_tx!(tx, c => {
             // The schema is read under the tenant's write lock, so a schema written concurrently is either
             // wholly before this write (and validates it) or wholly after (and checks what it wrote).
             let schema_rev: Option<i64> = sqlx::query_scalar(
                 "SELECT revision FROM authz_schemas WHERE tenant = $1 ORDER BY revision DESC LIMIT 1",
             )
             .bind(tenant)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *c)
             .await?;
             let schema_rev = schema_rev.map(rev).ok_or(AuthzStoreError::NoSchema)?;
             let key = (tenant.to_owned(), schema_rev);
@@ -101,7 +164,7 @@ impl AuthzStore {
                     )
                     .bind(tenant)
                     .bind(db_rev(schema_rev))
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *c)
                     .await?;
                     let s = std::sync::Arc::new(parse_schema(&text).map_err(AuthzStoreError::Schema)?);
                     self.remember_parsed(key, s.clone());
@@ -120,7 +183,7 @@ impl AuthzStore {
                 for a in &args {
                     q = q.bind(a);
                 }
-                let matched = q.fetch_optional(&mut *tx).await?.is_some();
+                let matched = q.fetch_optional(&mut *c).await?.is_some();
                 precondition_holds(p, matched)?;
             }
             // Many rows per statement: a statement costs a round trip, a row almost nothing.
@@ -148,7 +211,7 @@ impl AuthzStore {
                     }
                 }
                 let inserted: std::collections::HashSet<(String, String, String, String, String, String)> =
-                    q.fetch_all(&mut *tx).await?.into_iter().collect();
+                    q.fetch_all(&mut *c).await?.into_iter().collect();
                 for (op, r) in chunk {
                     let [a, b, c, d, e, f] = relationship_key(r).map(str::to_owned);
                     if *op == Operation::Create && !inserted.contains(&(a, b, c, d, e, f)) {
@@ -176,14 +239,19 @@ impl AuthzStore {
                         q = q.bind(k);
                     }
                 }
-                q.execute(&mut *tx).await?;
+                q.execute(&mut *c).await?;
             }
-            tx.commit().await?;
-            revision
-        });
-        // Evict what this write changed now, so this origin reads its own writes at once.
-        self.sync(tenant, revision).await?;
-        Ok(revision)
+            Ok(())
+        })
+    }
+
+    /// This origin's cache brought up to `revision`, which the caller's transaction committed (the
+    /// cache syncs on the next read anyway; this makes the writer's own reads cheap at once).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn written(&self, tenant: &str, revision: u64) -> Result<(), AuthzStoreError> {
+        self.sync(tenant, revision).await
     }
 
     /// Delete every live relationship matching `filter`; returns the new revision and how many went.
@@ -196,7 +264,28 @@ impl AuthzStore {
         filter: &Filter,
     ) -> Result<(u64, u64), AuthzStoreError> {
         let done = on_db!(&self.db, pool => {
-            let (mut tx, revision) = begin_write!(pool, tenant);
+            let mut tx = pool.begin().await?;
+            let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+            let deleted = Self::delete_matching_at(WriteTx::from(&mut *tx), tenant, revision, filter).await?;
+            tx.commit().await?;
+            (revision, deleted)
+        });
+        self.sync(tenant, done.0).await?;
+        Ok(done)
+    }
+
+    /// Inside a write transaction at `revision`: end every live relationship matching `filter`; returns
+    /// how many went.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delete_matching_at(
+        tx: WriteTx<'_>,
+        tenant: &str,
+        revision: u64,
+        filter: &Filter,
+    ) -> Result<u64, AuthzStoreError> {
+        on_tx!(tx, c => {
             let (clause, args) = filter_sql(filter, 3);
             let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL{clause}");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -205,12 +294,8 @@ impl AuthzStore {
             for a in &args {
                 q = q.bind(a);
             }
-            let done = q.execute(&mut *tx).await?;
-            tx.commit().await?;
-            (revision, done.rows_affected())
-        });
-        self.sync(tenant, done.0).await?;
-        Ok(done)
+            Ok(q.execute(&mut *c).await?.rows_affected())
+        })
     }
 }
 
