@@ -26,9 +26,7 @@ use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value;
-use tessera_scim::{
-    compile_filter, list_response, MemberChanges, Page, Projection, Pushdown, ScimType, SortSpec,
-};
+use tessera_scim::{list_response, MemberChanges, Projection, Pushdown, ScimType};
 
 use super::group_resource::{
     from_body, refuse_nested_in_patch, to_resource, to_write, wants_members, GROUP_TYPE,
@@ -36,8 +34,8 @@ use super::group_resource::{
 use super::group_store::{
     Candidates, Decision, GroupChange, GroupRow, GroupStoreError, Member, ScimGroups, Written,
 };
-use super::http::{base, ScimJson, ScimRefusal, ScimTenant, MAX_RESULTS};
-use super::user_list::{search_params, ListParams};
+use super::http::{base, method_not_allowed, ScimJson, ScimRefusal, ScimTenant};
+use super::user_list::{search_params, ListParams, ListRequest};
 use super::user_resource::{etag, log_corrections, names_version, refusal};
 use super::users::{Query, ScimBody};
 use crate::AppState;
@@ -64,14 +62,6 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete)
                 .fallback(method_not_allowed),
         )
-}
-
-async fn method_not_allowed(ScimTenant(_): ScimTenant) -> ScimRefusal {
-    ScimRefusal::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        None,
-        "that method is not allowed here",
-    )
 }
 
 fn store(state: &AppState) -> ScimGroups {
@@ -438,27 +428,12 @@ async fn run_list(
     params: &ListParams,
 ) -> Result<ScimJson, ScimRefusal> {
     let rt = &*GROUP_TYPE;
-    let filter = params
-        .filter
-        .as_deref()
-        .map(|f| compile_filter(f, rt))
-        .transpose()
-        .map_err(|e| refusal(&e))?;
-    let sort = params
-        .sort_by
-        .as_deref()
-        .map(|by| SortSpec::parse(by, params.sort_order.as_deref(), rt))
-        .transpose()
-        .map_err(|e| refusal(&e))?;
-    let page = Page::parse(
-        params.start_index.as_deref(),
-        params.count.as_deref(),
-        MAX_RESULTS,
-    )
-    .map_err(|e| refusal(&e))?;
-    let projection =
-        Projection::parse(params.attributes.as_deref(), params.excluded.as_deref(), rt)
-            .map_err(|e| refusal(&e))?;
+    let ListRequest {
+        filter,
+        sort,
+        page,
+        projection,
+    } = params.parse(rt)?;
     let from = filter
         .as_ref()
         .map_or(Candidates::All, |f| candidates(&f.pushdown()));

@@ -239,6 +239,15 @@ async fn schema(
     ))
 }
 
+/// A method a SCIM resource does not take, once the caller is known to hold the tenant's token.
+pub(super) async fn method_not_allowed(ScimTenant(_): ScimTenant) -> ScimRefusal {
+    ScimRefusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "that method is not allowed here",
+    )
+}
+
 /// Anything else under a tenant's SCIM base, once the caller is known to hold its token.
 async fn unknown(ScimTenant(_): ScimTenant) -> ScimRefusal {
     ScimRefusal::not_found("no such SCIM endpoint")

@@ -4,7 +4,10 @@
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use serde_json::Value;
-use tessera_scim::{compile_filter, list_response, Page, Projection, Pushdown, ScimType, SortSpec};
+use tessera_scim::{
+    compile_filter, list_response, BoundFilter, Page, Projection, Pushdown, ResourceType, ScimType,
+    SortSpec,
+};
 
 use super::http::{base, ScimJson, ScimRefusal, ScimTenant, MAX_RESULTS};
 use super::user_resource::{refusal, to_resource, USER_TYPE};
@@ -27,7 +30,46 @@ pub(super) struct ListParams {
     pub(super) excluded: Option<String>,
 }
 
+/// A list's parameters, checked against the resource type: what every SCIM list does before it reads.
+pub(super) struct ListRequest {
+    pub(super) filter: Option<BoundFilter>,
+    pub(super) sort: Option<SortSpec>,
+    pub(super) page: Page,
+    pub(super) projection: Projection,
+}
+
 impl ListParams {
+    /// The parameters checked against `rt` (each refusal is the stage's own `scimType`).
+    pub(super) fn parse(&self, rt: &ResourceType) -> Result<ListRequest, ScimRefusal> {
+        let filter = self
+            .filter
+            .as_deref()
+            .map(|f| compile_filter(f, rt))
+            .transpose()
+            .map_err(|e| refusal(&e))?;
+        let sort = self
+            .sort_by
+            .as_deref()
+            .map(|by| SortSpec::parse(by, self.sort_order.as_deref(), rt))
+            .transpose()
+            .map_err(|e| refusal(&e))?;
+        let page = Page::parse(
+            self.start_index.as_deref(),
+            self.count.as_deref(),
+            MAX_RESULTS,
+        )
+        .map_err(|e| refusal(&e))?;
+        let projection =
+            Projection::parse(self.attributes.as_deref(), self.excluded.as_deref(), rt)
+                .map_err(|e| refusal(&e))?;
+        Ok(ListRequest {
+            filter,
+            sort,
+            page,
+            projection,
+        })
+    }
+
     /// From a list's query string.
     pub(super) fn from_query(q: &Query) -> Self {
         let own = |n: &str| q.get(n).map(str::to_owned);
@@ -160,27 +202,12 @@ async fn run_list(
     params: &ListParams,
 ) -> Result<ScimJson, ScimRefusal> {
     let rt = &*USER_TYPE;
-    let filter = params
-        .filter
-        .as_deref()
-        .map(|f| compile_filter(f, rt))
-        .transpose()
-        .map_err(|e| refusal(&e))?;
-    let sort = params
-        .sort_by
-        .as_deref()
-        .map(|by| SortSpec::parse(by, params.sort_order.as_deref(), rt))
-        .transpose()
-        .map_err(|e| refusal(&e))?;
-    let page = Page::parse(
-        params.start_index.as_deref(),
-        params.count.as_deref(),
-        MAX_RESULTS,
-    )
-    .map_err(|e| refusal(&e))?;
-    let projection =
-        Projection::parse(params.attributes.as_deref(), params.excluded.as_deref(), rt)
-            .map_err(|e| refusal(&e))?;
+    let ListRequest {
+        filter,
+        sort,
+        page,
+        projection,
+    } = params.parse(rt)?;
     let from = filter
         .as_ref()
         .map_or(Candidates::All, |f| candidates(&f.pushdown()));

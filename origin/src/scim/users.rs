@@ -26,12 +26,12 @@ use base64::Engine as _;
 use serde_json::Value;
 use tessera_scim::{Projection, ScimType};
 
-use super::http::{base, ScimJson, ScimRefusal, ScimTenant};
+use super::http::{base, method_not_allowed, ScimJson, ScimRefusal, ScimTenant};
 use super::user_resource::{
     current_write, etag, from_body, log_corrections, names_version, refusal, to_resource, to_write,
     USER_TYPE,
 };
-use super::user_store::{Change, ScimUsers, Unique, UserRow, UserStoreError};
+use super::user_store::{Change, Modified, ScimUsers, Unique, UserRow, UserStoreError, UserWrite};
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::AppState;
 
@@ -61,14 +61,6 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete)
                 .fallback(method_not_allowed),
         )
-}
-
-async fn method_not_allowed(ScimTenant(_): ScimTenant) -> ScimRefusal {
-    ScimRefusal::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        None,
-        "that method is not allowed here",
-    )
 }
 
 /// A SCIM request body: JSON (`application/scim+json` or `application/json`; no `Content-Type` is
@@ -292,29 +284,11 @@ async fn replace(
             check_if_match(if_match, row)?;
             let (write, corrections) = from_body(&body, Some(&to_resource(row, &base)))?;
             log_corrections(tenant.as_str(), &row.user_id, &corrections);
-            Ok(if write == current_write(row) {
-                Change::Keep
-            } else {
-                Change::Write(write)
-            })
+            Ok(change_to(write, row))
         })
         .await
         .map_err(store_failure)??;
-    if done.sessions_ended > 0 || !done.row.active {
-        tracing::info!(
-            tenant = tenant.as_str(),
-            user_id = id,
-            sessions_ended = done.sessions_ended,
-            "scim user deactivated"
-        );
-    }
-    Ok(single(
-        &state,
-        tenant.as_str(),
-        &done.row,
-        &projection,
-        StatusCode::OK,
-    ))
+    Ok(modified(&state, tenant.as_str(), &id, &done, &projection))
 }
 
 async fn patch(
@@ -339,29 +313,11 @@ async fn patch(
                 return Ok(Change::Keep);
             }
             let write = to_write(&outcome.resource)?;
-            Ok(if write == current_write(row) {
-                Change::Keep
-            } else {
-                Change::Write(write)
-            })
+            Ok(change_to(write, row))
         })
         .await
         .map_err(store_failure)??;
-    if done.sessions_ended > 0 {
-        tracing::info!(
-            tenant = tenant.as_str(),
-            user_id = id,
-            sessions_ended = done.sessions_ended,
-            "scim user deactivated"
-        );
-    }
-    Ok(single(
-        &state,
-        tenant.as_str(),
-        &done.row,
-        &projection,
-        StatusCode::OK,
-    ))
+    Ok(modified(&state, tenant.as_str(), &id, &done, &projection))
 }
 
 async fn delete(
@@ -384,4 +340,32 @@ async fn delete(
         "scim user deleted"
     );
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A write when it changes something.
+fn change_to(write: UserWrite, row: &UserRow) -> Change {
+    if write == current_write(row) {
+        Change::Keep
+    } else {
+        Change::Write(write)
+    }
+}
+
+/// The answer to a PUT or PATCH, after logging a deactivation it made.
+fn modified(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    done: &Modified,
+    projection: &Projection,
+) -> Response {
+    if done.sessions_ended > 0 {
+        tracing::info!(
+            tenant,
+            user_id = id,
+            sessions_ended = done.sessions_ended,
+            "scim user deactivated"
+        );
+    }
+    single(state, tenant, &done.row, projection, StatusCode::OK)
 }
