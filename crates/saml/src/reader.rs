@@ -269,6 +269,18 @@ fn check_tree(doc: &Document<'_>, limits: Limits) -> Result<HashMap<String, Node
             });
         }
         depths.insert(node.id(), depth);
+        // XML Namespaces 1.0 §3: a prefix cannot be bound to the empty name (`xmlns:p=""`; only the
+        // default namespace can be undeclared). `roxmltree` accepts it; a canonical form of it would be
+        // a document no other parser reads the same way.
+        if let Some(prefix) = node
+            .namespaces()
+            .find(|n| n.name().is_some() && n.uri().is_empty())
+            .and_then(|n| n.name())
+        {
+            return Err(ReadError::Malformed(format!(
+                "the prefix `{prefix}` is bound to an empty namespace name"
+            )));
+        }
         for attr in node.attributes() {
             let is_id = match attr.namespace() {
                 None => matches!(attr.name(), "ID" | "Id" | "id"),

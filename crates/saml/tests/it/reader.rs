@@ -199,6 +199,17 @@ fn optional_and_only_child_count_their_matches() {
     assert_eq!(root.children_named("urn:x", "a").count(), 2);
 }
 
+#[test]
+fn a_prefix_bound_to_the_empty_name_is_refused() {
+    // XML Namespaces 1.0 §3 forbids `xmlns:p=""`; only the default namespace can be undeclared.
+    assert_eq!(code(r#"<p:e xmlns:p=""/>"#), "saml_malformed_xml");
+    assert_eq!(
+        code(r#"<r xmlns:p="urn:x"><p:e><q xmlns:p=""/></p:e></r>"#),
+        "saml_malformed_xml"
+    );
+    assert!(parse(r#"<r xmlns="urn:x"><e xmlns=""/></r>"#).is_ok());
+}
+
 proptest! {
     // Hostile input: arbitrary bytes, and arbitrary text around an element, never panic.
     #[test]
