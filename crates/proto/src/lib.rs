@@ -22,6 +22,7 @@ pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod passkeys;
+pub mod rfc3339;
 pub mod time;
 pub mod verify;
 

@@ -26,7 +26,6 @@ pub mod filter;
 pub mod list;
 pub mod patch;
 pub mod schema;
-pub mod time;
 
 pub use error::{error_body, error_body_parts, ScimError, ScimType};
 pub use filter::{compile_filter, parse_filter, BoundFilter, Filter, FilterError, Pushdown};

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{ScimError, ScimType};
 use crate::filter::{get_ci, number_order};
 use crate::schema::{split_attr_path, AttrRef, AttrType, Attribute, ResourceType, Returned};
-use crate::time::parse_date_time;
+use tessera_proto::rfc3339::parse_date_time;
 
 /// The schema URI of a list response.
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";

@@ -12,7 +12,7 @@ use serde_json::{Number, Value};
 
 use super::{AttrPath, CompareOp, Filter, FilterError, FilterErrorKind};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceType, Returned};
-use crate::time::{parse_date_time, Instant};
+use tessera_proto::rfc3339::{parse_date_time, Instant};
 
 /// A filter checked against a resource type, ready to evaluate ([`BoundFilter::matches`]) or to push
 /// down to a store ([`BoundFilter::pushdown`]).

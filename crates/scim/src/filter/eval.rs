@@ -10,7 +10,7 @@ use serde_json::{Number, Value};
 
 use super::bind::{Node, Operand, Target};
 use super::{BoundFilter, CompareOp};
-use crate::time::parse_date_time;
+use tessera_proto::rfc3339::parse_date_time;
 
 impl BoundFilter {
     /// Whether `resource` (a SCIM resource's JSON) matches the filter.

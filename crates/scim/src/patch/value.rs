@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{Correction, PatchError, PatchErrorKind};
 use crate::schema::{AttrType, Attribute, Mutability};
-use crate::time::parse_date_time;
+use tessera_proto::rfc3339::parse_date_time;
 
 /// Where corrections go, and which operation they belong to.
 pub(super) struct Ctx<'c> {

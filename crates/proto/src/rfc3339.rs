@@ -1,5 +1,8 @@
-//! RFC 3339 `date-time` values (RFC 7643 §2.3.5 `dateTime`) read as instants, so that filters and sorting
-//! compare moments, not strings: `2011-05-13T04:42:34Z` equals `2011-05-13T06:42:34+02:00`.
+//! RFC 3339 `date-time` values read as instants, so that moments are compared, not strings:
+//! `2011-05-13T04:42:34Z` equals `2011-05-13T06:42:34+02:00`. SCIM's `dateTime` (RFC 7643 §2.3.5) and
+//! SAML's `xs:dateTime` in UTC (SAML core §1.3.3) are both this profile.
+
+use crate::time::UnixTime;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z (`i128`: every year 0000–9999 fits, with any offset).
 pub type Instant = i128;
@@ -64,6 +67,14 @@ pub fn parse_date_time(text: &str) -> Option<Instant> {
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
         - offset_secs;
     Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+/// [`parse_date_time`] as a [`UnixTime`] (whole milliseconds, floored). `None` when the text is not a
+/// `date-time` or lies outside what a [`UnixTime`] holds.
+#[must_use]
+pub fn parse_unix_time(text: &str) -> Option<UnixTime> {
+    let millis = parse_date_time(text)?.div_euclid(1_000_000);
+    i64::try_from(millis).ok().map(UnixTime::from_millis)
 }
 
 /// Seconds since the epoch as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ` (what `meta.created` and
