@@ -227,6 +227,26 @@ codes! {
     SamlC14nInvalidPrefix = "saml_c14n_invalid_prefix",
     SamlC14nExcludedOutside = "saml_c14n_excluded_outside",
     SamlC14nNameUnreadable = "saml_c14n_name_unreadable",
+    // SAML: XML-DSig enveloped signatures (tessera_saml::SignatureError)
+    SamlSignatureMissing = "saml_signature_missing",
+    SamlWrapping = "saml_wrapping",
+    SamlAlgorithmRefused = "saml_algorithm_refused",
+    SamlTransformRefused = "saml_transform_refused",
+    SamlReferenceInvalid = "saml_reference_invalid",
+    SamlDigestMismatch = "saml_digest_mismatch",
+    SamlSignatureInvalid = "saml_signature_invalid",
+    // SAML: a Response and its assertion (tessera_saml::ResponseError)
+    SamlMalformed = "saml_malformed",
+    SamlStatusNotSuccess = "saml_status_not_success",
+    SamlIssuerMismatch = "saml_issuer_mismatch",
+    SamlDestinationMismatch = "saml_destination_mismatch",
+    SamlRecipientMismatch = "saml_recipient_mismatch",
+    SamlAudienceMismatch = "saml_audience_mismatch",
+    SamlExpired = "saml_expired",
+    SamlNotYetValid = "saml_not_yet_valid",
+    SamlInResponseToMismatch = "saml_in_response_to_mismatch",
+    SamlSubjectUnconfirmed = "saml_subject_unconfirmed",
+    SamlEncryptedUnsupported = "saml_encrypted_unsupported",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

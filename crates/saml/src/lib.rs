@@ -1,6 +1,6 @@
-//! SAML 2.0 for Tessera's service provider: a strict XML reader, identity-provider metadata and exclusive
-//! canonicalisation, the first pieces of a verifier of signed responses whose every rule is ours to see
-//! and test.
+//! SAML 2.0 for Tessera's service provider: a strict XML reader, identity-provider metadata, exclusive
+//! canonicalisation, XML-DSig enveloped signatures and the judgement of a `Response`: a verifier whose
+//! every rule is ours to see and test.
 //!
 //! This crate is a *protocol core*: it performs no I/O, reads no clock and draws no randomness. Documents
 //! arrive as bytes, and (later stages) `now` and stored request IDs arrive as arguments; the origin owns
@@ -19,6 +19,13 @@
 //!   ([`exclusive_c14n`]), with the `InclusiveNamespaces` `PrefixList` and one excluded descendant (the
 //!   enveloped `ds:Signature`): the bytes a signature reference digests. Names keep their prefixes as
 //!   written (read from the source text), namespaces come from each element's in-scope set.
+//! - [`dsig`]: the enveloped signature of one element ([`verify_enveloped`]): placement, shape, one
+//!   reference to the element's own ID, exactly enveloped + exc-c14n transforms, SHA-256, RSA-SHA256 or
+//!   ECDSA-SHA256 under a pinned certificate; `KeyInfo` never read.
+//! - [`response`]: a `Response` judged by the Web Browser SSO profile ([`verify_response`]): one
+//!   assertion and no other assertion or signature anywhere (signature wrapping), the connection's
+//!   signed part, status, issuers, destination, bearer confirmation, audience, times with a small skew;
+//!   the answer ([`VerifiedLogin`]) holds only values read from the signed element.
 //!
 //! What it deliberately does not do: validate certificate chains, expiry or revocation (the metadata
 //! *pins* certificates: the key is the trust, as in every SAML deployment), verify a signature on the
@@ -47,15 +54,23 @@
 //! pre-release); `bergshamra` (a single maintainer and a parser of its own).
 //!
 //! Errors come in one enum per stage — [`ReadError`] (the document), [`KeyError`] (a certificate),
-//! [`MetadataError`] (the metadata's meaning), [`C14nError`] (canonicalisation) — and each maps itself
+//! [`MetadataError`] (the metadata's meaning), [`C14nError`] (canonicalisation), [`SignatureError`] (a
+//! signature), [`ResponseError`] (a response) — and each maps itself
 //! to a stable [`tessera_proto::Code`] with `code()`.
 
 pub mod c14n;
+pub mod dsig;
 pub mod keys;
 pub mod metadata;
 pub mod reader;
+pub mod response;
 
 pub use c14n::{exclusive_c14n, C14nError};
+pub use dsig::{verify_enveloped, SignatureAlgorithm, SignatureError, SignedBy};
 pub use keys::{Certificate, KeyError, PublicKey, MIN_RSA_BITS};
 pub use metadata::{Binding, IdpMetadata, MetadataError, MetadataOptions};
 pub use reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
+pub use response::{
+    verify_response, Attribute, Expectations, ResponseError, SignedPart, VerifiedLogin,
+    DEFAULT_CLOCK_SKEW_SECS,
+};

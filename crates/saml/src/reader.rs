@@ -31,6 +31,12 @@ pub mod ns {
     pub const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
     /// The `xml:` prefix's namespace.
     pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+    /// Exclusive XML canonicalisation (its `InclusiveNamespaces` element lives in this namespace).
+    pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+    /// XML Encryption 1.0.
+    pub const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
+    /// XML Schema instance (`xsi:nil`, `xsi:type`).
+    pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 }
 
 /// Bounds on one document. Exceeding any is a refusal, never a truncation.
@@ -300,8 +306,9 @@ fn check_tree(doc: &Document<'_>, limits: Limits) -> Result<HashMap<String, Node
     Ok(ids)
 }
 
-/// An element of an [`UntrustedXml`] document, with the strict accessors.
-#[derive(Clone, Copy)]
+/// An element of an [`UntrustedXml`] document, with the strict accessors. Two are equal when they are
+/// the same node of the same document.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct XmlElement<'a, 'input>(Node<'a, 'input>);
 
 impl std::fmt::Debug for XmlElement<'_, '_> {
@@ -338,6 +345,15 @@ impl<'a, 'input: 'a> XmlElement<'a, 'input> {
             .map(|a| a.value())
     }
 
+    /// An attribute in a namespace (`xsi:nil`).
+    #[must_use]
+    pub fn attribute_ns(&self, namespace: &str, name: &str) -> Option<&'a str> {
+        self.0
+            .attributes()
+            .find(|a| a.namespace() == Some(namespace) && a.name() == name)
+            .map(|a| a.value())
+    }
+
     /// An attribute that must be present.
     pub fn required_attribute(&self, name: &'static str) -> Result<&'a str, ReadError> {
         self.attribute(name)
@@ -356,6 +372,21 @@ impl<'a, 'input: 'a> XmlElement<'a, 'input> {
     /// The child elements, in document order.
     pub fn children(&self) -> impl Iterator<Item = XmlElement<'a, 'input>> + 'a {
         self.0.children().filter(Node::is_element).map(XmlElement)
+    }
+
+    /// Every element below this one (not this one), in document order.
+    pub fn descendants(&self) -> impl Iterator<Item = XmlElement<'a, 'input>> + 'a {
+        self.0
+            .descendants()
+            .skip(1)
+            .filter(Node::is_element)
+            .map(XmlElement)
+    }
+
+    /// The byte range of this element in the document's text (start tag to end tag).
+    #[must_use]
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.0.range()
     }
 
     /// The child elements named `{namespace}local`, in document order.

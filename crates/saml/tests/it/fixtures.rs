@@ -133,6 +133,28 @@ pub static KEYCLOAK_EC: LazyLock<(p256::PublicKey, Vec<u8>)> = LazyLock::new(|| 
     (public, issued(spki, "CN=tessera-ec", &KEYCLOAK))
 });
 
+/// A P-256 key (test-only, generated now) that can sign, and its certificate issued by Keycloak's RSA
+/// key: an identity provider signing with ECDSA.
+pub struct EcIdentity {
+    pub signer: p256::ecdsa::SigningKey,
+    pub der: Vec<u8>,
+}
+
+pub static EC_IDP: LazyLock<EcIdentity> = LazyLock::new(|| {
+    let mut scalar = [0u8; 32];
+    getrandom::fill(&mut scalar).unwrap();
+    let secret = p256::SecretKey::from_slice(&scalar).unwrap();
+    let spki = ec_spki(
+        "1.2.840.10045.3.1.7",
+        secret.public_key().to_encoded_point(false).as_bytes(),
+    );
+    let der = issued(spki, "CN=idp-ec", &KEYCLOAK);
+    EcIdentity {
+        signer: p256::ecdsa::SigningKey::from(secret),
+        der,
+    }
+});
+
 /// A P-384 key's certificate (random bytes in the point's place: it is refused before being read).
 pub fn p384_certificate() -> Vec<u8> {
     let mut point = [4u8; 97];

@@ -12,3 +12,5 @@ mod c14n;
 mod fixtures;
 mod metadata;
 mod reader;
+mod response;
+mod signed;

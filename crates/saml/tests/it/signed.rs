@@ -1,0 +1,201 @@
+//! TEST-ONLY: SAML responses built as identity providers build them, signed with the keys of
+//! `fixtures` (generated at each run). The signer fills `@DIGEST:{id}@` and `@SIG:{id}@` placeholders
+//! in a `ds:Signature` template: it computes the digest with this crate's canonicaliser, so these tests
+//! prove the verifier's rules; agreement with other implementations (xmlsec1 through pysaml2, and
+//! python3-saml) is proven by the black-box tests against the running origin.
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use tessera_saml::dsig::{alg, own_signature};
+use tessera_saml::{exclusive_c14n, ns, Certificate, Limits, UntrustedXml};
+
+use crate::fixtures::{self, EcIdentity, RsaIdentity};
+
+pub const SP: &str = "https://origin.example/saml/acme/okta/metadata";
+pub const ACS: &str = "https://origin.example/saml/acme/okta/acs";
+pub const IDP: &str = "http://www.okta.com/exk1fcia6d6EMsf331d8";
+pub const REQUEST: &str = "_7c1f0e2b9a8d4c3e";
+/// 2026-11-30T10:00:00Z, the tests' "now".
+pub const NOW: &str = "2026-11-30T10:00:00Z";
+
+/// A signing key of the tests.
+#[derive(Clone, Copy)]
+pub enum Key {
+    Rsa(&'static RsaIdentity),
+    Ec(&'static EcIdentity),
+}
+
+impl Key {
+    pub fn okta() -> Self {
+        Self::Rsa(&fixtures::OKTA)
+    }
+    pub fn ec() -> Self {
+        Self::Ec(&fixtures::EC_IDP)
+    }
+    pub fn certificate(self) -> Certificate {
+        match self {
+            Self::Rsa(id) => Certificate::from_der(id.der.clone()).unwrap(),
+            Self::Ec(id) => Certificate::from_der(id.der.clone()).unwrap(),
+        }
+    }
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Self::Rsa(_) => alg::RSA_SHA256,
+            Self::Ec(_) => alg::ECDSA_SHA256,
+        }
+    }
+    fn sign(self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Rsa(id) => {
+                use rsa::signature::{SignatureEncoding as _, Signer as _};
+                id.signer.sign(message).to_vec()
+            }
+            Self::Ec(id) => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = id.signer.sign(message);
+                signature.to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+/// The `ds:Signature` template of element `id`, as Okta and Entra ID write it (exclusive c14n with a
+/// `PrefixList` of `xs`, the certificate in `KeyInfo`).
+pub fn signature_template(id: &str, key: Key) -> String {
+    let algorithm = key.algorithm();
+    let cert = fixtures::b64(key.certificate().der());
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{algorithm}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>@DIGEST:{id}@</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>@SIG:{id}@</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##
+    )
+}
+
+/// Fills element `id`'s signature placeholders: the digest of its canonical form (signature excluded),
+/// then the signature over its canonical `SignedInfo`.
+pub fn sign(document: &str, id: &str, key: Key) -> String {
+    let digest = {
+        let doc = UntrustedXml::parse(document.as_bytes(), Limits::MESSAGE).unwrap();
+        let element = doc.element_by_id(id).unwrap();
+        let signature = own_signature(element).unwrap().unwrap();
+        let canonical = exclusive_c14n(element, &["xs"], Some(signature)).unwrap();
+        b64(&Sha256::digest(&canonical))
+    };
+    let document = document.replacen(&format!("@DIGEST:{id}@"), &digest, 1);
+    let value = {
+        let doc = UntrustedXml::parse(document.as_bytes(), Limits::MESSAGE).unwrap();
+        let element = doc.element_by_id(id).unwrap();
+        let signature = own_signature(element).unwrap().unwrap();
+        let signed_info = signature.only_child(ns::DS, "SignedInfo").unwrap();
+        let canonical = exclusive_c14n(signed_info, &[], None).unwrap();
+        b64(&key.sign(&canonical))
+    };
+    document.replacen(&format!("@SIG:{id}@"), &value, 1)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The knobs of one response; [`Shape::default`] is a valid SP-initiated login.
+#[derive(Clone)]
+pub struct Shape {
+    pub response_id: &'static str,
+    pub assertion_id: &'static str,
+    pub destination: Option<&'static str>,
+    pub response_issuer: Option<&'static str>,
+    pub assertion_issuer: &'static str,
+    pub status: &'static str,
+    pub in_response_to: Option<&'static str>,
+    pub confirmation_in_response_to: Option<&'static str>,
+    pub recipient: &'static str,
+    pub audience: &'static str,
+    pub not_before: &'static str,
+    pub not_on_or_after: &'static str,
+    pub confirmation_not_on_or_after: &'static str,
+    pub name_id: &'static str,
+    /// Extra XML right after the assertion (inside the response), before signing.
+    pub after_assertion: String,
+    pub sign_assertion: Option<Key>,
+    pub sign_response: Option<Key>,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            response_id: "_resp8f2a61c0",
+            assertion_id: "_asrt3b9e4d17",
+            destination: Some(ACS),
+            response_issuer: Some(IDP),
+            assertion_issuer: IDP,
+            status: "urn:oasis:names:tc:SAML:2.0:status:Success",
+            in_response_to: Some(REQUEST),
+            confirmation_in_response_to: Some(REQUEST),
+            recipient: ACS,
+            audience: SP,
+            not_before: "2026-11-30T09:55:00Z",
+            not_on_or_after: "2026-11-30T10:05:00Z",
+            confirmation_not_on_or_after: "2026-11-30T10:05:00Z",
+            name_id: "00u1ab2cd3EF4gh5i6j7",
+            after_assertion: String::new(),
+            sign_assertion: Some(Key::okta()),
+            sign_response: None,
+        }
+    }
+}
+
+fn attr(name: &str, value: Option<&str>) -> String {
+    value.map_or_else(String::new, |v| format!(r#" {name}="{v}""#))
+}
+
+impl Shape {
+    /// The assertion element alone (unsigned: its signature placeholder when it will be signed).
+    pub fn assertion(&self) -> String {
+        let id = self.assertion_id;
+        let signature = self
+            .sign_assertion
+            .map_or_else(String::new, |k| signature_template(id, k));
+        let in_response_to = attr("InResponseTo", self.confirmation_in_response_to);
+        format!(
+            r#"<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{id}" IssueInstant="2026-11-30T09:59:58Z" Version="2.0"><saml2:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{issuer}</saml2:Issuer>{signature}<saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml2:NameID><saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml2:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{recipient}"/></saml2:SubjectConfirmation></saml2:Subject><saml2:Conditions NotBefore="{not_before}" NotOnOrAfter="{not_on_or_after}"><saml2:AudienceRestriction><saml2:Audience>{audience}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions><saml2:AuthnStatement AuthnInstant="2026-11-30T09:59:57Z" SessionIndex="_sess61d0"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement><saml2:AttributeStatement><saml2:Attribute Name="email" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"><saml2:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">ada@corp.example</saml2:AttributeValue></saml2:Attribute><saml2:Attribute Name="groups" FriendlyName="Groups"><saml2:AttributeValue>engineering</saml2:AttributeValue><saml2:AttributeValue>admins</saml2:AttributeValue><saml2:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/></saml2:Attribute></saml2:AttributeStatement></saml2:Assertion>"#,
+            issuer = self.assertion_issuer,
+            name_id = self.name_id,
+            until = self.confirmation_not_on_or_after,
+            recipient = self.recipient,
+            not_before = self.not_before,
+            not_on_or_after = self.not_on_or_after,
+            audience = self.audience,
+        )
+    }
+
+    /// The response text with placeholders (nothing signed yet).
+    pub fn template(&self) -> String {
+        let id = self.response_id;
+        let signature = self
+            .sign_response
+            .map_or_else(String::new, |k| signature_template(id, k));
+        let issuer = self.response_issuer.map_or_else(String::new, |i| {
+            format!(
+                r#"<saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{i}</saml2:Issuer>"#
+            )
+        });
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol"{destination} ID="{id}"{in_response_to} IssueInstant="2026-11-30T09:59:58Z" Version="2.0">{issuer}{signature}<saml2p:Status><saml2p:StatusCode Value="{status}"/></saml2p:Status>{assertion}{after}</saml2p:Response>"#,
+            destination = attr("Destination", self.destination),
+            in_response_to = attr("InResponseTo", self.in_response_to),
+            status = self.status,
+            assertion = self.assertion(),
+            after = self.after_assertion,
+        )
+    }
+
+    /// The response, signed as asked: the assertion first, then the response (which covers it).
+    pub fn build(&self) -> String {
+        let mut text = self.template();
+        if let Some(key) = self.sign_assertion {
+            text = sign(&text, self.assertion_id, key);
+        }
+        if let Some(key) = self.sign_response {
+            text = sign(&text, self.response_id, key);
+        }
+        text
+    }
+}
