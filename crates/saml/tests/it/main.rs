@@ -10,6 +10,7 @@
 
 mod c14n;
 mod fixtures;
+mod interop;
 mod metadata;
 mod reader;
 mod response;
