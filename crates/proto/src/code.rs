@@ -247,6 +247,7 @@ codes! {
     SamlInResponseToMismatch = "saml_in_response_to_mismatch",
     SamlSubjectUnconfirmed = "saml_subject_unconfirmed",
     SamlEncryptedUnsupported = "saml_encrypted_unsupported",
+    SamlDecryptionFailed = "saml_decryption_failed",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

@@ -60,6 +60,7 @@
 
 pub mod c14n;
 pub mod dsig;
+pub mod encrypted;
 pub mod keys;
 pub mod metadata;
 pub mod reader;
@@ -67,10 +68,11 @@ pub mod response;
 
 pub use c14n::{exclusive_c14n, C14nError};
 pub use dsig::{verify_enveloped, SignatureAlgorithm, SignatureError, SignedBy};
+pub use encrypted::{ContentCipher, DecryptError};
 pub use keys::{Certificate, KeyError, PublicKey, MIN_RSA_BITS};
 pub use metadata::{Binding, IdpMetadata, MetadataError, MetadataOptions};
 pub use reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
 pub use response::{
-    verify_response, Attribute, Expectations, ResponseError, SignedPart, VerifiedLogin,
-    DEFAULT_CLOCK_SKEW_SECS,
+    verify_encrypted_response, verify_response, Attribute, Expectations, ResponseError, SignedPart,
+    VerifiedLogin, DEFAULT_CLOCK_SKEW_SECS,
 };

@@ -198,6 +198,12 @@ impl<'input> UntrustedXml<'input> {
         XmlElement(self.doc.root_element())
     }
 
+    /// The document's text (what positions and ranges index).
+    #[must_use]
+    pub fn text(&self) -> &'input str {
+        self.doc.input_text()
+    }
+
     /// The element whose `ID` attribute is `id` (unique: duplicates were refused at parse).
     #[must_use]
     pub fn element_by_id(&self, id: &str) -> Option<XmlElement<'_, 'input>> {

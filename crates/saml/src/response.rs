@@ -29,7 +29,10 @@
 use tessera_proto::rfc3339::parse_unix_time;
 use tessera_proto::{Code, UnixTime};
 
+use rsa::rand_core::TryCryptoRng;
+
 use crate::dsig::{own_signature, verify_enveloped, SignatureError, SignedBy};
+use crate::encrypted::{decrypt, read_envelope, DecryptError, EnvelopeError};
 use crate::keys::Certificate;
 use crate::reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
 
@@ -171,6 +174,8 @@ pub enum ResponseError {
     SubjectUnconfirmed,
     /// An `EncryptedAssertion` reached a step that reads plain assertions only.
     Encrypted,
+    /// An encrypted assertion could not be decrypted and read (one uniform refusal).
+    Decryption(DecryptError),
 }
 
 impl ResponseError {
@@ -192,6 +197,7 @@ impl ResponseError {
             Self::InResponseToMismatch => Code::SamlInResponseToMismatch,
             Self::SubjectUnconfirmed => Code::SamlSubjectUnconfirmed,
             Self::Encrypted => Code::SamlEncryptedUnsupported,
+            Self::Decryption(e) => e.code(),
         }
     }
 }
@@ -220,6 +226,19 @@ impl std::fmt::Display for ResponseError {
             }
             Self::SubjectUnconfirmed => f.write_str("the subject has no bearer confirmation"),
             Self::Encrypted => f.write_str("the assertion is encrypted"),
+            Self::Decryption(e) => e.fmt(f),
+        }
+    }
+}
+
+impl ResponseError {
+    /// What the log should say: the refusal, and for a decryption failure what really failed (which
+    /// the client never sees).
+    #[must_use]
+    pub fn log_detail(&self) -> String {
+        match self {
+            Self::Decryption(e) => format!("{self}: {}", e.detail()),
+            other => other.to_string(),
         }
     }
 }
@@ -238,7 +257,9 @@ impl From<SignatureError> for ResponseError {
     }
 }
 
-/// Judges a decoded `SAMLResponse` (the XML bytes) at `now`; see the module documentation.
+/// Judges a decoded `SAMLResponse` (the XML bytes) at `now`; see the module documentation. An
+/// `EncryptedAssertion` is refused ([`ResponseError::Encrypted`]): use [`verify_encrypted_response`]
+/// where the connection has a key.
 ///
 /// # Errors
 /// The first rule broken, as a [`ResponseError`].
@@ -248,25 +269,127 @@ pub fn verify_response(
     now: UnixTime,
 ) -> Result<VerifiedLogin, ResponseError> {
     let doc = UntrustedXml::parse(bytes, Limits::MESSAGE)?;
-    verify_parsed(&doc, expect, now)
+    judge(&doc, expect, now, ResponseSignature::Check)
 }
 
-/// [`verify_response`] over a document already parsed (the decryption step splices a decrypted assertion
-/// in and parses the result once).
+/// [`verify_response`] for a service provider holding `key`: an `EncryptedAssertion` is decrypted (see
+/// [`crate::encrypted`]) and judged in its place; a plain assertion is judged as by
+/// [`verify_response`]. `rng` blinds the RSA operation and draws the stand-in key of a failed unwrap.
 ///
 /// # Errors
-/// As [`verify_response`].
-pub fn verify_parsed(
+/// The first rule broken, as a [`ResponseError`]; every decryption failure, and after AES-CBC every
+/// later failure, as the one [`ResponseError::Decryption`].
+pub fn verify_encrypted_response<R: TryCryptoRng + ?Sized>(
+    bytes: &[u8],
+    expect: &Expectations<'_>,
+    key: &rsa::PrivateKey,
+    rng: &mut R,
+    now: UnixTime,
+) -> Result<VerifiedLogin, ResponseError> {
+    let doc = UntrustedXml::parse(bytes, Limits::MESSAGE)?;
+    let response = doc.root();
+    let Some(encrypted) = encrypted_assertion(response)? else {
+        return judge(&doc, expect, now, ResponseSignature::Check);
+    };
+    // The response's signature covers the encrypted form: checked here, before decryption.
+    let response_signed_by = match own_signature(response)? {
+        Some(_) => Some(verify_enveloped(response, expect.certificates)?),
+        None => None,
+    };
+    let envelope = read_envelope(encrypted).map_err(|e| match e {
+        EnvelopeError::Algorithm(uri) => SignatureError::AlgorithmRefused(uri).into(),
+        EnvelopeError::Shape(e) => ResponseError::Decryption(e),
+    })?;
+    let plain = decrypt(&envelope, key, rng).map_err(ResponseError::Decryption)?;
+    let uniform = |e: ResponseError| {
+        if envelope.cipher.authenticated() {
+            e
+        } else {
+            ResponseError::Decryption(DecryptError::new(format!("after AES-CBC: {e}")))
+        }
+    };
+    let plain = String::from_utf8(plain).map_err(|_| {
+        uniform(ResponseError::Malformed(
+            "the decrypted assertion is not UTF-8".into(),
+        ))
+    })?;
+    let text = doc.text();
+    let range = encrypted.range();
+    let spliced = [
+        text.get(..range.start).unwrap_or_default(),
+        plain.as_str(),
+        text.get(range.end..).unwrap_or_default(),
+    ]
+    .concat();
+    let decrypted =
+        UntrustedXml::parse(spliced.as_bytes(), Limits::MESSAGE).map_err(|e| uniform(e.into()))?;
+    judge(
+        &decrypted,
+        expect,
+        now,
+        ResponseSignature::Verified(response_signed_by),
+    )
+    .map_err(uniform)
+}
+
+/// The response's one `EncryptedAssertion`, if it has one, after refusing a response that also holds a
+/// plain assertion, a second encrypted one, or one anywhere but as its child.
+fn encrypted_assertion<'a, 'input: 'a>(
+    response: XmlElement<'a, 'input>,
+) -> Result<Option<XmlElement<'a, 'input>>, ResponseError> {
+    if !response.is(ns::SAMLP, "Response") {
+        return Err(ResponseError::Malformed(format!(
+            "the document is `{}`, not a samlp:Response",
+            response.local_name()
+        )));
+    }
+    let mut children = response.children_named(ns::SAML, "EncryptedAssertion");
+    let Some(encrypted) = children.next() else {
+        return Ok(None);
+    };
+    if children.next().is_some() {
+        return Err(ResponseError::Wrapping(
+            "the response holds more than one encrypted assertion".into(),
+        ));
+    }
+    let response_signature = own_signature(response)?;
+    for element in response.descendants() {
+        let misplaced = element.is(ns::SAML, "Assertion")
+            || element.is(ns::SAMLP, "Response")
+            || (element.is(ns::SAML, "EncryptedAssertion") && element != encrypted)
+            || (element.is(ns::DS, "Signature") && Some(element) != response_signature);
+        if misplaced {
+            return Err(ResponseError::Wrapping(format!(
+                "a `{}` beside an encrypted assertion",
+                element.local_name()
+            )));
+        }
+    }
+    Ok(Some(encrypted))
+}
+
+/// Whether the response's own signature is still to be checked, or was checked on the encrypted form.
+enum ResponseSignature {
+    Check,
+    Verified(Option<SignedBy>),
+}
+
+/// Every check of the module documentation on one parsed document.
+fn judge(
     doc: &UntrustedXml<'_>,
     expect: &Expectations<'_>,
     now: UnixTime,
+    response_signature: ResponseSignature,
 ) -> Result<VerifiedLogin, ResponseError> {
     let response = doc.root();
     let assertion = check_shape(response)?;
 
-    let response_signed_by = match own_signature(response)? {
-        Some(_) => Some(verify_enveloped(response, expect.certificates)?),
-        None => None,
+    let response_signed_by = match response_signature {
+        ResponseSignature::Verified(by) => by,
+        ResponseSignature::Check => match own_signature(response)? {
+            Some(_) => Some(verify_enveloped(response, expect.certificates)?),
+            None => None,
+        },
     };
     let assertion_signed_by = match own_signature(assertion)? {
         Some(_) => Some(verify_enveloped(assertion, expect.certificates)?),

@@ -39,10 +39,17 @@ fn xmlsec1_signatures_verify_rsa_and_ecdsa() {
         let login = judge(&xml, &certificate(cert)).unwrap_or_else(|c| panic!("{file}: {c}"));
         assert_eq!(login.name_id, "ada@corp.example");
         assert_eq!(login.attribute("name").unwrap(), ["Ada Lovelace & co. <é>"]);
-        assert_eq!(login.attribute("groups").unwrap(), ["engineering", "admins"]);
+        assert_eq!(
+            login.attribute("groups").unwrap(),
+            ["engineering", "admins"]
+        );
         assert_eq!(login.assertion_signed_by.unwrap().algorithm, algorithm);
         // The other file's certificate does not verify it.
-        let other = if cert == "rsa.crt" { "ec.crt" } else { "rsa.crt" };
+        let other = if cert == "rsa.crt" {
+            "ec.crt"
+        } else {
+            "rsa.crt"
+        };
         assert_eq!(
             judge(&xml, &certificate(other)).unwrap_err(),
             Code::SamlSignatureInvalid

@@ -9,6 +9,7 @@
 )]
 
 mod c14n;
+mod encrypted;
 mod fixtures;
 mod interop;
 mod metadata;

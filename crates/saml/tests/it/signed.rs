@@ -199,3 +199,154 @@ impl Shape {
         text
     }
 }
+
+/// How a test encrypts an assertion.
+#[derive(Clone, Copy)]
+pub struct Encryption {
+    /// `EncryptionMethod` of the data: an `encrypted::alg` AES URI.
+    pub content: &'static str,
+    /// `EncryptionMethod` of the key, and its optional `DigestMethod` / `MGF`.
+    pub transport: &'static str,
+    pub oaep_sha256: bool,
+    pub mgf_sha256: bool,
+    /// The `EncryptedKey` beside the `EncryptedData` instead of inside its `KeyInfo`.
+    pub key_beside: bool,
+}
+
+impl Default for Encryption {
+    fn default() -> Self {
+        Self {
+            content: tessera_saml::encrypted::alg::AES256_GCM,
+            transport: tessera_saml::encrypted::alg::RSA_OAEP_MGF1P,
+            oaep_sha256: false,
+            mgf_sha256: false,
+            key_beside: false,
+        }
+    }
+}
+
+/// Replaces the (signed) assertion of `response` with an `EncryptedAssertion` for `sp`, as identity
+/// providers write it.
+pub fn encrypt(response: &str, sp: &rsa::PublicKey, how: Encryption) -> String {
+    use tessera_saml::encrypted::alg;
+    let start = response.find("<saml2:Assertion").unwrap();
+    let end = response.find("</saml2:Assertion>").unwrap() + "</saml2:Assertion>".len();
+    let plain = response.get(start..end).unwrap();
+    let key_len = if how.content.contains("128") { 16 } else { 32 };
+    let mut content_key = vec![0u8; key_len];
+    getrandom::fill(&mut content_key).unwrap();
+    let data = if how.content.ends_with("gcm") {
+        gcm_encrypt(&content_key, plain.as_bytes())
+    } else {
+        cbc_encrypt(&content_key, plain.as_bytes())
+    };
+    let rng = &mut getrandom::SysRng;
+    let wrapped = match (how.oaep_sha256, how.mgf_sha256) {
+        (false, false) => sp.encrypt(rng, rsa::Oaep::<sha1::Sha1>::new(), &content_key),
+        (true, true) => sp.encrypt(rng, rsa::Oaep::<rsa::sha2::Sha256>::new(), &content_key),
+        (true, false) => sp.encrypt(
+            rng,
+            rsa::Oaep::<rsa::sha2::Sha256, sha1::Sha1>::new_with_mgf_hash(),
+            &content_key,
+        ),
+        (false, true) => sp.encrypt(
+            rng,
+            rsa::Oaep::<sha1::Sha1, rsa::sha2::Sha256>::new_with_mgf_hash(),
+            &content_key,
+        ),
+    }
+    .unwrap();
+    let digest = if how.oaep_sha256 {
+        format!(
+            r#"<ds:DigestMethod xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Algorithm="{}"/>"#,
+            alg::SHA256
+        )
+    } else {
+        String::new()
+    };
+    let mgf = if how.mgf_sha256 {
+        format!(
+            r#"<xenc11:MGF xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" Algorithm="{}"/>"#,
+            alg::MGF1_SHA256
+        )
+    } else {
+        String::new()
+    };
+    let encrypted_key = format!(
+        r#"<xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{transport}">{digest}{mgf}</xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{wrapped}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey>"#,
+        transport = how.transport,
+        wrapped = b64(&wrapped),
+    );
+    let (inside, beside) = if how.key_beside {
+        (String::new(), encrypted_key)
+    } else {
+        (
+            format!(
+                r#"<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{encrypted_key}</ds:KeyInfo>"#
+            ),
+            String::new(),
+        )
+    };
+    let element = format!(
+        r#"<saml2:EncryptedAssertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{content}"/>{inside}<xenc:CipherData><xenc:CipherValue>{data}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>{beside_wrapped}</saml2:EncryptedAssertion>"#,
+        content = how.content,
+        data = b64(&data),
+        beside_wrapped = beside.replace(
+            "<xenc:EncryptedKey>",
+            r#"<xenc:EncryptedKey xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">"#
+        ),
+    );
+    format!(
+        "{}{element}{}",
+        response.get(..start).unwrap(),
+        response.get(end..).unwrap()
+    )
+}
+
+fn gcm_encrypt(key: &[u8], plain: &[u8]) -> Vec<u8> {
+    use aes_gcm::aead::{Aead as _, KeyInit as _};
+    let mut iv = [0u8; 12];
+    getrandom::fill(&mut iv).unwrap();
+    let nonce = aes_gcm::aead::generic_array::GenericArray::from_slice(&iv);
+    let sealed = if key.len() == 16 {
+        aes_gcm::Aes128Gcm::new_from_slice(key)
+            .unwrap()
+            .encrypt(nonce, plain)
+    } else {
+        aes_gcm::Aes256Gcm::new_from_slice(key)
+            .unwrap()
+            .encrypt(nonce, plain)
+    }
+    .unwrap();
+    [iv.as_slice(), &sealed].concat()
+}
+
+/// AES-CBC with XML Encryption's padding (here the usual PKCS#7 bytes), block by block.
+fn cbc_encrypt(key: &[u8], plain: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncrypt as _, KeyInit as _};
+    let mut iv = [0u8; 16];
+    getrandom::fill(&mut iv).unwrap();
+    let pad = 16 - plain.len() % 16;
+    let mut data = plain.to_vec();
+    data.extend(std::iter::repeat_n(u8::try_from(pad).unwrap(), pad));
+    let mut out = iv.to_vec();
+    let mut previous = iv;
+    for chunk in data.chunks_exact(16) {
+        let mut block = aes::Block::default();
+        for ((b, p), c) in block.iter_mut().zip(previous).zip(chunk) {
+            *b = p ^ c;
+        }
+        if key.len() == 16 {
+            aes::Aes128::new_from_slice(key)
+                .unwrap()
+                .encrypt_block(&mut block);
+        } else {
+            aes::Aes256::new_from_slice(key)
+                .unwrap()
+                .encrypt_block(&mut block);
+        }
+        previous.copy_from_slice(&block);
+        out.extend_from_slice(&block);
+    }
+    out
+}
