@@ -72,6 +72,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
+    SSO_HANDOFFS_TABLE,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -100,6 +101,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
+    SSO_HANDOFFS_TABLE,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -181,6 +183,14 @@ const USERNAME_KEY: &str = "DROP INDEX users_username_ci;
     ALTER TABLE users ADD COLUMN username_key TEXT;
     CREATE UNIQUE INDEX users_username_key ON users (tenant, username_key);
     ALTER TABLE users ADD COLUMN held BIGINT NOT NULL DEFAULT 0;";
+
+/// Single-use hand-off codes from a federated sign-in to the edge (`accounts::handoff`), stored hashed.
+const SSO_HANDOFFS_TABLE: &str = "CREATE TABLE sso_handoffs (
+        code_hash TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
+        acr TEXT NOT NULL, relay_state TEXT, expires_at BIGINT NOT NULL,
+        spent_at BIGINT
+    );
+    CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

@@ -133,6 +133,23 @@ pub struct SessionWithRefresh {
     pub refresh_token: String,
 }
 
+/// `POST sso/exchange`: a hand-off code from a federated sign-in, spent once.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    pub code: String,
+}
+
+/// The answer to `POST sso/exchange`: the new session, its refresh token, and where the person wanted
+/// to go (a relative path or an allow-listed URL, already checked).
+#[derive(Serialize, Deserialize)]
+pub struct HandoffAnswer {
+    pub session: Session,
+    pub refresh_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_state: Option<String>,
+}
+
 /// `POST sessions/refresh`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -161,6 +161,7 @@ codes! {
     RefreshInvalid = "refresh_invalid",
     RefreshReused = "refresh_reused",
     SessionInactive = "session_inactive",
+    HandoffInvalid = "handoff_invalid",
     // One-time codes (tessera_authn::totp and the failure budget)
     TotpMalformed = "totp_malformed",
     TotpMismatch = "totp_mismatch",

@@ -17,15 +17,16 @@
 //! | `POST sessions/{sid}/step-up` | `{method, acr}` | `{session}` |
 //! | `POST sessions/{sid}/revoke` | — | `{revoked}` |
 //! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
+//! | `POST sso/exchange` | `{code}` | `{session, refresh_token, relay_state}` (400 `handoff_invalid`: unknown, spent or expired) |
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_proto::accounts::{
-    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked,
-    SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest,
-    TotpSecretAnswer, UserAnswer, UserWithPasskeys,
+    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
+    RefreshRequest, Revoked, SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest,
+    TotpCheckRequest, TotpSecretAnswer, UserAnswer, UserWithPasskeys,
 };
 use tessera_proto::Code;
 
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
             post(verify_totp),
         )
         .route(&format!("{t}/sessions"), post(create_session))
+        .route(&format!("{t}/sso/exchange"), post(exchange_handoff))
         .route(&format!("{t}/sessions/refresh"), post(refresh))
         .route(&format!("{t}/sessions/{{sid}}"), get(session))
         .route(&format!("{t}/sessions/{{sid}}/step-up"), post(step_up))
@@ -79,7 +81,8 @@ impl From<AccountsError> for HttpError {
             | AccountsError::Totp(_)
             | AccountsError::RefreshInvalid
             | AccountsError::RefreshReused
-            | AccountsError::SessionInactive => StatusCode::BAD_REQUEST,
+            | AccountsError::SessionInactive
+            | AccountsError::HandoffInvalid => StatusCode::BAD_REQUEST,
             AccountsError::TotpLocked { retry_after_secs } => {
                 return HttpError {
                     retry_after: Some(*retry_after_secs),
@@ -297,6 +300,23 @@ async fn create_session(
     Ok(Json(SessionWithRefresh {
         session,
         refresh_token,
+    }))
+}
+
+/// The edge spends a hand-off code from a federated sign-in (see `accounts::handoff`).
+async fn exchange_handoff(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    JsonBody(req): JsonBody<HandoffRequest>,
+) -> Result<Json<HandoffAnswer>, HttpError> {
+    let handed = state
+        .accounts
+        .spend_handoff(&tenant, &req.code, now())
+        .await?;
+    Ok(Json(HandoffAnswer {
+        session: handed.session,
+        refresh_token: handed.refresh_token,
+        relay_state: handed.relay_state,
     }))
 }
 

@@ -23,6 +23,7 @@ pub use tessera_proto::accounts::{Passkey, Session, User};
 
 use crate::store::Db;
 
+pub mod handoff;
 pub mod http;
 mod people;
 pub use people::set_active;
@@ -46,6 +47,8 @@ pub enum AccountsError {
     /// A spent refresh token was presented: its session was revoked.
     RefreshReused,
     SessionInactive,
+    /// A hand-off code that is unknown, spent or expired (one answer for all three).
+    HandoffInvalid,
     Sealing(String),
     Database(sqlx::Error),
 }
@@ -64,6 +67,7 @@ impl AccountsError {
             Self::RefreshInvalid => Code::RefreshInvalid,
             Self::RefreshReused => Code::RefreshReused,
             Self::SessionInactive => Code::SessionInactive,
+            Self::HandoffInvalid => Code::HandoffInvalid,
             Self::Sealing(_) | Self::Database(_) => Code::InternalError,
         }
     }
@@ -86,6 +90,9 @@ impl std::fmt::Display for AccountsError {
                 f.write_str("the refresh token was already used; the session has been revoked")
             }
             Self::SessionInactive => f.write_str("the session has ended"),
+            Self::HandoffInvalid => {
+                f.write_str("the sign-in code is not valid (unknown, already used or expired)")
+            }
             Self::Sealing(e) => write!(f, "sealing: {e}"),
             Self::Database(e) => write!(f, "database: {e}"),
         }

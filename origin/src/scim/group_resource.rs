@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
+use tessera_proto::rfc3339::format_date_time;
 use tessera_scim::patch::PatchRequest;
 use tessera_scim::schema::group::GROUP_SCHEMA;
-use tessera_proto::rfc3339::format_date_time;
 use tessera_scim::{group_resource_type, Projection, ResourceType, ScimType};
 
 use super::group_store::{GroupRow, GroupWrite, Member};

@@ -18,10 +18,10 @@
 use std::sync::LazyLock;
 
 use serde_json::{json, Map, Value};
+use tessera_proto::rfc3339::format_date_time;
 use tessera_scim::patch::{Op, PatchErrorKind, PatchOperation};
 use tessera_scim::schema::user::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use tessera_scim::schema::Mutability;
-use tessera_proto::rfc3339::format_date_time;
 use tessera_scim::{
     apply_patch, user_resource_type, Correction, PatchError, PatchRequest, ResourceType, ScimError,
     ScimType,

@@ -1,7 +1,7 @@
 //! One storage conformance suite, run against every backend: SQLite always, PostgreSQL on a throwaway
 //! server this test starts itself (see `pg.rs`). Each case gets a fresh database. The cases live by
 //! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users and groups in
-//! `conformance/scim.rs`.
+//! `conformance/scim.rs`, hand-off codes in `conformance/sso.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,9 +24,11 @@ use tessera_scim::MemberChanges;
 
 mod authz;
 mod scim;
+mod sso;
 
 use authz::*;
 use scim::*;
+use sso::*;
 
 type Case = fn(Store) -> Pin<Box<dyn Future<Output = ()>>>;
 
@@ -57,6 +59,7 @@ const CASES: &[(&str, Case)] = cases![
     refresh_spends_once_and_ends_with_the_user,
     scim_groups_membership_is_transactional,
     scim_groups_concurrent_changes,
+    handoff_codes_are_spent_once,
 ];
 
 async fn clients_round_trip(store: Store) {

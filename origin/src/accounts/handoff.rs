@@ -1,0 +1,105 @@
+//! Single-use hand-off codes: how a sign-in finished at the origin (a SAML assertion consumed at the
+//! ACS) reaches the edge, which alone mints tokens.
+//!
+//! The origin answers the browser with a redirect to the edge's login page carrying a code in the URL
+//! fragment (never sent to a server, so never in an access log); the page posts it to the edge, which
+//! spends it here over the service credential. Spending is one `UPDATE ... WHERE spent_at IS NULL AND
+//! expires_at > now RETURNING`: of any number of concurrent attempts exactly one wins. The winner gets a
+//! new session (opened only now, so an unspent code leaves nothing behind) with the sign-in's `amr`
+//! and `acr`. Codes live 60 seconds and are stored as SHA-256 hashes.
+
+use sqlx::Row as _;
+use tessera_proto::UnixTime;
+
+use super::{random_b64, token_hash, Accounts, AccountsError, Session};
+use crate::on_db;
+
+/// How long a hand-off code can be spent.
+pub const HANDOFF_TTL_SECS: i64 = 60;
+/// The prefix of hand-off codes (so that one found in a log or a report is recognised).
+pub const HANDOFF_PREFIX: &str = "tsh_";
+
+/// A finished sign-in waiting for the edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub user_id: String,
+    pub amr: Vec<String>,
+    pub acr: String,
+    /// Where the person wanted to go (already checked against the connection's rules).
+    pub relay_state: Option<String>,
+}
+
+/// A spent hand-off: the session opened for it, its first refresh token, and where to go next.
+pub struct HandedOff {
+    pub session: Session,
+    pub refresh_token: String,
+    pub relay_state: Option<String>,
+}
+
+impl Accounts {
+    /// Stores `pending` under a new single-use code and answers the code (shown once).
+    ///
+    /// # Errors
+    /// Randomness or the database.
+    pub async fn issue_handoff(
+        &self,
+        tenant: &str,
+        pending: &PendingSignIn,
+        now: UnixTime,
+    ) -> Result<String, AccountsError> {
+        let code = format!("{HANDOFF_PREFIX}{}", random_b64::<32>()?);
+        let amr = serde_json::to_string(&pending.amr)
+            .map_err(|e| AccountsError::Sealing(e.to_string()))?;
+        let expires_at = now.plus_secs(HANDOFF_TTL_SECS).as_secs();
+        on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM sso_handoffs WHERE expires_at < $1")
+                .bind(now.as_secs()).execute(pool).await?;
+            sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(token_hash(&code)).bind(tenant).bind(&pending.user_id).bind(&amr).bind(&pending.acr)
+                .bind(pending.relay_state.as_deref()).bind(expires_at)
+                .execute(pool).await?;
+        });
+        Ok(code)
+    }
+
+    /// Spends `code` (once, whoever asks concurrently) and opens the session it stands for.
+    ///
+    /// # Errors
+    /// [`AccountsError::HandoffInvalid`] for an unknown, spent or expired code (one answer for all
+    /// three); [`AccountsError::UnknownUser`] when the user was deactivated in between; the database.
+    pub async fn spend_handoff(
+        &self,
+        tenant: &str,
+        code: &str,
+        now: UnixTime,
+    ) -> Result<HandedOff, AccountsError> {
+        let row = on_db!(&self.db, pool => {
+            sqlx::query("UPDATE sso_handoffs SET spent_at = $1
+                         WHERE code_hash = $2 AND tenant = $3 AND spent_at IS NULL AND expires_at > $1
+                         RETURNING user_id, amr, acr, relay_state")
+                .bind(now.as_secs()).bind(token_hash(code)).bind(tenant)
+                .fetch_optional(pool).await?
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok((
+                        r.try_get::<String, _>("user_id")?,
+                        r.try_get::<String, _>("amr")?,
+                        r.try_get::<String, _>("acr")?,
+                        r.try_get::<Option<String>, _>("relay_state")?,
+                    ))
+                })
+                .transpose()?
+        });
+        let (user_id, amr, acr, relay_state) = row.ok_or(AccountsError::HandoffInvalid)?;
+        let amr: Vec<String> =
+            serde_json::from_str(&amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
+        let (session, refresh_token) = self
+            .create_session(tenant, &user_id, &amr, &acr, now)
+            .await?;
+        Ok(HandedOff {
+            session,
+            refresh_token,
+            relay_state,
+        })
+    }
+}
