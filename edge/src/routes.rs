@@ -131,6 +131,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, &cfg).await,
         "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
+        "/v1/sso/exchange" => crate::people::sso::exchange(req, env, ctx, &cfg).await,
         "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
         "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, &cfg).await,
         "/v1/check/bulk" => endpoints::answer::<endpoints::CheckBulk>(req, env, ctx, &cfg).await,

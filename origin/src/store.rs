@@ -187,7 +187,7 @@ const USERNAME_KEY: &str = "DROP INDEX users_username_ci;
 /// Single-use hand-off codes from a federated sign-in to the edge (`accounts::handoff`), stored hashed.
 const SSO_HANDOFFS_TABLE: &str = "CREATE TABLE sso_handoffs (
         code_hash TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
-        acr TEXT NOT NULL, relay_state TEXT, expires_at BIGINT NOT NULL,
+        acr TEXT NOT NULL, relay_state TEXT, binding TEXT, expires_at BIGINT NOT NULL,
         spent_at BIGINT
     );
     CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";

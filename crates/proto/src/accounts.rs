@@ -138,6 +138,9 @@ pub struct SessionWithRefresh {
 #[serde(deny_unknown_fields)]
 pub struct HandoffRequest {
     pub code: String,
+    /// What the login page kept when it started the sign-in (see the origin's `accounts::handoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
 }
 
 /// The answer to `POST sso/exchange`: the new session, its refresh token, and where the person wanted

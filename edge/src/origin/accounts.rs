@@ -3,9 +3,9 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_proto::accounts::{
-    CounterRequest, Done, NewSessionRequest, PasskeyWithUser, RefreshRequest, Revoked,
-    SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
-    UserAnswer,
+    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
+    RefreshRequest, Revoked, SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest,
+    TotpSecretAnswer, User, UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
 use tessera_proto::Code;
@@ -253,6 +253,31 @@ pub async fn create_session(
         acr: acr.to_owned(),
     };
     post(env, cfg, &format!("{}/sessions", base(tenant)), Some(&body)).await
+}
+
+/// Spends a hand-off code from a federated sign-in: the session it opened, its refresh token and the
+/// relay state.
+///
+/// # Errors
+/// `400 handoff_invalid` (unknown, spent or expired), or the origin.
+pub async fn exchange_handoff(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    code: &str,
+    verifier: Option<String>,
+) -> Result<HandoffAnswer, ApiError> {
+    let body = HandoffRequest {
+        code: code.to_owned(),
+        verifier,
+    };
+    post(
+        env,
+        cfg,
+        &format!("{}/sso/exchange", base(tenant)),
+        Some(&body),
+    )
+    .await
 }
 
 pub async fn refresh(

@@ -1,8 +1,10 @@
 //! People: passkey sign-up and sign-in (`passkeys`, with ceremony state in `ceremonies`), sessions, TOTP
-//! and logout (`sessions`), and the login page (`login_page`, `qr`).
+//! and logout (`sessions`), federated sign-in through the company's identity provider (`sso`), and the
+//! login page (`login_page`, `qr`).
 
 pub mod ceremonies;
 pub mod login_page;
 pub mod passkeys;
 pub mod qr;
 pub mod sessions;
+pub mod sso;

@@ -80,7 +80,8 @@ pub fn require_recent_authentication(who: &SignedIn, cfg: &Config) -> Result<(),
     }
 }
 
-fn no_store(resp: Response) -> Result<Response, ApiError> {
+/// `resp` with `Cache-Control: no-store` (tokens are never cached).
+pub fn no_store(resp: Response) -> Result<Response, ApiError> {
     let headers = resp.headers().clone();
     headers.set("cache-control", "no-store")?;
     Ok(resp.with_headers(headers))
@@ -162,7 +163,30 @@ async fn mint(
     Ok((token, expires_in))
 }
 
-/// The token response for `session`: an access token and the session's next refresh token.
+/// The tokens for `session`: an access token and the session's next refresh token.
+///
+/// # Errors
+/// The origin (roles) or the signer.
+pub async fn issue_tokens(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    tenant: &str,
+    session: &Session,
+    refresh_token: String,
+) -> Result<TokenResponse, ApiError> {
+    let (access_token, expires_in) = mint(env, ctx, cfg, tenant, session).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        scope: None,
+        issued_token_type: None,
+        refresh_token: Some(refresh_token),
+    })
+}
+
+/// [`issue_tokens`] as a response that no cache keeps.
 async fn issue(
     env: &Env,
     ctx: &Context,
@@ -171,15 +195,8 @@ async fn issue(
     session: &Session,
     refresh_token: String,
 ) -> Result<Response, ApiError> {
-    let (access_token, expires_in) = mint(env, ctx, cfg, tenant, session).await?;
-    no_store(Response::from_json(&TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in,
-        scope: None,
-        issued_token_type: None,
-        refresh_token: Some(refresh_token),
-    })?)
+    let tokens = issue_tokens(env, ctx, cfg, tenant, session, refresh_token).await?;
+    no_store(Response::from_json(&tokens)?)
 }
 
 /// Open a session for `user_id` after a passkey ceremony and answer with its tokens.

@@ -27,6 +27,10 @@ pub struct PendingSignIn {
     pub acr: String,
     /// Where the person wanted to go (already checked against the connection's rules).
     pub relay_state: Option<String>,
+    /// For a sign-in the login page started: base64url SHA-256 of the verifier the page keeps, so that
+    /// only the browser that started it can finish it (a code sent to someone else's browser is worth
+    /// nothing there). `None` for an identity-provider-initiated sign-in, which no page started.
+    pub binding: Option<String>,
 }
 
 /// A spent hand-off: the session opened for it, its first refresh token, and where to go next.
@@ -54,16 +58,17 @@ impl Accounts {
         on_db!(&self.db, pool => {
             sqlx::query("DELETE FROM sso_handoffs WHERE expires_at < $1")
                 .bind(now.as_secs()).execute(pool).await?;
-            sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, binding, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(token_hash(&code)).bind(tenant).bind(&pending.user_id).bind(&amr).bind(&pending.acr)
-                .bind(pending.relay_state.as_deref()).bind(expires_at)
+                .bind(pending.relay_state.as_deref()).bind(pending.binding.as_deref()).bind(expires_at)
                 .execute(pool).await?;
         });
         Ok(code)
     }
 
-    /// Spends `code` (once, whoever asks concurrently) and opens the session it stands for.
+    /// Spends `code` (once, whoever asks concurrently) and opens the session it stands for. `verifier`:
+    /// what the page that started the sign-in kept (required when the code is bound).
     ///
     /// # Errors
     /// [`AccountsError::HandoffInvalid`] for an unknown, spent or expired code (one answer for all
@@ -72,13 +77,16 @@ impl Accounts {
         &self,
         tenant: &str,
         code: &str,
+        verifier: Option<&str>,
         now: UnixTime,
     ) -> Result<HandedOff, AccountsError> {
+        let binding = verifier.map(token_hash).unwrap_or_default();
         let row = on_db!(&self.db, pool => {
             sqlx::query("UPDATE sso_handoffs SET spent_at = $1
                          WHERE code_hash = $2 AND tenant = $3 AND spent_at IS NULL AND expires_at > $1
+                           AND (binding IS NULL OR binding = $4)
                          RETURNING user_id, amr, acr, relay_state")
-                .bind(now.as_secs()).bind(token_hash(code)).bind(tenant)
+                .bind(now.as_secs()).bind(token_hash(code)).bind(tenant).bind(&binding)
                 .fetch_optional(pool).await?
                 .map(|r| -> Result<_, sqlx::Error> {
                     Ok((

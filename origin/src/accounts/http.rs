@@ -17,7 +17,7 @@
 //! | `POST sessions/{sid}/step-up` | `{method, acr}` | `{session}` |
 //! | `POST sessions/{sid}/revoke` | — | `{revoked}` |
 //! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
-//! | `POST sso/exchange` | `{code}` | `{session, refresh_token, relay_state}` (400 `handoff_invalid`: unknown, spent or expired) |
+//! | `POST sso/exchange` | `{code, verifier?}` | `{session, refresh_token, relay_state}` (400 `handoff_invalid`: unknown, spent or expired) |
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -311,7 +311,7 @@ async fn exchange_handoff(
 ) -> Result<Json<HandoffAnswer>, HttpError> {
     let handed = state
         .accounts
-        .spend_handoff(&tenant, &req.code, now())
+        .spend_handoff(&tenant, &req.code, req.verifier.as_deref(), now())
         .await?;
     Ok(Json(HandoffAnswer {
         session: handed.session,

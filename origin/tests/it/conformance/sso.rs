@@ -14,6 +14,7 @@ fn pending(user_id: &str) -> PendingSignIn {
         amr: vec!["fed".to_owned()],
         acr: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport".to_owned(),
         relay_state: Some("/reports".to_owned()),
+        binding: None,
     }
 }
 
@@ -35,7 +36,7 @@ pub(super) async fn handoff_codes_are_spent_once(store: Store) {
     let mut racers = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (accounts, code) = (accounts.clone(), code.clone());
-        racers.spawn(async move { accounts.spend_handoff("t", &code, now).await });
+        racers.spawn(async move { accounts.spend_handoff("t", &code, None, now).await });
     }
     let mut won = Vec::new();
     while let Some(outcome) = racers.join_next().await {
@@ -66,13 +67,36 @@ pub(super) async fn handoff_codes_are_spent_once(store: Store) {
         ("t", "tsh_made-up", now),
     ] {
         assert!(matches!(
-            accounts.spend_handoff(tenant, code, at).await,
+            accounts.spend_handoff(tenant, code, None, at).await,
             Err(AccountsError::HandoffInvalid)
         ));
     }
     // Still good within its lifetime.
     assert!(accounts
-        .spend_handoff("t", &code, now.plus_secs(HANDOFF_TTL_SECS - 1))
+        .spend_handoff("t", &code, None, now.plus_secs(HANDOFF_TTL_SECS - 1))
+        .await
+        .is_ok());
+
+    // A bound code: only the verifier spends it; a wrong or missing one leaves it unspent.
+    let verifier = "kept-by-the-page-that-started";
+    let digest = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+    };
+    let bound = PendingSignIn {
+        binding: Some(digest),
+        ..pending("u1")
+    };
+    let code = accounts.issue_handoff("t", &bound, now).await.unwrap();
+    for wrong in [None, Some("another-verifier")] {
+        assert!(matches!(
+            accounts.spend_handoff("t", &code, wrong, now).await,
+            Err(AccountsError::HandoffInvalid)
+        ));
+    }
+    assert!(accounts
+        .spend_handoff("t", &code, Some(verifier), now)
         .await
         .is_ok());
 
@@ -85,7 +109,7 @@ pub(super) async fn handoff_codes_are_spent_once(store: Store) {
         .await
         .unwrap();
     assert!(matches!(
-        accounts.spend_handoff("t", &code, now).await,
+        accounts.spend_handoff("t", &code, None, now).await,
         Err(AccountsError::UnknownUser)
     ));
 }
