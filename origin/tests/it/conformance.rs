@@ -1,7 +1,7 @@
 //! One storage conformance suite, run against every backend: SQLite always, PostgreSQL on a throwaway
 //! server this test starts itself (see `pg.rs`). Each case gets a fresh database. The cases live by
 //! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users and groups in
-//! `conformance/scim.rs`.
+//! `conformance/scim.rs`, SAML connections, requests and the replay cache in `conformance/saml.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,9 +23,11 @@ use tessera_proto::{ClientRecord, UnixTime};
 use tessera_scim::MemberChanges;
 
 mod authz;
+mod saml;
 mod scim;
 
 use authz::*;
+use saml::*;
 use scim::*;
 
 type Case = fn(Store) -> Pin<Box<dyn Future<Output = ()>>>;
@@ -57,6 +59,9 @@ const CASES: &[(&str, Case)] = cases![
     refresh_spends_once_and_ends_with_the_user,
     scim_groups_membership_is_transactional,
     scim_groups_concurrent_changes,
+    saml_connections_round_trip,
+    saml_requests_spend_once,
+    saml_assertions_remembered_once,
 ];
 
 async fn clients_round_trip(store: Store) {
