@@ -6,8 +6,9 @@
 //! - [`connection`]: what a connection is ([`Connection`]) and how a request to create one is checked
 //!   ([`NewConnection`]: the IdP metadata read by [`tessera_saml::IdpMetadata::parse`], which refuses
 //!   metadata without a signing certificate; names, email domains, attribute map, RelayState allow-list);
-//! - [`store`]: [`SamlStore`], their SQL, the sign-in requests we sent (single use, ten minutes) and the
-//!   replay cache of accepted assertion IDs, both shared by every origin through the database;
+//! - [`store`]: [`SamlStore`], their SQL; [`requests`]: the sign-in requests we sent (single use, ten
+//!   minutes) and the replay cache of accepted assertion IDs, both shared by every origin through the
+//!   database;
 //! - [`sp_key`]: our RSA-2048 key per connection and its self-signed certificate, sealed at rest;
 //! - [`sp`]: our identity towards one IdP ([`SpIdentity`]: entity ID, ACS URL) and our metadata XML;
 //! - [`authn_request`]: the `AuthnRequest` and the HTTP-Redirect (signed when the IdP asks) and
@@ -26,6 +27,7 @@ pub mod authn_request;
 pub mod connection;
 pub mod http;
 pub mod relay_state;
+pub mod requests;
 pub mod sp;
 pub mod sp_key;
 pub mod store;
@@ -33,9 +35,10 @@ pub mod store;
 pub use acs::{AcsForm, AcsFormError};
 pub use connection::{Connection, NameIdFormat, NewConnection};
 pub use relay_state::RelayStateRefused;
+pub use requests::{IssuedRequest, RequestRefusal};
 pub use sp::SpIdentity;
 pub use sp_key::SpKey;
-pub use store::{IssuedRequest, RequestRefusal, SamlStore};
+pub use store::SamlStore;
 
 use axum::http::StatusCode;
 use tessera_proto::Code;
