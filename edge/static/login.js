@@ -1,5 +1,5 @@
-// The Tessera login page: passkey sign-up and sign-in (with autofill where the browser offers it), TOTP
-// enrolment and step-up, session refresh and sign-out. Tokens live in this page's memory only.
+// The Tessera login page: passkey sign-up and sign-in (with autofill where the browser offers it), sign-in
+// with your company (SAML), TOTP enrolment and step-up, session refresh and sign-out. Tokens live in this page's memory only.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -181,8 +181,55 @@ $('totp-verify').onclick = () => run(async () => {
   say('Verified with your authenticator app.');
 });
 
+// Sign in with your company (SAML, run by the origin). The page keeps a random verifier in this tab's
+// sessionStorage and sends only its SHA-256 along: the code the company's sign-in sends back (in the URL
+// fragment, which no server sees) is spent only with the verifier, so only this tab can finish it.
+const SSO_VERIFIER = 'tessera.sso.verifier';
+
+$('sso-form').onsubmit = (event) => {
+  event.preventDefault();
+  run(async () => {
+    stopAutofill();
+    const email = $('sso-email').value.trim();
+    if (!email.includes('@')) return say('Enter your work email address, like ada@example.com.', 'error');
+    const verifier = b64.encode(crypto.getRandomValues(new Uint8Array(32)));
+    const binding = b64.encode(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+    const r = await fetch('/v1/sso/start?' + new URLSearchParams({ email, binding }));
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const e = new Error(data.message || 'The server said no (' + r.status + ').');
+      e.server = true;
+      throw e;
+    }
+    sessionStorage.setItem(SSO_VERIFIER, verifier);
+    say('Taking you to ' + data.display_name + '…');
+    location.assign(data.location);
+  });
+};
+
+// Back from the company's sign-in: `#sso_code=...` (or `#sso_error=...`).
+async function finishCompanySignIn() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const code = fragment.get('sso_code');
+  const error = fragment.get('sso_error');
+  if (!code && !error) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  const verifier = sessionStorage.getItem(SSO_VERIFIER);
+  sessionStorage.removeItem(SSO_VERIFIER);
+  if (error) {
+    say('Your company sign-in did not complete (' + error + '). Try again.', 'error');
+    return true;
+  }
+  await run(async () => {
+    signedIn(await api('/v1/sso/exchange', verifier ? { code, verifier } : { code }));
+    say('Signed in with your company.');
+  });
+  return true;
+}
+
 // Autofill (conditional UI): offer passkeys in the username field's suggestions where supported.
 (async () => {
+  if (await finishCompanySignIn()) return;
   if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
   if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
   try {

@@ -1,8 +1,9 @@
 //! The Tessera origin: the regional, authoritative service.
 //!
 //! It holds the authoritative relationship store and serves checks over it (`authz`), people's
-//! accounts (`accounts`: users, passkeys, TOTP, sessions), and the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
-//! create`, read by the edge over a service credential) and answers health checks. It is a thin shell:
+//! accounts (`accounts`: users, passkeys, TOTP, sessions), the OAuth 2.0 client registry (created by an operator with `tessera-origin clients
+//! create`, read by the edge over a service credential), SCIM provisioning (`scim`) and SAML
+//! service-provider connections (`saml`), and answers health checks. It is a thin shell:
 //! protocol logic lives in the cores (`tessera-authn`, `tessera-jose`, `tessera-proto`); this crate owns
 //! the HTTP surface, the database and the clock/RNG.
 
@@ -11,6 +12,7 @@ pub mod authz;
 pub mod clients;
 pub mod error;
 pub mod http;
+pub mod saml;
 pub mod scim;
 pub mod store;
 
@@ -31,6 +33,8 @@ pub struct AppState {
     service_token: Arc<ServiceToken>,
     /// This origin's public base URL (no trailing slash), for the absolute locations SCIM answers carry.
     public_url: Arc<str>,
+    /// The key secrets are sealed under at rest (TOTP secrets, SAML SP keys).
+    secrets_key: Arc<tessera_jose::Secret<[u8; 32]>>,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -67,9 +71,9 @@ impl AppState {
     ) -> Self {
         let key =
             zookie_key.unwrap_or_else(|| derive_key(b"tessera-zookie-key-v1\0", &service_token));
-        // TOTP secrets are sealed under a key derived the same way (production sets its own with
-        // `with_secrets_key`, so that rotating the service token does not orphan them).
-        let secrets_key = derive_key(b"tessera-secrets-key-v1\0", &service_token);
+        // TOTP secrets and SAML SP keys are sealed under a key derived the same way (production sets its
+        // own with `with_secrets_key`, so that rotating the service token does not orphan them).
+        let secrets_key = derive_secrets_key(&service_token);
         Self {
             accounts: accounts::Accounts::new(
                 store.db().clone(),
@@ -81,15 +85,24 @@ impl AppState {
             max_depth: tessera_authz::engine::DEFAULT_MAX_DEPTH,
             service_token: Arc::new(service_token),
             public_url: Arc::from("http://127.0.0.1:8788"),
+            secrets_key: Arc::new(tessera_jose::Secret::new(secrets_key)),
         }
     }
 
-    /// Seal TOTP secrets under `key` (32 bytes) instead of one derived from the service token.
+    /// Seal TOTP secrets and SAML SP keys under `key` (32 bytes) instead of one derived from the
+    /// service token.
     #[must_use]
     pub fn with_secrets_key(mut self, key: [u8; 32]) -> Self {
         self.accounts =
             accounts::Accounts::new(self.store.db().clone(), tessera_jose::Secret::new(key));
+        self.secrets_key = Arc::new(tessera_jose::Secret::new(key));
         self
+    }
+
+    /// The key secrets are sealed under at rest.
+    #[must_use]
+    pub fn secrets_key(&self) -> &tessera_jose::Secret<[u8; 32]> {
+        &self.secrets_key
     }
 
     /// The public base URL (scheme, host and port, as clients reach this origin).
@@ -110,6 +123,13 @@ impl AppState {
         self.max_depth = depth;
         self
     }
+}
+
+/// The secrets key an origin started with `service_token` and no `TESSERA_SECRETS_KEY` uses (the CLI
+/// derives the same one, so that what it seals the server can open).
+#[must_use]
+pub fn derive_secrets_key(service_token: &ServiceToken) -> [u8; 32] {
+    derive_key(b"tessera-secrets-key-v1\0", service_token)
 }
 
 /// A 32-byte key derived from the service token under a domain label (local default for keys an operator
@@ -152,3 +172,42 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     getrandom::getrandom(&mut buf)?;
     Ok(buf)
 }
+
+/// The operating system's CSPRNG as a `rand_core` 0.10 generator (what `rsa` draws keys with), over the
+/// same source as [`random_bytes`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRng;
+
+/// The OS refused randomness.
+#[derive(Debug)]
+pub struct OsRngError(getrandom::Error);
+
+impl std::fmt::Display for OsRngError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "randomness: {}", self.0)
+    }
+}
+
+impl std::error::Error for OsRngError {}
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = OsRngError;
+
+    fn try_next_u32(&mut self) -> Result<u32, OsRngError> {
+        random_bytes::<4>()
+            .map(u32::from_le_bytes)
+            .map_err(OsRngError)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, OsRngError> {
+        random_bytes::<8>()
+            .map(u64::from_le_bytes)
+            .map_err(OsRngError)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), OsRngError> {
+        getrandom::getrandom(dst).map_err(OsRngError)
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}

@@ -1,5 +1,5 @@
 //! `tessera-origin`: run the origin service, or manage it from the command line (the subcommands live in
-//! `cli/`: `authz`, `clients`, `jwt`).
+//! `cli/`: `authz`, `clients`, `jwt`, `saml`, `scim`, `users`).
 
 mod cli;
 
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use cli::authz::{authz_cmd, AuthzCommand};
 use cli::clients::{clients_cmd, ClientsCommand};
 use cli::jwt::{jwt_cmd, JwtCommand};
+use cli::saml::{saml_cmd, SamlCommand};
 use cli::scim::{scim_cmd, ScimCommand};
 use cli::users::{users_cmd, UsersCommand};
 use tessera_origin::store::Store;
@@ -92,6 +93,18 @@ enum Command {
         #[command(subcommand)]
         command: ScimCommand,
     },
+    /// SAML: a tenant's connections to identity providers.
+    Saml {
+        /// The origin's public base URL, as `serve --public-url` (our entity IDs and ACS URLs hang off it).
+        #[arg(
+            long,
+            env = "TESSERA_ORIGIN_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8788"
+        )]
+        public_url: String,
+        #[command(subcommand)]
+        command: SamlCommand,
+    },
     /// Generate random secrets for a local edge (`.dev.vars` format, printed to stdout).
     DevVars,
     /// Work with access tokens natively (pure-Rust p256): verify against a JWKS, or sign with a dev key.
@@ -149,11 +162,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
-            if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
-                return Err(format!(
-                    "--public-url `{public_url}` must be an http:// or https:// URL"
-                ));
-            }
+            check_public_url(&public_url)?;
             state = state.with_public_url(&public_url);
             tracing::info!(%addr, database = store.db().kind(), "tessera-origin listening");
             axum::serve(listener, http::router(state))
@@ -166,6 +175,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Clients { command } => clients_cmd(&store, command).await,
         Command::Users { command } => users_cmd(&store, command).await,
         Command::Scim { command } => scim_cmd(&store, command).await,
+        Command::Saml {
+            public_url,
+            command,
+        } => {
+            check_public_url(&public_url)?;
+            saml_cmd(&store, public_url.trim_end_matches('/'), command).await
+        }
         Command::Authz {
             tenant,
             max_depth,
@@ -203,6 +219,16 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+fn check_public_url(public_url: &str) -> Result<(), String> {
+    if public_url.starts_with("https://") || public_url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(format!(
+            "--public-url `{public_url}` must be an http:// or https:// URL"
+        ))
+    }
 }
 
 /// A 32-byte key given as base64url (an env var or flag named `what`).

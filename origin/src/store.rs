@@ -72,7 +72,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
-    SSO_HANDOFFS_TABLE,
+    SAML_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -101,7 +101,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     PROVISIONING_TABLES,
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
-    SSO_HANDOFFS_TABLE,
+    SAML_TABLES,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -184,11 +184,50 @@ const USERNAME_KEY: &str = "DROP INDEX users_username_ci;
     CREATE UNIQUE INDEX users_username_key ON users (tenant, username_key);
     ALTER TABLE users ADD COLUMN held BIGINT NOT NULL DEFAULT 0;";
 
-/// Single-use hand-off codes from a federated sign-in to the edge (`accounts::handoff`), stored hashed.
-const SSO_HANDOFFS_TABLE: &str = "CREATE TABLE sso_handoffs (
+/// SAML service-provider connections (`crate::saml`): one row per connection, with the IdP metadata as
+/// uploaded, our SP key sealed like TOTP secrets and its certificate (base64 DER); the email domains
+/// connections claim (a domain is one connection's, across all tenants: the primary key says so); the
+/// AuthnRequests we sent, spent at most once before they expire, with the RelayState kept here (the IdP
+/// sees only `relay_token`); and the assertion IDs already accepted, kept until the assertion expires,
+/// in the database so that every origin shares one replay cache. Expired requests and assertions are
+/// deleted a bounded batch at a time when new ones are written. A request started by the login page
+/// carries its `binding` (see `accounts::handoff`). `saml_identities` links a connection's stable
+/// subject key to a tenant user (just-in-time sign-up) with the groups last written for it;
+/// `sso_handoffs` holds the single-use codes that carry a finished sign-in to the edge, stored hashed.
+const SAML_TABLES: &str = "CREATE TABLE saml_connections (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, display_name TEXT NOT NULL,
+        idp_entity_id TEXT NOT NULL, idp_metadata TEXT NOT NULL, allow_idp_initiated BIGINT NOT NULL,
+        signed_part TEXT NOT NULL, attribute_map TEXT NOT NULL, relay_state_allow_list TEXT NOT NULL,
+        name_id_format TEXT NOT NULL, sp_key_sealed TEXT NOT NULL, sp_certificate TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id)
+    );
+    CREATE TABLE saml_email_domains (
+        domain TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, connection_id TEXT NOT NULL
+    );
+    CREATE INDEX saml_email_domains_connection ON saml_email_domains (tenant, connection_id);
+    CREATE TABLE saml_requests (
+        request_id TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, connection_id TEXT NOT NULL,
+        relay_state TEXT, relay_token TEXT, binding TEXT, created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL, spent_at BIGINT
+    );
+    CREATE INDEX saml_requests_expiry ON saml_requests (expires_at);
+    CREATE INDEX saml_requests_connection ON saml_requests (tenant, connection_id);
+    CREATE TABLE saml_seen_assertions (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, assertion_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id, assertion_id)
+    );
+    CREATE INDEX saml_seen_assertions_expiry ON saml_seen_assertions (expires_at);
+    CREATE TABLE saml_identities (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, subject_key TEXT NOT NULL, user_id TEXT NOT NULL,
+        groups TEXT NOT NULL DEFAULT '[]', created_at BIGINT NOT NULL, last_sign_in_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id, subject_key)
+    );
+    CREATE INDEX saml_identities_user ON saml_identities (tenant, user_id);
+    CREATE TABLE sso_handoffs (
         code_hash TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
-        acr TEXT NOT NULL, relay_state TEXT, binding TEXT, expires_at BIGINT NOT NULL,
-        spent_at BIGINT
+        acr TEXT NOT NULL, relay_state TEXT, binding TEXT, expires_at BIGINT NOT NULL, spent_at BIGINT
     );
     CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";
 

@@ -218,4 +218,6 @@ export async function introspect(edge, client, token) {
 }
 
 export const python = join(root, '.tools', 'venv', 'bin', 'python');
+/** The SAML test tooling's own venv (pysaml2, python3-saml: see tests/requirements-saml.txt). */
+export const samlPython = join(root, '.tools', 'venv-saml', 'bin', 'python');
 export { run };

@@ -249,6 +249,23 @@ codes! {
     SamlSubjectUnconfirmed = "saml_subject_unconfirmed",
     SamlEncryptedUnsupported = "saml_encrypted_unsupported",
     SamlDecryptionFailed = "saml_decryption_failed",
+    // SAML: the origin's connections, sign-in requests and replay cache (tessera_origin::saml)
+    SamlConnectionNotFound = "saml_connection_not_found",
+    SamlConnectionExists = "saml_connection_exists",
+    SamlConnectionNameInvalid = "saml_connection_name_invalid",
+    SamlDomainTaken = "saml_domain_taken",
+    SamlDomainInvalid = "saml_domain_invalid",
+    SamlAttributeMapInvalid = "saml_attribute_map_invalid",
+    SamlRelayAllowListInvalid = "saml_relay_allow_list_invalid",
+    SamlNameIdFormatInvalid = "saml_name_id_format_invalid",
+    SamlPostSigningUnsupported = "saml_post_signing_unsupported",
+    SamlSpKeyUnusable = "saml_sp_key_unusable",
+    SamlRelayStateRefused = "saml_relay_state_refused",
+    SamlRequestUnknown = "saml_request_unknown",
+    SamlAssertionReplayed = "saml_assertion_replayed",
+    SamlFormMalformed = "saml_form_malformed",
+    SamlResponseMissing = "saml_response_missing",
+    SamlResponseNotBase64 = "saml_response_not_base64",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

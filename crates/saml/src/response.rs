@@ -45,41 +45,7 @@ pub const NAMEID_ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entit
 /// The longest `NameID` accepted (Entra ID's persistent IDs are 44 characters; emails ≤ 254).
 pub const MAX_NAME_ID_CHARS: usize = 1024;
 
-/// Which part of a response a connection requires to be signed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SignedPart {
-    /// The assertion (the default: it is what identity providers sign by default, and what survives
-    /// when a proxy re-wraps the response).
-    #[default]
-    Assertion,
-    /// The response (which covers its assertion).
-    Response,
-    /// Either one (some providers sign one or the other depending on configuration).
-    Either,
-}
-
-impl SignedPart {
-    /// The name stored and shown: `assertion`, `response`, `either`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Assertion => "assertion",
-            Self::Response => "response",
-            Self::Either => "either",
-        }
-    }
-
-    /// Reads [`Self::as_str`]'s names.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "assertion" => Some(Self::Assertion),
-            "response" => Some(Self::Response),
-            "either" => Some(Self::Either),
-            _ => None,
-        }
-    }
-}
+pub use tessera_proto::saml::SignedPart;
 
 /// What our side expects of a response: who we are, who the identity provider is, and its keys.
 #[derive(Clone, Copy, Debug)]

@@ -3,5 +3,6 @@
 pub mod authz;
 pub mod clients;
 pub mod jwt;
+pub mod saml;
 pub mod scim;
 pub mod users;

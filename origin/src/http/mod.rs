@@ -5,6 +5,9 @@
 //! - `/v1/tenants/{tenant}/...` — the authorization API (`crate::authz::http`).
 //! - `/internal/v1/tenants/{tenant}/...` — the accounts API the edge uses (`crate::accounts::http`).
 //! - `/scim/v2/{tenant}/...` — SCIM 2.0 for the tenant's identity provider (`crate::scim::http`).
+//! - `/saml/{tenant}/{connection}/...` — our SAML SP metadata and SP-initiated login (`crate::saml::http`);
+//!   `/v1/tenants/{tenant}/saml/connections` and `/internal/v1/saml/domains/{domain}` — the connections
+//!   API (`crate::saml::admin`, service credential).
 //!
 //! Every route of a feature lives in its folder; [`extract`] holds what they share: the service
 //! credential with the tenant, and bodies read within a limit with JSON refusals.
@@ -28,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::authz::http::routes())
         .merge(crate::accounts::http::routes())
         .merge(crate::scim::http::routes())
+        .merge(crate::saml::http::routes())
+        .merge(crate::saml::admin::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -1,7 +1,8 @@
 //! One storage conformance suite, run against every backend: SQLite always, PostgreSQL on a throwaway
 //! server this test starts itself (see `pg.rs`). Each case gets a fresh database. The cases live by
 //! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users and groups in
-//! `conformance/scim.rs`, hand-off codes in `conformance/sso.rs`.
+//! `conformance/scim.rs`, SAML connections, requests and the replay cache in `conformance/saml.rs`,
+//! hand-off codes in `conformance/sso.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,10 +24,12 @@ use tessera_proto::{ClientRecord, UnixTime};
 use tessera_scim::MemberChanges;
 
 mod authz;
+mod saml;
 mod scim;
 mod sso;
 
 use authz::*;
+use saml::*;
 use scim::*;
 use sso::*;
 
@@ -60,6 +63,9 @@ const CASES: &[(&str, Case)] = cases![
     scim_groups_membership_is_transactional,
     scim_groups_concurrent_changes,
     handoff_codes_are_spent_once,
+    saml_connections_round_trip,
+    saml_requests_spend_once,
+    saml_assertions_remembered_once,
 ];
 
 async fn clients_round_trip(store: Store) {

@@ -42,6 +42,9 @@ mod authz_queries;
 mod conformance;
 mod depth;
 mod pg;
+mod saml_fixtures;
+mod saml_http;
+mod saml_rules;
 
 /// Send `body` (JSON or text) with the service credential.
 async fn send(
