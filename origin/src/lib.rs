@@ -35,6 +35,9 @@ pub struct AppState {
     public_url: Arc<str>,
     /// The key secrets are sealed under at rest (TOTP secrets, SAML SP keys).
     secrets_key: Arc<tessera_jose::Secret<[u8; 32]>>,
+    /// The edge's public base URL (no trailing slash): where a finished federated sign-in sends the
+    /// browser (`/login`).
+    edge_url: Arc<str>,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -85,6 +88,7 @@ impl AppState {
             max_depth: tessera_authz::engine::DEFAULT_MAX_DEPTH,
             service_token: Arc::new(service_token),
             public_url: Arc::from("http://127.0.0.1:8788"),
+            edge_url: Arc::from("http://127.0.0.1:8787"),
             secrets_key: Arc::new(tessera_jose::Secret::new(secrets_key)),
         }
     }
@@ -115,6 +119,18 @@ impl AppState {
     #[must_use]
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The edge's public base URL (its login page is `{edge_url}/login`).
+    #[must_use]
+    pub fn with_edge_url(mut self, url: &str) -> Self {
+        self.edge_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    #[must_use]
+    pub fn edge_url(&self) -> &str {
+        &self.edge_url
     }
 
     /// Change the check depth limit (default [`tessera_authz::engine::DEFAULT_MAX_DEPTH`], SpiceDB's 50).

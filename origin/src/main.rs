@@ -65,6 +65,13 @@ enum Command {
         /// SCIM answers carry. Default: `http://` and the listen address.
         #[arg(long, env = "TESSERA_ORIGIN_PUBLIC_URL")]
         public_url: Option<String>,
+        /// The edge's public base URL: a federated (SAML) sign-in finishes at its `/login`.
+        #[arg(
+            long,
+            env = "TESSERA_EDGE_URL",
+            default_value = "http://127.0.0.1:8787"
+        )]
+        edge_url: String,
     },
     /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
     Authz {
@@ -147,6 +154,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             secrets_key,
             max_depth,
             public_url,
+            edge_url,
         } => {
             let zookie_key = zookie_key
                 .map(|k| key_32(&k, "TESSERA_ZOOKIE_KEY"))
@@ -164,6 +172,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
             check_public_url(&public_url)?;
             state = state.with_public_url(&public_url);
+            check_public_url(&edge_url)?;
+            state = state.with_edge_url(&edge_url);
             tracing::info!(%addr, database = store.db().kind(), "tessera-origin listening");
             axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown())

@@ -91,7 +91,7 @@ impl std::error::Error for RelationshipError {}
 
 /// Object ids as SpiceDB accepts them: `[a-zA-Z0-9/_|=+-]`, at most 1024 bytes. No `@`, `#` or `:`, so
 /// that the text form of a relationship is never ambiguous.
-fn valid_id(id: &str) -> bool {
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 1024
         && id.bytes().all(|b| {

@@ -266,6 +266,12 @@ codes! {
     SamlFormMalformed = "saml_form_malformed",
     SamlResponseMissing = "saml_response_missing",
     SamlResponseNotBase64 = "saml_response_not_base64",
+    SamlUnsolicited = "saml_unsolicited",
+    // SAML: who a verified sign-in is (tessera_origin::saml::people)
+    SamlNoStableKey = "saml_no_stable_key",
+    SamlTooManyGroups = "saml_too_many_groups",
+    SamlUserInactive = "saml_user_inactive",
+    SamlGroupsUnwritable = "saml_groups_unwritable",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

@@ -5,7 +5,8 @@
 //! - `/v1/tenants/{tenant}/...` — the authorization API (`crate::authz::http`).
 //! - `/internal/v1/tenants/{tenant}/...` — the accounts API the edge uses (`crate::accounts::http`).
 //! - `/scim/v2/{tenant}/...` — SCIM 2.0 for the tenant's identity provider (`crate::scim::http`).
-//! - `/saml/{tenant}/{connection}/...` — our SAML SP metadata and SP-initiated login (`crate::saml::http`);
+//! - `/saml/{tenant}/{connection}/...` — our SAML SP metadata and SP-initiated login (`crate::saml::http`),
+//!   the assertion consumer service (`crate::saml::sign_in`);
 //!   `/v1/tenants/{tenant}/saml/connections` and `/internal/v1/saml/domains/{domain}` — the connections
 //!   API (`crate::saml::admin`, service credential).
 //!
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::http::routes())
         .merge(crate::scim::http::routes())
         .merge(crate::saml::http::routes())
+        .merge(crate::saml::sign_in::routes())
         .merge(crate::saml::admin::routes())
         .fallback(not_found)
         .with_state(state)

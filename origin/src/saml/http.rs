@@ -4,7 +4,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET metadata` | our SP metadata for this connection (`application/samlmetadata+xml`) |
-//! | `GET login?relay_state=…` (or `RelayState=…`) | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST) |
+//! | `GET login?relay_state=…` (or `RelayState=…`) `&binding=…` | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST); `binding` (from the login page) ties the finished sign-in to the page that started it |
 //!
 //! An unknown tenant or connection, or a malformed name, is `404 saml_connection_not_found`; a refused
 //! return address is `400 saml_relay_state_refused` (the log says which rule).
@@ -75,28 +75,49 @@ async fn metadata(
         .into_response())
 }
 
-/// The return address of a login query: `relay_state` or SAML's own `RelayState`, once.
-fn query_relay_state(query: Option<&str>) -> Result<Option<String>, HttpError> {
-    let bad = |why: &str| {
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            Code::InvalidRequest,
-            format!("the query is malformed: {why}"),
-        )
-    };
-    let mut found: Option<String> = None;
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = decode_component(name).map_err(|e| bad(&e.to_string()))?;
-        if name != "relay_state" && name != "RelayState" {
-            continue;
+/// What a login query may carry: the return address (`relay_state`, or SAML's own `RelayState`) and the
+/// login page's `binding`, each at most once.
+#[derive(Default)]
+struct LoginQuery {
+    relay_state: Option<String>,
+    binding: Option<String>,
+}
+
+impl LoginQuery {
+    fn parse(query: Option<&str>) -> Result<Self, HttpError> {
+        let bad = |why: &str| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                Code::InvalidRequest,
+                format!("the query is malformed: {why}"),
+            )
+        };
+        let mut parsed = Self::default();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode_component(name).map_err(|e| bad(&e.to_string()))?;
+            let slot = match name.as_str() {
+                "relay_state" | "RelayState" => &mut parsed.relay_state,
+                "binding" => &mut parsed.binding,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(bad(&format!("`{}` is given twice", name.escape_debug())));
+            }
+            *slot = Some(decode_component(value).map_err(|e| bad(&e.to_string()))?);
         }
-        if found.is_some() {
-            return Err(bad("the return address is given twice"));
+        if let Some(binding) = &parsed.binding {
+            // base64url of a SHA-256: 43 characters.
+            let ok = binding.len() == 43
+                && binding
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(bad("`binding` is not a base64url SHA-256"));
+            }
         }
-        found = Some(decode_component(value).map_err(|e| bad(&e.to_string()))?);
+        Ok(parsed)
     }
-    Ok(found)
 }
 
 async fn login(
@@ -105,7 +126,10 @@ async fn login(
     RawQuery(query): RawQuery,
 ) -> Result<Response, HttpError> {
     let conn = load(&state, &tenant, &connection).await?;
-    let relay = query_relay_state(query.as_deref())?;
+    let LoginQuery {
+        relay_state: relay,
+        binding: page_binding,
+    } = LoginQuery::parse(query.as_deref())?;
     if let Some(relay) = &relay {
         if let Err(refused) = relay_state::check(relay, &conn.relay_state_allow_list) {
             tracing::info!(
@@ -129,7 +153,13 @@ async fn login(
     };
     let now = now();
     let issued = SamlStore::new(state.store.db().clone())
-        .issue_request(&conn.tenant, &conn.id, relay.as_deref(), now)
+        .issue_request(
+            &conn.tenant,
+            &conn.id,
+            relay.as_deref(),
+            page_binding.as_deref(),
+            now,
+        )
         .await?;
     let sp = conn.sp(state.public_url());
     let xml = AuthnRequest {

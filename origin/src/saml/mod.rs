@@ -18,16 +18,19 @@
 //!   and the edge's look-up by email domain;
 //! - [`acs`]: reading the form an IdP posts to the assertion consumer service ([`AcsForm`]).
 //!
-//! Not here yet: verifying the IdP's `Response` (in `tessera-saml`) and the ACS route that wires it to
-//! [`SamlStore::spend_request`], [`SamlStore::remember_assertion`] and the connection's certificates.
+//! - [`sign_in`]: `POST /saml/{tenant}/{connection}/acs`, the assertion consumer service: the response
+//!   verified by `tessera-saml`, the request spent, the assertion remembered, the person found or
+//!   created ([`people`]: just in time, with groups), and the browser handed to the edge.
 
 pub mod acs;
 pub mod admin;
 pub mod authn_request;
 pub mod connection;
 pub mod http;
+pub mod people;
 pub mod relay_state;
 pub mod requests;
+pub mod sign_in;
 pub mod sp;
 pub mod sp_key;
 pub mod store;
@@ -35,7 +38,7 @@ pub mod store;
 pub use acs::{AcsForm, AcsFormError};
 pub use connection::{Connection, NameIdFormat, NewConnection};
 pub use relay_state::RelayStateRefused;
-pub use requests::{IssuedRequest, RequestRefusal};
+pub use requests::{IssuedRequest, RequestRefusal, SpentRequest};
 pub use sp::SpIdentity;
 pub use sp_key::SpKey;
 pub use store::SamlStore;

@@ -35,6 +35,14 @@ pub struct IssuedRequest {
     pub expires_at: UnixTime,
 }
 
+/// What a spent request leaves: where the sign-in returns to, and the login page's binding (see
+/// `accounts::handoff`) when the page started it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpentRequest {
+    pub relay_state: Option<String>,
+    pub binding: Option<String>,
+}
+
 /// Why a request could not be spent: for the log only (outward it is one refusal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestRefusal {
@@ -60,7 +68,8 @@ impl std::fmt::Display for RequestRefusal {
 
 impl SamlStore {
     /// Remember a sign-in request for [`REQUEST_TTL`], with where it returns to (`relay_state`, already
-    /// checked by the caller); expired requests are pruned on the way.
+    /// checked by the caller) and the login page's `binding` if it started it; expired requests are
+    /// pruned on the way.
     ///
     /// # Errors
     /// Randomness, the database.
@@ -69,6 +78,7 @@ impl SamlStore {
         tenant: &TenantId,
         connection: &ConnectionId,
         relay_state: Option<&str>,
+        binding: Option<&str>,
         now: UnixTime,
     ) -> Result<IssuedRequest, SamlError> {
         let random = |e: getrandom::Error| SamlError::Randomness(e.to_string());
@@ -86,11 +96,11 @@ impl SamlStore {
             .bind(now.as_secs()).bind(PRUNE_BATCH)
             .execute(pool).await?;
             sqlx::query(
-                "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, binding, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&request_id).bind(tenant.as_str()).bind(connection.as_str())
-            .bind(relay_state).bind(relay_token.as_deref())
+            .bind(relay_state).bind(relay_token.as_deref()).bind(binding)
             .bind(now.as_secs()).bind(expires_at.as_secs())
             .execute(pool).await?;
         });
@@ -103,7 +113,7 @@ impl SamlStore {
 
     /// Spend the request a response answers (`InResponseTo`), presented with `relay_token` (the
     /// RelayState the IdP posted back, if any): at most once, before it expires, for this connection
-    /// only. Returns where the sign-in returns to.
+    /// only. Returns where the sign-in returns to and the page's binding.
     ///
     /// # Errors
     /// [`SamlError::RequestRefused`] (which check failed, for the log), the database.
@@ -114,21 +124,24 @@ impl SamlStore {
         request_id: &str,
         relay_token: Option<&str>,
         now: UnixTime,
-    ) -> Result<Option<String>, SamlError> {
-        let spent: Option<Option<String>> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(
+    ) -> Result<SpentRequest, SamlError> {
+        let spent: Option<(Option<String>, Option<String>)> = on_db!(&self.db, pool => {
+            sqlx::query_as(
                 "UPDATE saml_requests SET spent_at = $1
                  WHERE request_id = $2 AND tenant = $3 AND connection_id = $4
                    AND spent_at IS NULL AND expires_at > $1
                    AND ((relay_token IS NULL AND CAST($5 AS TEXT) IS NULL) OR relay_token = $5)
-                 RETURNING relay_state",
+                 RETURNING relay_state, binding",
             )
             .bind(now.as_secs()).bind(request_id).bind(tenant.as_str()).bind(connection.as_str())
             .bind(relay_token)
             .fetch_optional(pool).await?
         });
-        if let Some(relay_state) = spent {
-            return Ok(relay_state);
+        if let Some((relay_state, binding)) = spent {
+            return Ok(SpentRequest {
+                relay_state,
+                binding,
+            });
         }
         // Why, for the log: the row as it is now.
         let row: Option<(Option<i64>, i64, Option<String>)> = on_db!(&self.db, pool => {

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use rsa::signature::Verifier as _;
-use tessera_origin::saml::SamlStore;
+use tessera_origin::saml::{SamlStore, SpentRequest};
 use tessera_saml::{Certificate, PublicKey};
 use tower::ServiceExt as _;
 
@@ -517,7 +517,10 @@ async fn login_over_http_redirect_signed() {
         saml.spend_request(&acme, &conn, &id, Some(&token), now)
             .await
             .unwrap(),
-        Some("/after?x=1".to_owned())
+        SpentRequest {
+            relay_state: Some("/after?x=1".to_owned()),
+            binding: None,
+        }
     );
     assert!(saml
         .spend_request(&acme, &conn, &id, Some(&token), now)

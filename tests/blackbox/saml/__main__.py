@@ -21,6 +21,10 @@
       description, SAMLResponse, RelayState, needs_request_id, posts, in_response_to}; else a JSON array.
       One --request-url serves every case that needs one; several are taken one per such case, in order.
 
+  judge --dir D --sp-entity-id S --acs-url A --response FILE [--request-id R]
+      python3-saml's verdict (reference.py, strict, the IdP's certificates pinned) on the base64 SAMLResponse
+      in FILE, posted to A for the request R (absent: unsolicited): prints {accepted, reason, name_id}.
+
 Errors (a refused AuthnRequest, a missing key) exit with status 2 and a one-line message on stderr.
 """
 
@@ -112,6 +116,21 @@ def _corpus(args: argparse.Namespace) -> object:
     return [c.name for c in cases]
 
 
+def _judge(args: argparse.Namespace) -> object:
+    from . import reference  # python3-saml loads xmlsec: only when asked
+
+    idp = IdP.load(args.dir)
+    config = reference.settings(
+        args.sp_entity_id,
+        args.acs_url,
+        idp.entity_id,
+        idp.sso_url,
+        [idp.keys[name].cert_b64 for name in SIGNING_KEYS],
+    )
+    verdict = reference.judge(config, args.response.read_text().strip(), args.request_id)
+    return {"accepted": verdict.accepted, "reason": verdict.reason, "name_id": verdict.name_id}
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     top = argparse.ArgumentParser(
@@ -166,6 +185,14 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("cases", help="list the corpus's cases (JSON), without building them")
     p.set_defaults(run=_cases)
+
+    p = commands.add_parser("judge", help="python3-saml's verdict on one response")
+    p.add_argument("--dir", type=Path, required=True)
+    p.add_argument("--sp-entity-id", required=True)
+    p.add_argument("--acs-url", required=True)
+    p.add_argument("--response", type=Path, required=True, help="a file holding the base64 SAMLResponse")
+    p.add_argument("--request-id")
+    p.set_defaults(run=_judge)
 
     p = commands.add_parser("corpus", help="build the attack corpus")
     p.add_argument("--dir", type=Path, required=True)

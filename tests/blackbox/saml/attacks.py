@@ -369,13 +369,13 @@ def oversized(ctx: Context) -> Payload:
     return ctx.respond(attributes={**ATTRIBUTES, "padding": ["x" * (MAX_SIZE + 1)]})
 
 
-@case("not_base64", "saml_malformed", needs_request_id=False)
+@case("not_base64", "saml_response_not_base64", needs_request_id=False)
 def not_base64(ctx: Context) -> Payload:
     """SAMLResponse is not base64."""
     return NOT_BASE64
 
 
-@case("not_xml", "saml_malformed", needs_request_id=False)
+@case("not_xml", "saml_malformed_xml", needs_request_id=False)
 def not_xml(ctx: Context) -> Payload:
     """SAMLResponse is base64 of text that is not XML."""
     return b"this is not XML <<<"
@@ -561,7 +561,7 @@ def unknown_in_response_to(ctx: Context) -> Payload:
     return ctx.respond(request_url=None, in_response_to="_never_sent_" + secrets.token_hex(8))
 
 
-@case("replayed", "saml_replay", "saml_request_unknown", posts=2)
+@case("replayed", "saml_assertion_replayed", "saml_request_unknown", posts=2)
 def replayed(ctx: Context) -> Payload:
     """A valid response posted twice: the first post is accepted, the second must be refused. Both codes:
     the assertion ID is in the replay cache, and the InResponseTo request was spent by the first post; which
@@ -575,9 +575,12 @@ def unsolicited(ctx: Context) -> Payload:
     return ctx.respond(request_url=None, in_response_to=None)
 
 
-@case("open_relay_state", "saml_relay_state_refused", relay_state=EVIL_RELAY_STATE)
+@case("open_relay_state", "saml_relay_state_refused", "saml_request_unknown", relay_state=EVIL_RELAY_STATE)
 def open_relay_state(ctx: Context) -> Payload:
-    """A valid response posted with RelayState https://evil.example/ (an open redirect after login)."""
+    """A valid response posted with RelayState https://evil.example/ (an open redirect after login). Both
+    codes: an SP that keeps the return address with the request (ours) sees a RelayState that is not the
+    token it sent with the request, and refuses the request; one that reads the posted RelayState refuses
+    the address."""
     return ctx.respond()
 
 

@@ -104,7 +104,7 @@ pub(super) async fn saml_connections_round_trip(store: Store) {
 
     // Delete takes its domains, requests and assertions along.
     let issued = saml
-        .issue_request(&t("acme"), &c("okta"), None, now)
+        .issue_request(&t("acme"), &c("okta"), None, None, now)
         .await
         .unwrap();
     assert!(saml
@@ -154,7 +154,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
     let now = UnixTime::from_secs(1_800_000_000);
     let (acme, okta) = (t("acme"), c("okta"));
     let issued = saml
-        .issue_request(&acme, &okta, Some("/after"), now)
+        .issue_request(&acme, &okta, Some("/after"), None, now)
         .await
         .unwrap();
     assert_eq!(issued.request_id.len(), 65);
@@ -221,7 +221,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
     let mut spent = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Ok(relay) => won.push(relay),
+            Ok(spent) => won.push(spent.relay_state),
             Err(SamlError::RequestRefused(RequestRefusal::Spent)) => spent += 1,
             Err(e) => panic!("{e}"),
         }
@@ -230,7 +230,10 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
     assert_eq!(spent, 7);
 
     // Without a RelayState; expiry is exclusive at ten minutes.
-    let plain = saml.issue_request(&acme, &okta, None, now).await.unwrap();
+    let plain = saml
+        .issue_request(&acme, &okta, None, None, now)
+        .await
+        .unwrap();
     assert_eq!(plain.relay_token, None);
     let at_expiry = now.plus(Duration::from_secs(600));
     assert!(matches!(
@@ -238,13 +241,16 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
             .await,
         Err(SamlError::RequestRefused(RequestRefusal::Expired))
     ));
-    let fresh = saml.issue_request(&acme, &okta, None, now).await.unwrap();
+    let fresh = saml
+        .issue_request(&acme, &okta, None, None, now)
+        .await
+        .unwrap();
     let just_before = now.plus(Duration::from_secs(599));
     assert_eq!(
         saml.spend_request(&acme, &okta, &fresh.request_id, None, just_before)
             .await
             .unwrap(),
-        None
+        tessera_origin::saml::SpentRequest::default()
     );
     assert!(matches!(
         saml.spend_request(&acme, &okta, "_unknown", None, now)
@@ -254,7 +260,9 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
 
     // Issuing later prunes expired requests (a bounded batch).
     let later = now.plus(Duration::from_secs(3600));
-    saml.issue_request(&acme, &okta, None, later).await.unwrap();
+    saml.issue_request(&acme, &okta, None, None, later)
+        .await
+        .unwrap();
     assert!(matches!(
         saml.spend_request(&acme, &okta, &plain.request_id, None, later)
             .await,
