@@ -30,6 +30,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/healthz"
         | "/login"
         | "/login.js"
+        | "/v1/sso/start"
         | "/.well-known/jwks.json"
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server"
@@ -48,6 +49,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/v1/totp/verify"
         | "/v1/sessions/logout"
         | "/v1/sessions/logout-all"
+        | "/v1/sso/exchange"
         | "/admin/keys/rotate" => &[Method::Post],
         _ => {
             return Err(ApiError::new(
@@ -131,6 +133,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, &cfg).await,
         "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
+        "/v1/sso/start" => crate::people::sso::start(req, env, &cfg).await,
         "/v1/sso/exchange" => crate::people::sso::exchange(req, env, ctx, &cfg).await,
         "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
         "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, &cfg).await,

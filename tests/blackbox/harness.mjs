@@ -130,9 +130,10 @@ export function newPrivateJwk() {
  * `healthy: false` only waits for the Worker to answer at all (a misconfigured edge
  * answers 500 everywhere).
  */
-export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0.0.1', build = process.env.TESSERA_EDGE_BUILD ?? 'build', healthy = true } = {}) {
+/** `port`: a free port chosen beforehand (when the origin must know the edge's URL before it starts). */
+export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0.0.1', build = process.env.TESSERA_EDGE_BUILD ?? 'build', healthy = true, port: chosen } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-'));
-  const port = await freePort();
+  const port = chosen ?? await freePort();
   // `host: 'localhost'` gives the edge a name it can be a WebAuthn relying party for (RP IDs are not IPs).
   const issuer = `http://${host}:${port}`;
   const allVars = {

@@ -162,6 +162,7 @@ codes! {
     RefreshReused = "refresh_reused",
     SessionInactive = "session_inactive",
     HandoffInvalid = "handoff_invalid",
+    SsoNotConfigured = "sso_not_configured",
     // One-time codes (tessera_authn::totp and the failure budget)
     TotpMalformed = "totp_malformed",
     TotpMismatch = "totp_mismatch",

@@ -8,6 +8,7 @@ use tessera_proto::accounts::{
     TotpSecretAnswer, User, UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
+use tessera_proto::saml::DomainConnection;
 use tessera_proto::Code;
 use worker::{Env, Method};
 
@@ -87,7 +88,8 @@ fn accounts_code(code: &str) -> Code {
             | Code::RefreshReused
             | Code::SessionInactive
             | Code::CounterConflict
-            | Code::UnknownSession),
+            | Code::UnknownSession
+            | Code::HandoffInvalid),
         ) => code,
         _ => stable_code(code),
     }
@@ -276,6 +278,26 @@ pub async fn exchange_handoff(
         cfg,
         &format!("{}/sso/exchange", base(tenant)),
         Some(&body),
+    )
+    .await
+}
+
+/// Where people of an email domain sign in with their company (a SAML connection), if anywhere.
+///
+/// # Errors
+/// The origin.
+pub async fn sso_for_domain(
+    env: &Env,
+    cfg: &Config,
+    domain: &str,
+) -> Result<Option<DomainConnection>, ApiError> {
+    call::<DomainConnection>(
+        env,
+        cfg,
+        Method::Get,
+        &format!("/internal/v1/saml/domains/{}", segment(domain)),
+        None::<&()>,
+        true,
     )
     .await
 }
