@@ -123,7 +123,7 @@ $('signup').onclick = () => run(async () => {
   } catch (e) {
     // The name was taken (the edge says so only now, to keep names from being listed): the passkey just
     // made belongs to no account, so ask the device to forget it where the browser can (Signal API).
-    if (e.code === 'username_taken' && PublicKeyCredential.signalUnknownCredential) {
+    if ((e.code === 'username_taken' || e.code === 'username_reserved') && PublicKeyCredential.signalUnknownCredential) {
       PublicKeyCredential.signalUnknownCredential({ rpId: publicKey.rp.id, credentialId: credential.id }).catch(() => {});
     }
     throw e;

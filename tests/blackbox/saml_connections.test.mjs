@@ -17,6 +17,8 @@ import { startOrigin, samlPython as python, run, root } from './harness.mjs';
 
 const tool = join(root, 'tests', 'blackbox', 'saml_tool.py');
 const REDIRECT_SSO = 'https://idp.acme.test/sso/redirect';
+/** What the login page sends: the base64url SHA-256 of a verifier it keeps. */
+const BINDING = 'Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9';
 const POST_SSO = 'https://idp.acme.test/sso/post';
 
 describe('SAML connections', () => {
@@ -133,7 +135,7 @@ describe('SAML connections', () => {
       login_url: `${origin.url}/saml/globex/entra/login` });
 
     // HTTP-POST only: the login page posts an AuthnRequest (schema-valid) to the IdP by script, under a nonce'd CSP.
-    const page = await fetch(`${origin.url}/saml/globex/entra/login?relay_state=/welcome`);
+    const page = await fetch(`${origin.url}/saml/globex/entra/login?relay_state=/welcome&binding=${BINDING}`);
     assert.equal(page.status, 200);
     const csp = page.headers.get('content-security-policy');
     const nonce = /'nonce-([^']+)'/.exec(csp)[1];
@@ -164,7 +166,7 @@ describe('SAML connections', () => {
   });
 
   it('SP-initiated login redirects with a schema-valid, signed AuthnRequest; hostile return addresses are refused', async () => {
-    const r = await fetch(`${origin.url}/saml/acme/okta/login?relay_state=${encodeURIComponent('/after?x=1')}`, { redirect: 'manual' });
+    const r = await fetch(`${origin.url}/saml/acme/okta/login?relay_state=${encodeURIComponent('/after?x=1')}&binding=${BINDING}`, { redirect: 'manual' });
     assert.equal(r.status, 303);
     const location = r.headers.get('location');
     assert.ok(location.startsWith(`${REDIRECT_SSO}?SAMLRequest=`), location);
@@ -190,22 +192,22 @@ describe('SAML connections', () => {
     assert.ok(!verify('sha256', Buffer.from(signed + 'x'), cert.publicKey, signature));
 
     // An allow-listed absolute URL is accepted; everything that could leave for another host is not.
-    const ok = await fetch(`${origin.url}/saml/acme/okta/login?RelayState=${encodeURIComponent('https://app.acme.test/home')}`, { redirect: 'manual' });
+    const ok = await fetch(`${origin.url}/saml/acme/okta/login?RelayState=${encodeURIComponent('https://app.acme.test/home')}&binding=${BINDING}`, { redirect: 'manual' });
     assert.equal(ok.status, 303);
     for (const hostile of ['//evil.test', '/\\evil.test', 'https://evil.test/', 'javascript:alert(1)', '/\t/evil.test',
       'https://app.acme.test/home/', 'https://app.acme.test/home@evil.test', `/${'a'.repeat(600)}`]) {
-      const bad = await fetch(`${origin.url}/saml/acme/okta/login?relay_state=${encodeURIComponent(hostile)}`, { redirect: 'manual' });
+      const bad = await fetch(`${origin.url}/saml/acme/okta/login?relay_state=${encodeURIComponent(hostile)}&binding=${BINDING}`, { redirect: 'manual' });
       assert.equal(bad.status, 400, JSON.stringify(hostile));
       assert.equal((await bad.json()).error, 'saml_relay_state_refused');
     }
-    assert.equal((await fetch(`${origin.url}/saml/acme/nope/login`, { redirect: 'manual' })).status, 404);
+    assert.equal((await fetch(`${origin.url}/saml/acme/nope/login?binding=${BINDING}`, { redirect: 'manual' })).status, 404);
   });
 
   it('the CLI deletes a connection: its metadata, login and domain are gone', async () => {
     const { stdout } = await cli(['delete', '--tenant', 'acme', 'okta']);
     assert.equal(stdout.trim(), 'deleted acme/okta');
     assert.equal((await fetch(`${origin.url}/saml/acme/okta/metadata`)).status, 404);
-    assert.equal((await fetch(`${origin.url}/saml/acme/okta/login`, { redirect: 'manual' })).status, 404);
+    assert.equal((await fetch(`${origin.url}/saml/acme/okta/login?binding=${BINDING}`, { redirect: 'manual' })).status, 404);
     assert.equal((await api('GET', '/internal/v1/saml/domains/acme.test')).status, 404);
     const r = await cli(['delete', '--tenant', 'acme', 'okta']).catch((e) => e);
     assert.notEqual(r.code ?? 0, 0);

@@ -47,9 +47,14 @@ describe('SAML sign-in', () => {
     const verifier = randomBytes(32).toString('base64url');
     return { verifier, binding: createHash('sha256').update(verifier).digest('base64url') };
   };
-  /** Start an SP-initiated sign-in: our /login's redirect to the IdP. */
+  /** The verifier of the latest sign-in started (what the page would keep). */
+  let lastVerifier = null;
+  /** Start an SP-initiated sign-in as the login page does (with a binding): our /login's redirect to the IdP. */
   const startLogin = async (conn, query = {}) => {
-    const r = await fetch(`${origin.url}/saml/acme/${conn}/login?${new URLSearchParams(query)}`, { redirect: 'manual' });
+    const page = pageSecret();
+    lastVerifier = page.verifier;
+    const r = await fetch(`${origin.url}/saml/acme/${conn}/login?${new URLSearchParams({ binding: page.binding, ...query })}`,
+      { redirect: 'manual' });
     assert.equal(r.status, 303, await r.text());
     return r.headers.get('location');
   };
@@ -61,7 +66,8 @@ describe('SAML sign-in', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     return { status: r.status, location: r.headers.get('location'), code: r.headers.get('tessera-error-code'), text: await r.text() };
   };
-  const exchange = (code, verifier) => api('POST', '/internal/v1/tenants/acme/sso/exchange', verifier ? { code, verifier } : { code });
+  const exchange = (code, verifier = lastVerifier) => api('POST', '/internal/v1/tenants/acme/sso/exchange',
+    verifier ? { code, verifier } : { code });
   const codeFrom = (location) => {
     assert.ok(location.startsWith(`${EDGE}/login#sso_code=`), location);
     return new URLSearchParams(new URL(location).hash.slice(1)).get('sso_code');
@@ -111,7 +117,7 @@ describe('SAML sign-in', () => {
     const code = codeFrom(r.location);
 
     // The code is the page's: without the verifier, or with another, it is refused and stays unspent.
-    for (const wrong of [undefined, pageSecret().verifier]) {
+    for (const wrong of [null, pageSecret().verifier]) {
       const refused = await exchange(code, wrong);
       assert.equal(refused.status, 400);
       assert.equal(refused.body.error, 'handoff_invalid');
@@ -119,7 +125,7 @@ describe('SAML sign-in', () => {
     const handed = await exchange(code, page.verifier);
     assert.equal(handed.status, 200, JSON.stringify(handed.body));
     assert.deepEqual(handed.body.session.amr, ['fed']);
-    assert.equal(handed.body.session.acr, 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport');
+    assert.equal(handed.body.session.acr, 'urn:tessera:acr:federated', 'not the IdP\'s own words');
     assert.equal(handed.body.relay_state, '/dashboard?tab=1');
     assert.ok(handed.body.refresh_token);
     const again = await exchange(code, page.verifier);

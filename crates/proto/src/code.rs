@@ -153,6 +153,7 @@ codes! {
     PasskeyRefused = "passkey_refused",
     // Accounts at the origin
     UsernameTaken = "username_taken",
+    UsernameReserved = "username_reserved",
     CredentialExists = "credential_exists",
     UnknownUser = "unknown_user",
     UnknownCredential = "unknown_credential",

@@ -80,6 +80,10 @@ impl std::fmt::Display for C14nError {
 impl std::error::Error for C14nError {}
 
 /// The `PrefixList` entries: prefixes treated as by inclusive c14n.
+/// The most `PrefixList` entries accepted (identity providers list two or three; each entry costs a
+/// look-up per namespace node of every element, so the list is bounded).
+pub const MAX_PREFIX_LIST: usize = 16;
+
 struct PrefixList<'p> {
     default: bool,
     prefixes: Vec<&'p str>,
@@ -87,6 +91,12 @@ struct PrefixList<'p> {
 
 impl<'p> PrefixList<'p> {
     fn new(entries: &[&'p str]) -> Result<Self, C14nError> {
+        if entries.len() > MAX_PREFIX_LIST {
+            return Err(C14nError::InvalidPrefix(format!(
+                "{} entries, more than the {MAX_PREFIX_LIST} accepted",
+                entries.len()
+            )));
+        }
         let mut list = Self {
             default: false,
             prefixes: Vec::new(),

@@ -12,9 +12,13 @@
 //!   for the log only ([`DecryptError::detail`]). When RSA-OAEP fails, decryption goes on with a random
 //!   key (as TLS does against Bleichenbacher), so that failing to unwrap and failing to decrypt take the
 //!   same path. After an AES-CBC decryption, which does not authenticate, *every* later refusal of the
-//!   decrypted assertion (not well-formed, a bad signature, ...) is this same failure too: that is what
-//!   closes the padding and well-formedness oracles of Jager and Somorovsky (CCS 2011). AES-GCM
+//!   decrypted assertion (not well-formed, a bad signature, ...) is this same failure too. AES-GCM
 //!   authenticates the ciphertext, so after it refusals keep their own codes.
+//! - **No CBC oracle at all.** Uniform answers do not hide time, and the padding and well-formedness
+//!   oracles of Jager and Somorovsky (CCS 2011) need only a timing difference; so AES-CBC is accepted
+//!   only when the response's signature, verified before decryption, covers the `EncryptedAssertion`
+//!   (nobody can then submit a ciphertext of their own). Outside a signed response it is refused by
+//!   name (`saml_algorithm_refused`).
 //! - **One document.** The decrypted assertion is put where the `EncryptedAssertion` stood (so it is
 //!   read in its namespace context) and the result is parsed once, strictly, by the same reader; every
 //!   value comes from that parse, and only after the assertion's own signature verified there.

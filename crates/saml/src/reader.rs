@@ -50,6 +50,17 @@ pub struct Limits {
     pub max_depth: u32,
 }
 
+/// The most namespace declarations (`xmlns` in the text) a document may hold: Okta's responses, which
+/// declare `xs` on every attribute value, hold about a hundred. The parser resolves every element's
+/// prefixes against all those in scope, so their number is bounded before parsing.
+pub const MAX_NAMESPACE_DECLARATIONS: usize = 256;
+/// The most attribute values (`="` or `='` in the text) a document may hold; duplicate attributes are
+/// found by comparing an element's attributes pairwise, so their number is bounded before parsing.
+pub const MAX_ATTRIBUTES: usize = 4096;
+/// The most namespaces in scope on one element (a SAML response uses six to eight: every canonical
+/// form looks each one up).
+pub const MAX_NAMESPACES_IN_SCOPE: usize = 24;
+
 impl Limits {
     /// For a SAML protocol message (a `Response` with a signed assertion and a few dozen attributes is
     /// 10–30 KB and a few hundred nodes).
@@ -79,6 +90,9 @@ pub enum ReadError {
     ProcessingInstruction,
     /// More nodes than allowed.
     TooManyNodes { max: u32 },
+    /// More namespace declarations, attributes, or namespaces in scope than allowed (what costs the
+    /// parser and the canonicaliser work per pair).
+    TooManyDeclarations(String),
     /// Elements nested deeper than allowed.
     TooDeep { max: u32 },
     /// Not well-formed XML (or namespaces used wrongly); `roxmltree`'s description.
@@ -104,7 +118,7 @@ impl ReadError {
             Self::Encoding(_) => Code::SamlUnsupportedEncoding,
             Self::Doctype => Code::SamlDoctype,
             Self::ProcessingInstruction => Code::SamlProcessingInstruction,
-            Self::TooManyNodes { .. } => Code::SamlTooManyNodes,
+            Self::TooManyNodes { .. } | Self::TooManyDeclarations(_) => Code::SamlTooManyNodes,
             Self::TooDeep { .. } => Code::SamlTooDeep,
             Self::Malformed(_) => Code::SamlMalformedXml,
             Self::DuplicateId(_) => Code::SamlDuplicateId,
@@ -126,6 +140,7 @@ impl std::fmt::Display for ReadError {
             Self::Doctype => f.write_str("document type declarations (DOCTYPE) are not accepted"),
             Self::ProcessingInstruction => f.write_str("processing instructions are not accepted"),
             Self::TooManyNodes { max } => write!(f, "document has more than {max} nodes"),
+            Self::TooManyDeclarations(what) => write!(f, "document has too many {what}"),
             Self::TooDeep { max } => write!(f, "elements are nested deeper than {max}"),
             Self::Malformed(why) => write!(f, "malformed XML: {why}"),
             Self::DuplicateId(id) => write!(f, "identifier `{id}` appears more than once"),
@@ -176,6 +191,7 @@ impl<'input> UntrustedXml<'input> {
             .map_err(|e| ReadError::Encoding(format!("not UTF-8 ({e})")))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         check_prolog(text)?;
+        check_counts(text)?;
         let options = ParsingOptions {
             allow_dtd: false,
             nodes_limit: limits.max_nodes,
@@ -247,6 +263,24 @@ fn check_prolog(text: &str) -> Result<(), ReadError> {
     }
 }
 
+/// Bounds what the parser compares pairwise, before it runs: namespace declarations and attributes
+/// (counted in the text, so a count is an upper bound: text that merely looks like one counts too).
+fn check_counts(text: &str) -> Result<(), ReadError> {
+    let declarations = text.matches("xmlns").count();
+    if declarations > MAX_NAMESPACE_DECLARATIONS {
+        return Err(ReadError::TooManyDeclarations(format!(
+            "namespace declarations ({declarations}, at most {MAX_NAMESPACE_DECLARATIONS})"
+        )));
+    }
+    let attributes = text.matches("=\"").count() + text.matches("='").count();
+    if attributes > MAX_ATTRIBUTES {
+        return Err(ReadError::TooManyDeclarations(format!(
+            "attributes ({attributes}, at most {MAX_ATTRIBUTES})"
+        )));
+    }
+    Ok(())
+}
+
 /// The `encoding` pseudo-attribute of an XML declaration's body, if present.
 fn declared_encoding(decl: &str) -> Option<&str> {
     let after = decl.get(decl.find("encoding")? + "encoding".len()..)?;
@@ -281,6 +315,13 @@ fn check_tree(doc: &Document<'_>, limits: Limits) -> Result<HashMap<String, Node
             });
         }
         depths.insert(node.id(), depth);
+        let in_scope = node.namespaces().len();
+        if in_scope > MAX_NAMESPACES_IN_SCOPE {
+            return Err(ReadError::TooManyDeclarations(format!(
+                "namespaces in scope on `{}` ({in_scope}, at most {MAX_NAMESPACES_IN_SCOPE})",
+                node.tag_name().name()
+            )));
+        }
         // XML Namespaces 1.0 §3: a prefix cannot be bound to the empty name (`xmlns:p=""`; only the
         // default namespace can be undeclared). `roxmltree` accepts it; a canonical form of it would be
         // a document no other parser reads the same way.

@@ -240,18 +240,30 @@ pub fn verify_response(
 
 /// [`verify_response`] for a service provider holding `key`: an `EncryptedAssertion` is decrypted (see
 /// [`crate::encrypted`]) and judged in its place; a plain assertion is judged as by
-/// [`verify_response`]. `rng` blinds the RSA operation and draws the stand-in key of a failed unwrap.
+/// [`verify_response`]. `key` is asked for only when the response holds an `EncryptedAssertion` (the
+/// caller may unseal it lazily); `rng` blinds the RSA operation and draws the stand-in key of a failed
+/// unwrap.
+///
+/// AES-CBC, which does not authenticate, is accepted only when the response's signature (verified
+/// before decryption) covers the `EncryptedAssertion`: then nobody can hand the decryptor a ciphertext
+/// of their own, so no padding or well-formedness oracle can be probed, timing included. Outside a
+/// signed response it is refused by name, before any decryption.
 ///
 /// # Errors
 /// The first rule broken, as a [`ResponseError`]; every decryption failure, and after AES-CBC every
 /// later failure, as the one [`ResponseError::Decryption`].
-pub fn verify_encrypted_response<R: TryCryptoRng + ?Sized>(
+pub fn verify_encrypted_response<'k, R, K, E>(
     bytes: &[u8],
     expect: &Expectations<'_>,
-    key: &rsa::PrivateKey,
+    key: K,
     rng: &mut R,
     now: UnixTime,
-) -> Result<VerifiedLogin, ResponseError> {
+) -> Result<VerifiedLogin, ResponseError>
+where
+    R: TryCryptoRng + ?Sized,
+    K: FnOnce() -> Result<&'k rsa::PrivateKey, E>,
+    E: std::fmt::Display,
+{
     let doc = UntrustedXml::parse(bytes, Limits::MESSAGE)?;
     let response = doc.root();
     let Some(encrypted) = encrypted_assertion(response)? else {
@@ -266,6 +278,13 @@ pub fn verify_encrypted_response<R: TryCryptoRng + ?Sized>(
         EnvelopeError::Algorithm(uri) => SignatureError::AlgorithmRefused(uri).into(),
         EnvelopeError::Shape(e) => ResponseError::Decryption(e),
     })?;
+    if !envelope.cipher.authenticated() && response_signed_by.is_none() {
+        return Err(SignatureError::AlgorithmRefused(
+            "AES-CBC outside a signed response (use AES-GCM, or sign the response)".into(),
+        )
+        .into());
+    }
+    let key = key().map_err(|e| ResponseError::Decryption(DecryptError::new(e.to_string())))?;
     let plain = decrypt(&envelope, key, rng).map_err(ResponseError::Decryption)?;
     let uniform = |e: ResponseError| {
         if envelope.cipher.authenticated() {

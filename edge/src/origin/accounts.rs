@@ -75,6 +75,7 @@ fn accounts_code(code: &str) -> Code {
     match code.parse() {
         Ok(
             code @ (Code::UsernameTaken
+            | Code::UsernameReserved
             | Code::CredentialExists
             | Code::UnknownUser
             | Code::InvalidUsername

@@ -3,7 +3,7 @@
 //!
 //! | route | body | answer |
 //! |---|---|---|
-//! | `POST signup` | `{user: {user_id, username, display_name}, passkey}` | `{user}` (409 `username_taken`, `credential_exists`) |
+//! | `POST signup` | `{user: {user_id, username, display_name}, passkey}` | `{user}` (409 `username_taken`, `credential_exists`, `username_reserved`: a name in an email domain a SAML connection of the tenant claims) |
 //! | `GET users/by-name/{username}` | — | `{user, passkeys}` (404 `unknown_user`) |
 //! | `GET users/{user_id}` | — | `{user, passkeys, totp}` |
 //! | `POST users/{user_id}/passkeys` | a passkey | `{}` (another device) |
@@ -129,6 +129,25 @@ async fn sign_up(
             Code::InvalidRequest,
             "the passkey belongs to another user",
         ));
+    }
+    // A name in an email domain one of the tenant's SAML connections claims belongs to that company's
+    // identity provider: those people sign in with their company, and nobody may hold the name before
+    // them (see `saml::people`).
+    if let Some(domain) = tessera_proto::saml::EmailDomain::of_address(&req.user.username) {
+        let claimed = crate::saml::SamlStore::new(state.store.db().clone())
+            .by_domain(&domain)
+            .await?
+            .is_some_and(|(t, _)| t.as_str() == tenant.as_str());
+        if claimed {
+            return Err(HttpError::new(
+                StatusCode::CONFLICT,
+                Code::UsernameReserved,
+                format!(
+                    "people of {} sign in with their company; choose another username",
+                    domain.as_str()
+                ),
+            ));
+        }
     }
     let now = now();
     let user = User {

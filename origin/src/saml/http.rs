@@ -4,7 +4,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET metadata` | our SP metadata for this connection (`application/samlmetadata+xml`) |
-//! | `GET login?relay_state=…` (or `RelayState=…`) `&binding=…` | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST); `binding` (from the login page) ties the finished sign-in to the page that started it |
+//! | `GET login?relay_state=…` (or `RelayState=…`) `&binding=…` | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST); `binding` (required: the login page's SHA-256 of its verifier) ties the finished sign-in to the page that started it |
 //!
 //! An unknown tenant or connection, or a malformed name, is `404 saml_connection_not_found`; a refused
 //! return address is `400 saml_relay_state_refused` (the log says which rule).
@@ -130,6 +130,15 @@ async fn login(
         relay_state: relay,
         binding: page_binding,
     } = LoginQuery::parse(query.as_deref())?;
+    // A sign-in nobody's page can finish would be a login-CSRF kit: someone starts it, answers it at the
+    // IdP as themselves, and posts the response from a victim's browser. The login page binds every one.
+    let Some(page_binding) = page_binding else {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            Code::InvalidRequest,
+            "a sign-in starts at the login page (`binding` is missing)",
+        ));
+    };
     if let Some(relay) = &relay {
         if let Err(refused) = relay_state::check(relay, &conn.relay_state_allow_list) {
             tracing::info!(
@@ -157,7 +166,7 @@ async fn login(
             &conn.tenant,
             &conn.id,
             relay.as_deref(),
-            page_binding.as_deref(),
+            Some(&page_binding),
             now,
         )
         .await?;

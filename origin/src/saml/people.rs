@@ -8,12 +8,16 @@
 //! is refused at sign-in ([`PersonError::NoStableKey`]).
 //!
 //! **Finding the user** (first sign-in of a key; later ones follow the link in `saml_identities`):
-//! 1. the tenant user whose SCIM `externalId` is the key (provisioned by the same IdP over SCIM);
-//! 2. the tenant user whose username is the mapped email address — only when the address's domain is
-//!    one the connection claims (its verified domains), so an IdP cannot take over an account of a
-//!    domain it does not own;
-//! 3. otherwise a new user: username the email address (or the NameID) when free and valid, else
-//!    `{connection}-{12 hex digits of the key's SHA-256}`; display name from the mapped attributes.
+//! 1. the tenant user whose SCIM `externalId` is the key (provisioned over SCIM by the same IdP: a
+//!    connection is trusted to name the tenant's SCIM users, as it is trusted to create users);
+//! 2. otherwise a new user: username the email address when its domain is one the connection claims
+//!    and the name is free, else `{connection}-{12 hex digits of the key's SHA-256}`; display name from
+//!    the mapped attributes (control characters dropped, at most 256 characters).
+//!
+//! Never by email or username alone: an account someone made by passkey sign-up under `cfo@corp.example`
+//! proves nothing about who owns that address, and linking the company's CFO to it on their first SSO
+//! sign-in would hand their IdP groups to whoever made it. (The origin also refuses passkey sign-up
+//! names in a domain a connection claims: those people sign in with their company.)
 //!
 //! A deactivated user (SCIM `active: false`, or an operator's hold) is refused ([`PersonError::Inactive`]).
 //!
@@ -152,6 +156,9 @@ impl Person {
                     (None, None) => None,
                 }
             });
+        let display_name = display_name
+            .map(|n| clean_display_name(&n))
+            .filter(|n| !n.is_empty());
         let (groups, skipped_groups) = match &map.groups {
             None => (None, Vec::new()),
             Some(name) => {
@@ -184,6 +191,20 @@ impl Person {
             username_hint,
         })
     }
+}
+
+/// The longest display name kept, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
+
+/// A display name an IdP sent, made fit to show: control characters dropped, trimmed, at most
+/// [`MAX_DISPLAY_NAME_CHARS`].
+fn clean_display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_DISPLAY_NAME_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 /// The user a sign-in is, and the revision its group memberships were written at (`None`: unchanged).
@@ -267,23 +288,15 @@ impl SamlPeople {
                         )
                         .bind(tenant).bind(&person.key)
                         .fetch_optional(&mut *tx).await?;
-                        let verified_email = person.email.as_deref().filter(|e| {
-                            e.rsplit_once('@').is_some_and(|(_, d)| domains.iter().any(|c| c.eq_ignore_ascii_case(d)))
-                        });
-                        let by_email: Option<String> = match (&by_external, verified_email) {
-                            (None, Some(email)) => sqlx::query_scalar(
-                                "SELECT user_id FROM users WHERE tenant = $1 AND username_key = $2",
-                            )
-                            .bind(tenant).bind(username_key(email))
-                            .fetch_optional(&mut *tx).await?,
-                            _ => None,
-                        };
-                        let (user_id, created) = match by_external.or(by_email) {
+                        let (user_id, created) = match by_external {
                             Some(id) => (id, false),
                             None => {
-                                // The email address (or emailAddress NameID) when valid and free, else
-                                // `{connection}-{12 hex digits of SHA-256(key)}`.
-                                let hint = person.username_hint.as_deref().filter(|h| h.parse::<Username>().is_ok());
+                                // The email address when its domain is claimed by this connection and
+                                // the name is valid and free, else `{connection}-{12 hex of SHA-256(key)}`.
+                                let hint = person.username_hint.as_deref().filter(|h| {
+                                    h.parse::<Username>().is_ok()
+                                        && h.rsplit_once('@').is_some_and(|(_, d)| domains.iter().any(|c| c.eq_ignore_ascii_case(d)))
+                                });
                                 let taken: Option<String> = match hint {
                                     Some(h) => sqlx::query_scalar(
                                         "SELECT user_id FROM users WHERE tenant = $1 AND username_key = $2",

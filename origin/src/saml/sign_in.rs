@@ -40,8 +40,9 @@ use crate::{now, AppState, OsRng};
 
 /// `amr` of a federated sign-in (the value Entra ID and others use; RFC 8176 has none for it).
 pub const AMR_FEDERATED: &str = "fed";
-/// `acr` when the assertion names no authentication context class.
-pub const ACR_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
+/// `acr` of a federated sign-in. Not the identity provider's `AuthnContextClassRef`: that is any text the
+/// IdP chooses (`phr`, Tessera's own phishing-resistant value, included); it goes to the log.
+pub const ACR_FEDERATED: &str = "urn:tessera:acr:federated";
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/saml/{tenant}/{connection}/acs", post(acs))
@@ -145,31 +146,7 @@ async fn consume(
     })?;
 
     let now = now();
-    let sp = conn.sp(state.public_url());
-    let sp_key = conn.sp_key(state.secrets_key())?;
-    let expect = Expectations {
-        sp_entity_id: &sp.entity_id,
-        acs_url: &sp.acs_url,
-        idp_entity_id: &conn.idp.entity_id,
-        certificates: conn.idp_signing_certificates(),
-        signed_part: conn.signed_part,
-        clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
-    };
-    let login = verify_encrypted_response(
-        &form.saml_response,
-        &expect,
-        sp_key.expose_private_key(),
-        &mut OsRng,
-        now,
-    )
-    .map_err(|e| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            e.code(),
-            e.to_string(),
-            e.log_detail(),
-        )
-    })?;
+    let login = verify(state, &conn, form.saml_response, now).await?;
 
     let saml = SamlStore::new(state.store.db().clone());
     let spent = match &login.in_response_to {
@@ -257,10 +234,7 @@ async fn consume(
     let pending = PendingSignIn {
         user_id: signed_in.user_id.clone(),
         amr: vec![AMR_FEDERATED.to_owned()],
-        acr: login
-            .authn_context_class
-            .clone()
-            .unwrap_or_else(|| ACR_UNSPECIFIED.to_owned()),
+        acr: ACR_FEDERATED.to_owned(),
         relay_state: spent.relay_state,
         binding: spent.binding,
     };
@@ -276,9 +250,78 @@ async fn consume(
         created = signed_in.created,
         revision = ?signed_in.revision,
         idp_initiated = login.in_response_to.is_none(),
+        authn_context = %for_log(login.authn_context_class.as_deref().unwrap_or("")),
         "saml sign-in"
     );
     Ok(format!("{}/login#sso_code={code}", state.edge_url()))
+}
+
+/// At most this many responses are verified at once (each is CPU work off the async workers: parsing,
+/// canonicalisation, RSA): a flood of posts queues here instead of starving every other route.
+const CONCURRENT_VERIFICATIONS: usize = 4;
+
+fn verifications() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS))
+}
+
+/// Step 2: the response judged by `tessera-saml`, on a blocking thread. The SP key is unsealed only
+/// for a response that holds an `EncryptedAssertion`.
+async fn verify(
+    state: &AppState,
+    conn: &super::Connection,
+    response: Vec<u8>,
+    now: tessera_proto::UnixTime,
+) -> Result<tessera_saml::VerifiedLogin, Refusal> {
+    let sp = conn.sp(state.public_url());
+    let encrypted = response
+        .windows(b"EncryptedAssertion".len())
+        .any(|w| w == b"EncryptedAssertion");
+    let sp_key = if encrypted {
+        Some(conn.sp_key(state.secrets_key())?)
+    } else {
+        None
+    };
+    let certificates = conn.idp_signing_certificates().to_vec();
+    let (idp_entity_id, signed_part) = (conn.idp.entity_id.clone(), conn.signed_part);
+    let _permit = verifications()
+        .acquire()
+        .await
+        .map_err(|e| HttpError::internal(format!("verification permits: {e}")))?;
+    let judged = tokio::task::spawn_blocking(move || {
+        let expect = Expectations {
+            sp_entity_id: &sp.entity_id,
+            acs_url: &sp.acs_url,
+            idp_entity_id: &idp_entity_id,
+            certificates: &certificates,
+            signed_part,
+            clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
+        };
+        verify_encrypted_response(
+            &response,
+            &expect,
+            || {
+                sp_key
+                    .as_ref()
+                    .map(super::SpKey::expose_private_key)
+                    .ok_or("no EncryptedAssertion was seen, so no key was unsealed")
+            },
+            &mut OsRng,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| HttpError::internal(format!("verification task: {e}")))?;
+    judged.map_err(|e| {
+        // The person reads a fixed sentence; what the response said (attacker-chosen text) goes to
+        // the log only.
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            e.code(),
+            "the sign-in response from your identity provider was not accepted",
+            e.log_detail(),
+        )
+    })
 }
 
 /// The page a refused sign-in answers: the words, the code, the way back.

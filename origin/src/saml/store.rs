@@ -164,7 +164,10 @@ impl SamlStore {
             for sql in [
                 "DELETE FROM saml_email_domains WHERE tenant = $1 AND connection_id = $2",
                 "DELETE FROM saml_requests WHERE tenant = $1 AND connection_id = $2",
-                "DELETE FROM saml_seen_assertions WHERE tenant = $1 AND connection_id = $2",
+                // The links of its people go with it: a connection created again under the name, perhaps
+                // to another IdP, must not inherit who its subject keys were. The replay cache stays
+                // until its rows expire, so a re-created connection refuses assertions already used.
+                "DELETE FROM saml_identities WHERE tenant = $1 AND connection_id = $2",
             ] {
                 sqlx::query(sql).bind(tenant.as_str()).bind(connection.as_str()).execute(&mut *tx).await?;
             }

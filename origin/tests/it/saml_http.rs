@@ -450,7 +450,7 @@ async fn login_over_http_redirect_signed() {
     let (status, created) = create(&app, "acme", json(okta)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 
-    let answer = get(&app, "/saml/acme/okta/login?relay_state=%2Fafter%3Fx%3D1").await;
+    let answer = get(&app, "/saml/acme/okta/login?relay_state=%2Fafter%3Fx%3D1&binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9").await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(answer.headers["cache-control"], "no-store");
     let location = answer.headers["location"].to_str().unwrap();
@@ -519,7 +519,7 @@ async fn login_over_http_redirect_signed() {
             .unwrap(),
         SpentRequest {
             relay_state: Some("/after?x=1".to_owned()),
-            binding: None,
+            binding: Some("Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9".to_owned()),
         }
     );
     assert!(saml
@@ -528,8 +528,14 @@ async fn login_over_http_redirect_signed() {
         .is_err());
 
     // An allow-listed absolute URL; SAML's own parameter name; no return address at all.
-    for query in ["?RelayState=https%3A%2F%2Fapp.acme.example%2Fhome", ""] {
-        let answer = get(&app, &format!("/saml/acme/okta/login{query}")).await;
+    for query in ["&RelayState=https%3A%2F%2Fapp.acme.example%2Fhome", ""] {
+        let answer = get(
+            &app,
+            &format!(
+                "/saml/acme/okta/login?binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9{query}"
+            ),
+        )
+        .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{query}");
         let names: Vec<String> = raw_params(answer.headers["location"].to_str().unwrap())
             .into_iter()
@@ -558,7 +564,13 @@ async fn login_over_http_redirect_signed() {
         "relay_state=%2F%09%2Fevil.example",
         "RelayState=https%3A%2F%2Fapp.acme.example%2Fhome%2F",
     ] {
-        let answer = get(&app, &format!("/saml/acme/okta/login?{query}")).await;
+        let answer = get(
+            &app,
+            &format!(
+                "/saml/acme/okta/login?{query}&binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9"
+            ),
+        )
+        .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
         assert!(
             answer.body.contains("saml_relay_state_refused"),
@@ -568,17 +580,33 @@ async fn login_over_http_redirect_signed() {
     }
     let twice = get(
         &app,
-        "/saml/acme/okta/login?relay_state=%2Fa&RelayState=%2Fb",
+        "/saml/acme/okta/login?relay_state=%2Fa&RelayState=%2Fb&binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9",
     )
     .await;
     assert_eq!(twice.status, StatusCode::BAD_REQUEST);
     assert!(twice.body.contains("invalid_request"));
+    // Without the login page's binding (or with one that is not a SHA-256), no request is issued.
+    for query in ["", "?relay_state=%2Fa", "?binding=short", "?binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9&binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9"] {
+        let answer = get(&app, &format!("/saml/acme/okta/login{query}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(answer.body.contains("invalid_request"), "{query}");
+    }
     assert_eq!(
-        get(&app, "/saml/acme/nope/login").await.status,
+        get(
+            &app,
+            "/saml/acme/nope/login?binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9"
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        get(&app, "/saml/globex/okta/login").await.status,
+        get(
+            &app,
+            "/saml/globex/okta/login?binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9"
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
     std::fs::remove_dir_all(dir).ok();
@@ -589,7 +617,11 @@ async fn login_unsigned_and_over_http_post() {
     let (app, _, dir) = app().await;
     let (status, _) = create(&app, "acme", json(request("okta"))).await;
     assert_eq!(status, StatusCode::CREATED);
-    let answer = get(&app, "/saml/acme/okta/login").await;
+    let answer = get(
+        &app,
+        "/saml/acme/okta/login?binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9",
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let params = raw_params(answer.headers["location"].to_str().unwrap());
     assert_eq!(
@@ -608,7 +640,7 @@ async fn login_unsigned_and_over_http_post() {
     post.name_id_format = Some("urn:oasis:names:tc:SAML:2.0:nameid-format:transient".into());
     let (status, created) = create(&app, "acme", json(post)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let answer = get(&app, "/saml/acme/postonly/login?relay_state=/next").await;
+    let answer = get(&app, "/saml/acme/postonly/login?relay_state=/next&binding=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(answer.headers["cache-control"], "no-store");

@@ -503,3 +503,14 @@ proptest! {
         prop_assert_eq!(String::from_utf8(once).unwrap(), String::from_utf8(twice).unwrap());
     }
 }
+
+#[test]
+fn a_prefix_list_is_bounded() {
+    let xml = r#"<a xmlns:p="u"><p:b/></a>"#;
+    let doc = parse(xml);
+    let seventeen: Vec<String> = (0..17).map(|i| format!("p{i}")).collect();
+    let list: Vec<&str> = seventeen.iter().map(String::as_str).collect();
+    let e = tessera_saml::exclusive_c14n(doc.root(), &list, None).unwrap_err();
+    assert_eq!(e.code().as_str(), "saml_c14n_invalid_prefix");
+    assert!(tessera_saml::exclusive_c14n(doc.root(), list.get(..16).unwrap(), None).is_ok());
+}

@@ -35,7 +35,13 @@ fn judge_part(
         clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
     };
     let now = parse_unix_time(NOW).unwrap();
-    verify_encrypted_response(xml.as_bytes(), &expect, key, &mut getrandom::SysRng, now)
+    verify_encrypted_response(
+        xml.as_bytes(),
+        &expect,
+        || Ok::<_, std::convert::Infallible>(key),
+        &mut getrandom::SysRng,
+        now,
+    )
 }
 
 fn judge(xml: &str) -> Result<VerifiedLogin, ResponseError> {
@@ -44,6 +50,19 @@ fn judge(xml: &str) -> Result<VerifiedLogin, ResponseError> {
 
 fn encrypted(how: Encryption) -> String {
     encrypt(&Shape::default().build(), &SP_KEY.to_public_key(), how)
+}
+
+/// A response whose signature covers its encrypted assertion (signed over the encrypted form, as
+/// identity providers do), the assertion inside signed too.
+fn signed_response_encrypted(how: Encryption) -> String {
+    let template = Shape {
+        sign_response: Some(Key::okta()),
+        ..Shape::default()
+    }
+    .template();
+    let signed_assertion = crate::signed::sign(&template, "_asrt3b9e4d17", Key::okta());
+    let with_encrypted = encrypt(&signed_assertion, &SP_KEY.to_public_key(), how);
+    crate::signed::sign(&with_encrypted, "_resp8f2a61c0", Key::okta())
 }
 
 #[test]
@@ -69,7 +88,13 @@ fn every_accepted_algorithm_pair_decrypts_and_verifies() {
                     mgf_sha256,
                     key_beside,
                 };
-                let login = judge(&encrypted(how)).unwrap_or_else(|e| {
+                // AES-CBC only inside a signed response.
+                let xml = if content.ends_with("cbc") {
+                    signed_response_encrypted(how)
+                } else {
+                    encrypted(how)
+                };
+                let login = judge(&xml).unwrap_or_else(|e| {
                     panic!(
                         "{content} {transport} {oaep_sha256} {mgf_sha256}: {}",
                         e.log_detail()
@@ -137,15 +162,8 @@ fn every_decryption_failure_is_one_uniform_refusal() {
         SignedPart::Assertion,
     )
     .unwrap_err();
-    let gcm = encrypted(Encryption::default());
-    let flipped = flip_in_cipher_data(&gcm);
-    let tampered = judge(&flipped).unwrap_err();
-    let cbc = encrypted(Encryption {
-        content: alg::AES256_CBC,
-        ..Encryption::default()
-    });
-    let cbc_tampered = judge(&flip_in_cipher_data(&cbc)).unwrap_err();
-    for e in [&wrong_key, &tampered, &cbc_tampered] {
+    let tampered = judge(&flip_in_cipher_data(&encrypted(Encryption::default()))).unwrap_err();
+    for e in [&wrong_key, &tampered] {
         assert_eq!(e.code(), Code::SamlDecryptionFailed);
         assert_eq!(
             e.to_string(),
@@ -178,29 +196,50 @@ fn flip_in_cipher_data(xml: &str) -> String {
 }
 
 #[test]
-fn after_cbc_a_bad_inner_signature_is_the_same_uniform_refusal_but_after_gcm_it_is_named() {
+fn aes_cbc_is_refused_outside_a_signed_response_before_any_decryption() {
+    let cbc = Encryption {
+        content: alg::AES256_CBC,
+        ..Encryption::default()
+    };
+    // Assertion signed inside, response unsigned: anyone could submit a ciphertext of their own.
+    let e = judge(&encrypted(cbc)).unwrap_err();
+    assert_eq!(e.code(), Code::SamlAlgorithmRefused, "{e}");
+    // Refused even when the key cannot be had: nothing was decrypted.
+    let certificates = [Key::okta().certificate()];
+    let expect = Expectations {
+        sp_entity_id: SP,
+        acs_url: ACS,
+        idp_entity_id: IDP,
+        certificates: &certificates,
+        signed_part: SignedPart::Assertion,
+        clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
+    };
+    let refused = verify_encrypted_response(
+        encrypted(cbc).as_bytes(),
+        &expect,
+        || Err::<&rsa::PrivateKey, _>("not asked for"),
+        &mut getrandom::SysRng,
+        parse_unix_time(NOW).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::SamlAlgorithmRefused);
+    // Inside a signed response, a changed ciphertext breaks the signature before decryption.
+    let signed = signed_response_encrypted(cbc);
+    assert!(judge(&signed).is_ok());
+    assert_eq!(
+        judge(&flip_in_cipher_data(&signed)).unwrap_err().code(),
+        Code::SamlDigestMismatch
+    );
+}
+
+#[test]
+fn after_gcm_a_bad_inner_signature_is_named() {
     let attacker = Shape {
         sign_assertion: Some(Key::Rsa(&fixtures::ENTRA_CURRENT)),
         ..Shape::default()
     }
     .build();
-    let sp = SP_KEY.to_public_key();
-    let cbc = encrypt(
-        &attacker,
-        &sp,
-        Encryption {
-            content: alg::AES128_CBC,
-            ..Encryption::default()
-        },
-    );
-    let e = judge(&cbc).unwrap_err();
-    assert_eq!(e.code(), Code::SamlDecryptionFailed);
-    assert!(
-        e.log_detail().contains("after AES-CBC"),
-        "{}",
-        e.log_detail()
-    );
-    let gcm = encrypt(&attacker, &sp, Encryption::default());
+    let gcm = encrypt(&attacker, &SP_KEY.to_public_key(), Encryption::default());
     assert_eq!(judge(&gcm).unwrap_err().code(), Code::SamlSignatureInvalid);
 }
 

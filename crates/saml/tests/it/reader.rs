@@ -226,3 +226,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn what_the_parser_and_canonicaliser_compare_pairwise_is_bounded() {
+    // Namespace declarations, counted before parsing.
+    let declarations: String = (0..300).map(|i| format!(" xmlns:a{i}=\"u\"")).collect();
+    let many = format!("<r{declarations}/>");
+    assert!(matches!(
+        parse(&many),
+        Err(ReadError::TooManyDeclarations(_))
+    ));
+    assert_eq!(code(&many), "saml_too_many_nodes");
+    // Attributes, counted before parsing.
+    let attributes: String = (0..4100).map(|i| format!(" a{i}='v'")).collect();
+    assert!(matches!(
+        parse(&format!("<r{attributes}/>")),
+        Err(ReadError::TooManyDeclarations(_))
+    ));
+    // Namespaces in scope on one element.
+    let scope: String = (0..30).map(|i| format!(" xmlns:a{i}=\"u{i}\"")).collect();
+    assert!(matches!(
+        parse(&format!("<r{scope}><c/></r>")),
+        Err(ReadError::TooManyDeclarations(_))
+    ));
+    // An ordinary response is far from every bound.
+    assert!(parse(RESPONSE).is_ok());
+}
