@@ -117,6 +117,23 @@ export async function startOrigin({ serviceToken = randomToken(), args = [], dat
   };
 }
 
+/**
+ * scim2-server (PyPI, pinned in tests/requirements.txt), the reference SCIM server, in memory on a free
+ * port with one bearer token; `url` is its SCIM base (`…/v2`). With `seed` ({ users, ids }: file paths) it
+ * starts with the users of a JSON-lines file already created and their ids written to `ids`
+ * (tests/bench/scim_reference_server.py), for benchmarks.
+ */
+export async function startScimReference({ token = randomToken(), seed } = {}) {
+  const port = await freePort();
+  const args = seed
+    ? [join(root, 'tests', 'bench', 'scim_reference_server.py'), '--users', seed.users, '--ids', seed.ids]
+    : ['-m', 'scim2_server.testserver.cli', '--hostname', '127.0.0.1'];
+  const proc = spawnLogged(python, [...args, '--port', String(port), '--bearer-token', token], { env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const url = `http://127.0.0.1:${port}/v2`;
+  await waitFor(`${url}/ServiceProviderConfig`, proc, 'scim2-server', seed ? 600_000 : 30_000, true);
+  return { url, token, proc, stop: () => proc.stop() };
+}
+
 /** A fresh P-256 private JWK (the edge's first signing key when passed as BOOTSTRAP_SIGNING_KEY). */
 export function newPrivateJwk() {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -3,8 +3,13 @@
 //! `sortOrder`; §3.4.2.3), the page (`startIndex`, `count`; §3.4.2.4) and the `ListResponse` body.
 //!
 //! Sorting by a multi-valued attribute uses its `primary` value, else its first (§3.4.2.3); resources
-//! without a value sort last in either order. Strings sort case-insensitively unless `caseExact`,
-//! numbers numerically, `dateTime` values as instants.
+//! without a value come last when ascending and first when descending (§3.4.2.3: "they are ordered last
+//! if ascending and first if descending"). Strings sort case-insensitively unless `caseExact`, numbers
+//! numerically, `dateTime` values as instants.
+//!
+//! A projected resource's `schemas` lists only the schemas whose attributes it still carries (RFC 7643
+//! §3: the namespaces "that define the attributes present in the current JSON structure"): an extension
+//! whose attributes were all left out is not listed.
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -190,6 +195,19 @@ impl Projection {
             };
             target.insert(attr.name.to_owned(), kept);
         }
+        // `schemas` names the extensions whose attributes are still here, and no others (RFC 7643 §3).
+        let dropped: Vec<&str> = rt
+            .extensions
+            .iter()
+            .map(|e| e.schema.id)
+            .filter(|ext| !out.contains_key(*ext))
+            .collect();
+        if let Some(Value::Array(schemas)) = out.get_mut("schemas") {
+            schemas.retain(|s| {
+                s.as_str()
+                    .is_none_or(|s| !dropped.iter().any(|d| d.eq_ignore_ascii_case(s)))
+            });
+        }
         Value::Object(out)
     }
 }
@@ -292,20 +310,19 @@ impl SortSpec {
         })
     }
 
-    /// The order of two resources; those without a value come last in either order.
+    /// The order of two resources; those without a value come last when ascending and first when
+    /// descending (RFC 7644 §3.4.2.3).
     #[must_use]
     pub fn compare(&self, a: &Value, b: &Value) -> Ordering {
-        match (self.key(a), self.key(b)) {
+        let ascending = match (self.key(a), self.key(b)) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
-            (Some(x), Some(y)) => {
-                let ord = self.compare_values(x, y);
-                match self.order {
-                    SortOrder::Ascending => ord,
-                    SortOrder::Descending => ord.reverse(),
-                }
-            }
+            (Some(x), Some(y)) => self.compare_values(x, y),
+        };
+        match self.order {
+            SortOrder::Ascending => ascending,
+            SortOrder::Descending => ascending.reverse(),
         }
     }
 

@@ -24,7 +24,7 @@ fn attributes_and_excluded_attributes() {
     let out = only.apply(&bjensen(), &rt);
     assert_eq!(
         out,
-        json!({"schemas": [super::USER, ENTERPRISE], "id": "2819c223-7f76-453a-919d-413861904646",
+        json!({"schemas": [super::USER], "id": "2819c223-7f76-453a-919d-413861904646",
                "userName": "bjensen@example.com", "name": {"givenName": "Barbara"},
                "emails": [{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]})
     );
@@ -65,13 +65,13 @@ fn sorting() {
     assert_eq!(spec.order, SortOrder::Descending);
     users.sort_by(|a, b| spec.compare(a, b));
     assert_eq!(names(&users), ["carol", "Bob", "alice"]);
-    // Multi-valued: the primary value; resources without one last, in either order.
+    // Multi-valued: the primary value; resources without one last when ascending, first when descending.
     let spec = by("emails", None);
     users.sort_by(|a, b| spec.compare(a, b));
     assert_eq!(names(&users), ["carol", "alice", "Bob"]);
     let spec = by("emails.value", Some("DESCENDING"));
     users.sort_by(|a, b| spec.compare(a, b));
-    assert_eq!(names(&users), ["alice", "carol", "Bob"]);
+    assert_eq!(names(&users), ["Bob", "alice", "carol"]);
     // Date-times as instants: 06:00+02:00 is 04:00Z, before 05:00Z.
     let spec = by("meta.created", None);
     users.sort_by(|a, b| spec.compare(a, b));
@@ -124,5 +124,55 @@ fn pagination() {
         body,
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 10,
                "startIndex": 9, "itemsPerPage": 2, "Resources": [{"id": "9"}, {"id": "10"}]})
+    );
+}
+
+// Found by replaying list requests against scim2-server (tests/blackbox/scim_reference.test.mjs): resources
+// without a sort value came last in descending order too, where RFC 7644 §3.4.2.3 orders them "last if
+// ascending and first if descending".
+#[test]
+fn missing_sort_values_come_first_when_descending() {
+    let rt = user_resource_type();
+    let mut users: Vec<Value> = vec![
+        json!({"userName": "a", "title": "Alpha"}),
+        json!({"userName": "none"}),
+        json!({"userName": "z", "title": "Zed"}),
+    ];
+    let names = |v: &[Value]| {
+        v.iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let spec = SortSpec::parse("title", None, &rt).unwrap();
+    users.sort_by(|a, b| spec.compare(a, b));
+    assert_eq!(names(&users), ["a", "z", "none"]);
+    let spec = SortSpec::parse("title", Some("descending"), &rt).unwrap();
+    users.sort_by(|a, b| spec.compare(a, b));
+    assert_eq!(names(&users), ["none", "z", "a"]);
+}
+
+// Found by replaying list requests against scim2-server: `attributes=userName` on a user with the Enterprise
+// extension still listed the extension in `schemas`, which RFC 7643 §3 reserves for the schemas "that define
+// the attributes present in the current JSON structure".
+#[test]
+fn projection_lists_only_the_schemas_still_present() {
+    let rt = user_resource_type();
+    let only = |attrs: &str| {
+        Projection::parse(Some(attrs), None, &rt)
+            .unwrap()
+            .apply(&bjensen(), &rt)
+    };
+    assert_eq!(only("userName")["schemas"], json!([super::USER]));
+    let with_ext = only(&format!("userName,{ENTERPRISE}:department"));
+    assert_eq!(with_ext["schemas"], json!([super::USER, ENTERPRISE]));
+    let except =
+        Projection::parse(None, Some(&format!("{ENTERPRISE}:employeeNumber")), &rt).unwrap();
+    assert_eq!(
+        except.apply(&bjensen(), &rt)["schemas"],
+        json!([super::USER, ENTERPRISE])
+    );
+    assert_eq!(
+        Projection::default().apply(&bjensen(), &rt)["schemas"],
+        json!([super::USER, ENTERPRISE])
     );
 }
