@@ -209,15 +209,23 @@ def valid_rollover(ctx: Context) -> Payload:
 
 
 def _encrypted(key_transport: str, data_encryption: str) -> Callable[[Context], Payload]:
+    # AES-CBC does not authenticate: our SP takes it only inside a signed Response (the signature, checked
+    # before decryption, covers the EncryptedAssertion), so the CBC controls sign the Response too.
+    cbc = data_encryption.endswith("cbc")
+
     def build(ctx: Context) -> Payload:
         return ctx.respond(
-            encrypt_for=ctx.encrypt_for, key_transport=key_transport, data_encryption=data_encryption
+            encrypt_for=ctx.encrypt_for,
+            key_transport=key_transport,
+            data_encryption=data_encryption,
+            sign_response=cbc,
         )
 
     build.__doc__ = (
         f"Control: the signed Assertion sent as an EncryptedAssertion, key transport "
         f"{xmlenc.KEY_TRANSPORT_NOTES[key_transport]}, data "
-        f"{xmlenc.DATA_ENCRYPTIONS[data_encryption][0]}. Built only with `encrypt_for`."
+        f"{xmlenc.DATA_ENCRYPTIONS[data_encryption][0]}"
+        f"{' (in a signed Response)' if cbc else ''}. Built only with `encrypt_for`."
     )
     return build
 
