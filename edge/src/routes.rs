@@ -31,6 +31,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/login"
         | "/login.js"
         | "/v1/sso/start"
+        | "/v1/sso/connections"
         | "/.well-known/jwks.json"
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server"
@@ -134,6 +135,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
         "/v1/sso/start" => crate::people::sso::start(req, env, &cfg).await,
+        "/v1/sso/connections" => crate::people::sso::connections(env, &cfg).await,
         "/v1/sso/exchange" => crate::people::sso::exchange(req, env, ctx, &cfg).await,
         "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
         "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, &cfg).await,

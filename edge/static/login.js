@@ -186,26 +186,46 @@ $('totp-verify').onclick = () => run(async () => {
 // fragment, which no server sees) is spent only with the verifier, so only this tab can finish it.
 const SSO_VERIFIER = 'tessera.sso.verifier';
 
+/** Leave for the company's IdP: `params` name the connection (`email` or `connection`). */
+async function startCompanySignIn(params) {
+  stopAutofill();
+  const verifier = b64.encode(crypto.getRandomValues(new Uint8Array(32)));
+  const binding = b64.encode(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const r = await fetch('/v1/sso/start?' + new URLSearchParams({ ...params, binding }));
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const e = new Error(data.message || 'The server said no (' + r.status + ').');
+    e.server = true;
+    throw e;
+  }
+  sessionStorage.setItem(SSO_VERIFIER, verifier);
+  say('Taking you to ' + data.display_name + '…');
+  location.assign(data.location);
+}
+
 $('sso-form').onsubmit = (event) => {
   event.preventDefault();
   run(async () => {
-    stopAutofill();
     const email = $('sso-email').value.trim();
     if (!email.includes('@')) return say('Enter your work email address, like ada@example.com.', 'error');
-    const verifier = b64.encode(crypto.getRandomValues(new Uint8Array(32)));
-    const binding = b64.encode(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
-    const r = await fetch('/v1/sso/start?' + new URLSearchParams({ email, binding }));
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const e = new Error(data.message || 'The server said no (' + r.status + ').');
-      e.server = true;
-      throw e;
-    }
-    sessionStorage.setItem(SSO_VERIFIER, verifier);
-    say('Taking you to ' + data.display_name + '…');
-    location.assign(data.location);
+    await startCompanySignIn({ email });
   });
 };
+
+// The tenant's companies, one button each (by name: no email needed).
+(async () => {
+  const r = await fetch('/v1/sso/connections').catch(() => null);
+  if (!r || !r.ok) return;
+  const { connections } = await r.json();
+  for (const c of connections) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Sign in with ' + c.display_name;
+    button.dataset.connection = c.connection;
+    button.onclick = () => run(() => startCompanySignIn({ connection: c.connection }));
+    $('sso-connections').append(button);
+  }
+})();
 
 // Back from the company's sign-in: `#sso_code=...` (or `#sso_error=...`).
 async function finishCompanySignIn() {

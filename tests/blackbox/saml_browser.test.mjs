@@ -95,6 +95,21 @@ describe('sign in with your company, in Chromium', { skip: existsSync(CHROMIUM) 
     await context.close();
   });
 
+  it('the tenant\'s companies are offered by name, and one click signs in', async () => {
+    const context = await contextWithIdp('linus');
+    const page = await context.newPage();
+    await page.goto(`${edge.url}/login`);
+    await page.waitForSelector('#sso-connections button[data-connection="corp"]');
+    assert.equal(await page.textContent('#sso-connections button[data-connection="corp"]'), 'Sign in with Corp SSO');
+    await page.click('#sso-connections button[data-connection="corp"]');
+    assert.deepEqual((await claimsOf(page)).amr, ['fed']);
+    await context.close();
+    // A name the tenant does not have.
+    const r = await fetch(`${edge.url}/v1/sso/start?${new URLSearchParams({ connection: 'nope', binding: 'x'.repeat(43) })}`);
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).error, 'sso_not_configured');
+  });
+
   it('an address no connection claims gets an honest answer, not a redirect', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

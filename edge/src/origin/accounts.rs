@@ -8,7 +8,7 @@ use tessera_proto::accounts::{
     TotpSecretAnswer, User, UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
-use tessera_proto::saml::DomainConnection;
+use tessera_proto::saml::{ConnectionList, DomainConnection};
 use tessera_proto::Code;
 use worker::{Env, Method};
 
@@ -301,6 +301,21 @@ pub async fn sso_for_domain(
         true,
     )
     .await
+}
+
+/// The tenant's SAML connections (for the login page's "Sign in with ..." buttons).
+///
+/// # Errors
+/// The origin.
+pub async fn sso_connections(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+) -> Result<Vec<tessera_proto::saml::Connection>, ApiError> {
+    let list: ConnectionList = get(env, cfg, &format!("/v1/tenants/{tenant}/saml/connections"))
+        .await?
+        .ok_or_else(|| ApiError::internal("origin answered nothing"))?;
+    Ok(list.connections)
 }
 
 pub async fn refresh(

@@ -3,8 +3,10 @@
 //! `GET /v1/sso/start?email=...&binding=...` finds the connection that claims the address's domain (at
 //! the origin) and answers where to send the browser: the connection's SP-initiated login at the origin,
 //! carrying the page's `binding` (the SHA-256 of a verifier the page keeps) and, optionally, a
-//! `relay_state`. Only the login page's tenant is served; a domain no connection of it claims gets `404
-//! sso_not_configured`.
+//! `relay_state`. `connection=NAME` instead of `email` starts the sign-in of one of the tenant's
+//! connections by name: the page offers them as buttons (`GET /v1/sso/connections`: names and display
+//! names, nothing else). Only the login page's tenant is served; a domain no connection of it claims, or
+//! a name it does not have, gets `404 sso_not_configured`.
 //!
 //! The origin runs the SAML exchange with the company's identity provider and, once the assertion is
 //! verified and the person found or created, sends the browser back to `/login` with a single-use
@@ -53,17 +55,46 @@ struct StartAnswer {
     display_name: String,
 }
 
-/// `GET /v1/sso/start?email=...&binding=...[&relay_state=...]`.
+/// One of the tenant's connections, as the login page shows it.
+#[derive(Serialize)]
+struct Offered {
+    connection: String,
+    display_name: String,
+}
+
+#[derive(Serialize)]
+struct OfferedList {
+    connections: Vec<Offered>,
+}
+
+/// `GET /v1/sso/connections`: the login page's tenant's connections (name and display name).
+///
+/// # Errors
+/// The origin.
+pub async fn connections(env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+    let connections = origin_api::sso_connections(env, cfg, &cfg.login.tenant)
+        .await?
+        .into_iter()
+        .map(|c| Offered {
+            connection: c.connection,
+            display_name: c.display_name,
+        })
+        .collect();
+    Ok(Response::from_json(&OfferedList { connections })?)
+}
+
+/// `GET /v1/sso/start?(email=...|connection=...)&binding=...[&relay_state=...]`.
 ///
 /// # Errors
 /// `400 invalid_request` for an address without a valid domain or a `binding` that is not a base64url
 /// SHA-256; `404 sso_not_configured` when no connection of the login page's tenant claims the domain.
 pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let url = req.url()?;
-    let (mut email, mut binding, mut relay_state) = (None, None, None);
+    let (mut email, mut connection, mut binding, mut relay_state) = (None, None, None, None);
     for (name, value) in url.query_pairs() {
         let slot = match name.as_ref() {
             "email" => &mut email,
+            "connection" => &mut connection,
             "binding" => &mut binding,
             "relay_state" => &mut relay_state,
             _ => continue,
@@ -76,16 +107,6 @@ pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, Ap
             ));
         }
     }
-    let domain = email
-        .as_deref()
-        .and_then(|e| EmailDomain::of_address(e.trim()))
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                Code::InvalidRequest,
-                "enter your work email address, like ada@example.com",
-            )
-        })?;
     let binding = binding
         .filter(|b| {
             b.len() == 43
@@ -99,21 +120,30 @@ pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, Ap
                 "`binding` must be the base64url SHA-256 of a verifier the page keeps",
             )
         })?;
-    let not_configured = || {
-        ApiError::new(
-            404,
-            Code::SsoNotConfigured,
-            format!(
-                "no company sign-in is set up for {}; sign in with a passkey instead",
-                domain.as_str()
-            ),
-        )
+    let found = match (email, connection) {
+        (Some(email), None) => by_email(env, cfg, &email).await?,
+        (None, Some(name)) => origin_api::sso_connections(env, cfg, &cfg.login.tenant)
+            .await?
+            .into_iter()
+            .find(|c| c.connection == name)
+            .map(|c| (c.sp.login_url, c.display_name))
+            .ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    Code::SsoNotConfigured,
+                    "no such company sign-in here; sign in with a passkey instead",
+                )
+            })?,
+        _ => {
+            return Err(ApiError::new(
+                400,
+                Code::InvalidRequest,
+                "give either your work `email` or a `connection`",
+            ))
+        }
     };
-    let found = origin_api::sso_for_domain(env, cfg, domain.as_str())
-        .await?
-        .filter(|c| c.tenant == cfg.login.tenant)
-        .ok_or_else(not_configured)?;
-    let mut location = url::Url::parse(&found.login_url)
+    let (login_url, display_name) = found;
+    let mut location = url::Url::parse(&login_url)
         .map_err(|e| ApiError::internal(format!("the origin's login URL: {e}")))?;
     {
         let mut query = location.query_pairs_mut();
@@ -124,8 +154,34 @@ pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, Ap
     }
     Ok(Response::from_json(&StartAnswer {
         location: location.into(),
-        display_name: found.display_name,
+        display_name,
     })?)
+}
+
+/// The login URL and display name of the connection of the login page's tenant that claims `email`'s
+/// domain.
+async fn by_email(env: &Env, cfg: &Config, email: &str) -> Result<(String, String), ApiError> {
+    let domain = EmailDomain::of_address(email.trim()).ok_or_else(|| {
+        ApiError::new(
+            400,
+            Code::InvalidRequest,
+            "enter your work email address, like ada@example.com",
+        )
+    })?;
+    origin_api::sso_for_domain(env, cfg, domain.as_str())
+        .await?
+        .filter(|c| c.tenant == cfg.login.tenant)
+        .map(|c| (c.login_url, c.display_name))
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                Code::SsoNotConfigured,
+                format!(
+                    "no company sign-in is set up for {}; sign in with a passkey instead",
+                    domain.as_str()
+                ),
+            )
+        })
 }
 
 /// `POST /v1/sso/exchange` `{code}`: spend a hand-off code for tokens.
