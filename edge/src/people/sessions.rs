@@ -403,7 +403,13 @@ pub async fn totp_verify(
     origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, false)
         .await
         .map_err(totp_refused)?;
-    let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", ACR_PASSKEY).await?;
+    // The code adds a factor, not a kind of sign-in: the session keeps its `acr` (a passkey's `phr`, a
+    // federated sign-in's own), so a federated session never becomes "phishing-resistant" by a code.
+    let current = origin_api::session(env, cfg, &who.tenant, &who.sid)
+        .await?
+        .ok_or_else(|| sign_in_again("your session has ended; sign in again"))?;
+    let session =
+        origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
     let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
     no_store(Response::from_json(&json!({
