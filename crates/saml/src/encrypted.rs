@@ -28,9 +28,11 @@
 use base64::Engine as _;
 use cbc::cipher::{BlockDecryptMut as _, KeyIvInit as _};
 use rsa::rand_core::TryCryptoRng;
-use tessera_proto::Code;
+use tessera_proto::{Code, UnixTime};
 
-use crate::reader::{ns, ReadError, XmlElement};
+use crate::dsig::{own_signature, verify_enveloped, SignatureError};
+use crate::reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
+use crate::response::{judge, Expectations, ResponseError, ResponseSignature, VerifiedLogin};
 
 /// Algorithm identifiers (URIs) of XML Encryption.
 pub mod alg {
@@ -328,4 +330,119 @@ where
     }
     plain.truncate(plain.len() - pad);
     Ok(plain)
+}
+
+/// [`verify_response`](crate::verify_response) for a service provider holding `key`: an `EncryptedAssertion` is decrypted (see
+/// [`crate::encrypted`]) and judged in its place; a plain assertion is judged as by
+/// [`verify_response`](crate::verify_response). `key` is asked for only when the response holds an `EncryptedAssertion` (the
+/// caller may unseal it lazily); `rng` blinds the RSA operation and draws the stand-in key of a failed
+/// unwrap.
+///
+/// AES-CBC, which does not authenticate, is accepted only when the response's signature (verified
+/// before decryption) covers the `EncryptedAssertion`: then nobody can hand the decryptor a ciphertext
+/// of their own, so no padding or well-formedness oracle can be probed, timing included. Outside a
+/// signed response it is refused by name, before any decryption.
+///
+/// # Errors
+/// The first rule broken, as a [`ResponseError`]; every decryption failure, and after AES-CBC every
+/// later failure, as the one [`ResponseError::Decryption`].
+pub fn verify_encrypted_response<'k, R, K, E>(
+    bytes: &[u8],
+    expect: &Expectations<'_>,
+    key: K,
+    rng: &mut R,
+    now: UnixTime,
+) -> Result<VerifiedLogin, ResponseError>
+where
+    R: TryCryptoRng + ?Sized,
+    K: FnOnce() -> Result<&'k rsa::PrivateKey, E>,
+    E: std::fmt::Display,
+{
+    let doc = UntrustedXml::parse(bytes, Limits::MESSAGE)?;
+    let response = doc.root();
+    let Some(encrypted) = encrypted_assertion(response)? else {
+        return judge(&doc, expect, now, ResponseSignature::Check);
+    };
+    // The response's signature covers the encrypted form: checked here, before decryption.
+    let response_signed_by = match own_signature(response)? {
+        Some(_) => Some(verify_enveloped(response, expect.certificates)?),
+        None => None,
+    };
+    let envelope = read_envelope(encrypted).map_err(|e| match e {
+        EnvelopeError::Algorithm(uri) => SignatureError::AlgorithmRefused(uri).into(),
+        EnvelopeError::Shape(e) => ResponseError::Decryption(e),
+    })?;
+    if !envelope.cipher.authenticated() && response_signed_by.is_none() {
+        return Err(SignatureError::AlgorithmRefused(
+            "AES-CBC outside a signed response (use AES-GCM, or sign the response)".into(),
+        )
+        .into());
+    }
+    let key = key().map_err(|e| ResponseError::Decryption(DecryptError::new(e.to_string())))?;
+    let plain = decrypt(&envelope, key, rng).map_err(ResponseError::Decryption)?;
+    let uniform = |e: ResponseError| {
+        if envelope.cipher.authenticated() {
+            e
+        } else {
+            ResponseError::Decryption(DecryptError::new(format!("after AES-CBC: {e}")))
+        }
+    };
+    let plain = String::from_utf8(plain).map_err(|_| {
+        uniform(ResponseError::Malformed(
+            "the decrypted assertion is not UTF-8".into(),
+        ))
+    })?;
+    let text = doc.text();
+    let range = encrypted.range();
+    let spliced = [
+        text.get(..range.start).unwrap_or_default(),
+        plain.as_str(),
+        text.get(range.end..).unwrap_or_default(),
+    ]
+    .concat();
+    let decrypted =
+        UntrustedXml::parse(spliced.as_bytes(), Limits::MESSAGE).map_err(|e| uniform(e.into()))?;
+    judge(
+        &decrypted,
+        expect,
+        now,
+        ResponseSignature::Verified(response_signed_by),
+    )
+    .map_err(uniform)
+}
+
+/// The response's one `EncryptedAssertion`, if it has one, after refusing a response that also holds a
+/// plain assertion, a second encrypted one, or one anywhere but as its child.
+fn encrypted_assertion<'a, 'input: 'a>(
+    response: XmlElement<'a, 'input>,
+) -> Result<Option<XmlElement<'a, 'input>>, ResponseError> {
+    if !response.is(ns::SAMLP, "Response") {
+        return Err(ResponseError::Malformed(format!(
+            "the document is `{}`, not a samlp:Response",
+            response.local_name()
+        )));
+    }
+    let mut children = response.children_named(ns::SAML, "EncryptedAssertion");
+    let Some(encrypted) = children.next() else {
+        return Ok(None);
+    };
+    if children.next().is_some() {
+        return Err(ResponseError::Wrapping(
+            "the response holds more than one encrypted assertion".into(),
+        ));
+    }
+    let response_signature = own_signature(response)?;
+    for element in response.descendants() {
+        let misplaced = element.is(ns::SAML, "Assertion")
+            || element.is(ns::SAMLP, "Response")
+            || (element.is(ns::SAML, "EncryptedAssertion") && element != encrypted)
+            || (element.is(ns::DS, "Signature") && Some(element) != response_signature);
+        if misplaced {
+            return Err(ResponseError::Wrapping(format!(
+                "a `{}` beside an encrypted assertion",
+                element.local_name()
+            )));
+        }
+    }
+    Ok(Some(encrypted))
 }

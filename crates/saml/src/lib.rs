@@ -24,8 +24,11 @@
 //!   ECDSA-SHA256 under a pinned certificate; `KeyInfo` never read.
 //! - [`response`]: a `Response` judged by the Web Browser SSO profile ([`verify_response`]): one
 //!   assertion and no other assertion or signature anywhere (signature wrapping), the connection's
-//!   signed part, status, issuers, destination, bearer confirmation, audience, times with a small skew;
-//!   the answer ([`VerifiedLogin`]) holds only values read from the signed element.
+//!   signed part, status, issuers, destination; then the assertion's own checks (`assertion`: bearer
+//!   confirmation, audience, times with a small skew, attributes). The answer ([`VerifiedLogin`]) holds
+//!   only values read from the signed element.
+//! - [`encrypted`]: an `EncryptedAssertion` ([`verify_encrypted_response`]): RSA-OAEP and AES-GCM, AES-CBC
+//!   only inside a signed response, one uniform failure; the plaintext judged in place.
 //!
 //! What it deliberately does not do: validate certificate chains, expiry or revocation (the metadata
 //! *pins* certificates: the key is the trust, as in every SAML deployment), verify a signature on the
@@ -58,6 +61,7 @@
 //! signature), [`ResponseError`] (a response) — and each maps itself
 //! to a stable [`tessera_proto::Code`] with `code()`.
 
+mod assertion;
 pub mod c14n;
 pub mod dsig;
 pub mod encrypted;
@@ -68,11 +72,11 @@ pub mod response;
 
 pub use c14n::{exclusive_c14n, C14nError};
 pub use dsig::{verify_enveloped, SignatureAlgorithm, SignatureError, SignedBy};
-pub use encrypted::{ContentCipher, DecryptError};
+pub use encrypted::{verify_encrypted_response, ContentCipher, DecryptError};
 pub use keys::{Certificate, KeyError, PublicKey, MIN_RSA_BITS};
 pub use metadata::{Binding, IdpMetadata, MetadataError, MetadataOptions};
 pub use reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
 pub use response::{
-    verify_encrypted_response, verify_response, Attribute, Expectations, ResponseError, SignedPart,
-    VerifiedLogin, DEFAULT_CLOCK_SKEW_SECS,
+    verify_response, Attribute, Expectations, ResponseError, SignedPart, VerifiedLogin,
+    DEFAULT_CLOCK_SKEW_SECS,
 };

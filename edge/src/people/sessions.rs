@@ -408,8 +408,7 @@ pub async fn totp_verify(
     let current = origin_api::session(env, cfg, &who.tenant, &who.sid)
         .await?
         .ok_or_else(|| sign_in_again("your session has ended; sign in again"))?;
-    let session =
-        origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
+    let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
     let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
     no_store(Response::from_json(&json!({
