@@ -171,5 +171,15 @@ pub async fn login_verify(
             ("at", json!(crate::now().as_secs())),
         ],
     );
-    sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified).await
+    // A deactivation can land between the checks above and the session (the origin then refuses it,
+    // `unknown_user`): the person sees the same refusal as for any failed check.
+    sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified)
+        .await
+        .map_err(|e| {
+            if e.code == Code::UnknownUser {
+                no(format!("user {} deactivated during the sign-in", user.user_id))
+            } else {
+                e
+            }
+        })
 }
