@@ -177,7 +177,10 @@ pub async fn login_verify(
         .await
         .map_err(|e| {
             if e.code == Code::UnknownUser {
-                no(format!("user {} deactivated during the sign-in", user.user_id))
+                no(format!(
+                    "user {} deactivated during the sign-in",
+                    user.user_id
+                ))
             } else {
                 e
             }
