@@ -26,13 +26,12 @@
 //! The digest is checked before the signature, so a document changed after signing reads
 //! `saml_digest_mismatch` and a document signed by another key `saml_signature_invalid`.
 
-use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use tessera_proto::Code;
 
 use crate::c14n::{exclusive_c14n, C14nError};
 use crate::keys::{Certificate, PublicKey};
-use crate::reader::{ns, ReadError, XmlElement};
+use crate::reader::{base64_text, ns, ReadError, XmlElement};
 
 /// Algorithm identifiers (URIs) this module knows.
 pub mod alg {
@@ -369,14 +368,7 @@ fn check_reference<'a>(reference: XmlElement<'a, '_>, id: &str) -> Result<&'a st
 
 /// A base64 value (`DigestValue`, `SignatureValue`): one text node, XML whitespace allowed inside.
 fn base64_value(element: XmlElement<'_, '_>) -> Result<Vec<u8>, SignatureError> {
-    let compact: String = element
-        .text()?
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| SignatureError::Invalid)
+    base64_text(element.text()?).ok_or(SignatureError::Invalid)
 }
 
 /// DER `DigestInfo` prefix of a SHA-256 hash (RFC 8017 §9.2, note 1).

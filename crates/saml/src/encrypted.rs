@@ -25,13 +25,12 @@
 //!
 //! The caller supplies the randomness (RSA blinding and the stand-in key): this core draws none.
 
-use base64::Engine as _;
 use cbc::cipher::{BlockDecryptMut as _, KeyIvInit as _};
 use rsa::rand_core::TryCryptoRng;
 use tessera_proto::{Code, UnixTime};
 
 use crate::dsig::{own_signature, verify_enveloped, SignatureError};
-use crate::reader::{ns, Limits, ReadError, UntrustedXml, XmlElement};
+use crate::reader::{base64_text, ns, Limits, ReadError, UntrustedXml, XmlElement};
 use crate::response::{judge, Expectations, ResponseError, ResponseSignature, VerifiedLogin};
 
 /// Algorithm identifiers (URIs) of XML Encryption.
@@ -158,14 +157,8 @@ impl From<ReadError> for EnvelopeError {
 }
 
 fn base64_of(element: XmlElement<'_, '_>) -> Result<Vec<u8>, EnvelopeError> {
-    let compact: String = element
-        .text()?
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| EnvelopeError::Shape(DecryptError::new("CipherValue is not base64")))
+    base64_text(element.text()?)
+        .ok_or_else(|| EnvelopeError::Shape(DecryptError::new("CipherValue is not base64")))
 }
 
 fn cipher_value(parent: XmlElement<'_, '_>) -> Result<Vec<u8>, EnvelopeError> {

@@ -6,7 +6,6 @@
 //! Ed25519, DSA, RSA-PSS-only keys) is refused with [`KeyError::Unsupported`], so that a connection never
 //! holds a key no signature could be checked with.
 
-use base64::Engine as _;
 use rsa::pkcs1::der::Decode as _;
 use sha2::{Digest as _, Sha256};
 use tessera_proto::Code;
@@ -96,13 +95,8 @@ pub struct Certificate {
 impl Certificate {
     /// Reads the base64 content of a `ds:X509Certificate` (XML whitespace inside is allowed).
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let compact: String = text
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-            .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(compact.as_bytes())
-            .map_err(|e| KeyError::CertificateMalformed(format!("not base64 ({e})")))?;
+        let der = crate::reader::base64_text(text)
+            .ok_or_else(|| KeyError::CertificateMalformed("not base64".into()))?;
         Self::from_der(der)
     }
 

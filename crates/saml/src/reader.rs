@@ -353,6 +353,20 @@ fn check_tree(doc: &Document<'_>, limits: Limits) -> Result<HashMap<String, Node
     Ok(ids)
 }
 
+/// The bytes of an XML base64 value (`ds:X509Certificate`, `DigestValue`, `SignatureValue`,
+/// `CipherValue`): XML whitespace inside is allowed and dropped, as XML Schema's `base64Binary` allows.
+/// `None` when it is not base64.
+pub(crate) fn base64_text(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let compact: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()
+}
+
 /// An element of an [`UntrustedXml`] document, with the strict accessors. Two are equal when they are
 /// the same node of the same document.
 #[derive(Clone, Copy, PartialEq, Eq)]
