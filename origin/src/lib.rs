@@ -12,6 +12,7 @@ pub mod authz;
 pub mod clients;
 pub mod error;
 pub mod http;
+pub mod region;
 pub mod saml;
 pub mod scim;
 pub mod store;
@@ -38,6 +39,8 @@ pub struct AppState {
     /// The edge's public base URL (no trailing slash): where a finished federated sign-in sends the
     /// browser (`/login`).
     edge_url: Arc<str>,
+    /// This origin's region, its peers and where writes go (one region unless configured).
+    pub regions: region::Regions,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -90,7 +93,21 @@ impl AppState {
             public_url: Arc::from("http://127.0.0.1:8788"),
             edge_url: Arc::from("http://127.0.0.1:8787"),
             secrets_key: Arc::new(tessera_jose::Secret::new(secrets_key)),
+            regions: region::Regions::single(),
         }
+    }
+
+    /// Serve as one region of several (`regions` from `serve --region/--peers`).
+    #[must_use]
+    pub fn with_regions(mut self, regions: region::Regions) -> Self {
+        self.regions = regions;
+        self
+    }
+
+    /// The service credential, for calls to peer origins (which accept the same one).
+    #[must_use]
+    pub fn service_bearer(&self) -> Arc<str> {
+        Arc::from(self.service_token.0.as_str())
     }
 
     /// Seal TOTP secrets and SAML SP keys under `key` (32 bytes) instead of one derived from the

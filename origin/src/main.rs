@@ -40,6 +40,51 @@ struct Cli {
     command: Command,
 }
 
+/// Running as one region of several (docs/OPERATIONS.md, "Regions").
+#[derive(clap::Args)]
+struct RegionArgs {
+    /// This origin's region (a-z, 0-9, -).
+    #[arg(long, env = "TESSERA_REGION", default_value = "local")]
+    region: String,
+    /// The other regions' origins, `name=URL` separated by commas (e.g.
+    /// `eu=https://eu.origin.example,us=https://us.origin.example`). Writes go to whichever reports a
+    /// primary database; this origin's own database may be a hot standby.
+    #[arg(long, env = "TESSERA_PEERS", default_value = "")]
+    peers: String,
+    /// Past this replica lag (ms), `minimize_latency` reads are sent to the primary region (or refused
+    /// with `503 replica_stale` when it cannot be reached) instead of answered from old data.
+    #[arg(long, env = "TESSERA_MAX_LAG_MS", default_value_t = 5000)]
+    max_lag_ms: u64,
+    /// How long (ms) a read that needs a revision the replica has not replayed waits before it is sent
+    /// to the primary region.
+    #[arg(long, env = "TESSERA_REPLAY_WAIT_MS", default_value_t = 250)]
+    replay_wait_ms: u64,
+    /// How often (ms) the origin looks at its database and peers (and, on the primary, writes the
+    /// heartbeat replicas measure their lag by).
+    #[arg(long, env = "TESSERA_REGION_TICK_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    region_tick_ms: u64,
+    /// The whole budget (ms) of a request forwarded to the primary region.
+    #[arg(long, env = "TESSERA_FORWARD_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    forward_timeout_ms: u64,
+}
+
+impl RegionArgs {
+    fn settings(&self) -> Result<tessera_origin::region::RegionSettings, String> {
+        use std::time::Duration;
+        let name: tessera_origin::region::RegionName = self.region.parse()?;
+        Ok(tessera_origin::region::RegionSettings {
+            peers: tessera_origin::region::parse_peers(&self.peers, &name)?,
+            name,
+            max_lag: Duration::from_millis(self.max_lag_ms),
+            replay_wait: Duration::from_millis(self.replay_wait_ms),
+            tick: Duration::from_millis(self.region_tick_ms),
+            forward_timeout: Duration::from_millis(self.forward_timeout_ms),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
@@ -72,6 +117,8 @@ enum Command {
             default_value = "http://127.0.0.1:8787"
         )]
         edge_url: String,
+        #[command(flatten)]
+        region: RegionArgs,
     },
     /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
     Authz {
@@ -155,6 +202,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             max_depth,
             public_url,
             edge_url,
+            region,
         } => {
             let zookie_key = zookie_key
                 .map(|k| key_32(&k, "TESSERA_ZOOKIE_KEY"))
@@ -174,7 +222,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             state = state.with_public_url(&public_url);
             check_public_url(&edge_url)?;
             state = state.with_edge_url(&edge_url);
-            tracing::info!(%addr, database = store.db().kind(), "tessera-origin listening");
+            let settings = region.settings()?;
+            let standby = store.is_standby().await.map_err(|e| e.to_string())?;
+            let watch = standby || !settings.peers.is_empty();
+            let regions = tessera_origin::region::Regions::new(settings, !standby)?;
+            if watch {
+                state = state.with_regions(regions.clone());
+                tessera_origin::region::monitor::spawn(
+                    regions,
+                    store.db().clone(),
+                    state.service_bearer(),
+                );
+            } else {
+                state = state.with_regions(regions);
+            }
+            tracing::info!(%addr, database = store.db().kind(), region = state.regions.name(), standby, "tessera-origin listening");
             axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown())
                 .await

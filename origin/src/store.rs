@@ -73,6 +73,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
     SAML_TABLES,
+    REGION_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -102,6 +103,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     USERNAME_CASE_INDEX,
     USERNAME_KEY,
     SAML_TABLES,
+    REGION_TABLES,
 ];
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
@@ -231,6 +233,11 @@ const SAML_TABLES: &str = "CREATE TABLE saml_connections (
     );
     CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";
 
+/// Regions (`crate::region`): the heartbeat the primary's origins write every tick, whose replayed age is a
+/// replica's lag. One row.
+const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
+        id BIGINT PRIMARY KEY NOT NULL, region TEXT NOT NULL, timeline BIGINT NOT NULL, at_ms BIGINT NOT NULL
+    );";
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
 const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (
@@ -343,12 +350,60 @@ impl Store {
         let store = Self {
             db: Db::Postgres(pool),
         };
+        if store
+            .is_standby()
+            .await
+            .map_err(|e| format!("cannot ask {target} whether it is a standby: {e}"))?
+        {
+            // A hot standby is migrated by its primary: wait until it has replayed this binary's schema.
+            store.await_schema(&target).await?;
+            return Ok(store);
+        }
         store
             .migrate()
             .await
             .map_err(|e| format!("cannot migrate {target}: {e}"))?;
         store.fill_username_keys().await?;
         Ok(store)
+    }
+
+    /// Whether the database is a PostgreSQL hot standby (read-only, replaying a primary).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn is_standby(&self) -> Result<bool, sqlx::Error> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(false),
+            Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Wait (up to a minute) until a standby has replayed every migration this binary knows.
+    async fn await_schema(&self, target: &str) -> Result<(), String> {
+        let want = i64::try_from(self.db.migrations().len()).unwrap_or(i64::MAX);
+        let mut have = 0;
+        for attempt in 0..120 {
+            have = on_db!(&self.db, pool => {
+                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+                    .fetch_one(pool)
+                    .await
+            })
+            .unwrap_or(0);
+            if have >= want {
+                return Ok(());
+            }
+            if attempt % 10 == 0 {
+                tracing::info!(have, want, "the standby has not replayed this origin's schema yet: waiting for the primary's origin to migrate");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Err(format!(
+            "{target} is a standby at schema version {have}, this origin needs {want}: start (or upgrade) the primary region's origin first"
+        ))
     }
 
     /// Give every user from before [`USERNAME_KEY`] its key (idempotent; nothing to do once done).

@@ -45,16 +45,21 @@ async function waitFor(url, proc, what, timeoutMs = 60_000, anyStatus = false) {
   throw new Error(`${what} did not answer ${url} within ${timeoutMs} ms (${last}):\n${proc.logs()}`);
 }
 
-function spawnLogged(cmd, args, opts) {
+/**
+ * `cmd` in a process group of its own, its output kept for error messages (`logs()`). `stop(signal)` sends
+ * `signal` to the whole group (SIGKILL after 5 s) and resolves once the process is gone.
+ */
+export function spawnLogged(cmd, args, opts) {
   const proc = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
   proc.logs = () => out.slice(-8000);
-  proc.stop = async () => {
-    if (proc.exitCode !== null) return;
+  proc.stop = async (signal = 'SIGTERM') => {
+    // A process killed by a signal has no exit code, only a signal code.
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise((r) => proc.once('exit', r));
-    try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+    try { process.kill(-proc.pid, signal); } catch { /* already gone */ }
     const t = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
     await gone;
     clearTimeout(t);
@@ -75,9 +80,10 @@ export async function waitForLog(proc, re, ms = 10_000) {
 export const randomToken = () => randomBytes(32).toString('base64url');
 
 /** The origin on a fresh SQLite data dir (or on `database`, a postgres:// URL); `args` go to `serve`. */
-export async function startOrigin({ serviceToken = randomToken(), args = [], database } = {}) {
+/** `port`: a free port chosen beforehand (when a peer must know this origin's URL before it starts). */
+export async function startOrigin({ serviceToken = randomToken(), args = [], database, port: chosen } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-origin-'));
-  const port = await freePort();
+  const port = chosen ?? await freePort();
   const env = { ...process.env, TESSERA_SERVICE_TOKEN: serviceToken, TESSERA_DATA_DIR: dir, RUST_LOG: 'warn' };
   if (database) env.TESSERA_DATABASE = database;
   const spawnOrigin = () => spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });

@@ -274,6 +274,9 @@ codes! {
     SamlTooManyGroups = "saml_too_many_groups",
     SamlUserInactive = "saml_user_inactive",
     SamlGroupsUnwritable = "saml_groups_unwritable",
+    // Regions (tessera_origin::region): a replica's origin and the primary region
+    PrimaryUnavailable = "primary_unavailable",
+    ReplicaStale = "replica_stale",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

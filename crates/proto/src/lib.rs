@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain data with serde derives: requests and responses of the public HTTP surface
 //! (the authorization API in [`authz`], the accounts API in [`accounts`], the edge's checks in [`check`],
-//! the SAML connections API in [`saml`]),
+//! the SAML connections API in [`saml`], what an origin says of its region in [`regions`]),
 //! the client record the origin hands to the edge, and the stable error codes. No logic beyond
 //! (de)serialisation lives here, and nothing here performs I/O.
 //!
@@ -23,6 +23,7 @@ pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod passkeys;
+pub mod regions;
 pub mod rfc3339;
 pub mod saml;
 pub mod time;

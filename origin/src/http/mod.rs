@@ -10,6 +10,9 @@
 //!   `/v1/tenants/{tenant}/saml/connections` and `/internal/v1/saml/domains/{domain}` — the connections
 //!   API (`crate::saml::admin`, service credential).
 //!
+//! - `GET /v1/regions`, `GET /internal/v1/region` — this origin's region (`crate::region::http`).
+//!
+//! Every route passes the region gate (`crate::region::gate`): answered here, or by the primary region.
 //! Every route of a feature lives in its folder; [`extract`] holds what they share: the service
 //! credential with the tenant, and bodies read within a limit with JSON refusals.
 
@@ -35,6 +38,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::http::routes())
         .merge(crate::saml::sign_in::routes())
         .merge(crate::saml::admin::routes())
+        .merge(crate::region::http::routes())
+        // After routing, so the gate knows which route it guards; routes merged above only.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::region::gate::gate,
+        ))
         .fallback(not_found)
         .with_state(state)
 }
