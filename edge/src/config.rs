@@ -12,8 +12,10 @@ pub struct Config {
     pub issuer: String,
     /// Audience `/v1/tokens/verify` expects when the request names none.
     pub default_audience: String,
-    /// Base URL of the origin (loopback locally).
-    pub origin_url: String,
+    /// The origins by region and the order to ask them in (`ORIGINS`, else `ORIGIN_URL` alone).
+    pub origins: crate::origin::regions::Origins,
+    /// `EDGE_LOCATION`: where this edge is, standing in for `request.cf` (local runs, tests).
+    pub edge_location: Option<String>,
     pub policy: RotationPolicy,
     /// Permission checks: how stale `minimize_latency` may be and how the cache is sized.
     pub checks: CheckConfig,
@@ -157,9 +159,20 @@ impl Config {
         lifetime::check_policy(&policy).map_err(|e| ApiError::misconfigured(e.to_string()))?;
         Ok(Self {
             default_audience: var_or(env, "DEFAULT_AUDIENCE", &issuer),
-            origin_url: var_or(env, "ORIGIN_URL", "http://127.0.0.1:8788")
-                .trim_end_matches('/')
-                .to_owned(),
+            origins: match env.var("ORIGINS") {
+                Ok(v) => crate::origin::regions::Origins::parse(&v.to_string())
+                    .map_err(ApiError::misconfigured)?,
+                Err(_) => crate::origin::regions::Origins::single(&var_or(
+                    env,
+                    "ORIGIN_URL",
+                    "http://127.0.0.1:8788",
+                )),
+            },
+            edge_location: env
+                .var("EDGE_LOCATION")
+                .ok()
+                .map(|v| v.to_string())
+                .filter(|v| !v.is_empty()),
             checks: CheckConfig::from_env(env)?,
             login: LoginConfig::from_env(
                 env,

@@ -46,6 +46,7 @@ use crate::error::ApiError;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    origin::client::note_location(req.cf());
     match routes::dispatch(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),

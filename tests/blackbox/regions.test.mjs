@@ -5,7 +5,7 @@
 // no acknowledged write.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, randomToken, startOrigin } from './harness.mjs';
+import { freePort, getToken, randomToken, startEdge, startOrigin } from './harness.mjs';
 import { startDelayProxy, startPgCluster } from './regions.mjs';
 
 const SCHEMA = `definition user {}
@@ -191,6 +191,79 @@ describe('two regions on a streaming replica', () => {
       cluster.replicationProxy.blackhole(false);
     }
     await r.waitFor('b', (s) => s.lag_ms !== null && s.lag_ms < MAX_LAG && s.primary_region === 'a', 'b reconnected');
+  });
+});
+
+describe('the edge in region b', () => {
+  let cluster, r, edge, token;
+  const SCHEMA_WITH_CLIENTS = `${SCHEMA}definition client {}
+definition org {
+    relation member: client
+    permission view = member
+}
+`;
+  const edgeCheck = async (body) => {
+    const res = await fetch(`${edge.url}/v1/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json(), region: res.headers.get('tessera-region'), cache: res.headers.get('tessera-cache') };
+  };
+  before(async () => {
+    cluster = await startPgCluster();
+    r = await startRegions(cluster);
+    assert.equal((await r.at.a('PUT', '/v1/tenants/acme/schema', SCHEMA, { 'content-type': 'text/plain' })).status, 200);
+    const client = await r.a.createClient({ tenant: 'acme', scopes: ['authz:check'] });
+    const w = await r.at.a('POST', '/v1/tenants/acme/relationships/write', write('doc:plan#viewer@user:ann'));
+    assert.equal(w.status, 200);
+    await cluster.waitForReplay();
+    // Region b is this edge's nearest (EDGE_LOCATION stands in for request.cf); a is next.
+    const origins = { regions: { a: r.toA.url, b: r.b.url }, prefer: { default: ['a', 'b'], FRA: ['b', 'a'] }, timeout_ms: 2000 };
+    edge = await startEdge({ origin: r.b, vars: { ORIGINS: JSON.stringify(origins), EDGE_LOCATION: 'FRA', CHECK_MAX_STALENESS_MS: '3000', CHECK_HEAD_REFRESH_MS: '500' } });
+    token = (await getToken(edge, client)).access_token;
+  });
+  after(async () => {
+    await edge?.stop();
+    await r?.stop();
+    await cluster?.stop();
+  });
+
+  it('answers checks from region b without a request to region a', async () => {
+    const before = (await r.status('a')).counters.answered_here;
+    const first = await edgeCheck(check('user:ann'));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.allowed, true);
+    assert.equal(first.cache, 'origin');
+    assert.equal(first.region, 'b', 'a cache miss is answered at region b\'s replica head');
+    const denied = await edgeCheck(check('user:bob'));
+    assert.equal(denied.body.allowed, false);
+    assert.equal(denied.region, 'b');
+    for (let i = 0; i < 5; i++) assert.equal((await edgeCheck(check('user:ann'))).body.allowed, true);
+    assert.equal((await r.status('a')).counters.answered_here, before, 'region a answered none of them');
+  });
+
+  it('reads its own write through a zookie in region b', async () => {
+    const w = await r.at.a('POST', '/v1/tenants/acme/relationships/write', write('doc:plan#viewer@user:eve'));
+    const c = await edgeCheck(check('user:eve', { at_least_as_fresh: w.body.zookie }));
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    assert.equal(c.body.allowed, true);
+    assert.ok(['b', 'a'].includes(c.region));
+    assert.ok(c.body.revision >= w.body.revision);
+  });
+
+  it('fails over to region a when region b\'s origin is killed', async () => {
+    await r.b.kill();
+    const c = await edgeCheck(check('user:ann', 'fully_consistent'));
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    assert.equal(c.body.allowed, true);
+    assert.equal(c.region, 'a');
+    // Again, with b's breaker counting: still answered, by a.
+    for (let i = 0; i < 4; i++) {
+      const again = await edgeCheck(check('user:bob', 'fully_consistent'));
+      assert.equal(again.status, 200);
+      assert.equal(again.region, 'a');
+    }
   });
 });
 

@@ -14,6 +14,12 @@ pub const VIA_HEADER: &str = "tessera-via";
 /// Marks a request one origin forwarded to another: the receiver answers it itself or refuses it
 /// (`503 primary_unavailable`, e.g. when it stopped being the primary meanwhile), never forwards it again.
 pub const FORWARDED_HEADER: &str = "tessera-forwarded-by";
+/// On an answer computed at a replica: how far its replay was behind the primary (ms), so that the edge
+/// dates the revision it learns.
+pub const REPLICA_LAG_HEADER: &str = "tessera-replica-lag-ms";
+/// Sent by the edge with a `fully_consistent` read for its own cache (`accept`): the head of this region's
+/// replica will do, within its lag bound (the answer then carries [`REPLICA_LAG_HEADER`]).
+pub const REGION_HEAD_HEADER: &str = "tessera-region-head";
 /// On a `503 primary_unavailable` for a write: `no` when the request never reached the primary (so it may
 /// be sent elsewhere), `unknown` when it may have been applied.
 pub const WRITE_APPLIED_HEADER: &str = "tessera-write-applied";

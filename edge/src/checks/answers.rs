@@ -105,12 +105,15 @@ pub struct Batch {
     pub source: Source,
     pub stale: bool,
     pub staleness_ms: u64,
+    /// The region whose origin computed it (answers from the origin, when it said).
+    pub region: Option<String>,
 }
 
 /// What an answer says besides its results: what the client sees, and where it came from.
 pub struct About {
     pub at: AnswerAt,
     pub source: Source,
+    pub region: Option<String>,
 }
 
 impl Batch {
@@ -126,6 +129,7 @@ impl Batch {
                 staleness_ms: self.staleness_ms,
             },
             source: self.source,
+            region: self.region,
         };
         (self.results, about)
     }

@@ -92,6 +92,7 @@ pub async fn decide(
                     // As of now: a confirmation may have failed while the tiers were asked.
                     stale: heads::is_unconfirmed(tenant),
                     staleness_ms,
+                    region: None,
                 });
             }
             from_origin::answer(env, cfg, &tiers, tenant, questions, consistency, true).await

@@ -78,11 +78,14 @@ pub async fn answer<E: Endpoint>(
     )
     .await?;
     let (results, about) = batch.split();
-    let source = about.source;
+    let (source, region) = (about.source, about.region.clone());
     let resp = Response::from_json(&E::answer(results, about)?)?;
     let headers = resp.headers().clone();
     headers.set("cache-control", "no-store")?;
     headers.set("tessera-cache", source.header())?;
+    if let Some(region) = region {
+        headers.set(tessera_proto::regions::REGION_HEADER, &region)?;
+    }
     Ok(resp.with_headers(headers))
 }
 

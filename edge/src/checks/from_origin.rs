@@ -35,7 +35,12 @@ pub(crate) async fn answer(
         other => other.clone(),
     };
     let asked_at = crate::now();
-    let answer = match post(env, cfg, tenant, questions, &forwarded).await {
+    // The edge's own fully_consistent (for a cache miss) may be answered at the nearest region's replica
+    // head; a caller's own fully_consistent goes to the primary region.
+    let ask = origin_client::Ask {
+        region_head: matches!(consistency, Consistency::MinimizeLatency),
+    };
+    let (answer, answered) = match post(env, cfg, tenant, questions, &forwarded, ask).await {
         Ok(a) => a,
         Err(e) => {
             if e.status == 503 {
@@ -55,7 +60,8 @@ pub(crate) async fn answer(
     let head = Head {
         revision: answer.revision,
         schema_revision: answer.schema_revision,
-        confirmed_at: asked_at,
+        // A replica's head was the primary's head its lag ago.
+        confirmed_at: dated(asked_at, answered.replica_lag_ms),
     };
     if at_head {
         heads::learn(tenant, head);
@@ -92,7 +98,17 @@ pub(crate) async fn answer(
         source: Source::Origin,
         stale: false,
         staleness_ms: 0,
+        region: answered.region,
     })
+}
+
+/// When a head read at `asked_at` was the primary's head: then, or a replica's lag before.
+pub(crate) fn dated(
+    asked_at: tessera_proto::UnixTime,
+    replica_lag_ms: Option<u64>,
+) -> tessera_proto::UnixTime {
+    let lag = i64::try_from(replica_lag_ms.unwrap_or(0)).unwrap_or(i64::MAX);
+    tessera_proto::UnixTime::from_millis(asked_at.as_millis().saturating_sub(lag))
 }
 
 async fn post(
@@ -101,16 +117,17 @@ async fn post(
     tenant: &str,
     questions: &[Question],
     consistency: &Consistency,
-) -> Result<OriginBulkCheck, ApiError> {
+    ask: origin_client::Ask,
+) -> Result<(OriginBulkCheck, origin_client::Answered), ApiError> {
     let body = BulkCheckRequest {
         items: questions.iter().map(Question::item).collect(),
         consistency: consistency.clone(),
     };
     let path = format!("/v1/tenants/{tenant}/check/bulk");
-    match origin_client::call(env, cfg, Method::Post, &path, Some(&body)).await {
-        Ok(Reply::Answer(answer)) => Ok(answer),
+    match origin_client::call_with(env, cfg, Method::Post, &path, Some(&body), ask).await {
+        Ok((Reply::Answer(answer), answered)) => Ok((answer, answered)),
         // The origin refused the question (unknown permission, no schema, a forged zookie...): its words.
-        Ok(Reply::Refused(r)) => Err(ApiError::new(
+        Ok((Reply::Refused(r), _)) => Err(ApiError::new(
             r.status,
             crate::error::stable_code(&r.body.error),
             r.body.message,

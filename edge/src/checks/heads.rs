@@ -9,14 +9,16 @@
 //!   carries the revision it was computed at, which was the head when the edge asked;
 //! - the **tenant head object**, one Durable Object per tenant, polls the origin's `GET head` at most once
 //!   per `CHECK_HEAD_REFRESH_MS` however many isolates ask, so the origin sees one poll per tenant per
-//!   interval. Isolates ask it in the background once their head is older than that interval, and
+//!   interval. With several regions it asks its nearest healthy origin, keeps the head each region last
+//!   reported (a replica's head dated back by its lag: it was the primary's head that long ago), and
+//!   answers with the freshest. Isolates ask it in the background once their head is older than that interval, and
 //!   synchronously only when it is older than the staleness bound.
 //!
 //! When the origin cannot be reached the object keeps its last head (with its old confirmation time) and
 //! says why; the isolate marks the tenant unconfirmed, which makes answers `stale` until a poll succeeds.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use tessera_proto::Code;
 use tessera_proto::UnixTime;
 
@@ -153,6 +155,9 @@ struct ObjectReply {
     head: Option<Head>,
     /// Why the head could not be confirmed just now (the origin is unreachable or refused).
     origin_error: Option<String>,
+    /// The head each region last reported (for diagnostics).
+    #[serde(default)]
+    regions: BTreeMap<String, Head>,
 }
 
 async fn ask_object(env: &Env, tenant: &str, max_age_ms: u64) -> Result<ObjectReply, ApiError> {
@@ -186,6 +191,8 @@ async fn ask_object(env: &Env, tenant: &str, max_age_ms: u64) -> Result<ObjectRe
 pub struct TenantHeadObject {
     env: Env,
     last: RefCell<HeadKnowledge>,
+    /// Region → the head it last reported.
+    by_region: RefCell<BTreeMap<String, Head>>,
 }
 
 impl TenantHeadObject {
@@ -193,23 +200,30 @@ impl TenantHeadObject {
         let cfg = Config::from_env(&self.env).map_err(|e| e.external_message)?;
         let path = format!("/v1/tenants/{tenant}/head");
         let asked_at = now();
-        let head: OriginHead =
-            match origin_client::call(&self.env, &cfg, Method::Get, &path, None::<&()>).await {
-                Ok(Reply::Answer(head)) => head,
-                Ok(Reply::Refused(r)) => {
-                    return Err(format!("GET {path} answered {} {}", r.status, r.body.error))
-                }
-                Err(OriginError::Unreachable(detail) | OriginError::Contract(detail)) => {
-                    return Err(detail)
-                }
-                Err(OriginError::Edge(e)) => return Err(e.external_message),
-            };
-        Ok(Head {
+        let ask = origin_client::Ask { region_head: true };
+        let called =
+            origin_client::call_with(&self.env, &cfg, Method::Get, &path, None::<&()>, ask);
+        let (head, answered): (OriginHead, _) = match called.await {
+            Ok((Reply::Answer(head), answered)) => (head, answered),
+            Ok((Reply::Refused(r), _)) => {
+                return Err(format!("GET {path} answered {} {}", r.status, r.body.error))
+            }
+            Err(OriginError::Unreachable(detail) | OriginError::Contract(detail)) => {
+                return Err(detail)
+            }
+            Err(OriginError::Edge(e)) => return Err(e.external_message),
+        };
+        let head = Head {
             revision: head.revision,
             schema_revision: head.schema_revision,
-            // The origin read its head after this moment, so the head was at least this fresh then.
-            confirmed_at: asked_at,
-        })
+            // The origin read its head after this moment, so the head was at least this fresh then (a
+            // replica's: its lag before).
+            confirmed_at: crate::checks::from_origin::dated(asked_at, answered.replica_lag_ms),
+        };
+        if let Some(region) = answered.region {
+            self.by_region.borrow_mut().insert(region, head);
+        }
+        Ok(head)
     }
 
     async fn handle(&self, req: Request) -> Result<Response, ApiError> {
@@ -229,6 +243,7 @@ impl TenantHeadObject {
             return Ok(Response::from_json(&ObjectReply {
                 head: Some(h),
                 origin_error: None,
+                regions: self.by_region.borrow().clone(),
             })?);
         }
         let reply = match self.poll_origin(&tenant).await {
@@ -238,11 +253,13 @@ impl TenantHeadObject {
                 ObjectReply {
                     head: last.head(),
                     origin_error: None,
+                    regions: self.by_region.borrow().clone(),
                 }
             }
             Err(e) => ObjectReply {
                 head: self.last.borrow().head(),
                 origin_error: Some(e),
+                regions: self.by_region.borrow().clone(),
             },
         };
         Ok(Response::from_json(&reply)?)
@@ -254,6 +271,7 @@ impl DurableObject for TenantHeadObject {
         Self {
             env,
             last: RefCell::new(HeadKnowledge::default()),
+            by_region: RefCell::new(BTreeMap::new()),
         }
     }
 

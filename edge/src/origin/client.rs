@@ -1,20 +1,71 @@
-//! The one way the edge calls the origin: `ORIGIN_URL` and a path, the `ORIGIN_SERVICE_TOKEN` bearer, JSON
-//! both ways. Every answer is sorted into one of three, which each caller maps to its own words:
+//! The one way the edge calls the origin: a region's origin (`ORIGINS`, or `ORIGIN_URL` for one) and a
+//! path, the `ORIGIN_SERVICE_TOKEN` bearer, JSON both ways. Which region, in which order, and when a region
+//! is skipped is [`super::regions`]; this file sends. Every answer is sorted into one of three, which each
+//! caller maps to its own words:
 //! - [`Reply::Answer`]: `200` with the body the contract names;
 //! - [`Reply::Refused`]: a `4xx` in the origin's words (`{error, message}`, `Retry-After`), e.g. an unknown
 //!   permission, a taken username, `404` for something that does not exist;
-//! - [`OriginError::Unreachable`]: no answer, a `5xx`, or the origin refusing the service credential
-//!   (`401`/`403`: a misconfigured edge, never the caller's fault). Callers answer `503` with their own code
-//!   (`origin_unavailable`, `consistency_unavailable`) or fall back to what they cached.
+//! - [`OriginError::Unreachable`]: no answer from any region tried, a `5xx`, or the origin refusing the
+//!   service credential (`401`/`403`: a misconfigured edge, never the caller's fault). Callers answer
+//!   `503` with their own code (`origin_unavailable`, `consistency_unavailable`) or fall back to what they
+//!   cached.
+//!
+//! Each answer also says where it was computed ([`Answered`]: the origin's `Tessera-Region`, and how far
+//! that region's replica was behind, `Tessera-Replica-Lag-Ms`).
 
+use std::cell::RefCell;
+
+use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tessera_proto::regions::{
+    REGION_HEADER, REGION_HEAD_HEADER, REPLICA_LAG_HEADER, WRITE_APPLIED_HEADER,
+};
 use tessera_proto::Code;
 use tessera_proto::ErrorBody;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Env, Fetch, Method, Request, RequestInit};
 
+use super::regions::{attempts, Breakers, Region, Repeat};
 use crate::config::{secret, Config};
 use crate::error::ApiError;
+
+thread_local! {
+    /// This isolate's circuit breakers, one per region.
+    static BREAKERS: RefCell<Breakers> = RefCell::new(Breakers::default());
+    /// Where this isolate runs (`request.cf`: colo, continent). An isolate lives in one data centre, so
+    /// every request it serves says the same.
+    static LOCATION: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
+}
+
+/// Remember where this isolate runs, from a request's `cf` (called for every request; cheap).
+pub fn note_location(cf: Option<&worker::Cf>) {
+    if let Some(cf) = cf {
+        LOCATION.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.0.is_none() {
+                *l = (Some(cf.colo()), cf.continent());
+            }
+        });
+    }
+}
+
+/// Where an answer was computed.
+#[derive(Clone, Debug, Default)]
+pub struct Answered {
+    /// The region whose origin computed it (`Tessera-Region`), when the origin said.
+    pub region: Option<String>,
+    /// How far that region's replica was behind the primary (ms); `None` from a primary.
+    pub replica_lag_ms: Option<u64>,
+}
+
+/// How to ask.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ask {
+    /// A `fully_consistent` read for the edge's own cache may be answered at the head of the nearest
+    /// region's replica (within its lag bound), which then says its lag: the edge keys caches by revision
+    /// and dates the head by the lag, so it needs no trip to the primary region.
+    pub region_head: bool,
+}
 
 /// What the origin said.
 pub enum Reply<T> {
@@ -67,48 +118,205 @@ pub async fn call<T: DeserializeOwned>(
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<Reply<T>, OriginError> {
-    let token = secret(env, "ORIGIN_SERVICE_TOKEN").map_err(OriginError::Edge)?;
-    let url = format!("{}{path}", cfg.origin_url);
-    let mut init = RequestInit::new();
-    init.with_method(method.clone());
-    if let Some(b) = body {
-        let text = serde_json::to_string(b)
-            .map_err(|e| OriginError::Edge(ApiError::internal(e.to_string())))?;
-        init.with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
-    }
-    let req = Request::new_with_init(&url, &init)?;
-    req.headers().set(
-        "authorization",
-        &format!("Bearer {}", token.expose_secret()),
-    )?;
-    if body.is_some() {
-        req.headers().set("content-type", "application/json")?;
-    }
-    let mut resp = Fetch::Request(req)
-        .send()
+    call_with(env, cfg, method, path, body, Ask::default())
         .await
-        .map_err(|e| OriginError::Unreachable(format!("{method} {url}: {e}")))?;
-    let status = resp.status_code();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let text = resp.text().await.unwrap_or_default();
-    if status == 200 {
-        return serde_json::from_str(&text)
-            .map(Reply::Answer)
-            .map_err(|e| OriginError::Contract(format!("{method} {url}: bad json: {e}")));
+        .map(|(reply, _)| reply)
+}
+
+/// Whether a call may be repeated at another region after an unknown outcome: the origin's reads.
+fn repeat(method: &Method, path: &str) -> Repeat {
+    const READS: [&str; 6] = [
+        "/check",
+        "/check/bulk",
+        "/expand",
+        "/lookup/resources",
+        "/lookup/subjects",
+        "/relationships/read",
+    ];
+    if *method == Method::Get
+        || (*method == Method::Post && READS.iter().any(|r| path.ends_with(r)))
+    {
+        Repeat::Safe
+    } else {
+        Repeat::Write
     }
-    match (status, serde_json::from_str::<ErrorBody>(&text)) {
-        (400..=499, Ok(body)) if status != 401 && status != 403 => Ok(Reply::Refused(Refusal {
-            status,
-            body,
-            retry_after,
-        })),
-        _ => Err(OriginError::Unreachable(format!(
-            "{method} {url} answered {status}: {text}"
-        ))),
+}
+
+/// Call the origin of the nearest healthy region, failing over to the next (see [`super::regions`]), and
+/// say where the answer was computed.
+///
+/// # Errors
+/// See [`OriginError`].
+pub async fn call_with<T: DeserializeOwned>(
+    env: &Env,
+    cfg: &Config,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+    ask: Ask,
+) -> Result<(Reply<T>, Answered), OriginError> {
+    let token = secret(env, "ORIGIN_SERVICE_TOKEN").map_err(OriginError::Edge)?;
+    let body = body
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| OriginError::Edge(ApiError::internal(e.to_string())))?;
+    let (colo, continent) = match &cfg.edge_location {
+        Some(l) => (Some(l.clone()), None),
+        None => LOCATION.with(|l| l.borrow().clone()),
+    };
+    let order = cfg.origins.order(colo.as_deref(), continent.as_deref());
+    let repeat = repeat(&method, path);
+    let now_ms = crate::now().as_millis();
+    let plan =
+        BREAKERS.with(|b| attempts(&cfg.origins, &order, &mut b.borrow_mut(), repeat, now_ms));
+    let mut failures: Vec<String> = Vec::new();
+    for i in plan {
+        let Some(region) = cfg.origins.region(i) else {
+            continue;
+        };
+        let sent = Sent {
+            region,
+            method: &method,
+            path,
+            body: body.as_deref(),
+            token: token.expose_secret(),
+            ask,
+            timeout_ms: cfg.origins.timeout_ms,
+        };
+        match sent.once().await? {
+            Attempt::Replied(reply, answered) => {
+                BREAKERS.with(|b| b.borrow_mut().success(&region.name));
+                return Ok((reply, answered));
+            }
+            Attempt::Failed {
+                detail,
+                region_down,
+                not_applied,
+            } => {
+                if region_down {
+                    BREAKERS.with(|b| {
+                        b.borrow_mut()
+                            .failure(&region.name, crate::now().as_millis())
+                    });
+                }
+                failures.push(detail);
+                if repeat == Repeat::Write && !not_applied {
+                    break;
+                }
+            }
+        }
     }
+    Err(OriginError::Unreachable(failures.join("; ")))
+}
+
+/// One request to one region.
+struct Sent<'a> {
+    region: &'a Region,
+    method: &'a Method,
+    path: &'a str,
+    body: Option<&'a str>,
+    token: &'a str,
+    ask: Ask,
+    timeout_ms: u32,
+}
+
+enum Attempt<T> {
+    Replied(Reply<T>, Answered),
+    /// `region_down`: the region's origin itself failed (no answer, a timeout, a 5xx that is not an
+    /// origin's refusal), which counts against its breaker; `not_applied`: the request certainly changed
+    /// nothing (a write may then go to the next region).
+    Failed {
+        detail: String,
+        region_down: bool,
+        not_applied: bool,
+    },
+}
+
+impl Sent<'_> {
+    async fn once<T: DeserializeOwned>(&self) -> Result<Attempt<T>, OriginError> {
+        let (method, url) = (self.method, format!("{}{}", self.region.url, self.path));
+        let mut init = RequestInit::new();
+        init.with_method(method.clone());
+        if let Some(b) = self.body {
+            init.with_body(Some(wasm_bindgen::JsValue::from_str(b)));
+        }
+        let req = Request::new_with_init(&url, &init)?;
+        req.headers()
+            .set("authorization", &format!("Bearer {}", self.token))?;
+        if self.body.is_some() {
+            req.headers().set("content-type", "application/json")?;
+        }
+        if self.ask.region_head {
+            req.headers().set(REGION_HEAD_HEADER, "accept")?;
+        }
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = async {
+            let mut resp = Fetch::Request(req).send_with_signal(&signal).await?;
+            let text = resp.text().await?;
+            Ok::<_, worker::Error>((resp, text))
+        };
+        let timeout = Delay::from(std::time::Duration::from_millis(u64::from(self.timeout_ms)));
+        let (resp, text) = match select(std::pin::pin!(exchange), timeout).await {
+            Either::Left((Ok(done), _)) => done,
+            Either::Left((Err(e), _)) => return Ok(down(format!("{method} {url}: {e}"))),
+            Either::Right(((), _)) => {
+                controller.abort();
+                return Ok(down(format!(
+                    "{method} {url}: no answer within {} ms",
+                    self.timeout_ms
+                )));
+            }
+        };
+        let header = |name: &str| resp.headers().get(name).ok().flatten();
+        let status = resp.status_code();
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        let answered = Answered {
+            region: header(REGION_HEADER).filter(|r| valid_region(r)),
+            replica_lag_ms: header(REPLICA_LAG_HEADER).and_then(|v| v.trim().parse().ok()),
+        };
+        if status == 200 {
+            return serde_json::from_str(&text)
+                .map(|t| Attempt::Replied(Reply::Answer(t), answered))
+                .map_err(|e| OriginError::Contract(format!("{method} {url}: bad json: {e}")));
+        }
+        let parsed = serde_json::from_str::<ErrorBody>(&text);
+        match (status, parsed) {
+            (400..=499, Ok(body)) if status != 401 && status != 403 => Ok(Attempt::Replied(
+                Reply::Refused(Refusal {
+                    status,
+                    body,
+                    retry_after,
+                }),
+                answered,
+            )),
+            // The origin answered in its own words that it cannot serve this now (its primary region is
+            // out of reach, its replica too far behind): the region is up, another may serve it.
+            (503, Ok(body)) => Ok(Attempt::Failed {
+                detail: format!("{method} {url} answered 503 {}", body.error),
+                region_down: false,
+                not_applied: header(WRITE_APPLIED_HEADER).as_deref() == Some("no"),
+            }),
+            _ => Ok(down(format!(
+                "{method} {url} answered {status}: {}",
+                text.chars().take(300).collect::<String>()
+            ))),
+        }
+    }
+}
+
+/// A failure of the region's origin itself.
+fn down<T>(detail: String) -> Attempt<T> {
+    Attempt::Failed {
+        detail,
+        region_down: true,
+        not_applied: false,
+    }
+}
+
+/// A region name as origins write it (so that a header passed on is ours, not arbitrary text).
+fn valid_region(r: &str) -> bool {
+    (1..=32).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

@@ -1,5 +1,6 @@
-//! The origin as the edge calls it: one client (`client`: URL, service credential, answers sorted) and the
-//! accounts API on top of it (`accounts`).
+//! The origin as the edge calls it: one client (`client`: a region's URL, service credential, answers
+//! sorted), the choice of region and the breakers (`regions`), and the accounts API on top (`accounts`).
 
 pub mod accounts;
 pub mod client;
+pub mod regions;

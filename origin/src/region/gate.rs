@@ -13,7 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use tessera_proto::authz::Consistency;
-use tessera_proto::regions::{RegionRole, FORWARDED_HEADER, REGION_HEADER};
+use tessera_proto::regions::{
+    RegionRole, FORWARDED_HEADER, REGION_HEADER, REGION_HEAD_HEADER, REPLICA_LAG_HEADER,
+};
 use tessera_proto::Code;
 
 use super::forward::{forward, refuse};
@@ -165,12 +167,15 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
 }
 
-/// Tag an answer computed here.
+/// Tag an answer computed here: the region, and a replica's lag (so that the edge dates what it learns).
 fn here(regions: &Regions, mut response: Response) -> Response {
+    let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(regions.name()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REGION_HEADER), v);
+        headers.insert(HeaderName::from_static(REGION_HEADER), v);
+    }
+    let own = regions.snapshot().own;
+    if let (RegionRole::Replica, Some(lag)) = (own.role, own.lag_ms) {
+        headers.insert(HeaderName::from_static(REPLICA_LAG_HEADER), lag.into());
     }
     response
 }
@@ -285,6 +290,17 @@ async fn authz_read(
             } else {
                 Decision::Forward(Count::ForwardedStaleRead)
             }
+        }
+        // The edge filling its cache accepts this region's head within the lag bound (it dates it by
+        // the lag); anyone else's fully_consistent is the primary's.
+        Some(Consistency::FullyConsistent)
+            if parts
+                .headers
+                .get(REGION_HEAD_HEADER)
+                .is_some_and(|v| v == "accept")
+                && reads_here(snap, regions.settings().max_lag) =>
+        {
+            Decision::Here
         }
         Some(Consistency::FullyConsistent) => Decision::Forward(Count::ForwardedFreshRead),
         Some(Consistency::AtLeastAsFresh(z) | Consistency::AtExactSnapshot(z)) => {
