@@ -6,7 +6,7 @@ import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, run, spawnLogged } from './harness.mjs';
+import { freePort, root, run, spawnLogged } from './harness.mjs';
 
 const STANDBY_NAME = 'standby_b';
 
@@ -148,11 +148,14 @@ export async function startPgCluster({ synchronous = false } = {}) {
       psql,
       /** kill -9 the primary (its whole process group: postmaster and backends, like a machine dying). */
       killPrimary: () => primary.proc.stop('SIGKILL'),
-      /** Promote the standby and drop the synchronous standby it inherited (it has none now). */
+      /**
+       * Fail over with the operators' procedure, scripts/pg-failover: fence the old primary, let the standby
+       * apply what it received, promote it, and drop the synchronous standby it inherited (it has none now).
+       */
       async promoteStandby() {
-        await pg('pg_ctl', ['promote', '-w', '-D', standbyDir]);
-        await psql('standby', "ALTER SYSTEM SET synchronous_standby_names = ''");
-        await psql('standby', 'SELECT pg_reload_conf()');
+        await run(join(root, 'scripts', 'pg-failover'),
+          ['--data', standbyDir, '--port', String(standby.port), '--fence', primaryDir],
+          { env: { ...process.env, PG_BIN: bin } });
         await until(async () => await psql('standby', 'SHOW synchronous_standby_names') === '', 'standby reloaded');
       },
       pauseReplay: () => psql('standby', 'SELECT pg_wal_replay_pause()'),
