@@ -64,8 +64,9 @@ struct RegionArgs {
     #[arg(long, env = "TESSERA_REGION_TICK_MS", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(50..=60_000))]
     region_tick_ms: u64,
-    /// The whole budget (ms) of a request forwarded to the primary region.
-    #[arg(long, env = "TESSERA_FORWARD_TIMEOUT_MS", default_value_t = 10_000,
+    /// The whole budget (ms) of a request forwarded to the primary region. Keep it below the edge's
+    /// `timeout_ms` in ORIGINS (5000 by default), so that the edge hears whether a write was applied.
+    #[arg(long, env = "TESSERA_FORWARD_TIMEOUT_MS", default_value_t = 4_000,
           value_parser = clap::value_parser!(u64).range(100..=120_000))]
     forward_timeout_ms: u64,
 }
@@ -224,17 +225,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             state = state.with_edge_url(&edge_url);
             let settings = region.settings()?;
             let standby = store.is_standby().await.map_err(|e| e.to_string())?;
-            let watch = standby || !settings.peers.is_empty();
-            let regions = tessera_origin::region::Regions::new(settings, !standby)?;
-            if watch {
-                state = state.with_regions(regions.clone());
-                tessera_origin::region::monitor::spawn(
-                    regions,
-                    store.db().clone(),
-                    state.service_bearer(),
-                );
-            } else {
+            if let tessera_origin::store::Db::Postgres(_) = store.db() {
+                // Every PostgreSQL origin watches its region: a primary writes the heartbeat its
+                // replicas measure their lag by, whether or not it names peers.
+                if !standby {
+                    let id: [u8; 16] = tessera_origin::random_bytes().map_err(|e| e.to_string())?;
+                    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                    tessera_origin::region::heartbeat::ensure_cluster(store.db(), &hex)
+                        .await
+                        .map_err(|e| format!("cannot write the cluster's identity: {e}"))?;
+                }
+                let regions = tessera_origin::region::Regions::new(settings)?;
+                let monitor_db = store.db().side_pool(cli.database.as_deref())?;
+                let bearer = state.service_bearer();
+                let memory =
+                    tessera_origin::region::monitor::first_tick(&regions, &monitor_db, &bearer)
+                        .await;
+                tessera_origin::region::monitor::spawn(regions.clone(), monitor_db, bearer, memory);
                 state = state.with_regions(regions);
+            } else if !settings.peers.is_empty() {
+                return Err("--peers needs PostgreSQL (--database postgres://...): regions share one replicated database".to_owned());
             }
             tracing::info!(%addr, database = store.db().kind(), region = state.regions.name(), standby, "tessera-origin listening");
             axum::serve(listener, http::router(state))

@@ -42,6 +42,27 @@ impl Db {
         }
     }
 
+    /// A small pool of its own on the same database, for background work (the region monitor), so that a
+    /// busy request pool never makes the origin look dead to itself. SQLite: this pool.
+    ///
+    /// # Errors
+    /// `url` is not a PostgreSQL URL while this is PostgreSQL.
+    pub fn side_pool(&self, url: Option<&str>) -> Result<Self, String> {
+        match (self, url) {
+            (Self::Postgres(_), Some(url)) => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| format!("--database is not a valid PostgreSQL URL: {e}"))?;
+                Ok(Self::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(std::time::Duration::from_secs(2))
+                        .connect_lazy_with(opts),
+                ))
+            }
+            _ => Ok(self.clone()),
+        }
+    }
+
     fn migrations(&self) -> &'static [&'static str] {
         match self {
             Self::Sqlite(_) => SQLITE_MIGRATIONS,
@@ -233,11 +254,12 @@ const SAML_TABLES: &str = "CREATE TABLE saml_connections (
     );
     CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";
 
-/// Regions (`crate::region`): the heartbeat the primary's origins write every tick, whose replayed age is a
-/// replica's lag. One row.
+/// Regions (`crate::region::heartbeat`): the heartbeat the primary's origins write every tick, whose
+/// replayed age is a replica's lag, and the cluster's identity. One row each.
 const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
         id BIGINT PRIMARY KEY NOT NULL, region TEXT NOT NULL, timeline BIGINT NOT NULL, at_ms BIGINT NOT NULL
-    );";
+    );
+    CREATE TABLE region_cluster (id BIGINT PRIMARY KEY NOT NULL, cluster TEXT NOT NULL);";
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
 const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (

@@ -6,7 +6,7 @@ import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, root, run, spawnLogged } from './harness.mjs';
+import { freePort, randomToken, root, run, spawnLogged, startOrigin } from './harness.mjs';
 
 const STANDBY_NAME = 'standby_b';
 
@@ -262,4 +262,60 @@ export async function startDelayProxy({ target }) {
       if (server.listening) await new Promise((r) => server.close(r));
     },
   };
+}
+
+/**
+ * Two regions' origins on `cluster`: `a` on the primary, `b` on the standby, `b` reaching `a` through a delay
+ * proxy (`toA`: the cross-region hop). `tick`, `maxLag` (ms) go to both origins' flags; `ports` ({a, b})
+ * pins their ports (scripts/dev), else free ones. Resolves once `b` follows `a` within its lag bound.
+ * `at.a`/`at.b` call an origin with the service credential and say where the answer was computed.
+ */
+export async function startTwoRegions(cluster, { tick = 100, maxLag = 1500, replayWait = 300, forwardTimeout = 1500, ports = {}, serviceToken = randomToken() } = {}) {
+  const portB = ports.b ?? await freePort();
+  const common = ['--region-tick-ms', String(tick), '--max-lag-ms', String(maxLag), '--replay-wait-ms', String(replayWait), '--forward-timeout-ms', String(forwardTimeout)];
+  const a = await startOrigin({ serviceToken, port: ports.a, database: cluster.primary.url, args: ['--region', 'a', '--peers', `b=http://127.0.0.1:${portB}`, ...common] });
+  const toA = await startDelayProxy({ target: { host: '127.0.0.1', port: a.port } });
+  let b;
+  try {
+    b = await startOrigin({ serviceToken, port: portB, database: cluster.standby.url, args: ['--region', 'b', '--peers', `a=${toA.url}`, ...common] });
+  } catch (e) {
+    await toA.stop();
+    await a.stop();
+    throw e;
+  }
+  const call = (origin) => async (method, path, body, headers = {}) => {
+    const r = await fetch(`${origin.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${serviceToken}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: r.status, body: json, region: r.headers.get('tessera-region'), via: r.headers.get('tessera-via'), applied: r.headers.get('tessera-write-applied') };
+  };
+  const regions = { a, b, toA, serviceToken, at: { a: call(a), b: call(b) } };
+  regions.status = async (name, tenant) => (await regions.at[name]('GET', `/v1/regions${tenant ? `?tenant=${tenant}` : ''}`)).body;
+  regions.waitFor = async (name, pred, what, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      last = await regions.status(name).catch((e) => e.message);
+      if (typeof last === 'object' && pred(last)) return last;
+      await new Promise((r) => setTimeout(r, tick));
+    }
+    throw new Error(`${what}: not within ${timeoutMs} ms; last /v1/regions of ${name}: ${JSON.stringify(last)}`);
+  };
+  regions.stop = async () => {
+    await b.stop();
+    await toA.stop();
+    await a.stop();
+  };
+  try {
+    await regions.waitFor('b', (s) => s.primary_region === 'a' && s.lag_ms !== null && s.lag_ms < maxLag, 'b follows a');
+  } catch (e) {
+    await regions.stop();
+    throw e;
+  }
+  return regions;
 }

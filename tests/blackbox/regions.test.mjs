@@ -5,8 +5,8 @@
 // no acknowledged write.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, getToken, randomToken, startEdge, startOrigin } from './harness.mjs';
-import { startDelayProxy, startPgCluster } from './regions.mjs';
+import { getToken, startEdge } from './harness.mjs';
+import { startPgCluster, startTwoRegions } from './regions.mjs';
 
 const SCHEMA = `definition user {}
 definition doc {
@@ -17,46 +17,7 @@ definition doc {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = 100;
 const MAX_LAG = 1500;
-
-/** Region `a` on `cluster.primary`, region `b` on `cluster.standby`, `b` → `a` through a delay proxy. */
-async function startRegions(cluster, extra = []) {
-  const serviceToken = randomToken();
-  const portB = await freePort();
-  const common = ['--region-tick-ms', String(TICK), '--max-lag-ms', String(MAX_LAG), '--replay-wait-ms', '300', '--forward-timeout-ms', '1500', ...extra];
-  const a = await startOrigin({ serviceToken, database: cluster.primary.url, args: ['--region', 'a', '--peers', `b=http://127.0.0.1:${portB}`, ...common] });
-  const toA = await startDelayProxy({ target: { host: '127.0.0.1', port: a.port } });
-  const b = await startOrigin({ serviceToken, port: portB, database: cluster.standby.url, args: ['--region', 'b', '--peers', `a=${toA.url}`, ...common] });
-  const call = (origin) => async (method, path, body, headers = {}) => {
-    const r = await fetch(`${origin.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${serviceToken}`, 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let json;
-    try { json = JSON.parse(text); } catch { json = text; }
-    return { status: r.status, body: json, region: r.headers.get('tessera-region'), via: r.headers.get('tessera-via'), applied: r.headers.get('tessera-write-applied') };
-  };
-  const regions = { a, b, toA, serviceToken, at: { a: call(a), b: call(b) } };
-  regions.status = async (name, tenant) => (await regions.at[name]('GET', `/v1/regions${tenant ? `?tenant=${tenant}` : ''}`)).body;
-  regions.waitFor = async (name, pred, what, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let last;
-    while (Date.now() < deadline) {
-      last = await regions.status(name);
-      if (pred(last)) return last;
-      await sleep(TICK);
-    }
-    throw new Error(`${what}: not within ${timeoutMs} ms; last /v1/regions of ${name}: ${JSON.stringify(last)}`);
-  };
-  await regions.waitFor('b', (s) => s.primary_region === 'a' && s.lag_ms !== null && s.lag_ms < MAX_LAG, 'b follows a');
-  regions.stop = async () => {
-    await b.stop();
-    await toA.stop();
-    await a.stop();
-  };
-  return regions;
-}
+const startRegions = (cluster) => startTwoRegions(cluster, { tick: TICK, maxLag: MAX_LAG });
 
 const write = (rel, operation = 'touch') => ({ updates: [{ operation, relationship: rel }] });
 const check = (subject, consistency) => ({ resource: 'doc:plan', permission: 'view', subject, ...(consistency ? { consistency } : {}) });
@@ -86,6 +47,13 @@ describe('two regions on a streaming replica', () => {
     assert.deepEqual(b.peers.map((p) => [p.region, p.status?.role]), [['a', 'primary']]);
     const unauthenticated = await fetch(`${r.b.url}/v1/regions`);
     assert.equal(unauthenticated.status, 401);
+    const metrics = await fetch(`${r.b.url}/metrics`, { headers: { authorization: `Bearer ${r.serviceToken}` } });
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^tessera_region_role\{region="b",role="replica"\} 1$/m);
+    assert.match(text, /^tessera_region_lag_milliseconds\{region="b"\} \d+$/m);
+    assert.match(text, /^tessera_region_requests_total\{region="b",outcome="answered_here"\} \d+$/m);
+    assert.equal((await fetch(`${r.b.url}/metrics`)).status, 401);
   });
 
   it('a write in region b lands on the primary, and b reads its own write through the zookie', async () => {
@@ -126,8 +94,20 @@ describe('two regions on a streaming replica', () => {
     assert.equal((await r.status('a')).counters.answered_here, before, 'region a answered nothing');
     const afterB = (await r.status('b')).counters;
     assert.equal(afterB.answered_here - beforeB.answered_here, 23);
-    assert.equal(afterB.forwarded_writes + afterB.forwarded_fresh_reads + afterB.forwarded_stale_reads,
-      beforeB.forwarded_writes + beforeB.forwarded_fresh_reads + beforeB.forwarded_stale_reads);
+    assert.equal(afterB.forwarded_to_primary + afterB.forwarded_fresh_reads + afterB.forwarded_stale_reads,
+      beforeB.forwarded_to_primary + beforeB.forwarded_fresh_reads + beforeB.forwarded_stale_reads);
+  });
+
+  it('a replica makes nobody without the service credential wait or forward', async () => {
+    const before = (await r.status('b')).counters;
+    for (const [method, path] of [['POST', '/v1/tenants/acme/relationships/write'], ['POST', '/v1/tenants/acme/check'], ['GET', '/internal/v1/tenants/acme/sessions/x']]) {
+      const res = await fetch(`${r.b.url}${path}`, { method, headers: { authorization: 'Bearer not-the-token', 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify(check('user:ann', 'fully_consistent')) : undefined });
+      assert.equal(res.status, 401, path);
+      assert.equal((await res.json()).error, 'unauthorized');
+    }
+    const after = (await r.status('b')).counters;
+    assert.equal(after.forwarded_to_primary, before.forwarded_to_primary);
+    assert.equal(after.forwarded_fresh_reads, before.forwarded_fresh_reads);
   });
 
   it('fully_consistent is computed in the primary region, and says so', async () => {

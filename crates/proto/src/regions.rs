@@ -15,7 +15,8 @@ pub const VIA_HEADER: &str = "tessera-via";
 /// (`503 primary_unavailable`, e.g. when it stopped being the primary meanwhile), never forwards it again.
 pub const FORWARDED_HEADER: &str = "tessera-forwarded-by";
 /// On an answer computed at a replica: how far its replay was behind the primary (ms), so that the edge
-/// dates the revision it learns.
+/// dates the revision it learns; `unknown` when the replica cannot tell (the edge then learns no head
+/// from the answer).
 pub const REPLICA_LAG_HEADER: &str = "tessera-replica-lag-ms";
 /// Sent by the edge with a `fully_consistent` read for its own cache (`accept`): the head of this region's
 /// replica will do, within its lag bound (the answer then carries [`REPLICA_LAG_HEADER`]).
@@ -49,6 +50,10 @@ pub struct RegionStatus {
     /// How far a replica's replay is behind the primary, in milliseconds (the age of the newest
     /// heartbeat it replayed); 0 for a primary, `None` when not known (no heartbeat replayed yet).
     pub lag_ms: Option<u64>,
+    /// The database cluster's identity (a primary and its replicas share it): a peer on another cluster
+    /// is not followed.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// A peer as this origin last saw it.
@@ -72,7 +77,8 @@ pub struct TenantHead {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionCounters {
     pub answered_here: u64,
-    pub forwarded_writes: u64,
+    /// Writes, and the reads that must see the latest write (sessions, users, SCIM, administration).
+    pub forwarded_to_primary: u64,
     /// Reads whose consistency asked for a revision the replica had not replayed within the wait.
     pub forwarded_fresh_reads: u64,
     /// Reads forwarded because the replica was past its lag bound (or its database unreachable).

@@ -61,11 +61,16 @@ pub(crate) async fn answer(
         revision: answer.revision,
         schema_revision: answer.schema_revision,
         // A replica's head was the primary's head its lag ago.
-        confirmed_at: dated(asked_at, answered.replica_lag_ms),
+        confirmed_at: dated(asked_at, answered.lag),
     };
-    if at_head {
+    // A replica that cannot say how far behind it is does not teach the edge a head.
+    if at_head && answered.lag != origin_client::Lag::Unknown {
         heads::learn(tenant, head);
     }
+    let staleness_ms = match answered.lag {
+        origin_client::Lag::Ms(lag) => lag,
+        origin_client::Lag::None | origin_client::Lag::Unknown => 0,
+    };
     let zookie: Rc<str> = Rc::from(answer.zookie.as_str());
     let results: Vec<Result<Decision, ItemError>> = answer
         .results
@@ -96,19 +101,10 @@ pub(crate) async fn answer(
         zookie: answer.zookie,
         revision: answer.revision,
         source: Source::Origin,
-        stale: false,
-        staleness_ms: 0,
+        stale: answered.lag == origin_client::Lag::Unknown,
+        staleness_ms,
         region: answered.region,
     })
-}
-
-/// When a head read at `asked_at` was the primary's head: then, or a replica's lag before.
-pub(crate) fn dated(
-    asked_at: tessera_proto::UnixTime,
-    replica_lag_ms: Option<u64>,
-) -> tessera_proto::UnixTime {
-    let lag = i64::try_from(replica_lag_ms.unwrap_or(0)).unwrap_or(i64::MAX);
-    tessera_proto::UnixTime::from_millis(asked_at.as_millis().saturating_sub(lag))
 }
 
 async fn post(
@@ -138,4 +134,17 @@ async fn post(
         )),
         Err(e) => Err(e.into_api(Code::ConsistencyUnavailable, "")),
     }
+}
+
+/// When a head read at `asked_at` was the primary's head: then, or a replica's lag before (never later
+/// than `asked_at`, whatever an origin says).
+pub(crate) fn dated(
+    asked_at: tessera_proto::UnixTime,
+    lag: origin_client::Lag,
+) -> tessera_proto::UnixTime {
+    let lag = match lag {
+        origin_client::Lag::Ms(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+        origin_client::Lag::None | origin_client::Lag::Unknown => 0,
+    };
+    tessera_proto::UnixTime::from_millis(asked_at.as_millis().saturating_sub(lag))
 }

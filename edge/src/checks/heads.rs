@@ -9,9 +9,11 @@
 //!   carries the revision it was computed at, which was the head when the edge asked;
 //! - the **tenant head object**, one Durable Object per tenant, polls the origin's `GET head` at most once
 //!   per `CHECK_HEAD_REFRESH_MS` however many isolates ask, so the origin sees one poll per tenant per
-//!   interval. With several regions it asks its nearest healthy origin, keeps the head each region last
-//!   reported (a replica's head dated back by its lag: it was the primary's head that long ago), and
-//!   answers with the freshest. Isolates ask it in the background once their head is older than that interval, and
+//!   interval. With several regions it asks the first healthy origin in the `default` order (a Durable
+//!   Object is not told its location; `EDGE_LOCATION` sets it), accepting a replica's head dated back by
+//!   its lag (it was the primary's head that long ago), and keeps the head each region last reported, for
+//!   diagnostics. It coalesces on when it last polled, not on the head's date, so a lagging replica does
+//!   not turn every request into a poll. Isolates ask it in the background once their head is older than that interval, and
 //!   synchronously only when it is older than the staleness bound.
 //!
 //! When the origin cannot be reached the object keeps its last head (with its old confirmation time) and
@@ -193,6 +195,8 @@ pub struct TenantHeadObject {
     last: RefCell<HeadKnowledge>,
     /// Region → the head it last reported.
     by_region: RefCell<BTreeMap<String, Head>>,
+    /// When it last asked the origin successfully.
+    polled_at: std::cell::Cell<Option<UnixTime>>,
 }
 
 impl TenantHeadObject {
@@ -218,8 +222,13 @@ impl TenantHeadObject {
             schema_revision: head.schema_revision,
             // The origin read its head after this moment, so the head was at least this fresh then (a
             // replica's: its lag before).
-            confirmed_at: crate::checks::from_origin::dated(asked_at, answered.replica_lag_ms),
+            confirmed_at: crate::checks::from_origin::dated(asked_at, answered.lag),
         };
+        if answered.lag == origin_client::Lag::Unknown {
+            return Err(format!(
+                "GET {path}: the replica that answered cannot say how far behind it is"
+            ));
+        }
         if let Some(region) = answered.region {
             self.by_region.borrow_mut().insert(region, head);
         }
@@ -238,7 +247,16 @@ impl TenantHeadObject {
         let max_age_ms: u64 = query("max_age_ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000);
-        let current = self.last.borrow().confirmed_within(max_age_ms, now());
+        let now = now();
+        let polled_recently = self
+            .polled_at
+            .get()
+            .is_some_and(|t| now.millis_since(t) <= max_age_ms);
+        let current = if polled_recently {
+            self.last.borrow().head()
+        } else {
+            self.last.borrow().confirmed_within(max_age_ms, now)
+        };
         if let Some(h) = current {
             return Ok(Response::from_json(&ObjectReply {
                 head: Some(h),
@@ -248,6 +266,7 @@ impl TenantHeadObject {
         }
         let reply = match self.poll_origin(&tenant).await {
             Ok(seen) => {
+                self.polled_at.set(Some(now));
                 let mut last = self.last.borrow_mut();
                 last.learn(seen);
                 ObjectReply {
@@ -272,6 +291,7 @@ impl DurableObject for TenantHeadObject {
             env,
             last: RefCell::new(HeadKnowledge::default()),
             by_region: RefCell::new(BTreeMap::new()),
+            polled_at: std::cell::Cell::new(None),
         }
     }
 

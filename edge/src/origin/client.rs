@@ -25,7 +25,7 @@ use tessera_proto::Code;
 use tessera_proto::ErrorBody;
 use worker::{AbortController, Delay, Env, Fetch, Method, Request, RequestInit};
 
-use super::regions::{attempts, Breakers, Region, Repeat};
+use super::regions::{Breakers, Plan, Region, Repeat};
 use crate::config::{secret, Config};
 use crate::error::ApiError;
 
@@ -54,8 +54,28 @@ pub fn note_location(cf: Option<&worker::Cf>) {
 pub struct Answered {
     /// The region whose origin computed it (`Tessera-Region`), when the origin said.
     pub region: Option<String>,
-    /// How far that region's replica was behind the primary (ms); `None` from a primary.
-    pub replica_lag_ms: Option<u64>,
+    pub lag: Lag,
+}
+
+/// How far behind the primary the database that computed an answer was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lag {
+    /// Computed by the primary (no `Tessera-Replica-Lag-Ms`).
+    #[default]
+    None,
+    /// By a replica this many milliseconds behind.
+    Ms(u64),
+    /// By a replica that could not tell: what it says is not a head to learn.
+    Unknown,
+}
+
+impl Lag {
+    fn from_header(v: Option<&str>) -> Self {
+        match v.map(str::trim) {
+            None => Self::None,
+            Some(v) => v.parse().map_or(Self::Unknown, Self::Ms),
+        }
+    }
 }
 
 /// How to ask.
@@ -166,13 +186,14 @@ pub async fn call_with<T: DeserializeOwned>(
     };
     let order = cfg.origins.order(colo.as_deref(), continent.as_deref());
     let repeat = repeat(&method, path);
-    let now_ms = crate::now().as_millis();
-    let plan =
-        BREAKERS.with(|b| attempts(&cfg.origins, &order, &mut b.borrow_mut(), repeat, now_ms));
+    let mut plan = Plan::new(&cfg.origins, order, repeat);
     let mut failures: Vec<String> = Vec::new();
-    for i in plan {
-        let Some(region) = cfg.origins.region(i) else {
-            continue;
+    loop {
+        // Each region is admitted by its breaker only when its turn comes.
+        let next = BREAKERS
+            .with(|b| plan.next(&cfg.origins, &mut b.borrow_mut(), crate::now().as_millis()));
+        let Some(region) = next.and_then(|i| cfg.origins.region(i)) else {
+            break;
         };
         let sent = Sent {
             region,
@@ -183,27 +204,39 @@ pub async fn call_with<T: DeserializeOwned>(
             ask,
             timeout_ms: cfg.origins.timeout_ms,
         };
-        match sent.once().await? {
-            Attempt::Replied(reply, answered) => {
+        match sent.once().await {
+            Ok(Attempt::Replied(reply, answered)) => {
                 BREAKERS.with(|b| b.borrow_mut().success(&region.name));
                 return Ok((reply, answered));
             }
-            Attempt::Failed {
+            Ok(Attempt::Failed {
                 detail,
                 region_down,
-                not_applied,
-            } => {
-                if region_down {
-                    BREAKERS.with(|b| {
-                        b.borrow_mut()
-                            .failure(&region.name, crate::now().as_millis())
-                    });
-                }
+                elsewhere,
+            }) => {
+                BREAKERS.with(|b| {
+                    let mut b = b.borrow_mut();
+                    if region_down {
+                        b.failure(&region.name, crate::now().as_millis());
+                    } else {
+                        b.success(&region.name);
+                    }
+                });
                 failures.push(detail);
-                if repeat == Repeat::Write && !not_applied {
+                let again = match repeat {
+                    Repeat::Safe => elsewhere != Elsewhere::No,
+                    Repeat::Write => elsewhere == Elsewhere::NotApplied,
+                };
+                if !again {
                     break;
                 }
             }
+            // The origin answered, in words the contract does not name: it is up.
+            Err(e @ OriginError::Contract(_)) => {
+                BREAKERS.with(|b| b.borrow_mut().success(&region.name));
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         }
     }
     Err(OriginError::Unreachable(failures.join("; ")))
@@ -222,14 +255,24 @@ struct Sent<'a> {
 
 enum Attempt<T> {
     Replied(Reply<T>, Answered),
-    /// `region_down`: the region's origin itself failed (no answer, a timeout, a 5xx that is not an
-    /// origin's refusal), which counts against its breaker; `not_applied`: the request certainly changed
-    /// nothing (a write may then go to the next region).
+    /// `region_down`: the region's origin itself did not answer (a transport error, a timeout, a gateway's
+    /// 502/503/504), which counts against its breaker; `elsewhere`: whether another region may be asked.
     Failed {
         detail: String,
         region_down: bool,
-        not_applied: bool,
+        elsewhere: Elsewhere,
     },
+}
+
+/// Whether a failed request may go to another region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Elsewhere {
+    /// No: the origin answered with an error another would give too (its own `500`).
+    No,
+    /// A read may (the region could not serve it); a write may not (it may have been applied).
+    ReadsOnly,
+    /// Yes, also a write: it certainly was not applied.
+    NotApplied,
 }
 
 impl Sent<'_> {
@@ -273,7 +316,7 @@ impl Sent<'_> {
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
         let answered = Answered {
             region: header(REGION_HEADER).filter(|r| valid_region(r)),
-            replica_lag_ms: header(REPLICA_LAG_HEADER).and_then(|v| v.trim().parse().ok()),
+            lag: Lag::from_header(header(REPLICA_LAG_HEADER).as_deref()),
         };
         if status == 200 {
             return serde_json::from_str(&text)
@@ -295,7 +338,17 @@ impl Sent<'_> {
             (503, Ok(body)) => Ok(Attempt::Failed {
                 detail: format!("{method} {url} answered 503 {}", body.error),
                 region_down: false,
-                not_applied: header(WRITE_APPLIED_HEADER).as_deref() == Some("no"),
+                elsewhere: if header(WRITE_APPLIED_HEADER).as_deref() == Some("no") {
+                    Elsewhere::NotApplied
+                } else {
+                    Elsewhere::ReadsOnly
+                },
+            }),
+            // The origin's own error (a JSON body): another region would most likely answer the same.
+            (_, Ok(body)) if status != 502 && status != 504 => Ok(Attempt::Failed {
+                detail: format!("{method} {url} answered {status} {}", body.error),
+                region_down: false,
+                elsewhere: Elsewhere::No,
             }),
             _ => Ok(down(format!(
                 "{method} {url} answered {status}: {}",
@@ -310,7 +363,7 @@ fn down<T>(detail: String) -> Attempt<T> {
     Attempt::Failed {
         detail,
         region_down: true,
-        not_applied: false,
+        elsewhere: Elsewhere::ReadsOnly,
     }
 }
 

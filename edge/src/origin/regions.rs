@@ -162,74 +162,108 @@ pub enum Repeat {
 /// Per-region circuit breakers of one isolate.
 #[derive(Clone, Debug, Default)]
 pub struct Breakers {
-    /// Region name → (failures in a row, open until (ms), a half-open trial is out).
     state: BTreeMap<String, Breaker>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Breaker {
+    /// Failures in a row.
     failures: u32,
+    /// Skipped until then (ms), once open.
     open_until: i64,
-    trial_out: bool,
+    /// When the one half-open trial went out; a trial whose outcome never came back (the request was
+    /// abandoned) expires after [`OPEN_FOR_MS`].
+    trial_since: Option<i64>,
 }
 
 impl Breakers {
-    /// Whether `region` may be asked now. An open breaker past its time lets one trial through.
+    /// Whether `region` may be asked now; call it only right before asking. An open breaker past its time
+    /// lets one trial through.
     pub fn admit(&mut self, region: &str, now_ms: i64) -> bool {
         let b = self.state.entry(region.to_owned()).or_default();
         if b.failures < TRIP_AFTER {
             return true;
         }
-        if now_ms < b.open_until || b.trial_out {
+        if now_ms < b.open_until {
             return false;
         }
-        b.trial_out = true;
+        if b.trial_since
+            .is_some_and(|t| now_ms < t.saturating_add(OPEN_FOR_MS))
+        {
+            return false;
+        }
+        b.trial_since = Some(now_ms);
         true
     }
 
+    /// The region answered (in any words): it is up.
     pub fn success(&mut self, region: &str) {
         self.state.insert(region.to_owned(), Breaker::default());
     }
 
+    /// The region's origin did not answer (a transport error, a timeout, a gateway's 5xx).
     pub fn failure(&mut self, region: &str, now_ms: i64) {
         let b = self.state.entry(region.to_owned()).or_default();
         b.failures = b.failures.saturating_add(1);
-        b.trial_out = false;
+        b.trial_since = None;
         if b.failures >= TRIP_AFTER {
             b.open_until = now_ms.saturating_add(OPEN_FOR_MS);
         }
     }
 }
 
-/// The regions to try for one request, in order: those whose breaker admits them (at most
-/// [`MAX_ATTEMPTS`] for a read, one for a write), then, if every breaker is open, the preferred region
-/// anyway (better to try than to refuse outright).
-pub fn attempts(
-    origins: &Origins,
-    order: &[usize],
-    breakers: &mut Breakers,
-    repeat: Repeat,
-    now_ms: i64,
-) -> Vec<usize> {
-    let limit = match repeat {
-        Repeat::Safe => MAX_ATTEMPTS,
-        Repeat::Write => origins.count(),
-    };
-    let mut out: Vec<usize> = Vec::new();
-    for &i in order {
-        if out.len() >= limit {
-            break;
+/// The regions one request may be sent to, yielded one at a time as the previous one fails, each
+/// admitted by its breaker only when its turn comes: at most [`MAX_ATTEMPTS`] for a read, every region
+/// for a write (which the caller stops after the first failure that may have applied it). When no
+/// breaker admits any region, the preferred one is tried anyway (better to try than to refuse outright).
+pub struct Plan {
+    order: Vec<usize>,
+    next: usize,
+    sent: usize,
+    limit: usize,
+}
+
+impl Plan {
+    #[must_use]
+    pub fn new(origins: &Origins, order: Vec<usize>, repeat: Repeat) -> Self {
+        let limit = match repeat {
+            Repeat::Safe => MAX_ATTEMPTS,
+            Repeat::Write => origins.count(),
+        };
+        Self {
+            order,
+            next: 0,
+            sent: 0,
+            limit,
         }
-        if let Some(r) = origins.region(i) {
-            if breakers.admit(&r.name, now_ms) {
-                out.push(i);
+    }
+
+    /// The next region to send to, if any.
+    pub fn next(
+        &mut self,
+        origins: &Origins,
+        breakers: &mut Breakers,
+        now_ms: i64,
+    ) -> Option<usize> {
+        while self.sent < self.limit {
+            let Some(&i) = self.order.get(self.next) else {
+                break;
+            };
+            self.next += 1;
+            let Some(region) = origins.region(i) else {
+                continue;
+            };
+            if breakers.admit(&region.name, now_ms) {
+                self.sent += 1;
+                return Some(i);
             }
         }
+        if self.sent == 0 {
+            self.sent = 1;
+            return self.order.first().copied();
+        }
+        None
     }
-    if out.is_empty() {
-        out.extend(order.first());
-    }
-    out
 }
 
 #[cfg(test)]
@@ -283,39 +317,65 @@ mod tests {
         assert!(!b.admit("a", 1));
         assert!(b.admit("a", OPEN_FOR_MS), "one trial when the time is up");
         assert!(!b.admit("a", OPEN_FOR_MS), "only one");
-        b.failure("a", OPEN_FOR_MS);
-        assert!(!b.admit("a", OPEN_FOR_MS + 1), "a failed trial reopens it");
-        assert!(b.admit("a", 2 * OPEN_FOR_MS + 1));
+        assert!(
+            b.admit("a", 2 * OPEN_FOR_MS),
+            "a trial that never reported back expires"
+        );
+        b.failure("a", 2 * OPEN_FOR_MS);
+        assert!(
+            !b.admit("a", 2 * OPEN_FOR_MS + 1),
+            "a failed trial reopens it"
+        );
+        assert!(b.admit("a", 3 * OPEN_FOR_MS + 1));
         b.success("a");
-        assert!(b.admit("a", 2 * OPEN_FOR_MS + 1));
+        assert!(b.admit("a", 3 * OPEN_FOR_MS + 1));
+    }
+
+    fn all(plan: &mut Plan, o: &Origins, b: &mut Breakers, now: i64) -> Vec<usize> {
+        std::iter::from_fn(|| plan.next(o, b, now)).collect()
     }
 
     #[test]
-    fn reads_try_up_to_three_admitted_regions_writes_one_region_at_a_time() {
+    fn reads_try_up_to_three_admitted_regions_writes_every_region_in_turn() {
         let o = Origins::parse(
             r#"{"regions": {"a": "http://a", "b": "http://b", "c": "http://c", "d": "http://d"}}"#,
         )
         .unwrap();
         let order = o.order(None, None);
         let mut b = Breakers::default();
-        assert_eq!(attempts(&o, &order, &mut b, Repeat::Safe, 0), vec![0, 1, 2]);
+        let mut plan = Plan::new(&o, order.clone(), Repeat::Safe);
+        assert_eq!(all(&mut plan, &o, &mut b, 0), vec![0, 1, 2]);
         for _ in 0..TRIP_AFTER {
             b.failure("a", 0);
         }
-        assert_eq!(attempts(&o, &order, &mut b, Repeat::Safe, 1), vec![1, 2, 3]);
-        assert_eq!(
-            attempts(&o, &order, &mut b, Repeat::Write, 1),
-            vec![1, 2, 3]
-        );
+        let mut plan = Plan::new(&o, order.clone(), Repeat::Safe);
+        assert_eq!(all(&mut plan, &o, &mut b, 1), vec![1, 2, 3]);
+        let mut plan = Plan::new(&o, order.clone(), Repeat::Write);
+        assert_eq!(all(&mut plan, &o, &mut b, 1), vec![1, 2, 3]);
         for r in ["b", "c", "d"] {
             for _ in 0..TRIP_AFTER {
                 b.failure(r, 0);
             }
         }
+        let mut plan = Plan::new(&o, order.clone(), Repeat::Safe);
         assert_eq!(
-            attempts(&o, &order, &mut b, Repeat::Safe, 1),
+            all(&mut plan, &o, &mut b, 1),
             vec![0],
             "all open: the preferred one anyway"
         );
+    }
+
+    #[test]
+    fn a_region_the_request_never_reached_is_not_left_half_open() {
+        let o = Origins::parse(r#"{"regions": {"a": "http://a", "b": "http://b"}}"#).unwrap();
+        let mut b = Breakers::default();
+        for _ in 0..TRIP_AFTER {
+            b.failure("b", 0);
+        }
+        // The first region answers: b's trial is never taken, so b is still admitted later.
+        let mut plan = Plan::new(&o, o.order(None, None), Repeat::Safe);
+        assert_eq!(plan.next(&o, &mut b, OPEN_FOR_MS), Some(0));
+        b.success("a");
+        assert!(b.admit("b", OPEN_FOR_MS + 1));
     }
 }

@@ -58,17 +58,28 @@ pub async fn forward(regions: &Regions, peer: &Peer, parts: &Parts, body: Bytes)
         .body(body)
         .send()
         .await;
-    let answer = match sent {
+    let mut answer = match sent {
         Ok(a) => a,
-        Err(e) => return unreachable(peer, e.is_connect(), &e.to_string()),
+        Err(e) => {
+            let never_sent = e.is_connect();
+            return unreachable(peer, never_sent, &e.without_url().to_string());
+        }
     };
     let status = answer.status();
     let mut out_headers = HeaderMap::new();
     copy_headers(answer.headers(), &mut out_headers);
-    let bytes = match answer.bytes().await {
-        Ok(b) => b,
-        Err(e) => return unreachable(peer, false, &e.to_string()),
-    };
+    // The answer whole, within a bound (a peer is trusted, a broken one must not exhaust memory).
+    let mut bytes = Vec::new();
+    loop {
+        match answer.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() <= MAX_ANSWER_BYTES => {
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Some(_)) => return unreachable(peer, false, "an answer over the size bound"),
+            Ok(None) => break,
+            Err(e) => return unreachable(peer, false, &e.without_url().to_string()),
+        }
+    }
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     *response.headers_mut() = out_headers;
@@ -80,9 +91,13 @@ pub async fn forward(regions: &Regions, peer: &Peer, parts: &Parts, body: Bytes)
     response
 }
 
+/// The largest answer taken from a peer (a lookup of many resources is the largest the origin sends).
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
 /// The primary region could not be asked: `503 primary_unavailable`, saying whether a write may have been
 /// applied there.
 fn unreachable(peer: &Peer, never_sent: bool, detail: &str) -> Response {
+    // `detail` never holds the URL (and so no caller's query): reqwest's error without it.
     tracing::warn!(peer = peer.name.as_str(), detail = %detail.escape_debug(), never_sent, "forward to the primary region failed");
     refuse(
         Code::PrimaryUnavailable,

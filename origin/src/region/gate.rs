@@ -21,7 +21,7 @@ use tessera_proto::Code;
 use super::forward::{forward, refuse};
 use super::{Count, PrimaryTarget, Regions, Snapshot};
 use crate::error::HttpError;
-use crate::http::extract::{ServiceTenant, MAX_BODY_BYTES};
+use crate::http::extract::{Service, ServiceTenant, MAX_BODY_BYTES};
 use crate::AppState;
 
 /// What a route does, for the gate.
@@ -34,15 +34,19 @@ pub enum Kind {
     /// An authorization read with a `consistency` in its body: answered here at a revision the replica
     /// has replayed, when that satisfies the request.
     AuthzRead,
-    /// Writes (or may write): answered by the primary region.
-    Write,
+    /// Writes (or may write), and reads that must see the latest write: answered by the primary region.
+    Primary,
 }
 
-/// The routes that are not writes. `/scim/v2/{tenant}/...` reads are every `GET` under it.
+/// The routes a replica may answer. Not here, so answered by the primary: every write, and the reads that
+/// must see the latest write — a session's liveness and a user's state (a logout or a deprovisioning
+/// takes effect at once), SCIM (an identity provider reads what it just wrote, by ETag and filter), and
+/// the administration reads (a schema or connection just written).
 const READS: &[(&str, &str, Kind)] = &[
     ("GET", "/healthz", Kind::Here),
     ("GET", "/v1/regions", Kind::Here),
     ("GET", "/internal/v1/region", Kind::Here),
+    ("GET", "/metrics", Kind::Here),
     ("POST", "/v1/tenants/{tenant}/check", Kind::AuthzRead),
     ("POST", "/v1/tenants/{tenant}/check/bulk", Kind::AuthzRead),
     ("POST", "/v1/tenants/{tenant}/expand", Kind::AuthzRead),
@@ -61,16 +65,9 @@ const READS: &[(&str, &str, Kind)] = &[
         "/v1/tenants/{tenant}/relationships/read",
         Kind::AuthzRead,
     ),
-    ("GET", "/v1/tenants/{tenant}/schema", Kind::Read),
     ("GET", "/v1/tenants/{tenant}/head", Kind::Read),
     ("GET", "/v1/tenants/{tenant}/watch", Kind::Read),
     ("GET", "/v1/tenants/{tenant}/token-roles", Kind::Read),
-    ("GET", "/v1/tenants/{tenant}/saml/connections", Kind::Read),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/saml/connections/{connection}",
-        Kind::Read,
-    ),
     ("GET", "/internal/v1/clients/{client_id}", Kind::Read),
     ("GET", "/internal/v1/saml/domains/{domain}", Kind::Read),
     (
@@ -80,17 +77,7 @@ const READS: &[(&str, &str, Kind)] = &[
     ),
     (
         "GET",
-        "/internal/v1/tenants/{tenant}/users/{user_id}",
-        Kind::Read,
-    ),
-    (
-        "GET",
         "/internal/v1/tenants/{tenant}/passkeys/{credential_id}",
-        Kind::Read,
-    ),
-    (
-        "GET",
-        "/internal/v1/tenants/{tenant}/sessions/{sid}",
         Kind::Read,
     ),
     ("GET", "/saml/{tenant}/{connection}/metadata", Kind::Read),
@@ -99,63 +86,89 @@ const READS: &[(&str, &str, Kind)] = &[
 /// The kind of the route `path` (the matched template, e.g. `/v1/tenants/{tenant}/check`) for `method`.
 #[must_use]
 pub fn kind(method: &Method, path: &str) -> Kind {
-    if let Some((_, _, k)) = READS
+    READS
         .iter()
         .find(|(m, p, _)| *p == path && method.as_str() == *m)
-    {
-        return *k;
-    }
-    if (method == Method::GET || method == Method::HEAD) && path.starts_with("/scim/v2/{tenant}/") {
-        return Kind::Read;
-    }
-    Kind::Write
+        .map_or(Kind::Primary, |(_, _, k)| *k)
 }
 
-/// Whether this origin may answer a plain read itself: its database is the primary, or a replica within
-/// its lag bound.
-fn reads_here(snap: &Snapshot, max_lag: Duration) -> bool {
-    match snap.own.role {
-        RegionRole::Primary => true,
-        RegionRole::Replica => snap
-            .own
-            .lag_ms
-            .is_some_and(|lag| u128::from(lag) <= max_lag.as_millis()),
-        RegionRole::Fenced | RegionRole::Unavailable => false,
+/// What the gate saw when it decided: the snapshot, and this replica's lag at that moment.
+struct Seen {
+    snap: Snapshot,
+    lag_ms: Option<u64>,
+}
+
+impl Seen {
+    fn now(regions: &Regions) -> Self {
+        let snap = regions.snapshot();
+        let lag_ms = snap.lag_ms(super::heartbeat::now_ms(), regions.stale_after_ms());
+        Self { snap, lag_ms }
     }
+
+    /// Whether this origin may answer a plain read itself: its database is the primary, or a replica
+    /// within its lag bound.
+    fn reads_here(&self, max_lag: Duration) -> bool {
+        match self.snap.role {
+            RegionRole::Primary => true,
+            RegionRole::Replica => self
+                .lag_ms
+                .is_some_and(|lag| u128::from(lag) <= max_lag.as_millis()),
+            RegionRole::Fenced | RegionRole::Unavailable => false,
+        }
+    }
+}
+
+/// Routes under these prefixes take the service credential: the gate checks it before it buffers,
+/// waits or forwards anything, so that nobody else can make an origin do either.
+fn takes_service_credential(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/internal/")
 }
 
 /// The middleware (a `route_layer`, so the matched route is known).
 pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let regions = state.regions.clone();
+    // Every route passes here with its template; one without is treated as a write, to be safe.
     let path = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let Some(path) = path else {
-        return next.run(req).await;
-    };
+        .map_or_else(String::new, |p| p.as_str().to_owned());
     let kind = kind(req.method(), &path);
     if kind == Kind::Here {
-        return here(&regions, next.run(req).await);
+        return here(&regions, next.run(req).await, None);
     }
-    let snap = regions.snapshot();
+    let seen = Seen::now(&regions);
+    if seen.snap.primary == PrimaryTarget::Here {
+        return answer_here(&regions, next.run(req).await, None);
+    }
+    let (mut parts, body) = req.into_parts();
+    if takes_service_credential(&path)
+        && Service::from_request_parts(&mut parts, &state)
+            .await
+            .is_err()
+    {
+        return HttpError::unauthorized().into_response();
+    }
+    let req = Request::from_parts(parts, body);
     let forwarded_in = req.headers().contains_key(FORWARDED_HEADER);
     match kind {
-        Kind::Here => here(&regions, next.run(req).await),
-        Kind::Write => {
-            if snap.primary == PrimaryTarget::Here {
-                answer_here(&regions, next.run(req).await)
-            } else {
-                to_primary(&regions, &snap, req, forwarded_in, Count::ForwardedWrite).await
-            }
+        Kind::Here => here(&regions, next.run(req).await, None),
+        Kind::Primary => {
+            to_primary(
+                &regions,
+                &seen,
+                req,
+                forwarded_in,
+                Count::ForwardedToPrimary,
+            )
+            .await
         }
         Kind::Read => {
-            if reads_here(&snap, regions.settings().max_lag) {
-                answer_here(&regions, next.run(req).await)
+            if seen.reads_here(regions.settings().max_lag) {
+                answer_here(&regions, next.run(req).await, Some(&seen))
             } else {
                 to_primary(
                     &regions,
-                    &snap,
+                    &seen,
                     req,
                     forwarded_in,
                     Count::ForwardedStaleRead,
@@ -163,26 +176,29 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
                 .await
             }
         }
-        Kind::AuthzRead => authz_read(&state, &snap, req, next, forwarded_in).await,
+        Kind::AuthzRead => authz_read(&state, &seen, req, next, forwarded_in).await,
     }
 }
 
-/// Tag an answer computed here: the region, and a replica's lag (so that the edge dates what it learns).
-fn here(regions: &Regions, mut response: Response) -> Response {
+/// Tag an answer computed here: the region, and a replica's lag as the gate saw it when it decided (so
+/// that the edge dates what it learns; `unknown` when the replica could not tell).
+fn here(regions: &Regions, mut response: Response, seen: Option<&Seen>) -> Response {
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(regions.name()) {
         headers.insert(HeaderName::from_static(REGION_HEADER), v);
     }
-    let own = regions.snapshot().own;
-    if let (RegionRole::Replica, Some(lag)) = (own.role, own.lag_ms) {
-        headers.insert(HeaderName::from_static(REPLICA_LAG_HEADER), lag.into());
+    if let Some(seen) = seen.filter(|s| s.snap.role == RegionRole::Replica) {
+        let value = seen
+            .lag_ms
+            .map_or_else(|| HeaderValue::from_static("unknown"), HeaderValue::from);
+        headers.insert(HeaderName::from_static(REPLICA_LAG_HEADER), value);
     }
     response
 }
 
-fn answer_here(regions: &Regions, response: Response) -> Response {
+fn answer_here(regions: &Regions, response: Response, seen: Option<&Seen>) -> Response {
     regions.count(Count::AnsweredHere);
-    here(regions, response)
+    here(regions, response, seen)
 }
 
 /// Read a request's body whole (within [`MAX_BODY_BYTES`]).
@@ -202,7 +218,7 @@ async fn buffer(req: Request) -> Result<(Parts, Bytes), Response> {
 /// Send `req` to the primary region, counting it as `why`; refuse when there is none to send it to.
 async fn to_primary(
     regions: &Regions,
-    snap: &Snapshot,
+    seen: &Seen,
     req: Request,
     forwarded_in: bool,
     why: Count,
@@ -211,25 +227,27 @@ async fn to_primary(
         Ok(b) => b,
         Err(r) => return r,
     };
-    forward_buffered(regions, snap, &parts, body, forwarded_in, why).await
+    forward_buffered(regions, seen, &parts, body, forwarded_in, why).await
 }
 
 async fn forward_buffered(
     regions: &Regions,
-    snap: &Snapshot,
+    seen: &Seen,
     parts: &Parts,
     body: Bytes,
     forwarded_in: bool,
     why: Count,
 ) -> Response {
-    let write = matches!(why, Count::ForwardedWrite);
-    let peer = match snap.primary {
+    let write = matches!(why, Count::ForwardedToPrimary);
+    let peer = match seen.snap.primary {
         PrimaryTarget::Peer(i) if !forwarded_in => regions.peer(i),
         _ => None,
     };
-    let Some(peer) = peer else {
+    // Bounded: a primary region that answers slowly must not pile up every request here.
+    let permit = regions.forwards().try_acquire();
+    let (Some(peer), Ok(_permit)) = (peer, permit) else {
         regions.count(Count::Refused);
-        return if write || snap.own.role != RegionRole::Replica {
+        return if write || seen.snap.role != RegionRole::Replica {
             refuse(
                 Code::PrimaryUnavailable,
                 "no primary region can be reached; try again",
@@ -258,25 +276,22 @@ struct Peek {
 /// `replay_wait` for a zookie's revision), else at the primary region.
 async fn authz_read(
     state: &AppState,
-    snap: &Snapshot,
+    seen: &Seen,
     req: Request,
     next: Next,
     forwarded_in: bool,
 ) -> Response {
     let regions = &state.regions;
-    if snap.primary == PrimaryTarget::Here {
-        return answer_here(regions, next.run(req).await);
-    }
     let (mut parts, body) = match buffer(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    // Only the service credential's holder may make this origin wait or forward; anyone else gets the
-    // handler's own refusal.
+    // The credential was checked by the gate; a malformed tenant is the handler's to refuse.
     let Ok(tenant) = ServiceTenant::from_request_parts(&mut parts, state).await else {
         return answer_here(
             regions,
             next.run(Request::from_parts(parts, Body::from(body))).await,
+            Some(seen),
         );
     };
     let consistency = serde_json::from_slice::<Peek>(&body)
@@ -285,7 +300,7 @@ async fn authz_read(
     let decision = match consistency {
         // A body that is not what the route takes: the handler refuses it here.
         None | Some(Consistency::MinimizeLatency) => {
-            if reads_here(snap, regions.settings().max_lag) {
+            if seen.reads_here(regions.settings().max_lag) {
                 Decision::Here
             } else {
                 Decision::Forward(Count::ForwardedStaleRead)
@@ -298,7 +313,7 @@ async fn authz_read(
                 .headers
                 .get(REGION_HEAD_HEADER)
                 .is_some_and(|v| v == "accept")
-                && reads_here(snap, regions.settings().max_lag) =>
+                && seen.reads_here(regions.settings().max_lag) =>
         {
             Decision::Here
         }
@@ -307,24 +322,19 @@ async fn authz_read(
             match state.zookies.open(tenant.as_str(), &z) {
                 // A bad zookie is the handler's to refuse.
                 Err(_) => Decision::Here,
-                Ok(want) => replayed(state, snap, tenant.as_str(), want).await,
+                Ok(want) => replayed(state, seen, tenant.as_str(), want).await,
             }
         }
     };
+    let run = |parts, body: Bytes| next.run(Request::from_parts(parts, Body::from(body)));
     match decision {
-        Decision::Here => answer_here(
-            regions,
-            next.run(Request::from_parts(parts, Body::from(body))).await,
-        ),
+        Decision::Here => answer_here(regions, run(parts, body).await, Some(seen)),
         Decision::Waited => {
             regions.count(Count::WaitedForReplay);
-            answer_here(
-                regions,
-                next.run(Request::from_parts(parts, Body::from(body))).await,
-            )
+            answer_here(regions, run(parts, body).await, Some(seen))
         }
         Decision::Forward(why) => {
-            forward_buffered(regions, snap, &parts, body, forwarded_in, why).await
+            forward_buffered(regions, seen, &parts, body, forwarded_in, why).await
         }
     }
 }
@@ -336,31 +346,31 @@ enum Decision {
 }
 
 /// Whether this region's database has replayed the tenant's revision `want`, waiting up to
-/// `replay_wait` for it.
-async fn replayed(state: &AppState, snap: &Snapshot, tenant: &str, want: u64) -> Decision {
-    if !matches!(snap.own.role, RegionRole::Replica) {
+/// `replay_wait` for it (at most [`super::MAX_REPLAY_WAITERS`] requests wait at once; others go to the
+/// primary region without waiting).
+async fn replayed(state: &AppState, seen: &Seen, tenant: &str, want: u64) -> Decision {
+    if seen.snap.role != RegionRole::Replica {
         return Decision::Forward(Count::ForwardedFreshRead);
     }
-    let settings = state.regions.settings();
-    let deadline = tokio::time::Instant::now() + settings.replay_wait;
-    let mut waited = false;
+    match state.authz.head(tenant).await {
+        Ok(head) if head >= want => return Decision::Here,
+        Ok(_) => {}
+        Err(_) => return Decision::Forward(Count::ForwardedFreshRead),
+    }
+    let Ok(_permit) = state.regions.waiters().try_acquire() else {
+        return Decision::Forward(Count::ForwardedFreshRead);
+    };
+    let deadline = tokio::time::Instant::now() + state.regions.settings().replay_wait;
     loop {
-        match state.authz.head(tenant).await {
-            Ok(head) if head >= want => {
-                return if waited {
-                    Decision::Waited
-                } else {
-                    Decision::Here
-                };
-            }
-            Ok(_) => {}
-            Err(_) => return Decision::Forward(Count::ForwardedFreshRead),
-        }
         if tokio::time::Instant::now() >= deadline {
             return Decision::Forward(Count::ForwardedFreshRead);
         }
-        waited = true;
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        match state.authz.head(tenant).await {
+            Ok(head) if head >= want => return Decision::Waited,
+            Ok(_) => {}
+            Err(_) => return Decision::Forward(Count::ForwardedFreshRead),
+        }
     }
 }
 
@@ -369,7 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_not_named_are_writes() {
+    fn routes_not_named_are_answered_by_the_primary() {
         assert_eq!(
             kind(&Method::POST, "/v1/tenants/{tenant}/check"),
             Kind::AuthzRead
@@ -377,23 +387,31 @@ mod tests {
         assert_eq!(kind(&Method::GET, "/v1/tenants/{tenant}/head"), Kind::Read);
         assert_eq!(
             kind(&Method::GET, "/scim/v2/{tenant}/Users/{id}"),
+            Kind::Primary
+        );
+        assert_eq!(
+            kind(&Method::GET, "/internal/v1/tenants/{tenant}/sessions/{sid}"),
+            Kind::Primary
+        );
+        assert_eq!(
+            kind(
+                &Method::GET,
+                "/internal/v1/tenants/{tenant}/passkeys/{credential_id}"
+            ),
             Kind::Read
         );
         assert_eq!(
-            kind(&Method::PUT, "/scim/v2/{tenant}/Users/{id}"),
-            Kind::Write
-        );
-        assert_eq!(
             kind(&Method::GET, "/saml/{tenant}/{connection}/login"),
-            Kind::Write
+            Kind::Primary
         );
         assert_eq!(
             kind(&Method::PUT, "/v1/tenants/{tenant}/schema"),
-            Kind::Write
+            Kind::Primary
         );
         assert_eq!(
             kind(&Method::POST, "/v1/tenants/{tenant}/anything-new"),
-            Kind::Write
+            Kind::Primary
         );
+        assert_eq!(kind(&Method::GET, ""), Kind::Primary);
     }
 }

@@ -1,21 +1,48 @@
-//! What an origin's own database is, and how far behind: the primary's origins write a heartbeat row
-//! (the region, its timeline and the time) every tick; a replica replays it like any other write, so the
-//! age of the newest heartbeat it has replayed is its lag (pt-heartbeat's method). It needs the clocks of
-//! the regions to agree (NTP), which PostgreSQL's own `pg_last_xact_replay_timestamp()` needs as well, and
-//! unlike that one it does not grow while the primary is idle.
+//! The region's rows in the database, and what the database is.
+//!
+//! - `region_cluster`: one random identity per database cluster, written once by the first origin on the
+//!   primary; its replicas replay it, so origins follow only peers on their own cluster.
+//! - `region_heartbeat`: the current primary's origins write the region, its timeline and the time every
+//!   tick; a replica replays it like any other write, so the age of the newest heartbeat it has replayed is
+//!   its lag (pt-heartbeat's method). It needs the regions' clocks to agree (NTP), as PostgreSQL's own
+//!   `pg_last_xact_replay_timestamp()` does, and unlike that one it does not grow while the primary is
+//!   idle.
 
 use sqlx::Row as _;
 
 use crate::on_db;
 use crate::store::Db;
 
+/// A heartbeat as replayed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub region: String,
+    pub timeline: u32,
+    pub at_ms: i64,
+}
+
 /// One look at the database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbState {
     /// Not in recovery: takes writes. `timeline`: the WAL timeline (grows at each promotion).
-    Primary { timeline: u32 },
-    /// A hot standby; `heartbeat`: the newest heartbeat it has replayed (timeline, unix ms), if any.
-    Replica { heartbeat: Option<(u32, i64)> },
+    Primary {
+        timeline: u32,
+        cluster: Option<String>,
+    },
+    /// A hot standby, with the newest heartbeat it has replayed, if any.
+    Replica {
+        heartbeat: Option<Heartbeat>,
+        cluster: Option<String>,
+    },
+}
+
+impl DbState {
+    #[must_use]
+    pub fn cluster(&self) -> Option<&str> {
+        match self {
+            Self::Primary { cluster, .. } | Self::Replica { cluster, .. } => cluster.as_deref(),
+        }
+    }
 }
 
 /// Look at `db`: SQLite is always a primary (timeline 1).
@@ -24,22 +51,33 @@ pub enum DbState {
 /// The database cannot be reached or answers nonsense.
 pub async fn probe(db: &Db) -> Result<DbState, sqlx::Error> {
     let Db::Postgres(pool) = db else {
-        return Ok(DbState::Primary { timeline: 1 });
+        return Ok(DbState::Primary {
+            timeline: 1,
+            cluster: None,
+        });
     };
     let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
         .fetch_one(pool)
         .await?;
+    let cluster: Option<String> =
+        sqlx::query_scalar("SELECT cluster FROM region_cluster WHERE id = 1")
+            .fetch_optional(pool)
+            .await?;
     if in_recovery {
-        let row = sqlx::query("SELECT timeline, at_ms FROM region_heartbeat WHERE id = 1")
+        let row = sqlx::query("SELECT region, timeline, at_ms FROM region_heartbeat WHERE id = 1")
             .fetch_optional(pool)
             .await?;
         let heartbeat = row
-            .map(|r| -> Result<(u32, i64), sqlx::Error> {
+            .map(|r| -> Result<Heartbeat, sqlx::Error> {
                 let timeline: i64 = r.try_get("timeline")?;
-                Ok((u32::try_from(timeline).unwrap_or(0), r.try_get("at_ms")?))
+                Ok(Heartbeat {
+                    region: r.try_get("region")?,
+                    timeline: u32::try_from(timeline).unwrap_or(0),
+                    at_ms: r.try_get("at_ms")?,
+                })
             })
             .transpose()?;
-        return Ok(DbState::Replica { heartbeat });
+        return Ok(DbState::Replica { heartbeat, cluster });
     }
     // A WAL file's name starts with its timeline in 8 hex digits (`00000002000000000000000A`).
     let file: String = sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
@@ -49,7 +87,21 @@ pub async fn probe(db: &Db) -> Result<DbState, sqlx::Error> {
         .get(..8)
         .and_then(|hex| u32::from_str_radix(hex, 16).ok())
         .ok_or_else(|| sqlx::Error::Protocol(format!("unexpected WAL file name {file:?}")))?;
-    Ok(DbState::Primary { timeline })
+    Ok(DbState::Primary { timeline, cluster })
+}
+
+/// Give the cluster its identity if it has none (`candidate`, random), on a primary; idempotent.
+///
+/// # Errors
+/// Database failures.
+pub async fn ensure_cluster(db: &Db, candidate: &str) -> Result<(), sqlx::Error> {
+    on_db!(db, pool => {
+        sqlx::query("INSERT INTO region_cluster (id, cluster) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(candidate)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Write the heartbeat: `region` on `timeline` is the primary at `now_ms`.

@@ -89,9 +89,18 @@ pub fn parse_peers(text: &str, own: &RegionName) -> Result<Vec<Peer>, String> {
         let url = url.trim().trim_end_matches('/');
         let parsed = url::Url::parse(url)
             .map_err(|e| format!("--peers: `{}` is not a URL: {e}", url.escape_debug()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        // The service credential travels to peers: never in clear text off this machine.
+        if !(parsed.scheme() == "https" && parsed.host().is_some()
+            || parsed.scheme() == "http" && loopback)
+        {
             return Err(format!(
-                "--peers: `{}` must be an http:// or https:// URL",
+                "--peers: `{}` must be an https:// URL (http:// only on loopback)",
                 url.escape_debug()
             ));
         }
@@ -125,6 +134,12 @@ pub struct RegionSettings {
 }
 
 impl RegionSettings {
+    /// How long the monitor waits for its database or a peer in one tick.
+    #[must_use]
+    pub fn patience(&self) -> Duration {
+        (self.tick * 4).max(Duration::from_secs(1))
+    }
+
     /// One region named `local`: the SQLite default.
     #[must_use]
     pub fn single() -> Self {
@@ -134,7 +149,7 @@ impl RegionSettings {
             max_lag: Duration::from_secs(5),
             replay_wait: Duration::from_millis(250),
             tick: Duration::from_millis(500),
-            forward_timeout: Duration::from_secs(10),
+            forward_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -153,9 +168,43 @@ pub enum PrimaryTarget {
 /// What the monitor last saw: this origin's database and its peers.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    pub own: RegionStatus,
+    pub role: RegionRole,
+    pub timeline: u32,
+    /// A replica: when the newest heartbeat it replayed from the current primary was written (unix ms,
+    /// the primary's clock); `None` when it has replayed none from that primary.
+    pub heartbeat_at_ms: Option<i64>,
+    /// The database cluster's identity (`region_cluster`), shared by a primary and its replicas.
+    pub cluster: Option<String>,
     pub peers: Vec<Option<RegionStatus>>,
     pub primary: PrimaryTarget,
+    /// When the monitor took it (unix ms).
+    pub taken_at_ms: i64,
+}
+
+/// A clock difference between regions beyond which a heartbeat "from the future" is not believed.
+const MAX_CLOCK_SKEW_MS: i64 = 1000;
+
+impl Snapshot {
+    /// How far behind the primary this origin's database is at `now_ms`: 0 for a primary; for a replica
+    /// the age of its newest heartbeat, growing between ticks; `None` when unknown (no heartbeat from the
+    /// current primary, a clock ahead of ours by more than a second, or a monitor that stopped ticking).
+    #[must_use]
+    pub fn lag_ms(&self, now_ms: i64, stale_after_ms: i64) -> Option<u64> {
+        match self.role {
+            RegionRole::Primary => Some(0),
+            RegionRole::Replica => {
+                if now_ms.saturating_sub(self.taken_at_ms) > stale_after_ms {
+                    return None;
+                }
+                let age = now_ms.saturating_sub(self.heartbeat_at_ms?);
+                if age < -MAX_CLOCK_SKEW_MS {
+                    return None;
+                }
+                Some(u64::try_from(age.max(0)).unwrap_or(0))
+            }
+            RegionRole::Fenced | RegionRole::Unavailable => None,
+        }
+    }
 }
 
 /// The region state every request consults (cheap to clone).
@@ -170,12 +219,21 @@ struct Inner {
     /// `None` for a single region, which never calls a peer.
     client: Option<reqwest::Client>,
     counters: Counters,
+    /// Forwards in flight, bounded: past the bound a request is refused at once rather than queued.
+    forwards: tokio::sync::Semaphore,
+    /// Reads waiting for replay, bounded likewise (past it they are forwarded without waiting).
+    waiters: tokio::sync::Semaphore,
 }
+
+/// Forwards one origin keeps in flight at most.
+pub const MAX_FORWARDS: usize = 256;
+/// Reads one origin keeps waiting for replay at most.
+pub const MAX_REPLAY_WAITERS: usize = 64;
 
 #[derive(Default)]
 struct Counters {
     answered_here: AtomicU64,
-    forwarded_writes: AtomicU64,
+    forwarded_to_primary: AtomicU64,
     forwarded_fresh_reads: AtomicU64,
     forwarded_stale_reads: AtomicU64,
     waited_for_replay: AtomicU64,
@@ -186,7 +244,7 @@ struct Counters {
 #[derive(Clone, Copy, Debug)]
 pub enum Count {
     AnsweredHere,
-    ForwardedWrite,
+    ForwardedToPrimary,
     ForwardedFreshRead,
     ForwardedStaleRead,
     WaitedForReplay,
@@ -197,47 +255,46 @@ impl Regions {
     /// One region, whose database takes writes (SQLite, or PostgreSQL with no peers).
     #[must_use]
     pub fn single() -> Self {
-        Self::with_client(RegionSettings::single(), true, None)
+        Self::with_client(RegionSettings::single(), PrimaryTarget::Here, None)
     }
 
-    /// `primary_here`: whether this origin's database starts as the primary (SQLite, or a PostgreSQL
-    /// not in recovery); the monitor keeps it current from then on.
+    /// A region whose role the monitor has yet to find: it answers nothing of its own until its first
+    /// tick ([`monitor::first_tick`]) says what its database is.
     ///
     /// # Errors
     /// When the HTTP client cannot be built (no TLS roots).
-    pub fn new(settings: RegionSettings, primary_here: bool) -> Result<Self, String> {
+    pub fn new(settings: RegionSettings) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2).min(settings.forward_timeout))
             .timeout(settings.forward_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client for peers: {e}"))?;
-        Ok(Self::with_client(settings, primary_here, Some(client)))
+        Ok(Self::with_client(
+            settings,
+            PrimaryTarget::Unknown,
+            Some(client),
+        ))
     }
 
     fn with_client(
         settings: RegionSettings,
-        primary_here: bool,
+        primary: PrimaryTarget,
         client: Option<reqwest::Client>,
     ) -> Self {
-        let own = RegionStatus {
-            region: settings.name.as_str().to_owned(),
-            role: if primary_here {
+        let here = primary == PrimaryTarget::Here;
+        let snapshot = Snapshot {
+            role: if here {
                 RegionRole::Primary
             } else {
-                RegionRole::Replica
+                RegionRole::Unavailable
             },
-            timeline: 0,
-            lag_ms: if primary_here { Some(0) } else { None },
-        };
-        let snapshot = Snapshot {
+            timeline: u32::from(here),
+            heartbeat_at_ms: None,
+            cluster: None,
             peers: vec![None; settings.peers.len()],
-            primary: if primary_here {
-                PrimaryTarget::Here
-            } else {
-                PrimaryTarget::Unknown
-            },
-            own,
+            primary,
+            taken_at_ms: 0,
         };
         Self {
             inner: Arc::new(Inner {
@@ -245,6 +302,8 @@ impl Regions {
                 snapshot: RwLock::new(snapshot),
                 client,
                 counters: Counters::default(),
+                forwards: tokio::sync::Semaphore::new(MAX_FORWARDS),
+                waiters: tokio::sync::Semaphore::new(MAX_REPLAY_WAITERS),
             }),
         }
     }
@@ -261,6 +320,14 @@ impl Regions {
 
     pub(crate) fn client(&self) -> Option<&reqwest::Client> {
         self.inner.client.as_ref()
+    }
+
+    pub(crate) fn forwards(&self) -> &tokio::sync::Semaphore {
+        &self.inner.forwards
+    }
+
+    pub(crate) fn waiters(&self) -> &tokio::sync::Semaphore {
+        &self.inner.waiters
     }
 
     /// What the monitor last saw.
@@ -281,6 +348,26 @@ impl Regions {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = s;
     }
 
+    /// How old a snapshot may be before its replica lag is no longer believed (ms): two rounds of the
+    /// monitor at their slowest.
+    #[must_use]
+    pub fn stale_after_ms(&self) -> i64 {
+        let s = &self.inner.settings;
+        i64::try_from((s.patience() * 2 + s.tick * 2).as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// This origin's status now (its lag as of this moment).
+    #[must_use]
+    pub fn status(&self, snap: &Snapshot, now_ms: i64) -> RegionStatus {
+        RegionStatus {
+            region: self.name().to_owned(),
+            role: snap.role,
+            timeline: snap.timeline,
+            lag_ms: snap.lag_ms(now_ms, self.stale_after_ms()),
+            cluster: snap.cluster.clone(),
+        }
+    }
+
     /// The peer writes go to, when it is another region's.
     #[must_use]
     pub fn peer(&self, i: usize) -> Option<&Peer> {
@@ -291,7 +378,7 @@ impl Regions {
         let n = &self.inner.counters;
         let counter = match c {
             Count::AnsweredHere => &n.answered_here,
-            Count::ForwardedWrite => &n.forwarded_writes,
+            Count::ForwardedToPrimary => &n.forwarded_to_primary,
             Count::ForwardedFreshRead => &n.forwarded_fresh_reads,
             Count::ForwardedStaleRead => &n.forwarded_stale_reads,
             Count::WaitedForReplay => &n.waited_for_replay,
@@ -305,7 +392,7 @@ impl Regions {
         let n = &self.inner.counters;
         RegionCounters {
             answered_here: n.answered_here.load(Ordering::Relaxed),
-            forwarded_writes: n.forwarded_writes.load(Ordering::Relaxed),
+            forwarded_to_primary: n.forwarded_to_primary.load(Ordering::Relaxed),
             forwarded_fresh_reads: n.forwarded_fresh_reads.load(Ordering::Relaxed),
             forwarded_stale_reads: n.forwarded_stale_reads.load(Ordering::Relaxed),
             waited_for_replay: n.waited_for_replay.load(Ordering::Relaxed),
@@ -357,12 +444,16 @@ mod tests {
     fn peers_are_name_url_pairs() {
         let own: RegionName = "a".parse().unwrap();
         let peers = parse_peers("b=http://127.0.0.1:9/, c=https://c.example", &own).unwrap();
+        assert!(parse_peers("b=http://[::1]:9, c=http://localhost:8", &own).is_ok());
         assert_eq!(peers.len(), 2);
         assert_eq!(peers[0].url, "http://127.0.0.1:9");
         assert_eq!(peers[1].name.as_str(), "c");
         for bad in [
             "b",
+            "b=https://",
             "b=ftp://x",
+            "b=http://b.example",
+            "b=http://10.0.0.1:80",
             "b=http://x,b=http://y",
             "a=http://x",
             "B=http://x",
