@@ -1,0 +1,267 @@
+//! The schema: the ordered migrations of each backend, and applying them ([`Store::migrate`]).
+
+use sqlx::Row as _;
+
+use super::{Db, Store};
+use crate::on_db;
+
+impl Db {
+    pub(super) fn migrations(&self) -> &'static [&'static str] {
+        match self {
+            Self::Sqlite(_) => SQLITE_MIGRATIONS,
+            Self::Postgres(_) => POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// Ordered schema migrations for SQLite; the index + 1 is the version recorded in `schema_version`.
+/// Compile-time constants only: the one place raw SQL runs (`AssertSqlSafe` below).
+const SQLITE_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE oauth_clients (
+        client_id   TEXT PRIMARY KEY NOT NULL,
+        tenant      TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        audiences   TEXT NOT NULL,
+        token_ttl   INTEGER NOT NULL,
+        disabled    INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
+    AUTHZ_TABLES,
+    TOKEN_ROLES_TABLE,
+    ACCOUNTS_TABLES,
+    TOTP_BUDGET_COLUMNS,
+    PROVISIONING_TABLES,
+    USERNAME_CASE_INDEX,
+    USERNAME_KEY,
+    SAML_TABLES,
+    REGION_TABLES,
+];
+
+/// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
+const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
+        client_id   TEXT PRIMARY KEY NOT NULL,
+        tenant      TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        audiences   TEXT NOT NULL,
+        token_ttl   BIGINT NOT NULL,
+        disabled    BIGINT NOT NULL DEFAULT 0,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL
+    );
+    CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant);",
+    AUTHZ_TABLES,
+    // Byte order for identifiers, as in SQLite, whatever the database's default collation.
+    "ALTER TABLE authz_relationships
+        ALTER COLUMN resource_type TYPE TEXT COLLATE \"C\", ALTER COLUMN resource_id TYPE TEXT COLLATE \"C\",
+        ALTER COLUMN relation TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_type TYPE TEXT COLLATE \"C\",
+        ALTER COLUMN subject_id TYPE TEXT COLLATE \"C\", ALTER COLUMN subject_relation TYPE TEXT COLLATE \"C\";
+    ALTER TABLE oauth_clients ALTER COLUMN tenant TYPE TEXT COLLATE \"C\", ALTER COLUMN client_id TYPE TEXT COLLATE \"C\";",
+    TOKEN_ROLES_TABLE,
+    ACCOUNTS_TABLES,
+    TOTP_BUDGET_COLUMNS,
+    PROVISIONING_TABLES,
+    USERNAME_CASE_INDEX,
+    USERNAME_KEY,
+    SAML_TABLES,
+    REGION_TABLES,
+];
+
+/// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
+/// BIGINT 0/1 and binary values base64url text, in the DDL both backends accept.
+const ACCOUNTS_TABLES: &str = "CREATE TABLE users (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, username TEXT NOT NULL, display_name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+    );
+    CREATE UNIQUE INDEX users_username ON users (tenant, username);
+    CREATE TABLE passkeys (
+        tenant TEXT NOT NULL, credential_id TEXT NOT NULL, user_id TEXT NOT NULL, public_key TEXT NOT NULL,
+        sign_count BIGINT NOT NULL, backup_eligible BIGINT NOT NULL, backed_up BIGINT NOT NULL,
+        aaguid TEXT NOT NULL, transports TEXT NOT NULL, created_at BIGINT NOT NULL, last_used_at BIGINT,
+        PRIMARY KEY (tenant, credential_id)
+    );
+    CREATE INDEX passkeys_user ON passkeys (tenant, user_id);
+    CREATE TABLE totp_secrets (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, sealed TEXT NOT NULL, confirmed BIGINT NOT NULL,
+        last_step BIGINT, created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+    );
+    CREATE TABLE sessions (
+        sid TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
+        acr TEXT NOT NULL, auth_time BIGINT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        revoked_at BIGINT, revoked_reason TEXT
+    );
+    CREATE INDEX sessions_user ON sessions (tenant, user_id);
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY NOT NULL, sid TEXT NOT NULL, created_at BIGINT NOT NULL, used_at BIGINT
+    );
+    CREATE INDEX refresh_tokens_sid ON refresh_tokens (sid);";
+
+/// The TOTP failure budget (`tessera_authn::budget`): consecutive wrong codes and until when attempts are
+/// refused.
+const TOTP_BUDGET_COLUMNS: &str =
+    "ALTER TABLE totp_secrets ADD COLUMN failures BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE totp_secrets ADD COLUMN locked_until BIGINT;";
+
+/// Provisioning (SCIM) and deprovisioning: a user can be deactivated (its sessions end, it cannot sign in
+/// until reactivated) and carries its SCIM attributes (`scim`, a JSON object), an `external_id` unique per
+/// tenant and a `version` for ETags; groups (their members are relationships, `group:{id}#member@user:{id}`);
+/// the tenants' SCIM bearer tokens, stored as SHA-256 hashes.
+const PROVISIONING_TABLES: &str = "ALTER TABLE users ADD COLUMN active BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN external_id TEXT;
+    ALTER TABLE users ADD COLUMN scim TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX users_external_id ON users (tenant, external_id) WHERE external_id IS NOT NULL;
+    CREATE TABLE scim_groups (
+        tenant TEXT NOT NULL, group_id TEXT NOT NULL, display_name TEXT NOT NULL, external_id TEXT,
+        scim TEXT NOT NULL DEFAULT '{}', version BIGINT NOT NULL DEFAULT 1, created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, group_id)
+    );
+    CREATE UNIQUE INDEX scim_groups_external_id ON scim_groups (tenant, external_id) WHERE external_id IS NOT NULL;
+    CREATE TABLE scim_tokens (
+        token_hash TEXT PRIMARY KEY NOT NULL, token_id TEXT NOT NULL, tenant TEXT NOT NULL,
+        label TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+    );
+    CREATE UNIQUE INDEX scim_tokens_id ON scim_tokens (token_id);
+    CREATE INDEX scim_tokens_tenant ON scim_tokens (tenant);";
+
+/// SCIM's `userName` is `caseExact: false` (RFC 7643 §4.1.1), and it is the name people sign in with: a
+/// tenant cannot hold `Alice` and `alice`. `lower()` folds ASCII in SQLite; PostgreSQL folds by the
+/// database's locale (all of Unicode in a UTF-8 locale). The migration fails (and the origin does not
+/// start) if a tenant already holds two names that differ only in case: see docs/OPERATIONS.md.
+const USERNAME_CASE_INDEX: &str =
+    "CREATE UNIQUE INDEX users_username_ci ON users (tenant, lower(username));";
+
+/// Uniqueness of names by Unicode's case folding, the same in both databases: `username_key` holds
+/// `tessera_proto::Username::key` (computed by the origin, never by the database, whose `lower()` folds
+/// ASCII only in SQLite and by locale in PostgreSQL). Rows from before this migration are filled in at
+/// start-up ([`Store::connect`]); the origin refuses to start if two of a tenant's names fold to one.
+///
+/// `held`: an operator's deactivation (`tessera-origin users deactivate`), which the identity provider's
+/// SCIM writes cannot lift (only `users activate` does): a user is active when `active = 1 AND held = 0`.
+const USERNAME_KEY: &str = "DROP INDEX users_username_ci;
+    ALTER TABLE users ADD COLUMN username_key TEXT;
+    CREATE UNIQUE INDEX users_username_key ON users (tenant, username_key);
+    ALTER TABLE users ADD COLUMN held BIGINT NOT NULL DEFAULT 0;";
+
+/// SAML service-provider connections (`crate::saml`): one row per connection, with the IdP metadata as
+/// uploaded, our SP key sealed like TOTP secrets and its certificate (base64 DER); the email domains
+/// connections claim (a domain is one connection's, across all tenants: the primary key says so); the
+/// AuthnRequests we sent, spent at most once before they expire, with the RelayState kept here (the IdP
+/// sees only `relay_token`); and the assertion IDs already accepted, kept until the assertion expires,
+/// in the database so that every origin shares one replay cache. Expired requests and assertions are
+/// deleted a bounded batch at a time when new ones are written. A request started by the login page
+/// carries its `binding` (see `accounts::handoff`). `saml_identities` links a connection's stable
+/// subject key to a tenant user (just-in-time sign-up) with the groups last written for it;
+/// `sso_handoffs` holds the single-use codes that carry a finished sign-in to the edge, stored hashed.
+const SAML_TABLES: &str = "CREATE TABLE saml_connections (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, display_name TEXT NOT NULL,
+        idp_entity_id TEXT NOT NULL, idp_metadata TEXT NOT NULL, allow_idp_initiated BIGINT NOT NULL,
+        signed_part TEXT NOT NULL, attribute_map TEXT NOT NULL, relay_state_allow_list TEXT NOT NULL,
+        name_id_format TEXT NOT NULL, sp_key_sealed TEXT NOT NULL, sp_certificate TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id)
+    );
+    CREATE TABLE saml_email_domains (
+        domain TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, connection_id TEXT NOT NULL
+    );
+    CREATE INDEX saml_email_domains_connection ON saml_email_domains (tenant, connection_id);
+    CREATE TABLE saml_requests (
+        request_id TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, connection_id TEXT NOT NULL,
+        relay_state TEXT, relay_token TEXT, binding TEXT, created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL, spent_at BIGINT
+    );
+    CREATE INDEX saml_requests_expiry ON saml_requests (expires_at);
+    CREATE INDEX saml_requests_connection ON saml_requests (tenant, connection_id);
+    CREATE TABLE saml_seen_assertions (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, assertion_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id, assertion_id)
+    );
+    CREATE INDEX saml_seen_assertions_expiry ON saml_seen_assertions (expires_at);
+    CREATE TABLE saml_identities (
+        tenant TEXT NOT NULL, connection_id TEXT NOT NULL, subject_key TEXT NOT NULL, user_id TEXT NOT NULL,
+        groups TEXT NOT NULL DEFAULT '[]', created_at BIGINT NOT NULL, last_sign_in_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, connection_id, subject_key)
+    );
+    CREATE INDEX saml_identities_user ON saml_identities (tenant, user_id);
+    CREATE TABLE sso_handoffs (
+        code_hash TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, amr TEXT NOT NULL,
+        acr TEXT NOT NULL, relay_state TEXT, binding TEXT, expires_at BIGINT NOT NULL, spent_at BIGINT
+    );
+    CREATE INDEX sso_handoffs_expiry ON sso_handoffs (expires_at);";
+
+/// Regions (`crate::region::heartbeat`): the heartbeat the primary's origins write every tick, whose
+/// replayed age is a replica's lag, and the cluster's identity. One row each.
+const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
+        id BIGINT PRIMARY KEY NOT NULL, region TEXT NOT NULL, timeline BIGINT NOT NULL, at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE region_cluster (id BIGINT PRIMARY KEY NOT NULL, cluster TEXT NOT NULL);";
+/// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
+/// the `roles` claim.
+const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (
+        tenant TEXT PRIMARY KEY NOT NULL, roles TEXT NOT NULL, updated_at BIGINT NOT NULL
+    );";
+
+/// Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions. Written in
+/// the DDL both backends accept.
+const AUTHZ_TABLES: &str = "CREATE TABLE authz_tenants (tenant TEXT PRIMARY KEY NOT NULL, head BIGINT NOT NULL);
+    CREATE TABLE authz_schemas (
+        tenant TEXT NOT NULL, revision BIGINT NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (tenant, revision)
+    );
+    CREATE TABLE authz_relationships (
+        tenant           TEXT NOT NULL,
+        resource_type    TEXT NOT NULL,
+        resource_id      TEXT NOT NULL,
+        relation         TEXT NOT NULL,
+        subject_type     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        subject_relation TEXT NOT NULL DEFAULT '',
+        created_rev      BIGINT NOT NULL,
+        deleted_rev      BIGINT
+    );
+    CREATE INDEX authz_rel_resource ON authz_relationships (tenant, resource_type, resource_id, relation);
+    CREATE INDEX authz_rel_subject ON authz_relationships (tenant, subject_type, subject_id, subject_relation);
+    CREATE INDEX authz_rel_created ON authz_relationships (tenant, created_rev);
+    CREATE INDEX authz_rel_deleted ON authz_relationships (tenant, deleted_rev);
+    CREATE UNIQUE INDEX authz_rel_live ON authz_relationships
+        (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
+        WHERE deleted_rev IS NULL;";
+
+impl Store {
+    pub(super) async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let migrations = self.db.migrations();
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            if let Db::Postgres(_) = &self.db {
+                // Two origins starting at once against one database migrate one after the other.
+                sqlx::query("SELECT pg_advisory_xact_lock(7316291)").execute(&mut *tx).await?;
+            }
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+            for (i, sql) in migrations.iter().enumerate() {
+                let version = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
+                if version > current {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await
+        })
+    }
+}
