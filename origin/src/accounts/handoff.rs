@@ -13,6 +13,7 @@ use tessera_proto::UnixTime;
 
 use super::{random_b64, token_hash, Accounts, AccountsError, Session};
 use crate::on_db;
+use crate::store::retry;
 
 /// How long a hand-off code can be spent.
 pub const HANDOFF_TTL_SECS: i64 = 60;
@@ -55,14 +56,19 @@ impl Accounts {
         let amr = serde_json::to_string(&pending.amr)
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let expires_at = now.plus_secs(HANDOFF_TTL_SECS).as_secs();
+        let (code_hash, amr) = (&token_hash(&code), &amr);
         on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM sso_handoffs WHERE expires_at < $1")
-                .bind(now.as_secs()).execute(pool).await?;
-            sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, binding, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(token_hash(&code)).bind(tenant).bind(&pending.user_id).bind(&amr).bind(&pending.acr)
-                .bind(pending.relay_state.as_deref()).bind(pending.binding.as_deref()).bind(expires_at)
-                .execute(pool).await?;
+            retry::transaction(|| async move {
+                sqlx::query("DELETE FROM sso_handoffs WHERE expires_at < $1")
+                    .bind(now.as_secs()).execute(pool).await.map(|_| ())
+            }).await?;
+            retry::transaction(|| async move {
+                sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, binding, expires_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(code_hash).bind(tenant).bind(&pending.user_id).bind(amr).bind(&pending.acr)
+                    .bind(pending.relay_state.as_deref()).bind(pending.binding.as_deref()).bind(expires_at)
+                    .execute(pool).await.map(|_| ())
+            }).await?;
         });
         Ok(code)
     }
@@ -81,12 +87,13 @@ impl Accounts {
         now: UnixTime,
     ) -> Result<HandedOff, AccountsError> {
         let binding = verifier.map(token_hash).unwrap_or_default();
-        let row = on_db!(&self.db, pool => {
+        let binding = &binding;
+        let row = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE sso_handoffs SET spent_at = $1
                          WHERE code_hash = $2 AND tenant = $3 AND spent_at IS NULL AND expires_at > $1
                            AND (binding IS NULL OR binding = $4)
                          RETURNING user_id, amr, acr, relay_state")
-                .bind(now.as_secs()).bind(token_hash(code)).bind(tenant).bind(&binding)
+                .bind(now.as_secs()).bind(token_hash(code)).bind(tenant).bind(binding)
                 .fetch_optional(pool).await?
                 .map(|r| -> Result<_, sqlx::Error> {
                     Ok((
@@ -96,8 +103,8 @@ impl Accounts {
                         r.try_get::<Option<String>, _>("relay_state")?,
                     ))
                 })
-                .transpose()?
-        });
+                .transpose()
+        }).await?);
         let (user_id, amr, acr, relay_state) = row.ok_or(AccountsError::HandoffInvalid)?;
         let amr: Vec<String> =
             serde_json::from_str(&amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;

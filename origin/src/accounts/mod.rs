@@ -21,6 +21,7 @@ use tessera_proto::UnixTime;
 
 pub use tessera_proto::accounts::{Passkey, Session, User};
 
+use crate::store::retry::Retryable;
 use crate::store::Db;
 
 pub mod handoff;
@@ -104,6 +105,12 @@ impl std::error::Error for AccountsError {}
 impl From<sqlx::Error> for AccountsError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e)
+    }
+}
+
+impl Retryable for AccountsError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(e) if e.is_retryable())
     }
 }
 

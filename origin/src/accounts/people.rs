@@ -7,6 +7,7 @@ use super::{
     Passkey, User,
 };
 use crate::on_db;
+use crate::store::retry;
 use crate::store::Db;
 
 /// Insert `$p` (a [`Passkey`]) for `$tenant` on `$exec` (a connection or transaction), `?`-propagating.
@@ -42,12 +43,12 @@ impl Accounts {
         display_name: &str,
         now: UnixTime,
     ) -> Result<User, AccountsError> {
-        let done = on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at, username_key) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(tenant).bind(user_id).bind(username).bind(display_name).bind(now.as_secs())
                 .bind(tessera_proto::ids::username_key(username))
                 .execute(pool).await.map(|_| ())
-        });
+        }).await);
         match done {
             Ok(_) => Ok(User {
                 user_id: user_id.to_owned(),
@@ -72,7 +73,7 @@ impl Accounts {
         now: UnixTime,
     ) -> Result<(), AccountsError> {
         let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 sqlx::query("INSERT INTO users (tenant, user_id, username, display_name, created_at, username_key) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(tenant).bind(&user.user_id).bind(&user.username).bind(&user.display_name).bind(now.as_secs())
@@ -80,7 +81,7 @@ impl Accounts {
                     .execute(&mut *tx).await?;
                 insert_passkey!(&mut *tx, tenant, passkey, now);
                 tx.commit().await
-            }.await
+            }).await
         });
         match result {
             Ok(()) => Ok(()),
@@ -214,11 +215,11 @@ impl Accounts {
             return Err(AccountsError::UnknownUser);
         }
         let result: Result<(), sqlx::Error> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut conn = pool.acquire().await?;
                 insert_passkey!(&mut *conn, tenant, passkey, now);
                 Ok(())
-            }.await
+            }).await
         });
         match result {
             Ok(()) => Ok(()),
@@ -240,12 +241,11 @@ impl Accounts {
         backed_up: bool,
         now: UnixTime,
     ) -> Result<bool, AccountsError> {
-        let done = on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE passkeys SET sign_count = $1, backed_up = $2, last_used_at = $3 WHERE tenant = $4 AND credential_id = $5 AND sign_count = $6")
                 .bind(i64::from(to)).bind(i64::from(backed_up)).bind(now.as_secs()).bind(tenant).bind(credential_id).bind(i64::from(from))
-                .execute(pool).await?
-                .rows_affected()
-        });
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
         Ok(done == 1)
     }
 }
@@ -266,7 +266,7 @@ pub async fn set_active(
     now: UnixTime,
 ) -> Result<Option<ActiveChange>, AccountsError> {
     let flag = i64::from(active);
-    Ok(on_db!(db, pool => {
+    on_db!(db, pool => retry::transaction(|| async move {
         let mut tx = pool.begin().await?;
         // The write comes first: it takes the user's row lock (SQLite: the write lock), so a session
         // being created for this user (which locks the same row first) is either seen and ended here,
@@ -280,7 +280,7 @@ pub async fn set_active(
         .bind(flag).bind(now.as_secs()).bind(tenant).bind(user_id).bind(1 - flag)
         .fetch_optional(&mut *tx).await?;
         if before.is_none() {
-            return Ok(None);
+            return Ok::<_, AccountsError>(None);
         }
         let sessions_ended = if active {
             0
@@ -294,6 +294,6 @@ pub async fn set_active(
             .rows_affected()
         };
         tx.commit().await?;
-        Some(ActiveChange { active, sessions_ended })
-    }))
+        Ok(Some(ActiveChange { active, sessions_ended }))
+    }).await)
 }

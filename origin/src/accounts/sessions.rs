@@ -7,6 +7,7 @@ use super::{
     random_b64, row_to_session, token_hash, Accounts, AccountsError, Session, SESSION_TTL,
 };
 use crate::on_db;
+use crate::store::retry;
 
 impl Accounts {
     /// A new session and its first refresh token, for an active user.
@@ -26,7 +27,8 @@ impl Accounts {
         let amr_json =
             serde_json::to_string(amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let expires_at = now.plus_secs(SESSION_TTL).as_secs();
-        on_db!(&self.db, pool => {
+        let (new_sid, new_refresh, amr_text) = (&sid, &refresh, &amr_json);
+        on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             // First the user's row lock (SQLite: the write lock): a deactivation running now either
             // finishes first (and this sees the user inactive) or waits and then ends this session too.
@@ -40,13 +42,14 @@ impl Accounts {
                 return Err(AccountsError::UnknownUser);
             }
             sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
-                .bind(&sid).bind(tenant).bind(user_id).bind(&amr_json).bind(acr).bind(now.as_secs()).bind(expires_at)
+                .bind(new_sid).bind(tenant).bind(user_id).bind(amr_text).bind(acr).bind(now.as_secs()).bind(expires_at)
                 .execute(&mut *tx).await?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
-                .bind(token_hash(&refresh)).bind(&sid).bind(now.as_secs())
+                .bind(token_hash(new_refresh)).bind(new_sid).bind(now.as_secs())
                 .execute(&mut *tx).await?;
             tx.commit().await?;
-        });
+            Ok::<_, AccountsError>(())
+        }).await)?;
         Ok((
             Session {
                 sid,
@@ -104,8 +107,9 @@ impl Accounts {
         if known.is_none() {
             return Err(AccountsError::RefreshInvalid);
         }
+        let (hash, successor) = (&hash, &next);
         let outcome: Result<Result<Session, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 // Only this tenant's tokens: another tenant's token is unknown here, and is not spent.
                 let spent = sqlx::query(
@@ -114,14 +118,14 @@ impl Accounts {
                        AND sid IN (SELECT sid FROM sessions WHERE tenant = $3)
                      RETURNING sid",
                 )
-                .bind(now.as_secs()).bind(&hash).bind(tenant)
+                .bind(now.as_secs()).bind(hash).bind(tenant)
                 .fetch_optional(&mut *tx).await?;
                 let Some(spent) = spent else {
                     let known = sqlx::query(
                         "SELECT r.sid AS sid FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
                          WHERE r.token_hash = $1 AND s.tenant = $2",
                     )
-                    .bind(&hash).bind(tenant)
+                    .bind(hash).bind(tenant)
                     .fetch_optional(&mut *tx).await?;
                     let Some(known) = known else {
                         return Ok(Err(AccountsError::RefreshInvalid));
@@ -152,11 +156,11 @@ impl Accounts {
                     return Ok(Err(AccountsError::SessionInactive));
                 }
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
-                    .bind(token_hash(&next)).bind(&sid).bind(now.as_secs())
+                    .bind(token_hash(successor)).bind(&sid).bind(now.as_secs())
                     .execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Ok(session))
-            }.await
+            }).await
         });
         Ok((outcome??, next))
     }
@@ -186,12 +190,12 @@ impl Accounts {
         let amr_json = serde_json::to_string(&session.amr)
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
         // Only a session still alive at this instant is stepped up: one revoked since it was read is not.
-        let moved = on_db!(&self.db, pool => {
+        let amr_json = &amr_json;
+        let moved = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3 AND revoked_at IS NULL AND expires_at > $4")
                 .bind(amr_json).bind(acr).bind(sid).bind(now.as_secs())
-                .execute(pool).await?
-                .rows_affected()
-        });
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
         if moved != 1 {
             return Err(AccountsError::SessionInactive);
         }
@@ -208,12 +212,12 @@ impl Accounts {
         reason: &str,
         now: UnixTime,
     ) -> Result<bool, AccountsError> {
-        Ok(on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
                 .bind(now.as_secs()).bind(reason).bind(sid)
-                .execute(pool).await?
-                .rows_affected()
-        }) == 1)
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
+        Ok(done == 1)
     }
 
     /// Revoke every session of a user ("log out everywhere"); returns how many were active.
@@ -226,11 +230,11 @@ impl Accounts {
         user_id: &str,
         now: UnixTime,
     ) -> Result<u64, AccountsError> {
-        Ok(on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'logout_everywhere' WHERE tenant = $2 AND user_id = $3 AND revoked_at IS NULL")
                 .bind(now.as_secs()).bind(tenant).bind(user_id)
-                .execute(pool).await?
-                .rows_affected()
-        }))
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
+        Ok(done)
     }
 }

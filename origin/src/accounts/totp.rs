@@ -9,6 +9,7 @@ use tessera_proto::UnixTime;
 
 use super::{Accounts, AccountsError};
 use crate::on_db;
+use crate::store::retry;
 
 impl Accounts {
     fn totp_aad(tenant: &str, user_id: &str) -> Vec<u8> {
@@ -46,7 +47,8 @@ impl Accounts {
             secret.expose_secret(),
         )
         .map_err(|e| AccountsError::Sealing(e.to_string()))?;
-        let replaced = on_db!(&self.db, pool => {
+        let sealed = &sealed;
+        let replaced = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query(
                 "INSERT INTO totp_secrets (tenant, user_id, sealed, confirmed, last_step, created_at) VALUES ($1, $2, $3, 0, NULL, $4)
                  ON CONFLICT (tenant, user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at, last_step = NULL,
@@ -54,9 +56,8 @@ impl Accounts {
                  WHERE totp_secrets.confirmed = 0",
             )
             .bind(tenant).bind(user_id).bind(sealed).bind(now.as_secs())
-            .execute(pool).await?
-            .rows_affected()
-        });
+            .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
         if replaced == 0 {
             return Err(AccountsError::TotpAlreadyEnrolled);
         }
@@ -113,8 +114,9 @@ impl Accounts {
                 });
             }
         }
+        let budget = &budget;
         let outcome: Result<Result<(), AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 let row = sqlx::query(
                     "UPDATE totp_secrets SET failures = failures WHERE tenant = $1 AND user_id = $2
@@ -178,7 +180,7 @@ impl Accounts {
                     }
                     Err(other) => Ok(Err(other)),
                 }
-            }.await
+            }).await
         });
         outcome?
     }

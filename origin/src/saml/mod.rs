@@ -119,6 +119,12 @@ impl std::fmt::Display for SamlError {
 
 impl std::error::Error for SamlError {}
 
+impl crate::store::retry::Retryable for SamlError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(e) if e.is_retryable())
+    }
+}
+
 impl From<sqlx::Error> for SamlError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e)

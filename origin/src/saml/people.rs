@@ -44,6 +44,7 @@ use crate::authz::store::{AuthzStoreError, Operation};
 use crate::authz::{AuthzStore, WriteTx};
 use crate::on_db;
 use crate::scim::group_store::membership;
+use crate::store::retry::{self, Retryable};
 use crate::store::Db;
 
 /// `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`.
@@ -109,6 +110,16 @@ impl std::fmt::Display for PersonError {
 }
 
 impl std::error::Error for PersonError {}
+
+impl Retryable for PersonError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Database(e) => e.is_retryable(),
+            Self::Groups(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
 
 impl From<sqlx::Error> for PersonError {
     fn from(e: sqlx::Error) -> Self {
@@ -266,9 +277,13 @@ impl SamlPeople {
     ) -> Result<Option<SignedInPerson>, PersonError> {
         let tenant = conn.tenant.as_str();
         let connection = conn.id.as_str();
-        let domains: Vec<&str> = conn.email_domains.iter().map(|d| d.as_str()).collect();
+        let domains = &conn
+            .email_domains
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<&str>>();
         on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 let linked = sqlx::query(
                     "SELECT user_id, groups FROM saml_identities
@@ -399,7 +414,7 @@ impl SamlPeople {
                 .execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Some(SignedInPerson { user_id, created, revision }))
-            }
+            })
             .await
         })
     }

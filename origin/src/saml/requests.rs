@@ -18,6 +18,7 @@ use tessera_proto::{TenantId, UnixTime};
 use super::store::SamlStore;
 use super::{hex, SamlError};
 use crate::on_db;
+use crate::store::retry;
 
 /// How long a sign-in request may be answered.
 pub const REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -88,21 +89,26 @@ impl SamlStore {
             .transpose()
             .map_err(random)?;
         let expires_at = now.plus(REQUEST_TTL);
+        let (id, token) = (&request_id, relay_token.as_deref());
         on_db!(&self.db, pool => {
-            sqlx::query(
-                "DELETE FROM saml_requests WHERE request_id IN
-                    (SELECT request_id FROM saml_requests WHERE expires_at <= $1 LIMIT $2)",
-            )
-            .bind(now.as_secs()).bind(PRUNE_BATCH)
-            .execute(pool).await?;
-            sqlx::query(
-                "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, binding, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&request_id).bind(tenant.as_str()).bind(connection.as_str())
-            .bind(relay_state).bind(relay_token.as_deref()).bind(binding)
-            .bind(now.as_secs()).bind(expires_at.as_secs())
-            .execute(pool).await?;
+            retry::transaction(|| async move {
+                sqlx::query(
+                    "DELETE FROM saml_requests WHERE request_id IN
+                        (SELECT request_id FROM saml_requests WHERE expires_at <= $1 LIMIT $2)",
+                )
+                .bind(now.as_secs()).bind(PRUNE_BATCH)
+                .execute(pool).await.map(|_| ())
+            }).await?;
+            retry::transaction(|| async move {
+                sqlx::query(
+                    "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, binding, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id).bind(tenant.as_str()).bind(connection.as_str())
+                .bind(relay_state).bind(token).bind(binding)
+                .bind(now.as_secs()).bind(expires_at.as_secs())
+                .execute(pool).await.map(|_| ())
+            }).await?;
         });
         Ok(IssuedRequest {
             request_id,
@@ -125,7 +131,7 @@ impl SamlStore {
         relay_token: Option<&str>,
         now: UnixTime,
     ) -> Result<SpentRequest, SamlError> {
-        let spent: Option<(Option<String>, Option<String>)> = on_db!(&self.db, pool => {
+        let spent: Option<(Option<String>, Option<String>)> = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query_as(
                 "UPDATE saml_requests SET spent_at = $1
                  WHERE request_id = $2 AND tenant = $3 AND connection_id = $4
@@ -135,8 +141,8 @@ impl SamlStore {
             )
             .bind(now.as_secs()).bind(request_id).bind(tenant.as_str()).bind(connection.as_str())
             .bind(relay_token)
-            .fetch_optional(pool).await?
-        });
+            .fetch_optional(pool).await
+        }).await?);
         if let Some((relay_state, binding)) = spent {
             return Ok(SpentRequest {
                 relay_state,
@@ -177,19 +183,22 @@ impl SamlStore {
         now: UnixTime,
     ) -> Result<bool, SamlError> {
         let inserted = on_db!(&self.db, pool => {
-            sqlx::query(
-                "DELETE FROM saml_seen_assertions WHERE (tenant, connection_id, assertion_id) IN
-                    (SELECT tenant, connection_id, assertion_id FROM saml_seen_assertions WHERE expires_at < $1 LIMIT $2)",
-            )
-            .bind(now.as_secs()).bind(PRUNE_BATCH)
-            .execute(pool).await?;
-            sqlx::query(
-                "INSERT INTO saml_seen_assertions (tenant, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (tenant, connection_id, assertion_id) DO NOTHING",
-            )
-            .bind(tenant.as_str()).bind(connection.as_str()).bind(assertion_id).bind(expires_at.as_secs())
-            .execute(pool).await?
-            .rows_affected()
+            retry::transaction(|| async move {
+                sqlx::query(
+                    "DELETE FROM saml_seen_assertions WHERE (tenant, connection_id, assertion_id) IN
+                        (SELECT tenant, connection_id, assertion_id FROM saml_seen_assertions WHERE expires_at < $1 LIMIT $2)",
+                )
+                .bind(now.as_secs()).bind(PRUNE_BATCH)
+                .execute(pool).await.map(|_| ())
+            }).await?;
+            retry::transaction(|| async move {
+                sqlx::query(
+                    "INSERT INTO saml_seen_assertions (tenant, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant, connection_id, assertion_id) DO NOTHING",
+                )
+                .bind(tenant.as_str()).bind(connection.as_str()).bind(assertion_id).bind(expires_at.as_secs())
+                .execute(pool).await.map(|done| done.rows_affected())
+            }).await?
         });
         Ok(inserted == 1)
     }

@@ -11,6 +11,7 @@ use tessera_saml::{Certificate, IdpMetadata, MetadataOptions};
 use super::connection::{Connection, NameIdFormat, NewConnection};
 use super::SamlError;
 use crate::on_db;
+use crate::store::retry;
 use crate::store::Db;
 
 /// SAML connections and their requests and assertions, over the origin's database.
@@ -49,7 +50,8 @@ impl SamlStore {
                 SamlError::Database(e)
             }
         };
-        on_db!(&self.db, pool => {
+        let (attribute_map, allow_list) = (&attribute_map, &allow_list);
+        on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO saml_connections (tenant, connection_id, display_name, idp_entity_id, idp_metadata,
@@ -59,7 +61,7 @@ impl SamlStore {
             )
             .bind(tenant.as_str()).bind(new.id.as_str()).bind(&new.display_name)
             .bind(&new.idp.entity_id).bind(&new.idp_metadata_xml).bind(i64::from(new.allow_idp_initiated))
-            .bind(new.signed_part.as_str()).bind(&attribute_map).bind(&allow_list)
+            .bind(new.signed_part.as_str()).bind(attribute_map).bind(allow_list)
             .bind(new.name_id_format.uri()).bind(sealed_sp_key).bind(STANDARD.encode(sp_certificate.der()))
             .bind(now.as_secs())
             .execute(&mut *tx).await
@@ -71,8 +73,8 @@ impl SamlStore {
                     .map_err(|e| taken(e, SamlError::DomainTaken(domain.as_str().to_owned())))?;
             }
             tx.commit().await?;
-        });
-        Ok(())
+            Ok::<_, SamlError>(())
+        }).await)
     }
 
     /// One connection.
@@ -155,7 +157,7 @@ impl SamlStore {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<bool, SamlError> {
-        let deleted = on_db!(&self.db, pool => {
+        let deleted = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let deleted = sqlx::query("DELETE FROM saml_connections WHERE tenant = $1 AND connection_id = $2")
                 .bind(tenant.as_str()).bind(connection.as_str())
@@ -172,8 +174,8 @@ impl SamlStore {
                 sqlx::query(sql).bind(tenant.as_str()).bind(connection.as_str()).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            deleted
-        });
+            Ok::<_, sqlx::Error>(deleted)
+        }).await?);
         Ok(deleted == 1)
     }
 

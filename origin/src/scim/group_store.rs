@@ -21,6 +21,7 @@ use tessera_scim::MemberChanges;
 
 use crate::authz::{AuthzStore, WriteTx};
 use crate::on_db;
+use crate::store::retry::{self, Retryable};
 use crate::store::Db;
 
 use crate::authz::store::{AuthzStoreError, Operation};
@@ -137,6 +138,16 @@ impl std::fmt::Display for GroupStoreError {
 }
 
 impl std::error::Error for GroupStoreError {}
+
+impl Retryable for GroupStoreError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Database(e) => e.is_retryable(),
+            Self::Authz(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
 
 /// How many times [`ScimGroups::modify`] decides again when the group changed under it.
 const MODIFY_ATTEMPTS: usize = 5;
@@ -325,12 +336,12 @@ impl ScimGroups {
         members: &[String],
         now: UnixTime,
     ) -> Result<Written, GroupStoreError> {
-        let changes = MemberChanges {
+        let changes = &MemberChanges {
             add: members.to_vec(),
             ..MemberChanges::default()
         };
         let done: Result<Written, GroupStoreError> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 let row = sqlx::query(concat!(
                     "INSERT INTO scim_groups (tenant, group_id, display_name, external_id, scim, version, created_at, updated_at)
@@ -340,10 +351,10 @@ impl ScimGroups {
                 .fetch_one(&mut *tx).await
                 .map_err(|e| if unique_violation(&e) { GroupStoreError::ExternalIdTaken } else { e.into() })?;
                 let row = row_to_group(&row)?;
-                let revision = write_members!(self.authz, tx, tenant, group_id, &changes)?;
+                let revision = write_members!(self.authz, tx, tenant, group_id, changes)?;
                 tx.commit().await?;
                 Ok(Written { row, revision })
-            }.await
+            }).await
         });
         self.synced(tenant, done).await
     }
@@ -487,7 +498,7 @@ impl ScimGroups {
         };
         let pinned = i64::from(change.pinned || change.row.is_some());
         on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 let written = sqlx::query(concat!(
                     "UPDATE scim_groups SET
@@ -507,7 +518,7 @@ impl ScimGroups {
                 let revision = write_members!(self.authz, tx, tenant, group_id, &change.members)?;
                 tx.commit().await?;
                 Ok(Some(Written { row, revision }))
-            }.await
+            }).await
         })
     }
 
@@ -520,9 +531,10 @@ impl ScimGroups {
         &self,
         tenant: &str,
         group_id: &str,
-        allow: impl FnOnce(&GroupRow) -> Result<(), E>,
+        allow: impl Fn(&GroupRow) -> Result<(), E>,
     ) -> Result<Result<u64, E>, GroupStoreError> {
-        let outcome: Option<Result<u64, E>> = on_db!(&self.db, pool => {
+        let allow = &allow;
+        let outcome: Option<Result<u64, E>> = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let before = sqlx::query(concat!(
                 "UPDATE scim_groups SET version = version WHERE tenant = $1 AND group_id = $2 RETURNING ", columns!()
@@ -530,7 +542,7 @@ impl ScimGroups {
             .bind(tenant).bind(group_id)
             .fetch_optional(&mut *tx).await?
             .map(|r| row_to_group(&r)).transpose()?;
-            match before.map(|b| allow(&b)) {
+            Ok::<_, GroupStoreError>(match before.map(|b| allow(&b)) {
                 None => None,
                 Some(Err(refused)) => Some(Err(refused)),
                 Some(Ok(())) => {
@@ -541,8 +553,8 @@ impl ScimGroups {
                     tx.commit().await?;
                     Some(Ok(revision))
                 }
-            }
-        });
+            })
+        }).await?);
         match outcome {
             None => Err(GroupStoreError::NotFound),
             Some(Ok(revision)) => {

@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use tessera_proto::{TenantId, UnixTime};
 
 use crate::on_db;
+use crate::store::retry;
 use crate::store::Db;
 
 /// The prefix of every SCIM token (so that secret scanners can recognise one).
@@ -102,13 +103,14 @@ impl ScimTokens {
         }
         let token = format!("{TOKEN_PREFIX}{}", random_b64::<32>()?);
         let token_id = format!("st_{}", random_b64::<9>()?);
-        on_db!(&self.db, pool => {
+        let (token_hash, id) = (&hash(&token), &token_id);
+        on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query(
                 "INSERT INTO scim_tokens (token_hash, token_id, tenant, label, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(hash(&token)).bind(&token_id).bind(tenant.as_str()).bind(label).bind(now.as_secs())
-            .execute(pool).await?;
-        });
+            .bind(token_hash).bind(id).bind(tenant.as_str()).bind(label).bind(now.as_secs())
+            .execute(pool).await.map(|_| ())
+        }).await?);
         Ok(NewToken {
             token,
             info: TokenInfo {
@@ -170,11 +172,11 @@ impl ScimTokens {
     /// # Errors
     /// The database.
     pub async fn revoke(&self, token_id: &str, now: UnixTime) -> Result<bool, TokenError> {
-        Ok(on_db!(&self.db, pool => {
+        let revoked = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query("UPDATE scim_tokens SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL")
                 .bind(now.as_secs()).bind(token_id)
-                .execute(pool).await?
-                .rows_affected()
-        }) == 1)
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
+        Ok(revoked == 1)
     }
 }

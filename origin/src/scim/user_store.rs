@@ -17,6 +17,7 @@ use tessera_proto::UnixTime;
 use super::group_store::memberships_of_user;
 use crate::authz::{AuthzStore, WriteTx};
 use crate::on_db;
+use crate::store::retry::{self, Retryable};
 use crate::store::Db;
 
 /// End every live session of a user (their refresh tokens are refused from then on, and the edge's
@@ -116,6 +117,12 @@ impl std::fmt::Display for UserStoreError {
 
 impl std::error::Error for UserStoreError {}
 
+impl Retryable for UserStoreError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(e) if e.is_retryable())
+    }
+}
+
 /// How many times [`ScimUsers::modify`] decides again when the user changed under it.
 const MODIFY_ATTEMPTS: usize = 5;
 
@@ -202,17 +209,17 @@ impl ScimUsers {
         w: &UserWrite,
         now: UnixTime,
     ) -> Result<UserRow, UserStoreError> {
-        let scim = scim_text(&w.scim)?;
-        let done: Result<UserRow, sqlx::Error> = on_db!(&self.db, pool => {
+        let scim = &scim_text(&w.scim)?;
+        let done: Result<UserRow, sqlx::Error> = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query(concat!(
                 "INSERT INTO users (tenant, user_id, username, display_name, external_id, active, scim, version, created_at, updated_at, username_key)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING ", columns!()
             ))
             .bind(tenant).bind(user_id).bind(&w.username).bind(&w.display_name).bind(&w.external_id)
-            .bind(i64::from(w.active)).bind(&scim).bind(now.as_secs()).bind(username_key(&w.username))
+            .bind(i64::from(w.active)).bind(scim).bind(now.as_secs()).bind(username_key(&w.username))
             .fetch_one(pool).await
             .and_then(|r| row_to_user(&r))
-        });
+        }).await);
         match done {
             Ok(row) => Ok(row),
             Err(e) if unique_violation(&e) => Err(self.which_taken(tenant, user_id, w).await),
@@ -345,9 +352,9 @@ impl ScimUsers {
         w: UserWrite,
         now: UnixTime,
     ) -> Result<Option<Modified>, UserStoreError> {
-        let mut taken: Option<UserWrite> = None;
+        let w = &w;
         let outcome: Result<Option<Modified>, sqlx::Error> = on_db!(&self.db, pool => {
-            async {
+            retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
                 let written = sqlx::query(concat!(
                     "UPDATE users SET username = $1, display_name = $2, external_id = $3, active = $4, scim = $5,
@@ -358,16 +365,10 @@ impl ScimUsers {
                 .bind(scim_text(&w.scim)?).bind(now.as_secs()).bind(tenant).bind(user_id).bind(before.version)
                 .bind(username_key(&w.username))
                 .fetch_optional(&mut *tx).await;
-                let row = match written {
-                    Ok(Some(r)) => row_to_user(&r)?,
-                    Ok(None) => return Ok(None),
-                    Err(e) => {
-                        if unique_violation(&e) {
-                            taken = Some(w);
-                        }
-                        return Err(e);
-                    }
+                let Some(row) = written? else {
+                    return Ok(None);
                 };
+                let row = row_to_user(&row)?;
                 let sessions_ended = if before.active && !row.active {
                     end_sessions!(&mut *tx, tenant, user_id, now)
                 } else {
@@ -375,14 +376,13 @@ impl ScimUsers {
                 };
                 tx.commit().await?;
                 Ok(Some(Modified { row, sessions_ended }))
-            }.await
+            }).await
         });
         match outcome {
             Ok(done) => Ok(done),
-            Err(e) => match taken {
-                Some(w) => Err(self.which_taken(tenant, user_id, &w).await),
-                None => Err(e.into()),
-            },
+            // Only the row's UPDATE can collide: ending sessions changes no unique column.
+            Err(e) if unique_violation(&e) => Err(self.which_taken(tenant, user_id, w).await),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -396,9 +396,10 @@ impl ScimUsers {
         tenant: &str,
         user_id: &str,
         now: UnixTime,
-        allow: impl FnOnce(&UserRow) -> Result<(), E>,
+        allow: impl Fn(&UserRow) -> Result<(), E>,
     ) -> Result<Result<u64, E>, UserStoreError> {
-        let outcome: Option<Result<u64, E>> = on_db!(&self.db, pool => {
+        let allow = &allow;
+        let outcome: Option<Result<u64, E>> = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let before = sqlx::query(concat!(
                 "UPDATE users SET version = version WHERE tenant = $1 AND user_id = $2 RETURNING ", columns!()
@@ -406,7 +407,7 @@ impl ScimUsers {
             .bind(tenant).bind(user_id)
             .fetch_optional(&mut *tx).await?
             .map(|r| row_to_user(&r)).transpose()?;
-            match before.map(|b| allow(&b)) {
+            Ok::<_, UserStoreError>(match before.map(|b| allow(&b)) {
                 None => None,
                 Some(Err(refused)) => Some(Err(refused)),
                 Some(Ok(())) => {
@@ -435,8 +436,8 @@ impl ScimUsers {
                     tx.commit().await?;
                     Some(Ok(ended))
                 }
-            }
-        });
+            })
+        }).await?);
         outcome.ok_or(UserStoreError::NotFound)
     }
 }

@@ -14,6 +14,7 @@ use sqlx::SqlitePool;
 use tessera_proto::ClientRecord;
 
 mod migrations;
+pub mod retry;
 
 /// An open connection pool of either backend.
 #[derive(Clone)]
@@ -210,12 +211,16 @@ impl Store {
         })
         .map_err(|e| format!("cannot read users: {e}"))?;
         for (tenant, user_id, username) in missing {
-            let key = tessera_proto::ids::username_key(&username);
-            on_db!(&self.db, pool => {
+            let (key, t, u) = (
+                &tessera_proto::ids::username_key(&username),
+                &tenant,
+                &user_id,
+            );
+            on_db!(&self.db, pool => retry::transaction(|| async move {
                 sqlx::query("UPDATE users SET username_key = $1 WHERE tenant = $2 AND user_id = $3")
-                    .bind(&key).bind(&tenant).bind(&user_id)
+                    .bind(key).bind(t).bind(u)
                     .execute(pool).await.map(|_| ())
-            })
+            }).await)
             .map_err(|e| format!(
                 "tenant `{tenant}` holds two usernames that differ only in case (one is `{username}`): rename one, then start again ({e})"
             ))?;
@@ -232,22 +237,24 @@ impl Store {
     /// # Errors
     /// Database failures, including a duplicate `client_id`.
     pub async fn insert_client(&self, c: &ClientRecord, now: UnixTime) -> Result<(), sqlx::Error> {
-        on_db!(&self.db, pool => sqlx::query(
-            "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&c.client_id)
-        .bind(&c.tenant)
-        .bind(&c.secret_hash)
-        .bind(serde_json::to_string(&c.scopes).unwrap_or_default())
-        .bind(serde_json::to_string(&c.audiences).unwrap_or_default())
-        .bind(i64::from(c.token_ttl))
-        .bind(i64::from(c.disabled))
-        .bind(now.as_secs())
-        .bind(c.updated_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))
+        on_db!(&self.db, pool => retry::transaction(|| async move {
+            sqlx::query(
+                "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.tenant)
+            .bind(&c.secret_hash)
+            .bind(serde_json::to_string(&c.scopes).unwrap_or_default())
+            .bind(serde_json::to_string(&c.audiences).unwrap_or_default())
+            .bind(i64::from(c.token_ttl))
+            .bind(i64::from(c.disabled))
+            .bind(now.as_secs())
+            .bind(c.updated_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        }).await)
     }
 
     /// # Errors
@@ -288,8 +295,8 @@ impl Store {
         roles: &[String],
         now: UnixTime,
     ) -> Result<(), sqlx::Error> {
-        let text = serde_json::to_string(roles).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        on_db!(&self.db, pool => {
+        let text = &serde_json::to_string(roles).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query(
                 "INSERT INTO token_roles (tenant, roles, updated_at) VALUES ($1, $2, $3)
                  ON CONFLICT (tenant) DO UPDATE SET roles = excluded.roles, updated_at = excluded.updated_at",
@@ -300,7 +307,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|_| ())
-        })
+        }).await)
     }
 
     /// # Errors
@@ -326,7 +333,7 @@ impl Store {
         client_id: &str,
         now: UnixTime,
     ) -> Result<bool, sqlx::Error> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, pool => retry::transaction(|| async move {
             let done = sqlx::query(
                 "UPDATE oauth_clients SET disabled = 1, updated_at = $1 WHERE client_id = $2",
             )
@@ -335,7 +342,7 @@ impl Store {
             .execute(pool)
             .await?;
             Ok(done.rows_affected() > 0)
-        })
+        }).await)
     }
 
     /// The database, for the other stores that share it (see `authz_store`).

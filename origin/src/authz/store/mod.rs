@@ -27,6 +27,7 @@ use sqlx::Row as _;
 
 use crate::authz::cache::RelCache;
 use crate::on_db;
+use crate::store::retry::Retryable;
 use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::Schema;
@@ -80,6 +81,12 @@ impl std::fmt::Display for AuthzStoreError {
 }
 
 impl std::error::Error for AuthzStoreError {}
+
+impl Retryable for AuthzStoreError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(e) if e.is_retryable())
+    }
+}
 
 // The wire types of filters, updates, preconditions and watch changes are the API's (one contract).
 pub use tessera_proto::authz::{Change, Filter, Operation, Precondition, PreconditionOp};

@@ -11,6 +11,7 @@ use tessera_authz::relationship::Relationship;
 use super::{db_rev, filter_sql, rev, row_to_relationship, AuthzStore, AuthzStoreError};
 use super::{Filter, Operation, Precondition, PreconditionOp};
 use crate::on_db;
+use crate::store::retry;
 
 /// Relationships per INSERT or UPDATE statement in a write (8 parameters each, well under every limit).
 const ROWS_PER_STATEMENT: usize = 100;
@@ -50,8 +51,8 @@ impl AuthzStore {
     /// # Errors
     /// See [`AuthzStoreError`].
     pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
-        let schema = parse_schema(text).map_err(AuthzStoreError::Schema)?;
-        let revision = on_db!(&self.db, pool => {
+        let schema = &parse_schema(text).map_err(AuthzStoreError::Schema)?;
+        let revision = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             let rows = sqlx::query(
@@ -62,7 +63,7 @@ impl AuthzStore {
             .await?;
             for row in &rows {
                 let r = row_to_relationship(row)?;
-                if let Err(e) = r.validate(&schema) {
+                if let Err(e) = r.validate(schema) {
                     return Err(AuthzStoreError::SchemaBreaksData(format!("`{r}`: {e}")));
                 }
             }
@@ -73,8 +74,8 @@ impl AuthzStore {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            revision
-        });
+            Ok::<_, AuthzStoreError>(revision)
+        }).await?);
         // Evict what this write changed now, so this origin reads its own writes at once.
         self.sync(tenant, revision).await?;
         Ok(revision)
@@ -90,13 +91,13 @@ impl AuthzStore {
         updates: &[(Operation, Relationship)],
         preconditions: &[Precondition],
     ) -> Result<u64, AuthzStoreError> {
-        let revision = on_db!(&self.db, pool => {
+        let revision = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             self.apply_updates(WriteTx::from(&mut *tx), tenant, revision, updates, preconditions).await?;
             tx.commit().await?;
-            revision
-        });
+            Ok::<_, AuthzStoreError>(revision)
+        }).await?);
         // Evict what this write changed now, so this origin reads its own writes at once.
         self.sync(tenant, revision).await?;
         Ok(revision)
@@ -263,13 +264,13 @@ impl AuthzStore {
         tenant: &str,
         filter: &Filter,
     ) -> Result<(u64, u64), AuthzStoreError> {
-        let done = on_db!(&self.db, pool => {
+        let done = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
             let deleted = Self::delete_matching_at(WriteTx::from(&mut *tx), tenant, revision, filter).await?;
             tx.commit().await?;
-            (revision, deleted)
-        });
+            Ok::<_, AuthzStoreError>((revision, deleted))
+        }).await?);
         self.sync(tenant, done.0).await?;
         Ok(done)
     }
