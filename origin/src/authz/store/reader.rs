@@ -1,5 +1,5 @@
 //! The check engine's storage port: relationships of one tenant at one revision, from the cache or, on a
-//! miss, from one read transaction per request.
+//! miss, from one database connection per request (in SQLite, one read transaction).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use tessera_authz::RelationshipReader;
 
 use super::{db_rev, rev, AuthzStore};
 use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache, ReverseKey, ReverseRow};
-use crate::store::Db;
+use crate::store::{retry, Db};
 
 impl AuthzStore {
     /// A reader for the check engine, fixed at one tenant and revision.
@@ -33,46 +33,60 @@ pub struct SnapshotReader {
     tenant: String,
     at: u64,
     context: Vec<Relationship>,
-    /// One read transaction for all the queries of a request, opened at the first: an engine walk issues
-    /// many small queries, and a pool round trip and a fresh SQLite read lock for each would cost more
-    /// than the query. Dropped (rolled back) with the reader; it only ever reads.
+    /// One connection for all the queries of a request, taken at the first: an engine walk issues many
+    /// small queries, and a pool round trip for each would cost more than the query. In SQLite it holds
+    /// one read transaction (a fresh read lock per query costs too); in PostgreSQL none — every query
+    /// names its revision, so none needs a snapshot shared with the others, and a transaction open for a
+    /// whole walk (a lookup may take seconds) would hold back vacuum and, under `SERIALIZABLE`, could
+    /// be refused part-way through. Each query is then a transaction of its own, run again on a
+    /// serialization failure. Returned to the pool with the reader; it only ever reads.
     conn: tokio::sync::Mutex<Option<Conn>>,
     cache: std::sync::Arc<RelCache>,
-    /// The cache generation when the transaction began: loads are cached only if no sync came since.
+    /// The cache generation when the connection was taken: loads are cached only if no sync came since
+    /// (every query's snapshot is taken after it: SQLite's transaction's at its first read).
     generation: std::sync::atomic::AtomicU64,
 }
 
 enum Conn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
-/// Run `$body` with `$c` bound to the reader's connection (acquired on first use), typed per backend.
+/// Run `$body`, one query evaluating to `Result<_, sqlx::Error>`, with `$c` bound to the reader's
+/// connection (taken on first use), typed per backend; the query's error as text. In PostgreSQL the
+/// query is a transaction of its own, run again on a serialization failure ([`retry::transaction`]):
+/// it names its revision, so a rerun reads the same rows.
 macro_rules! on_conn {
-    ($reader:expr, $c:ident => $body:expr) => {{
-        let mut guard = $reader.conn.lock().await;
-        if guard.is_none() {
-            $reader.generation.store(
-                $reader.cache.generation(&$reader.tenant),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            *guard = Some(match &$reader.db {
-                Db::Sqlite(p) => Conn::Sqlite(p.begin().await.map_err(|e| e.to_string())?),
-                Db::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| e.to_string())?),
-            });
-        }
-        match guard.as_mut() {
-            Some(Conn::Sqlite(c)) => {
-                let $c = &mut **c;
-                $body
+    ($reader:expr, $c:ident => $body:expr) => {
+        retry::transaction(|| async move {
+            let mut guard = $reader.conn.lock().await;
+            let conn = match guard.take() {
+                Some(conn) => conn,
+                None => {
+                    $reader.generation.store(
+                        $reader.cache.generation(&$reader.tenant),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    match &$reader.db {
+                        Db::Sqlite(p) => Conn::Sqlite(p.begin().await?),
+                        Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+                    }
+                }
+            };
+            match guard.insert(conn) {
+                Conn::Sqlite(c) => {
+                    let $c = &mut **c;
+                    $body
+                }
+                Conn::Postgres(c) => {
+                    let $c = &mut **c;
+                    $body
+                }
             }
-            Some(Conn::Postgres(c)) => {
-                let $c = &mut **c;
-                $body
-            }
-            None => return Err("no connection".to_owned()),
-        }
-    }};
+        })
+        .await
+        .map_err(|e: sqlx::Error| e.to_string())
+    };
 }
 
 impl SnapshotReader {
@@ -94,15 +108,16 @@ impl SnapshotReader {
             return Ok(rows);
         }
         let floor = self.cache.floor_for(&self.tenant, self.at);
+        let binds = &D::binds(&key);
         let loaded: Vec<D::Raw> = on_conn!(self, conn => {
             let mut q = sqlx::query_as(D::SQL)
                 .bind(&self.tenant)
                 .bind(db_rev(floor.unwrap_or(self.at)));
-            for part in D::binds(&key) {
-                q = q.bind(part);
+            for part in binds {
+                q = q.bind(*part);
             }
-            q.fetch_all(conn).await.map_err(|e| e.to_string())?
-        });
+            q.fetch_all(conn).await
+        })?;
         let rows: Arc<[D::Row]> = loaded.into_iter().map(D::row).collect();
         if floor.is_some() {
             D::keep(
@@ -326,21 +341,22 @@ impl RelationshipReader for SnapshotReader {
             id_params.join(", ")
         );
         type Row = (String, String, String, String, String, i64, Option<i64>);
+        let (sql, ids) = (&sql, &ids);
         let rows: Vec<Row> = on_conn!(self, conn => {
-            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(&self.tenant)
                 .bind(db_rev(floor))
                 .bind(object_type);
             for r in relations {
                 q = q.bind(r);
             }
-            for id in &ids {
+            for id in ids {
                 q = q.bind(*id);
             }
-            q.fetch_all(conn).await.map_err(|e| e.to_string())?
-        });
+            q.fetch_all(conn).await
+        })?;
         let mut grouped: HashMap<(String, String), Vec<ForwardRow>> = HashMap::new();
-        for id in &ids {
+        for id in ids {
             for rel in relations {
                 grouped.insert(((*id).to_owned(), rel.clone()), Vec::new());
             }
@@ -378,8 +394,7 @@ impl RelationshipReader for SnapshotReader {
             .bind(object_type)
             .fetch_all(conn)
             .await
-            .map_err(|e| e.to_string())?
-        });
+        })?;
         let mut ids: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
         for r in &self.context {
             for o in [&r.resource, &r.subject.object] {
