@@ -2,6 +2,7 @@
 
 use sqlx::Row as _;
 
+use super::retry::{self, Retryable as _};
 use super::{Db, Store};
 use crate::on_db;
 
@@ -68,7 +69,18 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     USERNAME_KEY,
     SAML_TABLES,
     REGION_TABLES,
+    PRIMARY_KEYS,
 ];
+
+/// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
+/// databases want one — CockroachDB otherwise adds a hidden `rowid` that spreads nothing well, and
+/// logical replication needs one — and `schema_version`'s makes a second migrator's `INSERT` of a
+/// version collide (see [`Store::migrate`]). A relationship's key with the revision that created it is
+/// unique: a write creates each relationship at most once (a batch naming one twice is refused), at the
+/// revision only it holds, and not while a live copy exists (`authz_rel_live`).
+const PRIMARY_KEYS: &str = "ALTER TABLE authz_relationships ADD PRIMARY KEY
+        (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, created_rev);
+    ALTER TABLE schema_version ADD PRIMARY KEY (version);";
 
 /// Users, passkeys, TOTP secrets (sealed), sessions and refresh tokens (`accounts.rs`). Booleans are
 /// BIGINT 0/1 and binary values base64url text, in the DDL both backends accept.
@@ -236,13 +248,57 @@ const AUTHZ_TABLES: &str = "CREATE TABLE authz_tenants (tenant TEXT PRIMARY KEY 
         WHERE deleted_rev IS NULL;";
 
 impl Store {
+    /// Bring the schema up to this binary's version. Origins starting at once on one database may all
+    /// try: on PostgreSQL they queue on an advisory lock, but correctness does not rest on it (CockroachDB
+    /// takes the call and locks nothing; YugabyteDB may not implement it). A migrator that loses a race
+    /// fails — its DDL finds the tables made, or its `INSERT` into `schema_version` collides with the
+    /// primary key — and its transaction rolls back whole; if the version moved on meanwhile, someone
+    /// else migrated, and it runs again from the version it now reads (usually: nothing left to do).
     pub(super) async fn migrate(&self) -> Result<(), sqlx::Error> {
+        loop {
+            let before = self.schema_version().await;
+            match retry::transaction(|| self.migrate_once()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let now = self.schema_version().await;
+                    if now <= before {
+                        return Err(e);
+                    }
+                    tracing::info!(before, now, "another origin migrated this database meanwhile: reading its version again ({e})");
+                }
+            }
+        }
+    }
+
+    /// The newest migration applied (0 before the first, or when it cannot be read).
+    pub(super) async fn schema_version(&self) -> i64 {
+        on_db!(&self.db, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+                .fetch_one(pool)
+                .await
+        })
+        .unwrap_or(0)
+    }
+
+    /// One transaction applying every migration newer than the version it reads.
+    async fn migrate_once(&self) -> Result<(), sqlx::Error> {
         let migrations = self.db.migrations();
         on_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             if let Db::Postgres(_) = &self.db {
-                // Two origins starting at once against one database migrate one after the other.
-                sqlx::query("SELECT pg_advisory_xact_lock(7316291)").execute(&mut *tx).await?;
+                // Read committed, whatever the database's default: a migrator that waited for the lock
+                // then reads the version the one before it committed, not a snapshot from before it.
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(&mut *tx).await?;
+                // In a savepoint, so that a database without advisory locks carries on without one.
+                let mut lock = sqlx::Acquire::begin(&mut tx).await?;
+                match sqlx::query("SELECT pg_advisory_xact_lock(7316291)").execute(&mut *lock).await {
+                    Ok(_) => lock.commit().await?,
+                    Err(e) if !e.is_retryable() => {
+                        tracing::debug!("migrating without an advisory lock: {e}");
+                        lock.rollback().await?;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
                 .execute(&mut *tx)

@@ -184,12 +184,7 @@ impl Store {
         let want = i64::try_from(self.db.migrations().len()).unwrap_or(i64::MAX);
         let mut have = 0;
         for attempt in 0..120 {
-            have = on_db!(&self.db, pool => {
-                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-                    .fetch_one(pool)
-                    .await
-            })
-            .unwrap_or(0);
+            have = self.schema_version().await;
             if have >= want {
                 return Ok(());
             }

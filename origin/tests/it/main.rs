@@ -40,6 +40,7 @@ mod accounts;
 mod authz;
 mod authz_queries;
 mod conformance;
+mod contention;
 mod depth;
 mod pg;
 mod saml_fixtures;

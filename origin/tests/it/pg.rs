@@ -134,6 +134,76 @@ impl PgServer {
     }
 }
 
+/// Run `sql` (one or more statements, fixed text) on the database at `url`.
+pub async fn execute(url: &str, sql: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// Make every transaction on the database at `url` `SERIALIZABLE` unless it asks otherwise (as
+/// CockroachDB's are), for the sessions opened from now on.
+pub async fn serializable(url: &str) {
+    execute(
+        url,
+        "DO $$ BEGIN
+            EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', current_database());
+        END $$",
+    )
+    .await;
+}
+
+/// On the database at `url` (migrated): refuse about one write transaction in four at its commit with
+/// SQLSTATE 40001, as a distributed database refuses a transaction it cannot serialise. A deferred
+/// constraint trigger on every table the origin writes fires at `COMMIT` and raises when the
+/// transaction's id is a multiple of 4, so a retry (a new transaction, a new id) is a fresh draw; each
+/// refusal is counted in a sequence, which a rollback does not undo ([`injected_failures`]).
+pub async fn inject_serialization_failures(url: &str) {
+    execute(
+        url,
+        "CREATE SEQUENCE tessera_injected_40001;
+        CREATE FUNCTION tessera_inject_40001() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF txid_current() % 4 = 0 THEN
+                PERFORM nextval('tessera_injected_40001');
+                RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
+            END IF;
+            RETURN NULL;
+        END $$;
+        DO $$
+        DECLARE t text;
+        BEGIN
+            FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_version'
+            LOOP
+                EXECUTE format('CREATE CONSTRAINT TRIGGER tessera_inject_40001 AFTER INSERT OR UPDATE OR DELETE ON %I
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tessera_inject_40001()', t);
+            END LOOP;
+        END $$;",
+    )
+    .await;
+}
+
+/// How many commits [`inject_serialization_failures`] has refused on the database at `url`.
+pub async fn injected_failures(url: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let (last, called): (i64, bool) =
+        sqlx::query_as("SELECT last_value, is_called FROM tessera_injected_40001")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    if called {
+        last
+    } else {
+        0
+    }
+}
+
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd
         .output()
