@@ -150,6 +150,22 @@ async fn conformance_postgres() {
         .unwrap()
         .close()
         .await;
+    // The primary keys of the last migration hold for everything the suite wrote (relationships
+    // created, deleted and created again): undone and migrated again, on every case's database.
+    for url in &urls {
+        super::pg::execute(
+            url,
+            "ALTER TABLE authz_relationships DROP CONSTRAINT authz_relationships_pkey;
+            ALTER TABLE schema_version DROP CONSTRAINT schema_version_pkey;
+            DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version);",
+        )
+        .await;
+        Store::connect(Some(url), std::path::Path::new("/nonexistent"))
+            .await
+            .unwrap()
+            .close()
+            .await;
+    }
 }
 
 /// The suite as a distributed database runs it: every transaction `SERIALIZABLE` (CockroachDB's only
