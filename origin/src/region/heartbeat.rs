@@ -11,7 +11,7 @@
 use sqlx::Row as _;
 
 use crate::on_db;
-use crate::store::Db;
+use crate::store::{retry, Db};
 
 /// A heartbeat as replayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,9 +80,21 @@ pub async fn probe(db: &Db) -> Result<DbState, sqlx::Error> {
         return Ok(DbState::Replica { heartbeat, cluster });
     }
     // A WAL file's name starts with its timeline in 8 hex digits (`00000002000000000000000A`).
-    let file: String = sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
+    let file: String = match sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
         .fetch_one(pool)
-        .await?;
+        .await
+    {
+        Ok(file) => file,
+        // A database without PostgreSQL's WAL (CockroachDB, YugabyteDB) has no standby and no
+        // timeline: every node takes writes, so it is a primary, always on the first timeline.
+        Err(e) if lacks_function(&e) => {
+            return Ok(DbState::Primary {
+                timeline: 1,
+                cluster,
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let timeline = file
         .get(..8)
         .and_then(|hex| u32::from_str_radix(hex, 16).ok())
@@ -90,21 +102,28 @@ pub async fn probe(db: &Db) -> Result<DbState, sqlx::Error> {
     Ok(DbState::Primary { timeline, cluster })
 }
 
+/// The database does not have the function asked for (SQLSTATE 42883 undefined_function, or 0A000
+/// feature_not_supported, as databases that mimic PostgreSQL answer for what they leave out).
+fn lacks_function(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42883" | "0A000")))
+}
+
 /// Give the cluster its identity if it has none (`candidate`, random), on a primary; idempotent.
 ///
 /// # Errors
 /// Database failures.
 pub async fn ensure_cluster(db: &Db, candidate: &str) -> Result<(), sqlx::Error> {
-    on_db!(db, pool => {
+    on_db!(db, pool => retry::transaction(|| async move {
         sqlx::query("INSERT INTO region_cluster (id, cluster) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
             .bind(candidate)
             .execute(pool)
             .await
             .map(|_| ())
-    })
+    }).await)
 }
 
-/// Write the heartbeat: `region` on `timeline` is the primary at `now_ms`.
+/// Write the heartbeat: `region` on `timeline` is the primary at `now_ms`. Not retried on a
+/// serialization failure: the next tick writes it again.
 ///
 /// # Errors
 /// Database failures (a replica refuses: read-only transaction).

@@ -1,7 +1,8 @@
 //! Origins contending on one PostgreSQL database, as on a distributed one: several migrating a fresh
 //! database at once (with the advisory lock, with one that locks nothing as CockroachDB's, and with
 //! one that refuses as YugabyteDB's without advisory locks), and writers of one tenant under
-//! `SERIALIZABLE`, where the database refuses all but one of them at a time with SQLSTATE 40001.
+//! `SERIALIZABLE`, where the database refuses all but one of them at a time with SQLSTATE 40001. And
+//! what the region monitor sees of a database without PostgreSQL's WAL functions.
 
 use tessera_origin::authz::store::{AuthzStore, Operation};
 use tessera_origin::store::Store;
@@ -136,5 +137,33 @@ async fn concurrent_writers_under_serializable_all_commit() {
         "contention: {} commits refused by injection besides the writers' own conflicts",
         pg::injected_failures(&url).await
     );
+    store.close().await;
+}
+
+/// A database without PostgreSQL's WAL functions (as CockroachDB and YugabyteDB are expected to lack
+/// them) is a primary on the first timeline to the region monitor, not an unreachable one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_without_wal_functions_is_a_primary() {
+    use tessera_origin::region::heartbeat::{probe, DbState};
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.database("no_wal").await;
+    pg::execute(
+        &url,
+        "CREATE FUNCTION public.pg_current_wal_lsn() RETURNS pg_lsn LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'unimplemented: pg_current_wal_lsn' USING ERRCODE = '0A000';
+        END $$;
+        DO $$ BEGIN
+            EXECUTE format('ALTER DATABASE %I SET search_path = public, pg_catalog', current_database());
+        END $$;",
+    )
+    .await;
+    let store = connect(&url).await;
+    assert!(matches!(
+        probe(store.db()).await.unwrap(),
+        DbState::Primary { timeline: 1, .. }
+    ));
     store.close().await;
 }
