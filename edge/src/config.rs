@@ -129,6 +129,28 @@ pub struct CheckConfig {
     pub user_type: String,
 }
 
+thread_local! {
+    /// `ORIGINS` as last parsed by this isolate: the text and what it said (vars do not change within
+    /// an isolate's life, so every request after the first reuses it).
+    static ORIGINS: std::cell::RefCell<Option<(String, crate::origin::regions::Origins)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `ORIGINS` parsed, once per isolate.
+fn parsed_origins(text: &str) -> Result<crate::origin::regions::Origins, ApiError> {
+    if let Some(o) = ORIGINS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(t, _)| t == text)
+            .map(|(_, o)| o.clone())
+    }) {
+        return Ok(o);
+    }
+    let origins = crate::origin::regions::Origins::parse(text).map_err(ApiError::misconfigured)?;
+    ORIGINS.with(|c| *c.borrow_mut() = Some((text.to_owned(), origins.clone())));
+    Ok(origins)
+}
+
 fn var_or(env: &Env, name: &str, default: &str) -> String {
     env.var(name)
         .map(|v| v.to_string())
@@ -160,8 +182,7 @@ impl Config {
         Ok(Self {
             default_audience: var_or(env, "DEFAULT_AUDIENCE", &issuer),
             origins: match env.var("ORIGINS") {
-                Ok(v) => crate::origin::regions::Origins::parse(&v.to_string())
-                    .map_err(ApiError::misconfigured)?,
+                Ok(v) => parsed_origins(&v.to_string())?,
                 Err(_) => crate::origin::regions::Origins::single(&var_or(
                     env,
                     "ORIGIN_URL",

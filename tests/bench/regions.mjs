@@ -28,17 +28,6 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const time = async (k, fn) => {
-  for (let i = 0; i < Math.min(20, k); i++) await fn(-1 - i); // warm up
-  const xs = [];
-  for (let i = 0; i < k; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    xs.push(performance.now() - t0);
-  }
-  return xs;
-};
-
 async function latencies() {
   const cluster = await startPgCluster();
   const stops = [() => cluster.stop()];
@@ -67,42 +56,56 @@ async function latencies() {
     const client = await r.a.createClient({ tenant: 'bench', scopes: ['authz:check'] });
     await cluster.waitForReplay();
 
-    const measure = async (edge, origin) => {
+    // The two setups are measured interleaved, request by request, so that machine drift hits both alike.
+    const setups = [];
+    for (const [edge, origin] of [[regional, r.b], [single, { url: edgeToA.url }]]) {
       const { access_token: token } = await getToken(edge, client);
-      const check = async (body, want) => {
-        const res = await fetch(`${edge.url}/v1/check`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-        const j = await res.json();
-        if (res.status !== 200 || (want !== undefined && j.allowed !== want)) throw new Error(`check ${res.status} ${JSON.stringify(j)}`);
-        return { region: res.headers.get('tessera-region'), cache: res.headers.get('tessera-cache'), zookie: j.zookie };
-      };
-      const q = { resource: 'doc:d1', permission: 'view', subject: 'user:u1' };
-      const out = {};
-      out.isolate = await time(1000, () => check(q, true));
-      out.kv = await time(300, async () => {
-        const res = await fetch(`${edge.url}/__bench/check?tenant=bench&mode=kv&n=1`, { method: 'POST', body: JSON.stringify(q) });
-        const j = await res.json();
-        if (j.sources[0] !== 'kv') throw new Error(JSON.stringify(j));
-      });
-      // A different subject each time: never cached, so the edge asks its nearest origin.
-      const regions = new Set();
-      out.origin = await time(300, async (i) => { regions.add((await check({ ...q, subject: `user:miss${i}` }, false)).region); });
-      out.originRegions = [...regions].join(', ');
-      const primary = new Set();
-      out.primary = await time(300, async () => { primary.add((await check({ ...q, consistency: 'fully_consistent' }, true)).region); });
-      out.primaryRegions = [...primary].join(', ');
-      // Write in region b (or the single origin), then read it back at its zookie through the edge.
-      out.ryw = await time(100, async (i) => {
-        const w = await fetch(`${origin.url}/v1/tenants/bench/relationships/write`, {
-          method: 'POST', headers: service,
-          body: JSON.stringify({ updates: [{ operation: 'touch', relationship: `doc:w${i}#viewer@user:u1` }] }),
-        });
-        const { zookie } = await w.json();
-        await check({ resource: `doc:w${i}`, permission: 'view', subject: 'user:u1', consistency: { at_least_as_fresh: zookie } }, true);
-      });
-      return out;
+      setups.push({ edge, origin, token });
+    }
+    const check = async ({ edge, token }, body, want) => {
+      const res = await fetch(`${edge.url}/v1/check`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const j = await res.json();
+      if (res.status !== 200 || (want !== undefined && j.allowed !== want)) throw new Error(`check ${res.status} ${JSON.stringify(j)}`);
+      return res.headers.get('tessera-region');
     };
-    const regionB = await measure(regional, r.b);
-    const singleA = await measure(single, { url: edgeToA.url });
+    const q = { resource: 'doc:d1', permission: 'view', subject: 'user:u1' };
+    const out = [{}, {}];
+    const both = async (key, k, fn) => {
+      for (let w = 0; w < 20; w++) for (const n of [0, 1]) await fn(setups[n], -1 - w, n); // warm up
+      out[0][key] = [];
+      out[1][key] = [];
+      for (let i = 0; i < k; i++) {
+        // Which goes first alternates, so that neither always follows the other.
+        for (const n of i % 2 ? [1, 0] : [0, 1]) {
+          const t0 = performance.now();
+          await fn(setups[n], i, n);
+          out[n][key].push(performance.now() - t0);
+        }
+      }
+    };
+    await both('isolate', 1000, (s) => check(s, q, true));
+    await both('kv', 300, async ({ edge }) => {
+      const res = await fetch(`${edge.url}/__bench/check?tenant=bench&mode=kv&n=1`, { method: 'POST', body: JSON.stringify(q) });
+      const j = await res.json();
+      if (j.sources[0] !== 'kv') throw new Error(JSON.stringify(j));
+    });
+    // A different subject each time: never cached, so the edge asks its nearest origin.
+    const regionsOf = [new Set(), new Set()];
+    await both('origin', 300, async (s, i, n) => { regionsOf[n].add(await check(s, { ...q, subject: `user:miss${n}x${i}` }, false)); });
+    out[0].originRegions = [...regionsOf[0]].join(', ');
+    const primaryOf = [new Set(), new Set()];
+    await both('primary', 300, async (s, i, n) => { primaryOf[n].add(await check(s, { ...q, consistency: 'fully_consistent' }, true)); });
+    out[0].primaryRegions = [...primaryOf[0]].join(', ');
+    // Write in region b (or to the single origin), then read it back at its zookie through the edge.
+    await both('ryw', 100, async (s, i, n) => {
+      const w = await fetch(`${s.origin.url}/v1/tenants/bench/relationships/write`, {
+        method: 'POST', headers: service,
+        body: JSON.stringify({ updates: [{ operation: 'touch', relationship: `doc:w${n}x${i}#viewer@user:u1` }] }),
+      });
+      const { zookie } = await w.json();
+      await check(s, { resource: `doc:w${n}x${i}`, permission: 'view', subject: 'user:u1', consistency: { at_least_as_fresh: zookie } }, true);
+    });
+    const [regionB, singleA] = out;
     return { regionB, singleA };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -122,13 +125,19 @@ async function failover() {
     let stop = false;
     let killedAt = 0;
     let firstAfter = 0;
+    const backAt = {};
     const writer = async (name) => {
       while (!stop) {
         const id = `${name}${n++}`;
+        const sentAt = performance.now();
         const w = await r.at[name]('POST', '/v1/tenants/bench/relationships/write', { updates: [{ operation: 'create', relationship: `doc:f#viewer@user:${id}` }] }).catch(() => null);
         if (w?.status === 200) {
           acked.push(id);
-          if (killedAt && !firstAfter) firstAfter = performance.now();
+          // The first write sent after the kill that was accepted: writes are back.
+          if (killedAt && sentAt > killedAt) {
+            if (!firstAfter) firstAfter = performance.now();
+            backAt[name] ??= performance.now() - killedAt;
+          }
         } else {
           await sleep(10);
         }
@@ -141,7 +150,8 @@ async function failover() {
     await cluster.killPrimary();
     await cluster.promoteStandby();
     const promotedAt = performance.now();
-    while (!firstAfter && performance.now() - killedAt < 30_000) await sleep(5);
+    while (!(backAt.a && backAt.b) && performance.now() - killedAt < 30_000) await sleep(5);
+    const resumed = acked.length;
     await sleep(1000);
     stop = true;
     await Promise.all(writers);
@@ -149,10 +159,13 @@ async function failover() {
     const stored = new Set(read.body.relationships.map((x) => x.split('@user:')[1]));
     return {
       before,
+      afterResume: acked.length - resumed,
       acked: acked.length,
       lost: acked.filter((id) => !stored.has(id)).length,
       promoteMs: promotedAt - killedAt,
       writesBackMs: firstAfter ? firstAfter - killedAt : NaN,
+      backA: backAt.a ?? NaN,
+      backB: backAt.b ?? NaN,
     };
   } finally {
     for (const s of stops.reverse()) await s().catch(() => {});
@@ -177,5 +190,8 @@ ${row('write in region b, then check at its zookie', 'ryw')}
 
 Failover under synchronous replication (remote_apply), writers in both regions: ${fo.before} writes acknowledged in
 the 2 s before kill -9 of the primary; scripts/pg-failover done ${f(fo.promoteMs)} ms after the kill; the first
-write accepted again ${f(fo.writesBackMs)} ms after the kill; ${fo.acked} acknowledged in all, **${fo.lost} lost**.
+write sent after the kill accepted ${f(fo.writesBackMs)} ms after it (through region b's origin, the new
+primary: ${f(fo.backB)} ms; through region a's, whose database died: ${f(fo.backA)} ms; ${fo.afterResume} more in the
+next second);
+${fo.acked} acknowledged in all, **${fo.lost} lost**.
 `);

@@ -140,7 +140,9 @@ impl Store {
         );
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            // A request waiting longer for a connection has failed anyway (the edge gives an origin 5 s);
+            // and a dead database (a failover) must not hold requests for long.
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect_with(opts)
             .await
             .map_err(|e| format!("cannot connect to {target}: {e}"))?;
