@@ -61,7 +61,7 @@ pub(crate) async fn answer(
         revision: answer.revision,
         schema_revision: answer.schema_revision,
         // A replica's head was the primary's head its lag ago.
-        confirmed_at: dated(asked_at, answered.lag),
+        confirmed_at: answered.lag.dated(asked_at),
     };
     // A replica that cannot say how far behind it is does not teach the edge a head.
     if at_head && answered.lag != origin_client::Lag::Unknown {
@@ -134,17 +134,4 @@ async fn post(
         )),
         Err(e) => Err(e.into_api(Code::ConsistencyUnavailable, "")),
     }
-}
-
-/// When a head read at `asked_at` was the primary's head: then, or a replica's lag before (never later
-/// than `asked_at`, whatever an origin says).
-pub(crate) fn dated(
-    asked_at: tessera_proto::UnixTime,
-    lag: origin_client::Lag,
-) -> tessera_proto::UnixTime {
-    let lag = match lag {
-        origin_client::Lag::Ms(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
-        origin_client::Lag::None | origin_client::Lag::Unknown => 0,
-    };
-    tessera_proto::UnixTime::from_millis(asked_at.as_millis().saturating_sub(lag))
 }

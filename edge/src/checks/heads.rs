@@ -222,7 +222,7 @@ impl TenantHeadObject {
             schema_revision: head.schema_revision,
             // The origin read its head after this moment, so the head was at least this fresh then (a
             // replica's: its lag before).
-            confirmed_at: crate::checks::from_origin::dated(asked_at, answered.lag),
+            confirmed_at: answered.lag.dated(asked_at),
         };
         if answered.lag == origin_client::Lag::Unknown {
             return Err(format!(

@@ -76,6 +76,17 @@ impl Lag {
             Some(v) => v.parse().map_or(Self::Unknown, Self::Ms),
         }
     }
+
+    /// When a head read at `asked_at` was the primary's head: then, or a replica's lag before (never
+    /// later than `asked_at`, whatever an origin says).
+    #[must_use]
+    pub fn dated(self, asked_at: tessera_proto::UnixTime) -> tessera_proto::UnixTime {
+        let lag = match self {
+            Self::Ms(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+            Self::None | Self::Unknown => 0,
+        };
+        tessera_proto::UnixTime::from_millis(asked_at.as_millis().saturating_sub(lag))
+    }
 }
 
 /// How to ask.
@@ -372,4 +383,26 @@ fn valid_region(r: &str) -> bool {
     (1..=32).contains(&r.len())
         && r.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lag;
+    use tessera_proto::UnixTime;
+
+    #[test]
+    fn a_replicas_lag_dates_its_head_back_never_forward() {
+        assert_eq!(Lag::from_header(None), Lag::None);
+        assert_eq!(Lag::from_header(Some(" 250 ")), Lag::Ms(250));
+        assert_eq!(Lag::from_header(Some("unknown")), Lag::Unknown);
+        assert_eq!(Lag::from_header(Some("-5")), Lag::Unknown);
+        let at = UnixTime::from_millis(10_000);
+        assert_eq!(Lag::Ms(250).dated(at), UnixTime::from_millis(9_750));
+        assert_eq!(Lag::None.dated(at), at);
+        assert_eq!(Lag::Unknown.dated(at), at);
+        assert!(
+            Lag::Ms(u64::MAX).dated(at) < at,
+            "an absurd lag saturates, never wraps"
+        );
+    }
 }
