@@ -42,7 +42,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 try {
   const cluster = await startPgCluster({ synchronous });
   stops.push(() => cluster.stop());
-  const regions = await startTwoRegions(cluster, { tick: 500, maxLag: 5000, replayWait: 250, forwardTimeout: 10_000, ports: { a: 8788, b: 8789 }, serviceToken });
+  const regions = await startTwoRegions(cluster, { tick: 500, maxLag: 5000, replayWait: 250, forwardTimeout: 4000, ports: { a: 8788, b: 8789 }, serviceToken });
   stops.push(() => regions.stop());
   const edgeToA = await startDelayProxy({ target: { host: '127.0.0.1', port: regions.a.port } });
   stops.push(() => edgeToA.stop());

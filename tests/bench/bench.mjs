@@ -6,8 +6,8 @@ import { readFileSync, statSync, mkdtempSync, writeFileSync, rmSync } from 'node
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startOrigin, startEdge, newPrivateJwk, getToken, basic, root, freePort, spawnWrangler } from '../blackbox/harness.mjs';
+import { median } from './stats.mjs';
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function once(url, body, k) {
   const t0 = performance.now();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startOrigin, startEdge, getToken, spawnWrangler, freePort } from '../blackbox/harness.mjs';
 import { SpiceDB } from '../blackbox/spicedb.mjs';
+import { median, pct } from './stats.mjs';
 
 const SCHEMA = `definition user {}
 definition team {
@@ -30,11 +31,6 @@ definition doc {
 const RELS = ['doc:d1#parent@folder:f1', 'folder:f1#viewer@team:t1#member', 'team:t1#member@user:u1'];
 const Q = { resource: 'doc:d1', permission: 'view', subject: 'user:u1' };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 const origin = await startOrigin();
 const edge = await startEdge({ origin, build: 'build-bench', vars: { BENCH_ROUTES: 'danger-enabled' } });

@@ -7,8 +7,8 @@ import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { randomBytes } from 'node:crypto';
 import { startOrigin, startEdge } from '../blackbox/harness.mjs';
 import { SoftAuthenticator } from '../blackbox/soft_authenticator.mjs';
+import { median } from './stats.mjs';
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const origin = await startOrigin();
 const edge = await startEdge({ origin, host: 'localhost', build: 'build-bench', vars: { BENCH_ROUTES: 'danger-enabled' } });
 try {

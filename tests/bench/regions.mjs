@@ -11,6 +11,7 @@
 // Nothing here asserts a time.
 import { getToken, startEdge } from '../blackbox/harness.mjs';
 import { startDelayProxy, startPgCluster, startTwoRegions } from '../blackbox/regions.mjs';
+import { median, pct } from './stats.mjs';
 
 const ONE_WAY_MS = 20;
 const SCHEMA = `definition user {}
@@ -22,11 +23,6 @@ definition doc {
     permission view = viewer
 }
 `;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function latencies() {
   const cluster = await startPgCluster();
