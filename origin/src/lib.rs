@@ -8,6 +8,7 @@
 //! the HTTP surface, the database and the clock/RNG.
 
 pub mod accounts;
+pub mod audit;
 pub mod authz;
 pub mod clients;
 pub mod error;
@@ -41,6 +42,8 @@ pub struct AppState {
     edge_url: Arc<str>,
     /// This origin's region, its peers and where writes go (one region unless configured).
     pub regions: region::Regions,
+    /// The audit trail: the origin's own events, the edge's batches, queries.
+    pub audit: audit::Audit,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -80,6 +83,7 @@ impl AppState {
         // TOTP secrets and SAML SP keys are sealed under a key derived the same way (production sets its
         // own with `with_secrets_key`, so that rotating the service token does not orphan them).
         let secrets_key = derive_secrets_key(&service_token);
+        let store_db = store.db().clone();
         Self {
             accounts: accounts::Accounts::new(
                 store.db().clone(),
@@ -94,6 +98,7 @@ impl AppState {
             edge_url: Arc::from("http://127.0.0.1:8787"),
             secrets_key: Arc::new(tessera_jose::Secret::new(secrets_key)),
             regions: region::Regions::single(),
+            audit: audit::Audit::start(store_db, audit::AuditSettings::default(), None),
         }
     }
 
@@ -101,6 +106,22 @@ impl AppState {
     #[must_use]
     pub fn with_regions(mut self, regions: region::Regions) -> Self {
         self.regions = regions;
+        let settings = audit::AuditSettings {
+            region: self.regions.name().to_owned(),
+            ..self.audit.settings().clone()
+        };
+        self.with_audit(settings)
+    }
+
+    /// Record audit events with `settings` (the writer started before is replaced; it stops once the
+    /// old handle is dropped, after storing what it holds).
+    #[must_use]
+    pub fn with_audit(mut self, settings: audit::AuditSettings) -> Self {
+        let route = audit::Route {
+            regions: self.regions.clone(),
+            bearer: self.service_bearer(),
+        };
+        self.audit = audit::Audit::start(self.store.db().clone(), settings, Some(route));
         self
     }
 

@@ -1,5 +1,5 @@
 //! `tessera-origin`: run the origin service, or manage it from the command line (the subcommands live in
-//! `cli/`: `authz`, `clients`, `jwt`, `saml`, `scim`, `users`).
+//! `cli/`: `audit`, `authz`, `clients`, `jwt`, `saml`, `scim`, `users`).
 
 mod cli;
 
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cli::audit::{audit_cmd, AuditCommand};
 use cli::authz::{authz_cmd, AuthzCommand};
 use cli::clients::{clients_cmd, ClientsCommand};
 use cli::jwt::{jwt_cmd, JwtCommand};
@@ -86,6 +87,18 @@ impl RegionArgs {
     }
 }
 
+/// The audit trail (docs/OPERATIONS.md, "Audit").
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Days a tenant's audit records are kept unless it set its own (`PUT /v1/tenants/{t}/audit/retention`).
+    #[arg(long, env = "TESSERA_AUDIT_RETENTION_DAYS", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..=3660))]
+    audit_retention_days: u32,
+    /// The share (0 to 1) of allowed decisions recorded with their reason path; denials always are.
+    #[arg(long, env = "TESSERA_AUDIT_EXPLAIN_ALLOWED", default_value_t = 0.01)]
+    audit_explain_allowed: f64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
@@ -120,6 +133,8 @@ enum Command {
         edge_url: String,
         #[command(flatten)]
         region: RegionArgs,
+        #[command(flatten)]
+        audit: AuditArgs,
     },
     /// Authorization data, in the spirit of SpiceDB's `zed`: schema, relationships, check.
     Authz {
@@ -159,6 +174,11 @@ enum Command {
         public_url: String,
         #[command(subcommand)]
         command: SamlCommand,
+    },
+    /// The audit trail: query, follow, aggregate, verify, replay.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Generate random secrets for a local edge (`.dev.vars` format, printed to stdout).
     DevVars,
@@ -204,7 +224,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             public_url,
             edge_url,
             region,
+            audit,
         } => {
+            if !(0.0..=1.0).contains(&audit.audit_explain_allowed) {
+                return Err("--audit-explain-allowed must be between 0 and 1".to_owned());
+            }
             let zookie_key = zookie_key
                 .map(|k| key_32(&k, "TESSERA_ZOOKIE_KEY"))
                 .transpose()?;
@@ -246,15 +270,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else if !settings.peers.is_empty() {
                 return Err("--peers needs PostgreSQL (--database postgres://...): regions share one replicated database".to_owned());
             }
+            let region_name = state.regions.name().to_owned();
+            state = state.with_audit(tessera_origin::audit::AuditSettings {
+                region: region_name,
+                explain_allowed: audit.audit_explain_allowed,
+                retention_days: audit.audit_retention_days,
+            });
+            tessera_origin::audit::retention::spawn(state.audit.clone(), state.regions.clone());
             tracing::info!(%addr, database = store.db().kind(), region = state.regions.name(), standby, "tessera-origin listening");
+            let audit = state.audit.clone();
             axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown())
                 .await
                 .map_err(|e| e.to_string())?;
+            // Store the events still queued before the database closes.
+            audit.close().await;
             store.close().await;
             Ok(())
         }
         Command::Clients { command } => clients_cmd(&store, command).await,
+        Command::Audit { command } => audit_cmd(&store, command).await,
         Command::Users { command } => users_cmd(&store, command).await,
         Command::Scim { command } => scim_cmd(&store, command).await,
         Command::Saml {

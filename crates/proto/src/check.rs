@@ -18,6 +18,19 @@ pub enum Consistency {
     AtExactSnapshot(String),
 }
 
+impl Consistency {
+    /// The variant's name, as the wire spells it (no zookie).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::MinimizeLatency => "minimize_latency",
+            Self::FullyConsistent => "fully_consistent",
+            Self::AtLeastAsFresh(_) => "at_least_as_fresh",
+            Self::AtExactSnapshot(_) => "at_exact_snapshot",
+        }
+    }
+}
+
 /// One question: may `subject` have `permission` on `resource`?
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

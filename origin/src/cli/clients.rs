@@ -54,6 +54,13 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
             )
             .await?;
             let r = &created.record;
+            record(
+                store,
+                &r.tenant,
+                tessera_proto::audit::kinds::CLIENT_CREATED,
+                &r.client_id,
+            )
+            .await?;
             if json {
                 let out = serde_json::json!({
                     "client_id": r.client_id, "client_secret": created.client_secret, "tenant": r.tenant,
@@ -90,11 +97,25 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
             Ok(())
         }
         ClientsCommand::Disable { client_id } => {
+            let tenant = store
+                .client(&client_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|c| c.tenant);
             if store
                 .disable_client(&client_id, now())
                 .await
                 .map_err(|e| e.to_string())?
             {
+                if let Some(tenant) = tenant {
+                    record(
+                        store,
+                        &tenant,
+                        tessera_proto::audit::kinds::CLIENT_DISABLED,
+                        &client_id,
+                    )
+                    .await?;
+                }
                 println!("disabled {client_id}");
                 Ok(())
             } else {
@@ -102,4 +123,13 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
             }
         }
     }
+}
+
+/// Record an operator's change to client `client_id` in the audit trail.
+async fn record(store: &Store, tenant: &str, kind: &str, client_id: &str) -> Result<(), String> {
+    use tessera_origin::audit::ActorExt as _;
+    use tessera_proto::audit::{Actor, Outcome};
+    let mut e = tessera_origin::audit::event(tenant, kind, Outcome::Success, Actor::operator());
+    e.resource = format!("client:{client_id}");
+    tessera_origin::audit::record_now(store.db(), e).await
 }

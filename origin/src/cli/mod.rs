@@ -1,5 +1,6 @@
 //! The subcommands of `tessera-origin`, one file each.
 
+pub mod audit;
 pub mod authz;
 pub mod clients;
 pub mod jwt;

@@ -81,6 +81,11 @@ const READS: &[(&str, &str, Kind)] = &[
         Kind::Read,
     ),
     ("GET", "/saml/{tenant}/{connection}/metadata", Kind::Read),
+    ("GET", "/v1/tenants/{tenant}/audit", Kind::Read),
+    ("GET", "/v1/tenants/{tenant}/audit/events/{id}", Kind::Read),
+    ("GET", "/v1/tenants/{tenant}/audit/stats", Kind::Read),
+    ("GET", "/v1/tenants/{tenant}/audit/verify", Kind::Read),
+    ("GET", "/v1/tenants/{tenant}/audit/retention", Kind::Read),
 ];
 
 /// The kind of the route `path` (the matched template, e.g. `/v1/tenants/{tenant}/check`) for `method`.

@@ -39,6 +39,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     USERNAME_KEY,
     SAML_TABLES,
     REGION_TABLES,
+    AUDIT_TABLES_SQLITE,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -70,6 +71,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     SAML_TABLES,
     REGION_TABLES,
     PRIMARY_KEYS,
+    AUDIT_TABLES_POSTGRES,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -215,6 +217,45 @@ const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
         id BIGINT PRIMARY KEY NOT NULL, region TEXT NOT NULL, timeline BIGINT NOT NULL, at_ms BIGINT NOT NULL
     );
     CREATE TABLE region_cluster (id BIGINT PRIMARY KEY NOT NULL, cluster TEXT NOT NULL);";
+/// The audit trail (`crate::audit::store`): records (never updated: a trigger refuses it), each tenant's
+/// chain head, the link retention left, per-tenant retention. The columns of `audit_events` are the same on
+/// both backends; PostgreSQL partitions the table by `day`.
+const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
+        tenant TEXT NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL, stored_at_ms BIGINT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL,
+        code TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL, request_id TEXT NOT NULL,
+        region TEXT NOT NULL, source TEXT NOT NULL, subject TEXT NOT NULL, resource TEXT NOT NULL,
+        resource_type TEXT NOT NULL, permission TEXT NOT NULL, revision BIGINT, zookie TEXT NOT NULL,
+        consistency TEXT NOT NULL, tier TEXT NOT NULL, latency_us BIGINT, detail TEXT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (tenant, day, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX audit_events_id ON audit_events (id, day);
+    CREATE INDEX audit_events_time ON audit_events (tenant, at_ms);
+    CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    CREATE TABLE audit_heads (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE audit_anchors (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
+    CREATE TABLE audit_retention (tenant TEXT PRIMARY KEY NOT NULL, days BIGINT NOT NULL);";
+
+const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
+        tenant TEXT COLLATE \"C\" NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT COLLATE \"C\" NOT NULL,
+        at_ms BIGINT NOT NULL, stored_at_ms BIGINT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL,
+        code TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL, request_id TEXT NOT NULL,
+        region TEXT NOT NULL, source TEXT NOT NULL, subject TEXT NOT NULL, resource TEXT NOT NULL,
+        resource_type TEXT NOT NULL, permission TEXT NOT NULL, revision BIGINT, zookie TEXT NOT NULL,
+        consistency TEXT NOT NULL, tier TEXT NOT NULL, latency_us BIGINT, detail TEXT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (tenant, day, seq)
+    ) PARTITION BY RANGE (day);
+    CREATE UNIQUE INDEX audit_events_id ON audit_events (id, day);
+    CREATE INDEX audit_events_time ON audit_events (tenant, at_ms);
+    CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$;
+    CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+    CREATE TABLE audit_heads (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE audit_anchors (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
+    CREATE TABLE audit_retention (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, days BIGINT NOT NULL);";
+
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
 const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (

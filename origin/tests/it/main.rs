@@ -37,6 +37,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 mod accounts;
+mod audit;
 mod authz;
 mod authz_queries;
 mod conformance;

@@ -10,7 +10,9 @@ use tessera_proto::authz::{
 };
 
 use super::engine::{check_error, on_engine};
+use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
+use crate::audit::Caller;
 use crate::error::HttpError;
 use crate::http::extract::ServiceTenant;
 use crate::AppState;
@@ -51,28 +53,49 @@ fn parse_item(resource: &str, subject: &str) -> Result<(ObjectRef, SubjectRef), 
     Ok((r, s))
 }
 
+/// How long since `started`, in microseconds.
+fn micros(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 pub(super) async fn check(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
+    caller: Caller,
     Body(req): Body<OriginCheckRequest>,
 ) -> Result<axum::response::Response, HttpError> {
     use axum::response::IntoResponse as _;
     let started = crate::monotonic();
     let (resource, subject) = parse_item(&req.resource, &req.subject)?;
-    let at = revision_for(&state, &tenant, req.consistency).await?;
+    let at = revision_for(&state, &tenant, req.consistency.clone()).await?;
     if req.explain {
         // The same decision with its reasons (the granting path, or what denied it), for audit.
-        let permission = req.permission;
+        let (r, p, s) = (resource.clone(), req.permission.clone(), subject.clone());
         let why = on_engine(
             &state,
             &tenant,
             at,
             &req.context_relationships,
-            move |engine| {
-                Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
-            },
+            move |engine| Box::pin(async move { engine.explain(&r, &p, &s).await }),
         )
         .await?;
+        recorded::decision(
+            &state,
+            &caller,
+            Decision {
+                tenant: &tenant,
+                resource: &resource,
+                permission: &req.permission,
+                subject: &subject,
+                allowed: why.allowed,
+                at,
+                consistency: req.consistency.as_ref(),
+                latency_us: micros(started),
+                why: serde_json::to_value(&why).ok(),
+                context: &req.context_relationships,
+            },
+        )
+        .await;
         let answer = OriginCheckExplained {
             allowed: why.allowed,
             why,
@@ -85,7 +108,7 @@ pub(super) async fn check(
         &state,
         &tenant,
         at,
-        vec![(resource, req.permission, subject)],
+        vec![(resource.clone(), req.permission.clone(), subject.clone())],
         &req.context_relationships,
     )
     .await?;
@@ -93,6 +116,23 @@ pub(super) async fn check(
         .pop()
         .unwrap_or(Ok(false))
         .map_err(|e| check_error(&e))?;
+    recorded::decision(
+        &state,
+        &caller,
+        Decision {
+            tenant: &tenant,
+            resource: &resource,
+            permission: &req.permission,
+            subject: &subject,
+            allowed,
+            at,
+            consistency: req.consistency.as_ref(),
+            latency_us: micros(started),
+            why: None,
+            context: &req.context_relationships,
+        },
+    )
+    .await;
     let answer = OriginCheck {
         allowed,
         zookie: state.zookies.mint(&tenant, at),
@@ -105,6 +145,7 @@ pub(super) async fn check(
 pub(super) async fn check_bulk(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
+    caller: Caller,
     Body(req): Body<OriginBulkCheckRequest>,
 ) -> Result<impl axum::response::IntoResponse, HttpError> {
     let started = crate::monotonic();
@@ -114,9 +155,38 @@ pub(super) async fn check_bulk(
         let (r, s) = parse_item(&i.resource, &i.subject)?;
         items.push((r, i.permission, s));
     }
-    let at = revision_for(&state, &tenant, req.consistency).await?;
-    let results = run_checks(&state, &tenant, at, items, &req.context_relationships)
-        .await?
+    let at = revision_for(&state, &tenant, req.consistency.clone()).await?;
+    let results = run_checks(
+        &state,
+        &tenant,
+        at,
+        items.clone(),
+        &req.context_relationships,
+    )
+    .await?;
+    let latency_us = micros(started);
+    for ((resource, permission, subject), result) in items.iter().zip(&results) {
+        if let Ok(allowed) = result {
+            recorded::decision(
+                &state,
+                &caller,
+                Decision {
+                    tenant: &tenant,
+                    resource,
+                    permission,
+                    subject,
+                    allowed: *allowed,
+                    at,
+                    consistency: req.consistency.as_ref(),
+                    latency_us,
+                    why: None,
+                    context: &req.context_relationships,
+                },
+            )
+            .await;
+        }
+    }
+    let results = results
         .into_iter()
         .map(|r| match r {
             Ok(allowed) => BulkItemResult {

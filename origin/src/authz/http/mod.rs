@@ -40,6 +40,7 @@
 mod check;
 mod engine;
 mod lookup;
+mod recorded;
 mod relationships;
 mod schema;
 mod token_roles;

@@ -1,0 +1,668 @@
+//! Where audit records live: `audit_events`, append-only, organised by the day the origin stored each
+//! record, so that retention removes whole days.
+//!
+//! - PostgreSQL: `audit_events` is partitioned by range of `day` (days since 1970-01-01), one partition a
+//!   day (`audit_events_YYYYMMDD`), made ahead of need; retention drops a partition once every tenant in
+//!   it is past its retention, and deletes one tenant's days only where tenants' retentions differ.
+//! - SQLite: one table clustered by `(tenant, day, seq)` (`WITHOUT ROWID`): a tenant's day is one
+//!   contiguous range of the b-tree, which retention deletes.
+//!
+//! Each tenant's records form a hash chain (`super::chain`): `audit_heads` holds the newest link, taken
+//! under the head row's lock by every append (so appends of one tenant queue, and the chain has no
+//! forks), and `audit_anchors` the last link retention removed. A record is never updated (a trigger
+//! refuses it). The same event id is stored at most once (a redelivered batch is a duplicate).
+//!
+//! `day` is the day a record was *stored*, not the day it happened: a tenant's chain grows with `day`, so
+//! retention always removes a prefix of it, and [`AuditStore::verify`] can tell removal by retention
+//! from removal by anyone else.
+
+use sqlx::Row as _;
+use tessera_proto::audit::{
+    Actor, ActorKind, AuditEvent, AuditRecord, ChainBreak, ChainReport, Outcome, Source,
+};
+
+use super::chain::{self, GENESIS};
+use crate::on_db;
+use crate::store::{retry, Db};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The day (since 1970-01-01, UTC) of a time in milliseconds.
+#[must_use]
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+/// An event checked and ready to append: its detail as the JSON text stored and hashed.
+pub struct Checked {
+    pub event: AuditEvent,
+    pub detail: String,
+}
+
+/// What an append did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub stored: usize,
+    pub duplicates: usize,
+}
+
+/// What a query keeps (every field optional; all given ones must match).
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub kind: Option<String>,
+    pub actor: Option<(String, String)>,
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub permission: Option<String>,
+    pub outcome: Option<String>,
+    pub code: Option<String>,
+    pub request_id: Option<String>,
+    pub tier: Option<String>,
+    /// Only records older than this seq (the cursor of the previous page).
+    pub before_seq: Option<u64>,
+    /// Only records newer than this seq (`tail`).
+    pub after_seq: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct AuditStore {
+    db: Db,
+    /// The days PostgreSQL has a partition for (that this origin knows of).
+    partitions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<i64>>>,
+}
+
+/// The columns of a record, in the order every `SELECT` and `INSERT` names them.
+const COLUMNS: &str = "tenant, day, seq, id, at_ms, stored_at_ms, kind, outcome, code, actor_kind, actor_id, \
+     request_id, region, source, subject, resource, resource_type, permission, revision, zookie, consistency, \
+     tier, latency_us, detail, hash";
+
+impl AuditStore {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            partitions: std::sync::Arc::default(),
+        }
+    }
+
+    /// Make sure PostgreSQL has a partition for `day` (nothing to do on SQLite).
+    ///
+    /// # Errors
+    /// Database failures other than another origin having made it first.
+    pub async fn ensure_day(&self, day: i64) -> Result<(), sqlx::Error> {
+        let Db::Postgres(pool) = &self.db else {
+            return Ok(());
+        };
+        if self.known(day) {
+            return Ok(());
+        }
+        let (y, m, d) = tessera_proto::rfc3339::civil_from_days(day);
+        // Built from integers only.
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS audit_events_{y:04}{m:02}{d:02} PARTITION OF audit_events FOR VALUES FROM ({day}) TO ({})",
+            day + 1
+        );
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+            Ok(_) => {}
+            // Another origin made it at the same moment (the catalogue's unique index, or the name).
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("23505" | "42P07")) => {}
+            Err(e) => return Err(e),
+        }
+        if let Ok(mut known) = self.partitions.lock() {
+            known.insert(day);
+        }
+        Ok(())
+    }
+
+    fn known(&self, day: i64) -> bool {
+        self.partitions.lock().is_ok_and(|k| k.contains(&day))
+    }
+
+    /// Append `events` of `tenant` at `now_ms`, in order, to its chain; events whose id is already stored
+    /// are left out. One transaction: all of them or none.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn append(
+        &self,
+        tenant: &str,
+        events: &[Checked],
+        now_ms: i64,
+    ) -> Result<Appended, sqlx::Error> {
+        let day = day_of(now_ms);
+        self.ensure_day(day).await?;
+        on_db!(&self.db, pool => retry::transaction(|| async move {
+            let mut tx = pool.begin().await?;
+            // Take the head row first: appends of this tenant queue here (SQLite: the write lock).
+            let head = sqlx::query(
+                "INSERT INTO audit_heads (tenant, seq, hash) VALUES ($1, 0, '')
+                 ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
+                 RETURNING seq, hash",
+            )
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut seq = u64::try_from(head.try_get::<i64, _>("seq")?).unwrap_or(0);
+            let head_hash: String = head.try_get("hash")?;
+            let mut prev = if seq == 0 { GENESIS } else {
+                chain::unhex(&head_hash).ok_or_else(|| corrupt(format!("the audit head of `{tenant}` is not a hash")))?
+            };
+            let mut done = Appended::default();
+            for c in events {
+                let e = &c.event;
+                let exists: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM audit_events WHERE id = $1 AND day >= $2",
+                )
+                .bind(&e.id)
+                // A redelivery comes within days; ids are 128 random bits, so an older copy is the
+                // same event too, but looking further back than a week is not worth a scan.
+                .bind(day - 7)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if exists.is_some() {
+                    done.duplicates += 1;
+                    continue;
+                }
+                seq += 1;
+                let hash = chain::link(&prev, seq, now_ms, e, &c.detail);
+                let resource_type = e.resource.split_once(':').map_or("", |(t, _)| t);
+                let sql = format!("INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(day)
+                    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                    .bind(&e.id)
+                    .bind(e.at_ms)
+                    .bind(now_ms)
+                    .bind(&e.kind)
+                    .bind(e.outcome.as_str())
+                    .bind(&e.code)
+                    .bind(e.actor.kind.as_str())
+                    .bind(&e.actor.id)
+                    .bind(&e.request_id)
+                    .bind(&e.region)
+                    .bind(e.source.as_str())
+                    .bind(&e.subject)
+                    .bind(&e.resource)
+                    .bind(resource_type)
+                    .bind(&e.permission)
+                    .bind(e.revision.and_then(|r| i64::try_from(r).ok()))
+                    .bind(&e.zookie)
+                    .bind(&e.consistency)
+                    .bind(&e.tier)
+                    .bind(e.latency_us.and_then(|r| i64::try_from(r).ok()))
+                    .bind(&c.detail)
+                    .bind(chain::hex(&hash))
+                    .execute(&mut *tx)
+                    .await?;
+                prev = hash;
+                done.stored += 1;
+            }
+            if done.stored > 0 {
+                sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant = $3")
+                    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                    .bind(chain::hex(&prev))
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(done)
+        }).await)
+    }
+
+    /// Records of `tenant` matching `f`, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Database failures or a corrupt row.
+    pub async fn query(
+        &self,
+        tenant: &str,
+        f: &Filter,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, sqlx::Error> {
+        // A record is stored at or after it happened (a day's slack for clocks): older days cannot hold
+        // a record from `from_ms` on.
+        let min_day = f.from_ms.map_or(i64::MIN, |ms| day_of(ms) - 1);
+        let (actor_kind, actor_id) = f.actor.clone().unzip();
+        let newest_first = f.after_seq.is_none();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE tenant = $1 AND day >= $2
+               AND (CAST($3 AS BIGINT) IS NULL OR at_ms >= $3) AND (CAST($4 AS BIGINT) IS NULL OR at_ms < $4)
+               AND (CAST($5 AS TEXT) IS NULL OR kind = $5)
+               AND (CAST($6 AS TEXT) IS NULL OR actor_kind = $6) AND (CAST($7 AS TEXT) IS NULL OR actor_id = $7)
+               AND (CAST($8 AS TEXT) IS NULL OR subject = $8) AND (CAST($9 AS TEXT) IS NULL OR resource = $9)
+               AND (CAST($10 AS TEXT) IS NULL OR permission = $10) AND (CAST($11 AS TEXT) IS NULL OR outcome = $11)
+               AND (CAST($12 AS TEXT) IS NULL OR code = $12) AND (CAST($13 AS TEXT) IS NULL OR request_id = $13)
+               AND (CAST($14 AS TEXT) IS NULL OR tier = $14)
+               AND (CAST($15 AS BIGINT) IS NULL OR seq < $15) AND (CAST($16 AS BIGINT) IS NULL OR seq > $16)
+             ORDER BY {} LIMIT $17",
+            if newest_first { "day DESC, seq DESC" } else { "day, seq" }
+        );
+        let seq = |s: Option<u64>| s.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+        on_db!(&self.db, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant).bind(min_day).bind(f.from_ms).bind(f.to_ms).bind(&f.kind)
+                .bind(&actor_kind).bind(&actor_id).bind(&f.subject).bind(&f.resource)
+                .bind(&f.permission).bind(&f.outcome).bind(&f.code).bind(&f.request_id).bind(&f.tier)
+                .bind(seq(f.before_seq)).bind(seq(f.after_seq)).bind(i64::from(limit))
+                .fetch_all(pool).await?;
+            rows.iter().map(|r| row_to_record(r).map(|(rec, _)| rec)).collect()
+        })
+    }
+
+    /// One record by event id.
+    ///
+    /// # Errors
+    /// Database failures or a corrupt row.
+    pub async fn by_id(&self, tenant: &str, id: &str) -> Result<Option<AuditRecord>, sqlx::Error> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE tenant = $1 AND id = $2");
+        on_db!(&self.db, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(pool).await?;
+            row.map(|r| row_to_record(&r).map(|(rec, _)| rec)).transpose()
+        })
+    }
+
+    /// The rows stats are computed from: `(at_ms, kind, outcome, tier, latency_us, permission,
+    /// resource_type)` of `tenant` in `[from_ms, to_ms)`, at most `cap`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn stat_rows(
+        &self,
+        tenant: &str,
+        from_ms: i64,
+        to_ms: i64,
+        cap: u32,
+    ) -> Result<Vec<StatRow>, sqlx::Error> {
+        type Row = (i64, String, String, String, Option<i64>, String, String);
+        let rows: Vec<Row> = on_db!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT at_ms, kind, outcome, tier, latency_us, permission, resource_type FROM audit_events
+                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4 LIMIT $5",
+            )
+            .bind(tenant).bind(day_of(from_ms) - 1).bind(from_ms).bind(to_ms).bind(i64::from(cap))
+            .fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at_ms, kind, outcome, tier, latency_us, permission, resource_type)| StatRow {
+                    at_ms,
+                    kind,
+                    outcome,
+                    tier,
+                    latency_us,
+                    permission,
+                    resource_type,
+                },
+            )
+            .collect())
+    }
+
+    /// Tenants with an audit chain.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn tenants(&self) -> Result<Vec<String>, sqlx::Error> {
+        on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT tenant FROM audit_heads ORDER BY tenant").fetch_all(pool).await
+        })
+    }
+
+    /// Walk `tenant`'s chain from its anchor to its head, recomputing every link.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn verify(&self, tenant: &str) -> Result<ChainReport, sqlx::Error> {
+        const PAGE: i64 = 5000;
+        const MAX_BREAKS: usize = 100;
+        let (anchor_seq, anchor_hash) = self.anchor(tenant).await?;
+        let head: Option<(i64, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?
+        });
+        let mut report = ChainReport {
+            tenant: tenant.to_owned(),
+            records: 0,
+            first_seq: 0,
+            last_seq: 0,
+            breaks: Vec::new(),
+        };
+        let brk = |report: &mut ChainReport, seq: u64, problem: &str, message: String| {
+            if report.breaks.len() < MAX_BREAKS {
+                report.breaks.push(ChainBreak {
+                    seq,
+                    problem: problem.to_owned(),
+                    message,
+                });
+            }
+        };
+        let mut expected = anchor_seq + 1;
+        let mut prev = anchor_hash;
+        let mut last: Option<(u64, String)> = None;
+        let mut after: i64 = i64::try_from(anchor_seq).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        loop {
+            let page: Vec<(AuditRecord, String)> = on_db!(&self.db, pool => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(tenant).bind(after).bind(PAGE).fetch_all(pool).await?;
+                rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?
+            });
+            let Some((tail, _)) = page.last() else { break };
+            after = i64::try_from(tail.seq).unwrap_or(i64::MAX);
+            for (rec, detail) in page {
+                report.records += 1;
+                if report.first_seq == 0 {
+                    report.first_seq = rec.seq;
+                }
+                report.last_seq = rec.seq;
+                let resynced = rec.seq != expected;
+                if resynced {
+                    brk(
+                        &mut report,
+                        expected,
+                        "missing",
+                        if rec.seq == expected + 1 {
+                            format!("record {expected} is missing")
+                        } else {
+                            format!("records {expected} to {} are missing", rec.seq - 1)
+                        },
+                    );
+                }
+                let computed = chain::link(&prev, rec.seq, rec.stored_at_ms, &rec.event, &detail);
+                let recorded = chain::unhex(&rec.hash);
+                if recorded != Some(computed) && !resynced {
+                    brk(
+                        &mut report,
+                        rec.seq,
+                        "edited",
+                        format!(
+                            "record {} (event {}) does not hash to its recorded hash: it, or the link before it, was changed",
+                            rec.seq, rec.event.id
+                        ),
+                    );
+                }
+                // Go on from the recorded link, so that one change is reported once.
+                prev = recorded.unwrap_or(computed);
+                expected = rec.seq + 1;
+                last = Some((rec.seq, rec.hash));
+            }
+        }
+        match (head, last) {
+            (Some((head_seq, head_hash)), Some((seq, hash))) => {
+                let head_seq = u64::try_from(head_seq).unwrap_or(0);
+                if head_seq != seq {
+                    brk(
+                        &mut report,
+                        seq + 1,
+                        "head",
+                        format!("the chain ends at record {seq}, its head names record {head_seq}: the newest records were removed"),
+                    );
+                } else if head_hash != hash {
+                    brk(
+                        &mut report,
+                        seq,
+                        "head",
+                        format!(
+                            "record {seq} is not the one the chain's head names: it was replaced"
+                        ),
+                    );
+                }
+            }
+            (Some((head_seq, _)), None) if u64::try_from(head_seq).unwrap_or(0) > anchor_seq => {
+                brk(
+                    &mut report,
+                    anchor_seq + 1,
+                    "head",
+                    format!(
+                        "no records are left, but the chain's head names record {head_seq}: records {} to {head_seq} were removed",
+                        anchor_seq + 1
+                    ),
+                );
+            }
+            _ => {}
+        }
+        Ok(report)
+    }
+
+    /// The link retention left: `(seq, hash)` of the last record it removed, or `(0, GENESIS)`.
+    async fn anchor(&self, tenant: &str) -> Result<(u64, [u8; 32]), sqlx::Error> {
+        let row: Option<(i64, String)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT seq, hash FROM audit_anchors WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?
+        });
+        match row {
+            None => Ok((0, GENESIS)),
+            Some((seq, hash)) => Ok((
+                u64::try_from(seq).unwrap_or(0),
+                chain::unhex(&hash).ok_or_else(|| {
+                    corrupt(format!("the audit anchor of `{tenant}` is not a hash"))
+                })?,
+            )),
+        }
+    }
+
+    /// The tenant's retention in days, if it set one.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn retention(&self, tenant: &str) -> Result<Option<u32>, sqlx::Error> {
+        let days: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT days FROM audit_retention WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?
+        });
+        Ok(days.and_then(|d| u32::try_from(d).ok()))
+    }
+
+    /// Set the tenant's retention in days.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_retention(&self, tenant: &str, days: u32) -> Result<(), sqlx::Error> {
+        on_db!(&self.db, pool => retry::transaction(|| async move {
+            sqlx::query("INSERT INTO audit_retention (tenant, days) VALUES ($1, $2)
+                         ON CONFLICT (tenant) DO UPDATE SET days = excluded.days")
+                .bind(tenant).bind(i64::from(days)).execute(pool).await.map(|_| ())
+        }).await)
+    }
+
+    /// Remove every record past its tenant's retention (`default_days` for tenants without their own),
+    /// as of `now_ms`: whole days. Returns how many records went.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn apply_retention(
+        &self,
+        now_ms: i64,
+        default_days: u32,
+    ) -> Result<u64, sqlx::Error> {
+        let today = day_of(now_ms);
+        let oldest: Vec<(String, i64)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT tenant, MIN(day) FROM audit_events GROUP BY tenant").fetch_all(pool).await?
+        });
+        let mut removed = 0u64;
+        let mut cut_all = i64::MAX;
+        let mut cuts = Vec::new();
+        for (tenant, min_day) in oldest {
+            let keep = self
+                .retention(&tenant)
+                .await?
+                .unwrap_or(default_days)
+                .max(1);
+            let cut = today - i64::from(keep) + 1;
+            cut_all = cut_all.min(cut);
+            if min_day < cut {
+                cuts.push((tenant, cut));
+            }
+        }
+        for (tenant, cut) in &cuts {
+            removed += self.cut_tenant(tenant, *cut, cut_all).await?;
+        }
+        if let Db::Postgres(pool) = &self.db {
+            // Every tenant's anchor is written: whole days before `cut_all` go as partitions.
+            let parts: Vec<String> = sqlx::query_scalar(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'audit_events'::regclass",
+            )
+            .fetch_all(pool)
+            .await?;
+            for name in parts {
+                let Some(day) = partition_day(&name) else {
+                    continue;
+                };
+                if day < cut_all {
+                    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM {name}"
+                    )))
+                    .fetch_one(pool)
+                    .await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}")))
+                        .execute(pool)
+                        .await?;
+                    removed += u64::try_from(count).unwrap_or(0);
+                    if let Ok(mut known) = self.partitions.lock() {
+                        known.remove(&day);
+                    }
+                    tracing::info!(partition = %name, records = count, "audit retention dropped a day");
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Anchor `tenant`'s chain at its last record before day `cut`, then remove its records before
+    /// `cut` — on PostgreSQL only those from `keep_whole` on (older days go as whole partitions).
+    async fn cut_tenant(
+        &self,
+        tenant: &str,
+        cut: i64,
+        keep_whole: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let postgres = matches!(self.db, Db::Postgres(_));
+        on_db!(&self.db, pool => retry::transaction(|| async move {
+            let mut tx = pool.begin().await?;
+            // The head's lock: no append of this tenant runs meanwhile.
+            sqlx::query("UPDATE audit_heads SET seq = seq WHERE tenant = $1").bind(tenant).execute(&mut *tx).await?;
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT seq, hash FROM audit_events WHERE tenant = $1 AND day < $2 ORDER BY day DESC, seq DESC LIMIT 1",
+            )
+            .bind(tenant).bind(cut).fetch_optional(&mut *tx).await?;
+            let Some((seq, hash)) = last else { return Ok(0) };
+            sqlx::query(
+                "INSERT INTO audit_anchors (tenant, seq, hash, day) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, day = excluded.day
+                 WHERE excluded.seq > audit_anchors.seq",
+            )
+            .bind(tenant).bind(seq).bind(&hash).bind(cut).execute(&mut *tx).await?;
+            let from = if postgres { keep_whole } else { i64::MIN };
+            let done = sqlx::query("DELETE FROM audit_events WHERE tenant = $1 AND day >= $2 AND day < $3")
+                .bind(tenant).bind(from).bind(cut).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(done.rows_affected())
+        }).await)
+    }
+}
+
+/// The day of a partition named `audit_events_YYYYMMDD`.
+fn partition_day(name: &str) -> Option<i64> {
+    let digits = name.strip_prefix("audit_events_")?;
+    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let text = format!(
+        "{}-{}-{}T00:00:00Z",
+        digits.get(0..4)?,
+        digits.get(4..6)?,
+        digits.get(6..8)?
+    );
+    let t = tessera_proto::rfc3339::parse_unix_time(&text)?;
+    Some(day_of(t.as_millis()))
+}
+
+/// What the stats are computed from.
+pub struct StatRow {
+    pub at_ms: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub tier: String,
+    pub latency_us: Option<i64>,
+    pub permission: String,
+    pub resource_type: String,
+}
+
+fn corrupt(message: String) -> sqlx::Error {
+    sqlx::Error::Decode(message.into())
+}
+
+/// A row as a record, with the detail text exactly as stored (what the chain hashed).
+fn row_to_record<R: sqlx::Row>(r: &R) -> Result<(AuditRecord, String), sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let text = |col: &str| -> Result<String, sqlx::Error> { r.try_get(col) };
+    let unsigned = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+    let outcome = text("outcome")?;
+    let actor_kind = text("actor_kind")?;
+    let source = text("source")?;
+    let detail = text("detail")?;
+    let event = AuditEvent {
+        id: text("id")?,
+        at_ms: r.try_get("at_ms")?,
+        tenant: text("tenant")?,
+        kind: text("kind")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt(format!("outcome `{outcome}`")))?,
+        code: text("code")?,
+        actor: Actor {
+            kind: ActorKind::parse(&actor_kind)
+                .ok_or_else(|| corrupt(format!("actor kind `{actor_kind}`")))?,
+            id: text("actor_id")?,
+        },
+        request_id: text("request_id")?,
+        region: text("region")?,
+        source: Source::parse(&source).ok_or_else(|| corrupt(format!("source `{source}`")))?,
+        subject: text("subject")?,
+        resource: text("resource")?,
+        permission: text("permission")?,
+        revision: unsigned(r.try_get("revision")?),
+        zookie: text("zookie")?,
+        consistency: text("consistency")?,
+        tier: text("tier")?,
+        latency_us: unsigned(r.try_get("latency_us")?),
+        // A detail that is not a JSON object is shown empty; `verify` still hashes the stored text.
+        detail: serde_json::from_str(&detail).unwrap_or_default(),
+    };
+    let record = AuditRecord {
+        event,
+        seq: unsigned(Some(r.try_get("seq")?)).unwrap_or(0),
+        stored_at_ms: r.try_get("stored_at_ms")?,
+        hash: text("hash")?,
+    };
+    Ok((record, detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_give_their_day() {
+        assert_eq!(partition_day("audit_events_19700101"), Some(0));
+        assert_eq!(partition_day("audit_events_19700102"), Some(1));
+        assert_eq!(partition_day("audit_events_2026113"), None);
+        assert_eq!(partition_day("audit_events_default"), None);
+        assert_eq!(partition_day("other_19700101"), None);
+    }
+
+    #[test]
+    fn days_are_utc_and_floor_before_the_epoch() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(DAY_MS - 1), 0);
+        assert_eq!(day_of(DAY_MS), 1);
+        assert_eq!(day_of(-1), -1);
+    }
+}

@@ -1,0 +1,453 @@
+//! `tessera-origin audit ...`: the audit trail from the command line, against the database (as the API
+//! answers it): `query`, `tail`, `stats`, `verify`, `retention`, `prune`.
+
+use clap::{Args, Subcommand};
+use tessera_origin::audit::http::time;
+use tessera_origin::audit::store::{AuditStore, Filter};
+use tessera_origin::store::Store;
+use tessera_proto::audit::{AuditRecord, AuditStats, ChainReport};
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Records, newest first, as a table (or JSON lines with --json).
+    Query {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// At most this many records.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Older than this record (the `next:` a previous page printed).
+        #[arg(long)]
+        cursor: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print records as they are stored, oldest first, until interrupted.
+    Tail {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How often to look (ms).
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decisions per minute, latency by cache tier, top denied permissions, counts by kind.
+    Stats {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// From this long ago (`90s`, `15m`, `1h`, `7d`), unless --from says.
+        #[arg(long, default_value = "1h")]
+        since: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute each tenant's hash chain; exits non-zero if any record was edited or removed.
+    Verify {
+        /// One tenant (default: every tenant with records).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a tenant's retention, or set it with --days.
+    Retention {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: Option<u32>,
+    },
+    /// Apply retention now (the origin does it every hour): remove days past each tenant's retention.
+    Prune {
+        /// Retention of tenants that set none (as `serve --audit-retention-days`).
+        #[arg(long, env = "TESSERA_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+        default_days: u32,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct FilterArgs {
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// From this long ago (`90s`, `15m`, `1h`, `7d`).
+    #[arg(long)]
+    since: Option<String>,
+    /// From this time (RFC 3339 or ms since the epoch).
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+    /// `client:ID`, `user:ID`, `service`, `operator[:NAME]`, `anonymous`.
+    #[arg(long)]
+    actor: Option<String>,
+    #[arg(long)]
+    subject: Option<String>,
+    #[arg(long)]
+    resource: Option<String>,
+    #[arg(long)]
+    permission: Option<String>,
+    #[arg(long)]
+    outcome: Option<String>,
+    #[arg(long)]
+    code: Option<String>,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[arg(long)]
+    tier: Option<String>,
+}
+
+/// `90s`, `15m`, `1h`, `7d` in milliseconds.
+fn duration_ms(text: &str) -> Result<i64, String> {
+    let bad = || {
+        format!(
+            "`{}` is not a duration like 90s, 15m, 1h or 7d",
+            text.escape_debug()
+        )
+    };
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number: i64 = text
+        .strip_suffix(unit)
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)?;
+    let scale = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(scale).ok_or_else(bad)
+}
+
+fn at(name: &str, text: &str) -> Result<i64, String> {
+    time(name, text).map_err(|e| e.external_message)
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Result<Filter, String> {
+        let mut query = String::new();
+        let mut add = |name: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                query.push_str(&format!(
+                    "{}{name}={}",
+                    if query.is_empty() { "" } else { "&" },
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                ));
+            }
+        };
+        add("kind", &self.kind);
+        add("actor", &self.actor);
+        add("subject", &self.subject);
+        add("resource", &self.resource);
+        add("permission", &self.permission);
+        add("outcome", &self.outcome);
+        add("code", &self.code);
+        add("request_id", &self.request_id);
+        add("tier", &self.tier);
+        let (mut f, _) = tessera_origin::audit::http::parse_filter(Some(&query))
+            .map_err(|e| e.external_message)?;
+        let now = tessera_origin::now().as_millis();
+        f.from_ms = match (&self.from, &self.since) {
+            (Some(from), _) => Some(at("--from", from)?),
+            (None, Some(since)) => Some(now - duration_ms(since)?),
+            (None, None) => None,
+        };
+        f.to_ms = self.to.as_deref().map(|t| at("--to", t)).transpose()?;
+        Ok(f)
+    }
+}
+
+pub(crate) async fn audit_cmd(store: &Store, command: AuditCommand) -> Result<(), String> {
+    let audit = AuditStore::new(store.db().clone());
+    let db_err = |e: sqlx::Error| e.to_string();
+    match command {
+        AuditCommand::Query {
+            filter,
+            limit,
+            cursor,
+            json,
+        } => {
+            let mut f = filter.filter()?;
+            f.before_seq = cursor;
+            let records = audit
+                .query(&filter.tenant, &f, limit.clamp(1, 10_000))
+                .await
+                .map_err(db_err)?;
+            print_records(&records, json, true);
+            if !json && records.len() == limit as usize {
+                if let Some(last) = records.last() {
+                    println!("next: --cursor {}", last.seq);
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Tail {
+            filter,
+            interval_ms,
+            json,
+        } => {
+            let mut f = filter.filter()?;
+            // Start from the newest record now.
+            let newest = audit
+                .query(&filter.tenant, &Filter::default(), 1)
+                .await
+                .map_err(db_err)?;
+            f.after_seq = Some(newest.first().map_or(0, |r| r.seq));
+            let mut header = !json;
+            loop {
+                let records = audit
+                    .query(&filter.tenant, &f, 1000)
+                    .await
+                    .map_err(db_err)?;
+                if let Some(last) = records.last() {
+                    f.after_seq = Some(last.seq);
+                }
+                if !records.is_empty() {
+                    print_records(&records, json, header);
+                    header = false;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(interval_ms.max(100))).await;
+            }
+        }
+        AuditCommand::Stats {
+            tenant,
+            since,
+            from,
+            to,
+            json,
+        } => {
+            let now = tessera_origin::now().as_millis();
+            let from = match from {
+                Some(f) => at("--from", &f)?,
+                None => now - duration_ms(&since)?,
+            };
+            let to = to.map(|t| at("--to", &t)).transpose()?.unwrap_or(now + 1);
+            let rows = audit
+                .stat_rows(&tenant, from, to, tessera_origin::audit::stats::MAX_ROWS)
+                .await
+                .map_err(db_err)?;
+            let stats = tessera_origin::audit::stats::aggregate(&rows, from, to);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?
+                );
+            } else {
+                print_stats(&stats);
+            }
+            Ok(())
+        }
+        AuditCommand::Verify { tenant, json } => {
+            let tenants = match tenant {
+                Some(t) => vec![t],
+                None => audit.tenants().await.map_err(db_err)?,
+            };
+            let mut broken = 0;
+            for t in tenants {
+                let report = audit.verify(&t).await.map_err(db_err)?;
+                if !report.breaks.is_empty() {
+                    broken += 1;
+                }
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&report).map_err(|e| e.to_string())?
+                    );
+                } else {
+                    print_report(&report);
+                }
+            }
+            if broken > 0 {
+                Err(format!("{broken} tenant chain(s) are broken"))
+            } else {
+                Ok(())
+            }
+        }
+        AuditCommand::Retention { tenant, days } => {
+            if let Some(days) = days {
+                audit.set_retention(&tenant, days).await.map_err(db_err)?;
+            }
+            match audit.retention(&tenant).await.map_err(db_err)? {
+                Some(d) => println!("{tenant}: {d} days"),
+                None => println!("{tenant}: the origin's default (serve --audit-retention-days)"),
+            }
+            Ok(())
+        }
+        AuditCommand::Prune { default_days } => {
+            let removed = audit
+                .apply_retention(tessera_origin::now().as_millis(), default_days)
+                .await
+                .map_err(db_err)?;
+            println!("removed {removed} records past their tenants' retention");
+            Ok(())
+        }
+    }
+}
+
+/// `2026-11-30T16:21:25.123Z`
+fn when(ms: i64) -> String {
+    let text = tessera_proto::rfc3339::format_date_time(ms.div_euclid(1000));
+    format!("{}.{:03}Z", text.trim_end_matches('Z'), ms.rem_euclid(1000))
+}
+
+/// A table cell: control characters shown escaped (a record's text is the caller's), at most `max` chars.
+fn cell(text: &str, max: usize) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_default).collect();
+    if escaped.chars().count() > max {
+        let mut s: String = escaped.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    } else {
+        escaped
+    }
+}
+
+fn print_records(records: &[AuditRecord], json: bool, header: bool) {
+    if json {
+        for r in records {
+            if let Ok(line) = serde_json::to_string(r) {
+                println!("{line}");
+            }
+        }
+        return;
+    }
+    if header {
+        println!(
+            "{:<24} {:>6} {:<22} {:<8} {:<22} {:<20} {:<28} {:<24} {:<7} {:>9}",
+            "time",
+            "seq",
+            "kind",
+            "outcome",
+            "code",
+            "actor",
+            "subject",
+            "resource#permission",
+            "tier",
+            "µs"
+        );
+    }
+    for r in records {
+        let e = &r.event;
+        let actor = if e.actor.id.is_empty() {
+            e.actor.kind.as_str().to_owned()
+        } else {
+            format!("{}:{}", e.actor.kind.as_str(), e.actor.id)
+        };
+        let target = if e.permission.is_empty() {
+            e.resource.clone()
+        } else {
+            format!("{}#{}", e.resource, e.permission)
+        };
+        println!(
+            "{:<24} {:>6} {:<22} {:<8} {:<22} {:<20} {:<28} {:<24} {:<7} {:>9}",
+            when(e.at_ms),
+            r.seq,
+            cell(&e.kind, 22),
+            e.outcome.as_str(),
+            cell(&e.code, 22),
+            cell(&actor, 20),
+            cell(&e.subject, 28),
+            cell(&target, 24),
+            cell(&e.tier, 7),
+            e.latency_us.map(|l| l.to_string()).unwrap_or_default()
+        );
+    }
+}
+
+fn print_stats(s: &AuditStats) {
+    println!("from {} to {}", when(s.from_ms), when(s.to_ms));
+    println!("\ndecisions and sign-ins per minute");
+    println!(
+        "{:<24} {:>8} {:>8} {:>9} {:>14}",
+        "minute", "allowed", "denied", "sign-ins", "auth failures"
+    );
+    for m in &s.per_minute {
+        println!(
+            "{:<24} {:>8} {:>8} {:>9} {:>14}",
+            when(m.minute_ms),
+            m.allowed,
+            m.denied,
+            m.sign_ins,
+            m.auth_failures
+        );
+    }
+    println!("\ncheck latency by tier (µs)");
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "tier", "checks", "p50", "p90", "p99", "max"
+    );
+    for t in &s.latency {
+        println!(
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            cell(&t.tier, 10),
+            t.count,
+            t.p50_us,
+            t.p90_us,
+            t.p99_us,
+            t.max_us
+        );
+    }
+    println!("\nmost denied");
+    println!("{:<32} {:>8}", "type#permission", "denials");
+    for d in &s.top_denied {
+        println!(
+            "{:<32} {:>8}",
+            cell(&format!("{}#{}", d.resource_type, d.permission), 32),
+            d.count
+        );
+    }
+    println!("\nevents by kind");
+    println!("{:<24} {:<8} {:>8}", "kind", "outcome", "count");
+    for k in &s.by_kind {
+        println!("{:<24} {:<8} {:>8}", cell(&k.kind, 24), k.outcome, k.count);
+    }
+}
+
+fn print_report(r: &ChainReport) {
+    if r.breaks.is_empty() {
+        println!(
+            "{}: chain whole, {} records (seq {} to {})",
+            r.tenant, r.records, r.first_seq, r.last_seq
+        );
+        return;
+    }
+    println!(
+        "{}: CHAIN BROKEN, {} records (seq {} to {}), {} break(s):",
+        r.tenant,
+        r.records,
+        r.first_seq,
+        r.last_seq,
+        r.breaks.len()
+    );
+    for b in &r.breaks {
+        println!("  seq {:>8}  {:<8} {}", b.seq, b.problem, b.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(duration_ms("90s"), Ok(90_000));
+        assert_eq!(duration_ms("1h"), Ok(3_600_000));
+        assert_eq!(duration_ms("7d"), Ok(604_800_000));
+        for bad in ["", "h", "0m", "-1h", "1w", "1.5h", "99999999999999999d"] {
+            assert!(duration_ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cells_escape_control_characters() {
+        assert_eq!(cell("a\nb", 10), "a\\nb");
+        assert_eq!(cell("abcdef", 4), "abc…");
+    }
+}
