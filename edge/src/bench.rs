@@ -11,6 +11,8 @@
 //!   decide it `n` times as `/v1/check` does after authentication: `isolate` (minimize_latency, answered
 //!   from isolate memory once warm), `kv` (isolate memory emptied before each, so KV answers), `origin`
 //!   (fully_consistent: the origin every time).
+//! - `POST /__bench/forget`: empty this isolate's decision memory (the next `/v1/check` is answered from
+//!   KV: the audit test's tier coverage).
 //! - `POST /__bench/passkey?n=N` body = `{public_key, challenge, user_handle, credential}` (a stored COSE
 //!   key and an assertion, base64url): verify the assertion `n` times as sign-in does (WebCrypto).
 
@@ -137,6 +139,13 @@ pub async fn handle(
             }
             Ok(Response::from_json(
                 &serde_json::json!({ "n": n, "bytes": bytes }),
+            )?)
+        }
+        // Empty this isolate's decision memory: the next check is answered from KV (tests of the tiers).
+        "/__bench/forget" => {
+            crate::checks::tiers::forget_isolate_decisions();
+            Ok(Response::from_json(
+                &serde_json::json!({ "forgotten": true }),
             )?)
         }
         "/__bench/check" => {

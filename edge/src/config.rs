@@ -21,6 +21,11 @@ pub struct Config {
     pub checks: CheckConfig,
     /// Sign-in for people: the WebAuthn relying party, the tenant the login page serves, user tokens.
     pub login: LoginConfig,
+    /// Whether events go to the audit trail (`AUDIT`, on unless `off`).
+    pub audit: bool,
+    /// This request's id (`cf-ray`, or a random one), on its audit events and sent to the origin as
+    /// `Tessera-Request-Id`; empty outside a request (Durable Objects, the queue consumer).
+    pub request_id: String,
 }
 
 pub struct LoginConfig {
@@ -203,6 +208,8 @@ impl Config {
             )?,
             policy,
             issuer,
+            audit: var_or(env, "AUDIT", "on") != "off",
+            request_id: String::new(),
         })
     }
 }

@@ -27,6 +27,9 @@ pub struct ApiError {
     pub www_authenticate: Option<&'static str>,
     /// Seconds for a `Retry-After` header (429, 503).
     pub retry_after: Option<u64>,
+    /// The handler recorded this refusal in the audit trail itself (with who asked), so the router
+    /// does not record it again (`crate::audit::refused`).
+    pub audited: bool,
 }
 
 impl ApiError {
@@ -39,6 +42,7 @@ impl ApiError {
             shape: Shape::Tessera,
             www_authenticate: None,
             retry_after: None,
+            audited: false,
         }
     }
 
@@ -78,6 +82,13 @@ impl ApiError {
             internal_message: Some(detail.into()),
             ..Self::new(503, code, message)
         }
+    }
+
+    /// This refusal is in the audit trail already.
+    #[must_use]
+    pub fn audited(mut self) -> Self {
+        self.audited = true;
+        self
     }
 
     #[must_use]

@@ -16,6 +16,9 @@
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
 //!
+//! Audit events (`audit`) are batched per isolate into the `AUDIT_QUEUE` Queue, whose consumer (the
+//! `queue` handler) delivers them to the origin.
+//!
 //! With the `bench` feature (never in the production build: `scripts/bench` builds it into
 //! `edge/build-bench`), `/__bench/*` routes time the edge's operations from inside workerd (see `bench`).
 //!
@@ -24,6 +27,7 @@
 // Untrusted text is parsed (`split_once`, `strip_prefix`, `get`), never sliced by byte position.
 #![deny(clippy::string_slice)]
 
+mod audit;
 #[cfg(feature = "bench")]
 mod bench;
 mod checks;
@@ -51,6 +55,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),
     }
+}
+
+/// The audit queue's consumer (`[[queues.consumers]]` in wrangler.toml): batches to the origin.
+#[event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<serde_json::Value>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    audit::consume(batch, env).await
 }
 
 /// The clock: the one place the edge reads the time of day (in a Worker, time advances only across I/O).

@@ -100,54 +100,78 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
             e
         }
     })?;
-    let cfg = Config::from_env(env)?;
-    match path.as_str() {
+    let mut cfg = Config::from_env(env)?;
+    cfg.request_id = crate::audit::request_id(&req);
+    let answer = route(req, env, ctx, &cfg, &path).await;
+    if let Err(e) = &answer {
+        crate::audit::refused(ctx, env, &cfg, &path, e);
+    }
+    answer
+}
+
+async fn route(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    path: &str,
+) -> Result<Response, ApiError> {
+    match path {
         "/healthz" => Ok(Response::from_json(
             &json!({"status": "ok", "service": "tessera-edge"}),
         )?),
-        "/.well-known/jwks.json" => jwks(env, &cfg).await,
+        "/.well-known/jwks.json" => jwks(env, cfg).await,
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
-            metadata(&cfg)
+            metadata(cfg)
         }
-        "/oauth2/token" => oauth::token(req, env, ctx, &cfg)
+        "/oauth2/token" => oauth::token(req, env, ctx, cfg)
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
-        "/oauth2/introspect" => oauth::introspect(req, env, &cfg)
+        "/oauth2/introspect" => oauth::introspect(req, env, ctx, cfg)
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
-        "/v1/tokens/verify" => verify_endpoint(req, env, &cfg).await,
-        "/login" => crate::people::login_page::serve(&cfg),
+        "/v1/tokens/verify" => verify_endpoint(req, env, ctx, cfg).await,
+        "/login" => crate::people::login_page::serve(cfg),
         "/login.js" => crate::people::login_page::script(),
         "/v1/passkeys/register/options" => {
-            crate::people::passkeys::register_options(req, env, &cfg).await
+            crate::people::passkeys::register_options(req, env, cfg).await
         }
         "/v1/passkeys/register/verify" => {
-            crate::people::passkeys::register_verify(req, env, ctx, &cfg).await
+            crate::people::passkeys::register_verify(req, env, ctx, cfg).await
         }
-        "/v1/passkeys/login/options" => {
-            crate::people::passkeys::login_options(req, env, &cfg).await
-        }
+        "/v1/passkeys/login/options" => crate::people::passkeys::login_options(req, env, cfg).await,
         "/v1/passkeys/login/verify" => {
-            crate::people::passkeys::login_verify(req, env, ctx, &cfg).await
+            crate::people::passkeys::login_verify(req, env, ctx, cfg).await
         }
-        "/v1/totp/enroll" => crate::people::sessions::totp_enroll(req, env, &cfg).await,
-        "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, &cfg).await,
-        "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, &cfg).await,
-        "/v1/sessions/logout" => crate::people::sessions::logout(req, env, &cfg).await,
-        "/v1/sso/start" => crate::people::sso::start(req, env, &cfg).await,
-        "/v1/sso/connections" => crate::people::sso::connections(env, &cfg).await,
-        "/v1/sso/exchange" => crate::people::sso::exchange(req, env, ctx, &cfg).await,
-        "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, &cfg).await,
-        "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, &cfg).await,
-        "/v1/check/bulk" => endpoints::answer::<endpoints::CheckBulk>(req, env, ctx, &cfg).await,
+        "/v1/totp/enroll" => crate::people::sessions::totp_enroll(req, env, ctx, cfg).await,
+        "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, ctx, cfg).await,
+        "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, cfg).await,
+        "/v1/sessions/logout" => crate::people::sessions::logout(req, env, ctx, cfg).await,
+        "/v1/sso/start" => crate::people::sso::start(req, env, cfg).await,
+        "/v1/sso/connections" => crate::people::sso::connections(env, cfg).await,
+        "/v1/sso/exchange" => crate::people::sso::exchange(req, env, ctx, cfg).await,
+        "/v1/sessions/logout-all" => crate::people::sessions::logout_all(req, env, ctx, cfg).await,
+        "/v1/check" => endpoints::answer::<endpoints::Check>(req, env, ctx, cfg).await,
+        "/v1/check/bulk" => endpoints::answer::<endpoints::CheckBulk>(req, env, ctx, cfg).await,
         "/admin/keys" => {
             require_admin(&req, env)?;
-            let ring = keyring::current(env, &cfg).await?;
+            let ring = keyring::current(env, cfg).await?;
             Ok(Response::from_json(&ring.status(None))?)
         }
         "/admin/keys/rotate" => {
             require_admin(&req, env)?;
-            Ok(Response::from_json(&keyring::rotate(env).await?)?)
+            let rotated = keyring::rotate(env).await?;
+            let mut e = crate::audit::event(
+                &cfg.login.tenant,
+                tessera_proto::audit::kinds::KEY_ROTATED,
+                tessera_proto::audit::Outcome::Success,
+                crate::audit::actor(tessera_proto::audit::ActorKind::Service, "admin"),
+            );
+            if let Ok(serde_json::Value::Object(status)) = serde_json::to_value(&rotated) {
+                e.detail = status;
+            }
+            crate::audit::record(ctx, env, cfg, e);
+            Ok(Response::from_json(&rotated)?)
         }
         _ => Err(ApiError::new(
             404,
@@ -198,7 +222,12 @@ fn metadata(cfg: &Config) -> Result<Response, ApiError> {
     Ok(resp.with_headers(headers))
 }
 
-async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+async fn verify_endpoint(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let body = http::read_body(&mut req, MAX_VERIFY_BODY).await?;
     let parsed: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -224,6 +253,15 @@ async fn verify_endpoint(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
                     ("detail", json!(e.to_string())),
                 ],
             );
+            let mut event = crate::audit::event(
+                &cfg.login.tenant,
+                tessera_proto::audit::kinds::TOKEN_VERIFY_FAILED,
+                tessera_proto::audit::Outcome::Failure,
+                crate::audit::actor(tessera_proto::audit::ActorKind::Anonymous, ""),
+            );
+            event.code = e.code().as_str().to_owned();
+            event.detail.insert("audience".into(), json!(audience));
+            crate::audit::record_verify_failure(ctx, env, cfg, event);
             Ok(Response::from_json(&VerifyResponse {
                 valid: false,
                 kid: None,

@@ -66,6 +66,7 @@ pub async fn answer<E: Endpoint>(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
+    let started = js_sys::Date::now();
     let (caller, body) = read_request::<E::Body>(&mut req, env, cfg, E::SHAPE).await?;
     let (questions, consistency) = E::questions(body, &caller)?;
     let batch = decide(
@@ -78,6 +79,17 @@ pub async fn answer<E: Endpoint>(
     )
     .await?;
     let (results, about) = batch.split();
+    record(
+        ctx,
+        env,
+        cfg,
+        &caller,
+        questions.as_ref(),
+        &results,
+        &about,
+        &consistency,
+        started,
+    );
     let (source, region) = (about.source, about.region.clone());
     let resp = Response::from_json(&E::answer(results, about)?)?;
     let headers = resp.headers().clone();
@@ -87,6 +99,76 @@ pub async fn answer<E: Endpoint>(
         headers.set(tessera_proto::regions::REGION_HEADER, &region)?;
     }
     Ok(resp.with_headers(headers))
+}
+
+/// One audit event per decision (questions the origin refused are not decisions). The latency is the
+/// Worker's clock, which advances only across I/O: an answer from isolate memory shows 0.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument a different part of the answer"
+)]
+fn record(
+    ctx: &Context,
+    env: &Env,
+    cfg: &Config,
+    caller: &Caller,
+    questions: &[Question],
+    results: &[Result<Decision, ItemError>],
+    about: &About,
+    consistency: &Consistency,
+    started_ms: f64,
+) {
+    use tessera_proto::audit::{kinds, Outcome};
+    if !cfg.audit {
+        return;
+    }
+    let elapsed_ms = (js_sys::Date::now() - started_ms).max(0.0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a non-negative duration in microseconds, far below u64::MAX"
+    )]
+    let latency_us = (elapsed_ms * 1000.0) as u64;
+    let actor = crate::audit::subject_actor(&caller.own_subject, &cfg.checks.user_type);
+    for (q, r) in questions.iter().zip(results) {
+        let Ok(d) = r else { continue };
+        let outcome = if d.allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        let mut e = crate::audit::event(
+            &caller.tenant,
+            kinds::CHECK_DECISION,
+            outcome,
+            actor.clone(),
+        );
+        e.resource.clone_from(&q.resource);
+        e.permission.clone_from(&q.permission);
+        e.subject.clone_from(&q.subject);
+        e.revision = Some(about.at.revision);
+        e.zookie = d.zookie.to_string();
+        e.consistency = consistency.name().to_owned();
+        e.tier = about.source.header().to_owned();
+        e.latency_us = Some(latency_us);
+        if about.at.stale {
+            e.detail
+                .insert("stale".into(), serde_json::Value::Bool(true));
+        }
+        if about.at.staleness_ms > 0 {
+            e.detail.insert(
+                "staleness_ms".into(),
+                serde_json::Value::from(about.at.staleness_ms),
+            );
+        }
+        if let Some(region) = &about.region {
+            e.detail.insert(
+                "origin_region".into(),
+                serde_json::Value::from(region.clone()),
+            );
+        }
+        crate::audit::record(ctx, env, cfg, e);
+    }
 }
 
 impl Endpoint for Check {

@@ -39,6 +39,7 @@ pub(crate) async fn answer(
     // head; a caller's own fully_consistent goes to the primary region.
     let ask = origin_client::Ask {
         region_head: matches!(consistency, Consistency::MinimizeLatency),
+        recorded_by_edge: cfg.audit,
     };
     let (answer, answered) = match post(env, cfg, tenant, questions, &forwarded, ask).await {
         Ok(a) => a,

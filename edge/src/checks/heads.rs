@@ -204,7 +204,10 @@ impl TenantHeadObject {
         let cfg = Config::from_env(&self.env).map_err(|e| e.external_message)?;
         let path = format!("/v1/tenants/{tenant}/head");
         let asked_at = now();
-        let ask = origin_client::Ask { region_head: true };
+        let ask = origin_client::Ask {
+            region_head: true,
+            ..origin_client::Ask::default()
+        };
         let called =
             origin_client::call_with(&self.env, &cfg, Method::Get, &path, None::<&()>, ask);
         let (head, answered): (OriginHead, _) = match called.await {

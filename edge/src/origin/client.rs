@@ -49,6 +49,14 @@ pub fn note_location(cf: Option<&worker::Cf>) {
     }
 }
 
+/// Where this edge is: `EDGE_LOCATION`, else the colo `request.cf` named.
+#[must_use]
+pub fn location(cfg: &Config) -> Option<String> {
+    cfg.edge_location
+        .clone()
+        .or_else(|| LOCATION.with(|l| l.borrow().0.clone()))
+}
+
 /// Where an answer was computed.
 #[derive(Clone, Debug, Default)]
 pub struct Answered {
@@ -96,6 +104,9 @@ pub struct Ask {
     /// region's replica (within its lag bound), which then says its lag: the edge keys caches by revision
     /// and dates the head by the lag, so it needs no trip to the primary region.
     pub region_head: bool,
+    /// The edge records the decisions it asks for in its own audit events (with the latency its caller
+    /// saw): the origin does not record them again.
+    pub recorded_by_edge: bool,
 }
 
 /// What the origin said.
@@ -214,6 +225,7 @@ pub async fn call_with<T: DeserializeOwned>(
             token: token.expose_secret(),
             ask,
             timeout_ms: cfg.origins.timeout_ms,
+            request_id: &cfg.request_id,
         };
         match sent.once().await {
             Ok(Attempt::Replied(reply, answered)) => {
@@ -262,6 +274,7 @@ struct Sent<'a> {
     token: &'a str,
     ask: Ask,
     timeout_ms: u32,
+    request_id: &'a str,
 }
 
 enum Attempt<T> {
@@ -302,6 +315,14 @@ impl Sent<'_> {
         }
         if self.ask.region_head {
             req.headers().set(REGION_HEAD_HEADER, "accept")?;
+        }
+        if self.ask.recorded_by_edge {
+            req.headers()
+                .set(tessera_proto::audit::RECORDED_BY_HEADER, "edge")?;
+        }
+        if !self.request_id.is_empty() {
+            req.headers()
+                .set(tessera_proto::audit::REQUEST_ID_HEADER, self.request_id)?;
         }
         let controller = AbortController::default();
         let signal = controller.signal();

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use tessera_authn::totp::{otpauth_uri, TotpParams, TotpSecret};
 use tessera_jose::grant::{user_claims, Issue, SessionFacts};
 use tessera_jose::issue_access_token;
+use tessera_proto::audit::{kinds, ActorKind, Outcome as AuditOutcome};
 use tessera_proto::oauth::TokenResponse;
 use tessera_proto::passkeys::{TotpCodeRequest, TotpEnrollment};
 use tessera_proto::Code;
@@ -43,6 +44,54 @@ pub struct SignedIn {
     pub sid: String,
     /// When the session's user last authenticated (unix seconds).
     pub auth_time: i64,
+}
+
+/// Record a person's event (`who` acted) in the audit trail.
+pub(crate) fn record_user(
+    ctx: &Context,
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) {
+    let mut e = crate::audit::event(
+        tenant,
+        kind,
+        AuditOutcome::Success,
+        crate::audit::actor(ActorKind::User, user_id),
+    );
+    e.subject = format!("{}:{user_id}", cfg.checks.user_type);
+    if let serde_json::Value::Object(d) = detail {
+        e.detail = d;
+    }
+    crate::audit::record(ctx, env, cfg, e);
+}
+
+/// Record a refusal of a signed-in person's request, and mark it recorded.
+fn refused_user(
+    ctx: &Context,
+    env: &Env,
+    cfg: &Config,
+    who: &SignedIn,
+    kind: &str,
+    err: ApiError,
+) -> ApiError {
+    let kind = if err.code == Code::TotpLocked {
+        kinds::TOTP_LOCKED
+    } else {
+        kind
+    };
+    crate::audit::refused_as(
+        ctx,
+        env,
+        cfg,
+        &who.tenant,
+        kind,
+        crate::audit::actor(ActorKind::User, &who.user_id),
+        err,
+    )
 }
 
 /// `401 unauthorized` asking the person to sign in (again).
@@ -233,8 +282,32 @@ pub async fn refresh_grant(
 ) -> Result<Response, ApiError> {
     let tenant = cfg.login.tenant.clone();
     match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
-        Ok(next) => issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await,
+        Ok(next) => {
+            record_user(
+                ctx,
+                env,
+                cfg,
+                &tenant,
+                &next.session.user_id,
+                kinds::REFRESH_ROTATED,
+                json!({ "sid": next.session.sid }),
+            );
+            issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await
+        }
         Err(e) if e.status == 400 => {
+            let mut event = crate::audit::event(
+                &tenant,
+                if e.code == Code::RefreshReused {
+                    kinds::REFRESH_REUSED
+                } else {
+                    kinds::TOKEN_REFUSED
+                },
+                AuditOutcome::Failure,
+                crate::audit::actor(ActorKind::Anonymous, ""),
+            );
+            event.code = e.code.as_str().to_owned();
+            event.detail.insert("grant".into(), json!("refresh_token"));
+            crate::audit::record(ctx, env, cfg, event);
             log::info(
                 "refresh_refused",
                 &[
@@ -247,7 +320,7 @@ pub async fn refresh_grant(
             } else {
                 "the refresh token is not valid; sign in again"
             };
-            Err(ApiError::oauth(400, Code::InvalidGrant, message))
+            Err(ApiError::oauth(400, Code::InvalidGrant, message).audited())
         }
         Err(e) => Err(e),
     }
@@ -350,13 +423,19 @@ fn totp_refused(e: ApiError) -> ApiError {
 ///
 /// # Errors
 /// `401`, `409 totp_already_enrolled`, or the origin.
-pub async fn totp_enroll(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn totp_enroll(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     // No body is expected; one is still read only up to the bound.
     http::read_body(&mut req, MAX_CODE_BODY).await?;
     let secret_text = origin_api::enroll_totp(env, cfg, &who.tenant, &who.user_id)
         .await
-        .map_err(totp_refused)?;
+        .map_err(totp_refused)
+        .map_err(|e| refused_user(ctx, env, cfg, &who, kinds::TOTP_ENROLLED, e))?;
     let secret = TotpSecret::from_base32(&secret_text)
         .map_err(|e| ApiError::internal(format!("origin sent a bad TOTP secret: {e}")))?;
     let user = origin_api::user(env, cfg, &who.tenant, &who.user_id).await?;
@@ -379,12 +458,27 @@ pub async fn totp_enroll(mut req: Request, env: &Env, cfg: &Config) -> Result<Re
 ///
 /// # Errors
 /// `400` with a TOTP code, `401`.
-pub async fn totp_confirm(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn totp_confirm(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let code = code_body(&mut req).await?;
     origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, true)
         .await
-        .map_err(totp_refused)?;
+        .map_err(totp_refused)
+        .map_err(|e| refused_user(ctx, env, cfg, &who, kinds::TOTP_ENROLLED, e))?;
+    record_user(
+        ctx,
+        env,
+        cfg,
+        &who.tenant,
+        &who.user_id,
+        kinds::TOTP_ENROLLED,
+        json!({ "sid": who.sid }),
+    );
     Ok(Response::from_json(&json!({ "enrolled": true }))?)
 }
 
@@ -402,7 +496,8 @@ pub async fn totp_verify(
     let code = code_body(&mut req).await?;
     origin_api::verify_totp(env, cfg, &who.tenant, &who.user_id, &code, false)
         .await
-        .map_err(totp_refused)?;
+        .map_err(totp_refused)
+        .map_err(|e| refused_user(ctx, env, cfg, &who, kinds::TOTP_STEP_UP, e))?;
     // The code adds a factor, not a kind of sign-in: the session keeps its `acr` (a passkey's `phr`, a
     // federated sign-in's own), so a federated session never becomes "phishing-resistant" by a code.
     let current = origin_api::session(env, cfg, &who.tenant, &who.sid)
@@ -411,6 +506,15 @@ pub async fn totp_verify(
     let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
     let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
+    record_user(
+        ctx,
+        env,
+        cfg,
+        &who.tenant,
+        &who.user_id,
+        kinds::TOTP_STEP_UP,
+        json!({ "sid": who.sid }),
+    );
     no_store(Response::from_json(&json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -422,10 +526,24 @@ pub async fn totp_verify(
 ///
 /// # Errors
 /// `401`, or the origin.
-pub async fn logout(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn logout(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let revoked = origin_api::revoke_session(env, cfg, &who.tenant, &who.sid).await?;
     session_liveness::forget(|sid, _, _| sid == who.sid);
+    record_user(
+        ctx,
+        env,
+        cfg,
+        &who.tenant,
+        &who.user_id,
+        kinds::SESSION_LOGOUT,
+        json!({ "sid": who.sid, "all": false, "revoked": revoked }),
+    );
     Ok(Response::from_json(&json!({ "revoked": revoked }))?)
 }
 
@@ -433,10 +551,24 @@ pub async fn logout(req: Request, env: &Env, cfg: &Config) -> Result<Response, A
 ///
 /// # Errors
 /// `401`, or the origin.
-pub async fn logout_all(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn logout_all(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let who = require_user(&req, env, cfg).await?;
     let revoked = origin_api::revoke_user_sessions(env, cfg, &who.tenant, &who.user_id).await?;
     session_liveness::forget(|_, tenant, user| tenant == who.tenant && user == who.user_id);
+    record_user(
+        ctx,
+        env,
+        cfg,
+        &who.tenant,
+        &who.user_id,
+        kinds::SESSION_LOGOUT,
+        json!({ "sid": who.sid, "all": true, "revoked": revoked }),
+    );
     Ok(Response::from_json(&json!({ "revoked": revoked }))?)
 }
 

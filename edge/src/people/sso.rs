@@ -230,6 +230,15 @@ pub async fn exchange(
         handed.refresh_token,
     )
     .await?;
+    crate::people::sessions::record_user(
+        ctx,
+        env,
+        cfg,
+        &tenant,
+        &handed.session.user_id,
+        tessera_proto::audit::kinds::SAML_SIGN_IN,
+        serde_json::json!({ "sid": handed.session.sid, "acr": handed.session.acr }),
+    );
     no_store(Response::from_json(&SignedIn {
         tokens,
         relay_state: handed.relay_state,

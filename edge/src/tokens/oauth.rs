@@ -5,6 +5,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tessera_jose::grant::{self, ClientCredentialsRequest, Issue};
 use tessera_jose::issue_access_token;
+use tessera_proto::audit::{kinds, ActorKind, Outcome as AuditOutcome};
 use tessera_proto::oauth::{IntrospectionResponse, TokenResponse};
 use tessera_proto::ClientRecord;
 use tessera_proto::Code;
@@ -164,9 +165,53 @@ pub async fn token(
         ));
     }
     let client = authenticated_client(env, cfg, &req, &form).await?;
+    let who = crate::audit::actor(ActorKind::Client, &client.client_id);
+    match client_grant(env, ctx, cfg, &form, &client).await {
+        Ok((resp, issued)) => {
+            let mut e = crate::audit::event(
+                &client.tenant,
+                kinds::TOKEN_ISSUED,
+                AuditOutcome::Success,
+                who,
+            );
+            e.detail.insert("grant".into(), json!("client_credentials"));
+            e.detail.insert("jti".into(), json!(issued.jti));
+            e.detail.insert("scope".into(), json!(issued.scope));
+            e.detail.insert("audience".into(), json!(issued.audience));
+            e.detail.insert("ttl".into(), json!(issued.ttl));
+            crate::audit::record(ctx, env, cfg, e);
+            Ok(resp)
+        }
+        Err(err) => Err(crate::audit::refused_as(
+            ctx,
+            env,
+            cfg,
+            &client.tenant,
+            kinds::TOKEN_REFUSED,
+            who,
+            err,
+        )),
+    }
+}
 
+/// What an issued token is, for its audit event (never the token).
+struct Issued {
+    jti: String,
+    scope: Option<String>,
+    audience: Value,
+    ttl: i64,
+}
+
+/// The client credentials grant for an authenticated `client`.
+async fn client_grant(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    form: &Form,
+    client: &ClientRecord,
+) -> Result<(Response, Issued), ApiError> {
     let granted = grant::client_credentials(
-        &client,
+        client,
         &ClientCredentialsRequest {
             scope: form.get("scope"),
             resource: form.get("resource"),
@@ -174,7 +219,7 @@ pub async fn token(
         },
     )
     .map_err(|e| ApiError::oauth(400, e.oauth_code(), e.to_string()))?;
-    let roles = token_roles(env, ctx, cfg, &client).await?;
+    let roles = token_roles(env, ctx, cfg, client).await?;
     // Bounded by MAX_TOKEN_TTL, the lifetime key rotation relies on (not only by the 30..3600 range).
     let ttl = tessera_jose::issued_ttl(i64::from(client.token_ttl), &cfg.policy);
     let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
@@ -185,7 +230,7 @@ pub async fn token(
             ttl,
             jti: &jti,
         },
-        &client,
+        client,
         granted,
         roles,
     );
@@ -208,6 +253,12 @@ pub async fn token(
             ("ttl", json!(ttl)),
         ],
     );
+    let issued = Issued {
+        jti: claims.jti.clone(),
+        scope: scope.clone(),
+        audience: serde_json::to_value(&claims.aud).unwrap_or(Value::Null),
+        ttl,
+    };
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -216,7 +267,7 @@ pub async fn token(
         issued_token_type: None,
         refresh_token: None,
     };
-    Ok(no_store(Response::from_json(&body)?)?)
+    Ok((no_store(Response::from_json(&body)?)?, issued))
 }
 
 /// The tenant's token roles the client holds (see [`decisions::roles_held`]).
@@ -240,7 +291,12 @@ async fn token_roles(
 ///
 /// # Errors
 /// Client authentication and request errors.
-pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
+pub async fn introspect(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
     let caller = authenticated_client(env, cfg, &req, &form).await?;
     let token = form
@@ -280,6 +336,20 @@ pub async fn introspect(mut req: Request, env: &Env, cfg: &Config) -> Result<Res
             inactive(e.code())
         }
     };
+    let mut e = crate::audit::event(
+        &caller.tenant,
+        kinds::TOKEN_INTROSPECTED,
+        AuditOutcome::Success,
+        crate::audit::actor(ActorKind::Client, &caller.client_id),
+    );
+    e.detail.insert("active".into(), json!(body.active));
+    if let Some(reason) = body.claims.get("inactive_reason") {
+        e.detail.insert("inactive_reason".into(), reason.clone());
+    }
+    if let Some(jti) = body.claims.get("jti") {
+        e.detail.insert("jti".into(), jti.clone());
+    }
+    crate::audit::record(ctx, env, cfg, e);
     Ok(no_store(Response::from_json(&body)?)?)
 }
 

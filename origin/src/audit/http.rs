@@ -55,11 +55,12 @@ fn bad(message: impl Into<String>) -> HttpError {
 async fn ingest(
     _: Service,
     State(state): State<AppState>,
-    JsonBody(batch): JsonBody<AuditBatch>,
+    JsonBody(mut batch): JsonBody<AuditBatch>,
 ) -> Result<Json<AuditIngested>, HttpError> {
     if batch.events.len() > MAX_BATCH {
         return Err(bad(format!("a batch carries at most {MAX_BATCH} events")));
     }
+    crate::authz::http::recorded::explain_edge_decisions(&state, &mut batch.events).await;
     let (done, refused) = state
         .audit
         .ingest(batch.events, crate::now().as_millis())

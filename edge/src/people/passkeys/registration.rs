@@ -263,6 +263,15 @@ pub async fn register_verify(
             ("uv", json!(new.user_verified)),
         ],
     );
+    crate::people::sessions::record_user(
+        ctx,
+        env,
+        cfg,
+        &tenant,
+        &user_id,
+        tessera_proto::audit::kinds::PASSKEY_REGISTERED,
+        json!({ "credential_id": passkey.credential_id, "user_verified": new.user_verified }),
+    );
     if matches!(ceremony, Ceremony::AddPasskey { .. }) {
         return Ok(Response::from_json(
             &json!({ "credential_id": passkey.credential_id }),

@@ -171,6 +171,15 @@ pub async fn login_verify(
             ("at", json!(crate::now().as_secs())),
         ],
     );
+    crate::people::sessions::record_user(
+        ctx,
+        env,
+        cfg,
+        &tenant,
+        &user.user_id,
+        tessera_proto::audit::kinds::PASSKEY_SIGN_IN,
+        json!({ "credential_id": credential_id, "user_verified": checked.user_verified }),
+    );
     // A deactivation can land between the checks above and the session (the origin then refuses it,
     // `unknown_user`): the person sees the same refusal as for any failed check.
     sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified)

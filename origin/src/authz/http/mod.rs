@@ -40,7 +40,7 @@
 mod check;
 mod engine;
 mod lookup;
-mod recorded;
+pub(crate) mod recorded;
 mod relationships;
 mod schema;
 mod token_roles;

@@ -106,6 +106,58 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
     });
 }
 
+/// The most decisions of one delivered batch explained (the rest are stored without a reason path).
+const MAX_EXPLAINED_PER_BATCH: usize = 100;
+
+/// Give the edge's recorded decisions their reason path, as the origin's own have: every denial and a
+/// sample of grants, explained at the revision the edge answered at (the edge has the answer, not the
+/// path). Before the batch is stored, so the path is part of the chained record.
+pub(crate) async fn explain_edge_decisions(state: &AppState, events: &mut [AuditEvent]) {
+    let share = state.audit.settings().explain_allowed;
+    let mut explained = 0;
+    for e in events.iter_mut() {
+        let wanted = e.kind == kinds::CHECK_DECISION
+            && e.source == tessera_proto::audit::Source::Edge
+            && !e.detail.contains_key("why")
+            && (e.outcome == Outcome::Denied || (e.outcome == Outcome::Allowed && sampled(share)));
+        let Some(at) = e.revision.filter(|_| wanted) else {
+            continue;
+        };
+        if explained >= MAX_EXPLAINED_PER_BATCH
+            || e.tenant.parse::<tessera_proto::TenantId>().is_err()
+        {
+            continue;
+        }
+        explained += 1;
+        let parsed = (
+            e.resource.parse::<ObjectRef>(),
+            e.subject.parse::<SubjectRef>(),
+        );
+        let (Ok(resource), Ok(subject)) = parsed else {
+            e.detail
+                .insert("why_error".into(), "the question does not parse".into());
+            continue;
+        };
+        let permission = e.permission.clone();
+        let why = on_engine(state, &e.tenant, at, &[], move |engine| {
+            Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+        })
+        .await;
+        match why.map(|w| serde_json::to_value(&w)) {
+            Ok(Ok(tree)) => {
+                e.detail.insert("why".into(), bounded(tree, MAX_WHY_BYTES));
+            }
+            Ok(Err(err)) => {
+                e.detail.insert("why_error".into(), err.to_string().into());
+            }
+            Err(err) => {
+                e.detail
+                    .insert("why_error".into(), err.code.as_str().into());
+            }
+        }
+    }
+}
+
 /// Record a write of `kind`: on success the revision it made and `detail`; on failure the code.
 pub(super) async fn write<T>(
     state: &AppState,
