@@ -44,6 +44,8 @@ pub struct AppState {
     pub regions: region::Regions,
     /// The audit trail: the origin's own events, the edge's batches, queries.
     pub audit: audit::Audit,
+    /// Who may sign in to the `/audit` page.
+    pub dashboard: audit::dashboard::Dashboard,
 }
 
 /// The bearer credential the edge presents. Compared in constant time; never printed.
@@ -62,6 +64,11 @@ impl ServiceToken {
     #[must_use]
     pub fn matches(&self, presented: &str) -> bool {
         self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    /// The token itself, to derive keys from (never to print).
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -84,6 +91,8 @@ impl AppState {
         // own with `with_secrets_key`, so that rotating the service token does not orphan them).
         let secrets_key = derive_secrets_key(&service_token);
         let store_db = store.db().clone();
+        let dashboard =
+            audit::dashboard::Dashboard::new(ServiceToken(service_token.0.clone()), false);
         Self {
             accounts: accounts::Accounts::new(
                 store.db().clone(),
@@ -99,6 +108,7 @@ impl AppState {
             secrets_key: Arc::new(tessera_jose::Secret::new(secrets_key)),
             regions: region::Regions::single(),
             audit: audit::Audit::start(store_db, audit::AuditSettings::default(), None),
+            dashboard,
         }
     }
 
@@ -151,7 +161,21 @@ impl AppState {
     #[must_use]
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = Arc::from(url.trim_end_matches('/'));
+        let admin = ServiceToken(self.dashboard_admin().to_owned());
+        self.dashboard = audit::dashboard::Dashboard::new(admin, url.starts_with("https://"));
         self
+    }
+
+    /// Sign-in to the `/audit` page with `token` instead of the service token.
+    #[must_use]
+    pub fn with_admin_token(mut self, token: ServiceToken) -> Self {
+        let secure = self.public_url.starts_with("https://");
+        self.dashboard = audit::dashboard::Dashboard::new(token, secure);
+        self
+    }
+
+    fn dashboard_admin(&self) -> &str {
+        self.dashboard.admin()
     }
 
     #[must_use]

@@ -97,6 +97,10 @@ struct AuditArgs {
     /// The share (0 to 1) of allowed decisions recorded with their reason path; denials always are.
     #[arg(long, env = "TESSERA_AUDIT_EXPLAIN_ALLOWED", default_value_t = 0.01)]
     audit_explain_allowed: f64,
+    /// The token operators sign in to the `/audit` page with (at least 32 characters); unset: the service
+    /// token.
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -247,6 +251,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             state = state.with_public_url(&public_url);
             check_public_url(&edge_url)?;
             state = state.with_edge_url(&edge_url);
+            if let Some(token) = audit.admin_token.clone() {
+                state = state.with_admin_token(ServiceToken::new(token)?);
+            }
             let settings = region.settings()?;
             let standby = store.is_standby().await.map_err(|e| e.to_string())?;
             if let tessera_origin::store::Db::Postgres(_) = store.db() {

@@ -12,7 +12,7 @@
 //!
 //! - `GET /v1/regions`, `GET /internal/v1/region` — this origin's region (`crate::region::http`).
 //! - `/v1/tenants/{tenant}/audit...`, `POST /internal/v1/audit/events` — the audit trail
-//!   (`crate::audit::http`).
+//!   (`crate::audit::http`); `/audit` — its dashboard for operators (`crate::audit::dashboard`).
 //!
 //! Every route passes the region gate (`crate::region::gate`): answered here, or by the primary region.
 //! Every route of a feature lives in its folder; [`extract`] holds what they share: the service
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::admin::routes())
         .merge(crate::region::http::routes())
         .merge(crate::audit::http::routes())
+        .merge(crate::audit::dashboard::routes())
         // After routing, so the gate knows which route it guards; routes merged above only.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

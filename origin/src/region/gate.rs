@@ -86,6 +86,12 @@ const READS: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/tenants/{tenant}/audit/stats", Kind::Read),
     ("GET", "/v1/tenants/{tenant}/audit/verify", Kind::Read),
     ("GET", "/v1/tenants/{tenant}/audit/retention", Kind::Read),
+    ("GET", "/audit", Kind::Here),
+    ("GET", "/audit/login", Kind::Here),
+    ("POST", "/audit/login", Kind::Here),
+    ("POST", "/audit/logout", Kind::Here),
+    ("GET", "/audit/assets/{file}", Kind::Here),
+    ("GET", "/audit/data/stats", Kind::Read),
 ];
 
 /// The kind of the route `path` (the matched template, e.g. `/v1/tenants/{tenant}/check`) for `method`.
