@@ -101,6 +101,24 @@ struct AuditArgs {
     /// token.
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Copy every audit record to ClickHouse over its HTTP interface (e.g. `http://127.0.0.1:8123`).
+    #[arg(long, env = "TESSERA_CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    #[arg(long, env = "TESSERA_CLICKHOUSE_DATABASE", default_value = "default")]
+    clickhouse_database: String,
+    #[arg(long, env = "TESSERA_CLICKHOUSE_TABLE", default_value = "audit_events")]
+    clickhouse_table: String,
+    #[arg(long, env = "TESSERA_CLICKHOUSE_USER")]
+    clickhouse_user: Option<String>,
+    #[arg(long, env = "TESSERA_CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    clickhouse_password: Option<String>,
+    /// Days ClickHouse keeps a record (its table's TTL).
+    #[arg(
+        long,
+        env = "TESSERA_CLICKHOUSE_RETENTION_DAYS",
+        default_value_t = 1825
+    )]
+    clickhouse_retention_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -284,6 +302,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 retention_days: audit.audit_retention_days,
             });
             tessera_origin::audit::retention::spawn(state.audit.clone(), state.regions.clone());
+            if let Some(url) = audit.clickhouse_url.clone() {
+                let settings = tessera_origin::audit::clickhouse::ClickHouseSettings {
+                    url: url.trim_end_matches('/').to_owned(),
+                    database: audit.clickhouse_database.clone(),
+                    table: audit.clickhouse_table.clone(),
+                    user: audit.clickhouse_user.clone(),
+                    password: audit.clickhouse_password.clone(),
+                    retention_days: audit.clickhouse_retention_days,
+                };
+                settings.check()?;
+                let exporter =
+                    tessera_origin::audit::clickhouse::Exporter::new(settings, store.db().clone())?;
+                tessera_origin::audit::clickhouse::spawn(exporter, state.regions.clone());
+            }
             tracing::info!(%addr, database = store.db().kind(), region = state.regions.name(), standby, "tessera-origin listening");
             let audit = state.audit.clone();
             axum::serve(listener, http::router(state))

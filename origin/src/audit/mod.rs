@@ -5,7 +5,7 @@
 //!   passkeys, checks answered from its caches) and delivers them to `POST /internal/v1/audit/events`
 //!   ([`Audit::ingest`]).
 //! - [`store`] keeps them append-only by day, each tenant's in a hash chain ([`chain`]); [`http`] serves
-//!   queries, statistics and the chain's verification, [`dashboard`] the `/audit` page of charts; the CLI (`tessera-origin audit`) does the same
+//!   queries, statistics and the chain's verification, [`clickhouse`] copies every record to ClickHouse, [`dashboard`] the `/audit` page of charts; the CLI (`tessera-origin audit`) does the same
 //!   against the database.
 //!
 //! The origin's own events go through a bounded queue to one writer task that appends them in batches,
@@ -15,6 +15,7 @@
 //! ([`Audit::close`]).
 
 pub mod chain;
+pub mod clickhouse;
 pub mod dashboard;
 pub mod http;
 pub mod retention;

@@ -218,7 +218,7 @@ const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
     );
     CREATE TABLE region_cluster (id BIGINT PRIMARY KEY NOT NULL, cluster TEXT NOT NULL);";
 /// The audit trail (`crate::audit::store`): records (never updated: a trigger refuses it), each tenant's
-/// chain head, the link retention left, per-tenant retention. The columns of `audit_events` are the same on
+/// chain head, the link retention left, per-tenant retention, and how far the ClickHouse export got. The columns of `audit_events` are the same on
 /// both backends; PostgreSQL partitions the table by `day`.
 const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
         tenant TEXT NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL,
@@ -235,7 +235,8 @@ const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
     CREATE TABLE audit_heads (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
     CREATE TABLE audit_anchors (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
-    CREATE TABLE audit_retention (tenant TEXT PRIMARY KEY NOT NULL, days BIGINT NOT NULL);";
+    CREATE TABLE audit_retention (tenant TEXT PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
+    CREATE TABLE audit_exports (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";
 
 const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
         tenant TEXT COLLATE \"C\" NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT COLLATE \"C\" NOT NULL,
@@ -254,7 +255,8 @@ const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
         FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
     CREATE TABLE audit_heads (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
     CREATE TABLE audit_anchors (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
-    CREATE TABLE audit_retention (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, days BIGINT NOT NULL);";
+    CREATE TABLE audit_retention (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
+    CREATE TABLE audit_exports (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.
