@@ -3,7 +3,8 @@
 // with pyotp's codes, checks answered by each tier) and writes at the real origin; then the origin's audit
 // holds exactly the expected events, delivered through the Worker's local Queue, with no secret in them.
 // The origin killed while the edge goes on answering: its events wait in the queue and arrive once each.
-// The chain: `tessera-origin audit verify` passes, then catches a record edited in the database.
+// `tessera-origin audit explain` replays a recorded denial. The chain: `tessera-origin audit verify`
+// passes, then catches a record edited in the database.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -216,6 +217,15 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     assert.ok(Number.isInteger(denied.revision));
     // A denial carries its reason path, computed by the origin at the revision the edge answered at.
     assert.equal(denied.detail?.why?.allowed, false, JSON.stringify(denied));
+    // Replayed from the record: the same answer and path at its revision; once the ban is lifted, the
+    // head answers otherwise, and the replay says so.
+    const replay = await origin.cli(['audit', 'explain', denied.id, '--tenant', 'acme']);
+    assert.match(replay.stdout, /replayed at that revision \(revision \d+\): denied — same answer, same path/);
+    assert.equal((await admin('POST', '/relationships/write', { updates: [{ operation: 'delete', relationship: 'doc:readme#banned@user:mallory' }] })).status, 200);
+    const later = JSON.parse((await origin.cli(['audit', 'explain', denied.id, '--tenant', 'acme', '--json'])).stdout);
+    assert.equal(later.at_revision.same_answer, true);
+    assert.equal(later.at_head.allowed, true);
+    assert.equal(later.at_head.same_answer, false);
     const reuse = events.find((e) => e.kind === 'refresh.reused');
     assert.equal(reuse.code, 'refresh_reused');
 
@@ -238,8 +248,9 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
   it('loses and doubles nothing while the origin is down, and the chain catches an edited record', async () => {
     const token = (await getToken(edge, client)).access_token;
     const before = (await audit()).length;
-    // Warm the isolate, then take the origin away.
-    await check(token, 'doc:readme', 'view', `client:${client.client_id}`);
+    // Warm the isolate at the head, then take the origin away.
+    await check(token, 'doc:readme', 'view', `client:${client.client_id}`, 'fully_consistent');
+    assert.equal((await check(token, 'doc:readme', 'view', `client:${client.client_id}`)).tier, 'isolate');
     await origin.kill();
     const N = 12;
     for (let i = 0; i < N; i++) {
@@ -250,11 +261,11 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     // The queue's consumer fails against the dead origin and leaves the batch to be retried later.
     await waitForLog(edge.proc, /"event":"audit_delivery_failed"/, 15_000);
     await origin.restart();
-    const events = await settle(before + 2 + N);
+    const events = await settle(before + 3 + N);
     const ids = events.map((e) => e.id);
     assert.equal(new Set(ids).size, ids.length, 'an event was stored twice');
     const decisions = events.slice(0, events.length - before).filter((e) => e.kind === 'check.decision');
-    assert.equal(decisions.length, N + 1, JSON.stringify(tally(events.slice(0, events.length - before))));
+    assert.equal(decisions.length, N + 2, JSON.stringify(tally(events.slice(0, events.length - before))));
 
     // The chain is whole; an edit made in the database (the trigger dropped first) is found.
     const verify = await origin.cli(['audit', 'verify', '--tenant', 'acme']);

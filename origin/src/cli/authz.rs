@@ -80,7 +80,7 @@ pub(crate) enum RelationshipCommand {
 }
 
 /// The schema and a reader of `tenant` at `revision` (the newest when `None`), for an engine.
-async fn engine_parts(
+pub(crate) async fn engine_parts(
     authz: &tessera_origin::authz::store::AuthzStore,
     tenant: &str,
     revision: Option<u64>,
