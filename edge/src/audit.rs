@@ -34,16 +34,20 @@ use crate::config::Config;
 use crate::log;
 use crate::origin::client::{self as origin_client, Reply};
 
-/// Events an isolate holds at most while they cannot be sent.
+/// Events an isolate holds at most while they cannot be sent, and their bytes of JSON at most.
 pub const MAX_BUFFER: usize = 10_000;
+const MAX_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+/// A flush that failed tries again after this long, this many times (within `waitUntil`'s 30 s).
+const RETRY_AFTER_MS: u64 = 5_000;
+const RETRIES: u32 = 4;
 /// A quiet isolate sends its events this long after the first.
 const FLUSH_AFTER_MS: u64 = 1000;
 /// Messages in one `sendBatch` (the queue's limit).
 const BATCH_MESSAGES: usize = 100;
 /// Bytes of JSON in one `sendBatch` (the queue allows 256 KB).
 const BATCH_BYTES: usize = 200 * 1024;
-/// Verification failures recorded per isolate and minute; the rest are counted on the next one.
-const VERIFY_FAILURES_PER_MINUTE: u32 = 10;
+/// Events of one kind anyone can cause, recorded per isolate and minute; the rest are counted on the next.
+const SAMPLED_PER_MINUTE: u32 = 10;
 /// The queue binding.
 const QUEUE: &str = "AUDIT_QUEUE";
 
@@ -54,8 +58,8 @@ struct Buffer {
     scheduled: bool,
     dropped: u64,
     warned_no_queue: bool,
-    /// `(minute, recorded, skipped)` of verification failures.
-    verify_failures: (i64, u32, u64),
+    /// Per kind of sampled event: `(minute, recorded, skipped)`.
+    sampled: std::collections::HashMap<String, (i64, u32, u64)>,
 }
 
 thread_local! {
@@ -148,7 +152,7 @@ pub fn record(ctx: &Context, env: &Env, cfg: &Config, mut e: AuditEvent) {
 fn push(b: &mut Buffer, e: AuditEvent, size: usize) {
     b.events.push_back((e, size));
     b.bytes += size;
-    while b.events.len() > MAX_BUFFER {
+    while b.events.len() > MAX_BUFFER || b.bytes > MAX_BUFFER_BYTES {
         if let Some((_, s)) = b.events.pop_front() {
             b.bytes -= s;
             b.dropped += 1;
@@ -156,18 +160,19 @@ fn push(b: &mut Buffer, e: AuditEvent, size: usize) {
     }
 }
 
-/// Record a verification failure, at most [`VERIFY_FAILURES_PER_MINUTE`] per isolate and minute (a flood
-/// of bad tokens must not become a flood of events); the next recorded one says how many were skipped.
-pub fn record_verify_failure(ctx: &Context, env: &Env, cfg: &Config, mut e: AuditEvent) {
+/// Record an event anyone can cause (a verification failure, a refusal of someone unidentified): at most
+/// [`SAMPLED_PER_MINUTE`] of each kind per isolate and minute, so that a flood of bad requests does not
+/// become a flood of events; the next recorded one says how many were skipped.
+pub fn record_sampled(ctx: &Context, env: &Env, cfg: &Config, mut e: AuditEvent) {
     let minute = crate::now().as_millis().div_euclid(60_000);
     let skipped = BUFFER.with(|b| {
         let mut b = b.borrow_mut();
-        let (m, recorded, skipped) = &mut b.verify_failures;
+        let (m, recorded, skipped) = b.sampled.entry(e.kind.clone()).or_insert((minute, 0, 0));
         if *m != minute {
             *m = minute;
             *recorded = 0;
         }
-        if *recorded >= VERIFY_FAILURES_PER_MINUTE {
+        if *recorded >= SAMPLED_PER_MINUTE {
             *skipped += 1;
             None
         } else {
@@ -269,10 +274,6 @@ pub fn refused_as(
     );
     e.code = err.code.as_str().to_owned();
     e.detail.insert("status".into(), json!(err.status));
-    if let Some(why) = &err.internal_message {
-        let cut: String = why.chars().take(512).collect();
-        e.detail.insert("reason".into(), json!(cut));
-    }
     record(ctx, env, cfg, e);
     err.audited()
 }
@@ -302,7 +303,7 @@ fn put_back(batch: Vec<(AuditEvent, usize)>) {
     BUFFER.with(|b| {
         let mut b = b.borrow_mut();
         for (e, size) in batch.into_iter().rev() {
-            if b.events.len() >= MAX_BUFFER {
+            if b.events.len() >= MAX_BUFFER || b.bytes + size > MAX_BUFFER_BYTES {
                 b.dropped += 1;
                 continue;
             }
@@ -312,23 +313,28 @@ fn put_back(batch: Vec<(AuditEvent, usize)>) {
     });
 }
 
-/// Send everything buffered, batch by batch, until the buffer is empty or a batch fails.
+/// Send everything buffered, batch by batch, until the buffer is empty; a batch that fails goes back, and
+/// the flush tries again a few times before it leaves the rest to the next request's flush.
 async fn flush(env: Env) {
     BUFFER.with(|b| b.borrow_mut().scheduled = false);
+    let mut retries = 0;
     loop {
         let batch = take_batch();
         if batch.is_empty() {
             break;
         }
         let count = batch.len();
-        let sent = send(&env, &batch).await;
-        if let Err(detail) = sent {
+        if let Err(detail) = send(&env, &batch).await {
             log::warn(
                 "audit_send_failed",
                 &[("events", json!(count)), ("detail", json!(detail))],
             );
             put_back(batch);
-            break;
+            retries += 1;
+            if retries > RETRIES {
+                break;
+            }
+            Delay::from(std::time::Duration::from_millis(RETRY_AFTER_MS)).await;
         }
     }
     let dropped = BUFFER.with(|b| std::mem::take(&mut b.borrow_mut().dropped));

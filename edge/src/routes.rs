@@ -261,7 +261,7 @@ async fn verify_endpoint(
             );
             event.code = e.code().as_str().to_owned();
             event.detail.insert("audience".into(), json!(audience));
-            crate::audit::record_verify_failure(ctx, env, cfg, event);
+            crate::audit::record_sampled(ctx, env, cfg, event);
             Ok(Response::from_json(&VerifyResponse {
                 valid: false,
                 kid: None,

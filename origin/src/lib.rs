@@ -77,6 +77,12 @@ impl AppState {
         self.service_token.matches(presented)
     }
 
+    /// Whether `token` is the service token (an admin token must be another).
+    #[must_use]
+    pub fn service_token_is(&self, token: &str) -> bool {
+        self.service_token.matches(token)
+    }
+
     /// `zookie_key`: the key zookies are minted with; when `None` it is derived from the service token
     /// (domain-separated SHA-256), so one secret suffices locally. Production sets its own.
     #[must_use]
@@ -91,8 +97,7 @@ impl AppState {
         // own with `with_secrets_key`, so that rotating the service token does not orphan them).
         let secrets_key = derive_secrets_key(&service_token);
         let store_db = store.db().clone();
-        let dashboard =
-            audit::dashboard::Dashboard::new(ServiceToken(service_token.0.clone()), false);
+        let dashboard = audit::dashboard::Dashboard::new(None, false);
         Self {
             accounts: accounts::Accounts::new(
                 store.db().clone(),
@@ -161,21 +166,16 @@ impl AppState {
     #[must_use]
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = Arc::from(url.trim_end_matches('/'));
-        let admin = ServiceToken(self.dashboard_admin().to_owned());
-        self.dashboard = audit::dashboard::Dashboard::new(admin, url.starts_with("https://"));
+        self.dashboard = self.dashboard.with_secure(url.starts_with("https://"));
         self
     }
 
-    /// Sign-in to the `/audit` page with `token` instead of the service token.
+    /// Turn the `/audit` page on: operators sign in with `token`.
     #[must_use]
     pub fn with_admin_token(mut self, token: ServiceToken) -> Self {
         let secure = self.public_url.starts_with("https://");
-        self.dashboard = audit::dashboard::Dashboard::new(token, secure);
+        self.dashboard = audit::dashboard::Dashboard::new(Some(token), secure);
         self
-    }
-
-    fn dashboard_admin(&self) -> &str {
-        self.dashboard.admin()
     }
 
     #[must_use]

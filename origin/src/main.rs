@@ -97,8 +97,8 @@ struct AuditArgs {
     /// The share (0 to 1) of allowed decisions recorded with their reason path; denials always are.
     #[arg(long, env = "TESSERA_AUDIT_EXPLAIN_ALLOWED", default_value_t = 0.01)]
     audit_explain_allowed: f64,
-    /// The token operators sign in to the `/audit` page with (at least 32 characters); unset: the service
-    /// token.
+    /// The token operators sign in to the `/audit` dashboard with (at least 32 characters, not the service
+    /// token); unset: the dashboard is off.
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Copy every audit record to ClickHouse over its HTTP interface (e.g. `http://127.0.0.1:8123`).
@@ -270,6 +270,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             check_public_url(&edge_url)?;
             state = state.with_edge_url(&edge_url);
             if let Some(token) = audit.admin_token.clone() {
+                if state.service_token_is(&token) {
+                    return Err("--admin-token must not be the service token: operators and the edge hold different credentials".to_owned());
+                }
                 state = state.with_admin_token(ServiceToken::new(token)?);
             }
             let settings = region.settings()?;
@@ -318,10 +321,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             tracing::info!(%addr, database = store.db().kind(), region = state.regions.name(), standby, "tessera-origin listening");
             let audit = state.audit.clone();
-            axum::serve(listener, http::router(state))
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(|e| e.to_string())?;
+            axum::serve(
+                listener,
+                http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| e.to_string())?;
             // Store the events still queued before the database closes.
             audit.close().await;
             store.close().await;

@@ -78,7 +78,7 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     assert.equal((await admin('PUT', '/schema', SCHEMA)).status, 200);
     client = await origin.createClient({ tenant: 'acme', scopes: ['authz:check'] });
     reader = await origin.createClient({ tenant: 'acme', scopes: ['read'] });
-    secrets.add(client.client_secret).add(reader.client_secret);
+    secrets.add(client.client_secret).add(reader.client_secret).add(origin.serviceToken);
     edge = await startEdge({
       origin,
       host: 'localhost',
@@ -104,9 +104,10 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     const token = (await getToken(edge, client)).access_token;
     secrets.add(token);
     expect('token.issued success');
+    secrets.add('not-the-secret-0123456789');
     const refused = await fetch(`${edge.url}/oauth2/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, 'not-the-secret') },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, 'not-the-secret-0123456789') },
       body: new URLSearchParams({ grant_type: 'client_credentials' }),
     });
     assert.equal(refused.status, 401);
@@ -211,6 +212,9 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     }
     const issued = events.find((e) => e.kind === 'token.issued');
     assert.deepEqual([issued.actor.kind, issued.actor.id], ['client', client.client_id]);
+    // A wrong secret for a known client is that client's refusal, in its tenant.
+    const refusedEvent = events.find((e) => e.kind === 'token.refused');
+    assert.deepEqual([refusedEvent.actor.kind, refusedEvent.actor.id, refusedEvent.code], ['client', client.client_id, 'invalid_client']);
     const denied = events.find((e) => e.kind === 'check.decision' && e.outcome === 'denied');
     assert.equal(denied.subject, 'user:mallory');
     assert.equal(denied.permission, 'view');

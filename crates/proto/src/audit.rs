@@ -58,6 +58,9 @@ pub mod kinds {
     pub const CHECK_DECISION: &str = "check.decision";
     /// Users were deactivated or reactivated by an operator.
     pub const USER_STATUS: &str = "user.status";
+    /// The tenant's audit retention was changed (`detail.days`), or applied (`detail.removed` records up
+    /// to `detail.anchor_seq`).
+    pub const AUDIT_RETENTION: &str = "audit.retention";
 }
 
 /// How an event ended.
@@ -281,6 +284,10 @@ pub struct AuditStats {
     pub per_minute: Vec<MinuteCounts>,
     /// Check latency by cache tier.
     pub latency: Vec<TierLatency>,
+    /// The latencies are those of the newest checks of the range only (it held more than the origin reads
+    /// for one answer).
+    #[serde(default)]
+    pub latency_sampled: bool,
     /// The permissions denied most often.
     pub top_denied: Vec<DeniedCount>,
     /// Events by kind and outcome.

@@ -114,17 +114,32 @@ fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
     Ok((decode(id), decode(secret)))
 }
 
+/// The client the request authenticates as. A refusal for a client that exists (a wrong secret, a
+/// disabled client) is recorded in its tenant's audit trail, as that client's (`kind`); one for an unknown
+/// client is left to the router's sampled record of anonymous refusals.
 async fn authenticated_client(
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     req: &Request,
     form: &Form,
+    kind: &str,
 ) -> Result<ClientRecord, ApiError> {
     let (client_id, secret) = client_credentials(req, form)?;
     let record = clients::lookup(env, cfg, &client_id)
         .await?
         .ok_or_else(|| ApiError::invalid_client(format!("unknown client `{client_id}`")))?;
-    clients::authenticate(&record, &secret)?;
+    clients::authenticate(&record, &secret).map_err(|e| {
+        crate::audit::refused_as(
+            ctx,
+            env,
+            cfg,
+            &record.tenant,
+            kind,
+            crate::audit::actor(ActorKind::Client, &record.client_id),
+            e,
+        )
+    })?;
     Ok(record)
 }
 
@@ -164,7 +179,7 @@ pub async fn token(
             format!("grant type `{grant}` is not supported"),
         ));
     }
-    let client = authenticated_client(env, cfg, &req, &form).await?;
+    let client = authenticated_client(env, ctx, cfg, &req, &form, kinds::TOKEN_REFUSED).await?;
     let who = crate::audit::actor(ActorKind::Client, &client.client_id);
     match client_grant(env, ctx, cfg, &form, &client).await {
         Ok((resp, issued)) => {
@@ -298,7 +313,8 @@ pub async fn introspect(
     cfg: &Config,
 ) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
-    let caller = authenticated_client(env, cfg, &req, &form).await?;
+    let caller =
+        authenticated_client(env, ctx, cfg, &req, &form, kinds::TOKEN_INTROSPECTED).await?;
     let token = form
         .get("token")
         .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`token` is required"))?;

@@ -1,11 +1,14 @@
 //! The audit dashboard: `/audit`, a page of charts over one tenant's records (decisions per minute,
 //! check latency by cache tier, sign-ins and failures, the permissions denied most), for operators.
 //!
-//! - `GET /audit/login`, `POST /audit/login` (`token=` the admin token: `--admin-token`, else the
-//!   service token): a session cookie, `HttpOnly; SameSite=Strict; Path=/audit`, for 8 hours. The cookie
-//!   is `expiry.mac`, HMAC-SHA-256 under a key derived from the admin token (changing the token ends every
-//!   session). A typed secret gets a failure budget: 5 wrong tokens a minute, then every try waits, the
-//!   wait doubling up to 5 minutes (for everyone: the origin cannot tell clients apart behind a proxy).
+//! - Off unless the origin is given an admin token (`--admin-token`, `TESSERA_ADMIN_TOKEN`: a credential
+//!   of its own, not the service token the edge and the peers hold).
+//! - `GET /audit/login`, `POST /audit/login` (`token=` the admin token): a session cookie,
+//!   `HttpOnly; SameSite=Strict; Path=/audit`, for 8 hours. The cookie is `expiry.mac`, HMAC-SHA-256 under
+//!   a key derived from the admin token (changing the token ends every session). A typed secret gets a
+//!   failure budget per client address (the TCP peer: behind a proxy, the proxy's): 5 wrong tokens a
+//!   minute, then every try from there waits, the wait doubling up to 5 minutes; the check of the budget
+//!   and the count of a failure happen under one lock, so concurrent tries cannot slip between them.
 //! - `GET /audit` (the page; to the login without a session), `GET /audit/assets/{file}` (its scripts,
 //!   styles and the vendored uPlot), `GET /audit/data/stats?tenant&from&to` (`401` without a session).
 //! - `POST /audit/logout` ends the session in this browser.
@@ -67,13 +70,18 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// Who may sign in, and how often they got it wrong.
 #[derive(Clone)]
 pub struct Dashboard {
-    admin: Arc<crate::ServiceToken>,
+    /// `None`: the dashboard is off.
+    admin: Option<Arc<crate::ServiceToken>>,
     key: Arc<tessera_jose::Secret<[u8; 32]>>,
-    budget: Arc<Mutex<Budget>>,
+    budgets: Arc<Mutex<std::collections::HashMap<Option<std::net::IpAddr>, Budget>>>,
     secure: bool,
 }
 
-#[derive(Default)]
+/// Client addresses whose failures are remembered at most (beyond, the ones with nothing pending are
+/// forgotten, then everyone else shares one budget).
+const MAX_BUDGETS: usize = 4096;
+
+#[derive(Clone, Copy, Default)]
 struct Budget {
     window_start_ms: i64,
     failures: u32,
@@ -82,25 +90,47 @@ struct Budget {
     wait_until_ms: i64,
 }
 
+impl Budget {
+    fn quiet(&self, now_ms: i64) -> bool {
+        now_ms >= self.wait_until_ms && now_ms - self.window_start_ms >= 60_000
+    }
+
+    fn fail(&mut self, now_ms: i64) {
+        if now_ms - self.window_start_ms >= 60_000 {
+            self.window_start_ms = now_ms;
+            self.failures = 0;
+        }
+        self.failures += 1;
+        if self.failures > FREE_FAILURES {
+            self.strikes += 1;
+            let wait = (1000_i64 << self.strikes.min(9)).min(MAX_WAIT_MS);
+            self.wait_until_ms = now_ms + wait;
+        }
+    }
+}
+
 impl Dashboard {
-    /// Sign-in with `admin`; `secure`: the origin is reached over HTTPS (the cookie says `Secure`).
+    /// Sign-in with `admin` (`None`: the dashboard is off); `secure`: the origin is reached over HTTPS
+    /// (the cookie says `Secure`).
     #[must_use]
-    pub fn new(admin: crate::ServiceToken, secure: bool) -> Self {
+    pub fn new(admin: Option<crate::ServiceToken>, secure: bool) -> Self {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
         h.update(b"tessera-audit-session-v1\0");
-        h.update(admin.expose().as_bytes());
+        h.update(admin.as_ref().map_or("", |a| a.expose()).as_bytes());
         Self {
-            admin: Arc::new(admin),
+            admin: admin.map(Arc::new),
             key: Arc::new(tessera_jose::Secret::new(h.finalize().into())),
-            budget: Arc::default(),
+            budgets: Arc::default(),
             secure,
         }
     }
 
-    /// The admin token (to carry it over when the page's URL changes).
-    pub(crate) fn admin(&self) -> &str {
-        self.admin.expose()
+    /// The same dashboard for an origin reached over HTTPS or not.
+    #[must_use]
+    pub(crate) fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
     }
 
     fn mac(&self, expires_ms: i64) -> String {
@@ -124,6 +154,9 @@ impl Dashboard {
 
     /// Whether the request carries a live session.
     fn signed_in(&self, headers: &HeaderMap, now_ms: i64) -> bool {
+        if self.admin.is_none() {
+            return false;
+        }
         let Some(value) = headers
             .get_all(header::COOKIE)
             .iter()
@@ -142,40 +175,70 @@ impl Dashboard {
             return false;
         };
         expires_ms > now_ms
-            && expires_ms <= now_ms + SESSION_MS
+            && expires_ms <= now_ms.saturating_add(SESSION_MS)
             && bool::from(self.mac(expires_ms).as_bytes().ct_eq(mac.as_bytes()))
     }
 
-    /// `Ok` to try a token now, or how long to wait.
-    fn may_try(&self, now_ms: i64) -> Result<(), i64> {
-        let b = self.budget.lock().map_err(|_| MAX_WAIT_MS)?;
-        if now_ms < b.wait_until_ms {
-            Err(b.wait_until_ms - now_ms)
+    /// Try `presented` from `peer`: `Ok(true)` when it is the admin token, `Ok(false)` when not (counted),
+    /// `Err(ms)` when that address must wait first. One lock around the whole: concurrent tries queue.
+    fn try_token(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        presented: &str,
+        now_ms: i64,
+    ) -> Result<bool, i64> {
+        let Some(admin) = &self.admin else {
+            return Ok(false);
+        };
+        let mut budgets = self.budgets.lock().map_err(|_| MAX_WAIT_MS)?;
+        if budgets.len() >= MAX_BUDGETS && !budgets.contains_key(&peer) {
+            budgets.retain(|_, b| !b.quiet(now_ms));
+        }
+        let key = if budgets.len() >= MAX_BUDGETS && !budgets.contains_key(&peer) {
+            None
         } else {
-            Ok(())
+            peer
+        };
+        let budget = budgets.entry(key).or_default();
+        if now_ms < budget.wait_until_ms {
+            return Err(budget.wait_until_ms - now_ms);
+        }
+        if admin.matches(presented) {
+            budgets.remove(&key);
+            Ok(true)
+        } else {
+            budget.fail(now_ms);
+            Ok(false)
         }
     }
+}
 
-    fn failed(&self, now_ms: i64) {
-        if let Ok(mut b) = self.budget.lock() {
-            if now_ms - b.window_start_ms >= 60_000 {
-                b.window_start_ms = now_ms;
-                b.failures = 0;
-            }
-            b.failures += 1;
-            if b.failures > FREE_FAILURES {
-                b.strikes += 1;
-                let wait = (1000_i64 << b.strikes.min(9)).min(MAX_WAIT_MS);
-                b.wait_until_ms = now_ms + wait;
-            }
-        }
-    }
+/// The TCP peer's address, when the server recorded it (`serve` does).
+struct Peer(Option<std::net::IpAddr>);
 
-    fn succeeded(&self) {
-        if let Ok(mut b) = self.budget.lock() {
-            *b = Budget::default();
-        }
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
+}
+
+/// `404` for every dashboard route while it is off.
+fn off() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        Code::NotFound,
+        "the audit dashboard is off: start the origin with --admin-token",
+    )
 }
 
 pub fn routes() -> Router<AppState> {
@@ -214,54 +277,66 @@ fn see_other(to: &str, cookie: Option<String>) -> Response {
     guarded("text/plain; charset=utf-8", "no-store", resp)
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HttpError> {
+    if state.dashboard.admin.is_none() {
+        return Err(off());
+    }
     if !state
         .dashboard
         .signed_in(&headers, crate::now().as_millis())
     {
-        return see_other("/audit/login", None);
+        return Ok(see_other("/audit/login", None));
     }
-    guarded(
+    Ok(guarded(
         "text/html; charset=utf-8",
         "no-store",
         include_str!("page/index.html"),
-    )
+    ))
 }
 
-async fn login_page() -> Response {
-    guarded(
+async fn login_page(State(state): State<AppState>) -> Result<Response, HttpError> {
+    if state.dashboard.admin.is_none() {
+        return Err(off());
+    }
+    Ok(guarded(
         "text/html; charset=utf-8",
         "no-store",
         include_str!("page/login.html"),
-    )
+    ))
 }
 
-async fn login(State(state): State<AppState>, RawBody(body): RawBody) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    RawBody(body): RawBody,
+) -> Result<Response, HttpError> {
     let d = &state.dashboard;
-    let now_ms = crate::now().as_millis();
-    if let Err(wait_ms) = d.may_try(now_ms) {
-        tracing::warn!(
-            wait_ms,
-            "audit dashboard sign-in refused: too many wrong tokens"
-        );
-        return see_other("/audit/login?error=wait", None);
+    if d.admin.is_none() {
+        return Err(off());
     }
+    let now_ms = crate::now().as_millis();
     let token = url::form_urlencoded::parse(&body)
         .find(|(name, _)| name == "token")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    if d.admin.matches(&token) {
-        d.succeeded();
-        tracing::info!("audit dashboard sign-in");
-        see_other("/audit", Some(d.cookie_for(now_ms)))
-    } else {
-        d.failed(now_ms);
-        tracing::warn!("audit dashboard sign-in with a wrong token");
-        see_other("/audit/login?error=1", None)
-    }
+    Ok(match d.try_token(peer, &token, now_ms) {
+        Err(wait_ms) => {
+            tracing::warn!(wait_ms, peer = ?peer, "audit dashboard sign-in refused: too many wrong tokens from this address");
+            see_other("/audit/login?error=wait", None)
+        }
+        Ok(true) => {
+            tracing::info!(peer = ?peer, "audit dashboard sign-in");
+            see_other("/audit", Some(d.cookie_for(now_ms)))
+        }
+        Ok(false) => {
+            tracing::warn!(peer = ?peer, "audit dashboard sign-in with a wrong token");
+            see_other("/audit/login?error=1", None)
+        }
+    })
 }
 
 async fn logout(State(state): State<AppState>) -> Response {
+    // Nothing to end on the server: the cookie is the session (8 hours at most).
     let gone = format!(
         "{COOKIE}=; Path=/audit; HttpOnly; SameSite=Strict; Max-Age=0{}",
         if state.dashboard.secure {
@@ -314,20 +389,23 @@ async fn stats(
         }
     }
     let tenant: tessera_proto::TenantId = tenant.unwrap_or_else(|| "default".into()).parse()?;
-    if from >= to || to - from > 31 * 86_400_000 {
+    if from >= to
+        || to
+            .checked_sub(from)
+            .is_none_or(|span| span > 31 * 86_400_000)
+    {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
             Code::InvalidRequest,
             "`from` must be before `to`, at most 31 days apart",
         ));
     }
-    let rows = state
+    let stats = state
         .audit
         .store
-        .stat_rows(tenant.as_str(), from, to, super::stats::MAX_ROWS)
+        .stats(tenant.as_str(), from, to)
         .await
         .map_err(HttpError::internal)?;
-    let stats = super::stats::aggregate(&rows, from, to);
     Ok(guarded("application/json", "no-store", axum::Json(stats)))
 }
 
@@ -335,9 +413,11 @@ async fn stats(
 mod tests {
     use super::*;
 
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
     fn dashboard() -> Dashboard {
         Dashboard::new(
-            crate::ServiceToken::new("0123456789abcdef0123456789abcdef".into()).expect("a token"),
+            Some(crate::ServiceToken::new(TOKEN.into()).expect("a token")),
             false,
         )
     }
@@ -365,27 +445,38 @@ mod tests {
             now
         ));
         let other = Dashboard::new(
-            crate::ServiceToken::new("fedcba9876543210fedcba9876543210".into()).expect("a token"),
+            Some(
+                crate::ServiceToken::new("fedcba9876543210fedcba9876543210".into())
+                    .expect("a token"),
+            ),
             false,
         );
         assert!(!other.signed_in(&with_cookie(value), now));
         assert!(!d.signed_in(&HeaderMap::new(), now));
+        // Off: nothing signs in, not even a cookie made while it was on.
+        assert!(!Dashboard::new(None, false).signed_in(&with_cookie(value), now));
     }
 
     #[test]
-    fn wrong_tokens_make_the_next_try_wait_longer() {
+    fn wrong_tokens_make_that_address_wait_longer_and_only_that_one() {
         let d = dashboard();
         let now = 10_000_000;
+        let (attacker, admin) = (Some([10, 0, 0, 1].into()), Some([10, 0, 0, 2].into()));
         for _ in 0..FREE_FAILURES {
-            d.failed(now);
-            assert!(d.may_try(now).is_ok());
+            assert_eq!(d.try_token(attacker, "wrong", now), Ok(false));
         }
-        d.failed(now);
-        let first = d.may_try(now).expect_err("a wait");
-        d.failed(now + first);
-        let second = d.may_try(now + first).expect_err("a longer wait");
+        assert_eq!(d.try_token(attacker, "wrong", now), Ok(false));
+        let first = d.try_token(attacker, TOKEN, now).expect_err("a wait");
+        assert_eq!(d.try_token(attacker, "wrong", now + first), Ok(false));
+        let second = d
+            .try_token(attacker, TOKEN, now + first)
+            .expect_err("a longer wait");
         assert!(second > first, "{second} > {first}");
-        d.succeeded();
-        assert!(d.may_try(now + first).is_ok());
+        // Another address is not locked out.
+        assert_eq!(d.try_token(admin, TOKEN, now), Ok(true));
+        assert_eq!(
+            Dashboard::new(None, false).try_token(admin, TOKEN, now),
+            Ok(false)
+        );
     }
 }

@@ -232,26 +232,34 @@ async fn stats(
             }
         }
     }
-    if from >= to {
-        return Err(bad("`from` must be before `to`"));
+    if from >= to
+        || to
+            .checked_sub(from)
+            .is_none_or(|span| span > super::stats::MAX_RANGE_MS)
+    {
+        return Err(bad("`from` must be before `to`, at most 31 days apart"));
     }
-    let rows = state
+    state
         .audit
         .store
-        .stat_rows(tenant.as_str(), from, to, super::stats::MAX_ROWS)
+        .stats(tenant.as_str(), from, to)
         .await
-        .map_err(HttpError::internal)?;
-    Ok(Json(super::stats::aggregate(&rows, from, to)))
+        .map(Json)
+        .map_err(HttpError::internal)
 }
 
 async fn verify(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
 ) -> Result<Json<ChainReport>, HttpError> {
-    state
-        .audit
-        .store
-        .verify(tenant.as_str())
+    let store = &state.audit.store;
+    let keep = store
+        .retention(tenant.as_str())
+        .await
+        .map_err(HttpError::internal)?
+        .unwrap_or(state.audit.settings().retention_days);
+    store
+        .verify(tenant.as_str(), keep, crate::now().as_millis())
         .await
         .map(Json)
         .map_err(HttpError::internal)
@@ -274,6 +282,7 @@ async fn read_retention(
 async fn write_retention(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
+    caller: super::Caller,
     JsonBody(r): JsonBody<AuditRetention>,
 ) -> Result<Json<AuditRetention>, HttpError> {
     if !(1..=MAX_RETENTION_DAYS).contains(&r.days) {
@@ -285,6 +294,13 @@ async fn write_retention(
         .set_retention(tenant.as_str(), r.days)
         .await
         .map_err(HttpError::internal)?;
+    let mut e = caller.event(
+        tenant.as_str(),
+        tessera_proto::audit::kinds::AUDIT_RETENTION,
+        tessera_proto::audit::Outcome::Success,
+    );
+    e.detail.insert("days".into(), r.days.into());
+    state.audit.record(e).await;
     Ok(Json(r))
 }
 

@@ -69,7 +69,14 @@ pub struct Audit {
     settings: Arc<AuditSettings>,
     queue: mpsc::Sender<AuditEvent>,
     writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Reason paths computed at once for recorded decisions (each is a graph walk): beyond this many, a
+    /// decision is recorded without its path (`detail.why_skipped`), rather than queueing work an
+    /// attacker's stream of denials could pile up.
+    explains: Arc<tokio::sync::Semaphore>,
 }
+
+/// Reason paths computed at once at most.
+pub const MAX_EXPLAINS: usize = 16;
 
 impl Audit {
     /// Start the writer task (needs a Tokio runtime). With `route`, the writer sends its batches to
@@ -85,7 +92,14 @@ impl Audit {
             settings: Arc::new(settings),
             queue,
             writer: Arc::new(Mutex::new(Some(writer))),
+            explains: Arc::new(tokio::sync::Semaphore::new(MAX_EXPLAINS)),
         }
+    }
+
+    /// A permit to compute one reason path now, if fewer than [`MAX_EXPLAINS`] are running.
+    #[must_use]
+    pub fn explain_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.explains).try_acquire_owned().ok()
     }
 
     #[must_use]
@@ -108,7 +122,8 @@ impl Audit {
     }
 
     /// Store a batch from the edge now (not through the queue: the edge's redelivery needs to know it is
-    /// stored). Each event is checked; refused ones are reported, never stored.
+    /// stored). Each event is fitted ([`fit`]: shortened, never refused for its size) and checked; those
+    /// refused (a malformed id, tenant, kind or code, a time out of range) are reported, never stored.
     ///
     /// # Errors
     /// Database failures (nothing of the batch is acknowledged then; a redelivery stores it once).
@@ -121,7 +136,7 @@ impl Audit {
         let mut by_tenant: std::collections::BTreeMap<String, Vec<Checked>> =
             std::collections::BTreeMap::new();
         for (index, event) in events.into_iter().enumerate() {
-            match check(event, now_ms) {
+            match check(fit(event), now_ms) {
                 Ok(c) => by_tenant.entry(c.event.tenant.clone()).or_default().push(c),
                 Err(message) => refused.push(AuditRefusal { index, message }),
             }
@@ -334,34 +349,71 @@ impl ActorExt for Actor {
     }
 }
 
-/// The origin's own event cut to what [`check`] accepts: long text fields shortened (at a character
-/// boundary), a detail too large replaced by a note of its size. Its own events are never refused.
+/// The longest each text field may be (bytes), in one place for [`fit`] and [`check`].
+const LIMITS: [(&str, usize); 9] = [
+    ("actor.id", 256),
+    ("request_id", 128),
+    ("region", 64),
+    ("subject", MAX_FIELD_BYTES),
+    ("resource", MAX_FIELD_BYTES),
+    ("permission", 256),
+    ("zookie", 256),
+    ("consistency", 64),
+    ("tier", 64),
+];
+
+fn text_fields(e: &mut AuditEvent) -> [(&'static str, &mut String); 9] {
+    [
+        ("actor.id", &mut e.actor.id),
+        ("request_id", &mut e.request_id),
+        ("region", &mut e.region),
+        ("subject", &mut e.subject),
+        ("resource", &mut e.resource),
+        ("permission", &mut e.permission),
+        ("zookie", &mut e.zookie),
+        ("consistency", &mut e.consistency),
+        ("tier", &mut e.tier),
+    ]
+}
+
+/// An event cut to what [`check`] accepts, so that nothing is refused for its size: NUL characters
+/// removed (PostgreSQL's text refuses them), each long text field shortened at a character boundary and
+/// marked in `detail.truncated` (with the field's full length), a detail too large replaced by a note of
+/// its size. Both the origin's own events and the edge's go through it: a question with a 1 KiB object id
+/// is recorded, shortened, not lost.
 #[must_use]
 pub fn fit(mut e: AuditEvent) -> AuditEvent {
-    fn cut(text: &mut String, max: usize) {
-        if text.len() > max {
-            let end = text
-                .char_indices()
-                .map(|(i, c)| i + c.len_utf8())
-                .take_while(|end| *end <= max)
-                .last()
-                .unwrap_or(0);
-            text.truncate(end);
+    fn cut(text: &mut String, max: usize) -> Option<usize> {
+        if text.contains('\0') {
+            text.retain(|c| c != '\0');
         }
+        if text.len() <= max {
+            return None;
+        }
+        let full = text.len();
+        let end = text
+            .char_indices()
+            .map(|(i, c)| i + c.len_utf8())
+            .take_while(|end| *end <= max)
+            .last()
+            .unwrap_or(0);
+        text.truncate(end);
+        Some(full)
     }
-    for (field, max) in [
-        (&mut e.subject, MAX_FIELD_BYTES),
-        (&mut e.resource, MAX_FIELD_BYTES),
-        (&mut e.permission, 256),
-        (&mut e.actor.id, 256),
-    ] {
-        cut(field, max);
+    let mut cut_fields = serde_json::Map::new();
+    for ((name, field), (_, max)) in text_fields(&mut e).into_iter().zip(LIMITS) {
+        if let Some(full) = cut(field, max) {
+            cut_fields.insert(name.to_owned(), full.into());
+        }
     }
     let len = serde_json::to_string(&e.detail).map_or(usize::MAX, |t| t.len());
     if len > MAX_DETAIL_BYTES {
         e.detail = serde_json::Map::new();
-        e.detail.insert("truncated".into(), true.into());
-        e.detail.insert("bytes".into(), len.into());
+        e.detail.insert("truncated_detail_bytes".into(), len.into());
+    }
+    if !cut_fields.is_empty() {
+        e.detail
+            .insert("truncated".into(), serde_json::Value::Object(cut_fields));
     }
     e
 }
@@ -383,7 +435,7 @@ pub fn check(mut event: AuditEvent, now_ms: i64) -> Result<Checked, String> {
     event
         .tenant
         .parse::<tessera_proto::TenantId>()
-        .map_err(|e| e.message)?;
+        .map_err(|_| "`tenant` is not a tenant name".to_owned())?;
     let kind_ok = !event.kind.is_empty()
         && event.kind.len() <= 64
         && event
@@ -407,19 +459,12 @@ pub fn check(mut event: AuditEvent, now_ms: i64) -> Result<Checked, String> {
     if event.at_ms < now_ms - 30 * 86_400_000 {
         return Err("`at_ms` is more than 30 days in the past".to_owned());
     }
-    for (name, value, max) in [
-        ("actor.id", &event.actor.id, 256),
-        ("request_id", &event.request_id, 128),
-        ("region", &event.region, 64),
-        ("subject", &event.subject, MAX_FIELD_BYTES),
-        ("resource", &event.resource, MAX_FIELD_BYTES),
-        ("permission", &event.permission, 256),
-        ("zookie", &event.zookie, 256),
-        ("consistency", &event.consistency, 64),
-        ("tier", &event.tier, 64),
-    ] {
+    for ((name, value), (_, max)) in text_fields(&mut event).into_iter().zip(LIMITS) {
         if value.len() > max {
             return Err(format!("`{name}` is longer than {max} bytes"));
+        }
+        if value.contains('\0') {
+            return Err(format!("`{name}` holds a NUL character"));
         }
     }
     let detail = serde_json::to_string(&event.detail).map_err(|e| e.to_string())?;
@@ -453,9 +498,18 @@ mod tests {
         assert!(fitted.resource.len() <= MAX_FIELD_BYTES);
         assert!(fitted.resource.chars().all(|c| c == 'é'));
         assert_eq!(
-            fitted.detail.get("truncated"),
-            Some(&serde_json::Value::Bool(true))
+            fitted
+                .detail
+                .get("truncated")
+                .and_then(|t| t.get("resource")),
+            Some(&serde_json::Value::from(2000))
         );
+        assert!(fitted.detail.contains_key("truncated_detail_bytes"));
+        assert!(check(fitted, 1_000_000_000_000).is_ok());
+        let mut e = ok_event();
+        e.region = "eu\0west".repeat(20);
+        let fitted = fit(e);
+        assert!(!fitted.region.contains('\0'));
         assert!(check(fitted, 1_000_000_000_000).is_ok());
     }
 

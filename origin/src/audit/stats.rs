@@ -1,61 +1,58 @@
 //! Aggregates over a tenant's records in a time range: decisions and sign-ins per minute, check latency
-//! percentiles by cache tier, the permissions denied most, counts by kind. Computed here from the rows
-//! (the same on both backends: SQLite has no percentile function), over at most [`MAX_ROWS`] records.
+//! percentiles by cache tier, the permissions denied most, counts by kind. The database counts (grouped
+//! by minute, kind and outcome; the denials by permission); the percentiles are computed here from the
+//! newest [`MAX_LATENCIES`] check latencies of the range (SQLite has no percentile function), which
+//! [`AuditStats::latency_sampled`] says when it cut.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use tessera_proto::audit::{kinds, AuditStats, DeniedCount, KindCount, MinuteCounts, TierLatency};
 
-use super::store::StatRow;
-
-/// The most records one statistics request reads (a range holding more is cut, newest ones dropped; a
-/// larger installation asks ClickHouse).
-pub const MAX_ROWS: u32 = 2_000_000;
-
+/// The most check latencies one statistics request reads (the newest of the range).
+pub const MAX_LATENCIES: u32 = 200_000;
 /// How many denied permissions the top list shows.
-const TOP: usize = 10;
+pub const TOP: u32 = 10;
+/// The longest range one statistics request covers.
+pub const MAX_RANGE_MS: i64 = 31 * 86_400_000;
 
-/// Aggregate `rows` (of `[from_ms, to_ms)`).
+/// `(minute_ms, kind, outcome, count)`.
+pub type MinuteRow = (i64, String, String, i64);
+/// `(permission, resource_type, count)`, most first.
+pub type DeniedRow = (String, String, i64);
+/// `(tier, latency_us)`.
+pub type LatencyRow = (String, i64);
+
+/// Put the database's counts and latencies of `[from_ms, to_ms)` together.
 #[must_use]
-pub fn aggregate(rows: &[StatRow], from_ms: i64, to_ms: i64) -> AuditStats {
+pub fn assemble(
+    minutes_rows: &[MinuteRow],
+    denied: &[DeniedRow],
+    latency_rows: &[LatencyRow],
+    from_ms: i64,
+    to_ms: i64,
+) -> AuditStats {
     let mut minutes: BTreeMap<i64, MinuteCounts> = BTreeMap::new();
-    let mut latencies: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    let mut denied: HashMap<(&str, &str), u64> = HashMap::new();
     let mut by_kind: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for r in rows {
-        *by_kind.entry((&r.kind, &r.outcome)).or_default() += 1;
-        let minute_ms = r.at_ms.div_euclid(60_000) * 60_000;
-        let m = minutes.entry(minute_ms).or_insert_with(|| MinuteCounts {
-            minute_ms,
+    for (minute_ms, kind, outcome, count) in minutes_rows {
+        let n = u64::try_from(*count).unwrap_or(0);
+        *by_kind.entry((kind, outcome)).or_default() += n;
+        let m = minutes.entry(*minute_ms).or_insert_with(|| MinuteCounts {
+            minute_ms: *minute_ms,
             ..MinuteCounts::default()
         });
-        let failed = r.outcome == "failure";
-        match r.kind.as_str() {
-            kinds::CHECK_DECISION => {
-                match r.outcome.as_str() {
-                    "allowed" => m.allowed += 1,
-                    "denied" => {
-                        m.denied += 1;
-                        *denied.entry((&r.permission, &r.resource_type)).or_default() += 1;
-                    }
-                    _ => {}
-                }
-                if let Some(us) = r.latency_us.and_then(|l| u64::try_from(l).ok()) {
-                    let tier = if r.tier.is_empty() { "origin" } else { &r.tier };
-                    latencies.entry(tier).or_default().push(us);
-                }
-            }
-            kinds::PASSKEY_SIGN_IN | kinds::SAML_SIGN_IN if r.outcome == "success" => {
-                m.sign_ins += 1;
-            }
+        let (success, failure) = (outcome == "success", outcome == "failure");
+        match kind.as_str() {
+            kinds::CHECK_DECISION if outcome == "allowed" => m.allowed += n,
+            kinds::CHECK_DECISION if outcome == "denied" => m.denied += n,
+            kinds::PASSKEY_SIGN_IN | kinds::SAML_SIGN_IN if success => m.sign_ins += n,
             kinds::PASSKEY_SIGN_IN
             | kinds::SAML_SIGN_IN
             | kinds::TOKEN_REFUSED
             | kinds::TOTP_STEP_UP
             | kinds::TOKEN_VERIFY_FAILED
-                if failed =>
+                if failure =>
             {
-                m.auth_failures += 1;
+                m.auth_failures += n;
             }
             _ => {}
         }
@@ -65,6 +62,18 @@ pub fn aggregate(rows: &[StatRow], from_ms: i64, to_ms: i64) -> AuditStats {
         .into_values()
         .filter(|m| m.allowed + m.denied + m.sign_ins + m.auth_failures > 0)
         .collect();
+    let mut latencies: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (tier, us) in latency_rows {
+        let tier = if tier.is_empty() {
+            "origin"
+        } else {
+            tier.as_str()
+        };
+        latencies
+            .entry(tier)
+            .or_default()
+            .push(u64::try_from(*us).unwrap_or(0));
+    }
     let latency = latencies
         .into_iter()
         .map(|(tier, mut values)| {
@@ -79,26 +88,20 @@ pub fn aggregate(rows: &[StatRow], from_ms: i64, to_ms: i64) -> AuditStats {
             }
         })
         .collect();
-    let mut top: Vec<DeniedCount> = denied
-        .into_iter()
-        .map(|((permission, resource_type), count)| DeniedCount {
-            permission: permission.to_owned(),
-            resource_type: resource_type.to_owned(),
-            count,
-        })
-        .collect();
-    top.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| (&a.resource_type, &a.permission).cmp(&(&b.resource_type, &b.permission)))
-    });
-    top.truncate(TOP);
     AuditStats {
         from_ms,
         to_ms,
         per_minute,
         latency,
-        top_denied: top,
+        latency_sampled: latency_rows.len() >= MAX_LATENCIES as usize,
+        top_denied: denied
+            .iter()
+            .map(|(permission, resource_type, count)| DeniedCount {
+                permission: permission.clone(),
+                resource_type: resource_type.clone(),
+                count: u64::try_from(*count).unwrap_or(0),
+            })
+            .collect(),
         by_kind: by_kind
             .into_iter()
             .map(|((kind, outcome), count)| KindCount {
@@ -127,18 +130,6 @@ pub fn percentile(sorted: &[u64], p: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn row(at_ms: i64, kind: &str, outcome: &str, tier: &str, us: Option<i64>) -> StatRow {
-        StatRow {
-            at_ms,
-            kind: kind.into(),
-            outcome: outcome.into(),
-            tier: tier.into(),
-            latency_us: us,
-            permission: "view".into(),
-            resource_type: "doc".into(),
-        }
-    }
-
     #[test]
     fn percentiles_are_nearest_rank() {
         let v: Vec<u64> = (1..=100).collect();
@@ -149,35 +140,35 @@ mod tests {
     }
 
     #[test]
-    fn minutes_tiers_and_denials_are_counted() {
-        let rows = vec![
-            row(
-                60_000,
-                kinds::CHECK_DECISION,
-                "allowed",
-                "isolate",
-                Some(10),
-            ),
-            row(60_500, kinds::CHECK_DECISION, "denied", "kv", Some(900)),
-            row(121_000, kinds::CHECK_DECISION, "denied", "kv", Some(1100)),
-            row(121_000, kinds::PASSKEY_SIGN_IN, "success", "", None),
-            row(121_000, kinds::TOKEN_REFUSED, "failure", "", None),
-            row(200_000, kinds::SCHEMA_WRITTEN, "success", "", None),
+    fn minutes_tiers_and_denials_are_put_together() {
+        let row = |m: i64, k: &str, o: &str, n: i64| (m, k.to_owned(), o.to_owned(), n);
+        let minutes = vec![
+            row(60_000, kinds::CHECK_DECISION, "allowed", 1),
+            row(60_000, kinds::CHECK_DECISION, "denied", 1),
+            row(120_000, kinds::CHECK_DECISION, "denied", 1),
+            row(120_000, kinds::PASSKEY_SIGN_IN, "success", 1),
+            row(120_000, kinds::TOKEN_REFUSED, "failure", 1),
+            row(180_000, kinds::SCHEMA_WRITTEN, "success", 1),
         ];
-        let s = aggregate(&rows, 0, 300_000);
+        let denied = vec![("view".to_owned(), "doc".to_owned(), 2)];
+        let lat = vec![
+            ("isolate".to_owned(), 10),
+            ("kv".to_owned(), 900),
+            ("kv".to_owned(), 1100),
+        ];
+        let s = assemble(&minutes, &denied, &lat, 0, 300_000);
         assert_eq!(s.per_minute.len(), 2, "{:?}", s.per_minute);
-        assert_eq!((s.per_minute[0].allowed, s.per_minute[0].denied), (1, 1));
+        let first = s.per_minute.first().expect("a minute");
+        assert_eq!((first.allowed, first.denied), (1, 1));
+        let second = s.per_minute.get(1).expect("a second minute");
         assert_eq!(
-            (
-                s.per_minute[1].denied,
-                s.per_minute[1].sign_ins,
-                s.per_minute[1].auth_failures
-            ),
+            (second.denied, second.sign_ins, second.auth_failures),
             (1, 1, 1)
         );
         let kv = s.latency.iter().find(|t| t.tier == "kv").expect("kv tier");
         assert_eq!((kv.count, kv.p50_us, kv.max_us), (2, 900, 1100));
-        assert_eq!(s.top_denied[0].count, 2);
+        assert_eq!(s.top_denied.first().map(|d| d.count), Some(2));
         assert_eq!(s.by_kind.iter().map(|k| k.count).sum::<u64>(), 6);
+        assert!(!s.latency_sampled);
     }
 }

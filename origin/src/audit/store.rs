@@ -132,21 +132,30 @@ impl AuditStore {
         events: &[Checked],
         now_ms: i64,
     ) -> Result<Appended, sqlx::Error> {
-        let day = day_of(now_ms);
-        self.ensure_day(day).await?;
+        let today = day_of(now_ms);
+        // Tomorrow's too: a head stored by an origin whose clock is ahead may already be there.
+        self.ensure_day(today).await?;
+        self.ensure_day(today + 1).await?;
         on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             // Take the head row first: appends of this tenant queue here (SQLite: the write lock).
             let head = sqlx::query(
-                "INSERT INTO audit_heads (tenant, seq, hash) VALUES ($1, 0, '')
+                "INSERT INTO audit_heads (tenant, seq, hash, day, stored_at_ms) VALUES ($1, 0, '', 0, 0)
                  ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
-                 RETURNING seq, hash",
+                 RETURNING seq, hash, day, stored_at_ms",
             )
             .bind(tenant)
             .fetch_one(&mut *tx)
             .await?;
             let mut seq = u64::try_from(head.try_get::<i64, _>("seq")?).unwrap_or(0);
             let head_hash: String = head.try_get("hash")?;
+            // The chain's days and store times never go back, whatever this origin's clock says (origins
+            // sharing a database may disagree by a little): retention then always removes a prefix.
+            let day = today.max(head.try_get::<i64, _>("day")?);
+            let now_ms = now_ms.max(head.try_get::<i64, _>("stored_at_ms")?);
+            if day > today + 1 {
+                return Err(corrupt(format!("the audit head of `{tenant}` is dated day {day}, after tomorrow: a clock is far ahead")));
+            }
             let mut prev = if seq == 0 { GENESIS } else {
                 chain::unhex(&head_hash).ok_or_else(|| corrupt(format!("the audit head of `{tenant}` is not a hash")))?
             };
@@ -157,9 +166,9 @@ impl AuditStore {
                     "SELECT seq FROM audit_events WHERE id = $1 AND day >= $2",
                 )
                 .bind(&e.id)
-                // A redelivery comes within days; ids are 128 random bits, so an older copy is the
-                // same event too, but looking further back than a week is not worth a scan.
-                .bind(day - 7)
+                // Events are accepted up to 30 days old, so a redelivery is stored at most that long
+                // after the first copy (one index seek per day partition looked at).
+                .bind(day - 31)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if exists.is_some() {
@@ -202,9 +211,11 @@ impl AuditStore {
                 done.stored += 1;
             }
             if done.stored > 0 {
-                sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant = $3")
+                sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2, day = $3, stored_at_ms = $4 WHERE tenant = $5")
                     .bind(i64::try_from(seq).unwrap_or(i64::MAX))
                     .bind(chain::hex(&prev))
+                    .bind(day)
+                    .bind(now_ms)
                     .bind(tenant)
                     .execute(&mut *tx)
                     .await?;
@@ -266,41 +277,45 @@ impl AuditStore {
         })
     }
 
-    /// The rows stats are computed from: `(at_ms, kind, outcome, tier, latency_us, permission,
-    /// resource_type)` of `tenant` in `[from_ms, to_ms)`, at most `cap`.
+    /// The statistics of `tenant`'s records in `[from_ms, to_ms)` (see `super::stats`).
     ///
     /// # Errors
     /// Database failures.
-    pub async fn stat_rows(
+    pub async fn stats(
         &self,
         tenant: &str,
         from_ms: i64,
         to_ms: i64,
-        cap: u32,
-    ) -> Result<Vec<StatRow>, sqlx::Error> {
-        type Row = (i64, String, String, String, Option<i64>, String, String);
-        let rows: Vec<Row> = on_db!(&self.db, pool => {
-            sqlx::query_as(
-                "SELECT at_ms, kind, outcome, tier, latency_us, permission, resource_type FROM audit_events
-                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4 LIMIT $5",
+    ) -> Result<tessera_proto::audit::AuditStats, sqlx::Error> {
+        use super::stats::{assemble, DeniedRow, LatencyRow, MinuteRow, MAX_LATENCIES, TOP};
+        let min_day = day_of(from_ms) - 1;
+        let (minutes, denied, latencies): (Vec<MinuteRow>, Vec<DeniedRow>, Vec<LatencyRow>) = on_db!(&self.db, pool => {
+            let minutes = sqlx::query_as(
+                "SELECT (at_ms / 60000) * 60000 AS minute, kind, outcome, COUNT(*) FROM audit_events
+                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
+                 GROUP BY minute, kind, outcome",
             )
-            .bind(tenant).bind(day_of(from_ms) - 1).bind(from_ms).bind(to_ms).bind(i64::from(cap))
-            .fetch_all(pool).await?
+            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms)
+            .fetch_all(pool).await?;
+            let denied = sqlx::query_as(
+                "SELECT permission, resource_type, COUNT(*) AS n FROM audit_events
+                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
+                   AND kind = 'check.decision' AND outcome = 'denied'
+                 GROUP BY permission, resource_type ORDER BY n DESC, resource_type, permission LIMIT $5",
+            )
+            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms).bind(i64::from(TOP))
+            .fetch_all(pool).await?;
+            let latencies = sqlx::query_as(
+                "SELECT tier, latency_us FROM audit_events
+                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
+                   AND kind = 'check.decision' AND latency_us IS NOT NULL
+                 ORDER BY at_ms DESC LIMIT $5",
+            )
+            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms).bind(i64::from(MAX_LATENCIES))
+            .fetch_all(pool).await?;
+            (minutes, denied, latencies)
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(at_ms, kind, outcome, tier, latency_us, permission, resource_type)| StatRow {
-                    at_ms,
-                    kind,
-                    outcome,
-                    tier,
-                    latency_us,
-                    permission,
-                    resource_type,
-                },
-            )
-            .collect())
+        Ok(assemble(&minutes, &denied, &latencies, from_ms, to_ms))
     }
 
     /// Tenants with an audit chain.
@@ -313,136 +328,61 @@ impl AuditStore {
         })
     }
 
-    /// Walk `tenant`'s chain from its anchor to its head, recomputing every link.
+    /// Walk `tenant`'s chain from its anchor to its head, recomputing every link, in one snapshot of the
+    /// database (appends and retention meanwhile are not seen half done). `keep_days`: the tenant's
+    /// retention, against which the anchor is judged (retention never removes a day it keeps), as of
+    /// `now_ms`.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn verify(&self, tenant: &str) -> Result<ChainReport, sqlx::Error> {
+    pub async fn verify(
+        &self,
+        tenant: &str,
+        keep_days: u32,
+        now_ms: i64,
+    ) -> Result<ChainReport, sqlx::Error> {
         const PAGE: i64 = 5000;
-        const MAX_BREAKS: usize = 100;
-        let (anchor_seq, anchor_hash) = self.anchor(tenant).await?;
-        let head: Option<(i64, String)> = on_db!(&self.db, pool => {
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?
-        });
-        let mut report = ChainReport {
-            tenant: tenant.to_owned(),
-            records: 0,
-            first_seq: 0,
-            last_seq: 0,
-            breaks: Vec::new(),
-        };
-        let brk = |report: &mut ChainReport, seq: u64, problem: &str, message: String| {
-            if report.breaks.len() < MAX_BREAKS {
-                report.breaks.push(ChainBreak {
-                    seq,
-                    problem: problem.to_owned(),
-                    message,
-                });
-            }
-        };
-        let mut expected = anchor_seq + 1;
-        let mut prev = anchor_hash;
-        let mut last: Option<(u64, String)> = None;
-        let mut after: i64 = i64::try_from(anchor_seq).unwrap_or(i64::MAX);
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
-        loop {
-            let page: Vec<(AuditRecord, String)> = on_db!(&self.db, pool => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(tenant).bind(after).bind(PAGE).fetch_all(pool).await?;
-                rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?
-            });
-            let Some((tail, _)) = page.last() else { break };
-            after = i64::try_from(tail.seq).unwrap_or(i64::MAX);
-            for (rec, detail) in page {
-                report.records += 1;
-                if report.first_seq == 0 {
-                    report.first_seq = rec.seq;
-                }
-                report.last_seq = rec.seq;
-                let resynced = rec.seq != expected;
-                if resynced {
-                    brk(
-                        &mut report,
-                        expected,
-                        "missing",
-                        if rec.seq == expected + 1 {
-                            format!("record {expected} is missing")
-                        } else {
-                            format!("records {expected} to {} are missing", rec.seq - 1)
-                        },
-                    );
-                }
-                let computed = chain::link(&prev, rec.seq, rec.stored_at_ms, &rec.event, &detail);
-                let recorded = chain::unhex(&rec.hash);
-                if recorded != Some(computed) && !resynced {
-                    brk(
-                        &mut report,
-                        rec.seq,
-                        "edited",
-                        format!(
-                            "record {} (event {}) does not hash to its recorded hash: it, or the link before it, was changed",
-                            rec.seq, rec.event.id
-                        ),
-                    );
-                }
-                // Go on from the recorded link, so that one change is reported once.
-                prev = recorded.unwrap_or(computed);
-                expected = rec.seq + 1;
-                last = Some((rec.seq, rec.hash));
+        let mut walk = Walk::new(tenant);
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            if matches!(self.db, Db::Postgres(_)) {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
             }
-        }
-        match (head, last) {
-            (Some((head_seq, head_hash)), Some((seq, hash))) => {
-                let head_seq = u64::try_from(head_seq).unwrap_or(0);
-                if head_seq != seq {
-                    brk(
-                        &mut report,
-                        seq + 1,
-                        "head",
-                        format!("the chain ends at record {seq}, its head names record {head_seq}: the newest records were removed"),
-                    );
-                } else if head_hash != hash {
-                    brk(
-                        &mut report,
-                        seq,
-                        "head",
-                        format!(
-                            "record {seq} is not the one the chain's head names: it was replaced"
-                        ),
-                    );
+            let anchor: Option<(i64, String, i64)> =
+                sqlx::query_as("SELECT seq, hash, day FROM audit_anchors WHERE tenant = $1")
+                    .bind(tenant).fetch_optional(&mut *tx).await?;
+            let head: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = $1")
+                    .bind(tenant).fetch_optional(&mut *tx).await?;
+            walk.anchor(anchor, keep_days, day_of(now_ms))?;
+            // Records at or below the anchor should be gone: retention removed them.
+            let stale: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant = $1 AND seq <= $2")
+                .bind(tenant).bind(i64::try_from(walk.anchor_seq).unwrap_or(i64::MAX))
+                .fetch_one(&mut *tx).await?;
+            if stale > 0 {
+                walk.brk(walk.anchor_seq, "anchor", format!(
+                    "{stale} record(s) at or before record {} are still stored, though the anchor says retention removed them: the anchor was moved",
+                    walk.anchor_seq
+                ));
+            }
+            let mut after = i64::try_from(walk.anchor_seq).unwrap_or(i64::MAX);
+            loop {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(tenant).bind(after).bind(PAGE).fetch_all(&mut *tx).await?;
+                let page = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
+                let Some((tail, _)) = page.last() else { break };
+                after = i64::try_from(tail.seq).unwrap_or(i64::MAX);
+                for (rec, detail) in page {
+                    walk.record(&rec, &detail);
                 }
             }
-            (Some((head_seq, _)), None) if u64::try_from(head_seq).unwrap_or(0) > anchor_seq => {
-                brk(
-                    &mut report,
-                    anchor_seq + 1,
-                    "head",
-                    format!(
-                        "no records are left, but the chain's head names record {head_seq}: records {} to {head_seq} were removed",
-                        anchor_seq + 1
-                    ),
-                );
-            }
-            _ => {}
-        }
-        Ok(report)
-    }
-
-    /// The link retention left: `(seq, hash)` of the last record it removed, or `(0, GENESIS)`.
-    async fn anchor(&self, tenant: &str) -> Result<(u64, [u8; 32]), sqlx::Error> {
-        let row: Option<(i64, String)> = on_db!(&self.db, pool => {
-            sqlx::query_as("SELECT seq, hash FROM audit_anchors WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?
+            walk.head(head);
+            tx.commit().await?;
         });
-        match row {
-            None => Ok((0, GENESIS)),
-            Some((seq, hash)) => Ok((
-                u64::try_from(seq).unwrap_or(0),
-                chain::unhex(&hash).ok_or_else(|| {
-                    corrupt(format!("the audit anchor of `{tenant}` is not a hash"))
-                })?,
-            )),
-        }
+        Ok(walk.report)
     }
 
     /// The tenant's retention in days, if it set one.
@@ -498,7 +438,26 @@ impl AuditStore {
             }
         }
         for (tenant, cut) in &cuts {
-            removed += self.cut_tenant(tenant, *cut, cut_all).await?;
+            let (gone, anchor_seq) = self.cut_tenant(tenant, *cut, cut_all).await?;
+            removed += gone;
+            // The cut, in the chain itself: an anchor no such record vouches for was not retention's.
+            let mut e = super::event(
+                tenant,
+                tessera_proto::audit::kinds::AUDIT_RETENTION,
+                Outcome::Success,
+                Actor {
+                    kind: ActorKind::Service,
+                    id: "retention".to_owned(),
+                },
+            );
+            e.id = super::new_id();
+            e.at_ms = now_ms;
+            e.detail.insert("applied".into(), true.into());
+            e.detail.insert("anchor_seq".into(), anchor_seq.into());
+            e.detail.insert("before_day".into(), (*cut).into());
+            if let Ok(c) = super::check(e, now_ms) {
+                self.append(tenant, &[c], now_ms).await?;
+            }
         }
         if let Db::Postgres(pool) = &self.db {
             // Every tenant's anchor is written: whole days before `cut_all` go as partitions.
@@ -539,7 +498,7 @@ impl AuditStore {
         tenant: &str,
         cut: i64,
         keep_whole: i64,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<(u64, i64), sqlx::Error> {
         let postgres = matches!(self.db, Db::Postgres(_));
         on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
@@ -549,7 +508,7 @@ impl AuditStore {
                 "SELECT seq, hash FROM audit_events WHERE tenant = $1 AND day < $2 ORDER BY day DESC, seq DESC LIMIT 1",
             )
             .bind(tenant).bind(cut).fetch_optional(&mut *tx).await?;
-            let Some((seq, hash)) = last else { return Ok(0) };
+            let Some((seq, hash)) = last else { return Ok((0, 0)) };
             sqlx::query(
                 "INSERT INTO audit_anchors (tenant, seq, hash, day) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, day = excluded.day
@@ -560,8 +519,142 @@ impl AuditStore {
             let done = sqlx::query("DELETE FROM audit_events WHERE tenant = $1 AND day >= $2 AND day < $3")
                 .bind(tenant).bind(from).bind(cut).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(done.rows_affected())
+            Ok((done.rows_affected(), seq))
         }).await)
+    }
+}
+
+/// What `verify` has seen so far of a chain.
+struct Walk {
+    report: ChainReport,
+    anchor_seq: u64,
+    expected: u64,
+    prev: [u8; 32],
+    last: Option<(u64, String)>,
+}
+
+impl Walk {
+    const MAX_BREAKS: usize = 100;
+
+    fn new(tenant: &str) -> Self {
+        Self {
+            report: ChainReport {
+                tenant: tenant.to_owned(),
+                records: 0,
+                first_seq: 0,
+                last_seq: 0,
+                breaks: Vec::new(),
+            },
+            anchor_seq: 0,
+            expected: 1,
+            prev: GENESIS,
+            last: None,
+        }
+    }
+
+    fn brk(&mut self, seq: u64, problem: &str, message: String) {
+        if self.report.breaks.len() < Self::MAX_BREAKS {
+            self.report.breaks.push(ChainBreak {
+                seq,
+                problem: problem.to_owned(),
+                message,
+            });
+        }
+    }
+
+    /// Start from retention's anchor, judged against the tenant's retention: a cut day within the
+    /// retention window means records were removed before their time.
+    fn anchor(
+        &mut self,
+        anchor: Option<(i64, String, i64)>,
+        keep_days: u32,
+        today: i64,
+    ) -> Result<(), sqlx::Error> {
+        let Some((seq, hash, cut_day)) = anchor else {
+            return Ok(());
+        };
+        self.anchor_seq = u64::try_from(seq).unwrap_or(0);
+        self.expected = self.anchor_seq + 1;
+        self.prev = chain::unhex(&hash)
+            .ok_or_else(|| corrupt("an audit anchor is not a hash".to_owned()))?;
+        let earliest_kept = today - i64::from(keep_days.max(1)) + 1;
+        if cut_day > earliest_kept {
+            self.brk(
+                self.anchor_seq,
+                "anchor",
+                format!(
+                    "the chain starts after record {}, cut {} day(s) inside the {keep_days} days this tenant keeps: records were removed before their time",
+                    self.anchor_seq,
+                    cut_day - earliest_kept
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, rec: &AuditRecord, detail: &str) {
+        self.report.records += 1;
+        if self.report.first_seq == 0 {
+            self.report.first_seq = rec.seq;
+        }
+        self.report.last_seq = rec.seq;
+        let gap = rec.seq != self.expected;
+        if gap {
+            let range = if rec.seq == self.expected + 1 {
+                format!("record {} is missing", self.expected)
+            } else {
+                format!("records {} to {} are missing", self.expected, rec.seq - 1)
+            };
+            self.brk(
+                self.expected,
+                "missing",
+                format!("{range}; record {} cannot be checked against them", rec.seq),
+            );
+        }
+        let computed = chain::link(&self.prev, rec.seq, rec.stored_at_ms, &rec.event, detail);
+        let recorded = chain::unhex(&rec.hash);
+        if recorded != Some(computed) && !gap {
+            self.brk(
+                rec.seq,
+                "edited",
+                format!(
+                    "record {} does not hash to its recorded hash: it, or the link before it, was changed",
+                    rec.seq
+                ),
+            );
+        }
+        // Go on from the recorded link, so that one change is reported once.
+        self.prev = recorded.unwrap_or(computed);
+        self.expected = rec.seq + 1;
+        self.last = Some((rec.seq, rec.hash.clone()));
+    }
+
+    fn head(&mut self, head: Option<(i64, String)>) {
+        let Some((head_seq, head_hash)) = head else {
+            return;
+        };
+        let head_seq = u64::try_from(head_seq).unwrap_or(0);
+        match self.last.clone() {
+            Some((seq, _)) if head_seq != seq => self.brk(
+                seq + 1,
+                "head",
+                format!("the chain ends at record {seq}, its head names record {head_seq}: the newest records were removed"),
+            ),
+            Some((seq, hash)) if head_hash != hash => self.brk(
+                seq,
+                "head",
+                format!("record {seq} is not the one the chain's head names: it was replaced"),
+            ),
+            None if head_seq > self.anchor_seq => self.brk(
+                self.anchor_seq + 1,
+                "head",
+                format!(
+                    "no records are left, but the chain's head names record {head_seq}: records {} to {head_seq} were removed",
+                    self.anchor_seq + 1
+                ),
+            ),
+            _ => {}
+        }
     }
 }
 
@@ -579,17 +672,6 @@ fn partition_day(name: &str) -> Option<i64> {
     );
     let t = tessera_proto::rfc3339::parse_unix_time(&text)?;
     Some(day_of(t.as_millis()))
-}
-
-/// What the stats are computed from.
-pub struct StatRow {
-    pub at_ms: i64,
-    pub kind: String,
-    pub outcome: String,
-    pub tier: String,
-    pub latency_us: Option<i64>,
-    pub permission: String,
-    pub resource_type: String,
 }
 
 fn corrupt(message: String) -> sqlx::Error {

@@ -51,6 +51,10 @@ pub(crate) enum AuditCommand {
         /// One tenant (default: every tenant with records).
         #[arg(long)]
         tenant: Option<String>,
+        /// Retention of tenants that set none (as `serve --audit-retention-days`): an anchor inside it
+        /// is a break.
+        #[arg(long, env = "TESSERA_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+        default_days: u32,
         #[arg(long)]
         json: bool,
     },
@@ -240,11 +244,7 @@ pub(crate) async fn audit_cmd(store: &Store, command: AuditCommand) -> Result<()
                 None => now - duration_ms(&since)?,
             };
             let to = to.map(|t| at("--to", &t)).transpose()?.unwrap_or(now + 1);
-            let rows = audit
-                .stat_rows(&tenant, from, to, tessera_origin::audit::stats::MAX_ROWS)
-                .await
-                .map_err(db_err)?;
-            let stats = tessera_origin::audit::stats::aggregate(&rows, from, to);
+            let stats = audit.stats(&tenant, from, to).await.map_err(db_err)?;
             if json {
                 println!(
                     "{}",
@@ -255,14 +255,26 @@ pub(crate) async fn audit_cmd(store: &Store, command: AuditCommand) -> Result<()
             }
             Ok(())
         }
-        AuditCommand::Verify { tenant, json } => {
+        AuditCommand::Verify {
+            tenant,
+            json,
+            default_days,
+        } => {
             let tenants = match tenant {
                 Some(t) => vec![t],
                 None => audit.tenants().await.map_err(db_err)?,
             };
             let mut broken = 0;
             for t in tenants {
-                let report = audit.verify(&t).await.map_err(db_err)?;
+                let keep = audit
+                    .retention(&t)
+                    .await
+                    .map_err(db_err)?
+                    .unwrap_or(default_days);
+                let report = audit
+                    .verify(&t, keep, tessera_origin::now().as_millis())
+                    .await
+                    .map_err(db_err)?;
                 if !report.breaks.is_empty() {
                     broken += 1;
                 }
@@ -283,7 +295,17 @@ pub(crate) async fn audit_cmd(store: &Store, command: AuditCommand) -> Result<()
         }
         AuditCommand::Retention { tenant, days } => {
             if let Some(days) = days {
+                use tessera_origin::audit::ActorExt as _;
+                use tessera_proto::audit::{kinds, Actor, Outcome};
                 audit.set_retention(&tenant, days).await.map_err(db_err)?;
+                let mut e = tessera_origin::audit::event(
+                    &tenant,
+                    kinds::AUDIT_RETENTION,
+                    Outcome::Success,
+                    Actor::operator(),
+                );
+                e.detail.insert("days".into(), days.into());
+                tessera_origin::audit::record_now(store.db(), e).await?;
             }
             match audit.retention(&tenant).await.map_err(db_err)? {
                 Some(d) => println!("{tenant}: {d} days"),
@@ -601,7 +623,12 @@ fn print_report(r: &ChainReport) {
         r.breaks.len()
     );
     for b in &r.breaks {
-        println!("  seq {:>8}  {:<8} {}", b.seq, b.problem, b.message);
+        println!(
+            "  seq {:>8}  {:<8} {}",
+            b.seq,
+            cell(&b.problem, 8),
+            cell(&b.message, 400)
+        );
     }
 }
 

@@ -35,6 +35,21 @@ pub(crate) async fn users_cmd(store: &Store, command: UsersCommand) -> Result<()
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user `{user_id}` in tenant `{}`", tenant.as_str()))?;
+    {
+        use tessera_origin::audit::ActorExt as _;
+        use tessera_proto::audit::{kinds, Actor, Outcome};
+        let mut e = tessera_origin::audit::event(
+            tenant.as_str(),
+            kinds::USER_STATUS,
+            Outcome::Success,
+            Actor::operator(),
+        );
+        e.subject = format!("user:{user_id}");
+        e.detail.insert("active".into(), change.active.into());
+        e.detail
+            .insert("sessions_ended".into(), change.sessions_ended.into());
+        tessera_origin::audit::record_now(store.db(), e).await?;
+    }
     if change.active {
         println!("activated {user_id}");
     } else {

@@ -36,7 +36,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::clients::http::routes())
         .merge(crate::authz::http::routes())
         .merge(crate::accounts::http::routes())
-        .merge(crate::scim::http::routes())
+        .merge(
+            crate::scim::http::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::scim::http::recorded,
+            )),
+        )
         .merge(crate::saml::http::routes())
         .merge(crate::saml::sign_in::routes())
         .merge(crate::saml::admin::routes())

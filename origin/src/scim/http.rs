@@ -50,6 +50,67 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{t}/{{*rest}}"), axum::routing::any(unknown))
 }
 
+/// Every change a SCIM client asks for (`POST`, `PUT`, `PATCH`, `DELETE`), recorded in the tenant's audit
+/// trail with what became of it, once the answer is made. Requests refused for their credential (`401`)
+/// are not: the tenant in their path is only what the caller claims.
+/// (A `route_layer` of these routes, `crate::http::router`.)
+pub async fn recorded(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    use tessera_proto::audit::{kinds, Actor, ActorKind, Outcome};
+    let method = req.method().clone();
+    if !matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_owned();
+    let request_id = req
+        .headers()
+        .get(tessera_proto::audit::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let Some((tenant, rest)) = path
+        .strip_prefix("/scim/v2/")
+        .and_then(|p| p.split_once('/'))
+    else {
+        return resp;
+    };
+    if status == StatusCode::UNAUTHORIZED || tenant.parse::<TenantId>().is_err() {
+        return resp;
+    }
+    let outcome = if status.is_success() {
+        Outcome::Success
+    } else if status.is_server_error() {
+        Outcome::Error
+    } else {
+        Outcome::Failure
+    };
+    let mut e = crate::audit::event(
+        tenant,
+        kinds::SCIM_CHANGE,
+        outcome,
+        Actor {
+            kind: ActorKind::Client,
+            id: "scim".to_owned(),
+        },
+    );
+    if let Some(id) = request_id {
+        e.request_id = id;
+    }
+    e.resource = format!("scim:{rest}");
+    e.detail.insert("operation".into(), method.as_str().into());
+    e.detail.insert("status".into(), status.as_u16().into());
+    state.audit.record(e).await;
+    resp
+}
+
 /// A SCIM answer: `status` and a JSON body as `application/scim+json`.
 pub struct ScimJson(pub StatusCode, pub Value);
 

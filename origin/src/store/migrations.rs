@@ -233,7 +233,9 @@ const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
     CREATE INDEX audit_events_time ON audit_events (tenant, at_ms);
     CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-    CREATE TABLE audit_heads (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE audit_heads (
+        tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL, stored_at_ms BIGINT NOT NULL
+    );
     CREATE TABLE audit_anchors (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
     CREATE TABLE audit_retention (tenant TEXT PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
     CREATE TABLE audit_exports (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";
@@ -253,7 +255,9 @@ const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
     BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$;
     CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
         FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
-    CREATE TABLE audit_heads (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE audit_heads (
+        tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL, stored_at_ms BIGINT NOT NULL
+    );
     CREATE TABLE audit_anchors (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
     CREATE TABLE audit_retention (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
     CREATE TABLE audit_exports (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";

@@ -108,7 +108,7 @@ async fn suite(store: &Store) {
         duplicates += d.duplicates;
     }
     assert_eq!((stored, duplicates), (5, 35));
-    let report = audit.verify("acme").await.unwrap();
+    let report = audit.verify("acme", 400, now).await.unwrap();
     assert!(report.breaks.is_empty(), "{report:?}");
     assert_eq!(
         (report.records, report.first_seq, report.last_seq),
@@ -192,7 +192,7 @@ async fn suite(store: &Store) {
     )
     .await
     .unwrap();
-    let report = audit.verify("acme").await.unwrap();
+    let report = audit.verify("acme", 400, now).await.unwrap();
     assert_eq!(report.breaks.len(), 1, "{report:?}");
     assert_eq!(
         (report.breaks[0].seq, report.breaks[0].problem.as_str()),
@@ -208,7 +208,12 @@ async fn suite(store: &Store) {
             .append(tenant, &checked(&events, now), now)
             .await
             .unwrap();
-        assert!(audit.verify(tenant).await.unwrap().breaks.is_empty());
+        assert!(audit
+            .verify(tenant, 400, now)
+            .await
+            .unwrap()
+            .breaks
+            .is_empty());
     }
     tamper(
         store.db(),
@@ -216,7 +221,7 @@ async fn suite(store: &Store) {
     )
     .await
     .unwrap();
-    let report = audit.verify("gap").await.unwrap();
+    let report = audit.verify("gap", 400, now).await.unwrap();
     assert_eq!(report.breaks.len(), 1, "{report:?}");
     assert_eq!(
         (report.breaks[0].seq, report.breaks[0].problem.as_str()),
@@ -228,10 +233,44 @@ async fn suite(store: &Store) {
     )
     .await
     .unwrap();
-    let report = audit.verify("tail").await.unwrap();
+    let report = audit.verify("tail", 400, now).await.unwrap();
     assert_eq!(report.breaks.len(), 1, "{report:?}");
     assert_eq!(report.breaks[0].problem, "head");
-    assert_eq!(audit.tenants().await.unwrap(), ["acme", "gap", "tail"]);
+    // An anchor moved to the head (as if retention had removed everything): the records still there,
+    // and a cut inside the retention window, give it away.
+    let events: Vec<AuditEvent> = (0..3)
+        .map(|i| event("moved", kinds::SESSION_LOGOUT, Outcome::Success, now + i))
+        .collect();
+    audit
+        .append("moved", &checked(&events, now), now)
+        .await
+        .unwrap();
+    let head: (i64, String) = match store.db() {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = 'moved'")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = 'moved'")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let today = now.div_euclid(DAY);
+    tamper(store.db(), &format!("INSERT INTO audit_anchors (tenant, seq, hash, day) VALUES ('moved', {}, '{}', {today})", head.0, head.1)).await.unwrap();
+    let report = audit.verify("moved", 400, now).await.unwrap();
+    assert!(
+        report.breaks.iter().all(|b| b.problem == "anchor"),
+        "{report:?}"
+    );
+    assert_eq!(report.breaks.len(), 2, "{report:?}");
+    assert_eq!(
+        audit.tenants().await.unwrap(),
+        ["acme", "gap", "moved", "tail"]
+    );
 }
 
 /// The event as stored and read back is the event sent (the record's own fields aside).
@@ -269,10 +308,26 @@ async fn retention_suite(store: &Store) {
     let removed = audit.apply_retention(now, 400).await.unwrap();
     assert_eq!(removed, 6);
     let left = audit.query("acme", &Filter::default(), 100).await.unwrap();
-    assert_eq!(left.iter().map(|r| r.seq).collect::<Vec<_>>(), [9, 8, 7]);
-    let report = audit.verify("acme").await.unwrap();
+    // The three of today, and the cut itself, recorded in the chain after them.
+    assert_eq!(
+        left.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [10, 9, 8, 7]
+    );
+    assert_eq!(left[0].event.kind, kinds::AUDIT_RETENTION);
+    assert_eq!(left[0].event.detail["anchor_seq"], 6);
+    let report = audit.verify("acme", 5, now).await.unwrap();
     assert!(report.breaks.is_empty(), "{report:?}");
-    assert_eq!((report.first_seq, report.records), (7, 3));
+    assert_eq!((report.first_seq, report.records), (7, 4));
+    // Kept for 400 days, the same cut is one made too early.
+    let report = audit.verify("acme", 400, now).await.unwrap();
+    assert_eq!(
+        report
+            .breaks
+            .iter()
+            .map(|b| b.problem.as_str())
+            .collect::<Vec<_>>(),
+        ["anchor"]
+    );
     // Nothing more to remove.
     assert_eq!(audit.apply_retention(now, 400).await.unwrap(), 0);
     if let Db::Postgres(pool) = store.db() {
@@ -284,7 +339,8 @@ async fn retention_suite(store: &Store) {
         .fetch_all(pool)
         .await
         .unwrap();
-        assert_eq!(parts.len(), 1, "{parts:?}");
+        // Today's and tomorrow's are left (made ahead of need).
+        assert_eq!(parts.len(), 2, "{parts:?}");
     }
 }
 

@@ -171,18 +171,9 @@ pub async fn login_verify(
             ("at", json!(crate::now().as_secs())),
         ],
     );
-    crate::people::sessions::record_user(
-        ctx,
-        env,
-        cfg,
-        &tenant,
-        &user.user_id,
-        tessera_proto::audit::kinds::PASSKEY_SIGN_IN,
-        json!({ "credential_id": credential_id, "user_verified": checked.user_verified }),
-    );
     // A deactivation can land between the checks above and the session (the origin then refuses it,
     // `unknown_user`): the person sees the same refusal as for any failed check.
-    sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified)
+    let opened = sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified)
         .await
         .map_err(|e| {
             if e.code == Code::UnknownUser {
@@ -193,5 +184,16 @@ pub async fn login_verify(
             } else {
                 e
             }
-        })
+        })?;
+    // Recorded once the session is open: a sign-in refused at the last step is a refusal, not a success.
+    crate::people::sessions::record_user(
+        ctx,
+        env,
+        cfg,
+        &tenant,
+        &user.user_id,
+        tessera_proto::audit::kinds::PASSKEY_SIGN_IN,
+        json!({ "credential_id": credential_id, "user_verified": checked.user_verified }),
+    );
+    Ok(opened)
 }

@@ -73,6 +73,11 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
         state.audit.record(e).await;
         return;
     }
+    let Some(permit) = state.audit.explain_permit() else {
+        e.detail.insert("why_skipped".into(), "busy".into());
+        state.audit.record(e).await;
+        return;
+    };
     let (state, resource, permission, subject, tenant, context) = (
         state.clone(),
         d.resource.clone(),
@@ -83,6 +88,7 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
     );
     let at = d.at;
     tokio::spawn(async move {
+        let _permit = permit;
         let why = on_engine(&state, &tenant, at, &context, move |engine| {
             Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
         })
@@ -106,15 +112,25 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
     });
 }
 
-/// The most decisions of one delivered batch explained (the rest are stored without a reason path).
-const MAX_EXPLAINED_PER_BATCH: usize = 100;
+/// The most distinct decisions of one delivered batch explained, and the time spent on them at most: the
+/// rest are stored without a reason path (`detail.why_skipped`). Explaining is a graph walk on the primary
+/// for a denial the edge may have answered from its cache: bounded, so that a stream of denials cannot
+/// turn the edge's cache into work for the origin, nor make a batch miss the edge's timeout.
+const MAX_EXPLAINED_PER_BATCH: usize = 20;
+const EXPLAIN_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A decision's question at a revision: `(tenant, resource, permission, subject, revision)`.
+type Question = (String, String, String, String, u64);
+type Detail = serde_json::Map<String, serde_json::Value>;
 
 /// Give the edge's recorded decisions their reason path, as the origin's own have: every denial and a
 /// sample of grants, explained at the revision the edge answered at (the edge has the answer, not the
-/// path). Before the batch is stored, so the path is part of the chained record.
+/// path). Before the batch is stored, so the path is part of the chained record; within the bounds above.
 pub(crate) async fn explain_edge_decisions(state: &AppState, events: &mut [AuditEvent]) {
     let share = state.audit.settings().explain_allowed;
-    let mut explained = 0;
+    let started = crate::monotonic();
+    // The same question at the same revision is explained once per batch.
+    let mut done: std::collections::HashMap<Question, Detail> = std::collections::HashMap::new();
     for e in events.iter_mut() {
         let wanted = e.kind == kinds::CHECK_DECISION
             && e.source == tessera_proto::audit::Source::Edge
@@ -123,38 +139,53 @@ pub(crate) async fn explain_edge_decisions(state: &AppState, events: &mut [Audit
         let Some(at) = e.revision.filter(|_| wanted) else {
             continue;
         };
-        if explained >= MAX_EXPLAINED_PER_BATCH
-            || e.tenant.parse::<tessera_proto::TenantId>().is_err()
-        {
+        let key = (
+            e.tenant.clone(),
+            e.resource.clone(),
+            e.permission.clone(),
+            e.subject.clone(),
+            at,
+        );
+        if let Some(found) = done.get(&key) {
+            e.detail.extend(found.clone());
             continue;
         }
-        explained += 1;
+        if done.len() >= MAX_EXPLAINED_PER_BATCH || started.elapsed() > EXPLAIN_BUDGET {
+            e.detail.insert("why_skipped".into(), "budget".into());
+            continue;
+        }
+        let Some(_permit) = state.audit.explain_permit() else {
+            e.detail.insert("why_skipped".into(), "busy".into());
+            continue;
+        };
+        let mut found = serde_json::Map::new();
         let parsed = (
+            e.tenant.parse::<tessera_proto::TenantId>(),
             e.resource.parse::<ObjectRef>(),
             e.subject.parse::<SubjectRef>(),
         );
-        let (Ok(resource), Ok(subject)) = parsed else {
-            e.detail
-                .insert("why_error".into(), "the question does not parse".into());
-            continue;
-        };
-        let permission = e.permission.clone();
-        let why = on_engine(state, &e.tenant, at, &[], move |engine| {
-            Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
-        })
-        .await;
-        match why.map(|w| serde_json::to_value(&w)) {
-            Ok(Ok(tree)) => {
-                e.detail.insert("why".into(), bounded(tree, MAX_WHY_BYTES));
+        if let (Ok(_), Ok(resource), Ok(subject)) = parsed {
+            let permission = e.permission.clone();
+            let why = on_engine(state, &e.tenant, at, &[], move |engine| {
+                Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+            })
+            .await;
+            match why.map(|w| serde_json::to_value(&w)) {
+                Ok(Ok(tree)) => {
+                    found.insert("why".into(), bounded(tree, MAX_WHY_BYTES));
+                }
+                Ok(Err(err)) => {
+                    found.insert("why_error".into(), err.to_string().into());
+                }
+                Err(err) => {
+                    found.insert("why_error".into(), err.code.as_str().into());
+                }
             }
-            Ok(Err(err)) => {
-                e.detail.insert("why_error".into(), err.to_string().into());
-            }
-            Err(err) => {
-                e.detail
-                    .insert("why_error".into(), err.code.as_str().into());
-            }
+        } else {
+            found.insert("why_error".into(), "the question does not parse".into());
         }
+        e.detail.extend(found.clone());
+        done.insert(key, found);
     }
 }
 
