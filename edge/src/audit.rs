@@ -69,27 +69,7 @@ thread_local! {
 /// A new event of `tenant` (filled in by [`record`]: id, time, request, region).
 #[must_use]
 pub fn event(tenant: &str, kind: &str, outcome: Outcome, actor: Actor) -> AuditEvent {
-    AuditEvent {
-        id: String::new(),
-        at_ms: 0,
-        tenant: tenant.to_owned(),
-        kind: kind.to_owned(),
-        outcome,
-        code: String::new(),
-        actor,
-        request_id: String::new(),
-        region: String::new(),
-        source: Source::Edge,
-        subject: String::new(),
-        resource: String::new(),
-        permission: String::new(),
-        revision: None,
-        zookie: String::new(),
-        consistency: String::new(),
-        tier: String::new(),
-        latency_us: None,
-        detail: serde_json::Map::new(),
-    }
+    AuditEvent::new(tenant, kind, outcome, actor, Source::Edge, 0)
 }
 
 /// An actor of `kind` with `id`.

@@ -104,8 +104,11 @@ describe('the audit dashboard in Chromium', { skip: existsSync(CHROMIUM) ? false
     await page.goto(`${origin.url}/audit`);
     assert.match(page.url(), /\/audit\/login$/, 'the page asks for a sign-in first');
     await page.fill('#token', adminToken);
-    await page.click('#sign-in');
-    await page.waitForURL(`${origin.url}/audit`);
+    await Promise.all([
+      page.waitForURL(`${origin.url}/audit`, { waitUntil: 'commit', timeout: 30_000 }),
+      page.click('#sign-in'),
+    ]);
+    await page.waitForSelector('#tenant');
     return { context, page, problems };
   }
 

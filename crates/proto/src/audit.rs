@@ -229,6 +229,42 @@ pub struct AuditEvent {
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
+impl AuditEvent {
+    /// An event of `tenant` recorded by `source` at `at_ms`: what happened (`kind`, `outcome`) and who
+    /// acted; everything else empty, for the recorder to fill in (the id too).
+    #[must_use]
+    pub fn new(
+        tenant: &str,
+        kind: &str,
+        outcome: Outcome,
+        actor: Actor,
+        source: Source,
+        at_ms: i64,
+    ) -> Self {
+        Self {
+            id: String::new(),
+            at_ms,
+            tenant: tenant.to_owned(),
+            kind: kind.to_owned(),
+            outcome,
+            code: String::new(),
+            actor,
+            request_id: String::new(),
+            region: String::new(),
+            source,
+            subject: String::new(),
+            resource: String::new(),
+            permission: String::new(),
+            revision: None,
+            zookie: String::new(),
+            consistency: String::new(),
+            tier: String::new(),
+            latency_us: None,
+            detail: serde_json::Map::new(),
+        }
+    }
+}
+
 /// `POST /internal/v1/audit/events`: a batch from the edge.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuditBatch {
@@ -282,12 +318,9 @@ pub struct AuditStats {
     pub to_ms: i64,
     /// Decisions and sign-ins per minute by outcome, oldest first; minutes without events are left out.
     pub per_minute: Vec<MinuteCounts>,
-    /// Check latency by cache tier.
+    /// Check latency by cache tier (each figure the upper bound of a logarithmic bucket: at most 19%
+    /// above the true one).
     pub latency: Vec<TierLatency>,
-    /// The latencies are those of the newest checks of the range only (it held more than the origin reads
-    /// for one answer).
-    #[serde(default)]
-    pub latency_sampled: bool,
     /// The permissions denied most often.
     pub top_denied: Vec<DeniedCount>,
     /// Events by kind and outcome.

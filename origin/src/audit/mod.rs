@@ -19,8 +19,10 @@ pub mod clickhouse;
 pub mod dashboard;
 pub mod http;
 pub mod retention;
+pub mod rollup;
 pub mod stats;
 pub mod store;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -303,27 +305,14 @@ pub fn new_id() -> String {
 /// A new event of `tenant` with the given kind, outcome and actor; the rest empty, the time now.
 #[must_use]
 pub fn event(tenant: &str, kind: &str, outcome: Outcome, actor: Actor) -> AuditEvent {
-    AuditEvent {
-        id: String::new(),
-        at_ms: crate::now().as_millis(),
-        tenant: tenant.to_owned(),
-        kind: kind.to_owned(),
+    AuditEvent::new(
+        tenant,
+        kind,
         outcome,
-        code: String::new(),
         actor,
-        request_id: String::new(),
-        region: String::new(),
-        source: Source::Origin,
-        subject: String::new(),
-        resource: String::new(),
-        permission: String::new(),
-        revision: None,
-        zookie: String::new(),
-        consistency: String::new(),
-        tier: String::new(),
-        latency_us: None,
-        detail: serde_json::Map::new(),
-    }
+        Source::Origin,
+        crate::now().as_millis(),
+    )
 }
 
 /// Actors the origin names.

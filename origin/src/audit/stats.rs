@@ -1,15 +1,12 @@
-//! Aggregates over a tenant's records in a time range: decisions and sign-ins per minute, check latency
-//! percentiles by cache tier, the permissions denied most, counts by kind. The database counts (grouped
-//! by minute, kind and outcome; the denials by permission); the percentiles are computed here from the
-//! newest [`MAX_LATENCIES`] check latencies of the range (SQLite has no percentile function), which
-//! [`AuditStats::latency_sampled`] says when it cut.
+//! Aggregates over a tenant's records in a time range, put together from the rollups
+//! (`super::rollup`): decisions and sign-ins per minute, check latency percentiles by cache tier (from
+//! the latency histograms: each the upper bound of its bucket), the permissions denied most, counts by
+//! kind.
 
 use std::collections::BTreeMap;
 
 use tessera_proto::audit::{kinds, AuditStats, DeniedCount, KindCount, MinuteCounts, TierLatency};
 
-/// The most check latencies one statistics request reads (the newest of the range).
-pub const MAX_LATENCIES: u32 = 200_000;
 /// How many denied permissions the top list shows.
 pub const TOP: u32 = 10;
 /// The longest range one statistics request covers.
@@ -19,8 +16,8 @@ pub const MAX_RANGE_MS: i64 = 31 * 86_400_000;
 pub type MinuteRow = (i64, String, String, i64);
 /// `(permission, resource_type, count)`, most first.
 pub type DeniedRow = (String, String, i64);
-/// `(tier, latency_us)`.
-pub type LatencyRow = (String, i64);
+/// `(tier, bucket, count)`.
+pub type LatencyRow = (String, i64, i64);
 
 /// Put the database's counts and latencies of `[from_ms, to_ms)` together.
 #[must_use]
@@ -62,29 +59,45 @@ pub fn assemble(
         .into_values()
         .filter(|m| m.allowed + m.denied + m.sign_ins + m.auth_failures > 0)
         .collect();
-    let mut latencies: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for (tier, us) in latency_rows {
+    let mut histograms: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
+    for (tier, bucket, count) in latency_rows {
         let tier = if tier.is_empty() {
             "origin"
         } else {
             tier.as_str()
         };
-        latencies
+        *histograms
             .entry(tier)
             .or_default()
-            .push(u64::try_from(*us).unwrap_or(0));
+            .entry(*bucket)
+            .or_default() += u64::try_from(*count).unwrap_or(0);
     }
-    let latency = latencies
+    let latency = histograms
         .into_iter()
-        .map(|(tier, mut values)| {
-            values.sort_unstable();
+        .map(|(tier, buckets)| {
+            let count: u64 = buckets.values().sum();
+            let at = |p: u64| {
+                // The bucket holding the nearest-rank `p`th percentile.
+                let rank = (p * count).div_ceil(100).max(1);
+                let mut seen = 0;
+                for (b, n) in &buckets {
+                    seen += n;
+                    if seen >= rank {
+                        return super::rollup::upper_bound(*b);
+                    }
+                }
+                0
+            };
             TierLatency {
                 tier: tier.to_owned(),
-                count: values.len() as u64,
-                p50_us: percentile(&values, 50),
-                p90_us: percentile(&values, 90),
-                p99_us: percentile(&values, 99),
-                max_us: values.last().copied().unwrap_or(0),
+                count,
+                p50_us: at(50),
+                p90_us: at(90),
+                p99_us: at(99),
+                max_us: buckets
+                    .keys()
+                    .next_back()
+                    .map_or(0, |b| super::rollup::upper_bound(*b)),
             }
         })
         .collect();
@@ -93,7 +106,6 @@ pub fn assemble(
         to_ms,
         per_minute,
         latency,
-        latency_sampled: latency_rows.len() >= MAX_LATENCIES as usize,
         top_denied: denied
             .iter()
             .map(|(permission, resource_type, count)| DeniedCount {
@@ -151,10 +163,11 @@ mod tests {
             row(180_000, kinds::SCHEMA_WRITTEN, "success", 1),
         ];
         let denied = vec![("view".to_owned(), "doc".to_owned(), 2)];
+        let b = crate::audit::rollup::bucket;
         let lat = vec![
-            ("isolate".to_owned(), 10),
-            ("kv".to_owned(), 900),
-            ("kv".to_owned(), 1100),
+            ("isolate".to_owned(), b(10), 1),
+            ("kv".to_owned(), b(900), 1),
+            ("kv".to_owned(), b(1100), 1),
         ];
         let s = assemble(&minutes, &denied, &lat, 0, 300_000);
         assert_eq!(s.per_minute.len(), 2, "{:?}", s.per_minute);
@@ -166,9 +179,10 @@ mod tests {
             (1, 1, 1)
         );
         let kv = s.latency.iter().find(|t| t.tier == "kv").expect("kv tier");
-        assert_eq!((kv.count, kv.p50_us, kv.max_us), (2, 900, 1100));
+        assert_eq!(kv.count, 2);
+        assert!((900..=1100).contains(&kv.p50_us), "{kv:?}");
+        assert!((1100..=1400).contains(&kv.max_us), "{kv:?}");
         assert_eq!(s.top_denied.first().map(|d| d.count), Some(2));
         assert_eq!(s.by_kind.iter().map(|k| k.count).sum::<u64>(), 6);
-        assert!(!s.latency_sampled);
     }
 }

@@ -17,9 +17,7 @@
 //! from removal by anyone else.
 
 use sqlx::Row as _;
-use tessera_proto::audit::{
-    Actor, ActorKind, AuditEvent, AuditRecord, ChainBreak, ChainReport, Outcome, Source,
-};
+use tessera_proto::audit::{Actor, ActorKind, AuditEvent, AuditRecord, Outcome, Source};
 
 use super::chain::{self, GENESIS};
 use crate::on_db;
@@ -68,13 +66,13 @@ pub struct Filter {
 
 #[derive(Clone)]
 pub struct AuditStore {
-    db: Db,
+    pub(super) db: Db,
     /// The days PostgreSQL has a partition for (that this origin knows of).
     partitions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<i64>>>,
 }
 
 /// The columns of a record, in the order every `SELECT` and `INSERT` names them.
-const COLUMNS: &str = "tenant, day, seq, id, at_ms, stored_at_ms, kind, outcome, code, actor_kind, actor_id, \
+pub(super) const COLUMNS: &str = "tenant, day, seq, id, at_ms, stored_at_ms, kind, outcome, code, actor_kind, actor_id, \
      request_id, region, source, subject, resource, resource_type, permission, revision, zookie, consistency, \
      tier, latency_us, detail, hash";
 
@@ -84,6 +82,16 @@ impl AuditStore {
         Self {
             db,
             partitions: std::sync::Arc::default(),
+        }
+    }
+
+    /// How a writing transaction starts: on SQLite with the write lock (`BEGIN IMMEDIATE`; a deferred one
+    /// that reads first may find another writer committed meanwhile and fail with `SQLITE_BUSY` without
+    /// waiting), on PostgreSQL plainly (the head row's lock orders writers).
+    fn begin_write(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => "BEGIN",
         }
     }
 
@@ -136,9 +144,11 @@ impl AuditStore {
         // Tomorrow's too: a head stored by an origin whose clock is ahead may already be there.
         self.ensure_day(today).await?;
         self.ensure_day(today + 1).await?;
+        let begin = self.begin_write();
         on_db!(&self.db, pool => retry::transaction(|| async move {
-            let mut tx = pool.begin().await?;
-            // Take the head row first: appends of this tenant queue here (SQLite: the write lock).
+            let mut tx = pool.begin_with(begin).await?;
+            // Take the head row first: appends of this tenant queue here (SQLite: the write lock, taken
+            // by `BEGIN IMMEDIATE`, so that no other writer's commit can slip in after this one's snapshot).
             let head = sqlx::query(
                 "INSERT INTO audit_heads (tenant, seq, hash, day, stored_at_ms) VALUES ($1, 0, '', 0, 0)
                  ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
@@ -160,6 +170,7 @@ impl AuditStore {
                 chain::unhex(&head_hash).ok_or_else(|| corrupt(format!("the audit head of `{tenant}` is not a hash")))?
             };
             let mut done = Appended::default();
+            let mut rollup = super::rollup::Rollup::default();
             for c in events {
                 let e = &c.event;
                 let exists: Option<i64> = sqlx::query_scalar(
@@ -209,6 +220,31 @@ impl AuditStore {
                     .await?;
                 prev = hash;
                 done.stored += 1;
+                rollup.add(e);
+            }
+            for ((minute, kind, outcome), n) in &rollup.minutes {
+                sqlx::query(
+                    "INSERT INTO audit_minutes (tenant, minute, kind, outcome, count) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (tenant, minute, kind, outcome) DO UPDATE SET count = audit_minutes.count + excluded.count",
+                )
+                .bind(tenant).bind(minute).bind(kind).bind(*outcome).bind(n)
+                .execute(&mut *tx).await?;
+            }
+            for ((minute, tier, bucket), n) in &rollup.latency {
+                sqlx::query(
+                    "INSERT INTO audit_latency (tenant, minute, tier, bucket, count) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (tenant, minute, tier, bucket) DO UPDATE SET count = audit_latency.count + excluded.count",
+                )
+                .bind(tenant).bind(minute).bind(tier).bind(bucket).bind(n)
+                .execute(&mut *tx).await?;
+            }
+            for ((hour, resource_type, permission), n) in &rollup.denied {
+                sqlx::query(
+                    "INSERT INTO audit_denied (tenant, hour, resource_type, permission, count) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (tenant, hour, resource_type, permission) DO UPDATE SET count = audit_denied.count + excluded.count",
+                )
+                .bind(tenant).bind(hour).bind(resource_type).bind(permission).bind(n)
+                .execute(&mut *tx).await?;
             }
             if done.stored > 0 {
                 sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2, day = $3, stored_at_ms = $4 WHERE tenant = $5")
@@ -277,7 +313,8 @@ impl AuditStore {
         })
     }
 
-    /// The statistics of `tenant`'s records in `[from_ms, to_ms)` (see `super::stats`).
+    /// The statistics of `tenant`'s records in `[from_ms, to_ms)`, from the rollups (see
+    /// `super::rollup`, `super::stats`): minutes, latency buckets and denial hours that start in the range.
     ///
     /// # Errors
     /// Database failures.
@@ -287,31 +324,26 @@ impl AuditStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<tessera_proto::audit::AuditStats, sqlx::Error> {
-        use super::stats::{assemble, DeniedRow, LatencyRow, MinuteRow, MAX_LATENCIES, TOP};
-        let min_day = day_of(from_ms) - 1;
+        use super::stats::{assemble, DeniedRow, LatencyRow, MinuteRow, TOP};
         let (minutes, denied, latencies): (Vec<MinuteRow>, Vec<DeniedRow>, Vec<LatencyRow>) = on_db!(&self.db, pool => {
             let minutes = sqlx::query_as(
-                "SELECT (at_ms / 60000) * 60000 AS minute, kind, outcome, COUNT(*) FROM audit_events
-                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
-                 GROUP BY minute, kind, outcome",
+                "SELECT minute, kind, outcome, count FROM audit_minutes
+                 WHERE tenant = $1 AND minute >= $2 AND minute < $3",
             )
-            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms)
+            .bind(tenant).bind(from_ms).bind(to_ms)
             .fetch_all(pool).await?;
             let denied = sqlx::query_as(
-                "SELECT permission, resource_type, COUNT(*) AS n FROM audit_events
-                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
-                   AND kind = 'check.decision' AND outcome = 'denied'
-                 GROUP BY permission, resource_type ORDER BY n DESC, resource_type, permission LIMIT $5",
+                "SELECT permission, resource_type, SUM(count) AS n FROM audit_denied
+                 WHERE tenant = $1 AND hour >= $2 AND hour < $3
+                 GROUP BY permission, resource_type ORDER BY n DESC, resource_type, permission LIMIT $4",
             )
-            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms).bind(i64::from(TOP))
+            .bind(tenant).bind(from_ms.div_euclid(3_600_000) * 3_600_000).bind(to_ms).bind(i64::from(TOP))
             .fetch_all(pool).await?;
             let latencies = sqlx::query_as(
-                "SELECT tier, latency_us FROM audit_events
-                 WHERE tenant = $1 AND day >= $2 AND at_ms >= $3 AND at_ms < $4
-                   AND kind = 'check.decision' AND latency_us IS NOT NULL
-                 ORDER BY at_ms DESC LIMIT $5",
+                "SELECT tier, bucket, SUM(count) FROM audit_latency
+                 WHERE tenant = $1 AND minute >= $2 AND minute < $3 GROUP BY tier, bucket",
             )
-            .bind(tenant).bind(min_day).bind(from_ms).bind(to_ms).bind(i64::from(MAX_LATENCIES))
+            .bind(tenant).bind(from_ms).bind(to_ms)
             .fetch_all(pool).await?;
             (minutes, denied, latencies)
         });
@@ -326,63 +358,6 @@ impl AuditStore {
         on_db!(&self.db, pool => {
             sqlx::query_scalar("SELECT tenant FROM audit_heads ORDER BY tenant").fetch_all(pool).await
         })
-    }
-
-    /// Walk `tenant`'s chain from its anchor to its head, recomputing every link, in one snapshot of the
-    /// database (appends and retention meanwhile are not seen half done). `keep_days`: the tenant's
-    /// retention, against which the anchor is judged (retention never removes a day it keeps), as of
-    /// `now_ms`.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn verify(
-        &self,
-        tenant: &str,
-        keep_days: u32,
-        now_ms: i64,
-    ) -> Result<ChainReport, sqlx::Error> {
-        const PAGE: i64 = 5000;
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-        );
-        let mut walk = Walk::new(tenant);
-        on_db!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            if matches!(self.db, Db::Postgres(_)) {
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
-            }
-            let anchor: Option<(i64, String, i64)> =
-                sqlx::query_as("SELECT seq, hash, day FROM audit_anchors WHERE tenant = $1")
-                    .bind(tenant).fetch_optional(&mut *tx).await?;
-            let head: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant = $1")
-                    .bind(tenant).fetch_optional(&mut *tx).await?;
-            walk.anchor(anchor, keep_days, day_of(now_ms))?;
-            // Records at or below the anchor should be gone: retention removed them.
-            let stale: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant = $1 AND seq <= $2")
-                .bind(tenant).bind(i64::try_from(walk.anchor_seq).unwrap_or(i64::MAX))
-                .fetch_one(&mut *tx).await?;
-            if stale > 0 {
-                walk.brk(walk.anchor_seq, "anchor", format!(
-                    "{stale} record(s) at or before record {} are still stored, though the anchor says retention removed them: the anchor was moved",
-                    walk.anchor_seq
-                ));
-            }
-            let mut after = i64::try_from(walk.anchor_seq).unwrap_or(i64::MAX);
-            loop {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(tenant).bind(after).bind(PAGE).fetch_all(&mut *tx).await?;
-                let page = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
-                let Some((tail, _)) = page.last() else { break };
-                after = i64::try_from(tail.seq).unwrap_or(i64::MAX);
-                for (rec, detail) in page {
-                    walk.record(&rec, &detail);
-                }
-            }
-            walk.head(head);
-            tx.commit().await?;
-        });
-        Ok(walk.report)
     }
 
     /// The tenant's retention in days, if it set one.
@@ -500,8 +475,9 @@ impl AuditStore {
         keep_whole: i64,
     ) -> Result<(u64, i64), sqlx::Error> {
         let postgres = matches!(self.db, Db::Postgres(_));
+        let begin = self.begin_write();
         on_db!(&self.db, pool => retry::transaction(|| async move {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             // The head's lock: no append of this tenant runs meanwhile.
             sqlx::query("UPDATE audit_heads SET seq = seq WHERE tenant = $1").bind(tenant).execute(&mut *tx).await?;
             let last: Option<(i64, String)> = sqlx::query_as(
@@ -518,143 +494,18 @@ impl AuditStore {
             let from = if postgres { keep_whole } else { i64::MIN };
             let done = sqlx::query("DELETE FROM audit_events WHERE tenant = $1 AND day >= $2 AND day < $3")
                 .bind(tenant).bind(from).bind(cut).execute(&mut *tx).await?;
+            // The rollups of the days removed (by the events' own time, which is at or before the day
+            // they were stored).
+            let cut_ms = cut.saturating_mul(86_400_000);
+            for table in ["audit_minutes", "audit_latency"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant = $1 AND minute < $2")))
+                    .bind(tenant).bind(cut_ms).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM audit_denied WHERE tenant = $1 AND hour < $2")
+                .bind(tenant).bind(cut_ms).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok((done.rows_affected(), seq))
         }).await)
-    }
-}
-
-/// What `verify` has seen so far of a chain.
-struct Walk {
-    report: ChainReport,
-    anchor_seq: u64,
-    expected: u64,
-    prev: [u8; 32],
-    last: Option<(u64, String)>,
-}
-
-impl Walk {
-    const MAX_BREAKS: usize = 100;
-
-    fn new(tenant: &str) -> Self {
-        Self {
-            report: ChainReport {
-                tenant: tenant.to_owned(),
-                records: 0,
-                first_seq: 0,
-                last_seq: 0,
-                breaks: Vec::new(),
-            },
-            anchor_seq: 0,
-            expected: 1,
-            prev: GENESIS,
-            last: None,
-        }
-    }
-
-    fn brk(&mut self, seq: u64, problem: &str, message: String) {
-        if self.report.breaks.len() < Self::MAX_BREAKS {
-            self.report.breaks.push(ChainBreak {
-                seq,
-                problem: problem.to_owned(),
-                message,
-            });
-        }
-    }
-
-    /// Start from retention's anchor, judged against the tenant's retention: a cut day within the
-    /// retention window means records were removed before their time.
-    fn anchor(
-        &mut self,
-        anchor: Option<(i64, String, i64)>,
-        keep_days: u32,
-        today: i64,
-    ) -> Result<(), sqlx::Error> {
-        let Some((seq, hash, cut_day)) = anchor else {
-            return Ok(());
-        };
-        self.anchor_seq = u64::try_from(seq).unwrap_or(0);
-        self.expected = self.anchor_seq + 1;
-        self.prev = chain::unhex(&hash)
-            .ok_or_else(|| corrupt("an audit anchor is not a hash".to_owned()))?;
-        let earliest_kept = today - i64::from(keep_days.max(1)) + 1;
-        if cut_day > earliest_kept {
-            self.brk(
-                self.anchor_seq,
-                "anchor",
-                format!(
-                    "the chain starts after record {}, cut {} day(s) inside the {keep_days} days this tenant keeps: records were removed before their time",
-                    self.anchor_seq,
-                    cut_day - earliest_kept
-                ),
-            );
-        }
-        Ok(())
-    }
-
-    fn record(&mut self, rec: &AuditRecord, detail: &str) {
-        self.report.records += 1;
-        if self.report.first_seq == 0 {
-            self.report.first_seq = rec.seq;
-        }
-        self.report.last_seq = rec.seq;
-        let gap = rec.seq != self.expected;
-        if gap {
-            let range = if rec.seq == self.expected + 1 {
-                format!("record {} is missing", self.expected)
-            } else {
-                format!("records {} to {} are missing", self.expected, rec.seq - 1)
-            };
-            self.brk(
-                self.expected,
-                "missing",
-                format!("{range}; record {} cannot be checked against them", rec.seq),
-            );
-        }
-        let computed = chain::link(&self.prev, rec.seq, rec.stored_at_ms, &rec.event, detail);
-        let recorded = chain::unhex(&rec.hash);
-        if recorded != Some(computed) && !gap {
-            self.brk(
-                rec.seq,
-                "edited",
-                format!(
-                    "record {} does not hash to its recorded hash: it, or the link before it, was changed",
-                    rec.seq
-                ),
-            );
-        }
-        // Go on from the recorded link, so that one change is reported once.
-        self.prev = recorded.unwrap_or(computed);
-        self.expected = rec.seq + 1;
-        self.last = Some((rec.seq, rec.hash.clone()));
-    }
-
-    fn head(&mut self, head: Option<(i64, String)>) {
-        let Some((head_seq, head_hash)) = head else {
-            return;
-        };
-        let head_seq = u64::try_from(head_seq).unwrap_or(0);
-        match self.last.clone() {
-            Some((seq, _)) if head_seq != seq => self.brk(
-                seq + 1,
-                "head",
-                format!("the chain ends at record {seq}, its head names record {head_seq}: the newest records were removed"),
-            ),
-            Some((seq, hash)) if head_hash != hash => self.brk(
-                seq,
-                "head",
-                format!("record {seq} is not the one the chain's head names: it was replaced"),
-            ),
-            None if head_seq > self.anchor_seq => self.brk(
-                self.anchor_seq + 1,
-                "head",
-                format!(
-                    "no records are left, but the chain's head names record {head_seq}: records {} to {head_seq} were removed",
-                    self.anchor_seq + 1
-                ),
-            ),
-            _ => {}
-        }
     }
 }
 
@@ -674,12 +525,12 @@ fn partition_day(name: &str) -> Option<i64> {
     Some(day_of(t.as_millis()))
 }
 
-fn corrupt(message: String) -> sqlx::Error {
+pub(super) fn corrupt(message: String) -> sqlx::Error {
     sqlx::Error::Decode(message.into())
 }
 
 /// A row as a record, with the detail text exactly as stored (what the chain hashed).
-fn row_to_record<R: sqlx::Row>(r: &R) -> Result<(AuditRecord, String), sqlx::Error>
+pub(super) fn row_to_record<R: sqlx::Row>(r: &R) -> Result<(AuditRecord, String), sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,

@@ -218,7 +218,8 @@ const REGION_TABLES: &str = "CREATE TABLE region_heartbeat (
     );
     CREATE TABLE region_cluster (id BIGINT PRIMARY KEY NOT NULL, cluster TEXT NOT NULL);";
 /// The audit trail (`crate::audit::store`): records (never updated: a trigger refuses it), each tenant's
-/// chain head, the link retention left, per-tenant retention, and how far the ClickHouse export got. The columns of `audit_events` are the same on
+/// chain head, the link retention left, per-tenant retention, how far the ClickHouse export got, and the
+/// rollups statistics read (counts per minute, latency histograms, denials per hour). The columns of `audit_events` are the same on
 /// both backends; PostgreSQL partitions the table by `day`.
 const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
         tenant TEXT NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL,
@@ -238,7 +239,20 @@ const AUDIT_TABLES_SQLITE: &str = "CREATE TABLE audit_events (
     );
     CREATE TABLE audit_anchors (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
     CREATE TABLE audit_retention (tenant TEXT PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
-    CREATE TABLE audit_exports (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";
+    CREATE TABLE audit_exports (tenant TEXT PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);
+    CREATE TABLE audit_minutes (
+        tenant TEXT NOT NULL, minute BIGINT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, minute, kind, outcome)
+    );
+    CREATE TABLE audit_latency (
+        tenant TEXT NOT NULL, minute BIGINT NOT NULL, tier TEXT NOT NULL, bucket BIGINT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, minute, tier, bucket)
+    );
+    CREATE TABLE audit_denied (
+        tenant TEXT NOT NULL, hour BIGINT NOT NULL, resource_type TEXT NOT NULL, permission TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, hour, resource_type, permission)
+    );
+    CREATE INDEX audit_events_subject ON audit_events (tenant, subject);";
 
 const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
         tenant TEXT COLLATE \"C\" NOT NULL, day BIGINT NOT NULL, seq BIGINT NOT NULL, id TEXT COLLATE \"C\" NOT NULL,
@@ -260,7 +274,20 @@ const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
     );
     CREATE TABLE audit_anchors (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, day BIGINT NOT NULL);
     CREATE TABLE audit_retention (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, days BIGINT NOT NULL);
-    CREATE TABLE audit_exports (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);";
+    CREATE TABLE audit_exports (tenant TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);
+    CREATE TABLE audit_minutes (
+        tenant TEXT NOT NULL, minute BIGINT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, minute, kind, outcome)
+    );
+    CREATE TABLE audit_latency (
+        tenant TEXT NOT NULL, minute BIGINT NOT NULL, tier TEXT NOT NULL, bucket BIGINT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, minute, tier, bucket)
+    );
+    CREATE TABLE audit_denied (
+        tenant TEXT NOT NULL, hour BIGINT NOT NULL, resource_type TEXT NOT NULL, permission TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (tenant, hour, resource_type, permission)
+    );
+    CREATE INDEX audit_events_subject ON audit_events (tenant, subject);";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

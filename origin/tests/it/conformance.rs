@@ -158,7 +158,7 @@ async fn conformance_postgres() {
             url,
             "ALTER TABLE authz_relationships DROP CONSTRAINT authz_relationships_pkey;
             ALTER TABLE schema_version DROP CONSTRAINT schema_version_pkey;
-            DROP TABLE audit_events, audit_heads, audit_anchors, audit_retention, audit_exports;
+            DROP TABLE audit_events, audit_heads, audit_anchors, audit_retention, audit_exports, audit_minutes, audit_latency, audit_denied;
             DROP FUNCTION audit_events_append_only;
             DELETE FROM schema_version WHERE version >= (SELECT max(version) - 1 FROM schema_version);",
         )
