@@ -228,6 +228,22 @@ describe('SAML sign-in', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.headers.get('tessera-error-code'), 'saml_connection_not_found');
+    // Refusals at a connection reach the tenant's audit trail (sampled: ten a minute), with their code only.
+    let recorded = [];
+    for (let i = 0; i < 50 && recorded.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      const a = await fetch(`${origin.url}/v1/tenants/acme/audit?kind=saml.sign_in&outcome=failure`, {
+        headers: { authorization: `Bearer ${origin.serviceToken}` },
+      });
+      recorded = (await a.json()).events;
+    }
+    assert.ok(recorded.length > 0, 'no refused SAML sign-in was recorded');
+    for (const e of recorded) {
+      assert.match(e.resource, /^saml_connection:(corp|lab|okta|[a-z0-9-]+)$/);
+      assert.match(e.code, /^saml_/);
+      assert.equal(e.detail.reason, undefined);
+    }
+    assert.ok(!recorded.some((e) => e.resource === 'saml_connection:nope'), 'an unknown connection was recorded');
   });
 
   it('the attack corpus is refused with its codes, and python3-saml never accepts less than we do', async () => {

@@ -71,6 +71,8 @@ pub struct Audit {
     settings: Arc<AuditSettings>,
     queue: mpsc::Sender<AuditEvent>,
     writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Per tenant and kind, `(minute, recorded, skipped)` of events anyone can cause ([`Audit::sample`]).
+    sampled: Arc<std::sync::Mutex<Samples>>,
     /// Reason paths computed at once for recorded decisions (each is a graph walk): beyond this many, a
     /// decision is recorded without its path (`detail.why_skipped`), rather than queueing work an
     /// attacker's stream of denials could pile up.
@@ -79,6 +81,11 @@ pub struct Audit {
 
 /// Reason paths computed at once at most.
 pub const MAX_EXPLAINS: usize = 16;
+/// Per `(tenant, kind)`: `(minute, recorded, skipped)`.
+type Samples = std::collections::HashMap<(String, String), (i64, u32, u64)>;
+
+/// Events anyone can cause, recorded per tenant, kind and minute at most.
+pub const SAMPLED_PER_MINUTE: u32 = 10;
 
 impl Audit {
     /// Start the writer task (needs a Tokio runtime). With `route`, the writer sends its batches to
@@ -95,6 +102,33 @@ impl Audit {
             queue,
             writer: Arc::new(Mutex::new(Some(writer))),
             explains: Arc::new(tokio::sync::Semaphore::new(MAX_EXPLAINS)),
+            sampled: Arc::default(),
+        }
+    }
+
+    /// Whether to record an event of `kind` for `tenant` that anyone can cause (an unauthenticated
+    /// refusal): at most [`SAMPLED_PER_MINUTE`] a tenant, kind and minute. `Some(skipped)`: record it, and
+    /// say how many were skipped before it; `None`: skip it.
+    #[must_use]
+    pub fn sample(&self, tenant: &str, kind: &str) -> Option<u64> {
+        let minute = crate::now().as_millis().div_euclid(60_000);
+        let mut map = self.sampled.lock().ok()?;
+        if map.len() > 10_000 {
+            map.retain(|_, (m, _, _)| *m == minute);
+        }
+        let (m, recorded, skipped) = map
+            .entry((tenant.to_owned(), kind.to_owned()))
+            .or_insert((minute, 0, 0));
+        if *m != minute {
+            *m = minute;
+            *recorded = 0;
+        }
+        if *recorded >= SAMPLED_PER_MINUTE {
+            *skipped += 1;
+            None
+        } else {
+            *recorded += 1;
+            Some(std::mem::take(skipped))
         }
     }
 

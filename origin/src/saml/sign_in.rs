@@ -113,9 +113,38 @@ async fn acs(
                 detail = %for_log(&refusal.detail),
                 "saml sign-in refused"
             );
+            record_refusal(&state, &tenant, &connection, &refusal).await;
             failure_page(&state, &refusal)
         }
     }
+}
+
+/// A refused sign-in at an existing connection, in the tenant's audit trail: sampled (anyone can post
+/// to an ACS), with the stable code only (the detail may quote the response). The edge records the
+/// sign-ins that succeed, when it hands out the session.
+async fn record_refusal(state: &AppState, tenant: &str, connection: &str, refusal: &Refusal) {
+    use tessera_proto::audit::{kinds, Actor, ActorKind, Outcome};
+    if refusal.code == Code::SamlConnectionNotFound
+        || tenant.parse::<tessera_proto::TenantId>().is_err()
+    {
+        return;
+    }
+    let Some(skipped) = state.audit.sample(tenant, kinds::SAML_SIGN_IN) else {
+        return;
+    };
+    let mut e = crate::audit::event(
+        tenant,
+        kinds::SAML_SIGN_IN,
+        Outcome::Failure,
+        Actor {
+            kind: ActorKind::Anonymous,
+            id: String::new(),
+        },
+    );
+    e.code = refusal.code.as_str().to_owned();
+    e.resource = format!("saml_connection:{connection}");
+    e.detail.insert("skipped_before".into(), skipped.into());
+    state.audit.record(e).await;
 }
 
 /// Every step of the module documentation; the edge location to send the browser to.
