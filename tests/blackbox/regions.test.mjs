@@ -75,7 +75,8 @@ describe('two regions on a streaming replica', () => {
   });
 
   it('checks in region b are answered there without a request to region a', async () => {
-    const before = (await r.status('a')).counters.answered_here;
+    const beforeA = (await r.status('a')).counters;
+    const before = beforeA.answered_here;
     const beforeB = (await r.status('b')).counters;
     for (let i = 0; i < 20; i++) {
       const c = await r.at.b('POST', '/v1/tenants/acme/check', check(i % 2 ? 'user:ann' : 'user:bob'));
@@ -92,6 +93,14 @@ describe('two regions on a streaming replica', () => {
     assert.equal(lookup.region, 'b');
     assert.equal((await r.at.b('GET', '/v1/tenants/acme/head')).region, 'b');
     assert.equal((await r.status('a')).counters.answered_here, before, 'region a answered nothing');
+    // The decisions b answered are recorded where the trail is written: b's origin sends its audit
+    // events to the primary region in batches, apart from the answers (counted as audit batches).
+    let batches = 0;
+    for (let i = 0; i < 50 && batches <= beforeA.audit_batches; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      batches = (await r.status('a')).counters.audit_batches;
+    }
+    assert.ok(batches > beforeA.audit_batches, 'b sent its audit events to a');
     const afterB = (await r.status('b')).counters;
     assert.equal(afterB.answered_here - beforeB.answered_here, 23);
     assert.equal(afterB.forwarded_to_primary + afterB.forwarded_fresh_reads + afterB.forwarded_stale_reads,

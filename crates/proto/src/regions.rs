@@ -77,6 +77,10 @@ pub struct TenantHead {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionCounters {
     pub answered_here: u64,
+    /// Audit batches stored here (the edge's, and other regions' origins' own events): the trail's
+    /// traffic, counted apart from the answers.
+    #[serde(default)]
+    pub audit_batches: u64,
     /// Writes, and the reads that must see the latest write (sessions, users, SCIM, administration).
     pub forwarded_to_primary: u64,
     /// Reads whose consistency asked for a revision the replica had not replayed within the wait.

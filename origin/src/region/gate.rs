@@ -131,6 +131,9 @@ impl Seen {
     }
 }
 
+/// The audit trail's ingest route (see [`gate`]).
+const AUDIT_INGEST: &str = "/internal/v1/audit/events";
+
 /// Routes under these prefixes take the service credential: the gate checks it before it buffers,
 /// waits or forwards anything, so that nobody else can make an origin do either.
 fn takes_service_credential(path: &str) -> bool {
@@ -151,6 +154,12 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
     let seen = Seen::now(&regions);
     if seen.snap.primary == PrimaryTarget::Here {
+        if path == AUDIT_INGEST {
+            // Audit batches (the edge's, a replica's own events) are counted apart: they are the
+            // trail's traffic, not the answers these counters say where they were made.
+            regions.count(Count::AuditBatch);
+            return here(&regions, next.run(req).await, None);
+        }
         return answer_here(&regions, next.run(req).await, None);
     }
     let (mut parts, body) = req.into_parts();

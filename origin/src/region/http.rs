@@ -107,6 +107,7 @@ async fn metrics(_: Service, State(state): State<AppState>) -> impl IntoResponse
     let _ = writeln!(out, "# TYPE tessera_region_requests_total counter");
     for (outcome, n) in [
         ("answered_here", c.answered_here),
+        ("audit_batch", c.audit_batches),
         ("forwarded_to_primary", c.forwarded_to_primary),
         ("forwarded_fresh_read", c.forwarded_fresh_reads),
         ("forwarded_stale_read", c.forwarded_stale_reads),

@@ -233,6 +233,7 @@ pub const MAX_REPLAY_WAITERS: usize = 64;
 #[derive(Default)]
 struct Counters {
     answered_here: AtomicU64,
+    audit_batches: AtomicU64,
     forwarded_to_primary: AtomicU64,
     forwarded_fresh_reads: AtomicU64,
     forwarded_stale_reads: AtomicU64,
@@ -244,6 +245,8 @@ struct Counters {
 #[derive(Clone, Copy, Debug)]
 pub enum Count {
     AnsweredHere,
+    /// An audit batch stored here (the edge's, or another region's origin's own events).
+    AuditBatch,
     ForwardedToPrimary,
     ForwardedFreshRead,
     ForwardedStaleRead,
@@ -378,6 +381,7 @@ impl Regions {
         let n = &self.inner.counters;
         let counter = match c {
             Count::AnsweredHere => &n.answered_here,
+            Count::AuditBatch => &n.audit_batches,
             Count::ForwardedToPrimary => &n.forwarded_to_primary,
             Count::ForwardedFreshRead => &n.forwarded_fresh_reads,
             Count::ForwardedStaleRead => &n.forwarded_stale_reads,
@@ -392,6 +396,7 @@ impl Regions {
         let n = &self.inner.counters;
         RegionCounters {
             answered_here: n.answered_here.load(Ordering::Relaxed),
+            audit_batches: n.audit_batches.load(Ordering::Relaxed),
             forwarded_to_primary: n.forwarded_to_primary.load(Ordering::Relaxed),
             forwarded_fresh_reads: n.forwarded_fresh_reads.load(Ordering::Relaxed),
             forwarded_stale_reads: n.forwarded_stale_reads.load(Ordering::Relaxed),
