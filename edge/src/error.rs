@@ -14,6 +14,8 @@ pub enum Shape {
     Tessera,
     /// RFC 6749 §5.2 `{"error","error_description"}`.
     OAuth,
+    /// An HTML page for a person (the authorization and logout endpoints, reached by navigation).
+    Page,
 }
 
 #[derive(Debug)]
@@ -117,6 +119,14 @@ impl ApiError {
             ],
         );
         let body = match self.shape {
+            Shape::Page => {
+                return crate::oidc::pages::error(
+                    self.status,
+                    self.code.as_str(),
+                    &self.external_message,
+                )
+                .map_err(|e| worker::Error::RustError(e.code.as_str().to_owned()));
+            }
             Shape::Tessera => {
                 serde_json::to_string(&ErrorBody::new(self.code, self.external_message))
             }

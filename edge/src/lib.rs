@@ -35,6 +35,7 @@ mod config;
 mod error;
 mod http;
 mod log;
+mod oidc;
 mod origin;
 mod people;
 mod routes;

@@ -26,7 +26,11 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         let cfg = Config::from_env(env)?;
         return crate::bench::handle(req, env, ctx, &cfg).await;
     }
+    if method == Method::Options && CORS_PATHS.contains(&path.as_str()) {
+        return preflight();
+    }
     let allowed: &[Method] = match path.as_str() {
+        "/oauth2/authorize" | "/oauth2/userinfo" | "/oauth2/logout" => &[Method::Get, Method::Post],
         "/healthz"
         | "/login"
         | "/login.js"
@@ -35,9 +39,14 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/.well-known/jwks.json"
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server"
+        | "/oauth2/authorize/resume"
+        | "/v1/consents"
         | "/admin/keys" => &[Method::Get],
         "/oauth2/token"
         | "/oauth2/introspect"
+        | "/oauth2/revoke"
+        | "/v1/authorize"
+        | "/v1/consents/revoke"
         | "/v1/tokens/verify"
         | "/v1/check"
         | "/v1/check/bulk"
@@ -106,7 +115,43 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
     if let Err(e) = &answer {
         crate::audit::refused(ctx, env, &cfg, &path, e);
     }
+    if CORS_PATHS.contains(&path.as_str()) {
+        return match answer {
+            Ok(resp) => Ok(cors(resp)?),
+            Err(e) => Ok(cors(e.into_response()?)?),
+        };
+    }
     answer
+}
+
+/// Endpoints a browser application on another origin calls with tokens, never cookies (a public
+/// client's token requests, revocation, userinfo): any origin may, without credentials.
+const CORS_PATHS: &[&str] = &[
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/userinfo",
+    "/.well-known/jwks.json",
+];
+
+fn cors(resp: Response) -> worker::Result<Response> {
+    let headers = resp.headers().clone();
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set("access-control-expose-headers", "www-authenticate")?;
+    Ok(resp.with_headers(headers))
+}
+
+/// The answer to a CORS preflight of one of [`CORS_PATHS`].
+fn preflight() -> Result<Response, ApiError> {
+    let resp = Response::empty()?.with_status(204);
+    let headers = resp.headers().clone();
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set("access-control-allow-methods", "GET, POST")?;
+    headers.set(
+        "access-control-allow-headers",
+        "authorization, content-type, dpop",
+    )?;
+    headers.set("access-control-max-age", "86400")?;
+    Ok(resp.with_headers(headers))
 }
 
 async fn route(
@@ -130,6 +175,24 @@ async fn route(
         "/oauth2/introspect" => oauth::introspect(req, env, ctx, cfg)
             .await
             .map_err(|e| e.with_shape(Shape::OAuth)),
+        "/oauth2/authorize" => crate::oidc::authorize::authorize(req, env, ctx, cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::Page)),
+        "/oauth2/authorize/resume" => crate::oidc::authorize::resume(req, env, ctx, cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::Page)),
+        "/v1/authorize" => crate::oidc::authorize::continue_request(req, env, ctx, cfg).await,
+        "/oauth2/revoke" => crate::oidc::endpoints::revoke(req, env, ctx, cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::OAuth)),
+        "/oauth2/userinfo" => crate::oidc::endpoints::userinfo(req, env, cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::OAuth)),
+        "/oauth2/logout" => crate::oidc::endpoints::logout(req, env, ctx, cfg)
+            .await
+            .map_err(|e| e.with_shape(Shape::Page)),
+        "/v1/consents" => crate::oidc::endpoints::consents(req, env, cfg).await,
+        "/v1/consents/revoke" => crate::oidc::endpoints::revoke_consent(req, env, ctx, cfg).await,
         "/v1/tokens/verify" => verify_endpoint(req, env, ctx, cfg).await,
         "/login" => crate::people::login_page::serve(cfg),
         "/login.js" => crate::people::login_page::script(),
@@ -197,23 +260,58 @@ async fn jwks(env: &Env, cfg: &Config) -> Result<Response, ApiError> {
 
 fn metadata(cfg: &Config) -> Result<Response, ApiError> {
     let iss = &cfg.issuer;
+    let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let client_auth = list(&["client_secret_basic", "client_secret_post"]);
     let doc = ServerMetadata {
         issuer: iss.clone(),
-        jwks_uri: format!("{iss}/.well-known/jwks.json"),
+        authorization_endpoint: format!("{iss}/oauth2/authorize"),
         token_endpoint: format!("{iss}/oauth2/token"),
+        userinfo_endpoint: format!("{iss}/oauth2/userinfo"),
+        jwks_uri: format!("{iss}/.well-known/jwks.json"),
         introspection_endpoint: format!("{iss}/oauth2/introspect"),
-        grant_types_supported: vec!["client_credentials".into(), "refresh_token".into()],
-        token_endpoint_auth_methods_supported: vec![
-            "client_secret_basic".into(),
-            "client_secret_post".into(),
-        ],
-        introspection_endpoint_auth_methods_supported: vec![
-            "client_secret_basic".into(),
-            "client_secret_post".into(),
-        ],
-        response_types_supported: vec![],
-        subject_types_supported: vec!["public".into()],
-        id_token_signing_alg_values_supported: vec!["ES256".into()],
+        revocation_endpoint: format!("{iss}/oauth2/revoke"),
+        end_session_endpoint: format!("{iss}/oauth2/logout"),
+        scopes_supported: list(tessera_jose::oidc::STANDARD_SCOPES),
+        response_types_supported: list(&["code"]),
+        response_modes_supported: list(&["query", "form_post"]),
+        grant_types_supported: list(&["authorization_code", "refresh_token", "client_credentials"]),
+        token_endpoint_auth_methods_supported: list(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ]),
+        introspection_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: list(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ]),
+        code_challenge_methods_supported: list(&["S256"]),
+        subject_types_supported: list(&["public"]),
+        id_token_signing_alg_values_supported: list(&["ES256"]),
+        acr_values_supported: list(tessera_jose::oidc::ACR_VALUES),
+        prompt_values_supported: list(&["none", "login", "consent", "select_account"]),
+        claims_supported: list(&[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "at_hash",
+            "sid",
+            "tid",
+            "name",
+            "preferred_username",
+        ]),
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        authorization_response_iss_parameter_supported: true,
     };
     let resp = Response::from_json(&doc)?;
     let headers = resp.headers().clone();

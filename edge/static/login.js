@@ -85,7 +85,56 @@ function signedIn(tokens) {
   $('claims').textContent = JSON.stringify(payload, null, 2);
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
+  if (authorizing) continueAuthorization().catch((e) => say(e.message, 'error'));
 }
+
+// Signing in for an application (OpenID Connect): `/login?authorize=...` carries the application's
+// request, sealed by the edge. The page asks the edge what it still needs (sign in, confirm with the
+// authenticator app, consent) and, once nothing, sends the browser back through the edge to the
+// application. Kept in this tab's sessionStorage across a company sign-in, which leaves the page.
+const AUTHORIZE = 'tessera.authorize';
+const authorizing = new URLSearchParams(location.search).get('authorize') || sessionStorage.getItem(AUTHORIZE);
+sessionStorage.removeItem(AUTHORIZE);
+
+const SCOPE_WORDS = {
+  profile: 'See your name and username',
+  offline_access: 'Stay connected to your account when you are not using it',
+};
+
+async function continueAuthorization(decision) {
+  const asked = await api('/v1/authorize', decision ? { request: authorizing, decision } : { request: authorizing }, true);
+  $('authorize-client').textContent = asked.client.name;
+  $('authorize-banner').hidden = false;
+  $('consent').hidden = true;
+  if (asked.location) {
+    say('Taking you back to ' + asked.client.name + '…');
+    location.assign(asked.location);
+    return;
+  }
+  if (asked.need === 'login') {
+    if (asked.login_hint && !$('signin-username').value) $('signin-username').value = asked.login_hint;
+  } else if (asked.need === 'step_up') {
+    say(asked.client.name + ' asks you to confirm with your authenticator app: enter its code below.');
+    $('totp-code').focus();
+  } else if (asked.need === 'consent') {
+    $('consent-client').textContent = asked.client.name;
+    const list = $('consent-scopes');
+    list.replaceChildren();
+    const lines = asked.scopes.length
+      ? asked.scopes.map((scope) => SCOPE_WORDS[scope] || 'Use “' + scope + '”')
+      : ['Know that you are signed in'];
+    for (const line of lines) {
+      const item = document.createElement('li');
+      item.textContent = line;
+      list.append(item);
+    }
+    $('consent').hidden = false;
+    $('consent-allow').focus();
+  }
+}
+
+$('consent-allow').onclick = () => run(() => continueAuthorization('allow'));
+$('consent-deny').onclick = () => run(() => continueAuthorization('deny'));
 
 function signedOut(text) {
   state.access = state.refresh = null;
@@ -199,6 +248,7 @@ async function startCompanySignIn(params) {
     throw e;
   }
   sessionStorage.setItem(SSO_VERIFIER, verifier);
+  if (authorizing) sessionStorage.setItem(AUTHORIZE, authorizing);
   say('Taking you to ' + data.display_name + '…');
   location.assign(data.location);
 }
@@ -250,6 +300,7 @@ async function finishCompanySignIn() {
 // Autofill (conditional UI): offer passkeys in the username field's suggestions where supported.
 (async () => {
   if (await finishCompanySignIn()) return;
+  if (authorizing) await run(() => continueAuthorization());
   if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
   if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
   try {

@@ -105,10 +105,18 @@ export async function startOrigin({ serviceToken = randomToken(), args = [], dat
       proc = spawnOrigin();
       await waitFor(`${url}/healthz`, proc, 'origin');
     },
-    async createClient({ tenant = 'acme', scopes = ['read', 'write'], audiences = ['https://api.tessera.test'], ttl } = {}) {
+    async createClient({
+      tenant = 'acme', scopes = ['read', 'write'], audiences = ['https://api.tessera.test'], ttl,
+      redirectUris = [], postLogoutRedirectUris = [], publicClient = false, firstParty = false, name,
+    } = {}) {
       const args = ['clients', 'create', '--json', '--tenant', tenant];
       for (const s of scopes) args.push('--scope', s);
       for (const a of audiences) args.push('--audience', a);
+      for (const u of redirectUris) args.push('--redirect-uri', u);
+      for (const u of postLogoutRedirectUris) args.push('--post-logout-redirect-uri', u);
+      if (publicClient) args.push('--public');
+      if (firstParty) args.push('--first-party');
+      if (name) args.push('--name', name);
       if (ttl) args.push('--token-ttl', String(ttl));
       const { stdout } = await run(originBin, args, { env });
       return JSON.parse(stdout);

@@ -27,8 +27,9 @@ describe('client credentials at the edge', () => {
     assert.equal(meta.jwks_uri, `${edge.issuer}/.well-known/jwks.json`);
     assert.equal(meta.token_endpoint, `${edge.issuer}/oauth2/token`);
     assert.equal(meta.introspection_endpoint, `${edge.issuer}/oauth2/introspect`);
-    assert.deepEqual(meta.grant_types_supported, ['client_credentials', 'refresh_token']);
-    assert.deepEqual(meta.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+    assert.deepEqual(meta.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials']);
+    // `none`: public clients (PKCE) name themselves at the token endpoint.
+    assert.deepEqual(meta.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
     const r = await fetch(`${edge.url}/.well-known/jwks.json`);
     assert.equal(r.status, 200);
     assert.match(r.headers.get('cache-control'), /max-age=300/);
@@ -143,7 +144,7 @@ describe('client credentials at the edge', () => {
     };
     await expect('', auth, 400, 'invalid_request');
     await expect('grant_type=password&username=a&password=b', auth, 400, 'unsupported_grant_type');
-    await expect('grant_type=authorization_code&code=x', auth, 400, 'unsupported_grant_type');
+    await expect('grant_type=authorization_code&code=x', auth, 400, 'invalid_grant');
     await expect('grant_type=client_credentials&scope=admin', auth, 400, 'invalid_scope');
     await expect('grant_type=client_credentials&scope=read%20admin', auth, 400, 'invalid_scope');
     await expect('grant_type=client_credentials&resource=https://evil.test', auth, 400, 'invalid_target');

@@ -206,6 +206,11 @@ mod tests {
             disabled: false,
             updated_at: 0,
             token_roles: Vec::new(),
+            kind: tessera_proto::ClientKind::Confidential,
+            first_party: false,
+            name: String::new(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
         }
     }
 

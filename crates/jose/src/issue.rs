@@ -42,7 +42,27 @@ pub async fn issue_access_token<S: Signer>(
     signer: &S,
     claims: &AccessTokenClaims,
 ) -> Result<String, IssueError> {
-    let header = serde_json::json!({ "alg": "ES256", "kid": signer.kid(), "typ": "at+jwt" });
+    issue_jwt(signer, "at+jwt", claims).await
+}
+
+/// Sign an OpenID Connect ID token (`typ` `JWT`, OIDC Core §2).
+///
+/// # Errors
+/// [`IssueError::Sign`] when the back-end fails.
+pub async fn issue_id_token<S: Signer>(
+    signer: &S,
+    claims: &crate::oidc::IdTokenClaims,
+) -> Result<String, IssueError> {
+    issue_jwt(signer, "JWT", claims).await
+}
+
+/// Sign `claims` as a compact JWS with header `{"alg":"ES256","kid":..,"typ":typ}`.
+async fn issue_jwt<S: Signer>(
+    signer: &S,
+    typ: &str,
+    claims: &impl serde::Serialize,
+) -> Result<String, IssueError> {
+    let header = serde_json::json!({ "alg": "ES256", "kid": signer.kid(), "typ": typ });
     let header = serde_json::to_vec(&header).map_err(|e| IssueError::Encode(e.to_string()))?;
     let payload = serde_json::to_vec(claims).map_err(|e| IssueError::Encode(e.to_string()))?;
     let mut token = b64::encode(&header);

@@ -24,6 +24,7 @@ pub mod grant;
 pub mod issue;
 pub mod jwk;
 pub mod lifetime;
+pub mod oidc;
 pub mod ring;
 pub mod seal;
 pub mod secret;
@@ -31,7 +32,7 @@ pub mod token;
 pub mod validate;
 
 pub use es256::{CryptoError, P256Signer, P256Verifier, Signer, SigningKey, Verifier};
-pub use issue::{issue_access_token, IssueError};
+pub use issue::{issue_access_token, issue_id_token, IssueError};
 pub use jwk::{JwkError, Jwks, KeyLookup, PublicJwk};
 pub use lifetime::{issued_ttl, LifetimeError, MIN_TOKEN_TTL, TOKEN_TTL_CEILING};
 pub use ring::{KeyRing, RingKey, RotationPolicy, RotationReport};

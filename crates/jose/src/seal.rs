@@ -40,6 +40,20 @@ impl std::fmt::Display for SealError {
 
 impl std::error::Error for SealError {}
 
+/// A key for one purpose, derived from a root key: `SHA-256("tessera/derive/v1" 0 label 0 root)`. A key
+/// derived for one label opens nothing sealed under another (a session cookie is not an authorization
+/// request), and neither is the root.
+#[must_use]
+pub fn derive(root: &Secret<[u8; 32]>, label: &str) -> Secret<[u8; 32]> {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tessera/derive/v1\0");
+    h.update(label.as_bytes());
+    h.update([0]);
+    h.update(root.expose_secret());
+    Secret::new(h.finalize().into())
+}
+
 /// `base64url(nonce || ciphertext || tag)`.
 ///
 /// # Errors
@@ -89,6 +103,21 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_differ_by_label() {
+        let root = Secret::new([7u8; 32]);
+        let a = derive(&root, "browser-session");
+        let b = derive(&root, "authorization-request");
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert_ne!(a.expose_secret(), root.expose_secret());
+        let sealed = seal(&a, &[1; 12], b"", b"x").unwrap();
+        assert!(open(&b, b"", &sealed).is_err());
+        assert_eq!(
+            derive(&root, "browser-session").expose_secret(),
+            a.expose_secret()
+        );
+    }
 
     #[test]
     fn round_trips_and_binds_the_aad() {

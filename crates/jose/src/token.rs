@@ -82,7 +82,7 @@ impl std::fmt::Display for ParseError {
             Self::UnsupportedAlg(alg) => {
                 write!(f, "algorithm `{alg}` is not accepted, only `ES256`")
             }
-            Self::WrongType(typ) => write!(f, "token type `{typ}` is not `at+jwt`"),
+            Self::WrongType(typ) => write!(f, "token type `{typ}` is not this kind of token's (`at+jwt` for access tokens, `JWT` for ID tokens)"),
             Self::MissingKid => f.write_str("header has no `kid`"),
             Self::ForbiddenHeader(name) => write!(f, "header parameter `{name}` is never trusted"),
             Self::UnknownCrit(name) => {
@@ -120,6 +120,19 @@ impl<'a> UntrustedToken<'a> {
     /// # Errors
     /// See [`ParseError`]; checks run cheapest first (length, segments, header) so that junk costs little.
     pub fn parse(raw: &'a str) -> Result<Self, ParseError> {
+        Self::parse_as(raw, Profile::AccessToken)
+    }
+
+    /// Parse `raw` as an OpenID Connect ID token: the same rules, but `typ` is `JWT` or absent (an
+    /// access token, `at+jwt`, is refused: neither kind can stand in for the other).
+    ///
+    /// # Errors
+    /// See [`ParseError`].
+    pub fn parse_id_token(raw: &'a str) -> Result<Self, ParseError> {
+        Self::parse_as(raw, Profile::IdToken)
+    }
+
+    fn parse_as(raw: &'a str, profile: Profile) -> Result<Self, ParseError> {
         if raw.len() > MAX_TOKEN_LEN {
             return Err(ParseError::TooLarge {
                 len: raw.len(),
@@ -134,7 +147,7 @@ impl<'a> UntrustedToken<'a> {
         };
         let header_bytes =
             b64::decode(h64).map_err(|()| ParseError::Base64 { segment: "header" })?;
-        let header = parse_header(&header_bytes)?;
+        let header = parse_header(&header_bytes, profile)?;
         let payload_bytes =
             b64::decode(p64).map_err(|()| ParseError::Base64 { segment: "payload" })?;
         let claims = match serde_json::from_slice::<Value>(&payload_bytes) {
@@ -188,7 +201,14 @@ impl<'a> UntrustedToken<'a> {
     }
 }
 
-fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
+/// Which kind of token a parse expects (it decides the `typ` header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    AccessToken,
+    IdToken,
+}
+
+fn parse_header(bytes: &[u8], profile: Profile) -> Result<Header, ParseError> {
     let header = match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(ParseError::Header("not a JSON object".to_owned())),
@@ -222,14 +242,16 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
         }
     }
     // RFC 9068 §4: resource servers MUST check `typ`, and reject tokens without it too.
-    let typ = match header.get("typ") {
-        Some(Value::String(t))
+    let typ = match (profile, header.get("typ")) {
+        (Profile::AccessToken, Some(Value::String(t)))
             if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") =>
         {
             t.clone()
         }
-        Some(other) => return Err(ParseError::WrongType(other.to_string())),
-        None => return Err(ParseError::WrongType("(absent)".to_owned())),
+        (Profile::IdToken, Some(Value::String(t))) if t.eq_ignore_ascii_case("JWT") => t.clone(),
+        (Profile::IdToken, None) => String::new(),
+        (_, Some(other)) => return Err(ParseError::WrongType(other.to_string())),
+        (Profile::AccessToken, None) => return Err(ParseError::WrongType("(absent)".to_owned())),
     };
     let kid = match header.get("kid") {
         Some(Value::String(k)) if !k.is_empty() => k.clone(),

@@ -226,7 +226,7 @@ impl UntrustedToken<'_> {
         opts: &VerifyOptions<'_>,
         now: UnixTime,
     ) -> Result<(), ValidationError> {
-        check_claims(self.claims_unverified(), opts, now).map(|_| ())
+        check_claims(self.claims_unverified(), opts, Some(now)).map(|_| ())
     }
 
     /// Check the signature with the key named by `kid`.
@@ -269,6 +269,23 @@ impl SignatureChecked {
         validate_claims(&self.kid, &self.claims, opts, now)
     }
 
+    /// Check the claims against `opts` but not the time: for a token that names who someone was even
+    /// after it expired (an `id_token_hint` at RP-initiated logout, OIDC RP-Initiated Logout §2).
+    ///
+    /// # Errors
+    /// Required claims and their types, `iss`, `aud`.
+    pub fn validate_ignoring_time(
+        &self,
+        opts: &VerifyOptions<'_>,
+    ) -> Result<VerifiedToken, ValidationError> {
+        let registered = check_claims(&self.claims, opts, None)?;
+        Ok(VerifiedToken {
+            kid: self.kid.clone(),
+            claims: self.claims.clone(),
+            registered,
+        })
+    }
+
     /// The `kid` of the key whose signature verified.
     #[must_use]
     pub fn kid(&self) -> &str {
@@ -284,7 +301,7 @@ fn validate_claims(
     opts: &VerifyOptions<'_>,
     now: UnixTime,
 ) -> Result<VerifiedToken, ValidationError> {
-    let registered = check_claims(claims, opts, now)?;
+    let registered = check_claims(claims, opts, Some(now))?;
     Ok(VerifiedToken {
         kid: kid.to_owned(),
         claims: claims.clone(),
@@ -292,12 +309,12 @@ fn validate_claims(
     })
 }
 
+/// `now`: `None` skips the time rules (`exp`, `nbf`, `iat`).
 fn check_claims(
     claims: &Map<String, Value>,
     opts: &VerifyOptions<'_>,
-    now: UnixTime,
+    now: Option<UnixTime>,
 ) -> Result<RegisteredClaims, ValidationError> {
-    let now = now.as_secs();
     let exp = numeric_date(claims, "exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
     let iat = numeric_date(claims, "iat")?.ok_or(ValidationError::MissingClaim("iat"))?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -320,16 +337,18 @@ fn check_claims(
     let aud_ok = opts
         .audience
         .is_none_or(|want| aud.iter().any(|a| a == want));
-    if now >= exp.saturating_add(opts.leeway) {
-        return Err(ValidationError::Expired { exp, now });
-    }
-    if let Some(nbf) = nbf {
-        if now.saturating_add(opts.leeway) < nbf {
-            return Err(ValidationError::NotYetValid { nbf, now });
+    if let Some(now) = now.map(UnixTime::as_secs) {
+        if now >= exp.saturating_add(opts.leeway) {
+            return Err(ValidationError::Expired { exp, now });
         }
-    }
-    if now.saturating_add(opts.leeway) < iat {
-        return Err(ValidationError::IssuedInFuture { iat, now });
+        if let Some(nbf) = nbf {
+            if now.saturating_add(opts.leeway) < nbf {
+                return Err(ValidationError::NotYetValid { nbf, now });
+            }
+        }
+        if now.saturating_add(opts.leeway) < iat {
+            return Err(ValidationError::IssuedInFuture { iat, now });
+        }
     }
     if iss != opts.issuer {
         return Err(ValidationError::WrongIssuer(iss.to_owned()));

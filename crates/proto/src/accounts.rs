@@ -52,6 +52,13 @@ pub struct Session {
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_reason: Option<String>,
+    /// The OAuth client the session was granted to (an authorization code's); `None` for the login page's
+    /// own sessions. A client's session is refreshed only by that client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A client's session: the scopes granted (space-separated), which its refreshed tokens carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// `POST signup`: a new user and their first passkey, together or not at all.
@@ -158,6 +165,10 @@ pub struct HandoffAnswer {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
+    /// The client presenting it (authenticated by the edge); `None` for the login page. A token of
+    /// another client's session is unknown to this one, and is not spent.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// `GET sessions/{sid}`, `POST sessions/{sid}/step-up`.
@@ -209,6 +220,8 @@ mod tests {
             expires_at: 2,
             active: true,
             revoked_reason: None,
+            client_id: None,
+            scope: None,
         };
         let text = serde_json::to_string(&SessionAnswer { session: s.clone() }).unwrap();
         assert!(!text.contains("revoked_reason"));

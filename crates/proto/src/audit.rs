@@ -61,6 +61,15 @@ pub mod kinds {
     /// The tenant's audit retention was changed (`detail.days`), or applied (`detail.removed` records up
     /// to `detail.anchor_seq`).
     pub const AUDIT_RETENTION: &str = "audit.retention";
+    /// An authorization request was answered with a code, or refused (`code`: the error sent to the
+    /// client; `detail`: client, scope).
+    pub const AUTHORIZATION: &str = "oauth.authorization";
+    /// A person consented to a client's scopes.
+    pub const CONSENT_GRANTED: &str = "consent.granted";
+    /// A person withdrew a client's consent (`detail.sessions_ended`).
+    pub const CONSENT_REVOKED: &str = "consent.revoked";
+    /// A client revoked a token (RFC 7009; `detail.revoked` sessions ended).
+    pub const TOKEN_REVOKED: &str = "token.revoked";
 }
 
 /// How an event ended.

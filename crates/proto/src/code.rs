@@ -277,6 +277,21 @@ codes! {
     // Regions (tessera_origin::region): a replica's origin and the primary region
     PrimaryUnavailable = "primary_unavailable",
     ReplicaStale = "replica_stale",
+    // OpenID Connect and the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 7009,
+    // RFC 6750 §3.1)
+    UnauthorizedClient = "unauthorized_client",
+    UnsupportedResponseType = "unsupported_response_type",
+    AccessDenied = "access_denied",
+    LoginRequired = "login_required",
+    ConsentRequired = "consent_required",
+    InteractionRequired = "interaction_required",
+    RequestNotSupported = "request_not_supported",
+    RequestUriNotSupported = "request_uri_not_supported",
+    InvalidRedirectUri = "invalid_redirect_uri",
+    UnsupportedTokenType = "unsupported_token_type",
+    InvalidToken = "invalid_token",
+    InsufficientScope = "insufficient_scope",
+    AuthorizationRequestInvalid = "authorization_request_invalid",
 }
 
 /// A string that is not one of the [`Code`]s (a newer peer's, or not a code at all).

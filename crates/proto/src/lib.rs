@@ -23,6 +23,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod oauth;
+pub mod oidc;
 pub mod passkeys;
 pub mod regions;
 pub mod rfc3339;
@@ -31,7 +32,7 @@ pub mod time;
 pub mod verify;
 
 pub use claims::{AccessTokenClaims, Audience};
-pub use clients::ClientRecord;
+pub use clients::{ClientKind, ClientRecord};
 pub use code::Code;
 pub use error::ErrorBody;
 pub use ids::{IdError, TenantId, Username};

@@ -165,14 +165,34 @@ async fn tenant_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<Strin
     Ok(roles)
 }
 
-/// A signed access token for `session`, with the tenant's token roles the user holds, and its lifetime
-/// (`USER_TOKEN_TTL`, never above `MAX_TOKEN_TTL`).
-async fn mint(
+/// Whom a person's access token is for.
+pub(crate) struct Recipient<'a> {
+    pub audience: &'a str,
+    pub client_id: &'a str,
+    /// Space-separated granted scopes (a client's); `None` for the login page's tokens.
+    pub scope: Option<String>,
+}
+
+impl<'a> Recipient<'a> {
+    /// The login page's own tokens.
+    pub(crate) fn login(cfg: &'a Config) -> Self {
+        Self {
+            audience: &cfg.login.audience,
+            client_id: LOGIN_CLIENT_ID,
+            scope: None,
+        }
+    }
+}
+
+/// A signed access token for `session`, for `to`, with the tenant's token roles the user holds, and its
+/// lifetime (`USER_TOKEN_TTL`, never above `MAX_TOKEN_TTL`).
+pub(crate) async fn mint(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     tenant: &str,
     session: &Session,
+    to: Recipient<'_>,
 ) -> Result<(String, u32), ApiError> {
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
     let named = tenant_roles(env, cfg, tenant).await?;
@@ -181,7 +201,7 @@ async fn mint(
     let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
     let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
     let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
-    let claims = user_claims(
+    let mut claims = user_claims(
         Issue {
             issuer: &cfg.issuer,
             now: now(),
@@ -196,10 +216,11 @@ async fn mint(
             acr: &session.acr,
             auth_time: session.auth_time,
         },
-        &cfg.login.audience,
-        LOGIN_CLIENT_ID,
+        to.audience,
+        to.client_id,
         roles,
     );
+    claims.scope = to.scope;
     let ring = keyring::current(env, cfg).await?;
     let signer = keyring::active_signer(env, &ring).await?;
     let token = issue_access_token(&signer, &claims).await.map_err(|e| {
@@ -224,7 +245,8 @@ pub async fn issue_tokens(
     session: &Session,
     refresh_token: String,
 ) -> Result<TokenResponse, ApiError> {
-    let (access_token, expires_in) = mint(env, ctx, cfg, tenant, session).await?;
+    let (access_token, expires_in) =
+        mint(env, ctx, cfg, tenant, session, Recipient::login(cfg)).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -232,6 +254,7 @@ pub async fn issue_tokens(
         scope: None,
         issued_token_type: None,
         refresh_token: Some(refresh_token),
+        id_token: None,
     })
 }
 
@@ -267,7 +290,9 @@ pub async fn open(
         amr.push("mfa");
     }
     let opened = origin_api::create_session(env, cfg, tenant, user_id, &amr, ACR_PASSKEY).await?;
-    issue(env, ctx, cfg, tenant, &opened.session, opened.refresh_token).await
+    let session = opened.session.clone();
+    let resp = issue(env, ctx, cfg, tenant, &opened.session, opened.refresh_token).await?;
+    crate::oidc::browser::remember(resp, env, cfg, &session)
 }
 
 /// `grant_type=refresh_token` at `/oauth2/token` (RFC 6749 §6) for the login client.
@@ -281,7 +306,7 @@ pub async fn refresh_grant(
     refresh_token: &str,
 ) -> Result<Response, ApiError> {
     let tenant = cfg.login.tenant.clone();
-    match origin_api::refresh(env, cfg, &tenant, refresh_token).await {
+    match origin_api::refresh(env, cfg, &tenant, refresh_token, None).await {
         Ok(next) => {
             record_user(
                 ctx,
@@ -505,7 +530,8 @@ pub async fn totp_verify(
         .ok_or_else(|| sign_in_again("your session has ended; sign in again"))?;
     let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
     // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
-    let (access_token, expires_in) = mint(env, ctx, cfg, &who.tenant, &session).await?;
+    let (access_token, expires_in) =
+        mint(env, ctx, cfg, &who.tenant, &session, Recipient::login(cfg)).await?;
     record_user(
         ctx,
         env,
@@ -544,7 +570,7 @@ pub async fn logout(
         kinds::SESSION_LOGOUT,
         json!({ "sid": who.sid, "all": false, "revoked": revoked }),
     );
-    Ok(Response::from_json(&json!({ "revoked": revoked }))?)
+    crate::oidc::browser::forget(Response::from_json(&json!({ "revoked": revoked }))?, cfg)
 }
 
 /// `POST /v1/sessions/logout-all` (signed in): end every session of this user.
@@ -569,7 +595,7 @@ pub async fn logout_all(
         kinds::SESSION_LOGOUT,
         json!({ "sid": who.sid, "all": true, "revoked": revoked }),
     );
-    Ok(Response::from_json(&json!({ "revoked": revoked }))?)
+    crate::oidc::browser::forget(Response::from_json(&json!({ "revoked": revoked }))?, cfg)
 }
 
 /// For introspection: whether the session a token names is still active.

@@ -239,8 +239,9 @@ pub async fn exchange(
         tessera_proto::audit::kinds::SAML_SIGN_IN,
         serde_json::json!({ "sid": handed.session.sid, "acr": handed.session.acr }),
     );
-    no_store(Response::from_json(&SignedIn {
+    let resp = no_store(Response::from_json(&SignedIn {
         tokens,
         relay_state: handed.relay_state,
-    })?)
+    })?)?;
+    crate::oidc::browser::remember(resp, env, cfg, &handed.session)
 }

@@ -23,10 +23,10 @@ use crate::{http, random_bytes};
 const MAX_FORM: usize = 16 * 1024;
 
 /// Form parameters, refusing repeats (RFC 6749 §3.1: "MUST NOT be included more than once").
-struct Form(Vec<(String, String)>);
+pub(crate) struct Form(Vec<(String, String)>);
 
 impl Form {
-    async fn read(req: &mut Request) -> Result<Self, ApiError> {
+    pub(crate) async fn read(req: &mut Request) -> Result<Self, ApiError> {
         let ctype = req.headers().get("content-type")?.unwrap_or_default();
         if !ctype
             .to_ascii_lowercase()
@@ -60,7 +60,7 @@ impl Form {
         Ok(Self(pairs))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -117,7 +117,7 @@ fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
 /// The client the request authenticates as. A refusal for a client that exists (a wrong secret, a
 /// disabled client) is recorded in its tenant's audit trail, as that client's (`kind`); one for an unknown
 /// client is left to the router's sampled record of anonymous refusals.
-async fn authenticated_client(
+pub(crate) async fn authenticated_client(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
@@ -143,7 +143,7 @@ async fn authenticated_client(
     Ok(record)
 }
 
-fn no_store(resp: Response) -> worker::Result<Response> {
+pub(crate) fn no_store(resp: Response) -> worker::Result<Response> {
     let headers = resp.headers().clone();
     headers.set("cache-control", "no-store")?;
     headers.set("pragma", "no-cache")?;
@@ -164,12 +164,18 @@ pub async fn token(
     let grant = form
         .get("grant_type")
         .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`grant_type` is required"))?;
+    if grant == "authorization_code" {
+        return crate::oidc::tokens::code_grant(&req, &form, env, ctx, cfg).await;
+    }
     if grant == "refresh_token" {
-        // The login page's public client: the refresh token itself is the credential (single use,
-        // rotated, reuse revokes the session).
         let token = form.get("refresh_token").ok_or_else(|| {
             ApiError::oauth(400, Code::InvalidRequest, "`refresh_token` is required")
         })?;
+        if crate::oidc::tokens::names_a_client(&req, &form)? {
+            return crate::oidc::tokens::refresh_grant(&req, &form, token, env, ctx, cfg).await;
+        }
+        // The login page's public client: the refresh token itself is the credential (single use,
+        // rotated, reuse revokes the session).
         return crate::people::sessions::refresh_grant(env, ctx, cfg, token).await;
     }
     if grant != "client_credentials" {
@@ -181,6 +187,13 @@ pub async fn token(
     }
     let client = authenticated_client(env, ctx, cfg, &req, &form, kinds::TOKEN_REFUSED).await?;
     let who = crate::audit::actor(ActorKind::Client, &client.client_id);
+    if client.audiences.is_empty() {
+        return Err(ApiError::oauth(
+            400,
+            Code::UnauthorizedClient,
+            "this client signs people in; it has no audience to get client-credentials tokens for",
+        ));
+    }
     match client_grant(env, ctx, cfg, &form, &client).await {
         Ok((resp, issued)) => {
             let mut e = crate::audit::event(
@@ -281,6 +294,7 @@ async fn client_grant(
         scope,
         issued_token_type: None,
         refresh_token: None,
+        id_token: None,
     };
     Ok((no_store(Response::from_json(&body)?)?, issued))
 }

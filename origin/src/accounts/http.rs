@@ -18,6 +18,8 @@
 //! | `POST sessions/{sid}/revoke` | — | `{revoked}` |
 //! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
 //! | `POST sso/exchange` | `{code, verifier?}` | `{session, refresh_token, relay_state}` (400 `handoff_invalid`: unknown, spent or expired) |
+//!
+//! The authorization-code grant's routes are in [`super::oauth_http`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -68,6 +70,7 @@ pub fn routes() -> Router<AppState> {
             &format!("{t}/users/{{user_id}}/sessions/revoke"),
             post(revoke_all),
         )
+        .merge(super::oauth_http::routes())
 }
 
 impl From<AccountsError> for HttpError {
@@ -82,7 +85,9 @@ impl From<AccountsError> for HttpError {
             | AccountsError::RefreshInvalid
             | AccountsError::RefreshReused
             | AccountsError::SessionInactive
-            | AccountsError::HandoffInvalid => StatusCode::BAD_REQUEST,
+            | AccountsError::HandoffInvalid
+            | AccountsError::CodeInvalid(_)
+            | AccountsError::CodeReused => StatusCode::BAD_REQUEST,
             AccountsError::TotpLocked { retry_after_secs } => {
                 return HttpError {
                     retry_after: Some(*retry_after_secs),
@@ -98,7 +103,7 @@ impl From<AccountsError> for HttpError {
 }
 
 /// Identifiers that come in paths and bodies: base64url, 1 to 1400 characters (a 1023-byte credential id).
-fn plausible(id: &str) -> Result<(), HttpError> {
+pub(super) fn plausible(id: &str) -> Result<(), HttpError> {
     let ok = !id.is_empty()
         && id.len() <= 1400
         && id
@@ -346,7 +351,7 @@ async fn refresh(
 ) -> Result<Json<SessionWithRefresh>, HttpError> {
     let (session, refresh_token) = state
         .accounts
-        .refresh(&tenant, &req.refresh_token, now())
+        .refresh(&tenant, &req.refresh_token, req.client_id.as_deref(), now())
         .await?;
     Ok(Json(SessionWithRefresh {
         session,

@@ -24,8 +24,10 @@ pub use tessera_proto::accounts::{Passkey, Session, User};
 use crate::store::retry::Retryable;
 use crate::store::Db;
 
+pub mod grants;
 pub mod handoff;
 pub mod http;
+mod oauth_http;
 mod people;
 pub use people::set_active;
 mod sessions;
@@ -50,6 +52,11 @@ pub enum AccountsError {
     SessionInactive,
     /// A hand-off code that is unknown, spent or expired (one answer for all three).
     HandoffInvalid,
+    /// An authorization code that is unknown, expired, or presented with the wrong binding (why, for the
+    /// log).
+    CodeInvalid(&'static str),
+    /// An authorization code presented again: what it was redeemed for has been revoked.
+    CodeReused,
     Sealing(String),
     Database(sqlx::Error),
 }
@@ -69,6 +76,7 @@ impl AccountsError {
             Self::RefreshReused => Code::RefreshReused,
             Self::SessionInactive => Code::SessionInactive,
             Self::HandoffInvalid => Code::HandoffInvalid,
+            Self::CodeInvalid(_) | Self::CodeReused => Code::InvalidGrant,
             Self::Sealing(_) | Self::Database(_) => Code::InternalError,
         }
     }
@@ -94,6 +102,10 @@ impl std::fmt::Display for AccountsError {
             Self::HandoffInvalid => {
                 f.write_str("the sign-in code is not valid (unknown, already used or expired)")
             }
+            Self::CodeInvalid(why) => write!(f, "the authorization code is not valid: {why}"),
+            Self::CodeReused => f.write_str(
+                "the authorization code was already used; what it was redeemed for has been revoked",
+            ),
             Self::Sealing(e) => write!(f, "sealing: {e}"),
             Self::Database(e) => write!(f, "database: {e}"),
         }
@@ -208,6 +220,8 @@ where
         expires_at,
         active: revoked_at.is_none() && expires_at > now.as_secs(),
         revoked_reason: r.try_get("revoked_reason")?,
+        client_id: r.try_get("client_id")?,
+        scope: r.try_get("scope")?,
     })
 }
 

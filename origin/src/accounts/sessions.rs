@@ -61,6 +61,8 @@ impl Accounts {
                 expires_at,
                 active: true,
                 revoked_reason: None,
+                client_id: None,
+                scope: None,
             },
             refresh,
         ))
@@ -90,9 +92,12 @@ impl Accounts {
         &self,
         tenant: &str,
         refresh_token: &str,
+        client_id: Option<&str>,
         now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
         let hash = token_hash(refresh_token);
+        // The login page's sessions have no client; a token of another client's session is unknown here.
+        let client = client_id.unwrap_or_default();
         let next = random_b64::<32>()?;
         // Decided inside one transaction that opens with a write, so it holds the lock from the start:
         // SQLite's write lock (a transaction that reads first cannot upgrade while another writer holds
@@ -100,8 +105,9 @@ impl Accounts {
         // concurrent presentations one spends the token; every other one finds it spent, which is reuse.
         // A token nobody issued is refused without taking the write lock (random tokens cost a read).
         let known: Option<String> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT sid FROM refresh_tokens WHERE token_hash = $1")
-                .bind(&hash)
+            sqlx::query_scalar("SELECT r.sid FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
+                                WHERE r.token_hash = $1 AND COALESCE(s.client_id, '') = $2")
+                .bind(&hash).bind(client)
                 .fetch_optional(pool).await?
         });
         if known.is_none() {
@@ -115,17 +121,17 @@ impl Accounts {
                 let spent = sqlx::query(
                     "UPDATE refresh_tokens SET used_at = $1
                      WHERE token_hash = $2 AND used_at IS NULL
-                       AND sid IN (SELECT sid FROM sessions WHERE tenant = $3)
+                       AND sid IN (SELECT sid FROM sessions WHERE tenant = $3 AND COALESCE(client_id, '') = $4)
                      RETURNING sid",
                 )
-                .bind(now.as_secs()).bind(hash).bind(tenant)
+                .bind(now.as_secs()).bind(hash).bind(tenant).bind(client)
                 .fetch_optional(&mut *tx).await?;
                 let Some(spent) = spent else {
                     let known = sqlx::query(
                         "SELECT r.sid AS sid FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid
-                         WHERE r.token_hash = $1 AND s.tenant = $2",
+                         WHERE r.token_hash = $1 AND s.tenant = $2 AND COALESCE(s.client_id, '') = $3",
                     )
-                    .bind(hash).bind(tenant)
+                    .bind(hash).bind(tenant).bind(client)
                     .fetch_optional(&mut *tx).await?;
                     let Some(known) = known else {
                         return Ok(Err(AccountsError::RefreshInvalid));
@@ -212,10 +218,18 @@ impl Accounts {
         reason: &str,
         now: UnixTime,
     ) -> Result<bool, AccountsError> {
+        // Two statements: the second runs after the first holds the session's row (PostgreSQL) or the
+        // write lock (SQLite), so it also sees a client session a redemption committed meanwhile.
         let done = on_db!(&self.db, pool => retry::transaction(|| async move {
-            sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
                 .bind(now.as_secs()).bind(reason).bind(sid)
-                .execute(pool).await.map(|done| done.rows_affected())
+                .execute(&mut *tx).await?.rows_affected();
+            sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE parent_sid = $3 AND revoked_at IS NULL")
+                .bind(now.as_secs()).bind(reason).bind(sid)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
         }).await?);
         Ok(done == 1)
     }

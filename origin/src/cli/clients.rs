@@ -4,19 +4,43 @@ use clap::Subcommand;
 use tessera_origin::clients::{self, NewClient, DEFAULT_TOKEN_TTL};
 use tessera_origin::now;
 use tessera_origin::store::Store;
+use tessera_proto::ClientKind;
 
 #[derive(Subcommand)]
 pub(crate) enum ClientsCommand {
-    /// Register a client; its secret is printed once and only its hash is stored.
+    /// Register a client; a confidential client's secret is printed once and only its hash is stored.
+    ///
+    /// A client with audiences gets tokens for itself (client credentials); one with redirect URIs signs
+    /// people in (authorization code with PKCE, OpenID Connect).
     Create {
         #[arg(long)]
         tenant: String,
-        /// A scope the client may request (repeat for several).
+        /// A scope the client may request (repeat for several); `openid`, `profile` and
+        /// `offline_access` are there for every client with a redirect URI.
         #[arg(long = "scope")]
         scopes: Vec<String>,
         /// An audience the client may get tokens for; the first is the default (repeat for several).
-        #[arg(long = "audience", required = true)]
+        /// A sign-in client's access tokens are for its first audience, else the login page's.
+        #[arg(long = "audience")]
         audiences: Vec<String>,
+        /// Where sign-in answers may go, compared exactly (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where the browser may go after signing out (RP-initiated logout; repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser or native app: no secret, PKCE required.
+        #[arg(long, conflicts_with = "confidential")]
+        public: bool,
+        /// A server-side app that keeps a secret (the default).
+        #[arg(long)]
+        confidential: bool,
+        /// One of the platform's own apps: people are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// What the consent screen calls the client.
+        #[arg(long, default_value = "")]
+        name: String,
         /// Access token lifetime, seconds (30..=3600).
         #[arg(long, default_value_t = DEFAULT_TOKEN_TTL)]
         token_ttl: u32,
@@ -39,6 +63,12 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
             tenant,
             scopes,
             audiences,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            confidential: _,
+            first_party,
+            name,
             token_ttl,
             json,
         } => {
@@ -49,6 +79,15 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
                     scopes,
                     audiences,
                     token_ttl,
+                    kind: if public {
+                        ClientKind::Public
+                    } else {
+                        ClientKind::Confidential
+                    },
+                    first_party,
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
                 },
                 now(),
             )
@@ -65,16 +104,36 @@ pub(crate) async fn clients_cmd(store: &Store, command: ClientsCommand) -> Resul
                 let out = serde_json::json!({
                     "client_id": r.client_id, "client_secret": created.client_secret, "tenant": r.tenant,
                     "scopes": r.scopes, "audiences": r.audiences, "token_ttl": r.token_ttl,
+                    "type": r.kind.as_str(), "first_party": r.first_party, "name": r.name,
+                    "redirect_uris": r.redirect_uris, "post_logout_redirect_uris": r.post_logout_redirect_uris,
                 });
                 println!("{out}");
             } else {
                 println!("client_id:     {}", r.client_id);
-                println!("client_secret: {}", created.client_secret);
+                if let Some(secret) = &created.client_secret {
+                    println!("client_secret: {secret}");
+                }
                 println!("tenant:        {}", r.tenant);
+                println!(
+                    "type:          {}{}",
+                    r.kind.as_str(),
+                    if r.first_party { ", first-party" } else { "" }
+                );
+                if !r.name.is_empty() {
+                    println!("name:          {}", r.name);
+                }
                 println!("scopes:        {}", r.scopes.join(" "));
                 println!("audiences:     {}", r.audiences.join(" "));
+                for u in &r.redirect_uris {
+                    println!("redirect_uri:  {u}");
+                }
+                for u in &r.post_logout_redirect_uris {
+                    println!("post_logout:   {u}");
+                }
                 println!("token_ttl:     {}s", r.token_ttl);
-                eprintln!("\nThe secret is shown only now: store it in your secret manager. Tessera keeps only its hash.");
+                if created.client_secret.is_some() {
+                    eprintln!("\nThe secret is shown only now: store it in your secret manager. Tessera keeps only its hash.");
+                }
             }
             Ok(())
         }

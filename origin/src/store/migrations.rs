@@ -40,6 +40,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     SAML_TABLES,
     REGION_TABLES,
     AUDIT_TABLES_SQLITE,
+    OIDC_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -72,6 +73,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     REGION_TABLES,
     PRIMARY_KEYS,
     AUDIT_TABLES_POSTGRES,
+    OIDC_TABLES,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -288,6 +290,33 @@ const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
         PRIMARY KEY (tenant, hour, resource_type, permission)
     );
     CREATE INDEX audit_events_subject ON audit_events (tenant, subject);";
+
+/// OpenID Connect (`crate::accounts::grants`): clients that use the authorization endpoint (their type,
+/// whether first-party, name, redirect URIs), sessions granted to a client (an authorization code's: its
+/// own refresh family, ended with the browser session it came from unless it is offline access),
+/// single-use authorization codes (SHA-256 hashes) and the consents people gave clients.
+const OIDC_TABLES: &str =
+    "ALTER TABLE oauth_clients ADD COLUMN client_type TEXT NOT NULL DEFAULT 'confidential';
+    ALTER TABLE oauth_clients ADD COLUMN first_party BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE oauth_clients ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE oauth_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE oauth_clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE sessions ADD COLUMN client_id TEXT;
+    ALTER TABLE sessions ADD COLUMN parent_sid TEXT;
+    ALTER TABLE sessions ADD COLUMN scope TEXT;
+    CREATE INDEX sessions_parent ON sessions (parent_sid);
+    CREATE TABLE oauth_codes (
+        code_hash TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, client_id TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL, code_challenge TEXT, nonce TEXT, scopes TEXT NOT NULL,
+        user_id TEXT NOT NULL, sid TEXT NOT NULL, acr TEXT NOT NULL, created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL, spent_at BIGINT, issued_sid TEXT
+    );
+    CREATE INDEX oauth_codes_expiry ON oauth_codes (expires_at);
+    CREATE TABLE oauth_consents (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, client_id TEXT NOT NULL, scopes TEXT NOT NULL,
+        granted_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id, client_id)
+    );";
 
 /// Per tenant, the permissions (`type:id#permission`, a JSON array) whose results go into access tokens as
 /// the `roles` claim.

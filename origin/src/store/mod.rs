@@ -236,8 +236,9 @@ impl Store {
     pub async fn insert_client(&self, c: &ClientRecord, now: UnixTime) -> Result<(), sqlx::Error> {
         on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query(
-                "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, audiences, token_ttl, disabled, created_at, updated_at,
+                     client_type, first_party, name, redirect_uris, post_logout_redirect_uris)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(&c.client_id)
             .bind(&c.tenant)
@@ -248,6 +249,11 @@ impl Store {
             .bind(i64::from(c.disabled))
             .bind(now.as_secs())
             .bind(c.updated_at)
+            .bind(c.kind.as_str())
+            .bind(i64::from(c.first_party))
+            .bind(&c.name)
+            .bind(serde_json::to_string(&c.redirect_uris).unwrap_or_default())
+            .bind(serde_json::to_string(&c.post_logout_redirect_uris).unwrap_or_default())
             .execute(pool)
             .await
             .map(|_| ())
@@ -374,5 +380,13 @@ where
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         updated_at: r.try_get("updated_at")?,
         token_roles: Vec::new(),
+        kind: match r.try_get::<String, _>("client_type")?.as_str() {
+            "public" => tessera_proto::ClientKind::Public,
+            _ => tessera_proto::ClientKind::Confidential,
+        },
+        first_party: r.try_get::<i64, _>("first_party")? != 0,
+        name: r.try_get("name")?,
+        redirect_uris: json_list("redirect_uris")?,
+        post_logout_redirect_uris: json_list("post_logout_redirect_uris")?,
     })
 }

@@ -24,11 +24,13 @@ use tessera_proto::{ClientRecord, UnixTime};
 use tessera_scim::MemberChanges;
 
 mod authz;
+mod oidc;
 mod saml;
 mod scim;
 mod sso;
 
 use authz::*;
+use oidc::*;
 use saml::*;
 use scim::*;
 use sso::*;
@@ -66,6 +68,7 @@ const CASES: &[(&str, Case)] = cases![
     saml_connections_round_trip,
     saml_requests_spend_once,
     saml_assertions_remembered_once,
+    authorization_codes_are_spent_once,
 ];
 
 async fn clients_round_trip(store: Store) {
@@ -79,6 +82,15 @@ async fn clients_round_trip(store: Store) {
         disabled: false,
         updated_at: 10,
         token_roles: Vec::new(),
+        kind: if id == "b" {
+            tessera_proto::ClientKind::Public
+        } else {
+            tessera_proto::ClientKind::Confidential
+        },
+        first_party: id == "b",
+        name: format!("Client {id}"),
+        redirect_uris: vec![format!("https://{id}.example/cb")],
+        post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
     };
     store
         .insert_client(&rec("a", "t1"), UnixTime::from_secs(10))
@@ -151,8 +163,8 @@ async fn conformance_postgres() {
         .close()
         .await;
     // The primary keys migration holds for everything the suite wrote (relationships created, deleted
-    // and created again): undone and migrated again, on every case's database, with the audit tables
-    // that came after it.
+    // and created again): undone and migrated again, on every case's database, with the audit and
+    // OpenID Connect tables that came after it.
     for url in &urls {
         super::pg::execute(
             url,
@@ -160,7 +172,12 @@ async fn conformance_postgres() {
             ALTER TABLE schema_version DROP CONSTRAINT schema_version_pkey;
             DROP TABLE audit_events, audit_heads, audit_anchors, audit_retention, audit_exports, audit_minutes, audit_latency, audit_denied;
             DROP FUNCTION audit_events_append_only;
-            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 1 FROM schema_version);",
+            DROP TABLE oauth_codes, oauth_consents;
+            DROP INDEX sessions_parent;
+            ALTER TABLE sessions DROP COLUMN client_id, DROP COLUMN parent_sid, DROP COLUMN scope;
+            ALTER TABLE oauth_clients DROP COLUMN client_type, DROP COLUMN first_party, DROP COLUMN name,
+                DROP COLUMN redirect_uris, DROP COLUMN post_logout_redirect_uris;
+            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 2 FROM schema_version);",
         )
         .await;
         Store::connect(Some(url), std::path::Path::new("/nonexistent"))

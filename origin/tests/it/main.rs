@@ -101,12 +101,7 @@ async fn healthz_answers() {
 #[tokio::test]
 async fn client_records_need_the_service_credential() {
     let (app, store, dir) = app().await;
-    let new = NewClient {
-        tenant: "acme".into(),
-        scopes: vec!["read".into()],
-        audiences: vec!["https://api".into()],
-        token_ttl: 300,
-    };
+    let new = NewClient::service("acme", vec!["read".into()], vec!["https://api".into()]);
     let created = clients::create(&store, new, UnixTime::from_secs(1_800_000_000))
         .await
         .unwrap();
@@ -129,7 +124,11 @@ async fn client_records_need_the_service_credential() {
         .unwrap()
         .starts_with("$argon2id$"));
     assert!(tessera_authn::verify_client_secret(
-        created.client_secret.as_bytes(),
+        created
+            .client_secret
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
         body["secret_hash"].as_str().unwrap()
     )
     .is_ok());
@@ -152,10 +151,12 @@ async fn client_records_need_the_service_credential() {
 async fn data_survives_a_reopen_and_disable_sticks() {
     let (_, store, dir) = app().await;
     let new = NewClient {
-        tenant: "acme".into(),
-        scopes: vec!["b".into(), "a".into(), "a".into()],
-        audiences: vec!["x".into()],
         token_ttl: 60,
+        ..NewClient::service(
+            "acme",
+            vec!["b".into(), "a".into(), "a".into()],
+            vec!["x".into()],
+        )
     };
     let created = clients::create(&store, new, UnixTime::from_secs(1))
         .await
