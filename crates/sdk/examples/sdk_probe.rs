@@ -1,0 +1,141 @@
+//! The Rust SDK driven from outside (tests/blackbox/sdk.test.mjs): JSON commands on stdin, one JSON answer
+//! per line on stdout. Not an example of use so much as the SDK under test, beside `jsonwebtoken` (a peer
+//! the same corpus is checked with).
+//!
+//! - `{"cmd":"init","issuer":..,"via":..,"skew_secs":0,"cooldown":30}`: a `Verifier` for `issuer`, whose
+//!   requests go to `via` instead (a counting proxy the test controls), with a clock `skew_secs` off.
+//! - `{"cmd":"verify","token":..,"audience":..}` → `{"ok":true,"sub":..,"kid":..}` or `{"ok":false,"code":..}`
+//! - `{"cmd":"flood","tokens":[..],"audience":..}`: all at once → `{"codes":[..]}`
+//! - `{"cmd":"stats"}` → `{"fetches":..,"failures":..}`
+//! - `{"cmd":"jsonwebtoken","token":..,"audience":..,"issuer":..,"jwks":{..}}` → `{"ok":..}`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test tool"
+)]
+
+use std::io::BufRead as _;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tessera::transport::{HttpRequest, ReqwestTransport, Sending, Transport};
+use tessera::{Clock, SystemClock, UnixTime, Verifier};
+
+/// Sends the issuer's requests to `via`.
+struct Via {
+    issuer: String,
+    via: String,
+    inner: ReqwestTransport,
+}
+
+impl Transport for Via {
+    fn send(&self, mut req: HttpRequest) -> Sending<'_> {
+        if let Some(rest) = req.url.strip_prefix(&self.issuer) {
+            req.url = format!("{}{rest}", self.via);
+        }
+        self.inner.send(req)
+    }
+}
+
+struct Skewed(i64);
+
+impl Clock for Skewed {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_millis(SystemClock.now().as_millis() + self.0 * 1000)
+    }
+}
+
+fn answer(r: Result<tessera::VerifiedToken, tessera::Error>) -> Value {
+    match r {
+        Ok(t) => json!({ "ok": true, "sub": t.sub(), "kid": t.kid() }),
+        Err(e) => json!({ "ok": false, "code": e.code(), "message": e.to_string() }),
+    }
+}
+
+fn peer(cmd: &Value) -> Value {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let token = cmd["token"].as_str().unwrap();
+    let Ok(header) = decode_header(token) else {
+        return json!({ "ok": false });
+    };
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(cmd["jwks"].clone()).unwrap();
+    let Some(jwk) = header.kid.as_deref().and_then(|k| jwks.find(k)) else {
+        return json!({ "ok": false });
+    };
+    let Ok(key) = DecodingKey::from_jwk(jwk) else {
+        return json!({ "ok": false });
+    };
+    let mut v = Validation::new(Algorithm::ES256);
+    v.set_audience(&[cmd["audience"].as_str().unwrap()]);
+    v.set_issuer(&[cmd["issuer"].as_str().unwrap()]);
+    v.leeway = 30;
+    json!({ "ok": decode::<Value>(token, &key, &v).is_ok() })
+}
+
+#[tokio::main]
+async fn main() {
+    let mut verifier: Option<Arc<Verifier>> = None;
+    for line in std::io::stdin().lock().lines() {
+        let cmd: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let out = match cmd["cmd"].as_str().unwrap() {
+            "init" => {
+                let issuer = cmd["issuer"].as_str().unwrap().to_owned();
+                let via = Via {
+                    issuer: issuer.clone(),
+                    via: cmd["via"].as_str().unwrap_or(&issuer).to_owned(),
+                    inner: ReqwestTransport::new().unwrap(),
+                };
+                let built = Verifier::builder(&issuer)
+                    .transport(Arc::new(via))
+                    .clock(Arc::new(Skewed(cmd["skew_secs"].as_i64().unwrap_or(0))))
+                    .cooldown(u32::try_from(cmd["cooldown"].as_u64().unwrap_or(30)).unwrap())
+                    .build()
+                    .await;
+                match built {
+                    Ok(v) => {
+                        verifier = Some(Arc::new(v));
+                        json!({ "ok": true })
+                    }
+                    Err(e) => json!({ "ok": false, "code": e.code(), "message": e.to_string() }),
+                }
+            }
+            "verify" => {
+                let v = verifier.as_ref().unwrap();
+                answer(
+                    v.verify_access_token(
+                        cmd["token"].as_str().unwrap(),
+                        cmd["audience"].as_str().unwrap(),
+                    )
+                    .await,
+                )
+            }
+            "flood" => {
+                let v = verifier.as_ref().unwrap();
+                let audience = cmd["audience"].as_str().unwrap().to_owned();
+                let mut all = tokio::task::JoinSet::new();
+                for t in cmd["tokens"].as_array().unwrap() {
+                    let (v, t, a) = (
+                        Arc::clone(v),
+                        t.as_str().unwrap().to_owned(),
+                        audience.clone(),
+                    );
+                    all.spawn(async move { answer(v.verify_access_token(&t, &a).await) });
+                }
+                let mut codes = Vec::new();
+                while let Some(r) = all.join_next().await {
+                    codes.push(r.unwrap()["code"].clone());
+                }
+                json!({ "codes": codes })
+            }
+            "stats" => {
+                let s = verifier.as_ref().unwrap().key_stats();
+                json!({ "fetches": s.fetches, "failures": s.failures })
+            }
+            "jsonwebtoken" => peer(&cmd),
+            other => json!({ "error": format!("unknown command {other}") }),
+        };
+        println!("{out}");
+    }
+}

@@ -1,0 +1,321 @@
+//! [`Checker`]: permission checks at the edge (`POST /v1/check`), with a local cache keyed by revision.
+//!
+//! Every answer the edge gives carries the revision it was computed at (and that revision as a zookie).
+//! The checker keeps answers by question and serves one again only when the asked consistency allows it:
+//! - `minimize_latency`: an answer at most `max_staleness` old (5 s by default, the edge's own bound);
+//! - `at_least_as_fresh(zookie)`: an answer computed at the zookie's revision or later (read-your-writes:
+//!   pass the zookie a write returned); otherwise the edge is asked, with the zookie;
+//! - `fully_consistent`, `at_exact_snapshot`: always the edge.
+//!
+//! The checker authenticates with a bearer token: a fixed one, or a client's, obtained with client
+//! credentials and renewed a minute before it expires.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use serde::Deserialize;
+use tessera_proto::check::{CheckRequest, CheckResponse, Consistency};
+use tessera_proto::UnixTime;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::transport::{HttpRequest, Transport};
+
+const MAX_ENTRIES: usize = 10_000;
+const DEFAULT_MAX_STALENESS_MS: i64 = 5_000;
+
+/// How the checker authenticates to the edge.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A bearer token the caller renews.
+    Bearer(String),
+    /// A confidential client: tokens from `/oauth2/token` (client credentials), renewed before expiry.
+    Client {
+        client_id: String,
+        client_secret: String,
+        scope: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(..)"),
+            Self::Client { client_id, .. } => write!(f, "Client({client_id}, ..)"),
+        }
+    }
+}
+
+/// An answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The revision the answer was computed at, and as a zookie.
+    pub revision: u64,
+    pub zookie: String,
+    /// Served from this checker's cache.
+    pub from_cache: bool,
+}
+
+#[derive(Clone)]
+struct Entry {
+    allowed: bool,
+    revision: u64,
+    zookie: String,
+    at: UnixTime,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: i64,
+}
+
+#[derive(Deserialize)]
+struct Refusal {
+    error: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Asks `edge`'s `/v1/check`.
+pub struct Checker {
+    edge: String,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    credentials: Credentials,
+    max_staleness_ms: i64,
+    cache: Mutex<HashMap<(String, String, String), Entry>>,
+    token: tokio::sync::Mutex<Option<(String, UnixTime)>>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("edge", &self.edge)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+fn refused(status: u16, body: &[u8]) -> Error {
+    match serde_json::from_slice::<Refusal>(body) {
+        Ok(r) => Error::Refused {
+            status,
+            code: r.error,
+            message: r.message.or(r.error_description).unwrap_or_default(),
+        },
+        Err(_) => Error::Refused {
+            status,
+            code: "unknown".into(),
+            message: String::from_utf8_lossy(body).chars().take(200).collect(),
+        },
+    }
+}
+
+impl Checker {
+    /// A checker for the edge at `edge` (its issuer URL).
+    ///
+    /// # Errors
+    /// Only without the `reqwest` feature's transport: use [`Checker::with_transport`].
+    #[cfg(feature = "reqwest")]
+    pub fn new(edge: &str, credentials: Credentials) -> Result<Self, Error> {
+        let transport = crate::transport::ReqwestTransport::new().map_err(Error::Transport)?;
+        Ok(Self::with_transport(
+            edge,
+            credentials,
+            Arc::new(transport),
+            Arc::new(SystemClock),
+        ))
+    }
+
+    #[must_use]
+    pub fn with_transport(
+        edge: &str,
+        credentials: Credentials,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            edge: edge.trim_end_matches('/').to_owned(),
+            transport,
+            clock,
+            credentials,
+            max_staleness_ms: DEFAULT_MAX_STALENESS_MS,
+            cache: Mutex::new(HashMap::new()),
+            token: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// How old a cached answer may be for `minimize_latency` (default 5 s; 0 turns the cache off for it).
+    #[must_use]
+    pub fn max_staleness_ms(mut self, ms: u32) -> Self {
+        self.max_staleness_ms = i64::from(ms);
+        self
+    }
+
+    /// May `subject` have `permission` on `resource`, as fresh as `consistency` asks?
+    ///
+    /// # Errors
+    /// [`Error::Refused`] with the edge's code (`unknown_permission`, `forbidden_subject`,
+    /// `zookie_invalid`, ...), [`Error::Transport`], [`Error::Check`].
+    pub async fn check(
+        &self,
+        resource: &str,
+        permission: &str,
+        subject: &str,
+        consistency: Consistency,
+    ) -> Result<Decision, Error> {
+        let key = (
+            resource.to_owned(),
+            permission.to_owned(),
+            subject.to_owned(),
+        );
+        if let Some(hit) = self.cached(&key, &consistency) {
+            return Ok(hit);
+        }
+        let body = serde_json::to_vec(&CheckRequest {
+            resource: resource.to_owned(),
+            permission: permission.to_owned(),
+            subject: subject.to_owned(),
+            consistency,
+        })
+        .map_err(|e| Error::Check(e.to_string()))?;
+        let bearer = self.bearer().await?;
+        let resp = self
+            .transport
+            .send(HttpRequest {
+                method: "POST",
+                url: format!("{}/v1/check", self.edge),
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("authorization".into(), format!("Bearer {bearer}")),
+                ],
+                body,
+            })
+            .await
+            .map_err(Error::Transport)?;
+        if resp.status == 401 {
+            // The token may have been revoked or expired early: the next call gets a new one.
+            *self.token.lock().await = None;
+        }
+        if resp.status != 200 {
+            return Err(refused(resp.status, &resp.body));
+        }
+        let answer: CheckResponse =
+            serde_json::from_slice(&resp.body).map_err(|e| Error::Check(e.to_string()))?;
+        let entry = Entry {
+            allowed: answer.allowed,
+            revision: answer.at.revision,
+            zookie: answer.at.zookie.clone(),
+            at: self.clock.now(),
+        };
+        self.remember(key, entry);
+        Ok(Decision {
+            allowed: answer.allowed,
+            revision: answer.at.revision,
+            zookie: answer.at.zookie,
+            from_cache: false,
+        })
+    }
+
+    fn cached(
+        &self,
+        key: &(String, String, String),
+        consistency: &Consistency,
+    ) -> Option<Decision> {
+        let entry = self.cache.lock().ok()?.get(key).cloned()?;
+        let usable = match consistency {
+            Consistency::MinimizeLatency => {
+                self.clock
+                    .now()
+                    .as_millis()
+                    .saturating_sub(entry.at.as_millis())
+                    <= self.max_staleness_ms
+            }
+            Consistency::AtLeastAsFresh(z) => {
+                tessera_authz::revision_unverified(z).is_ok_and(|wanted| entry.revision >= wanted)
+            }
+            Consistency::FullyConsistent | Consistency::AtExactSnapshot(_) => false,
+        };
+        usable.then_some(Decision {
+            allowed: entry.allowed,
+            revision: entry.revision,
+            zookie: entry.zookie,
+            from_cache: true,
+        })
+    }
+
+    fn remember(&self, key: (String, String, String), entry: Entry) {
+        if let Ok(mut cache) = self.cache.lock() {
+            // Never replace an answer with one from an older revision.
+            if cache
+                .get(&key)
+                .is_some_and(|old| old.revision > entry.revision)
+            {
+                return;
+            }
+            if cache.len() >= MAX_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, entry);
+        }
+    }
+
+    /// The bearer token to send: the fixed one, or a client-credentials token valid for another minute.
+    async fn bearer(&self) -> Result<String, Error> {
+        let (client_id, client_secret, scope) = match &self.credentials {
+            Credentials::Bearer(t) => return Ok(t.clone()),
+            Credentials::Client {
+                client_id,
+                client_secret,
+                scope,
+            } => (client_id, client_secret, scope),
+        };
+        let mut held = self.token.lock().await;
+        let now = self.clock.now();
+        if let Some((token, until)) = held.as_ref() {
+            if now < *until {
+                return Ok(token.clone());
+            }
+        }
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        if let Some(scope) = scope {
+            form.append_pair("scope", scope);
+        }
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(client_id),
+            enc(client_secret)
+        ));
+        let resp = self
+            .transport
+            .send(HttpRequest {
+                method: "POST",
+                url: format!("{}/oauth2/token", self.edge),
+                headers: vec![
+                    (
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ),
+                    ("authorization".into(), format!("Basic {basic}")),
+                ],
+                body: form.finish().into_bytes(),
+            })
+            .await
+            .map_err(Error::Transport)?;
+        if resp.status != 200 {
+            return Err(refused(resp.status, &resp.body));
+        }
+        let answer: TokenAnswer =
+            serde_json::from_slice(&resp.body).map_err(|e| Error::Check(e.to_string()))?;
+        let until = now.plus_secs(answer.expires_in.saturating_sub(60).max(0));
+        *held = Some((answer.access_token.clone(), until));
+        Ok(answer.access_token)
+    }
+}
