@@ -1,8 +1,9 @@
-// The SDKs against the running edge: the Rust SDK (crates/sdk, driven through examples/sdk_probe.rs) with
-// its requests to the issuer going through a proxy here that counts JWKS fetches and can take the issuer
-// down. Through a real key rotation; an unknown-kid flood (one JWKS fetch per cooldown); an issuer outage
-// (cached keys keep verifying); clock skew at the leeway's edges; and a shared corpus of valid and invalid
-// tokens on which node jose, jsonwebtoken (crates.io) and the SDK must agree.
+// The SDKs against the running edge: the Rust SDK (crates/sdk, driven through examples/sdk_probe.rs) and
+// the npm SDK (sdk/js, in Node here and in workerd), with their requests to the issuer going through a
+// proxy here that counts JWKS fetches and can take the issuer down. One behaviour for both: through a real
+// key rotation; an unknown-kid flood (one JWKS fetch per cooldown); an issuer outage (cached keys keep
+// verifying); clock skew at the leeway's edges; and a shared corpus of valid and invalid tokens on which
+// node jose, jsonwebtoken (crates.io) and both SDKs must agree.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,11 @@ import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { startOrigin, startEdge, getToken, freePort, root, run } from './harness.mjs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startOrigin, startEdge, getToken, freePort, root, run, spawnWrangler } from './harness.mjs';
+
+const sdk = await import(join(root, 'sdk', 'js', 'dist', 'node.js'));
 
 const AUD = 'https://api.sdk.test';
 const probeBin = process.env.TESSERA_SDK_PROBE
@@ -53,6 +58,15 @@ async function forged(n, payload) {
     .sign(privateKey)));
 }
 
+/** A fetch that sends the issuer's requests to `proxy` instead. */
+const via = (issuer, proxy) => (input, init) => fetch(String(input instanceof Request ? input.url : input).replace(issuer, proxy.url), init);
+
+/** What the npm SDK decides: `{ok, code}`, as the probe answers for the Rust SDK. */
+const npmVerify = (v, token, audience) => v.verifyAccessToken(token, { audience }).then(
+  (t) => ({ ok: true, sub: t.sub, kid: t.kid }),
+  (e) => ({ ok: false, code: e.code }),
+);
+
 describe('the SDKs against the running edge', () => {
   let origin, edge, proxy, probe, client;
 
@@ -73,16 +87,18 @@ describe('the SDKs against the running edge', () => {
     await origin?.stop();
   });
 
-  it('Rust SDK: through a key rotation, one fetch for the new kid', async () => {
+  it('both SDKs: through a key rotation, one fetch each for the new kid', async () => {
     // An edge of its own with a short rotation policy (keys publish 3 s before signing), as
     // rotation.test.mjs runs it.
     const fast = await startEdge({ origin, vars: { JWKS_MAX_AGE: '2', RING_CACHE_TTL: '1', MAX_TOKEN_TTL: '300', LEEWAY: '1' } });
-    const via = await startProxy(fast.url);
+    const proxied = await startProxy(fast.url);
     try {
-      assert.deepEqual(await probe.ask({ cmd: 'init', issuer: fast.url, via: via.url, cooldown: 2 }), { ok: true });
+      assert.deepEqual(await probe.ask({ cmd: 'init', issuer: fast.url, via: proxied.url, cooldown: 2 }), { ok: true });
+      const npm = await sdk.Verifier.fromIssuer(fast.url, { fetch: via(fast.url, proxied), cooldownMs: 2000 });
       const tokenHere = async () => (await getToken(fast, client)).access_token;
       const first = await tokenHere();
       assert.equal((await probe.ask({ cmd: 'verify', token: first, audience: AUD })).ok, true);
+      assert.equal((await npmVerify(npm, first, AUD)).ok, true);
       const firstKid = jose.decodeProtectedHeader(first).kid;
       let rotated;
       for (let i = 0; i < 12 && !rotated; i++) {
@@ -92,21 +108,27 @@ describe('the SDKs against the running edge', () => {
         else await sleep(1000);
       }
       assert.ok(rotated, 'the edge signs with a new key');
-      const before = via.state.jwks;
+      const before = proxied.state.jwks;
       const v = await probe.ask({ cmd: 'verify', token: rotated, audience: AUD });
       assert.equal(v.ok, true, JSON.stringify(v));
-      assert.equal(via.state.jwks, before + 1, 'one fetch for the new kid');
-      // Both keys verify now, from the cache.
-      assert.equal((await probe.ask({ cmd: 'verify', token: first, audience: AUD })).ok, true);
-      assert.equal((await probe.ask({ cmd: 'verify', token: rotated, audience: AUD })).ok, true);
-      assert.equal(via.state.jwks, before + 1);
+      assert.equal(proxied.state.jwks, before + 1, 'the Rust SDK: one fetch for the new kid');
+      const w = await npmVerify(npm, rotated, AUD);
+      assert.equal(w.ok, true, JSON.stringify(w));
+      assert.equal(proxied.state.jwks, before + 2, 'the npm SDK: one fetch for the new kid');
+      // Both keys verify now, from the caches.
+      for (const t of [first, rotated]) {
+        assert.equal((await probe.ask({ cmd: 'verify', token: t, audience: AUD })).ok, true);
+        assert.equal((await npmVerify(npm, t, AUD)).ok, true);
+      }
+      assert.equal(proxied.state.jwks, before + 2);
+      assert.deepEqual(npm.stats(), { fetches: 2, failures: 0 });
     } finally {
-      via.close();
+      proxied.close();
       await fast.stop();
     }
   });
 
-  it('Rust SDK: an unknown-kid flood costs one JWKS fetch per cooldown', async () => {
+  it('both SDKs: an unknown-kid flood costs one JWKS fetch per cooldown', async () => {
     assert.deepEqual(await init(), { ok: true });
     await sleep(2100);
     const fakes = await forged(300, { iss: edge.url, aud: AUD, sub: 'x', exp: Math.floor(Date.now() / 1000) + 300, iat: Math.floor(Date.now() / 1000), jti: 'j', client_id: 'c', tid: 'acme' });
@@ -120,9 +142,19 @@ describe('the SDKs against the running edge', () => {
     await sleep(2100);
     await probe.ask({ cmd: 'flood', tokens: fakes.slice(0, 50), audience: AUD });
     assert.equal(proxy.state.jwks - before, 2, 'one more after it');
+
+    // The npm SDK, the same.
+    const npm = await sdk.Verifier.fromIssuer(edge.url, { fetch: via(edge.url, proxy), cooldownMs: 2000 });
+    await sleep(2100);
+    const start = proxy.state.jwks;
+    const answers = await Promise.all(fakes.map((t) => npmVerify(npm, t, AUD)));
+    assert.ok(answers.every((a) => a.code === 'unknown_kid'), JSON.stringify(answers.slice(0, 3)));
+    assert.equal(proxy.state.jwks - start, 1, 'the npm SDK: one fetch for 300 unknown kids at once');
+    await Promise.all(fakes.slice(0, 50).map((t) => npmVerify(npm, t, AUD)));
+    assert.equal(proxy.state.jwks - start, 1);
   });
 
-  it('Rust SDK: while the issuer is down, cached keys keep verifying', async () => {
+  it('both SDKs: while the issuer is down, cached keys keep verifying', async () => {
     assert.deepEqual(await init(), { ok: true });
     const t = await token();
     proxy.state.down = true;
@@ -136,9 +168,22 @@ describe('the SDKs against the running edge', () => {
     } finally {
       proxy.state.down = false;
     }
+    // The npm SDK, the same.
+    const npm = await sdk.Verifier.fromIssuer(edge.url, { fetch: via(edge.url, proxy), cooldownMs: 2000 });
+    proxy.state.down = true;
+    try {
+      assert.equal((await npmVerify(npm, t, AUD)).ok, true);
+      await sleep(2100);
+      const [fake] = await forged(1, { iss: edge.url, aud: AUD, sub: 'x', exp: Math.floor(Date.now() / 1000) + 300, iat: Math.floor(Date.now() / 1000), jti: 'j' });
+      assert.equal((await npmVerify(npm, fake, AUD)).code, 'unknown_kid');
+      assert.equal(npm.stats().failures, 1);
+      assert.equal((await npmVerify(npm, t, AUD)).ok, true, 'the cached key still verifies');
+    } finally {
+      proxy.state.down = false;
+    }
   });
 
-  it('Rust SDK: clock skew within the leeway passes, beyond it fails', async () => {
+  it('both SDKs: clock skew within the leeway passes, beyond it fails', async () => {
     const t = await token();
     // The SDK's clock 25 s behind the edge's: `iat` is 25 s ahead, within the 30 s leeway.
     assert.deepEqual(await init({ skew_secs: -25 }), { ok: true });
@@ -152,9 +197,15 @@ describe('the SDKs against the running edge', () => {
     assert.equal((await probe.ask({ cmd: 'verify', token: t, audience: AUD })).ok, true);
     assert.deepEqual(await init({ skew_secs: ttl + 40 }), { ok: true });
     assert.equal((await probe.ask({ cmd: 'verify', token: t, audience: AUD })).code, 'token_expired');
+    // The npm SDK with the same clocks.
+    const at = async (skew) => npmVerify(await sdk.Verifier.fromIssuer(edge.url, { now: () => Date.now() + skew * 1000 }), t, AUD);
+    assert.equal((await at(-25)).ok, true);
+    assert.equal((await at(-40)).code, 'token_issued_in_future');
+    assert.equal((await at(ttl + 20)).ok, true);
+    assert.equal((await at(ttl + 40)).code, 'token_expired');
   });
 
-  it('node jose, jsonwebtoken and the Rust SDK agree on a shared corpus', async () => {
+  it('node jose, jsonwebtoken and both SDKs agree on a shared corpus, the SDKs with one code', async () => {
     assert.deepEqual(await init(), { ok: true });
     const jwks = await (await fetch(`${edge.url}/.well-known/jwks.json`)).json();
     const good = await token();
@@ -182,13 +233,49 @@ describe('the SDKs against the running edge', () => {
       ['high-S signature (ECDSA malleability)', `${h}.${p}.${highS}`, AUD, null],
     ];
     const jwkSet = jose.createLocalJWKSet(jwks);
+    const npm = await sdk.Verifier.fromIssuer(edge.url);
     for (const [name, t, aud, expected] of corpus) {
       const byJose = await jose.jwtVerify(t, jwkSet, { issuer: edge.url, audience: aud, algorithms: ['ES256'], clockTolerance: 30 }).then(() => true, () => false);
       const byPeer = (await probe.ask({ cmd: 'jsonwebtoken', token: t, audience: aud, issuer: edge.url, jwks })).ok;
       const bySdk = (await probe.ask({ cmd: 'verify', token: t, audience: aud })).ok;
       assert.equal(byPeer, byJose, `${name}: jsonwebtoken ${byPeer}, jose ${byJose}`);
       assert.equal(bySdk, byJose, `${name}: Rust SDK ${bySdk}, jose ${byJose}`);
+      const byNpm = await npmVerify(npm, t, aud);
+      assert.equal(byNpm.ok, byJose, `${name}: npm SDK ${JSON.stringify(byNpm)}, jose ${byJose}`);
+      // Both SDKs give the edge's own code.
+      const rust = await probe.ask({ cmd: 'verify', token: t, audience: aud });
+      if (!rust.ok) assert.equal(byNpm.code, rust.code, name);
       if (expected !== null) assert.equal(byJose, expected, name);
+    }
+  });
+
+  it('the npm SDK in workerd: verifies the edge\'s tokens and guards a route', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-sdk-worker-'));
+    const port = await freePort();
+    writeFileSync(join(dir, 'wrangler.toml'), `name = "sdk-worker"\nmain = ${JSON.stringify(join(root, 'tests', 'blackbox', 'sdk_worker.mjs'))}\ncompatibility_date = "2026-07-01"\n`);
+    const worker = await spawnWrangler(dir, port);
+    try {
+      const t = await token();
+      const ask = async (tok, audience) => (await fetch(`${worker.url}/verify`, {
+        method: 'POST', body: JSON.stringify({ issuer: edge.url, token: tok, audience }),
+      })).json();
+      assert.deepEqual(await ask(t, AUD), { ok: true, sub: client.client_id, kid: jose.decodeProtectedHeader(t).kid });
+      assert.deepEqual(await ask(t, 'https://other.test'), { ok: false, code: 'wrong_audience' });
+      const [fake] = await forged(1, jose.decodeJwt(t));
+      assert.deepEqual(await ask(fake, AUD), { ok: false, code: 'unknown_kid' });
+      const guarded = (auth) => fetch(`${worker.url}/protected?audience=${encodeURIComponent(AUD)}`, { headers: auth ? { authorization: auth } : {} });
+      const ok = await guarded(`Bearer ${t}`);
+      assert.equal(ok.status, 200);
+      assert.equal(await ok.text(), `hello ${client.client_id}`);
+      const none = await guarded();
+      assert.equal(none.status, 401);
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+      const bad = await guarded(`Bearer ${fake}`);
+      assert.equal(bad.status, 401);
+      assert.deepEqual(await bad.json(), { error: 'unknown_kid' });
+    } finally {
+      await worker.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

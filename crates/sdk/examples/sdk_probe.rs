@@ -8,6 +8,10 @@
 //! - `{"cmd":"flood","tokens":[..],"audience":..}`: all at once → `{"codes":[..]}`
 //! - `{"cmd":"stats"}` → `{"fetches":..,"failures":..}`
 //! - `{"cmd":"jsonwebtoken","token":..,"audience":..,"issuer":..,"jwks":{..}}` → `{"ok":..}`
+//! - `{"cmd":"bench","token":..,"audience":..,"issuer":..,"jwks":{..},"n":..}`: the SDK's verification of
+//!   one token (keys cached) and jsonwebtoken's (its key decoded once), `n` times each, interleaved in
+//!   rounds → `{"sdk_ns":..,"jsonwebtoken_ns":..}` per verification (scripts/bench sdk; build it with
+//!   `--release`)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -74,6 +78,36 @@ fn peer(cmd: &Value) -> Value {
     json!({ "ok": decode::<Value>(token, &key, &v).is_ok() })
 }
 
+/// Nanoseconds per verification for the SDK and for jsonwebtoken, interleaved in ten rounds.
+#[allow(clippy::disallowed_methods, reason = "a benchmark reads the clock")]
+async fn bench(v: &Verifier, cmd: &Value) -> Value {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let token = cmd["token"].as_str().unwrap();
+    let audience = cmd["audience"].as_str().unwrap();
+    let n = cmd["n"].as_u64().unwrap_or(2000);
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(cmd["jwks"].clone()).unwrap();
+    let kid = decode_header(token).unwrap().kid.unwrap();
+    let key = DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[cmd["issuer"].as_str().unwrap()]);
+    let (mut sdk, mut peer) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for _ in 0..10 {
+        let start = std::time::Instant::now();
+        for _ in 0..n / 10 {
+            assert!(v.verify_access_token(token, audience).await.is_ok());
+        }
+        sdk += start.elapsed();
+        let start = std::time::Instant::now();
+        for _ in 0..n / 10 {
+            assert!(decode::<Value>(token, &key, &validation).is_ok());
+        }
+        peer += start.elapsed();
+    }
+    let per = |d: std::time::Duration| d.as_nanos() / u128::from(n / 10 * 10);
+    json!({ "sdk_ns": per(sdk), "jsonwebtoken_ns": per(peer), "n": n })
+}
+
 #[tokio::main]
 async fn main() {
     let mut verifier: Option<Arc<Verifier>> = None;
@@ -134,6 +168,7 @@ async fn main() {
                 json!({ "fetches": s.fetches, "failures": s.failures })
             }
             "jsonwebtoken" => peer(&cmd),
+            "bench" => bench(verifier.as_ref().unwrap(), &cmd).await,
             other => json!({ "error": format!("unknown command {other}") }),
         };
         println!("{out}");

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use futures_util::FutureExt as _;
 use serde::Deserialize;
 use tessera_jose::{
-    P256Verifier, UntrustedToken, ValidationError, VerifiedToken, VerifyError, VerifyOptions,
+    CryptoError, PublicJwk, UntrustedToken, ValidationError, VerifiedToken, VerifyError,
+    VerifyOptions,
 };
 
 use crate::clock::{Clock, SystemClock};
@@ -21,6 +22,26 @@ const DEFAULT_COOLDOWN_SECS: u32 = 30;
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+}
+
+/// ES256 through ring (P-256 with SHA-256, `r || s`): the signature back-end of the native SDK.
+#[derive(Clone, Copy, Debug)]
+struct RingVerifier;
+
+impl tessera_jose::Verifier for RingVerifier {
+    async fn verify(
+        &self,
+        key: &PublicJwk,
+        signing_input: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<bool, CryptoError> {
+        let public = key.sec1_uncompressed();
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            public.as_slice(),
+        );
+        Ok(key.verify(signing_input, signature).is_ok())
+    }
 }
 
 /// How to build a [`Verifier`].
@@ -201,10 +222,10 @@ impl Verifier {
         audience: Option<&str>,
     ) -> Result<VerifiedToken, Error> {
         let keys = self.keys.keys_for(&untrusted.header().kid).await;
-        // Pure-Rust P-256: the check completes without waiting, so it is polled once here (and the
-        // future the caller holds stays `Send`).
+        // ring's check completes without waiting, so it is polled once here (and the future the caller
+        // holds stays `Send`).
         let checked = untrusted
-            .check_signature(&*keys, &P256Verifier)
+            .check_signature(&*keys, &RingVerifier)
             .now_or_never()
             .ok_or_else(|| Error::Issuer("the signature check did not complete".into()))?
             .map_err(VerifyError::from)?;
@@ -216,5 +237,70 @@ impl Verifier {
         Ok(checked
             .validate(&opts, self.clock.now())
             .map_err(VerifyError::from)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+    use tessera_jose::{P256Signer, P256Verifier, Secret, Signer as _, SigningKey, Verifier as _};
+
+    use super::RingVerifier;
+
+    /// ring and the cores' pure-Rust p256 give the same verdict: on good signatures, changed messages,
+    /// changed signatures, the high-S twin, zero r or s, and another key.
+    #[test]
+    fn ring_and_p256_agree() {
+        const N: [u8; 32] = [
+            0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2,
+            0xFC, 0x63, 0x25, 0x51,
+        ];
+        let verdict = |key: &tessera_jose::PublicJwk, msg: &[u8], sig: &[u8; 64]| {
+            let a = RingVerifier
+                .verify(key, msg, sig)
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+            let b = P256Verifier
+                .verify(key, msg, sig)
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+            assert_eq!(a, b, "ring {a}, p256 {b}");
+            a
+        };
+        for n in 1..=20u8 {
+            let key = SigningKey::from_scalar_bytes(&Secret::new([n; 32])).unwrap();
+            let other =
+                SigningKey::from_scalar_bytes(&Secret::new([n.wrapping_add(100); 32])).unwrap();
+            let msg = format!("message {n}");
+            let sig = P256Signer::new(&key)
+                .sign(msg.as_bytes())
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+            assert!(verdict(key.public_jwk(), msg.as_bytes(), &sig));
+            assert!(!verdict(key.public_jwk(), b"another message", &sig));
+            assert!(!verdict(other.public_jwk(), msg.as_bytes(), &sig));
+            let mut flipped = sig;
+            flipped[n as usize] ^= 1;
+            assert!(!verdict(key.public_jwk(), msg.as_bytes(), &flipped));
+            // s' = n - s: the other valid ECDSA signature of the same message.
+            let mut high = sig;
+            let mut borrow = 0i16;
+            for i in (0..32).rev() {
+                let d = i16::from(N[i]) - i16::from(sig[32 + i]) - borrow;
+                high[32 + i] = d.rem_euclid(256) as u8;
+                borrow = i16::from(d < 0);
+            }
+            verdict(key.public_jwk(), msg.as_bytes(), &high);
+            let mut zero_r = sig;
+            zero_r[..32].fill(0);
+            assert!(!verdict(key.public_jwk(), msg.as_bytes(), &zero_r));
+            let mut zero_s = sig;
+            zero_s[32..].fill(0);
+            assert!(!verdict(key.public_jwk(), msg.as_bytes(), &zero_s));
+        }
     }
 }
