@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startOrigin, startEdge, run, python, root } from './harness.mjs';
-import { insecure, atHash, startRelyingParty, newPerson, authorization, answer as params, answerRequest as landingRequest } from './oidc_rp.mjs';
+import { insecure, atHash, startRelyingParty, newPerson, authorization, answer as params, answerRequest as landingRequest, totp } from './oidc_rp.mjs';
 
 const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM) && process.env.TESSERA_REQUIRE_BROWSER) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup --test`);
@@ -222,6 +222,36 @@ describe('OpenID Connect provider', { skip: existsSync(CHROMIUM) ? false : 'no C
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('acr_values=mfa steps the person up with their authenticator app, and the ID token says so', async () => {
+    const { page, landed } = person;
+    await person.signInOnLoginPage('olivia');
+    await page.click('#totp-enroll');
+    await page.waitForSelector('#totp-setup:not([hidden])');
+    const secret = (await page.textContent('#totp-secret')).trim();
+    const setupStep = Math.floor(Date.now() / 30_000);
+    await page.fill('#totp-confirm-code', totp(secret));
+    await page.click('#totp-confirm');
+    await page.waitForSelector('#totp-setup', { state: 'hidden' });
+    const a = await authorization(spaConfig, { redirect_uri: spaRedirect, extra: { acr_values: 'mfa' } });
+    const n = landings.length;
+    await page.goto(a.url.href);
+    // Signed in again on the page (by autofill, or by name), which then asks for the app's code.
+    const autofilled = await page.waitForSelector('#signed-in:not([hidden])', { timeout: 5_000 }).then(() => true, () => false);
+    if (!autofilled) {
+      await page.fill('#signin-username', 'olivia');
+      await page.click('#signin');
+    }
+    await page.waitForFunction(() => /authenticator app/.test(document.getElementById('message').textContent), null, { timeout: 15_000 });
+    // A code of a later step than the setup's (a code is good once).
+    while (Math.floor(Date.now() / 30_000) === setupStep) await new Promise((r) => setTimeout(r, 500));
+    await page.fill('#totp-code', totp(secret));
+    await page.click('#totp-verify');
+    const tokens = await oidc.authorizationCodeGrant(spaConfig, new URL((await landed(n)).url), { pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce });
+    const claims = tokens.claims();
+    assert.equal(claims.acr, 'mfa');
+    assert.ok(claims.amr.includes('otp'), claims.amr.join(' '));
   });
 
   it('every bad request gets its RFC error code, shown to the person or sent to the client as RFC 6749 says', async () => {

@@ -2,7 +2,7 @@
 // request the browser makes there is remembered), a person's browser (Chromium context with a virtual
 // authenticator), authorizations built with openid-client, and readers for what lands.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
 import { freePort } from './harness.mjs';
@@ -108,4 +108,17 @@ export function exchange(config, a, landing, more = {}) {
   return oidc.authorizationCodeGrant(config, answerRequest(landing), {
     pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce ?? undefined, ...more,
   });
+}
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 `secret` at `at` ms. */
+export function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => Number.parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
