@@ -228,7 +228,8 @@ pub fn refused(ctx: &Context, env: &Env, cfg: &Config, path: &str, err: &crate::
         let cut: String = why.chars().take(512).collect();
         e.detail.insert("reason".into(), json!(cut));
     }
-    record(ctx, env, cfg, e);
+    // Nobody identified: anyone can cause these, so a flood of them is sampled.
+    record_sampled(ctx, env, cfg, e);
 }
 
 /// Record `err` as a refusal of `kind` for a known `tenant` and `actor`, and mark it recorded.

@@ -124,8 +124,7 @@ impl ApiError {
                     self.status,
                     self.code.as_str(),
                     &self.external_message,
-                )
-                .map_err(|e| worker::Error::RustError(e.code.as_str().to_owned()));
+                );
             }
             Shape::Tessera => {
                 serde_json::to_string(&ErrorBody::new(self.code, self.external_message))

@@ -109,6 +109,17 @@ describe('OpenID Connect provider', { skip: existsSync(CHROMIUM) ? false : 'no C
     assert.equal(asAccess.status, 401);
     const info = await oidc.fetchUserInfo(spaConfig, tokens.access_token, claims.sub);
     assert.deepEqual(info, { sub: claims.sub, name: 'Olivia Tester', preferred_username: 'olivia' });
+    // An application's token is for the application's audience (here none: the userinfo endpoint's),
+    // never the login page's: it cannot add a passkey, enrol an app, step up or sign anyone out.
+    assert.equal(payload.aud, `${edge.url}/oauth2/userinfo`);
+    for (const path of ['/v1/passkeys/register/options', '/v1/totp/enroll', '/v1/totp/verify', '/v1/sessions/logout-all', '/v1/consents']) {
+      const r = await fetch(`${edge.url}${path}`, {
+        method: path === '/v1/consents' ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
+        body: path === '/v1/consents' ? undefined : JSON.stringify(path.includes('totp/verify') ? { code: '123456' } : {}),
+      });
+      assert.equal(r.status, 401, `${path} took an application's token`);
+    }
 
     // Single sign-on: the browser is signed in, the client is first-party: no page at all.
     const again = await authorization(spaConfig, { redirect_uri: spaRedirect, extra: { prompt: 'none' } });

@@ -144,7 +144,8 @@ describe('client credentials at the edge', () => {
     };
     await expect('', auth, 400, 'invalid_request');
     await expect('grant_type=password&username=a&password=b', auth, 400, 'unsupported_grant_type');
-    await expect('grant_type=authorization_code&code=x', auth, 400, 'invalid_grant');
+    // A client of another tenant than the login page's signs nobody in here.
+    await expect('grant_type=authorization_code&code=x', auth, 400, 'unauthorized_client');
     await expect('grant_type=client_credentials&scope=admin', auth, 400, 'invalid_scope');
     await expect('grant_type=client_credentials&scope=read%20admin', auth, 400, 'invalid_scope');
     await expect('grant_type=client_credentials&resource=https://evil.test', auth, 400, 'invalid_target');

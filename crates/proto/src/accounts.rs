@@ -169,6 +169,10 @@ pub struct RefreshRequest {
     /// another client's session is unknown to this one, and is not spent.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// A narrower scope asked for (space-separated): refused, before the token is spent, when it names a
+    /// scope the session was not granted.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// `GET sessions/{sid}`, `POST sessions/{sid}/step-up`.

@@ -4,7 +4,8 @@
 //! The checker keeps answers by question and serves one again only when the asked consistency allows it:
 //! - `minimize_latency`: an answer at most `max_staleness` old (5 s by default, the edge's own bound);
 //! - `at_least_as_fresh(zookie)`: an answer computed at the zookie's revision or later (read-your-writes:
-//!   pass the zookie a write returned); otherwise the edge is asked, with the zookie;
+//!   pass the zookie a write returned), and no older than `max_staleness`; otherwise the edge is asked,
+//!   with the zookie;
 //! - `fully_consistent`, `at_exact_snapshot`: always the edge.
 //!
 //! The checker authenticates with a bearer token: a fixed one, or a client's, obtained with client
@@ -26,14 +27,13 @@ const MAX_ENTRIES: usize = 10_000;
 const DEFAULT_MAX_STALENESS_MS: i64 = 5_000;
 
 /// How the checker authenticates to the edge.
-#[derive(Clone)]
 pub enum Credentials {
     /// A bearer token the caller renews.
     Bearer(String),
     /// A confidential client: tokens from `/oauth2/token` (client credentials), renewed before expiry.
     Client {
         client_id: String,
-        client_secret: String,
+        client_secret: tessera_jose::Secret<String>,
         scope: Option<String>,
     },
 }
@@ -228,16 +228,20 @@ impl Checker {
         consistency: &Consistency,
     ) -> Option<Decision> {
         let entry = self.cache.lock().ok()?.get(key).cloned()?;
+        let young = self
+            .clock
+            .now()
+            .as_millis()
+            .saturating_sub(entry.at.as_millis())
+            <= self.max_staleness_ms;
         let usable = match consistency {
-            Consistency::MinimizeLatency => {
-                self.clock
-                    .now()
-                    .as_millis()
-                    .saturating_sub(entry.at.as_millis())
-                    <= self.max_staleness_ms
-            }
+            Consistency::MinimizeLatency => young,
+            // Fresh enough for the zookie, and no older than minimize_latency allows (the zookie's
+            // revision is read unverified: an old or made-up one must not keep an answer alive).
             Consistency::AtLeastAsFresh(z) => {
-                tessera_authz::revision_unverified(z).is_ok_and(|wanted| entry.revision >= wanted)
+                young
+                    && tessera_authz::revision_unverified(z)
+                        .is_ok_and(|wanted| entry.revision >= wanted)
             }
             Consistency::FullyConsistent | Consistency::AtExactSnapshot(_) => false,
         };
@@ -291,7 +295,7 @@ impl Checker {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
             enc(client_id),
-            enc(client_secret)
+            enc(client_secret.expose_secret())
         ));
         let resp = self
             .transport

@@ -138,21 +138,16 @@ impl KeyCache {
     }
 
     /// The keys to verify a token signed with `kid`: the cached ones when they hold it and are fresh,
-    /// else after one refresh (within the cooldown). Never fails: without the key, the verification says
-    /// `unknown_kid`.
+    /// else whatever the cache holds after one refresh (within the cooldown): a key the issuer has
+    /// withdrawn is not used once a fetch has shown it gone, and a failed fetch leaves the keys as they
+    /// were. Never fails: without the key, the verification says `unknown_kid`.
     pub(crate) async fn keys_for(&self, kid: &str) -> Arc<Jwks> {
         let (jwks, fresh_until) = self.snapshot();
-        let known = jwks.key(kid).is_some();
-        if known && self.clock.now() < fresh_until {
+        if jwks.key(kid).is_some() && self.clock.now() < fresh_until {
             return jwks;
         }
         self.refresh().await;
-        let (after, _) = self.snapshot();
-        if after.key(kid).is_some() || !known {
-            after
-        } else {
-            jwks
-        }
+        self.snapshot().0
     }
 
     /// One refresh, unless another is in flight (then its result is used) or one was tried within the

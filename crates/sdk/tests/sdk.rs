@@ -355,7 +355,7 @@ async fn the_checker_serves_from_its_cache_only_what_the_consistency_allows() {
         &issuer.url(),
         Credentials::Client {
             client_id: "tc_x".into(),
-            client_secret: "s".into(),
+            client_secret: tessera_jose::Secret::new("s".into()),
             scope: Some("authz:check".into()),
         },
         transport,

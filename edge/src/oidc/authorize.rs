@@ -52,6 +52,9 @@ struct Pending {
     req: AuthorizationRequest,
     /// When the request was first received (unix seconds).
     at: i64,
+    /// The person an `id_token_hint` named: only their session may answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hinted: Option<String>,
 }
 
 fn seal_pending(env: &Env, pending: &Pending) -> Result<String, ApiError> {
@@ -149,14 +152,16 @@ pub async fn authorize(
             return target.error(cfg, code, &description);
         }
     };
-    let pending = Pending {
+    let mut pending = Pending {
         tenant: cfg.login.tenant.clone(),
         req: request,
         at: now().as_secs(),
+        hinted: None,
     };
-    let mut browser = browser::session(&req, env, cfg).await?;
+    let browser = browser::session(&req, env, cfg).await?;
     // `id_token_hint` (OIDC Core §3.1.2.1): the person the client expects. Signed in as someone else,
-    // the browser's session does not count (`prompt=none` answers `login_required`).
+    // the browser's session does not count (`prompt=none` answers `login_required`), here and after the
+    // login page (the hint travels in the sealed request).
     if let Some(hint) = params.get("id_token_hint") {
         let Some(hinted) = crate::tokens::verify::id_token_hint(env, cfg, hint).await? else {
             let description = "the id_token_hint is not an ID token of this provider";
@@ -171,9 +176,7 @@ pub async fn authorize(
             );
             return Target::of(&pending.req).error(cfg, Code::InvalidRequest, description);
         };
-        if browser.as_ref().is_some_and(|b| b.user_id != hinted.sub()) {
-            browser = None;
-        }
+        pending.hinted = Some(hinted.sub().to_owned());
     }
     proceed(env, ctx, cfg, &client, &pending, browser.as_ref()).await
 }
@@ -260,7 +263,9 @@ async fn what_is_needed(
     pending: &Pending,
     browser: Option<&Session>,
 ) -> Result<Need, ApiError> {
-    let Some(s) = browser else {
+    // Signed in as someone other than the `id_token_hint` named: as good as not signed in.
+    let Some(s) = browser.filter(|b| pending.hinted.as_ref().is_none_or(|h| *h == b.user_id))
+    else {
         return Ok(Need::Login);
     };
     let wants_mfa = pending
@@ -403,7 +408,7 @@ impl Target {
                 to.query_pairs_mut().extend_pairs(all);
                 redirect(to.as_str())
             }
-            ResponseMode::FormPost => pages::form_post(&self.redirect_uri, &all),
+            ResponseMode::FormPost => Ok(pages::form_post(&self.redirect_uri, &all)?),
         }
     }
 }

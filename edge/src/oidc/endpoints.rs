@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin::accounts as origin_api;
 use crate::people::sessions::{no_store, optional_user, record_user, sign_in_again};
+use crate::tokens::client_auth::{requesting_client, Form};
 use crate::tokens::clients;
-use crate::tokens::oauth::Form;
 use crate::tokens::verify::{id_token_hint, verify, Outcome};
 use crate::{http, now};
 
@@ -129,7 +129,7 @@ pub async fn revoke(
     cfg: &Config,
 ) -> Result<Response, ApiError> {
     let form = Form::read(&mut req).await?;
-    let client = super::tokens::requesting_client(&req, &form, env, ctx, cfg).await?;
+    let client = requesting_client(&req, &form, env, ctx, cfg).await?;
     let token = form
         .get("token")
         .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`token` is required"))?;
@@ -171,7 +171,12 @@ pub async fn revoke(
             "refresh_token"
         }),
     );
-    crate::audit::record(ctx, env, cfg, e);
+    // A revocation that ended nothing, or by a public client (whom anyone can name), is sampled.
+    if revoked == 0 || client.kind == tessera_proto::ClientKind::Public {
+        crate::audit::record_sampled(ctx, env, cfg, e);
+    } else {
+        crate::audit::record(ctx, env, cfg, e);
+    }
     no_store(Response::empty()?)
 }
 
@@ -265,13 +270,13 @@ pub async fn logout(
                     .map(|c| ("client_id", c)),
             )
             .collect();
-        return pages::confirm_sign_out(
+        return Ok(pages::confirm_sign_out(
             "/oauth2/logout",
             &keep,
             client
                 .as_ref()
                 .map(tessera_proto::ClientRecord::display_name),
-        );
+        )?);
     }
     if let Some(b) = &browser {
         origin_api::revoke_session(env, cfg, &b.tenant, &b.sid).await?;

@@ -6,8 +6,6 @@
 use sha2::{Digest as _, Sha256};
 use worker::Response;
 
-use crate::error::ApiError;
-
 /// The form post's only script.
 const SUBMIT: &str = "document.forms[0].submit();";
 
@@ -32,7 +30,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn html(status: u16, body: &str, csp: &str) -> Result<Response, ApiError> {
+fn html(status: u16, body: &str, csp: &str) -> worker::Result<Response> {
     let resp = Response::ok(body)?.with_status(status);
     let headers = resp.headers().clone();
     headers.set("content-type", "text/html; charset=utf-8")?;
@@ -67,7 +65,7 @@ fn form_action(uri: &str) -> String {
 ///
 /// # Errors
 /// Only if the runtime cannot build a response.
-pub fn form_post(action: &str, fields: &[(&str, &str)]) -> Result<Response, ApiError> {
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> worker::Result<Response> {
     let inputs: String = fields
         .iter()
         .map(|(k, v)| {
@@ -102,7 +100,7 @@ const CSP_NO_SCRIPT: &str = "default-src 'none'; style-src 'unsafe-inline'; form
 ///
 /// # Errors
 /// Only if the runtime cannot build a response.
-pub fn error(status: u16, code: &str, message: &str) -> Result<Response, ApiError> {
+pub fn error(status: u16, code: &str, message: &str) -> worker::Result<Response> {
     let main = format!(
         "<h1>This sign-in cannot continue</h1><p>{}</p><p><small>Error: <code>{}</code></small></p>",
         escape(message),
@@ -120,7 +118,7 @@ pub fn confirm_sign_out(
     action: &str,
     fields: &[(&str, &str)],
     client_name: Option<&str>,
-) -> Result<Response, ApiError> {
+) -> worker::Result<Response> {
     let inputs: String = fields
         .iter()
         .map(|(k, v)| {
@@ -146,7 +144,7 @@ pub fn confirm_sign_out(
 ///
 /// # Errors
 /// Only if the runtime cannot build a response.
-pub fn signed_out() -> Result<Response, ApiError> {
+pub fn signed_out() -> worker::Result<Response> {
     html(
         200,
         &document(

@@ -24,8 +24,8 @@ use crate::error::ApiError;
 use crate::now;
 use crate::origin::accounts as origin_api;
 use crate::people::sessions::{mint, Recipient};
-use crate::tokens::oauth::{authenticated_client, no_store, Form};
-use crate::tokens::{clients, keyring};
+use crate::tokens::client_auth::{no_store, requesting_client, Form};
+use crate::tokens::keyring;
 
 /// Whether a token request names a client (client authentication, or a public client's `client_id`);
 /// the login page's refresh requests name none.
@@ -38,52 +38,36 @@ pub fn names_a_client(req: &Request, form: &Form) -> Result<bool, ApiError> {
         || form.get("client_secret").is_some())
 }
 
-/// The client making a code or refresh request: authenticated when it presents a secret (it must then
-/// be confidential), else a public client named by `client_id`.
-pub(crate) async fn requesting_client(
-    req: &Request,
-    form: &Form,
-    env: &Env,
-    ctx: &Context,
-    cfg: &Config,
-) -> Result<ClientRecord, ApiError> {
-    let presents_secret =
-        req.headers().get("authorization")?.is_some() || form.get("client_secret").is_some();
-    if presents_secret {
-        return authenticated_client(env, ctx, cfg, req, form, kinds::TOKEN_REFUSED).await;
-    }
-    let client_id = form
-        .get("client_id")
-        .ok_or_else(|| ApiError::invalid_client("no client credentials and no client_id"))?;
-    let client = clients::lookup(env, cfg, client_id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_client(format!("unknown client `{client_id}`")))?;
-    if client.disabled {
-        return Err(ApiError::invalid_client(format!(
-            "client {client_id} is disabled"
-        )));
-    }
-    if client.kind != ClientKind::Public {
-        return Err(ApiError::invalid_client(format!(
-            "confidential client {client_id} did not authenticate"
-        )));
-    }
-    Ok(client)
-}
-
-/// The recipient of a client's access tokens.
+/// The recipient of a client's access tokens: the client's first audience, else the userinfo endpoint
+/// (never the login page's audience: an application's token is not the login page's).
 fn recipient<'a>(
-    cfg: &'a Config,
     client: &'a ClientRecord,
+    userinfo: &'a str,
     scope: Option<String>,
 ) -> Recipient<'a> {
     Recipient {
-        audience: client
-            .audiences
-            .first()
-            .map_or(cfg.login.audience.as_str(), String::as_str),
+        audience: client.audiences.first().map_or(userinfo, String::as_str),
         client_id: &client.client_id,
         scope,
+        roles: client.first_party,
+    }
+}
+
+/// The userinfo endpoint's URL, the audience of tokens of applications without one of their own.
+fn userinfo_audience(cfg: &Config) -> String {
+    format!("{}/oauth2/userinfo", cfg.issuer)
+}
+
+/// A client of this edge's login tenant (the only people it signs in).
+fn of_login_tenant(cfg: &Config, client: ClientRecord) -> Result<ClientRecord, ApiError> {
+    if client.tenant == cfg.login.tenant {
+        Ok(client)
+    } else {
+        Err(ApiError::oauth(
+            400,
+            Code::UnauthorizedClient,
+            "this client does not sign people in here",
+        ))
     }
 }
 
@@ -96,7 +80,13 @@ fn grant_refused(
     grant: &str,
     e: ApiError,
 ) -> ApiError {
-    let mapped = if e.status == 400 {
+    let mapped = if e.status == 400 && e.code == Code::InvalidScope {
+        ApiError::oauth(
+            400,
+            Code::InvalidScope,
+            "a refresh cannot add scopes to the grant",
+        )
+    } else if e.status == 400 {
         let message = match e.code {
             Code::SessionInactive => "the person's session has ended; sign in again",
             Code::RefreshReused => {
@@ -140,7 +130,7 @@ pub async fn code_grant(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
-    let client = requesting_client(req, form, env, ctx, cfg).await?;
+    let client = of_login_tenant(cfg, requesting_client(req, form, env, ctx, cfg).await?)?;
     let code = form
         .get("code")
         .ok_or_else(|| ApiError::oauth(400, Code::InvalidRequest, "`code` is required"))?;
@@ -172,7 +162,7 @@ pub async fn code_grant(
         cfg,
         &client.tenant,
         session,
-        recipient(cfg, &client, Some(scope.clone())),
+        recipient(&client, &userinfo_audience(cfg), Some(scope.clone())),
     )
     .await?;
     let id_token = if redeemed.scopes.iter().any(|s| s == "openid") {
@@ -231,32 +221,36 @@ pub async fn refresh_grant(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
-    let client = requesting_client(req, form, env, ctx, cfg).await?;
-    let next = origin_api::refresh(env, cfg, &client.tenant, token, Some(&client.client_id))
-        .await
-        .map_err(|e| grant_refused(ctx, env, cfg, &client, "refresh_token", e))?;
-    let scope = next.session.scope.clone();
-    if let Some(asked) = form.get("scope") {
-        // RFC 6749 §6: a narrower scope may be asked; here, only the granted one (or none).
-        let granted: Vec<&str> = scope.as_deref().unwrap_or_default().split(' ').collect();
-        if asked
-            .split(' ')
-            .any(|s| !s.is_empty() && !granted.contains(&s))
-        {
-            return Err(ApiError::oauth(
-                400,
-                Code::InvalidScope,
-                "a refresh cannot add scopes to the grant",
-            ));
-        }
-    }
+    let client = of_login_tenant(cfg, requesting_client(req, form, env, ctx, cfg).await?)?;
+    // A narrower scope may be asked (RFC 6749 §6); the origin refuses a wider one before spending.
+    let asked = form.get("scope");
+    let next = origin_api::refresh(
+        env,
+        cfg,
+        &client.tenant,
+        token,
+        Some(&client.client_id),
+        asked,
+    )
+    .await
+    .map_err(|e| grant_refused(ctx, env, cfg, &client, "refresh_token", e))?;
+    let scope = match asked {
+        Some(narrower) => Some(
+            narrower
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        None => next.session.scope.clone(),
+    };
     let (access_token, expires_in) = mint(
         env,
         ctx,
         cfg,
         &client.tenant,
         &next.session,
-        recipient(cfg, &client, scope.clone()),
+        recipient(&client, &userinfo_audience(cfg), scope.clone()),
     )
     .await?;
     crate::people::sessions::record_user(

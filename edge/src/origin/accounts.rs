@@ -95,7 +95,8 @@ fn accounts_code(code: &str) -> Code {
             | Code::CounterConflict
             | Code::UnknownSession
             | Code::HandoffInvalid
-            | Code::InvalidGrant),
+            | Code::InvalidGrant
+            | Code::InvalidScope),
         ) => code,
         _ => stable_code(code),
     }
@@ -330,10 +331,12 @@ pub async fn refresh(
     tenant: &str,
     refresh_token: &str,
     client_id: Option<&str>,
+    scope: Option<&str>,
 ) -> Result<SessionWithRefresh, ApiError> {
     let body = RefreshRequest {
         refresh_token: refresh_token.to_owned(),
         client_id: client_id.map(str::to_owned),
+        scope: scope.map(str::to_owned),
     };
     post(
         env,

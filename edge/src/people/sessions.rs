@@ -171,6 +171,9 @@ pub(crate) struct Recipient<'a> {
     pub client_id: &'a str,
     /// Space-separated granted scopes (a client's); `None` for the login page's tokens.
     pub scope: Option<String>,
+    /// Whether the token carries the tenant's token roles the person holds (the login page's and
+    /// first-party applications' tokens; a third-party application learns none).
+    pub roles: bool,
 }
 
 impl<'a> Recipient<'a> {
@@ -180,6 +183,7 @@ impl<'a> Recipient<'a> {
             audience: &cfg.login.audience,
             client_id: LOGIN_CLIENT_ID,
             scope: None,
+            roles: true,
         }
     }
 }
@@ -195,9 +199,12 @@ pub(crate) async fn mint(
     to: Recipient<'_>,
 ) -> Result<(String, u32), ApiError> {
     let subject = format!("{}:{}", cfg.checks.user_type, session.user_id);
-    let named = tenant_roles(env, cfg, tenant).await?;
-    let roles =
-        crate::checks::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?;
+    let roles = if to.roles {
+        let named = tenant_roles(env, cfg, tenant).await?;
+        crate::checks::decisions::roles_held(env, ctx, cfg, tenant, &named, &subject).await?
+    } else {
+        None
+    };
     let ttl = tessera_jose::issued_ttl(i64::from(cfg.login.token_ttl), &cfg.policy);
     let expires_in = u32::try_from(ttl).map_err(|_| ApiError::internal("ttl out of range"))?;
     let jti = tessera_jose::b64::encode(&random_bytes::<16>()?);
@@ -306,7 +313,7 @@ pub async fn refresh_grant(
     refresh_token: &str,
 ) -> Result<Response, ApiError> {
     let tenant = cfg.login.tenant.clone();
-    match origin_api::refresh(env, cfg, &tenant, refresh_token, None).await {
+    match origin_api::refresh(env, cfg, &tenant, refresh_token, None, None).await {
         Ok(next) => {
             record_user(
                 ctx,
@@ -387,13 +394,23 @@ pub async fn optional_user(
     let (Some(tenant), Some(user_id), Some(sid)) = (text("tid"), text("sub"), text("sid")) else {
         return Err(refused("not a user token (no sid)".into()));
     };
+    // Only the login page's own tokens: an application's token (of the same person, even for the same
+    // audience) must never add a passkey, enrol an app, step up or sign the person out.
+    if text("client_id").as_deref() != Some(LOGIN_CLIENT_ID) {
+        return Err(refused(format!(
+            "a token of client {:?}, not the login page's",
+            text("client_id")
+        )));
+    }
     match origin_api::session(env, cfg, &tenant, &sid).await? {
-        Some(s) if s.active && s.user_id == user_id => Ok(Some(SignedIn {
-            tenant,
-            user_id,
-            sid,
-            auth_time: s.auth_time,
-        })),
+        Some(s) if s.active && s.user_id == user_id && s.client_id.is_none() => {
+            Ok(Some(SignedIn {
+                tenant,
+                user_id,
+                sid,
+                auth_time: s.auth_time,
+            }))
+        }
         Some(s) => Err(refused(format!(
             "session {sid} is not active ({})",
             s.revoked_reason

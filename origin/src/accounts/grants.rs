@@ -5,8 +5,9 @@
 //!   it is one transaction that opens with `UPDATE ... WHERE spent_at IS NULL RETURNING`: of any number of
 //!   concurrent presentations exactly one spends it. The binding (client, redirect URI, PKCE verifier) is
 //!   checked after the spend, so a wrong presentation burns the code: whoever holds a stolen code and not
-//!   the verifier cannot try again. A code presented after it was spent revokes the session it was
-//!   redeemed for (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3), and so every token of that grant.
+//!   the verifier cannot try again. A code presented again by its client after it was spent revokes the
+//!   session it was redeemed for (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3), and so every token of that grant;
+//!   presented by another client, it revokes nothing.
 //! - The redeemed session is the client's own: `client_id` set, its own refresh family (a refresh token
 //!   only when `offline_access` was granted). It ends with the browser session it came from
 //!   (`parent_sid`), unless it is offline access, which outlives the browser session by design and ends
@@ -127,14 +128,19 @@ impl Accounts {
             .bind(now.as_secs()).bind(hash).bind(tenant)
             .fetch_optional(&mut *tx).await?;
             let Some(row) = spent else {
-                let issued: Option<Option<String>> = sqlx::query_scalar(
-                    "SELECT issued_sid FROM oauth_codes WHERE code_hash = $1 AND tenant = $2",
+                let issued: Option<(Option<String>, String)> = sqlx::query_as(
+                    "SELECT issued_sid, client_id FROM oauth_codes WHERE code_hash = $1 AND tenant = $2",
                 )
                 .bind(hash).bind(tenant)
                 .fetch_optional(&mut *tx).await?;
-                let Some(issued) = issued else {
+                let Some((issued, issued_to)) = issued else {
                     return Err(invalid("unknown code"));
                 };
+                // Only a replay by the client the code was issued to revokes: anyone else holding the
+                // spent code must not be able to end that client's grant.
+                if issued_to != client_id {
+                    return Err(invalid("a spent code of another client"));
+                }
                 if let Some(sid) = issued {
                     sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'code_reused' WHERE sid = $2 AND revoked_at IS NULL")
                         .bind(now.as_secs()).bind(&sid)

@@ -19,7 +19,7 @@
 //! | `POST users/{user_id}/sessions/revoke` | — | `{revoked}` (log out everywhere) |
 //! | `POST sso/exchange` | `{code, verifier?}` | `{session, refresh_token, relay_state}` (400 `handoff_invalid`: unknown, spent or expired) |
 //!
-//! The authorization-code grant's routes are in [`super::oauth_http`].
+//! The authorization-code grant's routes are in `super::oauth_http`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -70,7 +70,6 @@ pub fn routes() -> Router<AppState> {
             &format!("{t}/users/{{user_id}}/sessions/revoke"),
             post(revoke_all),
         )
-        .merge(super::oauth_http::routes())
 }
 
 impl From<AccountsError> for HttpError {
@@ -87,7 +86,8 @@ impl From<AccountsError> for HttpError {
             | AccountsError::SessionInactive
             | AccountsError::HandoffInvalid
             | AccountsError::CodeInvalid(_)
-            | AccountsError::CodeReused => StatusCode::BAD_REQUEST,
+            | AccountsError::CodeReused
+            | AccountsError::ScopeNotGranted => StatusCode::BAD_REQUEST,
             AccountsError::TotpLocked { retry_after_secs } => {
                 return HttpError {
                     retry_after: Some(*retry_after_secs),
@@ -351,7 +351,13 @@ async fn refresh(
 ) -> Result<Json<SessionWithRefresh>, HttpError> {
     let (session, refresh_token) = state
         .accounts
-        .refresh(&tenant, &req.refresh_token, req.client_id.as_deref(), now())
+        .refresh(
+            &tenant,
+            &req.refresh_token,
+            req.client_id.as_deref(),
+            req.scope.as_deref(),
+            now(),
+        )
         .await?;
     Ok(Json(SessionWithRefresh {
         session,

@@ -27,7 +27,7 @@ use crate::store::Db;
 pub mod grants;
 pub mod handoff;
 pub mod http;
-mod oauth_http;
+pub mod oauth_http;
 mod people;
 pub use people::set_active;
 mod sessions;
@@ -57,6 +57,8 @@ pub enum AccountsError {
     CodeInvalid(&'static str),
     /// An authorization code presented again: what it was redeemed for has been revoked.
     CodeReused,
+    /// A refresh asked for a scope its session was not granted (nothing was spent).
+    ScopeNotGranted,
     Sealing(String),
     Database(sqlx::Error),
 }
@@ -77,6 +79,7 @@ impl AccountsError {
             Self::SessionInactive => Code::SessionInactive,
             Self::HandoffInvalid => Code::HandoffInvalid,
             Self::CodeInvalid(_) | Self::CodeReused => Code::InvalidGrant,
+            Self::ScopeNotGranted => Code::InvalidScope,
             Self::Sealing(_) | Self::Database(_) => Code::InternalError,
         }
     }
@@ -106,6 +109,7 @@ impl std::fmt::Display for AccountsError {
             Self::CodeReused => f.write_str(
                 "the authorization code was already used; what it was redeemed for has been revoked",
             ),
+            Self::ScopeNotGranted => f.write_str("a refresh cannot add scopes to the grant"),
             Self::Sealing(e) => write!(f, "sealing: {e}"),
             Self::Database(e) => write!(f, "database: {e}"),
         }

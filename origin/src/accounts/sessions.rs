@@ -93,6 +93,7 @@ impl Accounts {
         tenant: &str,
         refresh_token: &str,
         client_id: Option<&str>,
+        scope: Option<&str>,
         now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
         let hash = token_hash(refresh_token);
@@ -110,8 +111,26 @@ impl Accounts {
                 .bind(&hash).bind(client)
                 .fetch_optional(pool).await?
         });
-        if known.is_none() {
+        let Some(known) = known else {
             return Err(AccountsError::RefreshInvalid);
+        };
+        // A narrower scope only, decided before anything is spent (a refused request leaves the token
+        // good: the client can try again without the scope).
+        if let Some(asked) = scope {
+            let granted: Option<String> = on_db!(&self.db, pool => {
+                sqlx::query_scalar("SELECT scope FROM sessions WHERE sid = $1")
+                    .bind(&known)
+                    .fetch_optional(pool).await?
+                    .flatten()
+            });
+            let granted = granted.unwrap_or_default();
+            let granted: Vec<&str> = granted.split(' ').collect();
+            if asked
+                .split(' ')
+                .any(|s| !s.is_empty() && !granted.contains(&s))
+            {
+                return Err(AccountsError::ScopeNotGranted);
+            }
         }
         let (hash, successor) = (&hash, &next);
         let outcome: Result<Result<Session, AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {

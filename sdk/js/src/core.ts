@@ -111,12 +111,11 @@ class KeyCache {
     return new KeyCache(jwksUri, first, fetcher, now, cooldownMs);
   }
 
+  /** The keys after at most one refresh: a withdrawn key is not used once a fetch showed it gone. */
   async keysFor(kid: string): Promise<WasmKeySet> {
-    const known = this.keys.has(kid);
-    if (known && this.now() < this.freshUntil) return this.keys;
-    const before = this.keys;
+    if (this.keys.has(kid) && this.now() < this.freshUntil) return this.keys;
     await this.refresh();
-    return this.keys.has(kid) || !known ? this.keys : before;
+    return this.keys;
   }
 
   private refresh(): Promise<void> {
@@ -218,10 +217,9 @@ export async function authenticate(
   request: Request,
   options: { audience: string },
 ): Promise<VerifiedToken | Response> {
-  const header = request.headers.get('authorization') ?? '';
-  const space = header.indexOf(' ');
-  const scheme = space < 0 ? header : header.slice(0, space);
-  const token = space < 0 ? '' : header.slice(space + 1).trim();
+  // Parsed as `scheme SP credentials`, never sliced by position.
+  const [scheme = '', ...rest] = (request.headers.get('authorization') ?? '').trim().split(' ');
+  const token = rest.join(' ').trim();
   const refuse = (status: number, code: string, challenge: string) =>
     new Response(JSON.stringify({ error: code }), {
       status,

@@ -90,7 +90,9 @@ pub(super) async fn authorization_codes_are_spent_once(store: Store) {
     );
     assert_eq!(child.revoked_reason.as_deref(), Some("code_reused"));
     assert!(matches!(
-        accounts.refresh("t", &refresh, Some("tc_app"), now).await,
+        accounts
+            .refresh("t", &refresh, Some("tc_app"), None, now)
+            .await,
         Err(AccountsError::SessionInactive)
     ));
 
@@ -149,6 +151,21 @@ pub(super) async fn authorization_codes_are_spent_once(store: Store) {
         .await
         .unwrap();
     assert!(online.refresh_token.is_none());
+    // The spent code in another client's hands revokes nothing.
+    assert!(matches!(
+        accounts
+            .redeem_code("t", &code, "tc_other", Some(CB), Some(VERIFIER), now)
+            .await,
+        Err(AccountsError::CodeInvalid(_))
+    ));
+    assert!(
+        accounts
+            .session(&online.session.sid, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
     let code = accounts
         .issue_code(
             "t",
@@ -165,12 +182,27 @@ pub(super) async fn authorization_codes_are_spent_once(store: Store) {
     // A client session's refresh token is refused to the login page and to other clients, unspent.
     for client in [None, Some("tc_other")] {
         assert!(matches!(
-            accounts.refresh("t", &offline_refresh, client, now).await,
+            accounts
+                .refresh("t", &offline_refresh, client, None, now)
+                .await,
             Err(AccountsError::RefreshInvalid)
         ));
     }
+    // A wider scope is refused before anything is spent; a narrower one is fine.
+    assert!(matches!(
+        accounts
+            .refresh(
+                "t",
+                &offline_refresh,
+                Some("tc_app"),
+                Some("openid admin"),
+                now
+            )
+            .await,
+        Err(AccountsError::ScopeNotGranted)
+    ));
     let (_, offline_refresh) = accounts
-        .refresh("t", &offline_refresh, Some("tc_app"), now)
+        .refresh("t", &offline_refresh, Some("tc_app"), Some("openid"), now)
         .await
         .unwrap();
     assert!(accounts

@@ -266,25 +266,34 @@ pub(super) async fn refresh_spends_once_and_ends_with_the_user(store: Store) {
         .create_session("t", "u1", &["hwk".into()], "phr", now)
         .await
         .unwrap();
-    let (_, second) = accounts.refresh("t", &first, None, now).await.unwrap();
+    let (_, second) = accounts
+        .refresh("t", &first, None, None, now)
+        .await
+        .unwrap();
     assert!(matches!(
-        accounts.refresh("t", &first, None, now).await,
+        accounts.refresh("t", &first, None, None, now).await,
         Err(tessera_origin::accounts::AccountsError::RefreshReused)
     ));
     // Reuse ended the family.
-    assert!(accounts.refresh("t", &second, None, now).await.is_err());
+    assert!(accounts
+        .refresh("t", &second, None, None, now)
+        .await
+        .is_err());
     let (_, third) = accounts
         .create_session("t", "u1", &["hwk".into()], "phr", now)
         .await
         .unwrap();
     let (refreshed, off) = tokio::join!(
-        accounts.refresh("t", &third, None, now),
+        accounts.refresh("t", &third, None, None, now),
         tessera_origin::accounts::set_active(store.db(), "t", "u1", false, now)
     );
     assert_eq!(off.unwrap().map(|c| c.active), Some(false));
     if let Ok((_, successor)) = refreshed {
         assert!(
-            accounts.refresh("t", &successor, None, now).await.is_err(),
+            accounts
+                .refresh("t", &successor, None, None, now)
+                .await
+                .is_err(),
             "a successor issued during the deactivation outlived it"
         );
     }

@@ -52,7 +52,7 @@ pub(super) async fn handoff_codes_are_spent_once(store: Store) {
     assert_eq!(handed.session.amr, ["fed"]);
     assert_eq!(handed.relay_state.as_deref(), Some("/reports"));
     assert!(accounts
-        .refresh("t", &handed.refresh_token, None, now)
+        .refresh("t", &handed.refresh_token, None, None, now)
         .await
         .is_ok());
 
