@@ -93,6 +93,9 @@ function signedIn(tokens) {
 // authenticator app, consent) and, once nothing, sends the browser back through the edge to the
 // application. Kept in this tab's sessionStorage across a company sign-in, which leaves the page.
 const AUTHORIZE = 'tessera.authorize';
+// Whether the application asked for a fresh sign-in: a company sign-in then asks the company to
+// authenticate the person again.
+let authorizeFresh = false;
 const authorizing = new URLSearchParams(location.search).get('authorize') || sessionStorage.getItem(AUTHORIZE);
 sessionStorage.removeItem(AUTHORIZE);
 
@@ -103,6 +106,7 @@ const SCOPE_WORDS = {
 
 async function continueAuthorization(decision) {
   const asked = await api('/v1/authorize', decision ? { request: authorizing, decision } : { request: authorizing }, true);
+  authorizeFresh = asked.fresh;
   $('authorize-client').textContent = asked.client.name;
   $('authorize-banner').hidden = false;
   $('consent').hidden = true;
@@ -240,7 +244,7 @@ async function startCompanySignIn(params) {
   stopAutofill();
   const verifier = b64.encode(crypto.getRandomValues(new Uint8Array(32)));
   const binding = b64.encode(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
-  const r = await fetch('/v1/sso/start?' + new URLSearchParams({ ...params, binding }));
+  const r = await fetch('/v1/sso/start?' + new URLSearchParams({ ...params, binding, ...(authorizeFresh ? { fresh: '1' } : {}) }));
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const e = new Error(data.message || 'The server said no (' + r.status + ').');

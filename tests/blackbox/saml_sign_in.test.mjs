@@ -9,6 +9,7 @@
 // too: where it accepts what we refuse, the difference must be a known one of its laxness; it never
 // refuses what we accept.
 import { describe, it, before, after } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -178,6 +179,36 @@ describe('SAML sign-in', () => {
       const handed = await exchange(codeFrom(r.location));
       assert.equal(handed.status, 200, variant.join(' '));
     }
+  });
+
+  it('ForceAuthn: asked for a fresh sign-in, an answer from the IdP\'s session is refused; the session says when the person authenticated', async () => {
+    const stale = ['--issued-offset', '-600', '--not-on-or-after', '900'];
+    const forced = await startLogin('corp', { force_authn: '1' });
+    const request = inflateRawSync(Buffer.from(new URL(forced).searchParams.get('SAMLRequest'), 'base64')).toString();
+    assert.match(request, / ForceAuthn="true"/);
+    assert.doesNotMatch(inflateRawSync(Buffer.from(new URL(await startLogin('corp')).searchParams.get('SAMLRequest'), 'base64')).toString(), /ForceAuthn/);
+    const old = await respond('corp', forced, [...person('ada', ['engineering']), ...stale]);
+    const refused = await post('corp', { SAMLResponse: old.SAMLResponse, RelayState: old.RelayState });
+    assert.equal(refused.status, 400, refused.text);
+    assert.equal(refused.code, 'saml_not_reauthenticated');
+    // Authenticated again: accepted, and the session's auth_time is then.
+    const again = await startLogin('corp', { force_authn: '1' });
+    const fresh = await respond('corp', again, person('ada', ['engineering']));
+    const ok = await post('corp', { SAMLResponse: fresh.SAMLResponse, RelayState: fresh.RelayState });
+    assert.equal(ok.status, 303, ok.text);
+    const handed = await exchange(codeFrom(ok.location));
+    assert.ok(Math.abs(handed.body.session.auth_time - Date.now() / 1000) < 30, JSON.stringify(handed.body.session));
+    // Not asked: an answer from the IdP's session is fine, and the session's auth_time is the IdP's
+    // AuthnInstant, not the moment of the hand-off (so `max_age` and `prompt=login` judge it rightly).
+    const plain = await respond('corp', await startLogin('corp'), [...person('ada', ['engineering']), ...stale]);
+    const accepted = await post('corp', { SAMLResponse: plain.SAMLResponse, RelayState: plain.RelayState });
+    assert.equal(accepted.status, 303, accepted.text);
+    const older = await exchange(codeFrom(accepted.location));
+    const age = Date.now() / 1000 - older.body.session.auth_time;
+    assert.ok(age > 590 && age < 630, `auth_time ${age} s ago`);
+    // A login query with another value refuses.
+    const bad = await fetch(`${origin.url}/saml/acme/corp/login?${new URLSearchParams({ binding: pageSecret().binding, force_authn: 'yes' })}`, { redirect: 'manual' });
+    assert.equal(bad.status, 400);
   });
 
   it('IdP-initiated sign-in only where the connection allows it, and only to a relative or allow-listed RelayState', async () => {

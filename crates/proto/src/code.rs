@@ -269,6 +269,7 @@ codes! {
     SamlResponseMissing = "saml_response_missing",
     SamlResponseNotBase64 = "saml_response_not_base64",
     SamlUnsolicited = "saml_unsolicited",
+    SamlNotReauthenticated = "saml_not_reauthenticated",
     // SAML: who a verified sign-in is (tessera_origin::saml::people)
     SamlNoStableKey = "saml_no_stable_key",
     SamlTooManyGroups = "saml_too_many_groups",

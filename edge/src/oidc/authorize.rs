@@ -453,6 +453,9 @@ struct ContinueAnswer {
     scopes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     login_hint: Option<String>,
+    /// The application wants a fresh sign-in (`prompt=login`, `max_age`): a company sign-in must ask the
+    /// company to authenticate the person again (`/v1/sso/start?fresh=1`).
+    fresh: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<String>,
 }
@@ -565,6 +568,7 @@ pub async fn continue_request(
         },
         scopes: pending.req.consent_scopes(),
         login_hint: pending.req.login_hint.clone(),
+        fresh: pending.req.prompt.login || pending.req.max_age.is_some(),
         location,
     })?)
 }

@@ -1,6 +1,6 @@
 //! "Sign in with your company": the edge's half of a federated (SAML) sign-in.
 //!
-//! `GET /v1/sso/start?email=...&binding=...` finds the connection that claims the address's domain (at
+//! `GET /v1/sso/start?email=...&binding=...[&fresh=1]` finds the connection that claims the address's domain (at
 //! the origin) and answers where to send the browser: the connection's SP-initiated login at the origin,
 //! carrying the page's `binding` (the SHA-256 of a verifier the page keeps) and, optionally, a
 //! `relay_state`. `connection=NAME` instead of `email` starts the sign-in of one of the tenant's
@@ -90,13 +90,15 @@ pub async fn connections(env: &Env, cfg: &Config) -> Result<Response, ApiError> 
 /// SHA-256; `404 sso_not_configured` when no connection of the login page's tenant claims the domain.
 pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
     let url = req.url()?;
-    let (mut email, mut connection, mut binding, mut relay_state) = (None, None, None, None);
+    let (mut email, mut connection, mut binding, mut relay_state, mut fresh) =
+        (None, None, None, None, None);
     for (name, value) in url.query_pairs() {
         let slot = match name.as_ref() {
             "email" => &mut email,
             "connection" => &mut connection,
             "binding" => &mut binding,
             "relay_state" => &mut relay_state,
+            "fresh" => &mut fresh,
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
@@ -150,6 +152,11 @@ pub async fn start(req: Request, env: &Env, cfg: &Config) -> Result<Response, Ap
         query.append_pair("binding", &binding);
         if let Some(relay) = &relay_state {
             query.append_pair("relay_state", relay);
+        }
+        // The page signs someone in for an application that wants a fresh sign-in (`prompt=login`,
+        // `max_age`): the company must authenticate them again, not answer from its session.
+        if fresh.as_deref() == Some("1") {
+            query.append_pair("force_authn", "1");
         }
     }
     Ok(Response::from_json(&StartAnswer {

@@ -32,6 +32,10 @@ pub struct PendingSignIn {
     /// only the browser that started it can finish it (a code sent to someone else's browser is worth
     /// nothing there). `None` for an identity-provider-initiated sign-in, which no page started.
     pub binding: Option<String>,
+    /// When the person actually authenticated at the identity provider (the assertion's `AuthnInstant`,
+    /// never later than the hand-off): the session's `auth_time`, which `prompt=login` and `max_age`
+    /// judge. `None`: the hand-off's time.
+    pub auth_time: Option<UnixTime>,
 }
 
 /// A spent hand-off: the session opened for it, its first refresh token, and where to go next.
@@ -63,10 +67,11 @@ impl Accounts {
                     .bind(now.as_secs()).execute(pool).await.map(|_| ())
             }).await?;
             retry::transaction(|| async move {
-                sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, binding, expires_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                sqlx::query("INSERT INTO sso_handoffs (code_hash, tenant, user_id, amr, acr, relay_state, binding, expires_at, auth_time)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                     .bind(code_hash).bind(tenant).bind(&pending.user_id).bind(amr).bind(&pending.acr)
                     .bind(pending.relay_state.as_deref()).bind(pending.binding.as_deref()).bind(expires_at)
+                    .bind(pending.auth_time.map(|t| t.min(now).as_secs()))
                     .execute(pool).await.map(|_| ())
             }).await?;
         });
@@ -92,7 +97,7 @@ impl Accounts {
             sqlx::query("UPDATE sso_handoffs SET spent_at = $1
                          WHERE code_hash = $2 AND tenant = $3 AND spent_at IS NULL AND expires_at > $1
                            AND (binding IS NULL OR binding = $4)
-                         RETURNING user_id, amr, acr, relay_state")
+                         RETURNING user_id, amr, acr, relay_state, auth_time")
                 .bind(now.as_secs()).bind(token_hash(code)).bind(tenant).bind(binding)
                 .fetch_optional(pool).await?
                 .map(|r| -> Result<_, sqlx::Error> {
@@ -101,15 +106,18 @@ impl Accounts {
                         r.try_get::<String, _>("amr")?,
                         r.try_get::<String, _>("acr")?,
                         r.try_get::<Option<String>, _>("relay_state")?,
+                        r.try_get::<Option<i64>, _>("auth_time")?,
                     ))
                 })
                 .transpose()
         }).await?);
-        let (user_id, amr, acr, relay_state) = row.ok_or(AccountsError::HandoffInvalid)?;
+        let (user_id, amr, acr, relay_state, auth_time) =
+            row.ok_or(AccountsError::HandoffInvalid)?;
+        let auth_time = auth_time.map_or(now, |t| UnixTime::from_secs(t).min(now));
         let amr: Vec<String> =
             serde_json::from_str(&amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let (session, refresh_token) = self
-            .create_session(tenant, &user_id, &amr, &acr, now)
+            .create_session_at(tenant, &user_id, &amr, &acr, auth_time, now)
             .await?;
         Ok(HandedOff {
             session,

@@ -10,7 +10,7 @@ use crate::on_db;
 use crate::store::retry;
 
 impl Accounts {
-    /// A new session and its first refresh token, for an active user.
+    /// A new session and its first refresh token, for an active user who authenticated just now.
     ///
     /// # Errors
     /// [`AccountsError::UnknownUser`] for an unknown or deactivated user; the database.
@@ -22,6 +22,25 @@ impl Accounts {
         acr: &str,
         now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
+        self.create_session_at(tenant, user_id, amr, acr, now, now)
+            .await
+    }
+
+    /// [`Self::create_session`] for someone who authenticated at `auth_time` (a company sign-in: the
+    /// identity provider's `AuthnInstant`), no later than `now`.
+    ///
+    /// # Errors
+    /// As [`Self::create_session`].
+    pub async fn create_session_at(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        amr: &[String],
+        acr: &str,
+        auth_time: UnixTime,
+        now: UnixTime,
+    ) -> Result<(Session, String), AccountsError> {
+        let auth_time = auth_time.min(now);
         let sid = random_b64::<18>()?;
         let refresh = random_b64::<32>()?;
         let amr_json =
@@ -41,8 +60,8 @@ impl Accounts {
             if active != Some(1) {
                 return Err(AccountsError::UnknownUser);
             }
-            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
-                .bind(new_sid).bind(tenant).bind(user_id).bind(amr_text).bind(acr).bind(now.as_secs()).bind(expires_at)
+            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(new_sid).bind(tenant).bind(user_id).bind(amr_text).bind(acr).bind(auth_time.as_secs()).bind(now.as_secs()).bind(expires_at)
                 .execute(&mut *tx).await?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
                 .bind(token_hash(new_refresh)).bind(new_sid).bind(now.as_secs())
@@ -57,7 +76,7 @@ impl Accounts {
                 user_id: user_id.to_owned(),
                 amr: amr.to_vec(),
                 acr: acr.to_owned(),
-                auth_time: now.as_secs(),
+                auth_time: auth_time.as_secs(),
                 expires_at,
                 active: true,
                 revoked_reason: None,

@@ -30,6 +30,8 @@ pub struct AuthnRequest<'a> {
     pub destination: &'a str,
     pub sp: &'a SpIdentity,
     pub name_id_format: NameIdFormat,
+    /// `ForceAuthn="true"`: the IdP must authenticate the person again, not answer from its session.
+    pub force_authn: bool,
 }
 
 impl AuthnRequest<'_> {
@@ -42,7 +44,7 @@ impl AuthnRequest<'_> {
             concat!(
                 "<samlp:AuthnRequest xmlns:samlp=\"{samlp}\" xmlns:saml=\"{saml}\" ID=\"{id}\" Version=\"2.0\" ",
                 "IssueInstant=\"{instant}\" Destination=\"{destination}\" AssertionConsumerServiceURL=\"{acs}\" ",
-                "ProtocolBinding=\"{post}\">",
+                "ProtocolBinding=\"{post}\"{force}>",
                 "<saml:Issuer>{issuer}</saml:Issuer>",
                 "<samlp:NameIDPolicy Format=\"{format}\" AllowCreate=\"true\"/>",
                 "</samlp:AuthnRequest>"
@@ -56,6 +58,7 @@ impl AuthnRequest<'_> {
             post = Binding::HttpPost.uri(),
             issuer = xml_escape(&self.sp.entity_id),
             format = self.name_id_format.uri(),
+            force = if self.force_authn { " ForceAuthn=\"true\"" } else { "" },
         )
     }
 }
@@ -202,4 +205,35 @@ pub fn post_form_html(
 #[must_use]
 pub fn post_form_csp(script_nonce: &str) -> String {
     format!("default-src 'none'; script-src 'nonce-{script_nonce}'; base-uri 'none'; frame-ancestors 'none'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn force_authn_is_asked_only_when_wanted() {
+        let sp = SpIdentity::new(
+            "https://origin.example",
+            &"acme".parse().unwrap(),
+            &"okta".parse().unwrap(),
+        );
+        let request = |force_authn| {
+            AuthnRequest {
+                id: "_1",
+                issue_instant: UnixTime::from_secs(1_800_000_000),
+                destination: "https://idp.example/sso",
+                sp: &sp,
+                name_id_format: NameIdFormat::Unspecified,
+                force_authn,
+            }
+            .to_xml()
+        };
+        assert!(request(true).contains(" ForceAuthn=\"true\">"));
+        assert!(!request(false).contains("ForceAuthn"));
+        // Still one well-formed element either way.
+        for xml in [request(true), request(false)] {
+            assert!(roxmltree::Document::parse(&xml).is_ok(), "{xml}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET metadata` | our SP metadata for this connection (`application/samlmetadata+xml`) |
-//! | `GET login?relay_state=…` (or `RelayState=…`) `&binding=…` | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST); `binding` (required: the login page's SHA-256 of its verifier) ties the finished sign-in to the page that started it |
+//! | `GET login?relay_state=…` (or `RelayState=…`) `&binding=…[&force_authn=1]` | an SP-initiated sign-in: `303` to the IdP (HTTP-Redirect), or an auto-submitting form (HTTP-POST); `binding` (required: the login page's SHA-256 of its verifier) ties the finished sign-in to the page that started it |
 //!
 //! An unknown tenant or connection, or a malformed name, is `404 saml_connection_not_found`; a refused
 //! return address is `400 saml_relay_state_refused` (the log says which rule).
@@ -81,6 +81,9 @@ async fn metadata(
 struct LoginQuery {
     relay_state: Option<String>,
     binding: Option<String>,
+    /// `force_authn=1`: ask the IdP to authenticate the person again (an application asked for a fresh
+    /// sign-in: `prompt=login`, `max_age`).
+    force_authn: Option<String>,
 }
 
 impl LoginQuery {
@@ -99,6 +102,7 @@ impl LoginQuery {
             let slot = match name.as_str() {
                 "relay_state" | "RelayState" => &mut parsed.relay_state,
                 "binding" => &mut parsed.binding,
+                "force_authn" => &mut parsed.force_authn,
                 _ => continue,
             };
             if slot.is_some() {
@@ -116,6 +120,9 @@ impl LoginQuery {
                 return Err(bad("`binding` is not a base64url SHA-256"));
             }
         }
+        if parsed.force_authn.as_deref().is_some_and(|f| f != "1") {
+            return Err(bad("`force_authn` is `1` or absent"));
+        }
         Ok(parsed)
     }
 }
@@ -129,7 +136,9 @@ async fn login(
     let LoginQuery {
         relay_state: relay,
         binding: page_binding,
+        force_authn,
     } = LoginQuery::parse(query.as_deref())?;
+    let force_authn = force_authn.is_some();
     // A sign-in nobody's page can finish would be a login-CSRF kit: someone starts it, answers it at the
     // IdP as themselves, and posts the response from a victim's browser. The login page binds every one.
     let Some(page_binding) = page_binding else {
@@ -167,6 +176,7 @@ async fn login(
             &conn.id,
             relay.as_deref(),
             Some(&page_binding),
+            force_authn,
             now,
         )
         .await?;
@@ -177,6 +187,7 @@ async fn login(
         destination: sso_url,
         sp: &sp,
         name_id_format: conn.name_id_format,
+        force_authn,
     }
     .to_xml();
     match binding {

@@ -42,6 +42,9 @@ pub struct IssuedRequest {
 pub struct SpentRequest {
     pub relay_state: Option<String>,
     pub binding: Option<String>,
+    /// When the request was sent, if it asked the IdP to authenticate the person again (`ForceAuthn`):
+    /// an assertion whose `AuthnInstant` is older did not.
+    pub forced_since: Option<UnixTime>,
 }
 
 /// Why a request could not be spent: for the log only (outward it is one refusal).
@@ -69,8 +72,8 @@ impl std::fmt::Display for RequestRefusal {
 
 impl SamlStore {
     /// Remember a sign-in request for [`REQUEST_TTL`], with where it returns to (`relay_state`, already
-    /// checked by the caller) and the login page's `binding` if it started it; expired requests are
-    /// pruned on the way.
+    /// checked by the caller), the login page's `binding` if it started it, and whether it asks the IdP to
+    /// authenticate the person again (`force_authn`); expired requests are pruned on the way.
     ///
     /// # Errors
     /// Randomness, the database.
@@ -80,6 +83,7 @@ impl SamlStore {
         connection: &ConnectionId,
         relay_state: Option<&str>,
         binding: Option<&str>,
+        force_authn: bool,
         now: UnixTime,
     ) -> Result<IssuedRequest, SamlError> {
         let random = |e: getrandom::Error| SamlError::Randomness(e.to_string());
@@ -101,12 +105,12 @@ impl SamlStore {
             }).await?;
             retry::transaction(|| async move {
                 sqlx::query(
-                    "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, binding, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO saml_requests (request_id, tenant, connection_id, relay_state, relay_token, binding, created_at, expires_at, force_authn)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(id).bind(tenant.as_str()).bind(connection.as_str())
                 .bind(relay_state).bind(token).bind(binding)
-                .bind(now.as_secs()).bind(expires_at.as_secs())
+                .bind(now.as_secs()).bind(expires_at.as_secs()).bind(i64::from(force_authn))
                 .execute(pool).await.map(|_| ())
             }).await?;
         });
@@ -131,22 +135,23 @@ impl SamlStore {
         relay_token: Option<&str>,
         now: UnixTime,
     ) -> Result<SpentRequest, SamlError> {
-        let spent: Option<(Option<String>, Option<String>)> = on_db!(&self.db, pool => retry::transaction(|| async move {
+        let spent: Option<(Option<String>, Option<String>, i64, i64)> = on_db!(&self.db, pool => retry::transaction(|| async move {
             sqlx::query_as(
                 "UPDATE saml_requests SET spent_at = $1
                  WHERE request_id = $2 AND tenant = $3 AND connection_id = $4
                    AND spent_at IS NULL AND expires_at > $1
                    AND ((relay_token IS NULL AND CAST($5 AS TEXT) IS NULL) OR relay_token = $5)
-                 RETURNING relay_state, binding",
+                 RETURNING relay_state, binding, force_authn, created_at",
             )
             .bind(now.as_secs()).bind(request_id).bind(tenant.as_str()).bind(connection.as_str())
             .bind(relay_token)
             .fetch_optional(pool).await
         }).await?);
-        if let Some((relay_state, binding)) = spent {
+        if let Some((relay_state, binding, forced, created_at)) = spent {
             return Ok(SpentRequest {
                 relay_state,
                 binding,
+                forced_since: (forced != 0).then(|| UnixTime::from_secs(created_at)),
             });
         }
         // Why, for the log: the row as it is now.

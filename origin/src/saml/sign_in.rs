@@ -38,6 +38,9 @@ use crate::accounts::handoff::PendingSignIn;
 use crate::error::HttpError;
 use crate::{now, AppState, OsRng};
 
+/// Clock skew allowed between an IdP's `AuthnInstant` and our request when we asked for `ForceAuthn`.
+const FORCE_AUTHN_SKEW_SECS: i64 = 60;
+
 /// `amr` of a federated sign-in (the value Entra ID and others use; RFC 8176 has none for it).
 pub const AMR_FEDERATED: &str = "fed";
 /// `acr` of a federated sign-in. Not the identity provider's `AuthnContextClassRef`: that is any text the
@@ -209,9 +212,26 @@ async fn consume(
             SpentRequest {
                 relay_state: form.relay_state.clone(),
                 binding: None,
+                forced_since: None,
             }
         }
     };
+    // Asked to authenticate the person again (an application wanted a fresh sign-in): an assertion
+    // from before the request (a minute of clock skew aside) answered from the IdP's session instead.
+    if let Some(since) = spent.forced_since {
+        if login.authn_instant < since.plus_secs(-FORCE_AUTHN_SKEW_SECS) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                Code::SamlNotReauthenticated,
+                "your company did not ask you to sign in again, which this application needs; try again or ask your administrator",
+                format!(
+                    "ForceAuthn asked at {}, AuthnInstant {}",
+                    since.as_secs(),
+                    login.authn_instant.as_secs()
+                ),
+            ));
+        }
+    }
     let fresh = saml
         .remember_assertion(
             &conn.tenant,
@@ -266,6 +286,7 @@ async fn consume(
         acr: ACR_FEDERATED.to_owned(),
         relay_state: spent.relay_state,
         binding: spent.binding,
+        auth_time: Some(login.authn_instant),
     };
     let code = state
         .accounts

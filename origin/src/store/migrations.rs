@@ -294,7 +294,9 @@ const AUDIT_TABLES_POSTGRES: &str = "CREATE TABLE audit_events (
 /// OpenID Connect (`crate::accounts::grants`): clients that use the authorization endpoint (their type,
 /// whether first-party, name, redirect URIs), sessions granted to a client (an authorization code's: its
 /// own refresh family, ended with the browser session it came from unless it is offline access),
-/// single-use authorization codes (SHA-256 hashes) and the consents people gave clients.
+/// single-use authorization codes (SHA-256 hashes) and the consents people gave clients; sign-in requests
+/// to a company that asked it to authenticate the person again (`ForceAuthn`), and when a company sign-in
+/// actually authenticated (`sso_handoffs.auth_time`, from the assertion's `AuthnInstant`).
 const OIDC_TABLES: &str =
     "ALTER TABLE oauth_clients ADD COLUMN client_type TEXT NOT NULL DEFAULT 'confidential';
     ALTER TABLE oauth_clients ADD COLUMN first_party BIGINT NOT NULL DEFAULT 0;
@@ -312,6 +314,8 @@ const OIDC_TABLES: &str =
         expires_at BIGINT NOT NULL, spent_at BIGINT, issued_sid TEXT
     );
     CREATE INDEX oauth_codes_expiry ON oauth_codes (expires_at);
+    ALTER TABLE saml_requests ADD COLUMN force_authn BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE sso_handoffs ADD COLUMN auth_time BIGINT;
     CREATE TABLE oauth_consents (
         tenant TEXT NOT NULL, user_id TEXT NOT NULL, client_id TEXT NOT NULL, scopes TEXT NOT NULL,
         granted_at BIGINT NOT NULL,

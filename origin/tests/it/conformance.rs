@@ -173,6 +173,8 @@ async fn conformance_postgres() {
             DROP TABLE audit_events, audit_heads, audit_anchors, audit_retention, audit_exports, audit_minutes, audit_latency, audit_denied;
             DROP FUNCTION audit_events_append_only;
             DROP TABLE oauth_codes, oauth_consents;
+            ALTER TABLE saml_requests DROP COLUMN force_authn;
+            ALTER TABLE sso_handoffs DROP COLUMN auth_time;
             DROP INDEX sessions_parent;
             ALTER TABLE sessions DROP COLUMN client_id, DROP COLUMN parent_sid, DROP COLUMN scope;
             ALTER TABLE oauth_clients DROP COLUMN client_type, DROP COLUMN first_party, DROP COLUMN name,

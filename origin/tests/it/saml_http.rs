@@ -520,6 +520,7 @@ async fn login_over_http_redirect_signed() {
         SpentRequest {
             relay_state: Some("/after?x=1".to_owned()),
             binding: Some("Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9".to_owned()),
+            forced_since: None,
         }
     );
     assert!(saml

@@ -104,7 +104,7 @@ pub(super) async fn saml_connections_round_trip(store: Store) {
 
     // Delete takes its domains, requests and identity links along; the replay cache stays.
     let issued = saml
-        .issue_request(&t("acme"), &c("okta"), None, None, now)
+        .issue_request(&t("acme"), &c("okta"), None, None, false, now)
         .await
         .unwrap();
     assert!(saml
@@ -155,7 +155,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
     let now = UnixTime::from_secs(1_800_000_000);
     let (acme, okta) = (t("acme"), c("okta"));
     let issued = saml
-        .issue_request(&acme, &okta, Some("/after"), None, now)
+        .issue_request(&acme, &okta, Some("/after"), None, false, now)
         .await
         .unwrap();
     assert_eq!(issued.request_id.len(), 65);
@@ -232,7 +232,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
 
     // Without a RelayState; expiry is exclusive at ten minutes.
     let plain = saml
-        .issue_request(&acme, &okta, None, None, now)
+        .issue_request(&acme, &okta, None, None, false, now)
         .await
         .unwrap();
     assert_eq!(plain.relay_token, None);
@@ -243,7 +243,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
         Err(SamlError::RequestRefused(RequestRefusal::Expired))
     ));
     let fresh = saml
-        .issue_request(&acme, &okta, None, None, now)
+        .issue_request(&acme, &okta, None, None, false, now)
         .await
         .unwrap();
     let just_before = now.plus(Duration::from_secs(599));
@@ -261,7 +261,7 @@ pub(super) async fn saml_requests_spend_once(store: Store) {
 
     // Issuing later prunes expired requests (a bounded batch).
     let later = now.plus(Duration::from_secs(3600));
-    saml.issue_request(&acme, &okta, None, None, later)
+    saml.issue_request(&acme, &okta, None, None, false, later)
         .await
         .unwrap();
     assert!(matches!(

@@ -15,6 +15,7 @@ fn pending(user_id: &str) -> PendingSignIn {
         acr: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport".to_owned(),
         relay_state: Some("/reports".to_owned()),
         binding: None,
+        auth_time: None,
     }
 }
 
@@ -99,6 +100,22 @@ pub(super) async fn handoff_codes_are_spent_once(store: Store) {
         .spend_handoff("t", &code, Some(verifier), now)
         .await
         .is_ok());
+
+    // The session's auth_time is when the identity provider authenticated the person (AuthnInstant),
+    // never later than the hand-off.
+    for (authn, expected) in [
+        (Some(now.plus_secs(-600)), now.plus_secs(-600)),
+        (Some(now.plus_secs(30)), now),
+        (None, now),
+    ] {
+        let at = PendingSignIn {
+            auth_time: authn,
+            ..pending("u1")
+        };
+        let code = accounts.issue_handoff("t", &at, now).await.unwrap();
+        let handed = accounts.spend_handoff("t", &code, None, now).await.unwrap();
+        assert_eq!(handed.session.auth_time, expected.as_secs());
+    }
 
     // A user deactivated between the assertion and the exchange gets no session.
     let code = accounts
