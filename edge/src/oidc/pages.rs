@@ -60,13 +60,9 @@ fn form_action(uri: &str) -> String {
     }
 }
 
-/// The form-post response (OAuth 2.0 Form Post Response Mode): `fields` posted to `action` by the
-/// browser, at once with script, by a button without.
-///
-/// # Errors
-/// Only if the runtime cannot build a response.
-pub fn form_post(action: &str, fields: &[(&str, &str)]) -> worker::Result<Response> {
-    let inputs: String = fields
+/// `fields` as hidden form inputs, names and values escaped.
+fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
         .iter()
         .map(|(k, v)| {
             format!(
@@ -75,7 +71,16 @@ pub fn form_post(action: &str, fields: &[(&str, &str)]) -> worker::Result<Respon
                 escape(v)
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The form-post response (OAuth 2.0 Form Post Response Mode): `fields` posted to `action` by the
+/// browser, at once with script, by a button without.
+///
+/// # Errors
+/// Only if the runtime cannot build a response.
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> worker::Result<Response> {
+    let inputs = hidden_inputs(fields);
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continuing…</title>\
          <style>{STYLE}</style></head><body><form method=\"post\" action=\"{}\">{inputs}\
@@ -119,16 +124,7 @@ pub fn confirm_sign_out(
     fields: &[(&str, &str)],
     client_name: Option<&str>,
 ) -> worker::Result<Response> {
-    let inputs: String = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
+    let inputs = hidden_inputs(fields);
     let asked = client_name.map_or_else(String::new, |n| {
         format!("<p>{} asks you to sign out.</p>", escape(n))
     });
@@ -164,6 +160,15 @@ mod tests {
         assert_eq!(
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn hidden_inputs_escape_names_and_values() {
+        assert_eq!(
+            hidden_inputs(&[("state", "a\"><script>"), ("code", "x")]),
+            "<input type=\"hidden\" name=\"state\" value=\"a&quot;&gt;&lt;script&gt;\">\
+             <input type=\"hidden\" name=\"code\" value=\"x\">"
         );
     }
 
