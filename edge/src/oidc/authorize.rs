@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_jose::oidc::{
-    needs, stated_acr, AuthorizationRequest, AuthorizeError, ConsentView, Need, Params,
+    needs, stated_acr, AuthorizationRequest, AuthorizeError, ConsentView, Need, Params, Requested,
     ResponseMode, SessionView,
 };
 use tessera_jose::seal;
@@ -55,6 +55,9 @@ struct Pending {
     /// The person an `id_token_hint` named: only their session may answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     hinted: Option<String>,
+    /// The browser session the request found (not a fresh sign-in for `prompt=login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    found_sid: Option<String>,
 }
 
 fn seal_pending(env: &Env, pending: &Pending) -> Result<String, ApiError> {
@@ -152,13 +155,14 @@ pub async fn authorize(
             return target.error(cfg, code, &description);
         }
     };
+    let browser = browser::session(&req, env, cfg).await?;
     let mut pending = Pending {
         tenant: cfg.login.tenant.clone(),
         req: request,
         at: now().as_secs(),
         hinted: None,
+        found_sid: browser.as_ref().map(|b| b.sid.clone()),
     };
-    let browser = browser::session(&req, env, cfg).await?;
     // `id_token_hint` (OIDC Core §3.1.2.1): the person the client expects. Signed in as someone else,
     // the browser's session does not count (`prompt=none` answers `login_required`), here and after the
     // login page (the hint travels in the sealed request).
@@ -291,8 +295,12 @@ async fn what_is_needed(
     Ok(needs(
         &pending.req,
         client,
-        pending.at,
+        Requested {
+            at: pending.at,
+            found_sid: pending.found_sid.as_deref(),
+        },
         Some(SessionView {
+            sid: &s.sid,
             auth_time: s.auth_time,
             amr: &s.amr,
             acr: &s.acr,

@@ -22,7 +22,7 @@ use crate::b64;
 pub mod needs;
 pub mod request;
 
-pub use needs::{needs, satisfies, stated_acr, ConsentView, Need, SessionView};
+pub use needs::{needs, satisfies, stated_acr, ConsentView, Need, Requested, SessionView};
 pub use request::{AuthorizationRequest, AuthorizeError, Params, Prompt, ResponseMode};
 
 /// Scopes every client with a redirect URI may ask for, beside its own.
