@@ -203,6 +203,20 @@ impl AppState {
     }
 }
 
+/// The origin's runtime: multi-threaded, each thread's stack reserved for single checks to run where
+/// their request is (see [`authz::engine_thread`]).
+///
+/// # Errors
+/// When the runtime cannot start its threads.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    use authz::engine_thread::{note_thread_stack, RUNTIME_STACK};
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(RUNTIME_STACK)
+        .on_thread_start(|| note_thread_stack(RUNTIME_STACK))
+        .build()
+}
+
 /// The secrets key an origin started with `service_token` and no `TESSERA_SECRETS_KEY` uses (the CLI
 /// derives the same one, so that what it seals the server can open).
 #[must_use]

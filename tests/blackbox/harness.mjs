@@ -81,12 +81,12 @@ export const randomToken = () => randomBytes(32).toString('base64url');
 
 /** The origin on a fresh SQLite data dir (or on `database`, a postgres:// URL); `args` go to `serve`. */
 /** `port`: a free port chosen beforehand (when a peer must know this origin's URL before it starts). */
-export async function startOrigin({ serviceToken = randomToken(), args = [], database, port: chosen } = {}) {
+export async function startOrigin({ serviceToken = randomToken(), args = [], database, port: chosen, bin = originBin } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-origin-'));
   const port = chosen ?? await freePort();
   const env = { ...process.env, TESSERA_SERVICE_TOKEN: serviceToken, TESSERA_DATA_DIR: dir, RUST_LOG: 'warn' };
   if (database) env.TESSERA_DATABASE = database;
-  const spawnOrigin = () => spawnLogged(originBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });
+  const spawnOrigin = () => spawnLogged(bin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], { env });
   let proc = spawnOrigin();
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/healthz`, proc, 'origin');

@@ -37,10 +37,19 @@
 //! 11 MiB at height 5; the deepest expression the parser admits (100) takes about 166 MiB of address
 //! space, of which a walk touches only what it uses.
 //!
+//! # Checks where the request is
+//! A walk over SQLite never waits (its reads run synchronously on the asking thread, see
+//! `store::sqlite_reads`), so its future is ready at its first poll. A single check then runs on the
+//! runtime thread that holds the request ([`run_here`]) when that thread's stack has room for
+//! [`stack_size`]: the origin's runtime threads reserve [`RUNTIME_STACK`] for this. A fresh thread per
+//! check cost more than the check (creating it, and two wake-ups across threads on a small machine).
+//! Lookups, expansions and bulk checks, which may walk for long, stay on threads of their own.
+//!
 //! Before the engine read the store through a boxed future made in a frame of its own
 //! (`Engine::stored`), the reader's future took a slot in every frame of the recursion: 37 KiB per step
 //! and 26 KiB per operator, which is why a 2 MiB thread overflowed at about 31 to 37 steps.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use tessera_authz::{Engine, Schema};
@@ -56,6 +65,22 @@ pub const OPERATOR_MEASURED: usize = 8 * 1024;
 pub const BASE_MEASURED: usize = 160 * 1024;
 /// The safety factor over the measured figures.
 pub const MARGIN: usize = 4;
+
+/// The stack each thread of the origin's runtime reserves (address space: only what a walk touches is
+/// backed by memory), so single checks can run where their request is ([`run_here`]).
+pub const RUNTIME_STACK: usize = 16 << 20;
+/// What a runtime thread may already use below an evaluation (the runtime, hyper, axum, the handler).
+const RUNTIME_STACK_BELOW: usize = 2 << 20;
+
+thread_local! {
+    /// The stack this thread reserved, when the origin's runtime started it (0: unknown, never inline).
+    static THREAD_STACK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Note that the current thread reserved `bytes` of stack: called as each runtime thread starts.
+pub fn note_thread_stack(bytes: usize) {
+    THREAD_STACK.with(|s| s.set(bytes));
+}
 
 /// Engine threads running at once; more evaluations wait for one to finish.
 pub const MAX_THREADS: usize = 256;
@@ -104,6 +129,37 @@ where
         .map_err(|e| format!("cannot start an engine thread: {e}"))?;
     rx.await
         .map_err(|_| "the engine thread ended without an answer".to_owned())
+}
+
+/// Run `f` with an engine over `schema` and `reader` right here, when the reader never waits and this
+/// thread's stack holds the walk (see the module documentation); else `f` back, untouched.
+///
+/// # Errors
+/// (Inside) a walk that waited after all, which the SQLite reader never does.
+pub fn run_here<T, F>(
+    schema: &Schema,
+    reader: &SnapshotReader,
+    max_depth: u32,
+    f: F,
+) -> Result<Result<T, String>, F>
+where
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T>,
+{
+    let room = THREAD_STACK
+        .with(Cell::get)
+        .saturating_sub(RUNTIME_STACK_BELOW);
+    if !reader.never_waits() || stack_size(max_depth, schema.expr_height()) > room {
+        return Err(f);
+    }
+    let engine = Engine::new(schema, reader).with_max_depth(max_depth);
+    let mut walk = f(&engine);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    Ok(match walk.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Ok(out),
+        std::task::Poll::Pending => {
+            Err("an engine walk over SQLite waited, which it never should".to_owned())
+        }
+    })
 }
 
 /// Run `f` with an engine over `schema` and `reader` (depth limit `max_depth`) on a thread sized for it,

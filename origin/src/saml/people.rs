@@ -131,6 +131,7 @@ impl From<AuthzStoreError> for PersonError {
     fn from(e: AuthzStoreError) -> Self {
         match e {
             AuthzStoreError::Database(e) => Self::Database(e),
+            AuthzStoreError::SqliteRead(e) => Self::Database(sqlx::Error::Protocol(e.to_string())),
             other => Self::Groups(other),
         }
     }

@@ -15,6 +15,7 @@ use tessera_proto::ClientRecord;
 
 mod migrations;
 pub mod retry;
+pub mod sqlite_reads;
 
 /// An open connection pool of either backend.
 #[derive(Clone)]

@@ -172,6 +172,81 @@ async fn every_operation_reaches_the_depth_limit_and_refuses_past_it() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// On the origin's own runtime a single check (and its explanation) runs where its request is: at the
+/// limit and past it, the same answers, and no overflow.
+#[test]
+fn on_the_origins_runtime_checks_run_inline_to_the_limit_and_refuse_past_it() {
+    tessera_origin::runtime().unwrap().block_on(async {
+        let (app, _, dir) = app().await;
+        chain_tenant(&app, "at", DEFAULT_MAX_DEPTH, 2).await;
+        chain_tenant(&app, "past", DEFAULT_MAX_DEPTH + 1, 2).await;
+        // Served by the runtime's threads, as the origin serves requests.
+        let at = tokio::spawn({
+            let app = app.clone();
+            async move { every_operation(&app, "at").await }
+        });
+        assert_granted(&at.await.unwrap(), "at the limit");
+        let past = tokio::spawn({
+            let app = app.clone();
+            async move { every_operation(&app, "past").await }
+        });
+        assert_depth_exceeded(&past.await.unwrap(), "past the limit");
+        std::fs::remove_dir_all(dir).ok();
+    });
+}
+
+/// Where a check may run: here only on a thread that noted its stack (the origin's runtime threads) and
+/// only when that stack holds the walk; elsewhere, or when it does not fit, on a thread of its own.
+#[test]
+fn a_check_runs_here_only_where_the_stack_is_known_to_hold_it() {
+    use tessera_origin::authz::engine_thread::{note_thread_stack, run_here, RUNTIME_STACK};
+    use tessera_origin::authz::store::{AuthzStore, Operation};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-origin-here-{}",
+        crate::hex(&tessera_origin::random_bytes::<8>().unwrap())
+    ));
+    let (authz, at) = rt.block_on(async {
+        let store = tessera_origin::store::Store::open(&dir).await.unwrap();
+        let authz = AuthzStore::new(store.db().clone());
+        authz.write_schema("t", &chain_schema(3, 1)).await.unwrap();
+        let updates: Vec<(Operation, tessera_authz::Relationship)> = chain_relationships(3)
+            .iter()
+            .map(|r| (Operation::Create, r.parse().unwrap()))
+            .collect();
+        let at = authz.write("t", &updates, &[]).await.unwrap();
+        (authz, at)
+    });
+    let (_, schema) = rt.block_on(authz.schema_at("t", at)).unwrap().unwrap();
+    let ask = |max_depth: u32| {
+        let reader = authz.reader("t", at);
+        run_here(&schema, &reader, max_depth, |engine| {
+            Box::pin(async move {
+                let node: tessera_authz::ObjectRef = "t0:x".parse().unwrap();
+                let ann: tessera_authz::SubjectRef = "user:ann".parse().unwrap();
+                engine.check(&node, "view", &ann).await
+            })
+        })
+        .map_err(|_| "not here")
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| assert_eq!(ask(DEFAULT_MAX_DEPTH).unwrap_err(), "not here"));
+        std::thread::Builder::new()
+            .stack_size(RUNTIME_STACK)
+            .spawn_scoped(s, || {
+                note_thread_stack(RUNTIME_STACK);
+                assert_eq!(ask(DEFAULT_MAX_DEPTH), Ok(Ok(Ok(true))));
+                // A limit whose walk could need more than this stack: not here.
+                assert_eq!(ask(100_000).unwrap_err(), "not here");
+            })
+            .unwrap();
+    });
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// The stack also holds the operators of every step: the deepest expression the parser admits, at
 /// every one of the 50 steps.
 #[tokio::test]

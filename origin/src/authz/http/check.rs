@@ -9,7 +9,7 @@ use tessera_proto::authz::{
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_error, on_engine};
+use super::engine::{check_error, on_engine, Place};
 use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::audit::Caller;
@@ -35,7 +35,13 @@ async fn run_checks(
     items: Vec<(ObjectRef, String, SubjectRef)>,
     context: &[String],
 ) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
-    on_engine(state, tenant, at, context, move |engine| {
+    // One check is short: where the request is, if it fits; a batch on a thread of its own.
+    let place = if items.len() == 1 {
+        Place::HereIfItFits
+    } else {
+        Place::Thread
+    };
+    on_engine(state, tenant, at, context, place, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
@@ -76,6 +82,7 @@ pub(super) async fn check(
             &tenant,
             at,
             &req.context_relationships,
+            Place::HereIfItFits,
             move |engine| Box::pin(async move { engine.explain(&r, &p, &s).await }),
         )
         .await?;

@@ -7,7 +7,7 @@ use tessera_authz::{CheckError, Engine};
 use tessera_proto::Code;
 
 use super::bad;
-use crate::authz::engine_thread::EngineFuture;
+use crate::authz::engine_thread::{self, EngineFuture};
 use crate::authz::store::{AuthzStoreError, SnapshotReader};
 use crate::error::HttpError;
 use crate::AppState;
@@ -25,15 +25,26 @@ pub(super) fn check_error(e: &CheckError) -> HttpError {
     }
 }
 
+/// Where an evaluation may run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// On a thread of its own (lookups, expansions, bulk checks: walks that may be long).
+    Thread,
+    /// Where the request is, if the walk never waits and the stack has room (a single check); else on a
+    /// thread of its own. See [`crate::authz::engine_thread::run_here`].
+    HereIfItFits,
+}
+
 /// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
 /// (contextual relationships: this request only, validated against the schema, never stored); a
 /// [`CheckError`] it returns is the request's answer. The engine runs on a thread of its own whose stack
-/// holds the depth limit (see `engine_thread`).
+/// holds the depth limit (see `engine_thread`), or, with [`Place::HereIfItFits`], possibly right here.
 pub(super) async fn on_engine<T, F>(
     state: &AppState,
     tenant: &str,
     at: u64,
     context: &[String],
+    place: Place,
     f: F,
 ) -> Result<T, HttpError>
 where
@@ -60,7 +71,20 @@ where
         extra.push(r);
     }
     let reader = state.authz.reader(tenant, at).with_context(extra);
-    crate::authz::engine_thread::with_engine(schema, reader, state.max_depth, f)
+    let f = match place {
+        Place::Thread => f,
+        Place::HereIfItFits => {
+            match engine_thread::run_here(&schema, &reader, state.max_depth, f) {
+                Ok(answer) => {
+                    return answer
+                        .map_err(HttpError::internal)?
+                        .map_err(|e| check_error(&e))
+                }
+                Err(f) => f,
+            }
+        }
+    };
+    engine_thread::with_engine(schema, reader, state.max_depth, f)
         .await
         .map_err(HttpError::internal)?
         .map_err(|e| check_error(&e))

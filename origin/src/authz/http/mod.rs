@@ -118,7 +118,9 @@ impl From<AuthzStoreError> for HttpError {
             AuthzStoreError::RevisionUnavailable(_) => {
                 (StatusCode::BAD_REQUEST, Code::RevisionUnavailable)
             }
-            AuthzStoreError::Database(_) => return HttpError::internal(e.to_string()),
+            AuthzStoreError::Database(_) | AuthzStoreError::SqliteRead(_) => {
+                return HttpError::internal(e.to_string())
+            }
         };
         HttpError::new(status, code, e.to_string())
     }

@@ -23,11 +23,11 @@ pub use write::WriteTx;
 
 use std::collections::HashMap;
 
-use sqlx::Row as _;
+use rusqlite::OptionalExtension as _;
 
 use crate::authz::cache::RelCache;
-use crate::on_db;
 use crate::store::retry::Retryable;
+use crate::store::sqlite_reads::SqliteReads;
 use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::Schema;
@@ -52,6 +52,14 @@ pub enum AuthzStoreError {
     /// A revision newer than the head (a zookie from the future) or older than kept history.
     RevisionUnavailable(u64),
     Database(sqlx::Error),
+    /// A read on the engine's SQLite connections (see [`crate::store::sqlite_reads`]).
+    SqliteRead(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for AuthzStoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::SqliteRead(e)
+    }
 }
 
 impl From<sqlx::Error> for AuthzStoreError {
@@ -76,6 +84,7 @@ impl std::fmt::Display for AuthzStoreError {
             Self::PreconditionFailed(why) => write!(f, "precondition failed: {why}"),
             Self::RevisionUnavailable(r) => write!(f, "revision {r} is not available"),
             Self::Database(e) => write!(f, "database: {e}"),
+            Self::SqliteRead(e) => write!(f, "database: {e}"),
         }
     }
 }
@@ -150,6 +159,8 @@ fn filter_sql(f: &Filter, first_param: usize) -> (String, Vec<String>) {
 #[derive(Clone)]
 pub struct AuthzStore {
     db: Db,
+    /// Where the engine's reads (and the head's) go.
+    reads: Reads,
     /// Parsed schemas by (tenant, the revision they were written at): a written schema never changes, so
     /// entries never go stale; the map is emptied when it reaches [`SCHEMA_CACHE_SIZE`].
     parsed: std::sync::Arc<std::sync::Mutex<ParsedSchemas>>,
@@ -157,13 +168,26 @@ pub struct AuthzStore {
     cache: std::sync::Arc<RelCache>,
 }
 
+/// Where the engine reads: SQLite on the asking thread (rusqlite, see [`crate::store::sqlite_reads`]:
+/// sqlx's hop per statement was most of a check's time); PostgreSQL through sqlx.
+#[derive(Clone)]
+enum Reads {
+    Sqlite(std::sync::Arc<SqliteReads>),
+    Postgres(sqlx::PgPool),
+}
+
 type ParsedSchemas = HashMap<(String, u64), std::sync::Arc<Schema>>;
 
 impl AuthzStore {
     #[must_use]
     pub fn new(db: Db) -> Self {
+        let reads = match &db {
+            Db::Sqlite(p) => Reads::Sqlite(SqliteReads::new(p.connect_options().get_filename())),
+            Db::Postgres(p) => Reads::Postgres(p.clone()),
+        };
         Self {
             db,
+            reads,
             parsed: std::sync::Arc::default(),
             cache: std::sync::Arc::default(),
         }
@@ -174,15 +198,21 @@ impl AuthzStore {
     /// # Errors
     /// Database failures.
     pub async fn head(&self, tenant: &str) -> Result<u64, AuthzStoreError> {
-        on_db!(&self.db, pool => {
-            let row = sqlx::query("SELECT head FROM authz_tenants WHERE tenant = $1")
-                .bind(tenant)
-                .fetch_optional(pool)
-                .await?;
-            Ok(row
-                .map(|r| r.try_get::<i64, _>("head"))
-                .transpose()?
-                .map_or(0, rev))
-        })
+        const SQL: &str = "SELECT head FROM authz_tenants WHERE tenant = $1";
+        let head: Option<i64> = match &self.reads {
+            // One indexed lookup: on this thread (see `sqlite_reads`).
+            Reads::Sqlite(reads) => reads
+                .take()?
+                .prepare_cached(SQL)?
+                .query_row([tenant], |r| r.get(0))
+                .optional()?,
+            Reads::Postgres(pool) => {
+                sqlx::query_scalar(SQL)
+                    .bind(tenant)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(head.map_or(0, rev))
     }
 }

@@ -1,26 +1,30 @@
 //! The check engine's storage port: relationships of one tenant at one revision, from the cache or, on a
-//! miss, from one database connection per request (in SQLite, one read transaction).
+//! miss, from one database connection per request (in SQLite, one read transaction, read on the engine's
+//! own thread; see [`crate::store::sqlite_reads`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rusqlite::types::ToSql;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::RelationshipReader;
 
-use super::{db_rev, rev, AuthzStore};
+use super::{db_rev, rev, AuthzStore, Reads};
 use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache, ReverseKey, ReverseRow};
-use crate::store::{retry, Db};
+use crate::store::retry;
+use crate::store::sqlite_reads::Lease;
 
 impl AuthzStore {
     /// A reader for the check engine, fixed at one tenant and revision.
     #[must_use]
     pub fn reader(&self, tenant: &str, at: u64) -> SnapshotReader {
         SnapshotReader {
-            db: self.db.clone(),
+            reads: self.reads.clone(),
             tenant: tenant.to_owned(),
             at,
             context: Vec::new(),
-            conn: tokio::sync::Mutex::new(None),
+            sqlite: std::sync::Mutex::new(None),
+            postgres: tokio::sync::Mutex::new(None),
             cache: self.cache.clone(),
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -29,7 +33,7 @@ impl AuthzStore {
 
 /// Reads relationships of one tenant as of one revision, plus any contextual relationships of the request.
 pub struct SnapshotReader {
-    db: Db,
+    reads: Reads,
     tenant: String,
     at: u64,
     context: Vec<Relationship>,
@@ -40,53 +44,84 @@ pub struct SnapshotReader {
     /// whole walk (a lookup may take seconds) would hold back vacuum and, under `SERIALIZABLE`, could
     /// be refused part-way through. Each query is then a transaction of its own, run again on a
     /// serialization failure. Returned to the pool with the reader; it only ever reads.
-    conn: tokio::sync::Mutex<Option<Conn>>,
+    ///
+    /// SQLite's is read on the asking thread and never awaited: a walk over it never waits (see
+    /// [`SnapshotReader::never_waits`]).
+    sqlite: std::sync::Mutex<Option<Lease>>,
+    postgres: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>,
     cache: std::sync::Arc<RelCache>,
     /// The cache generation when the connection was taken: loads are cached only if no sync came since
     /// (every query's snapshot is taken after it: SQLite's transaction's at its first read).
     generation: std::sync::atomic::AtomicU64,
 }
 
-enum Conn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
-}
+/// A query's parameters by name (`$1`, `$2`, ... as the SQL is written for both backends).
+type Named<'p> = Vec<(&'p str, &'p dyn ToSql)>;
+
+/// The names `$1` ... `$n`, for binding by name in SQLite.
+const NAMES: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 
 /// Run `$body`, one query evaluating to `Result<_, sqlx::Error>`, with `$c` bound to the reader's
-/// connection (taken on first use), typed per backend; the query's error as text. In PostgreSQL the
-/// query is a transaction of its own, run again on a serialization failure ([`retry::transaction`]):
-/// it names its revision, so a rerun reads the same rows.
-macro_rules! on_conn {
-    ($reader:expr, $c:ident => $body:expr) => {
+/// PostgreSQL connection (taken on first use), as a transaction of its own run again on a serialization
+/// failure ([`retry::transaction`]): it names its revision, so a rerun reads the same rows. The error as
+/// text.
+macro_rules! on_postgres {
+    ($reader:expr, $pool:expr, $c:ident => $body:expr) => {
         retry::transaction(|| async move {
-            let mut guard = $reader.conn.lock().await;
-            let conn = match guard.take() {
-                Some(conn) => conn,
+            let mut guard = $reader.postgres.lock().await;
+            let c = match guard.take() {
+                Some(c) => c,
                 None => {
-                    $reader.generation.store(
-                        $reader.cache.generation(&$reader.tenant),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    match &$reader.db {
-                        Db::Sqlite(p) => Conn::Sqlite(p.begin().await?),
-                        Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
-                    }
+                    $reader.begin();
+                    $pool.acquire().await?
                 }
             };
-            match guard.insert(conn) {
-                Conn::Sqlite(c) => {
-                    let $c = &mut **c;
-                    $body
-                }
-                Conn::Postgres(c) => {
-                    let $c = &mut **c;
-                    $body
-                }
-            }
+            let $c = &mut **guard.insert(c);
+            $body
         })
         .await
         .map_err(|e: sqlx::Error| e.to_string())
     };
+}
+
+impl SnapshotReader {
+    /// Note the cache generation as the reader's connection is taken.
+    fn begin(&self) {
+        self.generation.store(
+            self.cache.generation(&self.tenant),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Run `f` on the reader's SQLite connection, taken with its read transaction begun on first use;
+    /// on this thread, synchronously (see [`crate::store::sqlite_reads`]). The error as text.
+    fn on_sqlite<T>(
+        &self,
+        reads: &Arc<crate::store::sqlite_reads::SqliteReads>,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, String> {
+        let mut guard = self
+            .sqlite
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lease = match guard.take() {
+            Some(lease) => lease,
+            None => {
+                self.begin();
+                let lease = reads.take().map_err(|e| e.to_string())?;
+                lease.execute_batch("BEGIN").map_err(|e| e.to_string())?;
+                lease
+            }
+        };
+        f(guard.insert(lease)).map_err(|e| e.to_string())
+    }
+
+    /// Whether every read of this reader completes without waiting (SQLite's, on the asking thread): an
+    /// engine walk over it is then ready at its first poll, and may run where the request is.
+    #[must_use]
+    pub fn never_waits(&self) -> bool {
+        matches!(self.reads, Reads::Sqlite(_))
+    }
 }
 
 impl SnapshotReader {
@@ -108,16 +143,26 @@ impl SnapshotReader {
             return Ok(rows);
         }
         let floor = self.cache.floor_for(&self.tenant, self.at);
+        let at = db_rev(floor.unwrap_or(self.at));
         let binds = &D::binds(&key);
-        let loaded: Vec<D::Raw> = on_conn!(self, conn => {
-            let mut q = sqlx::query_as(D::SQL)
-                .bind(&self.tenant)
-                .bind(db_rev(floor.unwrap_or(self.at)));
-            for part in binds {
-                q = q.bind(*part);
-            }
-            q.fetch_all(conn).await
-        })?;
+        let loaded: Vec<D::Raw> = match &self.reads {
+            Reads::Sqlite(reads) => self.on_sqlite(reads, |c| {
+                let mut named: Named<'_> = vec![("$1", &self.tenant), ("$2", &at)];
+                for (name, part) in NAMES[2..].iter().zip(binds) {
+                    named.push((name, part));
+                }
+                c.prepare_cached(D::SQL)?
+                    .query_map(named.as_slice(), D::sqlite_row)?
+                    .collect()
+            })?,
+            Reads::Postgres(pool) => on_postgres!(self, pool, conn => {
+                let mut q = sqlx::query_as(D::SQL).bind(&self.tenant).bind(at);
+                for part in binds {
+                    q = q.bind(*part);
+                }
+                q.fetch_all(conn).await
+            })?,
+        };
         let rows: Arc<[D::Row]> = loaded.into_iter().map(D::row).collect();
         if floor.is_some() {
             D::keep(
@@ -143,14 +188,13 @@ trait Direction {
     type Key;
     type Row;
     /// A row as selected: the columns the cache keeps, then `created_rev`, `deleted_rev`.
-    type Raw: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin;
+    type Raw: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin;
     /// Every version of the key's rows in tenant `$1` not deleted by revision `$2`.
     const SQL: &'static str;
     fn binds(key: &Self::Key) -> Vec<&str>;
     fn row(raw: Self::Raw) -> Self::Row;
+    /// A row as SQLite's reader returns it.
+    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw>;
     /// The key's rows if the cache holds them for a read at `at`.
     fn cached(cache: &RelCache, tenant: &str, key: &Self::Key, at: u64) -> Option<Rows<Self>>;
     /// Keep loaded rows (unless a sync came since `generation`).
@@ -174,6 +218,10 @@ impl Direction for Forward {
 
     fn binds((object_type, id, relation): &ForwardKey) -> Vec<&str> {
         vec![object_type, id, relation]
+    }
+
+    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     }
 
     fn row((subject_type, subject_id, subject_relation, c, d): Self::Raw) -> ForwardRow {
@@ -210,6 +258,17 @@ impl Direction for Reverse {
 
     fn binds((object_type, id): &ReverseKey) -> Vec<&str> {
         vec![object_type, id]
+    }
+
+    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
     }
 
     fn row(
@@ -341,20 +400,48 @@ impl RelationshipReader for SnapshotReader {
             id_params.join(", ")
         );
         type Row = (String, String, String, String, String, i64, Option<i64>);
-        let (sql, ids) = (&sql, &ids);
-        let rows: Vec<Row> = on_conn!(self, conn => {
-            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(&self.tenant)
-                .bind(db_rev(floor))
-                .bind(object_type);
-            for r in relations {
-                q = q.bind(r);
+        let (sql, ids, floor) = (&sql, &ids, db_rev(floor));
+        let rows: Vec<Row> = match &self.reads {
+            Reads::Sqlite(reads) => {
+                self.on_sqlite(reads, |c| {
+                    let names: Vec<String> = (1..=3 + relations.len() + ids.len())
+                        .map(|i| format!("${i}"))
+                        .collect();
+                    let values = [&self.tenant as &dyn ToSql, &floor, object_type]
+                        .into_iter()
+                        .chain(relations.iter().map(|r| r as &dyn ToSql))
+                        .chain(ids.iter().map(|id| id as &dyn ToSql));
+                    let named: Named<'_> = names.iter().map(String::as_str).zip(values).collect();
+                    // Not kept compiled: its shape changes with the number of keys.
+                    c.prepare(sql)?
+                        .query_map(named.as_slice(), |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                                r.get(6)?,
+                            ))
+                        })?
+                        .collect()
+                })?
             }
-            for id in ids {
-                q = q.bind(*id);
-            }
-            q.fetch_all(conn).await
-        })?;
+            Reads::Postgres(pool) => on_postgres!(self, pool, conn => {
+                let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(&self.tenant)
+                    .bind(floor)
+                    .bind(object_type);
+                for r in relations {
+                    q = q.bind(r);
+                }
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(conn).await
+            })?,
+        };
         let mut grouped: HashMap<(String, String), Vec<ForwardRow>> = HashMap::new();
         for id in ids {
             for rel in relations {
@@ -380,21 +467,30 @@ impl RelationshipReader for SnapshotReader {
     }
 
     async fn object_ids(&self, object_type: &str) -> Result<Vec<String>, String> {
-        let rows: Vec<(String,)> = on_conn!(self, conn => {
-            sqlx::query_as(
-                "SELECT resource_id AS id FROM authz_relationships
-                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND resource_type = $3
-                 UNION
-                 SELECT subject_id AS id FROM authz_relationships
-                 WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND subject_type = $3
-                   AND subject_id != '*'",
-            )
-            .bind(&self.tenant)
-            .bind(db_rev(self.at))
-            .bind(object_type)
-            .fetch_all(conn)
-            .await
-        })?;
+        const SQL: &str = "SELECT resource_id AS id FROM authz_relationships
+             WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND resource_type = $3
+             UNION
+             SELECT subject_id AS id FROM authz_relationships
+             WHERE tenant = $1 AND +created_rev <= $2 AND (+deleted_rev IS NULL OR +deleted_rev > $2) AND subject_type = $3
+               AND subject_id != '*'";
+        let at = db_rev(self.at);
+        let rows: Vec<(String,)> = match &self.reads {
+            Reads::Sqlite(reads) => self.on_sqlite(reads, |c| {
+                let named: Named<'_> =
+                    vec![("$1", &self.tenant), ("$2", &at), ("$3", &object_type)];
+                c.prepare_cached(SQL)?
+                    .query_map(named.as_slice(), |r| Ok((r.get(0)?,)))?
+                    .collect()
+            })?,
+            Reads::Postgres(pool) => on_postgres!(self, pool, conn => {
+                sqlx::query_as(SQL)
+                    .bind(&self.tenant)
+                    .bind(at)
+                    .bind(object_type)
+                    .fetch_all(conn)
+                    .await
+            })?,
+        };
         let mut ids: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
         for r in &self.context {
             for o in [&r.resource, &r.subject.object] {

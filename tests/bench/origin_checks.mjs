@@ -1,0 +1,71 @@
+// scripts/bench origin: permission checks inside the origin (its Server-Timing: the request without the
+// HTTP client) on the authorization benchmark's data (authz_data.mjs, ~1.02M relationships), for one or
+// more origin binaries side by side in one run, question by question, so load on this shared VM hits
+// them alike. Nothing here asserts a time.
+//
+// TESSERA_ORIGIN_BINS="before=/path/a,after=/path/b" compares builds (the first is the reference of the
+// ratio column); without it, TESSERA_ORIGIN_BIN alone. Each origin's resident memory is reported after
+// the load and after the checks.
+//
+// "First ask": the first time an origin sees a question (the document's rows cold; the groups' and
+// folders' rows warm, as they are in service). "Asked again": the same questions once more.
+import { startOrigin } from '../blackbox/harness.mjs';
+import { readFileSync } from 'node:fs';
+import { SCHEMA, rels, classes } from './authz_data.mjs';
+
+/** Resident memory of process `pid` in MiB. */
+const rss = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024);
+
+const bins = (process.env.TESSERA_ORIGIN_BINS ?? `this build=${process.env.TESSERA_ORIGIN_BIN}`)
+  .split(',').map((s) => { const i = s.indexOf('='); return { label: s.slice(0, i), bin: s.slice(i + 1) }; });
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const us = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+
+const origins = [];
+try {
+  for (const b of bins) {
+    const origin = await startOrigin({ bin: b.bin });
+    origins.push({ ...b, origin });
+    const api = async (method, path, body) => {
+      const r = await fetch(`${origin.url}/v1/tenants/bench${path}`, {
+        method, headers: { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const json = await r.json();
+      if (r.status !== 200) throw new Error(`${b.label} ${path}: ${r.status} ${JSON.stringify(json)}`);
+      const st = r.headers.get('server-timing');
+      return { json, server: st ? Number(st.split('dur=')[1]) : NaN };
+    };
+    origins.at(-1).api = api;
+    const t0 = performance.now();
+    await api('PUT', '/schema', SCHEMA);
+    for (let i = 0; i < rels.length; i += 1000) {
+      await api('POST', '/relationships/write', { updates: rels.slice(i, i + 1000).map((relationship) => ({ operation: 'touch', relationship })) });
+    }
+    console.error(`${b.label}: ${rels.length} relationships loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rss(origin.proc.pid)} MiB resident`);
+  }
+  const check = (o, q) => o.api('POST', '/check', { ...q, consistency: 'fully_consistent' });
+  for (const q of classes[1].slice(0, 50)) for (const o of origins) await check(o, q); // warm-up
+  const rows = [];
+  for (const [name, qs] of Object.entries(classes)) {
+    const first = origins.map(() => []), again = origins.map(() => []);
+    for (const q of qs) {
+      const answers = [];
+      for (const [i, o] of origins.entries()) { const r = await check(o, q); first[i].push(r.server); answers.push(r.json.allowed); }
+      // Every origin answers alike; the granted ones grant (a "denied" question asks about a random user).
+      if (answers.some((a) => a !== answers[0]) || (name !== 'denied' && !answers[0])) throw new Error(`wrong answer for ${JSON.stringify(q)}: ${answers}`);
+    }
+    for (const q of qs) for (const [i, o] of origins.entries()) again[i].push((await check(o, q)).server);
+    const label = name === 'denied' ? 'denied (random user)' : `granted at depth ${name}`;
+    const cells = origins.map((_, i) => `first ask p50 ${us(pct(first[i], 0.5))} / p99 ${us(pct(first[i], 0.99))}; again p50 ${us(pct(again[i], 0.5))} / p99 ${us(pct(again[i], 0.99))}`);
+    const ratio = origins.length > 1 ? [`${(pct(first[0], 0.5) / pct(first.at(-1), 0.5)).toFixed(1)}× / ${(pct(again[0], 0.5) / pct(again.at(-1), 0.5)).toFixed(1)}×`] : [];
+    rows.push([label, ...cells, ...ratio]);
+    console.error(`| ${rows.at(-1).join(' | ')} |`);
+  }
+  for (const o of origins) console.error(`${o.label}: ${rss(o.origin.proc.pid)} MiB resident after the checks`);
+  const head = ['check (fully consistent, in the origin)', ...origins.map((o) => o.label), ...(origins.length > 1 ? [`${origins[0].label} ÷ ${origins.at(-1).label} (p50 first ask / again)`] : [])];
+  console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+} finally {
+  for (const o of origins) await o.origin.stop();
+}
