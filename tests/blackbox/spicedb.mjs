@@ -45,6 +45,17 @@ export class SpiceDB {
     }
   }
 
+  /** Delete relationships (each must exist or not: SpiceDB's DELETE is idempotent). */
+  async remove(rels) {
+    for (let i = 0; i < rels.length; i += 1000) {
+      await this.perms.writeRelationships(v1.WriteRelationshipsRequest.create({
+        updates: rels.slice(i, i + 1000).map((r) => v1.RelationshipUpdate.create({
+          operation: v1.RelationshipUpdate_Operation.DELETE, relationship: relationship(r),
+        })),
+      }));
+    }
+  }
+
   async check(resource, permission, subj) {
     const r = await this.perms.checkPermission(v1.CheckPermissionRequest.create({
       consistency: FULL, resource: obj(resource), permission, subject: subject(subj),

@@ -11,6 +11,13 @@
 //! A load races a sync only one way: a load whose transaction began before a sync could miss a change that
 //! sync evicted; every load carries the generation its transaction began in and is dropped if a sync came
 //! between.
+//!
+//! It also keeps decisions: a check's answer at the synced revision with the forward keys its walk read.
+//! The answer holds at every later revision until a change touches one of those keys (or the schema), so
+//! the sync that evicts a key evicts the decisions that read it too, and a question asked again is
+//! answered without a walk. Only walks that saw nothing but stored relationships are kept (none with
+//! contextual relationships), only when no sync came during the walk, and only `Ok` answers (an error,
+//! such as the depth limit, is computed again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -49,6 +56,26 @@ pub type ReverseKey = (String, String);
 
 /// Rows kept per tenant before its cache is emptied and starts again.
 const MAX_ROWS: usize = 2_000_000;
+/// Decisions kept per tenant (with their read keys) before they are emptied and start again.
+const MAX_DECISIONS: usize = 200_000;
+/// Read keys held by a tenant's decisions, in all, before they are emptied and start again.
+const MAX_DECISION_READS: usize = 2_000_000;
+
+/// A question: resource, permission, subject (as written: `doc:1`, `view`, `user:a` or `group:g#member`).
+pub type DecisionKey = (String, String, String);
+
+/// A kept answer, true from revision `from` until a key it read changes.
+struct Decision {
+    allowed: bool,
+    from: u64,
+}
+
+/// Generations come from one counter, so a tenant emptied and started again never repeats one.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 struct Tenant {
     /// Rows deleted at or before this revision are not kept: reads below it go to the database.
@@ -63,6 +90,10 @@ struct Tenant {
     forward: HashMap<ForwardKey, Arc<[ForwardRow]>>,
     reverse: HashMap<ReverseKey, Arc<[ReverseRow]>>,
     rows: usize,
+    decisions: HashMap<DecisionKey, Decision>,
+    /// For each read key, the decisions that read it (some perhaps already gone).
+    readers: HashMap<ForwardKey, Vec<DecisionKey>>,
+    decision_reads: usize,
 }
 
 impl Tenant {
@@ -70,13 +101,22 @@ impl Tenant {
         Self {
             floor: head,
             synced: head,
-            generation: 0,
+            generation: next_generation(),
             synced_at: crate::monotonic(),
             schema: None,
             forward: HashMap::new(),
             reverse: HashMap::new(),
             rows: 0,
+            decisions: HashMap::new(),
+            readers: HashMap::new(),
+            decision_reads: 0,
         }
+    }
+
+    fn forget_decisions(&mut self) {
+        self.decisions.clear();
+        self.readers.clear();
+        self.decision_reads = 0;
     }
 
     fn is_empty(&self) -> bool {
@@ -155,6 +195,12 @@ impl RelCache {
                     if let Some(rows) = t.forward.remove(&k) {
                         t.rows = t.rows.saturating_sub(rows.len());
                     }
+                    if let Some(questions) = t.readers.remove(&k) {
+                        t.decision_reads = t.decision_reads.saturating_sub(questions.len());
+                        for q in questions {
+                            t.decisions.remove(&q);
+                        }
+                    }
                 }
                 for k in reverse {
                     if let Some(rows) = t.reverse.remove(&k) {
@@ -163,12 +209,53 @@ impl RelCache {
                 }
                 if schema_changed {
                     t.schema = None;
+                    t.forget_decisions();
                 }
                 t.synced = to;
-                t.generation += 1;
+                t.generation = next_generation();
                 t.synced_at = crate::monotonic();
             }
         }
+    }
+
+    /// The kept answer to `question` at revision `at`, if one holds there.
+    pub fn decision(&self, tenant: &str, question: &DecisionKey, at: u64) -> Option<bool> {
+        let tenants = self.lock();
+        let t = tenants.get(tenant).filter(|t| t.covers(at))?;
+        t.decisions
+            .get(question)
+            .filter(|d| d.from <= at)
+            .map(|d| d.allowed)
+    }
+
+    /// Keep the answer to `question`, found at revision `at` by a walk that began in `generation` and
+    /// read the keys `read`: only if `at` is the synced revision and no sync came since the walk began.
+    pub fn put_decision(
+        &self,
+        tenant: &str,
+        generation: u64,
+        at: u64,
+        question: DecisionKey,
+        allowed: bool,
+        read: Vec<ForwardKey>,
+    ) {
+        let mut tenants = self.lock();
+        let Some(t) = tenants.get_mut(tenant) else {
+            return;
+        };
+        if t.generation != generation || t.synced != at {
+            return;
+        }
+        if t.decisions.len() >= MAX_DECISIONS
+            || t.decision_reads.saturating_add(read.len()) > MAX_DECISION_READS
+        {
+            t.forget_decisions();
+        }
+        t.decision_reads += read.len();
+        for k in read {
+            t.readers.entry(k).or_default().push(question.clone());
+        }
+        t.decisions.insert(question, Decision { allowed, from: at });
     }
 
     /// The generation of the tenant now (0 when not cached), for [`RelCache::put_forward`].

@@ -177,15 +177,37 @@ where
     T: Send + 'static,
     F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T> + Send + 'static,
 {
+    with_engine_and_reader(schema, reader, max_depth, f)
+        .await
+        .map(|(t, _)| t)
+}
+
+/// As [`with_engine`], and the reader back (what it read, for a kept decision).
+///
+/// # Errors
+/// As [`run`].
+pub async fn with_engine_and_reader<T, F>(
+    schema: Arc<Schema>,
+    reader: SnapshotReader,
+    max_depth: u32,
+    f: F,
+) -> Result<(T, SnapshotReader), String>
+where
+    T: Send + 'static,
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, T> + Send + 'static,
+{
     let handle = tokio::runtime::Handle::current();
     let stack = stack_size(max_depth, schema.expr_height());
     run(stack, move || {
-        // Inside the runtime's context, and the reader moved into the future: its database connection
-        // goes back to the pool (which needs the runtime) before `block_on` returns.
+        // Inside the runtime's context (a database connection is taken through it); the reader, and its
+        // connection, go back to the request, which returns the connection to its pool.
         let _context = handle.enter();
         handle.block_on(async move {
-            let engine = Engine::new(&schema, &reader).with_max_depth(max_depth);
-            f(&engine).await
+            let out = {
+                let engine = Engine::new(&schema, &reader).with_max_depth(max_depth);
+                f(&engine).await
+            };
+            (out, reader)
         })
     })
     .await

@@ -57,6 +57,7 @@ const CASES: &[(&str, Case)] = cases![
     concurrent_writers_get_distinct_revisions,
     engine_over_the_store,
     two_origins_stay_coherent,
+    kept_decisions_stay_exact,
     scim_users_round_trip,
     scim_users_uniqueness_ignores_case,
     scim_users_locked_writes,

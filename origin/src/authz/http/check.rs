@@ -9,7 +9,7 @@ use tessera_proto::authz::{
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_error, on_engine, Place};
+use super::engine::{check_one, on_engine, Place};
 use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::audit::Caller;
@@ -35,13 +35,8 @@ async fn run_checks(
     items: Vec<(ObjectRef, String, SubjectRef)>,
     context: &[String],
 ) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
-    // One check is short: where the request is, if it fits; a batch on a thread of its own.
-    let place = if items.len() == 1 {
-        Place::HereIfItFits
-    } else {
-        Place::Thread
-    };
-    on_engine(state, tenant, at, context, place, move |engine| {
+    // A batch may walk for long: on a thread of its own.
+    on_engine(state, tenant, at, context, Place::Thread, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
@@ -111,18 +106,14 @@ pub(super) async fn check(
         };
         return Ok(timed(started, answer).into_response());
     }
-    let mut results = run_checks(
+    let allowed = check_one(
         &state,
         &tenant,
         at,
-        vec![(resource.clone(), req.permission.clone(), subject.clone())],
         &req.context_relationships,
+        (&resource, &req.permission, &subject),
     )
     .await?;
-    let allowed = results
-        .pop()
-        .unwrap_or(Ok(false))
-        .map_err(|e| check_error(&e))?;
     recorded::decision(
         &state,
         &caller,

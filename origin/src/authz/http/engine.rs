@@ -3,6 +3,7 @@
 //! errors answer.
 
 use axum::http::StatusCode;
+use tessera_authz::relationship::{ObjectRef, SubjectRef};
 use tessera_authz::{CheckError, Engine};
 use tessera_proto::Code;
 
@@ -53,6 +54,47 @@ where
         + Send
         + 'static,
 {
+    let reader = reader(state, tenant, at, context).await?;
+    evaluate(state, reader, place, f).await.map(|(t, _)| t)
+}
+
+/// One check: the kept answer when one holds at `at` (see [`crate::authz::cache`]), else a walk, where
+/// the request is if it fits, whose answer is kept.
+pub(super) async fn check_one(
+    state: &AppState,
+    tenant: &str,
+    at: u64,
+    context: &[String],
+    (resource, permission, subject): (&ObjectRef, &str, &SubjectRef),
+) -> Result<bool, HttpError> {
+    let question = (
+        resource.to_string(),
+        permission.to_owned(),
+        subject.to_string(),
+    );
+    if context.is_empty() {
+        if let Some(allowed) = state.authz.decision(tenant, &question, at) {
+            return Ok(allowed);
+        }
+    }
+    let (schema, reader) = reader(state, tenant, at, context).await?;
+    let walk = (schema, reader.recording());
+    let (r, p, s) = (resource.clone(), permission.to_owned(), subject.clone());
+    let (allowed, reader) = evaluate(state, walk, Place::HereIfItFits, move |engine| {
+        Box::pin(async move { engine.check(&r, &p, &s).await })
+    })
+    .await?;
+    reader.decided(question, allowed);
+    Ok(allowed)
+}
+
+/// A reader at `tenant`'s revision `at` that also sees `context`, validated against the schema there.
+async fn reader(
+    state: &AppState,
+    tenant: &str,
+    at: u64,
+    context: &[String],
+) -> Result<(std::sync::Arc<tessera_authz::Schema>, SnapshotReader), HttpError> {
     let (_, schema) = state
         .authz
         .schema_at(tenant, at)
@@ -71,21 +113,39 @@ where
         extra.push(r);
     }
     let reader = state.authz.reader(tenant, at).with_context(extra);
+    Ok((schema, reader))
+}
+
+/// Run `f` over `reader` where `place` allows; its answer and the reader back.
+async fn evaluate<T, F>(
+    state: &AppState,
+    (schema, reader): (std::sync::Arc<tessera_authz::Schema>, SnapshotReader),
+    place: Place,
+    f: F,
+) -> Result<(T, SnapshotReader), HttpError>
+where
+    T: Send + 'static,
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<T, CheckError>>
+        + Send
+        + 'static,
+{
     let f = match place {
         Place::Thread => f,
         Place::HereIfItFits => {
             match engine_thread::run_here(&schema, &reader, state.max_depth, f) {
                 Ok(answer) => {
-                    return answer
+                    let t = answer
                         .map_err(HttpError::internal)?
-                        .map_err(|e| check_error(&e))
+                        .map_err(|e| check_error(&e))?;
+                    return Ok((t, reader));
                 }
                 Err(f) => f,
             }
         }
     };
-    engine_thread::with_engine(schema, reader, state.max_depth, f)
-        .await
-        .map_err(HttpError::internal)?
-        .map_err(|e| check_error(&e))
+    let (answer, reader) =
+        engine_thread::with_engine_and_reader(schema, reader, state.max_depth, f)
+            .await
+            .map_err(HttpError::internal)?;
+    Ok((answer.map_err(|e| check_error(&e))?, reader))
 }

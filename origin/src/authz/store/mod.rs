@@ -193,6 +193,17 @@ impl AuthzStore {
         }
     }
 
+    /// The kept answer to `question` at revision `at` (see [`crate::authz::cache`]), if one holds there.
+    #[must_use]
+    pub fn decision(
+        &self,
+        tenant: &str,
+        question: &crate::authz::cache::DecisionKey,
+        at: u64,
+    ) -> Option<bool> {
+        self.cache.decision(tenant, question, at)
+    }
+
     /// The tenant's newest revision (0 when it has never been written).
     ///
     /// # Errors

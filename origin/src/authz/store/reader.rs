@@ -27,6 +27,8 @@ impl AuthzStore {
             postgres: tokio::sync::Mutex::new(None),
             cache: self.cache.clone(),
             generation: std::sync::atomic::AtomicU64::new(0),
+            started: self.cache.generation(tenant),
+            read: None,
         }
     }
 }
@@ -53,6 +55,10 @@ pub struct SnapshotReader {
     /// The cache generation when the connection was taken: loads are cached only if no sync came since
     /// (every query's snapshot is taken after it: SQLite's transaction's at its first read).
     generation: std::sync::atomic::AtomicU64,
+    /// The cache generation when the reader was made, and every forward key it was asked for since:
+    /// what a decision it reached depends on (see [`SnapshotReader::decided`]).
+    started: u64,
+    read: Option<std::sync::Mutex<Vec<ForwardKey>>>,
 }
 
 /// A query's parameters by name (`$1`, `$2`, ... as the SQL is written for both backends).
@@ -114,6 +120,28 @@ impl SnapshotReader {
             }
         };
         f(guard.insert(lease)).map_err(|e| e.to_string())
+    }
+
+    /// Note every forward key the walk reads, so that its decision can be kept ([`Self::decided`]).
+    #[must_use]
+    pub fn recording(mut self) -> Self {
+        self.read = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Keep `allowed` as the answer to `question`, which this reader's walk reached: with the keys it
+    /// read, unless contextual relationships took part (they hold for one request only).
+    pub fn decided(&self, question: crate::authz::cache::DecisionKey, allowed: bool) {
+        let Some(read) = self.read.as_ref().filter(|_| self.context.is_empty()) else {
+            return;
+        };
+        let read = std::mem::take(
+            &mut *read
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.cache
+            .put_decision(&self.tenant, self.started, self.at, question, allowed, read);
     }
 
     /// Whether every read of this reader completes without waiting (SQLite's, on the asking thread): an
@@ -304,6 +332,11 @@ impl RelationshipReader for SnapshotReader {
             resource.id.clone(),
             relation.to_owned(),
         );
+        if let Some(read) = &self.read {
+            read.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(key.clone());
+        }
         let rows = self.rows::<Forward>(key).await?;
         let mut out: Vec<SubjectRef> = rows
             .iter()

@@ -582,3 +582,103 @@ pub(super) async fn two_origins_stay_coherent(store: Store) {
         .unwrap();
     assert!(ids.is_empty());
 }
+
+/// A check's kept answer (what the origin answers a question asked again with) holds exactly while the
+/// keys its walk read do not change, across two origins; a walk with contextual relationships, at an old
+/// revision, or under a replaced schema is never kept.
+pub(super) async fn kept_decisions_stay_exact(store: Store) {
+    let a = authz(&store).await;
+    let b = AuthzStore::new(store.db().clone());
+    put(
+        &a,
+        &ops(Operation::Touch, &["group:g#member@user:ann"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(decide(&a, at, vec![]).await, (false, false));
+    assert_eq!(decide(&a, at, vec![]).await, (false, true), "kept");
+    // A contextual relationship grants, but only that request: never kept.
+    let ctx = vec![rel("doc:1#viewer@user:ann")];
+    assert_eq!(decide(&a, at, ctx.clone()).await, (true, false));
+    assert_eq!(decide(&a, at, ctx).await, (true, false));
+    assert_eq!(decide(&a, at, vec![]).await, (false, true));
+    // Another origin writes a key the walk did not read: the answer still holds at the new head.
+    put(&b, &ops(Operation::Touch, &["doc:2#viewer@user:ann"]), "t")
+        .await
+        .unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(
+        decide(&a, at, vec![]).await,
+        (false, true),
+        "unrelated write"
+    );
+    // It writes one the walk read: the answer is walked again, and kept again.
+    let r_grant = put(
+        &b,
+        &ops(Operation::Touch, &["doc:1#viewer@group:g#member"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(
+        decide(&a, at, vec![]).await,
+        (true, false),
+        "sees b's grant"
+    );
+    assert_eq!(decide(&a, at, vec![]).await, (true, true));
+    // A key read only through the nested group changes.
+    put(
+        &b,
+        &ops(Operation::Delete, &["group:g#member@user:ann"]),
+        "t",
+    )
+    .await
+    .unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(
+        decide(&a, at, vec![]).await,
+        (false, false),
+        "sees the nested delete"
+    );
+    assert_eq!(decide(&a, at, vec![]).await, (false, true));
+    // An older revision is walked, and its answer not kept (it would not hold from there on).
+    assert_eq!(decide(&a, r_grant, vec![]).await, (true, false));
+    assert_eq!(decide(&a, r_grant, vec![]).await, (true, false));
+    assert_eq!(decide(&a, at, vec![]).await, (false, true));
+    // A new schema: nothing kept holds.
+    let wider = SCHEMA.replace(
+        "permission view = viewer + owner",
+        "permission view = viewer + owner + nobody
+    relation nobody: user",
+    );
+    b.write_schema("t", &wider).await.unwrap();
+    let at = a.snapshot("t", None).await.unwrap();
+    assert_eq!(decide(&a, at, vec![]).await, (false, false), "a new schema");
+}
+
+/// As the origin asks whether `user:ann` may view `doc:1` (`check_one`): the kept answer if one holds,
+/// else a walk whose answer is kept; with contextual relationships, always a walk. The answer, and
+/// whether it was the kept one.
+async fn decide(s: &AuthzStore, at: u64, context: Vec<Relationship>) -> (bool, bool) {
+    let question = ("doc:1".to_owned(), "view".to_owned(), "user:ann".to_owned());
+    if context.is_empty() {
+        if let Some(allowed) = s.decision("t", &question, at) {
+            return (allowed, true);
+        }
+    }
+    let (_, schema) = s.schema_at("t", at).await.unwrap().unwrap();
+    let reader = s.reader("t", at).with_context(context).recording();
+    let allowed = Engine::new(&schema, &reader)
+        .check(
+            &"doc:1".parse().unwrap(),
+            "view",
+            &"user:ann".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    reader.decided(question, allowed);
+    (allowed, false)
+}
