@@ -56,10 +56,12 @@ pub type ReverseKey = (String, String);
 
 /// Rows kept per tenant before its cache is emptied and starts again.
 const MAX_ROWS: usize = 2_000_000;
-/// Decisions kept per tenant (with their read keys) before they are emptied and start again.
-const MAX_DECISIONS: usize = 200_000;
-/// Read keys held by a tenant's decisions, in all, before they are emptied and start again.
-const MAX_DECISION_READS: usize = 2_000_000;
+/// Bytes (about) of kept decisions and their read keys per tenant, before the tenant's are forgotten.
+const MAX_TENANT_DECISION_BYTES: usize = 64 << 20;
+/// Bytes (about) of kept decisions across all tenants, before every tenant's are forgotten.
+const MAX_DECISION_BYTES: usize = 256 << 20;
+/// What a map entry costs beyond the strings it holds (about).
+const ENTRY_BYTES: usize = 64;
 
 /// A question: resource, permission, subject (as written: `doc:1`, `view`, `user:a` or `group:g#member`).
 pub type DecisionKey = (String, String, String);
@@ -68,6 +70,94 @@ pub type DecisionKey = (String, String, String);
 struct Decision {
     allowed: bool,
     from: u64,
+    /// What keeping the question costs (about).
+    bytes: usize,
+}
+
+/// A tenant's kept decisions, and for each read key the questions whose walk read it (some perhaps
+/// already gone: they go with the key). The question is shared between the two.
+#[derive(Default)]
+struct Decisions {
+    by_question: HashMap<Arc<DecisionKey>, Decision>,
+    readers: HashMap<ForwardKey, Vec<Arc<DecisionKey>>>,
+    /// What the questions cost, and what the read-key index costs, stale entries included (about).
+    question_bytes: usize,
+    index_bytes: usize,
+}
+
+/// What a key costs in the read-key index (about), beside its entries.
+fn key_bytes((t, id, rel): &ForwardKey) -> usize {
+    ENTRY_BYTES + t.len() + id.len() + rel.len()
+}
+
+/// What one entry of a key's list costs.
+const INDEX_ENTRY_BYTES: usize = 16;
+
+impl Decisions {
+    fn bytes(&self) -> usize {
+        self.question_bytes + self.index_bytes
+    }
+
+    /// Forget everything; the bytes freed.
+    fn forget(&mut self) -> usize {
+        let freed = self.bytes();
+        *self = Self::default();
+        freed
+    }
+
+    /// Forget the decisions that read `key`; the bytes freed.
+    fn evict(&mut self, key: &ForwardKey) -> usize {
+        let Some(questions) = self.readers.remove(key) else {
+            return 0;
+        };
+        let before = self.bytes();
+        self.index_bytes = self
+            .index_bytes
+            .saturating_sub(key_bytes(key) + INDEX_ENTRY_BYTES * questions.len());
+        for q in questions {
+            if let Some(d) = self.by_question.remove(&q) {
+                self.question_bytes = self.question_bytes.saturating_sub(d.bytes);
+            }
+        }
+        before - self.bytes()
+    }
+
+    /// Keep `allowed` for `question`, which read `read` (sorted, without repeats); the bytes before and
+    /// after.
+    fn put(
+        &mut self,
+        question: DecisionKey,
+        allowed: bool,
+        from: u64,
+        read: Vec<ForwardKey>,
+    ) -> (usize, usize) {
+        let before = self.bytes();
+        let (r, p, s) = &question;
+        let bytes = ENTRY_BYTES + r.len() + p.len() + s.len();
+        let question = Arc::new(question);
+        for k in read {
+            let added = key_bytes(&k);
+            let list = self.readers.entry(k).or_insert_with(|| {
+                self.index_bytes += added;
+                Vec::new()
+            });
+            list.push(question.clone());
+            self.index_bytes += INDEX_ENTRY_BYTES;
+        }
+        let old = self.by_question.insert(
+            question,
+            Decision {
+                allowed,
+                from,
+                bytes,
+            },
+        );
+        self.question_bytes = self
+            .question_bytes
+            .saturating_sub(old.map_or(0, |d| d.bytes))
+            + bytes;
+        (before, self.bytes())
+    }
 }
 
 /// Generations come from one counter, so a tenant emptied and started again never repeats one.
@@ -90,10 +180,7 @@ struct Tenant {
     forward: HashMap<ForwardKey, Arc<[ForwardRow]>>,
     reverse: HashMap<ReverseKey, Arc<[ReverseRow]>>,
     rows: usize,
-    decisions: HashMap<DecisionKey, Decision>,
-    /// For each read key, the decisions that read it (some perhaps already gone).
-    readers: HashMap<ForwardKey, Vec<DecisionKey>>,
-    decision_reads: usize,
+    decisions: Decisions,
 }
 
 impl Tenant {
@@ -107,16 +194,8 @@ impl Tenant {
             forward: HashMap::new(),
             reverse: HashMap::new(),
             rows: 0,
-            decisions: HashMap::new(),
-            readers: HashMap::new(),
-            decision_reads: 0,
+            decisions: Decisions::default(),
         }
-    }
-
-    fn forget_decisions(&mut self) {
-        self.decisions.clear();
-        self.readers.clear();
-        self.decision_reads = 0;
     }
 
     fn is_empty(&self) -> bool {
@@ -141,12 +220,27 @@ pub enum Changes {
 #[derive(Default)]
 pub struct RelCache {
     tenants: Mutex<HashMap<String, Tenant>>,
+    /// The bytes of kept decisions across tenants (changed only under the lock of `tenants`).
+    decision_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl RelCache {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Tenant>> {
         // Critical sections only move data in and out of maps: a panic cannot leave one half done.
         self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Note that `freed` bytes of kept decisions are gone.
+    fn freed(&self, freed: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.decision_bytes.load(Relaxed).saturating_sub(freed);
+        self.decision_bytes.store(now, Relaxed);
+    }
+
+    /// Start `t` again at `head`, its decisions' bytes accounted for.
+    fn restart(&self, t: &mut Tenant, head: u64) {
+        self.freed(t.decisions.bytes());
+        *t = Tenant::new(head);
     }
 
     /// The revision the tenant is synced to and when, if it is cached at all.
@@ -168,7 +262,7 @@ impl RelCache {
                 None
             }
             Some(t) if t.is_empty() && t.schema.is_none() => {
-                *t = Tenant::new(head);
+                self.restart(t, head);
                 None
             }
             Some(t) => Some(t.synced),
@@ -185,7 +279,7 @@ impl RelCache {
             return; // someone else synced meanwhile; their evictions cover ours up to their revision
         }
         match changes {
-            Changes::Everything => *t = Tenant::new(to),
+            Changes::Everything => self.restart(t, to),
             Changes::Keys {
                 forward,
                 reverse,
@@ -195,12 +289,7 @@ impl RelCache {
                     if let Some(rows) = t.forward.remove(&k) {
                         t.rows = t.rows.saturating_sub(rows.len());
                     }
-                    if let Some(questions) = t.readers.remove(&k) {
-                        t.decision_reads = t.decision_reads.saturating_sub(questions.len());
-                        for q in questions {
-                            t.decisions.remove(&q);
-                        }
-                    }
+                    self.freed(t.decisions.evict(&k));
                 }
                 for k in reverse {
                     if let Some(rows) = t.reverse.remove(&k) {
@@ -209,7 +298,7 @@ impl RelCache {
                 }
                 if schema_changed {
                     t.schema = None;
-                    t.forget_decisions();
+                    self.freed(t.decisions.forget());
                 }
                 t.synced = to;
                 t.generation = next_generation();
@@ -223,6 +312,7 @@ impl RelCache {
         let tenants = self.lock();
         let t = tenants.get(tenant).filter(|t| t.covers(at))?;
         t.decisions
+            .by_question
             .get(question)
             .filter(|d| d.from <= at)
             .map(|d| d.allowed)
@@ -230,6 +320,8 @@ impl RelCache {
 
     /// Keep the answer to `question`, found at revision `at` by a walk that began in `generation` and
     /// read the keys `read`: only if `at` is the synced revision and no sync came since the walk began.
+    /// Within bounds: past [`MAX_TENANT_DECISION_BYTES`] the tenant's decisions are forgotten, past
+    /// [`MAX_DECISION_BYTES`] every tenant's.
     pub fn put_decision(
         &self,
         tenant: &str,
@@ -237,25 +329,34 @@ impl RelCache {
         at: u64,
         question: DecisionKey,
         allowed: bool,
-        read: Vec<ForwardKey>,
+        mut read: Vec<ForwardKey>,
     ) {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut tenants = self.lock();
+        if self.decision_bytes.load(Relaxed) > MAX_DECISION_BYTES {
+            for t in tenants.values_mut() {
+                t.decisions.forget();
+            }
+            self.decision_bytes.store(0, Relaxed);
+        }
         let Some(t) = tenants.get_mut(tenant) else {
             return;
         };
         if t.generation != generation || t.synced != at {
             return;
         }
-        if t.decisions.len() >= MAX_DECISIONS
-            || t.decision_reads.saturating_add(read.len()) > MAX_DECISION_READS
-        {
-            t.forget_decisions();
+        if t.decisions.bytes() > MAX_TENANT_DECISION_BYTES {
+            self.freed(t.decisions.forget());
         }
-        t.decision_reads += read.len();
-        for k in read {
-            t.readers.entry(k).or_default().push(question.clone());
+        read.sort_unstable();
+        read.dedup();
+        let (before, after) = t.decisions.put(question, allowed, at, read);
+        match after.checked_sub(before) {
+            Some(added) => {
+                self.decision_bytes.fetch_add(added, Relaxed);
+            }
+            None => self.freed(before - after),
         }
-        t.decisions.insert(question, Decision { allowed, from: at });
     }
 
     /// The generation of the tenant now (0 when not cached), for [`RelCache::put_forward`].
@@ -340,5 +441,86 @@ impl RelCache {
                 t.schema = Some((rev, schema));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn key(id: &str) -> ForwardKey {
+        ("doc".to_owned(), id.to_owned(), "viewer".to_owned())
+    }
+
+    fn question(user: &str) -> DecisionKey {
+        (
+            "doc:1".to_owned(),
+            "view".to_owned(),
+            format!("user:{user}"),
+        )
+    }
+
+    #[test]
+    fn kept_decisions_go_with_the_keys_they_read_and_their_bytes_with_them() {
+        let c = RelCache::default();
+        assert_eq!(c.needs_sync("t", 5), None);
+        let schema = Arc::new(tessera_authz::parse_schema("definition user {}").unwrap());
+        c.put_schema("t", 5, 1, schema);
+        let g = c.generation("t");
+        c.put_decision(
+            "t",
+            g,
+            5,
+            question("a"),
+            true,
+            vec![key("1"), key("1"), key("2")],
+        );
+        c.put_decision("t", g, 5, question("b"), false, vec![key("2")]);
+        assert_eq!(c.decision("t", &question("a"), 5), Some(true));
+        assert_eq!(c.decision("t", &question("b"), 5), Some(false));
+        assert_eq!(
+            c.decision("t", &question("b"), 6),
+            None,
+            "beyond the synced revision"
+        );
+        assert_eq!(c.decision("u", &question("b"), 5), None, "another tenant");
+        let used = c.decision_bytes.load(Relaxed);
+        assert!(used > 0);
+        // Not kept: a walk a sync overlapped (another generation), or at another revision.
+        c.put_decision("t", g + 1_000, 5, question("c"), true, vec![]);
+        c.put_decision("t", g, 4, question("c"), true, vec![]);
+        assert_eq!(c.decision("t", &question("c"), 5), None);
+        assert_eq!(c.decision_bytes.load(Relaxed), used);
+        // Key 1 changes at revision 6: a (which read it) goes, b stays, and so do their bytes.
+        assert_eq!(c.needs_sync("t", 6), Some(5));
+        c.apply(
+            "t",
+            5,
+            6,
+            Changes::Keys {
+                forward: vec![key("1")],
+                reverse: vec![],
+                schema_changed: false,
+            },
+        );
+        assert_eq!(c.decision("t", &question("a"), 6), None);
+        assert_eq!(c.decision("t", &question("b"), 6), Some(false));
+        let after = c.decision_bytes.load(Relaxed);
+        assert!(0 < after && after < used, "{after} of {used}");
+        // A new schema forgets every decision, and every byte.
+        assert_eq!(c.needs_sync("t", 7), Some(6));
+        c.apply(
+            "t",
+            6,
+            7,
+            Changes::Keys {
+                forward: vec![],
+                reverse: vec![],
+                schema_changed: true,
+            },
+        );
+        assert_eq!(c.decision("t", &question("b"), 7), None);
+        assert_eq!(c.decision_bytes.load(Relaxed), 0);
     }
 }

@@ -18,8 +18,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
-/// Idle connections kept; more are opened when needed and closed when returned.
+/// Idle connections kept; more are opened when needed and closed when returned. Those open at once are
+/// bounded by their users: the engine's threads (`engine_thread::MAX_THREADS`), the runtime's threads (a
+/// single check, the head revision), each holding one at a time.
 const MAX_IDLE: usize = 16;
+/// How long a read waits on a lock. In WAL mode a reader waits only in rare moments (recovering the WAL
+/// after a crash, a checkpoint restarting it); a runtime thread must not sleep long for one.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 /// Prepared statements kept compiled per connection.
 const STATEMENTS: usize = 32;
 
@@ -64,7 +69,7 @@ impl SqliteReads {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         conn.set_prepared_statement_cache_capacity(STATEMENTS);
         Ok(conn)
     }

@@ -195,6 +195,51 @@ fn on_the_origins_runtime_checks_run_inline_to_the_limit_and_refuse_past_it() {
     });
 }
 
+/// A check on the request's thread that would ask for more keys than it may there (a wide fan-out of
+/// groups) is finished on a thread of its own, with the same answers, kept like any other.
+#[test]
+fn on_the_origins_runtime_a_long_check_moves_to_a_thread_of_its_own() {
+    tessera_origin::runtime().unwrap().block_on(async {
+        let (app, _, dir) = app().await;
+        let schema = "definition user {}
+definition group {
+    relation member: user
+}
+definition doc {
+    relation viewer: group#member
+    permission view = viewer
+}";
+        let (s, b) = send(&app, "PUT", "/v1/tenants/wide/schema", schema).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let mut updates: Vec<Value> = (0..400)
+            .map(|i| json!({ "operation": "create", "relationship": format!("doc:x#viewer@group:g{i}#member") }))
+            .collect();
+        updates.push(json!({ "operation": "create", "relationship": "group:g399#member@user:ann" }));
+        let (s, b) = send(
+            &app,
+            "POST",
+            "/v1/tenants/wide/relationships/write",
+            &json!({ "updates": updates }).to_string(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        for _ in 0..2 {
+            for (user, want) in [("ann", true), ("bob", false)] {
+                let app = app.clone();
+                let (s, b) = tokio::spawn(async move {
+                    let body = json!({ "resource": "doc:x", "permission": "view", "subject": format!("user:{user}"), "consistency": "fully_consistent" });
+                    send_raw(&app, "/v1/tenants/wide/check", &body.to_string()).await
+                })
+                .await
+                .unwrap();
+                assert_eq!(s, StatusCode::OK, "{b}");
+                assert_eq!(b["allowed"], want, "{user}: {b}");
+            }
+        }
+        std::fs::remove_dir_all(dir).ok();
+    });
+}
+
 /// Where a check may run: here only on a thread that noted its stack (the origin's runtime threads) and
 /// only when that stack holds the walk; elsewhere, or when it does not fit, on a thread of its own.
 #[test]
@@ -221,8 +266,8 @@ fn a_check_runs_here_only_where_the_stack_is_known_to_hold_it() {
         (authz, at)
     });
     let (_, schema) = rt.block_on(authz.schema_at("t", at)).unwrap().unwrap();
-    let ask = |max_depth: u32| {
-        let reader = authz.reader("t", at);
+    let ask_within = |max_depth: u32, keys: u32| {
+        let reader = authz.reader("t", at).bounded(keys);
         run_here(&schema, &reader, max_depth, |engine| {
             Box::pin(async move {
                 let node: tessera_authz::ObjectRef = "t0:x".parse().unwrap();
@@ -232,6 +277,7 @@ fn a_check_runs_here_only_where_the_stack_is_known_to_hold_it() {
         })
         .map_err(|_| "not here")
     };
+    let ask = |max_depth: u32| ask_within(max_depth, u32::MAX);
     std::thread::scope(|s| {
         s.spawn(|| assert_eq!(ask(DEFAULT_MAX_DEPTH).unwrap_err(), "not here"));
         std::thread::Builder::new()
@@ -241,6 +287,14 @@ fn a_check_runs_here_only_where_the_stack_is_known_to_hold_it() {
                 assert_eq!(ask(DEFAULT_MAX_DEPTH), Ok(Ok(Ok(true))));
                 // A limit whose walk could need more than this stack: not here.
                 assert_eq!(ask(100_000).unwrap_err(), "not here");
+                // The chain asks for 4 keys: within 4 it answers, within 3 it is stopped.
+                assert_eq!(ask_within(DEFAULT_MAX_DEPTH, 4), Ok(Ok(Ok(true))));
+                assert_eq!(
+                    ask_within(DEFAULT_MAX_DEPTH, 3),
+                    Ok(Ok(Err(tessera_authz::CheckError::Store(
+                        tessera_origin::authz::store::BUDGET_SPENT.to_owned()
+                    ))))
+                );
             })
             .unwrap();
     });

@@ -9,7 +9,7 @@ use tessera_proto::authz::{
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_one, on_engine, Place};
+use super::engine::{check_one, on_engine};
 use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::audit::Caller;
@@ -36,7 +36,7 @@ async fn run_checks(
     context: &[String],
 ) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
     // A batch may walk for long: on a thread of its own.
-    on_engine(state, tenant, at, context, Place::Thread, move |engine| {
+    on_engine(state, tenant, at, context, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
@@ -77,7 +77,6 @@ pub(super) async fn check(
             &tenant,
             at,
             &req.context_relationships,
-            Place::HereIfItFits,
             move |engine| Box::pin(async move { engine.explain(&r, &p, &s).await }),
         )
         .await?;

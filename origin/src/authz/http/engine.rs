@@ -9,7 +9,7 @@ use tessera_proto::Code;
 
 use super::bad;
 use crate::authz::engine_thread::{self, EngineFuture};
-use crate::authz::store::{AuthzStoreError, SnapshotReader};
+use crate::authz::store::{AuthzStoreError, SnapshotReader, BUDGET_SPENT};
 use crate::error::HttpError;
 use crate::AppState;
 
@@ -26,26 +26,20 @@ pub(super) fn check_error(e: &CheckError) -> HttpError {
     }
 }
 
-/// Where an evaluation may run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Place {
-    /// On a thread of its own (lookups, expansions, bulk checks: walks that may be long).
-    Thread,
-    /// Where the request is, if the walk never waits and the stack has room (a single check); else on a
-    /// thread of its own. See [`crate::authz::engine_thread::run_here`].
-    HereIfItFits,
-}
+/// The forward keys a check on the request's thread may ask for before it is moved to a thread of its
+/// own: a walk there holds a runtime thread, so it must stay short (a warm depth-5 walk over a top group's
+/// whole tree asks for about a hundred).
+const KEYS_HERE: u32 = 256;
 
 /// Run `f` with an engine at `tenant`'s revision `at`, seeing the stored relationships plus `context`
-/// (contextual relationships: this request only, validated against the schema, never stored); a
-/// [`CheckError`] it returns is the request's answer. The engine runs on a thread of its own whose stack
-/// holds the depth limit (see `engine_thread`), or, with [`Place::HereIfItFits`], possibly right here.
+/// (contextual relationships: this request only, validated against the schema, never stored), on a
+/// thread of its own whose stack holds the depth limit (see `engine_thread`); a [`CheckError`] it returns
+/// is the request's answer.
 pub(super) async fn on_engine<T, F>(
     state: &AppState,
     tenant: &str,
     at: u64,
     context: &[String],
-    place: Place,
     f: F,
 ) -> Result<T, HttpError>
 where
@@ -54,12 +48,14 @@ where
         + Send
         + 'static,
 {
-    let reader = reader(state, tenant, at, context).await?;
-    evaluate(state, reader, place, f).await.map(|(t, _)| t)
+    let (schema, reader) = reader(state, tenant, at, context).await?;
+    let (answer, _) = on_thread(state, schema, reader, f).await?;
+    Ok(answer)
 }
 
-/// One check: the kept answer when one holds at `at` (see [`crate::authz::cache`]), else a walk, where
-/// the request is if it fits, whose answer is kept.
+/// One check: the kept answer when one holds at `at` (see [`crate::authz::cache`]); else a walk, on the
+/// request's thread when it fits there and stays short ([`KEYS_HERE`]), else on a thread of its own;
+/// its answer is kept.
 pub(super) async fn check_one(
     state: &AppState,
     tenant: &str,
@@ -77,15 +73,37 @@ pub(super) async fn check_one(
             return Ok(allowed);
         }
     }
+    let walk = || check_walk(resource.clone(), permission.to_owned(), subject.clone());
+    let (schema, first) = reader(state, tenant, at, context).await?;
+    let here = first.recording().bounded(KEYS_HERE);
+    match engine_thread::run_here(&schema, &here, state.max_depth, walk()) {
+        Ok(Ok(Ok(allowed))) => {
+            here.decided(question, allowed);
+            return Ok(allowed);
+        }
+        // Too long to hold this thread: again on a thread of its own (what it loaded stays cached).
+        Ok(Ok(Err(CheckError::Store(e)))) if e == BUDGET_SPENT => {}
+        Ok(Ok(Err(e))) => return Err(check_error(&e)),
+        Ok(Err(e)) => return Err(HttpError::internal(e)),
+        // This thread's stack may not hold it.
+        Err(_) => {}
+    }
+    drop(here);
     let (schema, reader) = reader(state, tenant, at, context).await?;
-    let walk = (schema, reader.recording());
-    let (r, p, s) = (resource.clone(), permission.to_owned(), subject.clone());
-    let (allowed, reader) = evaluate(state, walk, Place::HereIfItFits, move |engine| {
-        Box::pin(async move { engine.check(&r, &p, &s).await })
-    })
-    .await?;
+    let (allowed, reader) = on_thread(state, schema, reader.recording(), walk()).await?;
     reader.decided(question, allowed);
     Ok(allowed)
+}
+
+/// The engine's walk for one check.
+fn check_walk(
+    resource: ObjectRef,
+    permission: String,
+    subject: SubjectRef,
+) -> impl for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<bool, CheckError>>
+       + Send
+       + 'static {
+    move |engine| Box::pin(async move { engine.check(&resource, &permission, &subject).await })
 }
 
 /// A reader at `tenant`'s revision `at` that also sees `context`, validated against the schema there.
@@ -116,11 +134,11 @@ async fn reader(
     Ok((schema, reader))
 }
 
-/// Run `f` over `reader` where `place` allows; its answer and the reader back.
-async fn evaluate<T, F>(
+/// Run `f` over `reader` on a thread of its own; its answer and the reader back.
+async fn on_thread<T, F>(
     state: &AppState,
-    (schema, reader): (std::sync::Arc<tessera_authz::Schema>, SnapshotReader),
-    place: Place,
+    schema: std::sync::Arc<tessera_authz::Schema>,
+    reader: SnapshotReader,
     f: F,
 ) -> Result<(T, SnapshotReader), HttpError>
 where
@@ -129,20 +147,6 @@ where
         + Send
         + 'static,
 {
-    let f = match place {
-        Place::Thread => f,
-        Place::HereIfItFits => {
-            match engine_thread::run_here(&schema, &reader, state.max_depth, f) {
-                Ok(answer) => {
-                    let t = answer
-                        .map_err(HttpError::internal)?
-                        .map_err(|e| check_error(&e))?;
-                    return Ok((t, reader));
-                }
-                Err(f) => f,
-            }
-        }
-    };
     let (answer, reader) =
         engine_thread::with_engine_and_reader(schema, reader, state.max_depth, f)
             .await

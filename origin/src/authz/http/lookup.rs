@@ -11,7 +11,7 @@ use tessera_proto::authz::{
 };
 use tessera_proto::Code;
 
-use super::engine::{on_engine, Place};
+use super::engine::on_engine;
 use super::{bad, revision_for, timed, Body, Shaped};
 use crate::error::HttpError;
 use crate::http::extract::ServiceTenant;
@@ -41,7 +41,7 @@ pub(super) async fn expand(
     let zookie = state.zookies.mint(&tenant, at);
     // The tree is as deep as the walk that built it (up to the depth limit): it is serialised, and
     // dropped, on the engine's thread, whose stack is sized for that depth, not on a runtime worker's.
-    let json = on_engine(&state, &tenant, at, &[], Place::Thread, move |engine| {
+    let json = on_engine(&state, &tenant, at, &[], move |engine| {
         Box::pin(async move {
             let tree = engine.expand(&resource, &permission).await?;
             Ok::<_, CheckError>(serde_json::to_vec(&Expanded {
@@ -111,7 +111,6 @@ pub(super) async fn lookup_resources(
         &tenant,
         at,
         &req.context_relationships,
-        Place::Thread,
         move |engine| {
             Box::pin(async move {
                 engine
@@ -144,7 +143,6 @@ pub(super) async fn lookup_subjects(
         &tenant,
         at,
         &req.context_relationships,
-        Place::Thread,
         move |engine| {
             Box::pin(async move {
                 engine

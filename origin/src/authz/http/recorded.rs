@@ -6,7 +6,7 @@ use tessera_authz::relationship::{ObjectRef, SubjectRef};
 use tessera_proto::audit::{kinds, AuditEvent, Outcome};
 use tessera_proto::authz::Consistency;
 
-use super::engine::{on_engine, Place};
+use super::engine::on_engine;
 use crate::audit::{bounded, sampled, Caller};
 use crate::error::HttpError;
 use crate::AppState;
@@ -89,16 +89,9 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
     let at = d.at;
     tokio::spawn(async move {
         let _permit = permit;
-        let why = on_engine(
-            &state,
-            &tenant,
-            at,
-            &context,
-            Place::Thread,
-            move |engine| {
-                Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
-            },
-        )
+        let why = on_engine(&state, &tenant, at, &context, move |engine| {
+            Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+        })
         .await;
         match why.map(|w| serde_json::to_value(&w)) {
             Ok(Ok(tree)) => {
@@ -173,7 +166,7 @@ pub(crate) async fn explain_edge_decisions(state: &AppState, events: &mut [Audit
         );
         if let (Ok(_), Ok(resource), Ok(subject)) = parsed {
             let permission = e.permission.clone();
-            let why = on_engine(state, &e.tenant, at, &[], Place::Thread, move |engine| {
+            let why = on_engine(state, &e.tenant, at, &[], move |engine| {
                 Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
             })
             .await;

@@ -32,7 +32,7 @@ use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::Schema;
 
-pub use reader::SnapshotReader;
+pub use reader::{SnapshotReader, BUDGET_SPENT};
 pub use snapshot::MINIMIZE_LATENCY_WINDOW;
 
 /// Why a store operation was refused.

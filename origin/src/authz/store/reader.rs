@@ -29,6 +29,7 @@ impl AuthzStore {
             generation: std::sync::atomic::AtomicU64::new(0),
             started: self.cache.generation(tenant),
             read: None,
+            budget: None,
         }
     }
 }
@@ -59,7 +60,12 @@ pub struct SnapshotReader {
     /// what a decision it reached depends on (see [`SnapshotReader::decided`]).
     started: u64,
     read: Option<std::sync::Mutex<Vec<ForwardKey>>>,
+    /// How many more keys the walk may ask for, when it is bounded ([`SnapshotReader::bounded`]).
+    budget: Option<std::sync::atomic::AtomicU32>,
 }
+
+/// The store error of a bounded walk that asked for more keys than its budget.
+pub const BUDGET_SPENT: &str = "the walk asked for more keys than its budget";
 
 /// A query's parameters by name (`$1`, `$2`, ... as the SQL is written for both backends).
 type Named<'p> = Vec<(&'p str, &'p dyn ToSql)>;
@@ -126,6 +132,14 @@ impl SnapshotReader {
     #[must_use]
     pub fn recording(mut self) -> Self {
         self.read = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Refuse (with [`BUDGET_SPENT`]) to answer more than `keys` forward keys: a walk on a thread that
+    /// serves other requests must stay short.
+    #[must_use]
+    pub fn bounded(mut self, keys: u32) -> Self {
+        self.budget = Some(std::sync::atomic::AtomicU32::new(keys));
         self
     }
 
@@ -332,6 +346,15 @@ impl RelationshipReader for SnapshotReader {
             resource.id.clone(),
             relation.to_owned(),
         );
+        if let Some(budget) = &self.budget {
+            use std::sync::atomic::Ordering::Relaxed;
+            if budget
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+                .is_err()
+            {
+                return Err(BUDGET_SPENT.to_owned());
+            }
+        }
         if let Some(read) = &self.read {
             read.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
