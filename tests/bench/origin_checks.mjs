@@ -5,13 +5,15 @@
 //
 // TESSERA_ORIGIN_BINS="before=/path/a,after=/path/b" compares builds (the first is the reference of the
 // ratio column); without it, TESSERA_ORIGIN_BIN alone. Each origin's resident memory is reported after
-// the load and after the checks.
+// the load and after the checks. BENCH_DATABASE=postgres runs each origin on a database of its own in one
+// throwaway PostgreSQL server (postgres.mjs) instead of its own SQLite file.
 //
 // "First ask": the first time an origin sees a question (the document's rows cold; the groups' and
 // folders' rows warm, as they are in service). "Asked again": the same questions once more.
 import { startOrigin } from '../blackbox/harness.mjs';
 import { readFileSync } from 'node:fs';
 import { SCHEMA, rels, classes } from './authz_data.mjs';
+import { startPostgres } from '../blackbox/postgres.mjs';
 
 /** Resident memory of process `pid` in MiB. */
 const rss = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024);
@@ -21,10 +23,12 @@ const bins = (process.env.TESSERA_ORIGIN_BINS ?? `this build=${process.env.TESSE
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const us = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 
+const backend = process.env.BENCH_DATABASE === 'postgres' ? 'PostgreSQL' : 'SQLite';
+const pg = backend === 'PostgreSQL' ? await startPostgres({ databases: bins.map((_, i) => `origin${i}`) }) : null;
 const origins = [];
 try {
-  for (const b of bins) {
-    const origin = await startOrigin({ bin: b.bin });
+  for (const [i, b] of bins.entries()) {
+    const origin = await startOrigin({ bin: b.bin, database: pg?.url(`origin${i}`) });
     origins.push({ ...b, origin });
     const api = async (method, path, body) => {
       const r = await fetch(`${origin.url}/v1/tenants/bench${path}`, {
@@ -63,9 +67,10 @@ try {
     console.error(`| ${rows.at(-1).join(' | ')} |`);
   }
   for (const o of origins) console.error(`${o.label}: ${rss(o.origin.proc.pid)} MiB resident after the checks`);
-  const head = ['check (fully consistent, in the origin)', ...origins.map((o) => o.label), ...(origins.length > 1 ? [`${origins[0].label} ÷ ${origins.at(-1).label} (p50 first ask / again)`] : [])];
+  const head = [`check (fully consistent, in the origin, ${backend})`, ...origins.map((o) => o.label), ...(origins.length > 1 ? [`${origins[0].label} ÷ ${origins.at(-1).label} (p50 first ask / again)`] : [])];
   console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 } finally {
   for (const o of origins) await o.origin.stop();
+  await pg?.stop();
 }

@@ -1,55 +1,14 @@
 // Multi-region black-box harness: a PostgreSQL primary with a streaming hot standby (the second region's
 // database), and a protocol-agnostic TCP proxy that can delay or partition a link (replication, or a
 // cross-region HTTP hop). Everything listens on free loopback ports and is stopped afterwards, pass or fail.
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, randomToken, root, run, spawnLogged, startOrigin } from './harness.mjs';
+import { pgBin, serverUser, until } from './postgres.mjs';
 
 const STANDBY_NAME = 'standby_b';
-
-/** The server binaries: TESSERA_PG_BIN, else the highest version under /usr/lib/postgresql (as tests/it/pg.rs). */
-function pgBin() {
-  if (process.env.TESSERA_PG_BIN) return process.env.TESSERA_PG_BIN;
-  let versions = [];
-  try {
-    versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+(\.\d+)?$/.test(v));
-  } catch { /* not installed */ }
-  if (!versions.length) {
-    throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (scripts/setup installs them; or set TESSERA_PG_BIN)');
-  }
-  versions.sort((a, b) => Number(a) - Number(b));
-  return join('/usr/lib/postgresql', versions.at(-1), 'bin');
-}
-
-/** initdb and the server refuse to run as root: as root, run them as the `postgres` OS user. */
-function serverUser() {
-  if (process.getuid() !== 0) return {};
-  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-/** Poll `check` every 100 ms until it returns something truthy (which is returned); `proc` dying fails at once. */
-async function until(check, what, { proc, timeoutMs = 30_000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'never checked';
-  while (Date.now() < deadline) {
-    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
-      throw new Error(`${what}: the server exited (${proc.exitCode ?? proc.signalCode}):\n${proc.logs()}`);
-    }
-    try {
-      const got = await check();
-      if (got) return got;
-      last = JSON.stringify(got);
-    } catch (e) {
-      last = e.message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last})${proc ? `\n${proc.logs()}` : ''}`);
-}
 
 /**
  * A primary and a hot standby (`standby_b`) streaming from it through a delay proxy (`replicationProxy`),
