@@ -51,7 +51,7 @@ use crate::error::ApiError;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    origin::client::note_location(req.cf());
+    origin::client::note_location(&req);
     match routes::dispatch(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),

@@ -28,7 +28,7 @@ export async function freePort() {
   });
 }
 
-async function waitFor(url, proc, what, timeoutMs = 60_000, anyStatus = false) {
+export async function waitFor(url, proc, what, timeoutMs = 60_000, anyStatus = false) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {

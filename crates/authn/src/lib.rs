@@ -12,6 +12,7 @@
 //! Like every Tessera core this crate performs no I/O, reads no clock and draws no randomness: times,
 //! salts, secrets and challenges are arguments.
 
+mod base32;
 pub mod budget;
 pub mod client_secret;
 pub mod totp;

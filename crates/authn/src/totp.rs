@@ -150,10 +150,8 @@ impl TotpSecret {
                 .map(|c| c.to_ascii_uppercase())
                 .collect(),
         );
-        let bytes = data_encoding::BASE32_NOPAD
-            .decode(cleaned.as_bytes())
-            .map_err(|_| TotpError::BadSecret)?;
-        Self::from_bytes(bytes)
+        let mut bytes = crate::base32::decode(cleaned.as_bytes()).ok_or(TotpError::BadSecret)?;
+        Self::from_bytes(std::mem::take(&mut *bytes))
     }
 
     #[must_use]
@@ -164,7 +162,7 @@ impl TotpSecret {
     /// Base32 without padding, as authenticator apps expect.
     #[must_use]
     pub fn to_base32(&self) -> Zeroizing<String> {
-        Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&self.0))
+        crate::base32::encode(&self.0)
     }
 }
 

@@ -37,15 +37,22 @@ thread_local! {
     static LOCATION: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
 }
 
-/// Remember where this isolate runs, from a request's `cf` (called for every request; cheap).
-pub fn note_location(cf: Option<&worker::Cf>) {
-    if let Some(cf) = cf {
-        LOCATION.with(|l| {
-            let mut l = l.borrow_mut();
-            if l.0.is_none() {
-                *l = (Some(cf.colo()), cf.continent());
-            }
-        });
+/// Remember where this isolate runs, from a request's `cf` (called for every request; cheap). Read
+/// field by field: `worker::Cf::colo` panics when `cf` lacks `colo`, as it does in plain workerd and for
+/// requests that did not come through Cloudflare's front line.
+pub fn note_location(req: &Request) {
+    if LOCATION.with(|l| l.borrow().0.is_some()) {
+        return;
+    }
+    let field = |object: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(object, &wasm_bindgen::JsValue::from_str(name)).ok()
+    };
+    let Some(cf) = field(req.inner(), "cf").filter(wasm_bindgen::JsValue::is_object) else {
+        return;
+    };
+    let text = |name| field(&cf, name).and_then(|v| v.as_string());
+    if let Some(colo) = text("colo") {
+        LOCATION.with(|l| *l.borrow_mut() = (Some(colo), text("continent")));
     }
 }
 
