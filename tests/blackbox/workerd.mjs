@@ -59,9 +59,9 @@ const capnpString = (s) => JSON.stringify(String(s));
 /**
  * Starts the edge build `build` (a directory under edge/, as for `startEdge`) in plain workerd against
  * `origin`, on a free loopback port; resolves once `/healthz` answers 200. `stop()` ends workerd and
- * removes its state.
+ * removes its state. `inspectorPort` opens V8's inspector there (for CPU profiles of the isolate).
  */
-export async function startEdgeInWorkerd({ origin, vars = {}, bootstrapJwk, build = 'build' } = {}) {
+export async function startEdgeInWorkerd({ origin, vars = {}, bootstrapJwk, build = 'build', inspectorPort } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-workerd-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -117,7 +117,8 @@ const edge :Workerd.Worker = (
 );
 `;
   writeFileSync(join(dir, 'edge.capnp'), config);
-  const proc = spawnLogged(workerdBin, ['serve', join(dir, 'edge.capnp')], { cwd: dir });
+  const inspector = inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
+  const proc = spawnLogged(workerdBin, ['serve', join(dir, 'edge.capnp'), ...inspector], { cwd: dir });
   try {
     await waitFor(`${issuer}/healthz`, proc, 'edge (plain workerd)', 60_000);
   } catch (e) {

@@ -35,13 +35,15 @@ thread_local! {
     /// Where this isolate runs (`request.cf`: colo, continent). An isolate lives in one data centre, so
     /// every request it serves says the same.
     static LOCATION: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
+    /// Whether a request's `cf` was read already: once per isolate is enough.
+    static LOCATION_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Remember where this isolate runs, from a request's `cf` (called for every request; cheap). Read
-/// field by field: `worker::Cf::colo` panics when `cf` lacks `colo`, as it does in plain workerd and for
-/// requests that did not come through Cloudflare's front line.
+/// Remember where this isolate runs, from the `cf` of its first request (called for every request;
+/// reads once). Read field by field: `worker::Cf::colo` panics when `cf` lacks `colo`, as it does in plain
+/// workerd and for requests that did not come through Cloudflare's front line.
 pub fn note_location(req: &Request) {
-    if LOCATION.with(|l| l.borrow().0.is_some()) {
+    if LOCATION_READ.with(|read| read.replace(true)) {
         return;
     }
     let field = |object: &wasm_bindgen::JsValue, name: &str| {
