@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startOrigin, startEdge, getToken, freePort, root, run, spawnWrangler } from './harness.mjs';
 
@@ -22,14 +22,29 @@ const probeBin = process.env.TESSERA_SDK_PROBE
   ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'examples', 'sdk_probe');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The Rust SDK in a process: `ask(cmd)` answers its JSON line. */
+/**
+ * The Rust SDK in a process: `ask(cmd)` answers its JSON line. A probe that cannot start or dies fails
+ * every question at once (rather than leaving it waiting for a line that never comes).
+ */
 function startProbe() {
+  if (!existsSync(probeBin)) throw new Error(`no Rust SDK probe at ${probeBin} (scripts/test builds it; or set TESSERA_SDK_PROBE)`);
   const proc = spawn(probeBin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout });
   const waiting = [];
-  lines.on('line', (l) => waiting.shift()?.(JSON.parse(l)));
+  let gone;
+  const fail = (why) => {
+    gone ??= new Error(`the Rust SDK probe (${probeBin}) ${why}`);
+    for (const w of waiting.splice(0)) w.reject(gone);
+  };
+  proc.on('error', (e) => fail(`failed: ${e.message}`));
+  proc.on('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+  lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
   return {
-    ask: (cmd) => new Promise((resolve) => { waiting.push(resolve); proc.stdin.write(JSON.stringify(cmd) + '\n'); }),
+    ask: (cmd) => new Promise((resolve, reject) => {
+      if (gone) return reject(gone);
+      waiting.push({ resolve, reject });
+      proc.stdin.write(JSON.stringify(cmd) + '\n');
+    }),
     stop: () => { proc.stdin.end(); proc.kill(); },
   };
 }
