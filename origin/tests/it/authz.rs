@@ -495,3 +495,88 @@ async fn bulk_check_watch_and_bad_requests() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `at_least_as_fresh` is answered at the revision this origin synced to less than a second ago when that
+/// is already as fresh as the zookie (no round trip for the head), and at the head as soon as the zookie
+/// is newer: another origin's write is seen the moment its zookie is presented.
+#[tokio::test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the origin's window is measured on the monotonic clock; the test reads it the same way"
+)]
+async fn at_least_as_fresh_reads_a_recent_revision_and_never_an_older_one_than_asked() {
+    let (a, _, dir) = app().await;
+    // A second origin on the same database, with caches of its own.
+    let other = tessera_origin::http::router(tessera_origin::AppState::new(
+        tessera_origin::store::Store::open(&dir).await.unwrap(),
+        tessera_origin::ServiceToken::new(crate::TOKEN.to_owned()).unwrap(),
+        None,
+    ));
+    setup(&a, "acme").await;
+    let (_, w1) = write(
+        &a,
+        "acme",
+        json!([{ "operation": "create", "relationship": "doc:plan#viewer@user:ann" }]),
+    )
+    .await;
+    let z1 = w1["zookie"].as_str().unwrap().to_owned();
+    // Origin a syncs to the head.
+    let (s, c) = check(
+        &a,
+        "acme",
+        "doc:plan",
+        "view",
+        "user:bob",
+        json!("fully_consistent"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let synced = std::time::Instant::now();
+    let r1 = c["revision"].as_u64().unwrap();
+    // Origin b writes: the head moves past what a has synced to.
+    let (_, w2) = write(
+        &other,
+        "acme",
+        json!([{ "operation": "create", "relationship": "doc:plan#viewer@user:bob" }]),
+    )
+    .await;
+    let z2 = w2["zookie"].as_str().unwrap().to_owned();
+    let r2 = w2["revision"].as_u64().unwrap();
+    assert!(r2 > r1);
+
+    let (s, c) = check(
+        &a,
+        "acme",
+        "doc:plan",
+        "view",
+        "user:bob",
+        json!({ "at_least_as_fresh": z1 }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let at = c["revision"].as_u64().unwrap();
+    assert!(at >= r1, "never older than the zookie: {c}");
+    // The answer is exact at the revision it names, whichever that is.
+    assert_eq!(c["allowed"], at >= r2, "{c}");
+    if synced.elapsed() < std::time::Duration::from_millis(500) {
+        assert_eq!(
+            at, r1,
+            "answered at the recent revision, without reading the head: {c}"
+        );
+    }
+
+    // b's zookie is newer than what a synced to: a reads the head and sees b's write.
+    let (s, c) = check(
+        &a,
+        "acme",
+        "doc:plan",
+        "view",
+        "user:bob",
+        json!({ "at_least_as_fresh": z2 }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["allowed"], true, "{c}");
+    assert!(c["revision"].as_u64().unwrap() >= r2, "{c}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

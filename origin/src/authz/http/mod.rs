@@ -192,14 +192,10 @@ async fn revision_for(
         // The revision the cache last synced to, if that was within the last second; else the head.
         Consistency::MinimizeLatency => state.authz.recent(tenant).await?,
         Consistency::FullyConsistent => state.authz.snapshot(tenant, None).await?,
+        // A recent revision already at the zookie's, else the head; a zookie from the future is refused.
         Consistency::AtLeastAsFresh(z) => {
-            // The head is at least as fresh as any revision we issued; a zookie from the future is refused.
             let want = open_zookie(state, tenant, &z)?;
-            let head = state.authz.snapshot(tenant, None).await?;
-            if want > head {
-                return Err(AuthzStoreError::RevisionUnavailable(want).into());
-            }
-            head
+            state.authz.at_least(tenant, want).await?
         }
         Consistency::AtExactSnapshot(z) => {
             let at = open_zookie(state, tenant, &z)?;

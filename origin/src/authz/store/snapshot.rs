@@ -35,10 +35,35 @@ impl AuthzStore {
     /// # Errors
     /// Database failures.
     pub async fn recent(&self, tenant: &str) -> Result<u64, AuthzStoreError> {
-        match self.cache.synced(tenant) {
-            Some((rev, when)) if when.elapsed() <= MINIMIZE_LATENCY_WINDOW => Ok(rev),
-            _ => self.snapshot(tenant, None).await,
+        match self.recently_synced(tenant) {
+            Some(rev) => Ok(rev),
+            None => self.snapshot(tenant, None).await,
         }
+    }
+
+    /// The revision `at_least_as_fresh(want)` reads at: the one the cache last synced to when that was
+    /// within [`MINIMIZE_LATENCY_WINDOW`] and is already at `want` or later (no database round trip; any
+    /// revision from `want` on answers the request, and SpiceDB likewise serves it from a recent
+    /// revision), else the head, which must have reached `want`.
+    ///
+    /// # Errors
+    /// [`AuthzStoreError::RevisionUnavailable`] when even the head is older than `want` (a zookie from
+    /// the future), or database failures.
+    pub async fn at_least(&self, tenant: &str, want: u64) -> Result<u64, AuthzStoreError> {
+        if let Some(rev) = self.recently_synced(tenant).filter(|rev| *rev >= want) {
+            return Ok(rev);
+        }
+        let head = self.snapshot(tenant, None).await?;
+        if want > head {
+            return Err(AuthzStoreError::RevisionUnavailable(want));
+        }
+        Ok(head)
+    }
+
+    fn recently_synced(&self, tenant: &str) -> Option<u64> {
+        self.cache
+            .synced(tenant)
+            .and_then(|(rev, when)| (when.elapsed() <= MINIMIZE_LATENCY_WINDOW).then_some(rev))
     }
 
     /// Bring the tenant's cache up to `head`: evict exactly the keys changed since it last synced.
