@@ -154,6 +154,17 @@ export function newPrivateJwk() {
   return privateKey.export({ format: 'jwk' });
 }
 
+/** The vars an edge for the tests runs with (under wrangler or in plain workerd): `vars` on top. */
+export function edgeVars({ issuer, origin, vars = {} }) {
+  return {
+    ISSUER: issuer,
+    DEFAULT_AUDIENCE: 'https://api.tessera.test',
+    ORIGIN_URL: origin.url,
+    JWKS_MAX_AGE: '300', RING_CACHE_TTL: '30', MAX_TOKEN_TTL: '3600', LEEWAY: '30',
+    ...vars,
+  };
+}
+
 /**
  * The edge Worker in workerd via `wrangler dev`, configured against `origin`. `build` picks the build:
  * `'build'` (the production build, edge/build) or e.g. `'build-bench'` (`TESSERA_EDGE_FEATURES=bench
@@ -167,13 +178,7 @@ export async function startEdge({ origin, vars = {}, bootstrapJwk, host = '127.0
   const port = chosen ?? await freePort();
   // `host: 'localhost'` gives the edge a name it can be a WebAuthn relying party for (RP IDs are not IPs).
   const issuer = `http://${host}:${port}`;
-  const allVars = {
-    ISSUER: issuer,
-    DEFAULT_AUDIENCE: 'https://api.tessera.test',
-    ORIGIN_URL: origin.url,
-    JWKS_MAX_AGE: '300', RING_CACHE_TTL: '30', MAX_TOKEN_TTL: '3600', LEEWAY: '30',
-    ...vars,
-  };
+  const allVars = edgeVars({ issuer, origin, vars });
   const base = readFileSync(join(root, 'wrangler.toml'), 'utf8');
   // The project's own config, with the build step dropped (built once by scripts/test), an absolute
   // `main`, and this run's vars.

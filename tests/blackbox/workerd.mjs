@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync, copyFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { root, freePort, spawnLogged, waitFor } from './harness.mjs';
+import { root, freePort, spawnLogged, waitFor, edgeVars } from './harness.mjs';
 
 const workerdBin = join(root, 'node_modules', 'workerd', 'bin', 'workerd');
 
@@ -67,11 +67,7 @@ export async function startEdgeInWorkerd({ origin, vars = {}, bootstrapJwk, buil
   const issuer = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(24).toString('base64url');
   const text = {
-    ISSUER: issuer,
-    DEFAULT_AUDIENCE: 'https://api.tessera.test',
-    ORIGIN_URL: origin.url,
-    JWKS_MAX_AGE: '300', RING_CACHE_TTL: '30', MAX_TOKEN_TTL: '3600', LEEWAY: '30',
-    ...vars,
+    ...edgeVars({ issuer, origin, vars }),
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     ORIGIN_SERVICE_TOKEN: origin.serviceToken,
     ADMIN_TOKEN: adminToken,
