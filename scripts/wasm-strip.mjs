@@ -3,12 +3,13 @@
 // wasm-bindgen's output; stripping earlier (cargo's `strip`) would also drop the `target_features`
 // section wasm-bindgen reads to choose its code.
 // Usage: node scripts/wasm-strip.mjs FILE.wasm
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const DROP = new Set(['name', 'producers']);
 const file = process.argv[2];
 const wasm = readFileSync(file);
-if (wasm.readUInt32BE(0) !== 0x0061736d) throw new Error(`${file}: not a wasm module`);
+if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) throw new Error(`${file}: not a wasm module`);
+if (wasm.readUInt32LE(4) !== 1) throw new Error(`${file}: wasm version ${wasm.readUInt32LE(4)}, expected 1`);
 
 function leb128(at) {
   let value = 0;
@@ -33,11 +34,14 @@ for (let at = 8; at < wasm.length;) {
   let drop = false;
   if (id === 0) {
     const [nameLength, name] = leb128(body);
+    if (name + nameLength > end) throw new Error(`${file}: a custom section's name at ${start} runs past its section`);
     drop = DROP.has(wasm.subarray(name, name + nameLength).toString('utf8'));
   }
   if (drop) dropped += end - start;
   else kept.push(wasm.subarray(start, end));
   at = end;
 }
-writeFileSync(file, Buffer.concat(kept));
+// Whole or not at all: a build that stops half-way must not leave a truncated module behind.
+writeFileSync(`${file}.strip-tmp`, Buffer.concat(kept));
+renameSync(`${file}.strip-tmp`, file);
 console.error(`${file}: ${dropped} bytes of custom sections dropped`);

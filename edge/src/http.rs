@@ -82,7 +82,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// length, and one promise costs a fraction of a chunk-by-chunk read (a stream reader, a promise per chunk
 /// and releasing the lock). The runtime drops `Content-Length` from a request that also says
 /// `Transfer-Encoding: chunked`, so a chunked body always takes the bounded stream below
-/// (tests/blackbox/plain_workerd.test.mjs sends both headers with an oversized body).
+/// (tests/blackbox/plain_workerd.test.mjs sends both headers with a body that never ends, over HTTP/1.1;
+/// HTTP/2 and 3 forbid a body longer than its `content-length` outright). Should a runtime ever pass a
+/// longer body, the length is still checked before the body is used.
 ///
 /// # Errors
 /// `413 request_too_large`, or the runtime failing to read the body.

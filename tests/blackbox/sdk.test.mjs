@@ -37,7 +37,9 @@ function startProbe() {
     for (const w of waiting.splice(0)) w.reject(gone);
   };
   proc.on('error', (e) => fail(`failed: ${e.message}`));
-  proc.on('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+  // `close`, not `exit`: the lines it wrote before dying are read first.
+  proc.on('close', (code, signal) => fail(`exited (${code ?? signal})`));
+  proc.stdin.on('error', (e) => fail(`does not read its input: ${e.message}`));
   lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
   return {
     ask: (cmd) => new Promise((resolve, reject) => {

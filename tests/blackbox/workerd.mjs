@@ -72,53 +72,55 @@ export async function startEdgeInWorkerd({ origin, vars = {}, bootstrapJwk, buil
     ORIGIN_SERVICE_TOKEN: origin.serviceToken,
     ADMIN_TOKEN: adminToken,
   };
-  if (bootstrapJwk) text.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
-  writeFileSync(join(dir, 'kv.js'), KV_SERVICE);
-  mkdirSync(join(dir, 'durable-objects'));
-  // workerd embeds files from beside its config only.
-  const edgeDir = join(root, 'edge', build);
-  for (const f of ['index.js', 'index_bg.wasm']) copyFileSync(join(edgeDir, f), join(dir, f));
-  const bindings = [
-    ...Object.entries(text).map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`),
-    ...KV_BINDINGS.map((name) => `(name = ${capnpString(name)}, kvNamespace = "kv-${name.toLowerCase()}")`),
-    ...Object.entries(DURABLE_OBJECTS).map(([name, cls]) => `(name = ${capnpString(name)}, durableObjectNamespace = ${capnpString(cls)})`),
-  ];
-  const kvServices = KV_BINDINGS.map((name) => `(name = "kv-${name.toLowerCase()}", worker = (
-      modules = [(name = "kv.js", esModule = embed "kv.js")],
-      compatibilityDate = "2026-07-01"))`);
-  const config = `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "edge", worker = .edge),
-    (name = "do-storage", disk = (path = ${capnpString(join(dir, 'durable-objects'))}, writable = true)),
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-    ${kvServices.join(',\n    ')},
-  ],
-  sockets = [(name = "http", address = ${capnpString(`127.0.0.1:${port}`)}, http = (), service = "edge")],
-);
-const edge :Workerd.Worker = (
-  modules = [
-    (name = "index.js", esModule = embed "index.js"),
-    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
-  ],
-  compatibilityDate = "2026-07-01",
-  bindings = [
-    ${bindings.join(',\n    ')},
-  ],
-  durableObjectNamespaces = [
-    ${Object.values(DURABLE_OBJECTS).map((cls) => `(className = ${capnpString(cls)}, uniqueKey = ${capnpString(`tessera-${cls}`)}, enableSql = true)`).join(',\n    ')},
-  ],
-  durableObjectStorage = (localDisk = "do-storage"),
-  globalOutbound = "internet",
-);
-`;
-  writeFileSync(join(dir, 'edge.capnp'), config);
-  const inspector = inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
-  const proc = spawnLogged(workerdBin, ['serve', join(dir, 'edge.capnp'), ...inspector], { cwd: dir });
+  let proc;
+  // The config holds this run's secrets: whatever fails below, the directory goes.
   try {
+    if (bootstrapJwk) text.BOOTSTRAP_SIGNING_KEY = JSON.stringify(bootstrapJwk);
+    writeFileSync(join(dir, 'kv.js'), KV_SERVICE);
+    mkdirSync(join(dir, 'durable-objects'));
+    // workerd embeds files from beside its config only.
+    const edgeDir = join(root, 'edge', build);
+    for (const f of ['index.js', 'index_bg.wasm']) copyFileSync(join(edgeDir, f), join(dir, f));
+    const bindings = [
+      ...Object.entries(text).map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`),
+      ...KV_BINDINGS.map((name) => `(name = ${capnpString(name)}, kvNamespace = "kv-${name.toLowerCase()}")`),
+      ...Object.entries(DURABLE_OBJECTS).map(([name, cls]) => `(name = ${capnpString(name)}, durableObjectNamespace = ${capnpString(cls)})`),
+    ];
+    const kvServices = KV_BINDINGS.map((name) => `(name = "kv-${name.toLowerCase()}", worker = (
+        modules = [(name = "kv.js", esModule = embed "kv.js")],
+        compatibilityDate = "2026-07-01"))`);
+    const config = `using Workerd = import "/workerd/workerd.capnp";
+  const config :Workerd.Config = (
+    services = [
+      (name = "edge", worker = .edge),
+      (name = "do-storage", disk = (path = ${capnpString(join(dir, 'durable-objects'))}, writable = true)),
+      (name = "internet", network = (allow = ["public", "private", "local"])),
+      ${kvServices.join(',\n    ')},
+    ],
+    sockets = [(name = "http", address = ${capnpString(`127.0.0.1:${port}`)}, http = (), service = "edge")],
+  );
+  const edge :Workerd.Worker = (
+    modules = [
+      (name = "index.js", esModule = embed "index.js"),
+      (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+    ],
+    compatibilityDate = "2026-07-01",
+    bindings = [
+      ${bindings.join(',\n    ')},
+    ],
+    durableObjectNamespaces = [
+      ${Object.values(DURABLE_OBJECTS).map((cls) => `(className = ${capnpString(cls)}, uniqueKey = ${capnpString(`tessera-${cls}`)}, enableSql = true)`).join(',\n    ')},
+    ],
+    durableObjectStorage = (localDisk = "do-storage"),
+    globalOutbound = "internet",
+  );
+  `;
+    writeFileSync(join(dir, 'edge.capnp'), config);
+    const inspector = inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
+    proc = spawnLogged(workerdBin, ['serve', join(dir, 'edge.capnp'), ...inspector], { cwd: dir });
     await waitFor(`${issuer}/healthz`, proc, 'edge (plain workerd)', 60_000);
   } catch (e) {
-    await proc.stop();
+    await proc?.stop();
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }

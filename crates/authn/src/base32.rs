@@ -54,7 +54,10 @@ pub(crate) fn decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let value = match symbol {
             b'A'..=b'Z' => symbol - b'A',
             b'2'..=b'7' => symbol - b'2' + 26,
-            _ => return None,
+            _ => {
+                buffer.zeroize();
+                return None;
+            }
         };
         buffer = (buffer << 5) | u16::from(value);
         bits += 5;
@@ -66,10 +69,9 @@ pub(crate) fn decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         }
     }
     // Left over: fewer than 5 bits, which must all be zero for the text to be canonical.
-    if buffer != 0 {
-        return None;
-    }
-    Some(out)
+    let canonical = buffer == 0;
+    buffer.zeroize();
+    canonical.then_some(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! | `minimize_latency` | confirmed within the bound | [`Step::Tiers`] at it (refresh in the background past `refresh_after_ms`) |
 //! | `minimize_latency` | none, or older than the bound | [`Step::ConfirmHead`], then [`HeadKnowledge::replan`] |
 //! | `at_least_as_fresh(r)` | at or past `r`, however old | [`Step::Tiers`] at it, staleness 0 |
-//! | `at_least_as_fresh(r)` | none, or before `r` | [`Step::Origin`], which answers at its head |
+//! | `at_least_as_fresh(r)` | none, or before `r` | [`Step::Origin`], which answers at its head (or at a revision past `r` that was its head within `RECENT_REVISION_MS`) |
 //! | `fully_consistent` | any | [`Step::Origin`] at its head |
 //! | `at_exact_snapshot(r)` | any | [`Step::Origin`] at `r` (its answer says nothing about the head) |
 //!

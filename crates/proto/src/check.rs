@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How long ago an origin's answer to `at_least_as_fresh` may have stopped being its head: the origin
+/// answers at the revision its cache synced to within this window when that already reaches the zookie's
+/// (without a round trip to its database for the head), so whoever learns a head from such an answer
+/// dates it this much earlier. `minimize_latency` at the origin uses the same window.
+pub const RECENT_REVISION_MS: u64 = 1000;
+
 /// How fresh an answer must be. JSON: `"minimize_latency"`, `"fully_consistent"`,
 /// `{"at_least_as_fresh": "<zookie>"}` or `{"at_exact_snapshot": "<zookie>"}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

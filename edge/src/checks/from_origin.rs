@@ -58,11 +58,25 @@ pub(crate) async fn answer(
             questions.len()
         )));
     }
+    // An answer to `at_least_as_fresh` may be at a revision the origin synced to up to
+    // `RECENT_REVISION_MS` earlier (without reading its head): the head it teaches is dated that much
+    // earlier, so that `minimize_latency` answers from it keep their staleness bound. (The answer itself
+    // asks for nothing beyond the zookie: its own staleness stays 0, as from the cache tiers.)
+    let recent_ms = if matches!(forwarded, Consistency::AtLeastAsFresh(_)) {
+        tessera_proto::check::RECENT_REVISION_MS
+    } else {
+        0
+    };
+    let confirmed_at = answered.lag.dated(asked_at);
     let head = Head {
         revision: answer.revision,
         schema_revision: answer.schema_revision,
         // A replica's head was the primary's head its lag ago.
-        confirmed_at: answered.lag.dated(asked_at),
+        confirmed_at: tessera_proto::UnixTime::from_millis(
+            confirmed_at
+                .as_millis()
+                .saturating_sub(i64::try_from(recent_ms).unwrap_or(i64::MAX)),
+        ),
     };
     // A replica that cannot say how far behind it is does not teach the edge a head.
     if at_head && answered.lag != origin_client::Lag::Unknown {

@@ -35,15 +35,16 @@ thread_local! {
     /// Where this isolate runs (`request.cf`: colo, continent). An isolate lives in one data centre, so
     /// every request it serves says the same.
     static LOCATION: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
-    /// Whether a request's `cf` was read already: once per isolate is enough.
+    /// Whether a request's `cf` named the colo already: once per isolate is enough.
     static LOCATION_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Remember where this isolate runs, from the `cf` of its first request (called for every request;
-/// reads once). Read field by field: `worker::Cf::colo` panics when `cf` lacks `colo`, as it does in plain
-/// workerd and for requests that did not come through Cloudflare's front line.
+/// Remember where this isolate runs, from the `cf` of the first request that names its colo (called for
+/// every request; once found, nothing more is read). Read field by field: `worker::Cf::colo` panics when
+/// `cf` lacks `colo`, as it does in plain workerd and for requests that did not come through Cloudflare's
+/// front line.
 pub fn note_location(req: &Request) {
-    if LOCATION_READ.with(|read| read.replace(true)) {
+    if LOCATION_READ.with(std::cell::Cell::get) {
         return;
     }
     let field = |object: &wasm_bindgen::JsValue, name: &str| {
@@ -55,6 +56,7 @@ pub fn note_location(req: &Request) {
     let text = |name| field(&cf, name).and_then(|v| v.as_string());
     if let Some(colo) = text("colo") {
         LOCATION.with(|l| *l.borrow_mut() = (Some(colo), text("continent")));
+        LOCATION_READ.with(|read| read.set(true));
     }
 }
 

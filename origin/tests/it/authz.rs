@@ -520,63 +520,72 @@ async fn at_least_as_fresh_reads_a_recent_revision_and_never_an_older_one_than_a
     )
     .await;
     let z1 = w1["zookie"].as_str().unwrap().to_owned();
-    // Origin a syncs to the head.
-    let (s, c) = check(
-        &a,
-        "acme",
-        "doc:plan",
-        "view",
-        "user:bob",
-        json!("fully_consistent"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{c}");
-    let synced = std::time::Instant::now();
-    let r1 = c["revision"].as_u64().unwrap();
-    // Origin b writes: the head moves past what a has synced to.
-    let (_, w2) = write(
-        &other,
-        "acme",
-        json!([{ "operation": "create", "relationship": "doc:plan#viewer@user:bob" }]),
-    )
-    .await;
-    let z2 = w2["zookie"].as_str().unwrap().to_owned();
-    let r2 = w2["revision"].as_u64().unwrap();
-    assert!(r2 > r1);
+    // Each round: a syncs to the head, b writes past it, a is asked at least as fresh as z1. The
+    // recent revision is only used within the window: a round slower than half of it (a loaded machine)
+    // is run again, and one of five must be fast enough.
+    let mut fast_rounds = 0;
+    for round in 0..5 {
+        let user = format!("user:bob{round}");
+        let (s, c) = check(
+            &a,
+            "acme",
+            "doc:plan",
+            "view",
+            &user,
+            json!("fully_consistent"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let synced = std::time::Instant::now();
+        let r1 = c["revision"].as_u64().unwrap();
+        let (_, w2) = write(
+            &other,
+            "acme",
+            json!([{ "operation": "create", "relationship": format!("doc:plan#viewer@{user}") }]),
+        )
+        .await;
+        let r2 = w2["revision"].as_u64().unwrap();
+        assert!(r2 > r1);
+        let (s, c) = check(
+            &a,
+            "acme",
+            "doc:plan",
+            "view",
+            &user,
+            json!({ "at_least_as_fresh": z1 }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let at = c["revision"].as_u64().unwrap();
+        assert!(at >= r1, "never older than the zookie: {c}");
+        // The answer is exact at the revision it names, whichever that is.
+        assert_eq!(c["allowed"], at >= r2, "{c}");
+        if synced.elapsed() < std::time::Duration::from_millis(500) {
+            assert_eq!(
+                at, r1,
+                "answered at the recent revision, without reading the head: {c}"
+            );
+            fast_rounds += 1;
+        }
 
-    let (s, c) = check(
-        &a,
-        "acme",
-        "doc:plan",
-        "view",
-        "user:bob",
-        json!({ "at_least_as_fresh": z1 }),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{c}");
-    let at = c["revision"].as_u64().unwrap();
-    assert!(at >= r1, "never older than the zookie: {c}");
-    // The answer is exact at the revision it names, whichever that is.
-    assert_eq!(c["allowed"], at >= r2, "{c}");
-    if synced.elapsed() < std::time::Duration::from_millis(500) {
-        assert_eq!(
-            at, r1,
-            "answered at the recent revision, without reading the head: {c}"
-        );
+        // b's zookie is newer than what a synced to: a reads the head and sees b's write.
+        let z2 = w2["zookie"].as_str().unwrap();
+        let (s, c) = check(
+            &a,
+            "acme",
+            "doc:plan",
+            "view",
+            &user,
+            json!({ "at_least_as_fresh": z2 }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["allowed"], true, "{c}");
+        assert!(c["revision"].as_u64().unwrap() >= r2, "{c}");
+        if fast_rounds > 0 {
+            break;
+        }
     }
-
-    // b's zookie is newer than what a synced to: a reads the head and sees b's write.
-    let (s, c) = check(
-        &a,
-        "acme",
-        "doc:plan",
-        "view",
-        "user:bob",
-        json!({ "at_least_as_fresh": z2 }),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{c}");
-    assert_eq!(c["allowed"], true, "{c}");
-    assert!(c["revision"].as_u64().unwrap() >= r2, "{c}");
+    assert!(fast_rounds > 0, "no round ran within the window");
     let _ = std::fs::remove_dir_all(&dir);
 }

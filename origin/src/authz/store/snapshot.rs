@@ -4,9 +4,11 @@ use super::{db_rev, AuthzStore, AuthzStoreError};
 use crate::authz::cache::Changes;
 use crate::on_db;
 
-/// How long `minimize_latency` may keep answering at the revision the cache last synced to before it
-/// reads the head again.
-pub const MINIMIZE_LATENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long `minimize_latency` (and `at_least_as_fresh`, when that revision reaches the zookie) may keep
+/// answering at the revision the cache last synced to before it reads the head again: the wire's
+/// [`tessera_proto::check::RECENT_REVISION_MS`], which the edge counts on when it dates a head.
+pub const MINIMIZE_LATENCY_WINDOW: std::time::Duration =
+    std::time::Duration::from_millis(tessera_proto::check::RECENT_REVISION_MS);
 
 /// More changed rows than this between two syncs empties a tenant's cache instead of evicting key by key.
 const MAX_EVICTIONS: i64 = 10_000;
