@@ -2,7 +2,9 @@
 //!
 //! Every answer the edge gives carries the revision it was computed at (and that revision as a zookie).
 //! The checker keeps answers by question and serves one again only when the asked consistency allows it:
-//! - `minimize_latency`: an answer at most `max_staleness` old (5 s by default, the edge's own bound);
+//! - `minimize_latency`: an answer at most `max_staleness` behind the head (5 s by default, the edge's own
+//!   bound), counting the staleness the edge reported with it; an answer the edge gave from its cache
+//!   for a zookie says nothing of the head, so it never serves here;
 //! - `at_least_as_fresh(zookie)`: an answer computed at the zookie's revision or later (read-your-writes:
 //!   pass the zookie a write returned), and no older than `max_staleness`; otherwise the edge is asked,
 //!   with the zookie;
@@ -63,7 +65,11 @@ struct Entry {
     allowed: bool,
     revision: u64,
     zookie: String,
-    at: UnixTime,
+    /// No later than the moment the answer was known to be at most that far behind the head: its arrival
+    /// less the edge's `staleness_ms`. `None` when the edge gave no such bound (an `at_least_as_fresh`
+    /// answer from the edge's cache only promises to meet its zookie), so it never serves
+    /// `minimize_latency`.
+    fresh_as_of: Option<UnixTime>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +187,7 @@ impl Checker {
             resource: resource.to_owned(),
             permission: permission.to_owned(),
             subject: subject.to_owned(),
-            consistency,
+            consistency: consistency.clone(),
         })
         .map_err(|e| Error::Check(e.to_string()))?;
         let bearer = self.bearer().await?;
@@ -211,7 +217,7 @@ impl Checker {
             allowed: answer.allowed,
             revision: answer.at.revision,
             zookie: answer.at.zookie.clone(),
-            at: self.clock.now(),
+            fresh_as_of: fresh_as_of(&consistency, &answer, self.clock.now()),
         };
         self.remember(key, entry);
         Ok(Decision {
@@ -228,12 +234,10 @@ impl Checker {
         consistency: &Consistency,
     ) -> Option<Decision> {
         let entry = self.cache.lock().ok()?.get(key).cloned()?;
-        let young = self
-            .clock
-            .now()
-            .as_millis()
-            .saturating_sub(entry.at.as_millis())
-            <= self.max_staleness_ms;
+        let now = self.clock.now().as_millis();
+        let young = entry
+            .fresh_as_of
+            .is_some_and(|t| now.saturating_sub(t.as_millis()) <= self.max_staleness_ms);
         let usable = match consistency {
             Consistency::MinimizeLatency => young,
             // Fresh enough for the zookie, and no older than minimize_latency allows (the zookie's
@@ -322,4 +326,22 @@ impl Checker {
         *held = Some((answer.access_token.clone(), until));
         Ok(answer.access_token)
     }
+}
+
+/// When `answer` was last known to be within its staleness of the head (see [`Entry::fresh_as_of`]).
+fn fresh_as_of(asked: &Consistency, answer: &CheckResponse, now: UnixTime) -> Option<UnixTime> {
+    let behind_ms = match asked {
+        // Met from the edge's cache: it only promises the zookie, not how far behind the head it is.
+        Consistency::AtLeastAsFresh(_) if answer.at.cached => return None,
+        // Computed by the origin for a zookie, possibly at a revision synced within the last
+        // `RECENT_REVISION_MS` rather than at the head — as the edge itself dates such heads.
+        Consistency::AtLeastAsFresh(_) => answer
+            .at
+            .staleness_ms
+            .saturating_add(tessera_proto::check::RECENT_REVISION_MS),
+        _ => answer.at.staleness_ms,
+    };
+    Some(UnixTime::from_millis(now.as_millis().saturating_sub(
+        i64::try_from(behind_ms).unwrap_or(i64::MAX),
+    )))
 }

@@ -61,6 +61,9 @@ struct Issuer {
     cache_control: Arc<Mutex<String>>,
     revision: Arc<AtomicU64>,
     checks: Arc<AtomicU64>,
+    /// What the edge's next check answers say of themselves.
+    check_staleness_ms: Arc<AtomicU64>,
+    check_cached: Arc<AtomicBool>,
     zookies: Arc<tessera_authz::ZookieKey>,
 }
 
@@ -101,7 +104,8 @@ async fn check(State(s): State<Issuer>, Json(body): Json<serde_json::Value>) -> 
     let allowed = body["subject"] == "user:ann";
     Json(serde_json::json!({
         "allowed": allowed, "revision": revision, "zookie": s.zookies.mint("t", revision),
-        "cached": false, "stale": false, "staleness_ms": 0,
+        "cached": s.check_cached.load(Ordering::SeqCst), "stale": false,
+        "staleness_ms": s.check_staleness_ms.load(Ordering::SeqCst),
     }))
 }
 
@@ -120,6 +124,8 @@ async fn start() -> Issuer {
         cache_control: Arc::new(Mutex::new("max-age=300".into())),
         revision: Arc::new(AtomicU64::new(10)),
         checks: Arc::default(),
+        check_staleness_ms: Arc::default(),
+        check_cached: Arc::default(),
         zookies: Arc::new(tessera_authz::ZookieKey::new([9; 32])),
     };
     let app = Router::new()
@@ -389,6 +395,49 @@ async fn the_checker_serves_from_its_cache_only_what_the_consistency_allows() {
         .await
         .unwrap();
     assert!(!denied.allowed);
+}
+
+#[tokio::test]
+async fn the_checker_counts_the_staleness_the_edge_reported() {
+    let issuer = start().await;
+    let clock = ManualClock::at(NOW);
+    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
+    let checker = Checker::with_transport(
+        &issuer.url(),
+        Credentials::Bearer("t".into()),
+        transport,
+        Arc::new(clock.clone()),
+    );
+    let ask = |c: Consistency| checker.check("doc:1", "view", "user:ann", c);
+    let asks = || issuer.checks.load(Ordering::SeqCst);
+    // An answer already 4 s behind the head may serve minimize_latency for one more second, not five.
+    issuer.check_staleness_ms.store(4_000, Ordering::SeqCst);
+    let first = ask(Consistency::MinimizeLatency).await.unwrap();
+    assert!(!first.from_cache);
+    assert!(ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+    clock.advance(2);
+    assert!(!ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+    assert_eq!(asks(), 2);
+
+    // An answer the edge met a zookie with from its cache says nothing of the head: it serves that
+    // zookie again, never minimize_latency.
+    clock.advance(10);
+    issuer.check_staleness_ms.store(0, Ordering::SeqCst);
+    issuer.check_cached.store(true, Ordering::SeqCst);
+    let zookie = Consistency::AtLeastAsFresh(first.zookie.clone());
+    assert!(!ask(zookie.clone()).await.unwrap().from_cache);
+    assert!(!ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+    assert_eq!(asks(), 4);
+
+    // The origin's answer to a zookie may be a second behind the head; it serves for the rest.
+    clock.advance(10);
+    issuer.check_cached.store(false, Ordering::SeqCst);
+    assert!(!ask(zookie).await.unwrap().from_cache);
+    assert!(ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+    clock.advance(4);
+    assert!(ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+    clock.advance(1);
+    assert!(!ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
 }
 
 #[cfg(feature = "tower")]
