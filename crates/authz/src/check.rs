@@ -11,10 +11,12 @@
 //! [`Engine::explain`](crate::explain). One walk, so check and explain cannot disagree on the rules.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
+use crate::caveat::{CaveatAnswer, CaveatError, Context, RelationshipCaveat};
 use crate::engine::{CheckError, Engine, RelationshipReader};
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::{ArrowKind, Expr};
@@ -97,6 +99,8 @@ pub(crate) struct Outcome<E> {
     pub(crate) unknown: bool,
     /// The answer depended on a cycle being cut: true for this path only, so not memoised.
     cut: bool,
+    /// When undecided because of caveats: the context parameters that would decide it.
+    pub(crate) missing: BTreeSet<String>,
     pub(crate) evidence: E,
 }
 
@@ -106,6 +110,7 @@ impl<E: Evidence> Outcome<E> {
             allowed: false,
             unknown: false,
             cut: false,
+            missing: BTreeSet::new(),
             evidence,
         }
     }
@@ -115,6 +120,18 @@ impl<E: Evidence> Outcome<E> {
             allowed: true,
             unknown: false,
             cut: false,
+            missing: BTreeSet::new(),
+            evidence,
+        }
+    }
+
+    /// Undecided until the context gives `missing`.
+    fn conditional(missing: BTreeSet<String>, evidence: E) -> Self {
+        Self {
+            allowed: false,
+            unknown: true,
+            cut: false,
+            missing,
             evidence,
         }
     }
@@ -127,9 +144,19 @@ impl<E: Evidence> Outcome<E> {
 
 type Step<'a, E> = Pin<Box<dyn Future<Output = Result<Outcome<E>, CheckError>> + 'a>>;
 
-/// One request's state: the subject, the memo, the sub-problems in progress.
+/// A check's answer: has the permission, has not, or has it only if the context (still missing the named
+/// parameters) satisfies the caveats on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Permissionship {
+    Has,
+    No,
+    Conditional(BTreeSet<String>),
+}
+
+/// One request's state: the subject, the caveat context, the memo, the sub-problems in progress.
 pub(crate) struct Request<'s, E> {
     subject: &'s SubjectRef,
+    context: Option<&'s Context>,
     memo: RefCell<HashMap<(ObjectRef, String), Outcome<E>>>,
     /// Sub-problems being computed, with how many exclusions deep (`negations`) each was entered.
     in_progress: RefCell<HashMap<(ObjectRef, String), u32>>,
@@ -139,8 +166,13 @@ pub(crate) struct Request<'s, E> {
 
 impl<'s, E> Request<'s, E> {
     pub(crate) fn new(subject: &'s SubjectRef) -> Self {
+        Self::with_context(subject, None)
+    }
+
+    pub(crate) fn with_context(subject: &'s SubjectRef, context: Option<&'s Context>) -> Self {
         Self {
             subject,
+            context,
             memo: RefCell::default(),
             in_progress: RefCell::default(),
             negations: std::cell::Cell::new(0),
@@ -165,6 +197,56 @@ impl<R: RelationshipReader> Engine<'_, R> {
             .name(&req, resource.clone(), permission.to_owned(), 0)
             .await?
             .allowed)
+    }
+
+    /// Whether `subject` has `permission` on `resource` given the caveat `context`: three-valued when
+    /// caveats on the way need parameters the context does not give.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), and [`CheckError::Caveat`] for context of the wrong type or a caveat
+    /// whose expression fails.
+    pub async fn check_with_context(
+        &self,
+        resource: &ObjectRef,
+        permission: &str,
+        subject: &SubjectRef,
+        context: &Context,
+    ) -> Result<Permissionship, CheckError> {
+        self.validate_question(&resource.object_type, permission, subject)?;
+        let req = Request::<()>::with_context(subject, Some(context));
+        let o = self
+            .name(&req, resource.clone(), permission.to_owned(), 0)
+            .await?;
+        Ok(if o.allowed {
+            Permissionship::Has
+        } else if o.unknown && !o.missing.is_empty() {
+            Permissionship::Conditional(o.missing)
+        } else {
+            Permissionship::No
+        })
+    }
+
+    /// What the caveat `c` (if any) of a stored relationship says for this request.
+    fn gate<E>(
+        &self,
+        req: &Request<'_, E>,
+        c: Option<&RelationshipCaveat>,
+    ) -> Result<CaveatAnswer, CheckError> {
+        static NO_CONTEXT: OnceLock<Context> = OnceLock::new();
+        let Some(c) = c else {
+            return Ok(CaveatAnswer::Satisfied);
+        };
+        let caveat = self
+            .schema
+            .caveats
+            .get(&c.name)
+            .ok_or_else(|| CheckError::Caveat(CaveatError::Unknown(c.name.clone())))?;
+        let context = req
+            .context
+            .unwrap_or_else(|| NO_CONTEXT.get_or_init(Context::new));
+        caveat
+            .evaluate(&c.name, &c.context, context)
+            .map_err(CheckError::Caveat)
     }
 
     /// Decide `name` on `obj` for the request's subject.
@@ -194,6 +276,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     allowed: false,
                     unknown: req.negations.get() > entered_at,
                     cut: true,
+                    missing: BTreeSet::new(),
                     evidence: E::cycle(&key.0, &key.1),
                 });
             }
@@ -230,6 +313,9 @@ impl<R: RelationshipReader> Engine<'_, R> {
         relation: &str,
         depth: u32,
     ) -> Result<Outcome<E>, CheckError> {
+        if self.allows_caveats(&obj.object_type, relation) {
+            return self.caveated_relation(req, obj, relation, depth).await;
+        }
         let subjects = self.stored(obj, relation).await?;
         let want = req.subject;
         // Direct answers first: they cost nothing, while a subject set may need a long walk.
@@ -250,6 +336,55 @@ impl<R: RelationshipReader> Engine<'_, R> {
                 }
                 acc = union(acc, o);
             }
+        }
+        if !acc.unknown {
+            acc.evidence = E::unreached(obj, relation, want);
+        }
+        Ok(acc)
+    }
+
+    /// [`relation`](Self::relation) for a relation whose relationships may carry caveats: a caveated
+    /// relationship counts while its caveat holds, and makes the answer conditional while the context
+    /// misses what the caveat needs.
+    async fn caveated_relation<E: Evidence>(
+        &self,
+        req: &Request<'_, E>,
+        obj: &ObjectRef,
+        relation: &str,
+        depth: u32,
+    ) -> Result<Outcome<E>, CheckError> {
+        let subjects = self.stored_caveated(obj, relation).await?;
+        let want = req.subject;
+        let mut acc = Outcome::no(E::default());
+        for (s, c) in subjects.iter().filter(|(s, _)| grants_directly(s, want)) {
+            match self.gate(req, c.as_ref())? {
+                CaveatAnswer::Satisfied => return Ok(Outcome::yes(E::direct(obj, relation, s))),
+                CaveatAnswer::Unsatisfied => {}
+                CaveatAnswer::Missing(m) => {
+                    acc = union(acc, Outcome::conditional(m, E::direct(obj, relation, s)));
+                }
+            }
+        }
+        for (s, c) in &subjects {
+            let Some(r) = &s.relation else { continue };
+            let gate = self.gate(req, c.as_ref())?;
+            if gate == CaveatAnswer::Unsatisfied {
+                continue;
+            }
+            let o = self
+                .name(req, s.object.clone(), r.clone(), depth + 1)
+                .await?;
+            let o = match gate {
+                CaveatAnswer::Missing(m) => intersection(Outcome::conditional(m, E::default()), o),
+                _ => o,
+            };
+            if o.allowed {
+                return Ok(Outcome {
+                    evidence: E::through_set(obj, relation, s, o.evidence),
+                    ..o
+                });
+            }
+            acc = union(acc, o);
         }
         if !acc.unknown {
             acc.evidence = E::unreached(obj, relation, want);
@@ -315,10 +450,13 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     } else if l.allowed && !r.unknown {
                         Outcome { cut, ..l }
                     } else {
+                        let mut missing = l.missing;
+                        missing.extend(r.missing);
                         Outcome {
                             allowed: false,
                             unknown: true,
                             cut,
+                            missing,
                             evidence: if r.unknown { r.evidence } else { l.evidence },
                         }
                     })
@@ -342,9 +480,23 @@ impl<R: RelationshipReader> Engine<'_, R> {
         target: &str,
         depth: u32,
     ) -> Result<Outcome<E>, CheckError> {
-        let subjects = self.stored(obj, tupleset).await?;
+        let subjects: crate::engine::CaveatedSubjects =
+            if self.allows_caveats(&obj.object_type, tupleset) {
+                self.stored_caveated(obj, tupleset).await?
+            } else {
+                self.stored(obj, tupleset)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s, None))
+                    .collect()
+            };
         let mut acc: Option<Outcome<E>> = None;
-        for s in subjects.iter().filter(|s| !s.is_wildcard()) {
+        for (s, c) in subjects.iter().filter(|(s, _)| !s.is_wildcard()) {
+            // A caveat on the arrow's own relationship gates the object it leads to.
+            let gate = self.gate(req, c.as_ref())?;
+            if gate == CaveatAnswer::Unsatisfied {
+                continue;
+            }
             let has_target = self
                 .schema
                 .definition(&s.object.object_type)
@@ -354,6 +506,10 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     .await?
             } else {
                 Outcome::no(E::no_target(s, target))
+            };
+            let o = match gate {
+                CaveatAnswer::Missing(m) => intersection(Outcome::conditional(m, E::default()), o),
+                _ => o,
             };
             acc = Some(match (kind, acc) {
                 (ArrowKind::Any, _) if o.allowed => {
@@ -380,6 +536,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     allowed: true,
                     unknown: false,
                     cut: a.cut || o.cut,
+                    missing: BTreeSet::new(),
                     evidence: E::arrow_one_more(a.evidence, obj, tupleset, s, o.evidence),
                 },
                 (ArrowKind::All, Some(a)) => intersection(a, o),
@@ -428,10 +585,13 @@ fn union<E: Evidence>(l: Outcome<E>, r: Outcome<E>) -> Outcome<E> {
     } else {
         l.evidence
     };
+    let mut missing = l.missing;
+    missing.extend(r.missing);
     Outcome {
         allowed: false,
         unknown: l.unknown || r.unknown,
         cut: l.cut || r.cut,
+        missing,
         evidence,
     }
 }
@@ -450,10 +610,13 @@ fn intersection<E: Evidence>(l: Outcome<E>, r: Outcome<E>) -> Outcome<E> {
             ..Outcome::yes(E::both(l.evidence, r.evidence))
         }
     } else {
+        let mut missing = l.missing;
+        missing.extend(r.missing);
         Outcome {
             allowed: false,
             unknown: true,
             cut,
+            missing,
             evidence: if l.unknown { l.evidence } else { r.evidence },
         }
     }

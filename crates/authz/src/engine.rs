@@ -11,6 +11,9 @@ pub use crate::lookup::FoundSubjects;
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::Schema;
 
+/// Subjects with the caveats their relationships were written with.
+pub(crate) type CaveatedSubjects = Vec<(SubjectRef, Option<crate::caveat::RelationshipCaveat>)>;
+
 /// Default recursion limit (nested groups, arrows).
 pub const DEFAULT_MAX_DEPTH: u32 = 50;
 
@@ -38,6 +41,22 @@ pub trait RelationshipReader {
         subject: &ObjectRef,
     ) -> Result<Vec<crate::relationship::Relationship>, String>;
 
+    /// The subjects of every relationship `resource#relation@s`, each with the caveat it was written
+    /// with, if any. Asked instead of [`subjects`](Self::subjects) for relations that allow caveats;
+    /// the default is `subjects` without caveats, for stores that keep none.
+    async fn caveated_subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<(SubjectRef, Option<crate::caveat::RelationshipCaveat>)>, String> {
+        Ok(self
+            .subjects(resource, relation)
+            .await?
+            .into_iter()
+            .map(|s| (s, None))
+            .collect())
+    }
+
     /// A hint that `subjects(r, relation)` is about to be asked for each of `resources` and each of
     /// `relations`: a store may load them all at once. The default does nothing.
     async fn prefetch(&self, resources: &[ObjectRef], relations: &[String]) -> Result<(), String> {
@@ -49,8 +68,13 @@ pub trait RelationshipReader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckError {
     UnknownType(String),
-    UnknownPermission { object_type: String, name: String },
+    UnknownPermission {
+        object_type: String,
+        name: String,
+    },
     DepthExceeded(u32),
+    /// A caveat's context was of the wrong type, or its expression failed.
+    Caveat(crate::caveat::CaveatError),
     Store(String),
 }
 
@@ -61,6 +85,7 @@ impl CheckError {
             Self::UnknownType(_) => Code::UnknownType,
             Self::UnknownPermission { .. } => Code::UnknownPermission,
             Self::DepthExceeded(_) => Code::DepthExceeded,
+            Self::Caveat(e) => e.code(),
             Self::Store(_) => Code::StoreUnavailable,
         }
     }
@@ -74,6 +99,7 @@ impl std::fmt::Display for CheckError {
                 write!(f, "`{object_type}` has no relation or permission `{name}`")
             }
             Self::DepthExceeded(d) => write!(f, "the check needed more than {d} nested steps"),
+            Self::Caveat(e) => e.fmt(f),
             Self::Store(e) => write!(f, "relationship store failed: {e}"),
         }
     }
@@ -108,6 +134,28 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
     /// frames that are gone before the walk recurses, instead of taking a slot in the frame of every
     /// step of the recursion: that multiplied its size by the depth (the origin sizes the stack of the
     /// thread it runs the engine on from the measured per-step cost).
+    /// As [`stored`](Self::stored), each subject with the caveat it was written with.
+    pub(crate) fn stored_caveated<'r>(
+        &'r self,
+        obj: &'r ObjectRef,
+        relation: &'r str,
+    ) -> Pin<Box<dyn Future<Output = Result<CaveatedSubjects, CheckError>> + 'r>> {
+        Box::pin(async move {
+            self.reader
+                .caveated_subjects(obj, relation)
+                .await
+                .map_err(CheckError::Store)
+        })
+    }
+
+    /// Whether relationships of `object_type#relation` may carry caveats.
+    pub(crate) fn allows_caveats(&self, object_type: &str, relation: &str) -> bool {
+        self.schema
+            .definition(object_type)
+            .and_then(|d| d.relations.get(relation))
+            .is_some_and(|r| !r.caveated.is_empty())
+    }
+
     pub(crate) fn stored<'r>(
         &'r self,
         obj: &'r ObjectRef,

@@ -3,8 +3,11 @@
 //! - [`schema`]: the SpiceDB schema language (`definition`, `relation` with allowed subject types including
 //!   `user:*` wildcards and `group#member` subject sets, `permission` with `+` union, `&` intersection,
 //!   `-` exclusion, `->` arrows and `.any()`/`.all()` arrow functions, `nil`), parsed with `line:column`
-//!   errors and validated (unknown types or relations, arrows over permissions, duplicates). Caveats and
-//!   expiration traits are refused with a "not supported yet" error, never ignored.
+//!   errors and validated (unknown types or relations, arrows over permissions, duplicates); caveats
+//!   (`caveat name(params) { CEL }`, `user with name`) compiled with `tessera-cel`. Expiration traits
+//!   are refused with a "not supported yet" error, never ignored.
+//! - [`caveat`]: a caveated relationship's answer for a context (satisfied, unsatisfied, or missing the
+//!   named parameters), which makes a check three-valued: [`Permissionship`].
 //! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
 //! - [`engine`]: `check`, `expand`, `lookup_resources` (cursor-paged, complete) and `lookup_subjects` over a
 //!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
@@ -24,6 +27,7 @@
 //! all three are left-associative.
 
 pub mod caller;
+pub mod caveat;
 mod check;
 pub mod decision_cache;
 pub mod engine;
@@ -36,6 +40,8 @@ pub mod relationship;
 pub mod schema;
 pub mod zookie;
 
+pub use caveat::{CaveatAnswer, CaveatError, Context, RelationshipCaveat};
+pub use check::Permissionship;
 pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, FoundSubjects, RelationshipReader};
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};

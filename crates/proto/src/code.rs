@@ -196,6 +196,8 @@ codes! {
     ForbiddenSubject = "forbidden_subject",
     TokenWithoutSubject = "token_without_subject",
     TokenWithoutTenant = "token_without_tenant",
+    CaveatContextInvalid = "caveat_context_invalid",
+    CaveatFailed = "caveat_failed",
     // SAML: reading XML strictly (tessera_saml::ReadError)
     SamlTooLarge = "saml_too_large",
     SamlUnsupportedEncoding = "saml_unsupported_encoding",

@@ -30,6 +30,9 @@ pub(super) struct Token {
     pub(super) tok: Tok,
     pub(super) line: u32,
     pub(super) column: u32,
+    /// Where the token starts in the source, in bytes (a caveat's expression is read from the source
+    /// between its braces).
+    pub(super) offset: usize,
 }
 
 const SYMBOLS: &[&str] = &[
@@ -86,6 +89,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
                 tok: Tok::Ident(word.to_owned()),
                 line,
                 column,
+                offset: src.len() - rest.len(),
             });
             advance(word, &mut line, &mut column);
             rest = rest.get(end..).unwrap_or_default();
@@ -97,6 +101,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
                     tok: Tok::Str,
                     line,
                     column,
+                    offset: src.len() - rest.len(),
                 });
                 advance(rest.get(..end).unwrap_or_default(), &mut line, &mut column);
                 rest = rest.get(end..).unwrap_or_default();
@@ -108,6 +113,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
                 tok: Tok::Other(c),
                 line,
                 column,
+                offset: src.len() - rest.len(),
             });
             let n = c.len_utf8();
             advance(rest.get(..n).unwrap_or_default(), &mut line, &mut column);
@@ -118,6 +124,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
             tok: Tok::Sym(sym),
             line,
             column,
+            offset: src.len() - rest.len(),
         });
         advance(sym, &mut line, &mut column);
         rest = rest.get(sym.len()..).unwrap_or_default();
@@ -126,6 +133,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
         tok: Tok::Eof,
         line,
         column,
+        offset: src.len() - rest.len(),
     });
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! `validate` (names, types, arrows, wildcards).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tessera_proto::Code;
 
 use parse::{Parser, Spans};
@@ -24,7 +25,7 @@ pub struct SchemaError {
 pub enum SchemaErrorKind {
     /// The text is not in the schema language.
     Syntax,
-    /// Valid syntax that Tessera does not implement yet (caveats, expiration, chained arrows).
+    /// Valid syntax that Tessera does not implement yet (expiration, chained arrows).
     Unsupported,
     /// Well-formed but meaningless: unknown types or relations, duplicates, arrows over permissions.
     Invalid,
@@ -91,12 +92,80 @@ pub enum Expr {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Relation {
+    /// The subject types a relationship may name without a caveat.
     pub allowed: Vec<AllowedSubject>,
+    /// The subject types a relationship may name with a caveat (`user with ip_allowed`): the pair of
+    /// type and caveat name. `user | user with c` allows both.
+    pub caveated: Vec<(AllowedSubject, String)>,
     /// `relation viewer: user = this + editor`: the relation's answer is this expression, in which `this`
     /// stands for its stored relationships (an extension of the SpiceDB language, for models such as
     /// OpenFGA's where one relation is both assignable and computed). `None`: just the stored ones.
     pub rewrite: Option<Expr>,
 }
+
+impl Relation {
+    /// Every subject type the relation allows, with or without a caveat.
+    pub fn subject_types(&self) -> impl Iterator<Item = &AllowedSubject> {
+        self.allowed
+            .iter()
+            .chain(self.caveated.iter().map(|(a, _)| a))
+    }
+}
+
+/// The type of a caveat parameter (SpiceDB's caveat types).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaveatType {
+    Any,
+    Bool,
+    Int,
+    Uint,
+    Double,
+    String,
+    Bytes,
+    Duration,
+    Timestamp,
+    IpAddress,
+    /// `list<T>`.
+    List(Box<CaveatType>),
+    /// `map<T>`: string keys.
+    Map(Box<CaveatType>),
+}
+
+impl std::fmt::Display for CaveatType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::Bool => f.write_str("bool"),
+            Self::Int => f.write_str("int"),
+            Self::Uint => f.write_str("uint"),
+            Self::Double => f.write_str("double"),
+            Self::String => f.write_str("string"),
+            Self::Bytes => f.write_str("bytes"),
+            Self::Duration => f.write_str("duration"),
+            Self::Timestamp => f.write_str("timestamp"),
+            Self::IpAddress => f.write_str("ipaddress"),
+            Self::List(t) => write!(f, "list<{t}>"),
+            Self::Map(t) => write!(f, "map<{t}>"),
+        }
+    }
+}
+
+/// `caveat name(param type, ...) { expression }`: a CEL expression over typed parameters, compiled once.
+#[derive(Clone, Debug)]
+pub struct Caveat {
+    pub params: BTreeMap<String, CaveatType>,
+    /// The expression as written.
+    pub expression: String,
+    pub(crate) program: Arc<tessera_cel::Program>,
+}
+
+impl PartialEq for Caveat {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params && self.expression == other.expression
+    }
+}
+
+impl Eq for Caveat {}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Definition {
@@ -116,6 +185,7 @@ impl Definition {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Schema {
     pub definitions: BTreeMap<String, Definition>,
+    pub caveats: BTreeMap<String, Caveat>,
 }
 
 impl Schema {
@@ -174,6 +244,7 @@ pub fn expr_height(expr: &Expr) -> u32 {
 pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
     let toks = lex::lex(src)?;
     let mut parser = Parser {
+        src,
         toks,
         pos: 0,
         this_relation: None,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use super::lex::{valid_name, Tok, Token};
 use super::*;
 
-pub(super) struct Parser {
+pub(super) struct Parser<'s> {
+    pub(super) src: &'s str,
     pub(super) toks: Vec<Token>,
     pub(super) pos: usize,
     /// The relation whose rewrite is being parsed: what `this` refers to.
@@ -20,9 +21,11 @@ pub(super) struct Parser {
 pub(super) struct Spans {
     /// (definition, member) → position of the member's declaration.
     pub(super) members: BTreeMap<(String, String), (u32, u32)>,
+    /// Caveats named after `with`, and where.
+    pub(super) caveat_uses: Vec<(String, u32, u32)>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> &Token {
         self.toks
             .get(self.pos)
@@ -135,7 +138,18 @@ impl Parser {
                 return Ok(schema);
             }
             if self.is_keyword("caveat") {
-                return Err(self.caveat());
+                let at = self.peek().clone();
+                let (name, caveat) = self.caveat()?;
+                if schema.caveats.contains_key(&name) {
+                    return Err(err(
+                        at.line,
+                        at.column,
+                        SchemaErrorKind::Invalid,
+                        format!("caveat `{name}` is defined twice"),
+                    ));
+                }
+                schema.caveats.insert(name, caveat);
+                continue;
             }
             if self.is_keyword("use") {
                 return Err(self.use_flag());
@@ -203,9 +217,16 @@ impl Parser {
             );
             if is_relation {
                 self.expect(":", &format!("after `relation {name}`"))?;
-                let mut allowed = vec![self.allowed_subject()?];
-                while self.eat("|") {
-                    allowed.push(self.allowed_subject()?);
+                let mut allowed = Vec::new();
+                let mut caveated = Vec::new();
+                loop {
+                    match self.allowed_subject(spans)? {
+                        (subject, None) => allowed.push(subject),
+                        (subject, Some(caveat)) => caveated.push((subject, caveat)),
+                    }
+                    if !self.eat("|") {
+                        break;
+                    }
                 }
                 let rewrite = if self.eat("=") {
                     self.this_relation = Some(name.clone());
@@ -215,7 +236,14 @@ impl Parser {
                 } else {
                     None
                 };
-                def.relations.insert(name, Relation { allowed, rewrite });
+                def.relations.insert(
+                    name,
+                    Relation {
+                        allowed,
+                        caveated,
+                        rewrite,
+                    },
+                );
             } else {
                 self.expect("=", &format!("after `permission {name}`"))?;
                 let expr = self.expression()?;
@@ -224,7 +252,11 @@ impl Parser {
         }
     }
 
-    fn allowed_subject(&mut self) -> Result<AllowedSubject, SchemaError> {
+    /// An allowed subject type, and the caveat it must carry (`user with c`), if any.
+    fn allowed_subject(
+        &mut self,
+        spans: &mut Spans,
+    ) -> Result<(AllowedSubject, Option<String>), SchemaError> {
         let ty = self.type_path()?;
         let subject = if self.eat(":") {
             self.expect("*", "after `:` (only `type:*` wildcards are allowed)")?;
@@ -240,52 +272,51 @@ impl Parser {
             AllowedSubject::Object(ty)
         };
         if self.is_keyword("with") {
-            return Err(self.with_traits());
+            let at = self.peek().clone();
+            let caveat = self.with_traits()?;
+            spans.caveat_uses.push((caveat.clone(), at.line, at.column));
+            return Ok((subject, Some(caveat)));
         }
-        Ok(subject)
+        Ok((subject, None))
     }
 
-    /// `caveat name(param type, ...) { expression }`, recognised in full (so that a caveat is refused as
-    /// unsupported, and a malformed one as a syntax error), then refused: caveats need an expression
-    /// language (CEL) and a context on every check, which Tessera does not have yet.
-    fn caveat(&mut self) -> SchemaError {
-        let at = self.next();
-        let name = match self.caveat_header() {
-            Ok(name) => name,
-            Err(e) => return e,
-        };
-        err(
-            at.line,
-            at.column,
-            SchemaErrorKind::Unsupported,
-            format!("caveats are not supported yet (caveat `{name}`)"),
-        )
-    }
-
-    /// The rest of a caveat after its keyword: its name, parameters and braced body (skipped, braces
-    /// balanced). Returns the name.
-    fn caveat_header(&mut self) -> Result<String, SchemaError> {
+    /// `caveat name(param type, ...) { expression }`: the parameters typed, the expression (CEL) compiled
+    /// against them.
+    fn caveat(&mut self) -> Result<(String, Caveat), SchemaError> {
+        self.next();
         let name = self.type_path()?;
         self.expect("(", &format!("after `caveat {name}`"))?;
+        let mut params = BTreeMap::new();
         if !self.eat(")") {
             loop {
-                self.ident("a caveat parameter name")?;
-                self.caveat_type()?;
+                let at = self.peek().clone();
+                let param = self.ident("a caveat parameter name")?;
+                let ty = self.caveat_type()?;
+                if params.insert(param.clone(), ty).is_some() {
+                    return Err(err(
+                        at.line,
+                        at.column,
+                        SchemaErrorKind::Invalid,
+                        format!("parameter `{param}` of caveat `{name}` is declared twice"),
+                    ));
+                }
                 if self.eat(")") {
                     break;
                 }
                 self.expect(",", "between caveat parameters")?;
             }
         }
+        let open = self.peek().clone();
         self.expect("{", &format!("to open the expression of caveat `{name}`"))?;
         let mut depth = 1u32;
-        loop {
-            match self.next().tok {
+        let close = loop {
+            let t = self.next();
+            match t.tok {
                 Tok::Sym("{") => depth += 1,
                 Tok::Sym("}") => {
                     depth -= 1;
                     if depth == 0 {
-                        return Ok(name);
+                        break t;
                     }
                 }
                 Tok::Eof => {
@@ -296,21 +327,51 @@ impl Parser {
                 }
                 _ => {}
             }
-        }
+        };
+        // The text between the braces, as the lexer found them.
+        let expression = self
+            .src
+            .get(open.offset + 1..close.offset)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let declared: Vec<&str> = params.keys().map(String::as_str).collect();
+        let program = tessera_cel::Program::compile(&expression, Some(&declared)).map_err(|e| {
+            err(
+                open.line,
+                open.column,
+                SchemaErrorKind::Invalid,
+                format!("the expression of caveat `{name}`: {e}"),
+            )
+        })?;
+        Ok((
+            name,
+            Caveat {
+                params,
+                expression,
+                program: Arc::new(program),
+            },
+        ))
     }
 
     /// A caveat parameter type: `int`, `string`, `list<string>`, `map<any>`, ...
-    fn caveat_type(&mut self) -> Result<(), SchemaError> {
-        self.ident("a caveat parameter type")?;
-        if self.peek().tok == Tok::Other('<') {
-            self.next();
-            self.caveat_type()?;
-            while self.eat(",") {
-                self.caveat_type()?;
+    fn caveat_type(&mut self) -> Result<CaveatType, SchemaError> {
+        let at = self.peek().clone();
+        let name = self.ident("a caveat parameter type")?;
+        let generic = |p: &mut Self| -> Result<CaveatType, SchemaError> {
+            if p.peek().tok != Tok::Other('<') {
+                return Err(err(
+                    at.line,
+                    at.column,
+                    SchemaErrorKind::Syntax,
+                    format!("`{name}` takes a type parameter, as in `{name}<string>`"),
+                ));
             }
-            if self.peek().tok != Tok::Other('>') {
-                let found = Self::describe(&self.peek().tok);
-                let t = self.peek();
+            p.next();
+            let inner = p.caveat_type()?;
+            if p.peek().tok != Tok::Other('>') {
+                let found = Self::describe(&p.peek().tok);
+                let t = p.peek();
                 return Err(err(
                     t.line,
                     t.column,
@@ -318,9 +379,31 @@ impl Parser {
                     format!("expected `>` to close a caveat parameter type, found {found}"),
                 ));
             }
-            self.next();
-        }
-        Ok(())
+            p.next();
+            Ok(inner)
+        };
+        Ok(match name.as_str() {
+            "any" => CaveatType::Any,
+            "bool" => CaveatType::Bool,
+            "int" => CaveatType::Int,
+            "uint" => CaveatType::Uint,
+            "double" => CaveatType::Double,
+            "string" => CaveatType::String,
+            "bytes" => CaveatType::Bytes,
+            "duration" => CaveatType::Duration,
+            "timestamp" => CaveatType::Timestamp,
+            "ipaddress" => CaveatType::IpAddress,
+            "list" => CaveatType::List(Box::new(generic(self)?)),
+            "map" => CaveatType::Map(Box::new(generic(self)?)),
+            other => {
+                return Err(err(
+                    at.line,
+                    at.column,
+                    SchemaErrorKind::Invalid,
+                    format!("`{other}` is not a caveat parameter type (any, bool, int, uint, double, string, bytes, duration, timestamp, ipaddress, list<T>, map<T>)"),
+                ))
+            }
+        })
     }
 
     /// `use expiration` (SpiceDB's opt-in to expiring relationships): refused, naming the flag.
@@ -343,35 +426,36 @@ impl Parser {
         }
     }
 
-    /// `with somecaveat`, `with expiration` or `with somecaveat and expiration` after an allowed subject
-    /// type: refused, naming what was asked for.
-    fn with_traits(&mut self) -> SchemaError {
+    /// `with somecaveat` after an allowed subject type: the caveat's name. `with expiration` (and
+    /// `with somecaveat and expiration`) is refused, naming what was asked for.
+    fn with_traits(&mut self) -> Result<String, SchemaError> {
         let at = self.next();
         let mut traits = Vec::new();
         loop {
-            match self.ident("a caveat name or `expiration` after `with`") {
-                Ok(t) => traits.push(t),
-                Err(e) => return e,
-            }
+            traits.push(self.ident("a caveat name or `expiration` after `with`")?);
             if !self.is_keyword("and") {
                 break;
             }
             self.next();
         }
         let written = format!("with {}", traits.join(" and "));
-        let expiration = traits.iter().any(|t| t == "expiration");
-        let caveats = traits.iter().any(|t| t != "expiration");
-        let what = match (caveats, expiration) {
-            (true, true) => "caveats and relationship expiration are",
-            (true, false) => "caveats are",
-            _ => "relationship expiration is",
-        };
-        err(
-            at.line,
-            at.column,
-            SchemaErrorKind::Unsupported,
-            format!("`{written}`: {what} not supported yet"),
-        )
+        if traits.iter().any(|t| t == "expiration") {
+            return Err(err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Unsupported,
+                format!("`{written}`: relationship expiration is not supported yet"),
+            ));
+        }
+        match <[String; 1]>::try_from(traits) {
+            Ok([caveat]) => Ok(caveat),
+            Err(_) => Err(err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Invalid,
+                format!("`{written}`: a subject type takes one caveat"),
+            )),
+        }
     }
 
     /// `expr` of height `height`, unless that is more than [`MAX_EXPR_HEIGHT`] (at the token just read).
@@ -515,4 +599,5 @@ static EOF_TOKEN: Token = Token {
     tok: Tok::Eof,
     line: 0,
     column: 0,
+    offset: 0,
 };

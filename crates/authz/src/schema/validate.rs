@@ -5,6 +5,16 @@ use super::parse::Spans;
 use super::*;
 
 pub(super) fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError> {
+    for (caveat, line, column) in &spans.caveat_uses {
+        if !schema.caveats.contains_key(caveat) {
+            return Err(err(
+                *line,
+                *column,
+                SchemaErrorKind::Invalid,
+                format!("caveat `{caveat}` is not defined in the schema"),
+            ));
+        }
+    }
     for (def_name, def) in &schema.definitions {
         let at = |member: &str| {
             spans
@@ -15,7 +25,7 @@ pub(super) fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError
         };
         for (rel_name, rel) in &def.relations {
             let (line, column) = at(rel_name);
-            for allowed in &rel.allowed {
+            for allowed in rel.subject_types() {
                 let (ty, member) = match allowed {
                     AllowedSubject::Object(t) | AllowedSubject::Wildcard(t) => (t, None),
                     AllowedSubject::Set(t, r) => (t, Some(r)),
@@ -70,7 +80,7 @@ fn wildcard_through(
     }
     seen.push(key);
     let relation = schema.definitions.get(ty)?.relations.get(rel)?;
-    relation.allowed.iter().find_map(|a| match a {
+    relation.subject_types().find_map(|a| match a {
         AllowedSubject::Wildcard(w) => Some((w.clone(), format!("{ty}#{rel}"))),
         AllowedSubject::Set(t, r) => wildcard_through(schema, t, r, seen),
         AllowedSubject::Object(_) => None,
@@ -129,7 +139,7 @@ fn validate_expr(
                 )));
             }
             let mut found = false;
-            for allowed in &rel.allowed {
+            for allowed in rel.subject_types() {
                 match allowed {
                     AllowedSubject::Wildcard(t) => {
                         return Err(invalid(format!(

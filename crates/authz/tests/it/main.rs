@@ -7,6 +7,7 @@
     reason = "test code"
 )]
 
+mod caveats;
 mod check;
 mod explain;
 mod lookup;
@@ -20,7 +21,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use tessera_authz::{ObjectRef, Relationship, RelationshipReader, SubjectRef};
+use tessera_authz::{ObjectRef, Relationship, RelationshipCaveat, RelationshipReader, SubjectRef};
 
 /// Drive a future that never waits (the in-memory store answers at once).
 pub fn ready<F: Future>(f: F) -> F::Output {
@@ -35,6 +36,7 @@ pub fn ready<F: Future>(f: F) -> F::Output {
 #[derive(Default)]
 pub struct Memory {
     rels: BTreeMap<(ObjectRef, String), Vec<SubjectRef>>,
+    caveats: BTreeMap<(ObjectRef, String, SubjectRef), RelationshipCaveat>,
 }
 
 impl Memory {
@@ -49,9 +51,66 @@ impl Memory {
         }
         m
     }
+
+    /// Relationships in SpiceDB's notation, a caveat (and its context) after the subject:
+    /// `doc:1#viewer@user:ann[ip_ok:{"allowed":"10.0.0.0/8"}]`.
+    pub fn with_caveats(rels: &[&str]) -> Self {
+        let mut m = Self::default();
+        for text in rels {
+            let (rel, caveat) = match text.split_once('[') {
+                Some((rel, rest)) => {
+                    let inner = rest.strip_suffix(']').unwrap();
+                    let (name, context) = match inner.split_once(':') {
+                        Some((name, json)) => (name, serde_json::from_str(json).unwrap()),
+                        None => (inner, serde_json::Map::new()),
+                    };
+                    (
+                        rel,
+                        Some(RelationshipCaveat {
+                            name: name.to_owned(),
+                            context,
+                        }),
+                    )
+                }
+                None => (*text, None),
+            };
+            let r: Relationship = rel.parse().unwrap();
+            if let Some(c) = caveat {
+                m.caveats.insert(
+                    (r.resource.clone(), r.relation.clone(), r.subject.clone()),
+                    c,
+                );
+            }
+            m.rels
+                .entry((r.resource, r.relation))
+                .or_default()
+                .push(r.subject);
+        }
+        m
+    }
 }
 
 impl RelationshipReader for Memory {
+    async fn caveated_subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<(SubjectRef, Option<RelationshipCaveat>)>, String> {
+        Ok(self
+            .rels
+            .get(&(resource.clone(), relation.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let c = self
+                    .caveats
+                    .get(&(resource.clone(), relation.to_owned(), s.clone()))
+                    .cloned();
+                (s.clone(), c)
+            })
+            .collect())
+    }
+
     async fn subjects(
         &self,
         resource: &ObjectRef,

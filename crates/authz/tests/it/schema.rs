@@ -112,8 +112,6 @@ fn syntax_errors_say_where() {
 #[test]
 fn unsupported_features_are_refused_not_ignored() {
     for src in [
-        "caveat ip(x int) { x == 1 }",
-        "definition user {}\ndefinition doc { relation viewer: user with ip }",
         "definition user {}\ndefinition doc { relation viewer: user with expiration }",
         "definition user {}\ndefinition f { relation p: f\n relation v: user\n permission x = p->p->v }",
     ] {
@@ -155,26 +153,31 @@ fn wildcards_through_subject_sets() {
 }
 
 /// Regression: a caveat whose expression uses `<`, `'` or `!` stopped the lexer (`schema_syntax`) and
-/// `use expiration` read as "expected `definition`"; both are SpiceDB features Tessera refuses by name,
-/// with the position of the construct.
+/// `use expiration` read as "expected `definition`". Caveats are now compiled (their expression read
+/// between its braces, even with a `}` in a string); expiration is refused by name, with its position.
 #[test]
-fn caveats_and_expiration_are_refused_by_name_where_they_are() {
-    let cases: [(&str, (u32, u32), &str); 7] = [
+fn caveats_compile_and_expiration_is_refused_by_name_where_it_is() {
+    for (src, name, expression) in [
         (
             "definition user {}\n\ncaveat ip_allowlist(user_ip ipaddress, cidrs list<string>) {\n  cidrs.exists(c, user_ip.in_cidr(c))\n}",
-            (3, 1),
-            "caveats are not supported yet (caveat `ip_allowlist`)",
+            "ip_allowlist",
+            "cidrs.exists(c, user_ip.in_cidr(c))",
         ),
         (
             "caveat on_weekday(day string, allowed map<list<int>>) {\n  day != 'saturday' && day != \"sunday\" && !(day in ['x}'])\n}\ndefinition user {}",
-            (1, 1),
-            "caveat `on_weekday`",
+            "on_weekday",
+            "day != 'saturday' && day != \"sunday\" && !(day in ['x}'])",
         ),
         (
-            "caveat max_amount(amount uint, limit uint) { amount < limit && limit >= 0 }",
-            (1, 1),
-            "caveats are not supported yet",
+            "caveat max_amount(amount uint, limit uint) { amount < limit && limit >= 0u }",
+            "max_amount",
+            "amount < limit && limit >= 0u",
         ),
+    ] {
+        let schema = tessera_authz::parse_schema(src).unwrap();
+        assert_eq!(schema.caveats[name].expression, expression, "{src}");
+    }
+    let cases: [(&str, (u32, u32), &str); 4] = [
         (
             "use expiration\n\ndefinition user {}\ndefinition doc { relation viewer: user with expiration }",
             (1, 1),
@@ -186,14 +189,14 @@ fn caveats_and_expiration_are_refused_by_name_where_they_are() {
             "`with expiration`: relationship expiration is not supported yet",
         ),
         (
-            "definition user {}\ndefinition doc {\n  relation viewer: user | user:* with on_weekday\n}",
-            (3, 34),
-            "`with on_weekday`: caveats are not supported yet",
+            "caveat on_weekday(day string) { day != 'sunday' }\ndefinition user {}\ndefinition doc {\n  relation viewer: user with on_weekday and expiration\n}",
+            (4, 25),
+            "`with on_weekday and expiration`: relationship expiration is not supported yet",
         ),
         (
-            "definition user {}\ndefinition doc {\n  relation viewer: user with on_weekday and expiration\n}",
-            (3, 25),
-            "`with on_weekday and expiration`: caveats and relationship expiration are not supported yet",
+            "definition user {}\ndefinition doc {\n  relation viewer: user | user:* with on_weekday and expiration\n}",
+            (3, 34),
+            "relationship expiration is not supported yet",
         ),
     ];
     for (src, at, message) in cases {

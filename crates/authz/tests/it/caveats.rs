@@ -1,0 +1,350 @@
+//! Caveats: the schema language's `caveat` definitions and `with` on allowed subjects, and checks that
+//! are three-valued through union, intersection, exclusion and arrows. Several cases are SpiceDB's own
+//! published bugs (GHSA-cwwm-hr97-qfxm, GHSA-jhg6-6qrx-38mr, GHSA-4vrg-r928-h5vv), kept as regressions
+//! for this engine.
+
+use std::collections::BTreeSet;
+
+use tessera_authz::schema::{CaveatType, SchemaErrorKind};
+use tessera_authz::{
+    parse_schema, CheckError, Context, Engine, ObjectRef, Permissionship, Schema, SubjectRef,
+};
+
+use crate::{ready, Memory};
+
+fn context(json: &str) -> Context {
+    serde_json::from_str(json).unwrap()
+}
+
+fn ask(schema: &Schema, store: &Memory, q: &str, ctx: &str) -> Result<Permissionship, CheckError> {
+    let (resource_perm, subject) = q.split_once('@').unwrap();
+    let (resource, perm) = resource_perm.split_once('#').unwrap();
+    let engine = Engine::new(schema, store);
+    ready(engine.check_with_context(
+        &resource.parse::<ObjectRef>().unwrap(),
+        perm,
+        &subject.parse::<SubjectRef>().unwrap(),
+        &context(ctx),
+    ))
+}
+
+fn missing(names: &[&str]) -> Permissionship {
+    Permissionship::Conditional(
+        names
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<BTreeSet<_>>(),
+    )
+}
+
+const IP_SCHEMA: &str = r#"
+caveat ip_allowed(user_ip ipaddress, allowed_range string) {
+    user_ip.in_cidr(allowed_range)
+}
+definition user {}
+definition doc {
+    relation viewer: user | user with ip_allowed
+    permission view = viewer
+}"#;
+
+#[test]
+fn caveats_parse_with_typed_parameters() {
+    let s = parse_schema(
+        "caveat c(a int, b list<string>, m map<any>, t timestamp, d duration, u uint, x double, y bool, z bytes, w any) {
+            a > 0 && b.size() > 0 && has(m.k) && t > timestamp('2020-01-01T00:00:00Z') && d > duration('1s')
+        }
+        definition user {}
+        definition doc { relation viewer: user with c }",
+    )
+    .unwrap();
+    let c = &s.caveats["c"];
+    assert_eq!(
+        c.params["b"],
+        CaveatType::List(Box::new(CaveatType::String))
+    );
+    assert_eq!(c.params["m"], CaveatType::Map(Box::new(CaveatType::Any)));
+    assert!(c.expression.starts_with("a > 0"));
+    let viewer = &s.definitions["doc"].relations["viewer"];
+    assert!(viewer.allowed.is_empty());
+    assert_eq!(viewer.caveated.len(), 1);
+}
+
+#[test]
+fn bad_caveats_are_refused_with_their_position() {
+    let refused = |src: &str, kind: SchemaErrorKind, says: &str| {
+        let e = parse_schema(src).unwrap_err();
+        assert_eq!(e.kind, kind, "{src}: {e}");
+        assert!(e.message.contains(says), "{src}: {e}");
+    };
+    refused(
+        "definition user {} definition doc { relation viewer: user with nope }",
+        SchemaErrorKind::Invalid,
+        "caveat `nope` is not defined",
+    );
+    refused(
+        "caveat c(x int) { y > 1 } definition user {}",
+        SchemaErrorKind::Invalid,
+        "undeclared reference to `y`",
+    );
+    refused(
+        "caveat c(x int) { x > } definition user {}",
+        SchemaErrorKind::Invalid,
+        "the expression of caveat `c`",
+    );
+    refused(
+        "caveat c(x float) { x > 1 } definition user {}",
+        SchemaErrorKind::Invalid,
+        "`float` is not a caveat parameter type",
+    );
+    refused(
+        "caveat c(x int, x int) { x > 1 } definition user {}",
+        SchemaErrorKind::Invalid,
+        "declared twice",
+    );
+    refused(
+        "caveat c(x int) { x > 1 } caveat c(x int) { x > 2 } definition user {}",
+        SchemaErrorKind::Invalid,
+        "caveat `c` is defined twice",
+    );
+    refused(
+        "caveat c(x list) { true } definition user {}",
+        SchemaErrorKind::Syntax,
+        "takes a type parameter",
+    );
+    refused(
+        "caveat c(x int) { x.matches('a') } definition user {}",
+        SchemaErrorKind::Invalid,
+        "regular expressions",
+    );
+    refused(
+        "definition user {} definition doc { relation viewer: user with expiration }",
+        SchemaErrorKind::Unsupported,
+        "expiration is not supported yet",
+    );
+    let e = parse_schema("definition user {}\ncaveat c(x int) {\n  x >\n}").unwrap_err();
+    assert_eq!((e.line, e.column), (2, 17), "{e}");
+}
+
+#[test]
+fn a_caveated_relationship_counts_only_while_its_caveat_holds() {
+    let s = parse_schema(IP_SCHEMA).unwrap();
+    let m = Memory::with_caveats(&[
+        r#"doc:1#viewer@user:ann[ip_allowed:{"allowed_range":"10.0.0.0/8"}]"#,
+        "doc:1#viewer@user:bob",
+    ]);
+    let q = "doc:1#view@user:ann";
+    assert_eq!(
+        ask(&s, &m, q, r#"{"user_ip":"10.1.2.3"}"#),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(
+        ask(&s, &m, q, r#"{"user_ip":"192.168.0.1"}"#),
+        Ok(Permissionship::No)
+    );
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["user_ip"])));
+    // The relationship's context wins over the request's.
+    assert_eq!(
+        ask(
+            &s,
+            &m,
+            q,
+            r#"{"user_ip":"10.1.2.3","allowed_range":"0.0.0.0/0"}"#
+        ),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(
+        ask(
+            &s,
+            &m,
+            q,
+            r#"{"user_ip":"11.1.2.3","allowed_range":"0.0.0.0/0"}"#
+        ),
+        Ok(Permissionship::No)
+    );
+    // An uncaveated relationship needs no context; a plain check of a conditional answer is a no.
+    assert_eq!(
+        ask(&s, &m, "doc:1#view@user:bob", "{}"),
+        Ok(Permissionship::Has)
+    );
+    let engine = Engine::new(&s, &m);
+    let plain = ready(engine.check(
+        &"doc:1".parse().unwrap(),
+        "view",
+        &"user:ann".parse().unwrap(),
+    ));
+    assert_eq!(plain, Ok(false));
+}
+
+#[test]
+fn context_of_the_wrong_type_and_failing_expressions_are_errors() {
+    let s = parse_schema(
+        "caveat c(n int, d int) { n / d > 1 }
+         definition user {}
+         definition doc { relation viewer: user with c }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&["doc:1#viewer@user:ann[c]"]);
+    let q = "doc:1#viewer@user:ann";
+    let e = ask(&s, &m, q, r#"{"n":"ten","d":1}"#).unwrap_err();
+    assert_eq!(e.code().as_str(), "caveat_context_invalid", "{e}");
+    assert!(e.to_string().contains("`n`"), "{e}");
+    let e = ask(&s, &m, q, r#"{"n":10,"d":0}"#).unwrap_err();
+    assert_eq!(e.code().as_str(), "caveat_failed", "{e}");
+    // 64-bit integers may come as strings.
+    assert_eq!(
+        ask(&s, &m, q, r#"{"n":"9007199254740993","d":2}"#),
+        Ok(Permissionship::Has)
+    );
+}
+
+#[test]
+fn three_valued_through_union_intersection_and_exclusion() {
+    // GHSA-4vrg-r928-h5vv: a subject reaching an intersection/exclusion through a caveated branch must
+    // get a conditional answer, never an unconditional one.
+    let s = parse_schema(
+        "caveat some_caveat(somecondition int) { somecondition == 42 }
+         definition user {}
+         definition document {
+             relation reader: user | user with some_caveat
+             relation writer: user
+             relation banned: user | user with some_caveat
+             permission has_permission = (reader & writer) - banned
+             permission either = reader + writer
+         }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&[
+        "document:firstdoc#reader@user:caveatedreader[some_caveat]",
+        "document:firstdoc#writer@user:caveatedreader",
+        "document:firstdoc#reader@user:plain",
+        "document:firstdoc#writer@user:plain",
+        "document:firstdoc#banned@user:plain[some_caveat]",
+    ]);
+    let q = "document:firstdoc#has_permission@user:caveatedreader";
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["somecondition"])));
+    assert_eq!(
+        ask(&s, &m, q, r#"{"somecondition":42}"#),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(
+        ask(&s, &m, q, r#"{"somecondition":41}"#),
+        Ok(Permissionship::No)
+    );
+    // Banned under a caveat: conditional until known, then the caveat decides the other way round.
+    let q = "document:firstdoc#has_permission@user:plain";
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["somecondition"])));
+    assert_eq!(
+        ask(&s, &m, q, r#"{"somecondition":42}"#),
+        Ok(Permissionship::No)
+    );
+    assert_eq!(
+        ask(&s, &m, q, r#"{"somecondition":1}"#),
+        Ok(Permissionship::Has)
+    );
+    // A union with an unconditional branch is unconditional.
+    assert_eq!(
+        ask(&s, &m, "document:firstdoc#either@user:caveatedreader", "{}"),
+        Ok(Permissionship::Has)
+    );
+}
+
+#[test]
+fn caveats_on_arrows_and_on_subject_sets() {
+    // GHSA-cwwm-hr97-qfxm: several caveated branches through arrows; maria reaches `read` through the
+    // `admins` owner, whose caveat holds.
+    let s = parse_schema(
+        r#"definition user {}
+        definition office {
+            relation parent: office
+            relation manager: user
+            permission read = manager + parent->read
+        }
+        definition group {
+            relation parent: office
+            permission read = parent->read
+        }
+        definition document {
+            relation owner: group with equals
+            permission read = owner->read
+        }
+        caveat equals(actual string, required string) { actual == required }"#,
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&[
+        "office:headoffice#manager@user:maria",
+        "office:branch1#parent@office:headoffice",
+        "group:admins#parent@office:branch1",
+        "group:managers#parent@office:headoffice",
+        r#"document:budget#owner@group:admins[equals:{"required":"admin"}]"#,
+        r#"document:budget#owner@group:managers[equals:{"required":"manager"}]"#,
+    ]);
+    let q = "document:budget#read@user:maria";
+    assert_eq!(
+        ask(&s, &m, q, r#"{"actual":"admin"}"#),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(
+        ask(&s, &m, q, r#"{"actual":"manager"}"#),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(
+        ask(&s, &m, q, r#"{"actual":"intern"}"#),
+        Ok(Permissionship::No)
+    );
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["actual"])));
+
+    // GHSA-jhg6-6qrx-38mr: several caveated subject sets of one type on one relation.
+    let s = parse_schema(
+        "caveat somecaveat(somefield int) { somefield == 42 }
+         definition user {}
+         definition group { relation member: user }
+         definition resource { relation viewer: group#member with somecaveat }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&[
+        r#"resource:r#viewer@group:one#member[somecaveat:{"somefield":1}]"#,
+        "resource:r#viewer@group:two#member[somecaveat]",
+        "group:one#member@user:ann",
+        "group:two#member@user:ann",
+    ]);
+    let q = "resource:r#viewer@user:ann";
+    assert_eq!(
+        ask(&s, &m, q, r#"{"somefield":42}"#),
+        Ok(Permissionship::Has)
+    );
+    assert_eq!(ask(&s, &m, q, r#"{"somefield":7}"#), Ok(Permissionship::No));
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["somefield"])));
+}
+
+#[test]
+fn all_arrows_need_every_caveated_edge() {
+    let s = parse_schema(
+        "caveat on(flag bool) { flag }
+         definition user {}
+         definition folder { relation viewer: user }
+         definition doc {
+             relation parent: folder | folder with on
+             permission view_all = parent.all(viewer)
+         }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&[
+        "doc:1#parent@folder:a",
+        "doc:1#parent@folder:b[on]",
+        "folder:a#viewer@user:ann",
+        "folder:b#viewer@user:ann",
+    ]);
+    let q = "doc:1#view_all@user:ann";
+    assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::Has));
+    // The caveated edge does not exist when false: every remaining parent grants.
+    assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::Has));
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["flag"])));
+    let m = Memory::with_caveats(&[
+        "doc:1#parent@folder:a",
+        "doc:1#parent@folder:b[on]",
+        "folder:a#viewer@user:ann",
+    ]);
+    // folder:b does not grant: only its caveat being false would let `all` through.
+    assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::No));
+    assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::Has));
+}
