@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import * as jose from 'jose';
 import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { startOrigin, startEdge, getToken, freePort, root, run, spawnWrangler } from './harness.mjs';
+import { people } from './people.mjs';
+import { SoftAuthenticator } from './soft_authenticator.mjs';
 
 const sdk = await import(join(root, 'sdk', 'js', 'dist', 'node.js'));
 
@@ -92,7 +95,9 @@ describe('the SDKs against the running edge', () => {
 
   before(async () => {
     origin = await startOrigin();
-    edge = await startEdge({ origin });
+    // A name the edge can be a passkey relying party for, and a login tenant: a person signs in for the
+    // ID-token test.
+    edge = await startEdge({ origin, host: 'localhost', vars: { LOGIN_TENANT: 'acme' } });
     client = await origin.createClient({ tenant: 'acme', scopes: ['read'], audiences: [AUD] });
     proxy = await startProxy(edge.url);
     probe = startProbe();
@@ -263,6 +268,67 @@ describe('the SDKs against the running edge', () => {
       const rust = await probe.ask({ cmd: 'verify', token: t, audience: aud });
       if (!rust.ok) assert.equal(byNpm.code, rust.code, name);
       if (expected !== null) assert.equal(byJose, expected, name);
+    }
+  });
+
+  it('both SDKs verify the edge\'s ID tokens from a real code flow, and refuse them with one code', async () => {
+    assert.deepEqual(await init(), { ok: true });
+    const redirect = 'http://127.0.0.1:9/cb';
+    const rp = await origin.createClient({
+      tenant: 'acme', scopes: [], audiences: [], publicClient: true, firstParty: true, name: 'SDK test', redirectUris: [redirect],
+    });
+    // A person signs up with a passkey; the edge's answer carries the browser session's cookie.
+    const person = people(edge);
+    const device = new SoftAuthenticator();
+    const credential = device.create(await person.registerOptions('ida'), edge.url);
+    const signedUp = await fetch(`${edge.url}/v1/passkeys/register/verify`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }),
+    });
+    assert.equal(signedUp.status, 200);
+    const cookie = signedUp.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    assert.ok(cookie, 'a session cookie');
+    const verifier = randomBytes(32).toString('base64url');
+    const nonce = randomBytes(16).toString('base64url');
+    const authorize = await fetch(`${edge.url}/oauth2/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: rp.client_id, redirect_uri: redirect, scope: 'openid profile', state: 's1', nonce,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    })}`, { redirect: 'manual', headers: { cookie } });
+    assert.equal(authorize.status, 302, await authorize.text());
+    const code = new URL(authorize.headers.get('location')).searchParams.get('code');
+    assert.ok(code, authorize.headers.get('location'));
+    const exchanged = await fetch(`${edge.url}/oauth2/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: rp.client_id, code_verifier: verifier }),
+    });
+    assert.equal(exchanged.status, 200);
+    const { id_token: idToken, access_token: accessToken } = await exchanged.json();
+    const jwkSet = jose.createLocalJWKSet(await (await fetch(`${edge.url}/.well-known/jwks.json`)).json());
+    const { payload } = await jose.jwtVerify(idToken, jwkSet, { issuer: edge.url, audience: rp.client_id, algorithms: ['ES256'] });
+    assert.equal(payload.nonce, nonce);
+
+    const npm = await sdk.Verifier.fromIssuer(edge.url);
+    const byNpm = (t, clientId, n) => npm.verifyIdToken(t, { clientId, nonce: n }).then(
+      (v) => ({ ok: true, sub: v.sub, kid: v.kid }),
+      (e) => ({ ok: false, code: e.code }),
+    );
+    const byRust = (t, clientId, n) => probe.ask({ cmd: 'verify_id', token: t, client_id: clientId, nonce: n });
+    const good = await byRust(idToken, rp.client_id, nonce);
+    assert.equal(good.ok, true, JSON.stringify(good));
+    assert.equal(good.sub, payload.sub);
+    assert.deepEqual(await byNpm(idToken, rp.client_id, nonce), { ok: true, sub: payload.sub, kid: good.kid });
+    // Without a nonce to compare, the token still verifies.
+    assert.equal((await byRust(idToken, rp.client_id)).ok, true);
+    assert.equal((await byNpm(idToken, rp.client_id)).ok, true);
+    const refused = [
+      ['another nonce', idToken, rp.client_id, 'not-the-nonce'],
+      ['another client', idToken, client.client_id, nonce],
+      // An access token is not an ID token, whatever its audience.
+      ['an access token', accessToken, rp.client_id, nonce],
+    ];
+    for (const [name, t, clientId, n] of refused) {
+      const rust = await byRust(t, clientId, n);
+      assert.equal(rust.ok, false, name);
+      assert.deepEqual(await byNpm(t, clientId, n), { ok: false, code: rust.code }, name);
     }
   });
 

@@ -5,6 +5,8 @@
 //! - `{"cmd":"init","issuer":..,"via":..,"skew_secs":0,"cooldown":30}`: a `Verifier` for `issuer`, whose
 //!   requests go to `via` instead (a counting proxy the test controls), with a clock `skew_secs` off.
 //! - `{"cmd":"verify","token":..,"audience":..}` → `{"ok":true,"sub":..,"kid":..}` or `{"ok":false,"code":..}`
+//! - `{"cmd":"verify_id","token":..,"client_id":..,"nonce":..}` → as `verify`, for an ID token (`nonce`
+//!   optional)
 //! - `{"cmd":"flood","tokens":[..],"audience":..}`: all at once → `{"codes":[..]}`
 //! - `{"cmd":"stats"}` → `{"fetches":..,"failures":..}`
 //! - `{"cmd":"jsonwebtoken","token":..,"audience":..,"issuer":..,"jwks":{..}}` → `{"ok":..}`
@@ -141,6 +143,17 @@ async fn main() {
                     v.verify_access_token(
                         cmd["token"].as_str().unwrap(),
                         cmd["audience"].as_str().unwrap(),
+                    )
+                    .await,
+                )
+            }
+            "verify_id" => {
+                let v = verifier.as_ref().unwrap();
+                answer(
+                    v.verify_id_token(
+                        cmd["token"].as_str().unwrap(),
+                        cmd["client_id"].as_str().unwrap(),
+                        cmd["nonce"].as_str(),
                     )
                     .await,
                 )
