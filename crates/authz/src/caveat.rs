@@ -98,6 +98,17 @@ impl Caveat {
             })?;
             values.insert(param.clone(), v);
         }
+        if self.strict {
+            let absent: BTreeSet<String> = self
+                .params
+                .keys()
+                .filter(|p| !values.contains_key(*p))
+                .cloned()
+                .collect();
+            if !absent.is_empty() {
+                return Ok(CaveatAnswer::Missing(absent));
+            }
+        }
         let declared: Vec<&str> = self.params.keys().map(String::as_str).collect();
         let vars = Partial {
             values,

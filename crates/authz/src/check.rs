@@ -157,6 +157,11 @@ pub enum Permissionship {
 pub(crate) struct Request<'s, E> {
     subject: &'s SubjectRef,
     context: Option<&'s Context>,
+    /// The first caveat that failed (context of the wrong type, an expression error). A failed caveat
+    /// leaves its relationship undecided, like a missing parameter: the check fails with this error
+    /// only if the answer still depends on it (another path granting, or an intersection denying,
+    /// decides without it).
+    pub(crate) failed: RefCell<Option<CaveatError>>,
     memo: RefCell<HashMap<(ObjectRef, String), Outcome<E>>>,
     /// Sub-problems being computed, with how many exclusions deep (`negations`) each was entered.
     in_progress: RefCell<HashMap<(ObjectRef, String), u32>>,
@@ -173,6 +178,7 @@ impl<'s, E> Request<'s, E> {
         Self {
             subject,
             context,
+            failed: RefCell::default(),
             memo: RefCell::default(),
             in_progress: RefCell::default(),
             negations: std::cell::Cell::new(0),
@@ -217,6 +223,11 @@ impl<R: RelationshipReader> Engine<'_, R> {
         let o = self
             .name(&req, resource.clone(), permission.to_owned(), 0)
             .await?;
+        if o.unknown && !o.allowed {
+            if let Some(e) = req.failed.borrow_mut().take() {
+                return Err(CheckError::Caveat(e));
+            }
+        }
         Ok(if o.allowed {
             Permissionship::Has
         } else if o.unknown && !o.missing.is_empty() {
@@ -226,7 +237,9 @@ impl<R: RelationshipReader> Engine<'_, R> {
         })
     }
 
-    /// What the caveat `c` (if any) of a stored relationship says for this request.
+    /// What the caveat `c` (if any) of a stored relationship says for this request. A caveat that
+    /// fails is recorded in the request and answers "missing nothing": undecided (see
+    /// [`Request::failed`]).
     fn gate<E>(
         &self,
         req: &Request<'_, E>,
@@ -236,17 +249,17 @@ impl<R: RelationshipReader> Engine<'_, R> {
         let Some(c) = c else {
             return Ok(CaveatAnswer::Satisfied);
         };
-        let caveat = self
-            .schema
-            .caveats
-            .get(&c.name)
-            .ok_or_else(|| CheckError::Caveat(CaveatError::Unknown(c.name.clone())))?;
         let context = req
             .context
             .unwrap_or_else(|| NO_CONTEXT.get_or_init(Context::new));
-        caveat
-            .evaluate(&c.name, &c.context, context)
-            .map_err(CheckError::Caveat)
+        let answer = match self.schema.caveats.get(&c.name) {
+            Some(caveat) => caveat.evaluate(&c.name, &c.context, context),
+            None => Err(CaveatError::Unknown(c.name.clone())),
+        };
+        Ok(answer.unwrap_or_else(|e| {
+            req.failed.borrow_mut().get_or_insert(e);
+            CaveatAnswer::Missing(BTreeSet::new())
+        }))
     }
 
     /// Decide `name` on `obj` for the request's subject.

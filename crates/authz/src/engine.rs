@@ -7,7 +7,7 @@ use std::pin::Pin;
 use tessera_proto::Code;
 
 pub use crate::expand::{ExpandKind, ExpandNode};
-pub use crate::lookup::FoundSubjects;
+pub use crate::lookup::{FoundSubjects, ResourcesFound};
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::Schema;
 

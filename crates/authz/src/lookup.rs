@@ -8,6 +8,17 @@ use crate::engine::{CheckError, Engine, RelationshipReader};
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::{Expr, Schema};
 
+/// A page of [`Engine::lookup_resources_with_context`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourcesFound {
+    /// The ids the subject has the permission on.
+    pub ids: Vec<String>,
+    /// Ids the subject has it on only if the caveat context gave these parameters.
+    pub conditional: Vec<(String, std::collections::BTreeSet<String>)>,
+    /// Where the next page starts, when `limit` was reached.
+    pub cursor: Option<String>,
+}
+
 /// Candidates whose relations `lookup_resources` asks the store to load at once.
 const PREFETCH_BATCH: usize = 250;
 
@@ -36,13 +47,11 @@ fn dependents(schema: &Schema) -> Dependents {
             Expr::Arrow {
                 tupleset, target, ..
             } => {
-                let allowed = schema
+                let mut types: Vec<&str> = schema
                     .definition(def_name)
                     .and_then(|d| d.relations.get(tupleset))
-                    .map(|r| r.allowed.as_slice())
-                    .unwrap_or_default();
-                let mut types: Vec<&str> = allowed
-                    .iter()
+                    .into_iter()
+                    .flat_map(crate::schema::Relation::subject_types)
                     .filter_map(|a| match a {
                         crate::schema::AllowedSubject::Object(t)
                         | crate::schema::AllowedSubject::Set(t, _) => Some(t.as_str()),
@@ -111,9 +120,31 @@ impl<R: RelationshipReader> Engine<'_, R> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), CheckError> {
+        let page = self
+            .lookup_resources_with_context(resource_type, permission, subject, after, limit, None)
+            .await?;
+        Ok((page.ids, page.cursor))
+    }
+
+    /// [`lookup_resources`](Self::lookup_resources) with caveat `context`: the resources the subject
+    /// has the permission on, and apart from them those it has it on only if the context gave what
+    /// is still missing (not counted against `limit`).
+    ///
+    /// # Errors
+    /// As [`Engine::check_with_context`].
+    pub async fn lookup_resources_with_context(
+        &self,
+        resource_type: &str,
+        permission: &str,
+        subject: &SubjectRef,
+        after: Option<&str>,
+        limit: usize,
+        context: Option<&crate::caveat::Context>,
+    ) -> Result<ResourcesFound, CheckError> {
         self.validate_question(resource_type, permission, subject)?;
         let candidates = self.reachable(subject, resource_type, permission).await?;
-        let req = Request::<()>::new(subject);
+        let req = Request::<()>::with_context(subject, context);
+        let mut conditional = Vec::new();
         let mut found = Vec::new();
         let start = match after {
             Some(a) => std::ops::Bound::Excluded(a.to_owned()),
@@ -127,7 +158,11 @@ impl<R: RelationshipReader> Engine<'_, R> {
         for (i, id) in ordered.iter().enumerate() {
             if found.len() == limit {
                 let cursor = found.last().cloned();
-                return Ok((found, cursor));
+                return Ok(ResourcesFound {
+                    ids: found,
+                    conditional,
+                    cursor,
+                });
             }
             if i == prefetched && !relations.is_empty() {
                 // The next batch of candidates' own relations, in one round trip.
@@ -151,15 +186,23 @@ impl<R: RelationshipReader> Engine<'_, R> {
                 object_type: resource_type.to_owned(),
                 id: id.clone(),
             };
-            if self
-                .name(&req, obj, permission.to_owned(), 0)
-                .await?
-                .allowed
-            {
+            let o = self.name(&req, obj, permission.to_owned(), 0).await?;
+            if o.allowed {
                 found.push(id.clone());
+            } else if o.unknown && !o.missing.is_empty() {
+                conditional.push((id.clone(), o.missing));
+            } else if o.unknown {
+                // Undecided because a caveat failed (see `Request::failed`): the lookup cannot answer.
+                if let Some(e) = req.failed.borrow_mut().take() {
+                    return Err(CheckError::Caveat(e));
+                }
             }
         }
-        Ok((found, None))
+        Ok(ResourcesFound {
+            ids: found,
+            conditional,
+            cursor: None,
+        })
     }
 
     /// The stored relations of `object_type` that deciding `name` on one of its objects reads first: the
@@ -228,7 +271,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
             .definitions
             .values()
             .flat_map(|d| d.relations.values())
-            .flat_map(|r| &r.allowed)
+            .flat_map(crate::schema::Relation::subject_types)
             .map(|a| match a {
                 crate::schema::AllowedSubject::Object(t)
                 | crate::schema::AllowedSubject::Wildcard(t)

@@ -10,7 +10,11 @@
 //! - a relation that is both (`define viewer: [user] or editor`) becomes a relation with a rewrite,
 //!   `relation viewer: user = (this + editor)`, where `this` is its stored relationships.
 //!
-//! Conditions (`[user with c]`, `conditions`) are refused with a "not supported yet" error, never dropped.
+//! - a condition (`condition c(x: int) { x < 100 }`) becomes a strict caveat with the same parameters
+//!   and expression (`caveat c(x int) strict { x < 100 }`: like OpenFGA, it needs every parameter before
+//!   it is evaluated), and `[user with c]` the allowed subject `user with c`: conditions are caveats,
+//!   evaluated by the same engine.
+//!
 //! The result is returned as schema text and then parsed and validated like any schema, so every rule of
 //! [`crate::parse_schema`] applies to imported models too.
 
@@ -129,21 +133,18 @@ pub fn openfga_to_schema(json: &str) -> Result<String, ImportError> {
         }
         None => return malformed("schema_version", "missing (expected \"1.1\")"),
     }
-    if model
-        .get("conditions")
-        .and_then(Value::as_object)
-        .is_some_and(|c| !c.is_empty())
-    {
-        return fail(
-            ImportErrorKind::Unsupported,
-            "conditions",
-            "conditions are not supported yet",
-        );
+    let mut out = String::new();
+    match model.get("conditions") {
+        None | Some(Value::Null) => {}
+        Some(c) => {
+            for (cname, condition) in object(c, "conditions")? {
+                out.push_str(&caveat_text(cname, condition)?);
+            }
+        }
     }
     let Some(types) = model.get("type_definitions").and_then(Value::as_array) else {
         return malformed("type_definitions", "expected an array");
     };
-    let mut out = String::new();
     for (i, td) in types.iter().enumerate() {
         let path = format!("type_definitions[{i}]");
         let td = object(td, &path)?;
@@ -227,23 +228,19 @@ fn directly_related(
     for (i, t) in list.iter().enumerate() {
         let tpath = format!("{path}[{i}]");
         let t = object(t, &tpath)?;
-        if t.get("condition")
-            .and_then(Value::as_str)
-            .is_some_and(|c| !c.is_empty())
-        {
-            return fail(
-                ImportErrorKind::Unsupported,
-                &tpath,
-                "conditions (`with`) are not supported yet",
-            );
-        }
+        let condition = match t.get("condition").and_then(Value::as_str) {
+            Some(c) if !c.is_empty() => {
+                Some(name(t.get("condition"), &format!("{tpath}.condition"))?)
+            }
+            _ => None,
+        };
         let ty = name(t.get("type"), &format!("{tpath}.type"))?;
         let relation = t
             .get("relation")
             .and_then(Value::as_str)
             .filter(|r| !r.is_empty());
         let wildcard = t.get("wildcard").is_some_and(|w| !w.is_null());
-        out.push(match (relation, wildcard) {
+        let subject = match (relation, wildcard) {
             (Some(_), true) => return malformed(&tpath, "both `relation` and `wildcard`"),
             (Some(r), false) => {
                 name(
@@ -254,9 +251,88 @@ fn directly_related(
             }
             (None, true) => format!("{ty}:*"),
             (None, false) => ty.to_owned(),
+        };
+        out.push(match condition {
+            Some(c) => format!("{subject} with {c}"),
+            None => subject,
         });
     }
     Ok(out)
+}
+
+/// A condition as a caveat definition: `caveat name(param type, ...) { expression }`.
+fn caveat_text(cname: &str, condition: &Value) -> Result<String, ImportError> {
+    let path = format!("conditions.{cname}");
+    name(Some(&Value::String(cname.to_owned())), &path)?;
+    let c = object(condition, &path)?;
+    if let Some(inner) = c.get("name").and_then(Value::as_str) {
+        if inner != cname {
+            return fail(
+                ImportErrorKind::Invalid,
+                &format!("{path}.name"),
+                format!("condition `{cname}` is named `{inner}` inside"),
+            );
+        }
+    }
+    let expression = string(c.get("expression"), &format!("{path}.expression"))?;
+    let mut params = Vec::new();
+    match c.get("parameters") {
+        None | Some(Value::Null) => {}
+        Some(p) => {
+            for (pname, ty) in object(p, &format!("{path}.parameters"))? {
+                let ppath = format!("{path}.parameters.{pname}");
+                name(Some(&Value::String(pname.clone())), &ppath)?;
+                params.push(format!("{pname} {}", condition_type(ty, &ppath)?));
+            }
+        }
+    }
+    Ok(format!(
+        "caveat {cname}({}) strict {{\n    {expression}\n}}\n",
+        params.join(", ")
+    ))
+}
+
+/// An OpenFGA condition parameter type (`TYPE_NAME_INT`, `TYPE_NAME_LIST` of `TYPE_NAME_STRING`, ...) in
+/// the schema language (`int`, `list<string>`).
+fn condition_type(ty: &Value, path: &str) -> Result<String, ImportError> {
+    let t = object(ty, path)?;
+    let type_name = string(t.get("type_name"), &format!("{path}.type_name"))?;
+    let generic = |kind: &str| -> Result<String, ImportError> {
+        let inner = t
+            .get("generic_types")
+            .and_then(Value::as_array)
+            .and_then(|g| g.first());
+        match inner {
+            Some(inner) => Ok(format!(
+                "{kind}<{}>",
+                condition_type(inner, &format!("{path}.generic_types[0]"))?
+            )),
+            None => malformed(
+                &format!("{path}.generic_types"),
+                format!("a {kind} needs its element type"),
+            ),
+        }
+    };
+    Ok(match type_name {
+        "TYPE_NAME_ANY" => "any".to_owned(),
+        "TYPE_NAME_BOOL" => "bool".to_owned(),
+        "TYPE_NAME_STRING" => "string".to_owned(),
+        "TYPE_NAME_INT" => "int".to_owned(),
+        "TYPE_NAME_UINT" => "uint".to_owned(),
+        "TYPE_NAME_DOUBLE" => "double".to_owned(),
+        "TYPE_NAME_DURATION" => "duration".to_owned(),
+        "TYPE_NAME_TIMESTAMP" => "timestamp".to_owned(),
+        "TYPE_NAME_IPADDRESS" => "ipaddress".to_owned(),
+        "TYPE_NAME_LIST" => generic("list")?,
+        "TYPE_NAME_MAP" => generic("map")?,
+        other => {
+            return fail(
+                ImportErrorKind::Unsupported,
+                &format!("{path}.type_name"),
+                format!("condition parameter type `{other}` is not supported"),
+            )
+        }
+    })
 }
 
 /// A userset rewrite as an expression; every compound is parenthesised, so precedence never matters.

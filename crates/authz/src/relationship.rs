@@ -208,6 +208,20 @@ impl Relationship {
     /// # Errors
     /// See [`RelationshipError`].
     pub fn validate(&self, schema: &Schema) -> Result<(), RelationshipError> {
+        self.validate_with_caveat(schema, None)
+    }
+
+    /// [`validate`](Self::validate) for a relationship written with `caveat`: the relation must allow
+    /// the subject type with that caveat (`user with c`), and the context must give only the caveat's
+    /// parameters, each of its type.
+    ///
+    /// # Errors
+    /// See [`RelationshipError`].
+    pub fn validate_with_caveat(
+        &self,
+        schema: &Schema,
+        caveat: Option<&crate::caveat::RelationshipCaveat>,
+    ) -> Result<(), RelationshipError> {
         let def = schema
             .definition(&self.resource.object_type)
             .ok_or_else(|| RelationshipError::UnknownType(self.resource.object_type.clone()))?;
@@ -227,21 +241,43 @@ impl Relationship {
             ));
         }
         let ty = &self.subject.object.object_type;
-        let allowed = rel
-            .allowed
-            .iter()
-            .any(|a| match (a, &self.subject.relation) {
-                (AllowedSubject::Wildcard(t), None) => self.subject.is_wildcard() && t == ty,
-                (AllowedSubject::Object(t), None) => !self.subject.is_wildcard() && t == ty,
-                (AllowedSubject::Set(t, r), Some(sr)) => t == ty && r == sr,
-                _ => false,
-            });
+        let matches = |a: &AllowedSubject| match (a, &self.subject.relation) {
+            (AllowedSubject::Wildcard(t), None) => self.subject.is_wildcard() && t == ty,
+            (AllowedSubject::Object(t), None) => !self.subject.is_wildcard() && t == ty,
+            (AllowedSubject::Set(t, r), Some(sr)) => t == ty && r == sr,
+            _ => false,
+        };
+        let allowed = match caveat {
+            None => rel.allowed.iter().any(matches),
+            Some(c) => rel
+                .caveated
+                .iter()
+                .any(|(a, name)| *name == c.name && matches(a)),
+        };
+        if let (true, Some(c)) = (allowed, caveat) {
+            let def = schema.caveats.get(&c.name);
+            for (param, value) in &c.context {
+                let typed = def
+                    .and_then(|d| d.params.get(param))
+                    .ok_or_else(|| format!("caveat `{}` has no parameter `{param}`", c.name))
+                    .and_then(|ty| crate::caveat::typed(ty, value).map(|_| ()));
+                if let Err(why) = typed {
+                    return Err(RelationshipError::Syntax(format!(
+                        "context `{param}` of caveat `{}`: {why}",
+                        c.name
+                    )));
+                }
+            }
+        }
         if allowed {
             Ok(())
         } else {
             Err(RelationshipError::SubjectNotAllowed {
                 relation: format!("{}#{}", self.resource.object_type, self.relation),
-                subject: self.subject.to_string(),
+                subject: match caveat {
+                    Some(c) => format!("{} with {}", self.subject, c.name),
+                    None => self.subject.to_string(),
+                },
             })
         }
     }

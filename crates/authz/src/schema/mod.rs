@@ -151,9 +151,15 @@ impl std::fmt::Display for CaveatType {
 }
 
 /// `caveat name(param type, ...) { expression }`: a CEL expression over typed parameters, compiled once.
+///
+/// `caveat name(...) strict { ... }` (a Tessera extension, which the OpenFGA import writes for
+/// conditions) needs every parameter in the context before it is evaluated, as OpenFGA's conditions
+/// do; without `strict`, a caveat is evaluated partially, as SpiceDB's are (`x < 100 || y < 50` holds
+/// with `x = 10` alone).
 #[derive(Clone, Debug)]
 pub struct Caveat {
     pub params: BTreeMap<String, CaveatType>,
+    pub strict: bool,
     /// The expression as written.
     pub expression: String,
     pub(crate) program: Arc<tessera_cel::Program>,
@@ -161,7 +167,9 @@ pub struct Caveat {
 
 impl PartialEq for Caveat {
     fn eq(&self, other: &Self) -> bool {
-        self.params == other.params && self.expression == other.expression
+        self.params == other.params
+            && self.strict == other.strict
+            && self.expression == other.expression
     }
 }
 

@@ -306,6 +306,10 @@ impl Parser<'_> {
                 self.expect(",", "between caveat parameters")?;
             }
         }
+        let strict = self.is_keyword("strict");
+        if strict {
+            self.next();
+        }
         let open = self.peek().clone();
         self.expect("{", &format!("to open the expression of caveat `{name}`"))?;
         let mut depth = 1u32;
@@ -348,6 +352,7 @@ impl Parser<'_> {
             name,
             Caveat {
                 params,
+                strict,
                 expression,
                 program: Arc::new(program),
             },

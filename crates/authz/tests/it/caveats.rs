@@ -348,3 +348,69 @@ fn all_arrows_need_every_caveated_edge() {
     assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::No));
     assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::Has));
 }
+
+#[test]
+fn strict_caveats_need_every_parameter_first() {
+    // OpenFGA's conditions (imported as `strict` caveats) are not evaluated partially.
+    let partial = parse_schema(
+        "caveat c(x int, y int) { x < 100 || y < 50 }
+         definition user {}
+         definition doc { relation viewer: user with c }",
+    )
+    .unwrap();
+    let strict = parse_schema(
+        "caveat c(x int, y int) strict { x < 100 || y < 50 }
+         definition user {}
+         definition doc { relation viewer: user with c }",
+    )
+    .unwrap();
+    assert!(strict.caveats["c"].strict && !partial.caveats["c"].strict);
+    let m = Memory::with_caveats(&["doc:1#viewer@user:ann[c]"]);
+    let q = "doc:1#viewer@user:ann";
+    assert_eq!(ask(&partial, &m, q, r#"{"x":10}"#), Ok(Permissionship::Has));
+    assert_eq!(ask(&strict, &m, q, r#"{"x":10}"#), Ok(missing(&["y"])));
+    assert_eq!(
+        ask(&strict, &m, q, r#"{"x":101,"y":51}"#),
+        Ok(Permissionship::No)
+    );
+    assert_eq!(
+        ask(&strict, &m, q, r#"{"x":101,"y":5}"#),
+        Ok(Permissionship::Has)
+    );
+}
+
+#[test]
+fn a_failing_caveat_fails_the_check_only_when_the_answer_depends_on_it() {
+    let s = parse_schema(
+        "caveat before(ts timestamp) { ts < timestamp('2030-01-01T00:00:00Z') }
+         definition user {}
+         definition doc {
+             relation viewer: user | user with before
+             relation editor: user
+             permission view = viewer + editor
+             permission both = viewer & editor
+         }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&[
+        "doc:1#viewer@user:ann[before]",
+        "doc:1#editor@user:ann",
+        "doc:1#viewer@user:bob[before]",
+    ]);
+    let bad = r#"{"ts":"not a time"}"#;
+    // Another path grants: the broken context does not matter.
+    assert_eq!(
+        ask(&s, &m, "doc:1#view@user:ann", bad),
+        Ok(Permissionship::Has)
+    );
+    // An intersection already denied by its other side does not need it either.
+    assert_eq!(
+        ask(&s, &m, "doc:1#both@user:bob", bad),
+        Ok(Permissionship::No)
+    );
+    // Where the answer hangs on it, the check fails with the caveat's error.
+    let e = ask(&s, &m, "doc:1#view@user:bob", bad).unwrap_err();
+    assert_eq!(e.code().as_str(), "caveat_context_invalid", "{e}");
+    let e = ask(&s, &m, "doc:1#both@user:ann", bad).unwrap_err();
+    assert!(e.to_string().contains("`ts`"), "{e}");
+}

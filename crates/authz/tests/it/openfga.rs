@@ -134,22 +134,32 @@ fn refuses_what_it_cannot_map() {
     let mut m = model();
     m["schema_version"] = json!("1.0");
     assert_eq!(kind(m).kind, ImportErrorKind::Unsupported);
+    // A condition whose expression reads an undeclared parameter, a `with` naming no condition, and a
+    // parameter type the caveats lack.
     let mut m = model();
     m["conditions"] = json!({"in_range": {"name": "in_range", "expression": "x < 3"}});
     let e = kind(m);
-    assert_eq!(
-        (e.kind, e.path.as_str()),
-        (ImportErrorKind::Unsupported, "conditions")
-    );
+    assert_eq!(e.kind, ImportErrorKind::Invalid, "{e}");
+    assert!(e.message.contains("undeclared reference to `x`"), "{e}");
     let mut m = model();
     m["type_definitions"][1]["metadata"]["relations"]["member"]["directly_related_user_types"][0]
         ["condition"] = json!("in_range");
     let e = kind(m);
-    assert_eq!(e.kind, ImportErrorKind::Unsupported);
+    assert_eq!(e.kind, ImportErrorKind::Invalid);
     assert!(
-        e.to_string()
-            .contains("type_definitions[1].metadata.relations.member"),
+        e.message.contains("caveat `in_range` is not defined"),
         "{e}"
+    );
+    let mut m = model();
+    m["conditions"] = json!({"c": {"name": "c", "expression": "true",
+        "parameters": {"x": {"type_name": "TYPE_NAME_PROTO"}}}});
+    let e = kind(m);
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (
+            ImportErrorKind::Unsupported,
+            "conditions.c.parameters.x.type_name"
+        )
     );
     let mut m = model();
     m["type_definitions"][3]["relations"]["viewer"] =
@@ -193,4 +203,55 @@ fn rewrite_extension_rules() {
     let e = parse_schema("definition user {}\ndefinition d {\n relation v: user = this + nope\n}")
         .unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
+}
+
+/// Conditions become caveats: the same parameters and expression, `[user with c]` as `user with c`.
+#[test]
+fn conditions_import_as_caveats() {
+    use tessera_authz::schema::CaveatType;
+    use tessera_authz::{Engine, Permissionship};
+    let mut m = model();
+    m["conditions"] = json!({"in_range": {
+        "name": "in_range",
+        "expression": "x < limit && tags.exists(t, t == 'ok')",
+        "parameters": {
+            "x": {"type_name": "TYPE_NAME_INT"},
+            "limit": {"type_name": "TYPE_NAME_INT"},
+            "tags": {"type_name": "TYPE_NAME_LIST", "generic_types": [{"type_name": "TYPE_NAME_STRING"}]},
+        },
+    }});
+    m["type_definitions"][1]["metadata"]["relations"]["member"]["directly_related_user_types"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "condition": "in_range"}));
+    let text = openfga_to_schema(&m.to_string()).unwrap();
+    let schema = tessera_authz::parse_schema(&text).unwrap();
+    let caveat = &schema.caveats["in_range"];
+    assert_eq!(
+        caveat.params["tags"],
+        CaveatType::List(Box::new(CaveatType::String))
+    );
+    assert!(
+        caveat.strict,
+        "OpenFGA evaluates a condition only with all its parameters"
+    );
+    let member = &schema.definitions["group"].relations["member"];
+    assert_eq!(member.caveated.len(), 1, "{text}");
+    let store = crate::Memory::with_caveats(&[r#"group:g#member@user:ann[in_range:{"limit":10}]"#]);
+    let engine = Engine::new(&schema, &store);
+    let ask = |ctx: &str| {
+        crate::ready(engine.check_with_context(
+            &"group:g".parse().unwrap(),
+            "member",
+            &"user:ann".parse().unwrap(),
+            &serde_json::from_str(ctx).unwrap(),
+        ))
+        .unwrap()
+    };
+    assert_eq!(ask(r#"{"x": 3, "tags": ["ok"]}"#), Permissionship::Has);
+    assert_eq!(ask(r#"{"x": 30, "tags": ["ok"]}"#), Permissionship::No);
+    assert_eq!(
+        ask(r#"{"x": 3}"#),
+        Permissionship::Conditional(["tags".to_owned()].into())
+    );
 }
