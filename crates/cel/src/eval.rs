@@ -70,6 +70,15 @@ impl<'v> Evaluator<'v> {
         self.limit
     }
 
+    /// What is left of the budget.
+    pub(crate) fn remaining(&self) -> u64 {
+        if self.exhausted {
+            0
+        } else {
+            self.budget
+        }
+    }
+
     /// Spend `units` of the budget; `false` once it is gone (and from then on).
     pub(crate) fn spend(&mut self, units: u64) -> bool {
         if self.exhausted {
@@ -282,9 +291,15 @@ impl<'v> Evaluator<'v> {
         predicate: Option<&Expr>,
         transform: Option<&Expr>,
     ) -> Res {
-        let items: Vec<Value> = match self.eval(range) {
-            Res::Val(Value::List(l)) => l.to_vec(),
-            Res::Val(Value::Map(m)) => m.iter().map(|(k, _)| k.to_value()).collect(),
+        let items: Arc<[Value]> = match self.eval(range) {
+            Res::Val(Value::List(l)) => l,
+            Res::Val(Value::Map(m)) => {
+                // Listing the keys is work in proportion to the map.
+                if !self.spend(u64::try_from(m.len() / 64).unwrap_or(u64::MAX)) {
+                    return self.out_of_budget();
+                }
+                m.iter().map(|(k, _)| k.to_value()).collect()
+            }
             Res::Val(v) => {
                 return Res::overload(format!("a comprehension over a {}", v.type_name()))
             }
@@ -295,11 +310,11 @@ impl<'v> Evaluator<'v> {
         let mut count: u64 = 0;
         let mut mapped = Vec::new();
         let mut pending: Option<Res> = None;
-        for item in items {
+        for item in items.iter() {
             if !self.spend(1) {
                 return self.out_of_budget();
             }
-            self.scope.push((var.to_owned(), item));
+            self.scope.push((var.to_owned(), item.clone()));
             let step = self.iteration(kind, predicate, transform);
             self.scope.pop();
             if self.exhausted {
@@ -408,17 +423,35 @@ fn combine(left: Res, right: Res, or: bool) -> Res {
     }
 }
 
-/// `a.b.c` as one dotted name, if `e` is only names and selections.
+/// At most this many dotted parts make a qualified name (`google.protobuf.Timestamp` has three).
+const MAX_NAME_PARTS: usize = 8;
+
+/// `a.b.c` as one dotted name, if `e` is only names and at most [`MAX_NAME_PARTS`] parts.
 fn qualified_name(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Ident(n) => Some(n.clone()),
-        Expr::Select {
-            operand,
-            field,
-            test: false,
-        } => Some(format!("{}.{field}", qualified_name(operand)?)),
-        _ => None,
+    let mut parts = Vec::new();
+    let mut at = e;
+    loop {
+        if parts.len() == MAX_NAME_PARTS {
+            return None;
+        }
+        match at {
+            Expr::Ident(n) => {
+                parts.push(n.as_str());
+                break;
+            }
+            Expr::Select {
+                operand,
+                field,
+                test: false,
+            } => {
+                parts.push(field.as_str());
+                at = operand;
+            }
+            _ => return None,
+        }
     }
+    parts.reverse();
+    Some(parts.join("."))
 }
 
 /// The type a bare name denotes, if any (`int`, `google.protobuf.Timestamp`, ...).

@@ -81,8 +81,13 @@ fn invalid(what: impl Into<String>) -> Res {
 
 /// Call `function` on `args` (the receiver first when `receiver`).
 pub(crate) fn call(ev: &mut Evaluator<'_>, function: &str, receiver: bool, args: &[Value]) -> Res {
-    // Work in proportion to the data: strings, bytes and lists cost a unit per 64 elements.
-    let weight: u64 = args.iter().map(|a| weight(a) / 64).sum();
+    // Work in proportion to the data: strings, bytes and lists cost a unit per 64 elements; comparisons
+    // (which walk nested values whole) per 64 elements of everything they hold.
+    let deep = matches!(function, "_==_" | "_!=_" | "@in");
+    let weight: u64 = args
+        .iter()
+        .map(|a| if deep { deep_weight(a) } else { weight(a) } / 64)
+        .fold(0, u64::saturating_add);
     if weight > 0 && !ev.spend(weight) {
         return Res::Err(EvalError::CostLimit(ev.limit()));
     }
@@ -166,6 +171,21 @@ fn weight(v: &Value) -> u64 {
         _ => 0,
     };
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// A value's whole size, nested elements included.
+fn deep_weight(v: &Value) -> u64 {
+    match v {
+        Value::List(l) => l
+            .iter()
+            .map(deep_weight)
+            .fold(weight(v), u64::saturating_add),
+        Value::Map(m) => m
+            .iter()
+            .map(|(_, x)| deep_weight(x))
+            .fold(weight(v), u64::saturating_add),
+        _ => weight(v),
+    }
 }
 
 fn add(a: &Value, b: &Value) -> Res {

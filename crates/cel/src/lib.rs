@@ -19,7 +19,8 @@
 //! extensions, named time zones (offsets such as `+05:30` and `UTC` only), and a static type checker
 //! (type errors surface when evaluated, as `no_matching_overload`).
 //!
-//! No I/O, no clock: the time a caveat compares against comes in as a variable.
+//! No I/O, no clock: the time a caveat compares against comes in as a variable. Calendar arithmetic is
+//! `tessera-proto`'s (its RFC 3339 reader's day counts).
 
 mod error;
 mod eval;
@@ -38,7 +39,7 @@ pub use time::{Duration, Timestamp};
 pub use value::{equal, Key, Map, Value};
 
 /// The default cost limit of an evaluation: enough for any reasonable caveat over a few thousand list
-/// elements, small enough that a hostile one stops within about a millisecond.
+/// elements. Each unit is one step of the walk or about 64 elements of data handled at once.
 pub const DEFAULT_COST_LIMIT: u64 = 100_000;
 
 /// A compiled expression.
@@ -110,10 +111,26 @@ impl Program {
     /// # Errors
     /// An evaluation error the expression does not absorb, or [`EvalError::CostLimit`].
     pub fn eval(&self, vars: &dyn Variables, cost_limit: u64) -> Result<Outcome, EvalError> {
-        let mut ev = eval::Evaluator::new(vars, cost_limit);
+        let mut budget = cost_limit;
+        self.eval_metered(vars, &mut budget)
+    }
+
+    /// [`eval`](Self::eval) spending from `budget` (what is left stays there), so that several
+    /// evaluations (a check's caveats) can share one limit.
+    ///
+    /// # Errors
+    /// As [`eval`](Self::eval), with [`EvalError::CostLimit`] naming what the budget was.
+    pub fn eval_metered(
+        &self,
+        vars: &dyn Variables,
+        budget: &mut u64,
+    ) -> Result<Outcome, EvalError> {
+        let limit = *budget;
+        let mut ev = eval::Evaluator::new(vars, limit);
         let res = ev.eval(&self.expr);
+        *budget = ev.remaining();
         if ev.exhausted() {
-            return Err(EvalError::CostLimit(cost_limit));
+            return Err(EvalError::CostLimit(limit));
         }
         match res {
             eval::Res::Val(v) => Ok(Outcome::Value(v)),

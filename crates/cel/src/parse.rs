@@ -10,6 +10,9 @@ use crate::value::Value;
 pub const MAX_DEPTH: u32 = 64;
 /// How many nodes an expression may have.
 pub const MAX_NODES: usize = 10_000;
+/// How tall an expression's tree may be (operators chained, calls, selections): evaluation recurses
+/// once per level.
+pub const MAX_HEIGHT: u32 = 100;
 /// How long an expression's source may be, in characters.
 pub const MAX_SOURCE_CHARS: usize = 100_000;
 
@@ -89,6 +92,7 @@ pub fn parse(source: &str) -> Result<Expr, CompileError> {
         at: 0,
         depth: 0,
         nodes: 0,
+        h: 0,
     };
     let e = p.expr()?;
     if p.peek().tok != Tok::Eof {
@@ -102,6 +106,8 @@ struct Parser {
     at: usize,
     depth: u32,
     nodes: usize,
+    /// The height of the expression the last parsing step returned.
+    h: u32,
 }
 
 impl Parser {
@@ -169,25 +175,41 @@ impl Parser {
         }
     }
 
-    fn node(&mut self, e: Expr) -> Result<Expr, CompileError> {
+    /// A new node whose tallest child is `below` high (0 for a leaf).
+    fn node(&mut self, e: Expr, below: u32) -> Result<Expr, CompileError> {
         self.nodes += 1;
+        self.h = below + 1;
+        let t = self.peek();
         if self.nodes > MAX_NODES {
-            let t = self.peek();
             return Err(CompileError::new(
                 t.line,
                 t.column,
                 format!("the expression has more than {MAX_NODES} parts"),
             ));
         }
+        if self.h > MAX_HEIGHT {
+            return Err(CompileError::new(
+                t.line,
+                t.column,
+                format!("the expression nests deeper than {MAX_HEIGHT} operations"),
+            ));
+        }
         Ok(e)
     }
 
-    fn call(&mut self, function: &str, args: Vec<Expr>) -> Result<Expr, CompileError> {
-        self.node(Expr::Call {
-            target: None,
-            function: function.into(),
-            args,
-        })
+    fn leaf(&mut self, e: Expr) -> Result<Expr, CompileError> {
+        self.node(e, 0)
+    }
+
+    fn call(&mut self, function: &str, args: Vec<Expr>, below: u32) -> Result<Expr, CompileError> {
+        self.node(
+            Expr::Call {
+                target: None,
+                function: function.into(),
+                args,
+            },
+            below,
+        )
     }
 
     fn expr(&mut self) -> Result<Expr, CompileError> {
@@ -210,73 +232,69 @@ impl Parser {
         if !self.eat("?") {
             return Ok(cond);
         }
+        let mut below = self.h;
         let then = self.or()?;
+        below = below.max(self.h);
         self.expect(":")?;
         let otherwise = self.expr()?;
-        self.call("_?_:_", vec![cond, then, otherwise])
+        below = below.max(self.h);
+        self.call("_?_:_", vec![cond, then, otherwise], below)
+    }
+
+    /// `left (op right)*`, left-associative, each operand parsed by `operand`; `op` says which operator
+    /// comes next (by its function name), if any.
+    fn chain(
+        &mut self,
+        operand: fn(&mut Self) -> Result<Expr, CompileError>,
+        op: fn(&Tok) -> Option<&'static str>,
+    ) -> Result<Expr, CompileError> {
+        let mut e = operand(self)?;
+        while let Some(function) = op(&self.peek().tok) {
+            let left = self.h;
+            self.next();
+            let rhs = operand(self)?;
+            let below = left.max(self.h);
+            e = self.call(function, vec![e, rhs], below)?;
+        }
+        Ok(e)
     }
 
     fn or(&mut self) -> Result<Expr, CompileError> {
-        let mut e = self.and()?;
-        while self.eat("||") {
-            let rhs = self.and()?;
-            e = self.call("_||_", vec![e, rhs])?;
-        }
-        Ok(e)
+        self.chain(Self::and, |t| (*t == Tok::Sym("||")).then_some("_||_"))
     }
 
     fn and(&mut self) -> Result<Expr, CompileError> {
-        let mut e = self.relation()?;
-        while self.eat("&&") {
-            let rhs = self.relation()?;
-            e = self.call("_&&_", vec![e, rhs])?;
-        }
-        Ok(e)
+        self.chain(Self::relation, |t| (*t == Tok::Sym("&&")).then_some("_&&_"))
     }
 
     fn relation(&mut self) -> Result<Expr, CompileError> {
-        let mut e = self.addition()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Sym(s @ ("<" | "<=" | ">" | ">=" | "==" | "!=")) => s,
-                Tok::Ident(ref n) if n == "in" => "in",
-                _ => return Ok(e),
-            };
-            self.next();
-            let rhs = self.addition()?;
-            let function = if op == "in" {
-                "@in".to_owned()
-            } else {
-                format!("_{op}_")
-            };
-            e = self.call(&function, vec![e, rhs])?;
-        }
+        self.chain(Self::addition, |t| match t {
+            Tok::Sym("<") => Some("_<_"),
+            Tok::Sym("<=") => Some("_<=_"),
+            Tok::Sym(">") => Some("_>_"),
+            Tok::Sym(">=") => Some("_>=_"),
+            Tok::Sym("==") => Some("_==_"),
+            Tok::Sym("!=") => Some("_!=_"),
+            Tok::Ident(n) if n == "in" => Some("@in"),
+            _ => None,
+        })
     }
 
     fn addition(&mut self) -> Result<Expr, CompileError> {
-        let mut e = self.multiplication()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Sym(s @ ("+" | "-")) => s,
-                _ => return Ok(e),
-            };
-            self.next();
-            let rhs = self.multiplication()?;
-            e = self.call(&format!("_{op}_"), vec![e, rhs])?;
-        }
+        self.chain(Self::multiplication, |t| match t {
+            Tok::Sym("+") => Some("_+_"),
+            Tok::Sym("-") => Some("_-_"),
+            _ => None,
+        })
     }
 
     fn multiplication(&mut self) -> Result<Expr, CompileError> {
-        let mut e = self.unary()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Sym(s @ ("*" | "/" | "%")) => s,
-                _ => return Ok(e),
-            };
-            self.next();
-            let rhs = self.unary()?;
-            e = self.call(&format!("_{op}_"), vec![e, rhs])?;
-        }
+        self.chain(Self::unary, |t| match t {
+            Tok::Sym("*") => Some("_*_"),
+            Tok::Sym("/") => Some("_/_"),
+            Tok::Sym("%") => Some("_%_"),
+            _ => None,
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, CompileError> {
@@ -287,7 +305,8 @@ impl Parser {
             }
             let mut e = self.member()?;
             for _ in 0..count {
-                e = self.call("!_", vec![e])?;
+                let below = self.h;
+                e = self.call("!_", vec![e], below)?;
             }
             return Ok(e);
         }
@@ -301,22 +320,23 @@ impl Parser {
                 Tok::Int(v) if !self.member_follows() => {
                     self.next();
                     count -= 1;
-                    self.node(Expr::Literal(Value::Int(-v)))?
+                    self.leaf(Expr::Literal(Value::Int(-v)))?
                 }
                 Tok::IntMagnitude(_) if !self.member_follows() => {
                     self.next();
                     count -= 1;
-                    self.node(Expr::Literal(Value::Int(i64::MIN)))?
+                    self.leaf(Expr::Literal(Value::Int(i64::MIN)))?
                 }
                 Tok::Double(v) if !self.member_follows() => {
                     self.next();
                     count -= 1;
-                    self.node(Expr::Literal(Value::Double(-v)))?
+                    self.leaf(Expr::Literal(Value::Double(-v)))?
                 }
                 _ => self.member()?,
             };
             for _ in 0..count {
-                e = self.call("-_", vec![e])?;
+                let below = self.h;
+                e = self.call("-_", vec![e], below)?;
             }
             return Ok(e);
         }
@@ -334,6 +354,7 @@ impl Parser {
     fn member(&mut self) -> Result<Expr, CompileError> {
         let mut e = self.primary()?;
         loop {
+            let left = self.h;
             if self.eat(".") {
                 let t = self.next();
                 let (field, quoted) = match t.tok {
@@ -346,18 +367,23 @@ impl Parser {
                 };
                 if !quoted && self.eat("(") {
                     let args = self.args(")")?;
-                    e = self.method(e, &field, args, &pos(t.line, t.column))?;
+                    let below = left.max(self.h);
+                    e = self.method(e, &field, args, &pos(t.line, t.column), below)?;
                 } else {
-                    e = self.node(Expr::Select {
-                        operand: Box::new(e),
-                        field,
-                        test: false,
-                    })?;
+                    e = self.node(
+                        Expr::Select {
+                            operand: Box::new(e),
+                            field,
+                            test: false,
+                        },
+                        left,
+                    )?;
                 }
             } else if self.eat("[") {
                 let index = self.expr()?;
                 self.expect("]")?;
-                e = self.call("_[_]", vec![e, index])?;
+                let below = left.max(self.h);
+                e = self.call("_[_]", vec![e, index], below)?;
             } else if self.is_sym("{") && is_qualified_name(&e) {
                 let t = self.peek();
                 return Err(CompileError::new(
@@ -378,6 +404,7 @@ impl Parser {
         name: &str,
         args: Vec<Expr>,
         at: &Token,
+        below: u32,
     ) -> Result<Expr, CompileError> {
         let kind = match (name, args.len()) {
             ("all", 2) => Some(Macro::All),
@@ -388,11 +415,14 @@ impl Parser {
             _ => None,
         };
         let Some(kind) = kind else {
-            return self.node(Expr::Call {
-                target: Some(Box::new(target)),
-                function: name.into(),
-                args,
-            });
+            return self.node(
+                Expr::Call {
+                    target: Some(Box::new(target)),
+                    function: name.into(),
+                    args,
+                },
+                below,
+            );
         };
         let mut args = args.into_iter();
         let var = match args.next() {
@@ -417,29 +447,39 @@ impl Parser {
                 ))
             }
         };
-        self.node(Expr::Comprehension {
-            kind,
-            range: Box::new(target),
-            var,
-            predicate,
-            transform,
-        })
+        self.node(
+            Expr::Comprehension {
+                kind,
+                range: Box::new(target),
+                var,
+                predicate,
+                transform,
+            },
+            below,
+        )
     }
 
     /// Comma-separated expressions up to `close` (a trailing comma allowed in lists and maps only).
+    /// Leaves the tallest one's height in `self.h` (0 for none).
     fn args(&mut self, close: &str) -> Result<Vec<Expr>, CompileError> {
         let mut out = Vec::new();
+        let mut tallest = 0;
+        let done = |p: &mut Self, tallest: u32, out: Vec<Expr>| {
+            p.h = tallest;
+            Ok(out)
+        };
         if self.eat(close) {
-            return Ok(out);
+            return done(self, tallest, out);
         }
         loop {
             out.push(self.expr()?);
+            tallest = tallest.max(self.h);
             if self.eat(close) {
-                return Ok(out);
+                return done(self, tallest, out);
             }
             self.expect(",")?;
             if close == "]" && self.eat(close) {
-                return Ok(out);
+                return done(self, tallest, out);
             }
         }
     }
@@ -447,16 +487,16 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, CompileError> {
         let t = self.next();
         match t.tok {
-            Tok::Int(v) => self.node(Expr::Literal(Value::Int(v))),
+            Tok::Int(v) => self.leaf(Expr::Literal(Value::Int(v))),
             Tok::IntMagnitude(v) => Err(CompileError::new(
                 t.line,
                 t.column,
                 format!("integer literal `{v}` is out of range"),
             )),
-            Tok::Uint(v) => self.node(Expr::Literal(Value::Uint(v))),
-            Tok::Double(v) => self.node(Expr::Literal(Value::Double(v))),
-            Tok::Str(s) => self.node(Expr::Literal(Value::String(s.into()))),
-            Tok::Bytes(b) => self.node(Expr::Literal(Value::Bytes(b.into()))),
+            Tok::Uint(v) => self.leaf(Expr::Literal(Value::Uint(v))),
+            Tok::Double(v) => self.leaf(Expr::Literal(Value::Double(v))),
+            Tok::Str(s) => self.leaf(Expr::Literal(Value::String(s.into()))),
+            Tok::Bytes(b) => self.leaf(Expr::Literal(Value::Bytes(b.into()))),
             Tok::Sym("(") => {
                 let e = self.expr()?;
                 self.expect(")")?;
@@ -464,7 +504,8 @@ impl Parser {
             }
             Tok::Sym("[") => {
                 let items = self.args("]")?;
-                self.node(Expr::List(items))
+                let below = self.h;
+                self.node(Expr::List(items), below)
             }
             Tok::Sym("{") => self.map_literal(),
             Tok::Sym(".") => {
@@ -486,11 +527,14 @@ impl Parser {
 
     fn map_literal(&mut self) -> Result<Expr, CompileError> {
         let mut entries = Vec::new();
+        let mut below = 0;
         if !self.eat("}") {
             loop {
                 let key = self.expr()?;
+                below = below.max(self.h);
                 self.expect(":")?;
                 let value = self.expr()?;
+                below = below.max(self.h);
                 entries.push((key, value));
                 if self.eat("}") {
                     break;
@@ -501,14 +545,14 @@ impl Parser {
                 }
             }
         }
-        self.node(Expr::Map(entries))
+        self.node(Expr::Map(entries), below)
     }
 
     fn ident(&mut self, name: String, at: &Token) -> Result<Expr, CompileError> {
         match name.as_str() {
-            "true" => return self.node(Expr::Literal(Value::Bool(true))),
-            "false" => return self.node(Expr::Literal(Value::Bool(false))),
-            "null" => return self.node(Expr::Literal(Value::Null)),
+            "true" => return self.leaf(Expr::Literal(Value::Bool(true))),
+            "false" => return self.leaf(Expr::Literal(Value::Bool(false))),
+            "null" => return self.leaf(Expr::Literal(Value::Null)),
             n if RESERVED.contains(&n) || n == "in" => {
                 return Err(CompileError::new(
                     at.line,
@@ -519,16 +563,20 @@ impl Parser {
             _ => {}
         }
         if !self.eat("(") {
-            return self.node(Expr::Ident(name));
+            return self.leaf(Expr::Ident(name));
         }
         let args = self.args(")")?;
+        let below = self.h;
         if name == "has" {
             return match <[Expr; 1]>::try_from(args) {
-                Ok([Expr::Select { operand, field, .. }]) => self.node(Expr::Select {
-                    operand,
-                    field,
-                    test: true,
-                }),
+                Ok([Expr::Select { operand, field, .. }]) => self.node(
+                    Expr::Select {
+                        operand,
+                        field,
+                        test: true,
+                    },
+                    below,
+                ),
                 _ => Err(CompileError::new(
                     at.line,
                     at.column,
@@ -536,11 +584,14 @@ impl Parser {
                 )),
             };
         }
-        self.node(Expr::Call {
-            target: None,
-            function: name,
-            args,
-        })
+        self.node(
+            Expr::Call {
+                target: None,
+                function: name,
+                args,
+            },
+            below,
+        )
     }
 }
 

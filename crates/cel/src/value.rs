@@ -60,10 +60,50 @@ impl Key {
     }
 }
 
-/// A map in insertion order, each key once (numerically equal `int` and `uint` keys are the same key).
+/// A map in insertion order, each key once (numerically equal `int` and `uint` keys are the same key),
+/// with an ordered index: lookups in O(log n).
 #[derive(Clone, Debug, Default)]
 pub struct Map {
     entries: Vec<(Key, Value)>,
+    index: std::collections::BTreeMap<Lookup, usize>,
+}
+
+/// A key as lookups compare it: numbers by value across `int` and `uint`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Lookup {
+    Bool(bool),
+    Number(i128),
+    String(Arc<str>),
+}
+
+impl Lookup {
+    fn of_key(k: &Key) -> Self {
+        match k {
+            Key::Bool(b) => Self::Bool(*b),
+            Key::Int(i) => Self::Number(i128::from(*i)),
+            Key::Uint(u) => Self::Number(i128::from(*u)),
+            Key::String(s) => Self::String(Arc::clone(s)),
+        }
+    }
+
+    /// The lookup for a value used as a key: an integral `double` finds the equal integer key.
+    fn of_value(v: &Value) -> Option<Self> {
+        Some(match v {
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Int(i) => Self::Number(i128::from(*i)),
+            Value::Uint(u) => Self::Number(i128::from(*u)),
+            Value::Double(d) if d.fract() == 0.0 && d.abs() < 1.9e19 => {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "an integral double below 2^64 is exact in i128"
+                )]
+                let n = *d as i128;
+                Self::Number(n)
+            }
+            Value::String(s) => Self::String(Arc::clone(s)),
+            _ => return None,
+        })
+    }
 }
 
 impl Map {
@@ -74,9 +114,11 @@ impl Map {
     pub fn new(entries: Vec<(Key, Value)>) -> Result<Self, Key> {
         let mut map = Self {
             entries: Vec::with_capacity(entries.len()),
+            index: std::collections::BTreeMap::new(),
         };
         for (k, v) in entries {
-            if map.get(&k.to_value()).is_some() {
+            let at = map.entries.len();
+            if map.index.insert(Lookup::of_key(&k), at).is_some() {
                 return Err(k);
             }
             map.entries.push((k, v));
@@ -102,10 +144,8 @@ impl Map {
     /// equal key).
     #[must_use]
     pub fn get(&self, key: &Value) -> Option<&Value> {
-        self.entries
-            .iter()
-            .find(|(k, _)| equal(&k.to_value(), key))
-            .map(|(_, v)| v)
+        let at = *self.index.get(&Lookup::of_value(key)?)?;
+        self.entries.get(at).map(|(_, v)| v)
     }
 }
 
