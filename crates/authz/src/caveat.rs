@@ -5,7 +5,8 @@
 //! A caveat whose expression depends on a parameter nobody supplied answers [`CaveatAnswer::Missing`],
 //! naming it: the check is then *conditional* rather than guessed either way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -75,23 +76,61 @@ impl std::fmt::Display for CaveatError {
 
 impl std::error::Error for CaveatError {}
 
+/// One request's caveat evaluations: its context, typed once per parameter and type however many
+/// relationships ask, and one cost budget they all spend from.
+pub struct Evaluation<'c> {
+    request: &'c Context,
+    typed: RefCell<HashMap<(String, String), Result<Value, String>>>,
+    budget: Cell<u64>,
+}
+
+impl<'c> Evaluation<'c> {
+    /// Evaluations against `request`, at most `budget` units of CEL work in all.
+    #[must_use]
+    pub fn new(request: &'c Context, budget: u64) -> Self {
+        Self {
+            request,
+            typed: RefCell::default(),
+            budget: Cell::new(budget),
+        }
+    }
+
+    /// The request's `param` as a `ty`, converted once.
+    fn request_value(&self, param: &str, ty: &CaveatType) -> Option<Result<Value, String>> {
+        let raw = self.request.get(param)?;
+        let key = (param.to_owned(), ty.to_string());
+        if let Some(v) = self.typed.borrow().get(&key) {
+            return Some(v.clone());
+        }
+        let v = typed(ty, raw);
+        self.typed.borrow_mut().insert(key, v.clone());
+        Some(v)
+    }
+}
+
+/// A check's budget for all its caveats together: a hundred evaluations at the default limit.
+pub const REQUEST_COST_LIMIT: u64 = 100 * DEFAULT_COST_LIMIT;
+
 impl Caveat {
-    /// Evaluate for a relationship written with `stored` context, asked with `request` context.
+    /// Evaluate for a relationship written with `stored` context, within `eval` (the request's context
+    /// and budget).
     ///
     /// # Errors
-    /// A context value of the wrong type, or an expression that fails.
+    /// A context value of the wrong type, or an expression that fails (its cost included).
     pub fn evaluate(
         &self,
         name: &str,
         stored: &Context,
-        request: &Context,
+        eval: &Evaluation<'_>,
     ) -> Result<CaveatAnswer, CaveatError> {
         let mut values = BTreeMap::new();
         for (param, ty) in &self.params {
-            let Some(raw) = stored.get(param).or_else(|| request.get(param)) else {
-                continue;
+            let v = match stored.get(param) {
+                Some(raw) => Some(typed(ty, raw)),
+                None => eval.request_value(param, ty),
             };
-            let v = typed(ty, raw).map_err(|message| CaveatError::Context {
+            let Some(v) = v else { continue };
+            let v = v.map_err(|message| CaveatError::Context {
                 caveat: name.to_owned(),
                 param: param.clone(),
                 message,
@@ -118,7 +157,16 @@ impl Caveat {
             caveat: name.to_owned(),
             message,
         };
-        match self.program.eval(&vars, DEFAULT_COST_LIMIT) {
+        // Each evaluation gets at most the default limit, and all of them the request's budget.
+        let mut budget = eval.budget.get().min(DEFAULT_COST_LIMIT);
+        let before = budget;
+        let result = self.program.eval_metered(&vars, &mut budget);
+        eval.budget.set(
+            eval.budget
+                .get()
+                .saturating_sub(before.saturating_sub(budget)),
+        );
+        match result {
             Ok(Outcome::Value(Value::Bool(true))) => Ok(CaveatAnswer::Satisfied),
             Ok(Outcome::Value(Value::Bool(false))) => Ok(CaveatAnswer::Unsatisfied),
             Ok(Outcome::Value(other)) => Err(eval_error(format!(

@@ -16,7 +16,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
-use crate::caveat::{CaveatAnswer, CaveatError, Context, RelationshipCaveat};
+use crate::caveat::{
+    CaveatAnswer, CaveatError, Context, Evaluation, RelationshipCaveat, REQUEST_COST_LIMIT,
+};
 use crate::engine::{CheckError, Engine, RelationshipReader};
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::{ArrowKind, Expr};
@@ -101,6 +103,9 @@ pub(crate) struct Outcome<E> {
     cut: bool,
     /// When undecided because of caveats: the context parameters that would decide it.
     pub(crate) missing: BTreeSet<String>,
+    /// When undecided because a caveat failed (context of the wrong type, an expression error): the
+    /// first such failure. The check fails with it only if the answer ends undecided.
+    pub(crate) failed: Option<Box<CaveatError>>,
     pub(crate) evidence: E,
 }
 
@@ -111,6 +116,7 @@ impl<E: Evidence> Outcome<E> {
             unknown: false,
             cut: false,
             missing: BTreeSet::new(),
+            failed: None,
             evidence,
         }
     }
@@ -121,25 +127,74 @@ impl<E: Evidence> Outcome<E> {
             unknown: false,
             cut: false,
             missing: BTreeSet::new(),
+            failed: None,
             evidence,
         }
     }
 
-    /// Undecided until the context gives `missing`.
-    fn conditional(missing: BTreeSet<String>, evidence: E) -> Self {
+    /// Undecided by a caveat: until the context gives `missing`, or because it `failed`.
+    fn undecided(gate: Gate, evidence: E) -> Self {
+        let (missing, failed) = match gate {
+            Gate::Missing(m) => (m, None),
+            Gate::Failed(e) => (BTreeSet::new(), Some(e)),
+            Gate::Open | Gate::Closed => (BTreeSet::new(), None),
+        };
         Self {
             allowed: false,
             unknown: true,
             cut: false,
             missing,
+            failed,
             evidence,
         }
+    }
+
+    /// What a check answers for this outcome.
+    pub(crate) fn permissionship(self) -> Result<Permissionship, CheckError> {
+        if self.allowed {
+            return Ok(Permissionship::Has);
+        }
+        if !self.unknown {
+            return Ok(Permissionship::No);
+        }
+        if let Some(e) = self.failed {
+            return Err(CheckError::Caveat(*e));
+        }
+        Ok(if self.missing.is_empty() {
+            // Undecided by a cycle through an exclusion only: denied.
+            Permissionship::No
+        } else {
+            Permissionship::Conditional(self.missing)
+        })
     }
 
     /// Definitely no (not undecided).
     fn is_no(&self) -> bool {
         !self.allowed && !self.unknown
     }
+}
+
+/// What a stored relationship's caveat says for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// No caveat, or it holds.
+    Open,
+    /// It does not hold: the relationship is absent.
+    Closed,
+    /// It needs these parameters.
+    Missing(BTreeSet<String>),
+    /// It failed to evaluate.
+    Failed(Box<CaveatError>),
+}
+
+/// The undecided parts of two outcomes together.
+fn merged<E>(
+    l: &mut Outcome<E>,
+    r: &mut Outcome<E>,
+) -> (BTreeSet<String>, Option<Box<CaveatError>>) {
+    let mut missing = std::mem::take(&mut l.missing);
+    missing.append(&mut r.missing);
+    (missing, l.failed.take().or_else(|| r.failed.take()))
 }
 
 type Step<'a, E> = Pin<Box<dyn Future<Output = Result<Outcome<E>, CheckError>> + 'a>>;
@@ -156,12 +211,8 @@ pub enum Permissionship {
 /// One request's state: the subject, the caveat context, the memo, the sub-problems in progress.
 pub(crate) struct Request<'s, E> {
     subject: &'s SubjectRef,
-    context: Option<&'s Context>,
-    /// The first caveat that failed (context of the wrong type, an expression error). A failed caveat
-    /// leaves its relationship undecided, like a missing parameter: the check fails with this error
-    /// only if the answer still depends on it (another path granting, or an intersection denying,
-    /// decides without it).
-    pub(crate) failed: RefCell<Option<CaveatError>>,
+    /// The caveat context, typed once, and the budget all the request's caveats share.
+    caveats: Evaluation<'s>,
     memo: RefCell<HashMap<(ObjectRef, String), Outcome<E>>>,
     /// Sub-problems being computed, with how many exclusions deep (`negations`) each was entered.
     in_progress: RefCell<HashMap<(ObjectRef, String), u32>>,
@@ -175,10 +226,11 @@ impl<'s, E> Request<'s, E> {
     }
 
     pub(crate) fn with_context(subject: &'s SubjectRef, context: Option<&'s Context>) -> Self {
+        static NO_CONTEXT: OnceLock<Context> = OnceLock::new();
+        let context = context.unwrap_or_else(|| NO_CONTEXT.get_or_init(Context::new));
         Self {
             subject,
-            context,
-            failed: RefCell::default(),
+            caveats: Evaluation::new(context, REQUEST_COST_LIMIT),
             memo: RefCell::default(),
             in_progress: RefCell::default(),
             negations: std::cell::Cell::new(0),
@@ -220,46 +272,26 @@ impl<R: RelationshipReader> Engine<'_, R> {
     ) -> Result<Permissionship, CheckError> {
         self.validate_question(&resource.object_type, permission, subject)?;
         let req = Request::<()>::with_context(subject, Some(context));
-        let o = self
-            .name(&req, resource.clone(), permission.to_owned(), 0)
-            .await?;
-        if o.unknown && !o.allowed {
-            if let Some(e) = req.failed.borrow_mut().take() {
-                return Err(CheckError::Caveat(e));
-            }
-        }
-        Ok(if o.allowed {
-            Permissionship::Has
-        } else if o.unknown && !o.missing.is_empty() {
-            Permissionship::Conditional(o.missing)
-        } else {
-            Permissionship::No
-        })
+        self.name(&req, resource.clone(), permission.to_owned(), 0)
+            .await?
+            .permissionship()
     }
 
-    /// What the caveat `c` (if any) of a stored relationship says for this request. A caveat that
-    /// fails is recorded in the request and answers "missing nothing": undecided (see
-    /// [`Request::failed`]).
-    fn gate<E>(
-        &self,
-        req: &Request<'_, E>,
-        c: Option<&RelationshipCaveat>,
-    ) -> Result<CaveatAnswer, CheckError> {
-        static NO_CONTEXT: OnceLock<Context> = OnceLock::new();
+    /// What the caveat `c` (if any) of a stored relationship says for this request.
+    fn gate<E>(&self, req: &Request<'_, E>, c: Option<&RelationshipCaveat>) -> Gate {
         let Some(c) = c else {
-            return Ok(CaveatAnswer::Satisfied);
+            return Gate::Open;
         };
-        let context = req
-            .context
-            .unwrap_or_else(|| NO_CONTEXT.get_or_init(Context::new));
         let answer = match self.schema.caveats.get(&c.name) {
-            Some(caveat) => caveat.evaluate(&c.name, &c.context, context),
+            Some(caveat) => caveat.evaluate(&c.name, &c.context, &req.caveats),
             None => Err(CaveatError::Unknown(c.name.clone())),
         };
-        Ok(answer.unwrap_or_else(|e| {
-            req.failed.borrow_mut().get_or_insert(e);
-            CaveatAnswer::Missing(BTreeSet::new())
-        }))
+        match answer {
+            Ok(CaveatAnswer::Satisfied) => Gate::Open,
+            Ok(CaveatAnswer::Unsatisfied) => Gate::Closed,
+            Ok(CaveatAnswer::Missing(m)) => Gate::Missing(m),
+            Err(e) => Gate::Failed(Box::new(e)),
+        }
     }
 
     /// Decide `name` on `obj` for the request's subject.
@@ -290,6 +322,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     unknown: req.negations.get() > entered_at,
                     cut: true,
                     missing: BTreeSet::new(),
+                    failed: None,
                     evidence: E::cycle(&key.0, &key.1),
                 });
             }
@@ -327,69 +360,55 @@ impl<R: RelationshipReader> Engine<'_, R> {
         depth: u32,
     ) -> Result<Outcome<E>, CheckError> {
         if self.allows_caveats(&obj.object_type, relation) {
-            return self.caveated_relation(req, obj, relation, depth).await;
+            let subjects = self.stored_caveated(obj, relation).await?;
+            let pairs = subjects.iter().map(|(s, c)| (s, c.as_ref()));
+            self.stored_grant(req, obj, relation, depth, pairs).await
+        } else {
+            let subjects = self.stored(obj, relation).await?;
+            let pairs = subjects.iter().map(|s| (s, None));
+            self.stored_grant(req, obj, relation, depth, pairs).await
         }
-        let subjects = self.stored(obj, relation).await?;
-        let want = req.subject;
-        // Direct answers first: they cost nothing, while a subject set may need a long walk.
-        if let Some(s) = subjects.iter().find(|s| grants_directly(s, want)) {
-            return Ok(Outcome::yes(E::direct(obj, relation, s)));
-        }
-        let mut acc = Outcome::no(E::default());
-        for s in &subjects {
-            if let Some(r) = &s.relation {
-                let o = self
-                    .name(req, s.object.clone(), r.clone(), depth + 1)
-                    .await?;
-                if o.allowed {
-                    return Ok(Outcome {
-                        evidence: E::through_set(obj, relation, s, o.evidence),
-                        ..o
-                    });
-                }
-                acc = union(acc, o);
-            }
-        }
-        if !acc.unknown {
-            acc.evidence = E::unreached(obj, relation, want);
-        }
-        Ok(acc)
     }
 
-    /// [`relation`](Self::relation) for a relation whose relationships may carry caveats: a caveated
-    /// relationship counts while its caveat holds, and makes the answer conditional while the context
-    /// misses what the caveat needs.
-    async fn caveated_relation<E: Evidence>(
+    /// Whether the stored `subjects` of `obj#relation` (each with its caveat, if any) give the request's
+    /// subject the relation: directly first (it costs nothing, while a subject set may need a long
+    /// walk), then through subject sets. A caveated relationship counts while its caveat holds, and
+    /// makes the answer conditional while the context misses what the caveat needs.
+    async fn stored_grant<'s, E: Evidence>(
         &self,
         req: &Request<'_, E>,
         obj: &ObjectRef,
         relation: &str,
         depth: u32,
+        subjects: impl Iterator<Item = (&'s SubjectRef, Option<&'s RelationshipCaveat>)> + Clone,
     ) -> Result<Outcome<E>, CheckError> {
-        let subjects = self.stored_caveated(obj, relation).await?;
         let want = req.subject;
         let mut acc = Outcome::no(E::default());
-        for (s, c) in subjects.iter().filter(|(s, _)| grants_directly(s, want)) {
-            match self.gate(req, c.as_ref())? {
-                CaveatAnswer::Satisfied => return Ok(Outcome::yes(E::direct(obj, relation, s))),
-                CaveatAnswer::Unsatisfied => {}
-                CaveatAnswer::Missing(m) => {
-                    acc = union(acc, Outcome::conditional(m, E::direct(obj, relation, s)));
+        for (s, c) in subjects.clone().filter(|(s, _)| grants_directly(s, want)) {
+            match self.gate(req, c) {
+                Gate::Open => return Ok(Outcome::yes(E::direct(obj, relation, s))),
+                Gate::Closed => {}
+                undecided => {
+                    acc = union(
+                        acc,
+                        Outcome::undecided(undecided, E::direct(obj, relation, s)),
+                    );
                 }
             }
         }
-        for (s, c) in &subjects {
+        for (s, c) in subjects {
             let Some(r) = &s.relation else { continue };
-            let gate = self.gate(req, c.as_ref())?;
-            if gate == CaveatAnswer::Unsatisfied {
+            let gate = self.gate(req, c);
+            if gate == Gate::Closed {
                 continue;
             }
             let o = self
                 .name(req, s.object.clone(), r.clone(), depth + 1)
                 .await?;
+            // Present (if its caveat holds) and granting.
             let o = match gate {
-                CaveatAnswer::Missing(m) => intersection(Outcome::conditional(m, E::default()), o),
-                _ => o,
+                Gate::Open => o,
+                undecided => intersection(Outcome::undecided(undecided, E::default()), o),
             };
             if o.allowed {
                 return Ok(Outcome {
@@ -463,13 +482,14 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     } else if l.allowed && !r.unknown {
                         Outcome { cut, ..l }
                     } else {
-                        let mut missing = l.missing;
-                        missing.extend(r.missing);
+                        let (mut l, mut r) = (l, r);
+                        let (missing, failed) = merged(&mut l, &mut r);
                         Outcome {
                             allowed: false,
                             unknown: true,
                             cut,
                             missing,
+                            failed,
                             evidence: if r.unknown { r.evidence } else { l.evidence },
                         }
                     })
@@ -504,11 +524,23 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     .collect()
             };
         let mut acc: Option<Outcome<E>> = None;
+        // `.all` needs at least one object related: known once a relationship's caveat holds (or it
+        // has none); until then, it hangs on the undecided ones.
+        let mut present = false;
+        let mut maybe_present: Option<Outcome<E>> = None;
         for (s, c) in subjects.iter().filter(|(s, _)| !s.is_wildcard()) {
             // A caveat on the arrow's own relationship gates the object it leads to.
-            let gate = self.gate(req, c.as_ref())?;
-            if gate == CaveatAnswer::Unsatisfied {
+            let gate = self.gate(req, c.as_ref());
+            if gate == Gate::Closed {
                 continue;
+            }
+            present |= gate == Gate::Open;
+            if kind == ArrowKind::All && gate != Gate::Open {
+                let u = Outcome::undecided(gate.clone(), E::default());
+                maybe_present = Some(match maybe_present {
+                    Some(m) => union(m, u),
+                    None => u,
+                });
             }
             let has_target = self
                 .schema
@@ -520,9 +552,18 @@ impl<R: RelationshipReader> Engine<'_, R> {
             } else {
                 Outcome::no(E::no_target(s, target))
             };
-            let o = match gate {
-                CaveatAnswer::Missing(m) => intersection(Outcome::conditional(m, E::default()), o),
-                _ => o,
+            let o = match (gate, kind) {
+                (Gate::Open, _) => o,
+                // `->`/`.any`: this object counts if the relationship is present and it grants.
+                (undecided, ArrowKind::Any) => {
+                    intersection(Outcome::undecided(undecided, E::default()), o)
+                }
+                // `.all`: if the relationship is present, the object must grant; if it is absent, it
+                // does not count. A granting object is fine either way.
+                (_, ArrowKind::All) if o.allowed => o,
+                (undecided, ArrowKind::All) => {
+                    union(Outcome::undecided(undecided, E::default()), o)
+                }
             };
             acc = Some(match (kind, acc) {
                 (ArrowKind::Any, _) if o.allowed => {
@@ -550,6 +591,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
                     unknown: false,
                     cut: a.cut || o.cut,
                     missing: BTreeSet::new(),
+                    failed: None,
                     evidence: E::arrow_one_more(a.evidence, obj, tupleset, s, o.evidence),
                 },
                 (ArrowKind::All, Some(a)) => intersection(a, o),
@@ -558,6 +600,9 @@ impl<R: RelationshipReader> Engine<'_, R> {
         Ok(match (kind, acc) {
             // `.all` over no objects at all is no.
             (ArrowKind::All, None) => Outcome::no(E::arrow_no_object(obj, tupleset)),
+            (ArrowKind::All, Some(a)) if a.allowed && !present => {
+                maybe_present.unwrap_or(Outcome::no(E::arrow_no_object(obj, tupleset)))
+            }
             (ArrowKind::All, Some(a)) if a.allowed => Outcome {
                 evidence: E::arrow_every(a.evidence, obj, tupleset, target),
                 ..a
@@ -593,18 +638,19 @@ fn union<E: Evidence>(l: Outcome<E>, r: Outcome<E>) -> Outcome<E> {
     if r.allowed {
         return r;
     }
+    let (mut l, mut r) = (l, r);
+    let (missing, failed) = merged(&mut l, &mut r);
     let evidence = if r.unknown || !l.unknown {
         r.evidence
     } else {
         l.evidence
     };
-    let mut missing = l.missing;
-    missing.extend(r.missing);
     Outcome {
         allowed: false,
         unknown: l.unknown || r.unknown,
         cut: l.cut || r.cut,
         missing,
+        failed,
         evidence,
     }
 }
@@ -623,13 +669,14 @@ fn intersection<E: Evidence>(l: Outcome<E>, r: Outcome<E>) -> Outcome<E> {
             ..Outcome::yes(E::both(l.evidence, r.evidence))
         }
     } else {
-        let mut missing = l.missing;
-        missing.extend(r.missing);
+        let (mut l, mut r) = (l, r);
+        let (missing, failed) = merged(&mut l, &mut r);
         Outcome {
             allowed: false,
             unknown: true,
             cut,
             missing,
+            failed,
             evidence: if l.unknown { l.evidence } else { r.evidence },
         }
     }

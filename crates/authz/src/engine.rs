@@ -23,7 +23,9 @@ pub const DEFAULT_MAX_DEPTH: u32 = 50;
     reason = "implemented by shells whose futures need not be Send"
 )]
 pub trait RelationshipReader {
-    /// The subjects `s` of every relationship `resource#relation@s`.
+    /// The subjects `s` of every relationship `resource#relation@s` written without a caveat. A
+    /// caveated relationship must not be returned here: the paths that read this (relations the schema
+    /// allows no caveat on, `expand`) would count it as unconditional.
     async fn subjects(
         &self,
         resource: &ObjectRef,

@@ -13,7 +13,8 @@ use crate::schema::{Expr, Schema};
 pub struct ResourcesFound {
     /// The ids the subject has the permission on.
     pub ids: Vec<String>,
-    /// Ids the subject has it on only if the caveat context gave these parameters.
+    /// Ids the subject has it on only if the caveat context gave these parameters (counted against
+    /// the limit with `ids`).
     pub conditional: Vec<(String, std::collections::BTreeSet<String>)>,
     /// Where the next page starts, when `limit` was reached.
     pub cursor: Option<String>,
@@ -128,7 +129,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
 
     /// [`lookup_resources`](Self::lookup_resources) with caveat `context`: the resources the subject
     /// has the permission on, and apart from them those it has it on only if the context gave what
-    /// is still missing (not counted against `limit`).
+    /// is still missing (together at most `limit`).
     ///
     /// # Errors
     /// As [`Engine::check_with_context`].
@@ -156,8 +157,12 @@ impl<R: RelationshipReader> Engine<'_, R> {
             .range((start, std::ops::Bound::Unbounded))
             .collect();
         for (i, id) in ordered.iter().enumerate() {
-            if found.len() == limit {
-                let cursor = found.last().cloned();
+            if found.len() + conditional.len() == limit {
+                // The last candidate decided: the next page starts after it.
+                let cursor = i
+                    .checked_sub(1)
+                    .and_then(|p| ordered.get(p))
+                    .map(|id| (*id).clone());
                 return Ok(ResourcesFound {
                     ids: found,
                     conditional,
@@ -186,16 +191,14 @@ impl<R: RelationshipReader> Engine<'_, R> {
                 object_type: resource_type.to_owned(),
                 id: id.clone(),
             };
-            let o = self.name(&req, obj, permission.to_owned(), 0).await?;
-            if o.allowed {
-                found.push(id.clone());
-            } else if o.unknown && !o.missing.is_empty() {
-                conditional.push((id.clone(), o.missing));
-            } else if o.unknown {
-                // Undecided because a caveat failed (see `Request::failed`): the lookup cannot answer.
-                if let Some(e) = req.failed.borrow_mut().take() {
-                    return Err(CheckError::Caveat(e));
-                }
+            match self
+                .name(&req, obj, permission.to_owned(), 0)
+                .await?
+                .permissionship()?
+            {
+                crate::check::Permissionship::Has => found.push(id.clone()),
+                crate::check::Permissionship::Conditional(m) => conditional.push((id.clone(), m)),
+                crate::check::Permissionship::No => {}
             }
         }
         Ok(ResourcesFound {

@@ -134,11 +134,14 @@ pub fn openfga_to_schema(json: &str) -> Result<String, ImportError> {
         None => return malformed("schema_version", "missing (expected \"1.1\")"),
     }
     let mut out = String::new();
+    let mut expressions = Vec::new();
     match model.get("conditions") {
         None | Some(Value::Null) => {}
         Some(c) => {
             for (cname, condition) in object(c, "conditions")? {
-                out.push_str(&caveat_text(cname, condition)?);
+                let (text, expression) = caveat_text(cname, condition)?;
+                out.push_str(&text);
+                expressions.push((cname.clone(), expression));
             }
         }
     }
@@ -199,8 +202,25 @@ pub fn openfga_to_schema(json: &str) -> Result<String, ImportError> {
         }
         out.push_str("}\n");
     }
-    if let Err(e) = crate::parse_schema(&out) {
-        return fail(ImportErrorKind::Invalid, "", e.to_string());
+    let schema = match crate::parse_schema(&out) {
+        Ok(schema) => schema,
+        Err(e) => return fail(ImportErrorKind::Invalid, "", e.to_string()),
+    };
+    // Each condition must come back as exactly its own caveat: an expression that closed its braces
+    // early would otherwise end the caveat there and smuggle the rest in as schema.
+    let intact = schema.caveats.len() == expressions.len()
+        && expressions.iter().all(|(name, expression)| {
+            schema
+                .caveats
+                .get(name)
+                .is_some_and(|c| c.expression == expression.trim())
+        });
+    if !intact {
+        return fail(
+            ImportErrorKind::Invalid,
+            "conditions",
+            "a condition's expression does not stand on its own (unbalanced braces?)",
+        );
     }
     Ok(out)
 }
@@ -260,8 +280,9 @@ fn directly_related(
     Ok(out)
 }
 
-/// A condition as a caveat definition: `caveat name(param type, ...) { expression }`.
-fn caveat_text(cname: &str, condition: &Value) -> Result<String, ImportError> {
+/// A condition as a caveat definition (`caveat name(param type, ...) strict { expression }`), and its
+/// expression.
+fn caveat_text(cname: &str, condition: &Value) -> Result<(String, String), ImportError> {
     let path = format!("conditions.{cname}");
     name(Some(&Value::String(cname.to_owned())), &path)?;
     let c = object(condition, &path)?;
@@ -286,9 +307,12 @@ fn caveat_text(cname: &str, condition: &Value) -> Result<String, ImportError> {
             }
         }
     }
-    Ok(format!(
-        "caveat {cname}({}) strict {{\n    {expression}\n}}\n",
-        params.join(", ")
+    Ok((
+        format!(
+            "caveat {cname}({}) strict {{\n    {expression}\n}}\n",
+            params.join(", ")
+        ),
+        expression.to_owned(),
     ))
 }
 

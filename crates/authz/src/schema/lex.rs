@@ -85,6 +85,25 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
                 .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
                 .unwrap_or(rest.len());
             let word = rest.get(..end).unwrap_or_default();
+            // A CEL string prefix (`r'...'`, `b"..."`, `rb'''...'''`): one string token, raw ones
+            // without escapes.
+            let after = rest.get(end..).unwrap_or_default();
+            let prefix = matches!(word.to_ascii_lowercase().as_str(), "r" | "b" | "rb" | "br");
+            if let (true, Some(len)) = (
+                prefix,
+                string_end(after, word.to_ascii_lowercase().contains('r')),
+            ) {
+                let len = end + len;
+                out.push(Token {
+                    tok: Tok::Str,
+                    line,
+                    column,
+                    offset: src.len() - rest.len(),
+                });
+                advance(rest.get(..len).unwrap_or_default(), &mut line, &mut column);
+                rest = rest.get(len..).unwrap_or_default();
+                continue;
+            }
             out.push(Token {
                 tok: Tok::Ident(word.to_owned()),
                 line,
@@ -96,7 +115,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
             continue;
         }
         if c == '\'' || c == '"' {
-            if let Some(end) = string_end(rest, c) {
+            if let Some(end) = string_end(rest, false) {
                 out.push(Token {
                     tok: Tok::Str,
                     line,
@@ -138,17 +157,25 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, SchemaError> {
     Ok(out)
 }
 
-/// The byte length of the quoted string at the start of `text` (opened by `quote`, `\` escaping the next
-/// character), closing quote included; `None` when it is not closed.
-fn string_end(text: &str, quote: char) -> Option<usize> {
+/// The byte length of the quoted string at the start of `text` (CEL's forms: `'...'`, `"..."`, and
+/// the triple-quoted `'''...'''`, `"""..."""`; a `\` escapes the next character unless `raw`),
+/// closing quotes included; `None` when it is not a string or not closed.
+fn string_end(text: &str, raw: bool) -> Option<usize> {
+    let quote = text.chars().next().filter(|q| *q == '\'' || *q == '"')?;
+    let triple: String = [quote; 3].iter().collect();
+    let (open_len, close) = if text.starts_with(&triple) {
+        (3, triple.as_str())
+    } else {
+        (1, text.get(..1)?)
+    };
     let mut escaped = false;
-    for (i, ch) in text.char_indices().skip(1) {
+    for (i, ch) in text.char_indices().skip(open_len) {
         if escaped {
             escaped = false;
-        } else if ch == '\\' {
+        } else if ch == '\\' && !raw {
             escaped = true;
-        } else if ch == quote {
-            return Some(i + ch.len_utf8());
+        } else if text.get(i..).is_some_and(|t| t.starts_with(close)) {
+            return Some(i + close.len());
         }
     }
     None

@@ -332,13 +332,16 @@ impl Parser<'_> {
                 _ => {}
             }
         };
-        // The text between the braces, as the lexer found them.
-        let expression = self
+        // The characters between the braces the lexer found (CEL's strings and comments lexed as
+        // such, so a brace inside one does not count).
+        let expression: String = self
             .src
-            .get(open.offset + 1..close.offset)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+            .char_indices()
+            .skip_while(|(at, _)| *at <= open.offset)
+            .take_while(|(at, _)| *at < close.offset)
+            .map(|(_, c)| c)
+            .collect();
+        let expression = expression.trim().to_owned();
         let declared: Vec<&str> = params.keys().map(String::as_str).collect();
         let program = tessera_cel::Program::compile(&expression, Some(&declared)).map_err(|e| {
             err(

@@ -338,15 +338,92 @@ fn all_arrows_need_every_caveated_edge() {
     assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::Has));
     // The caveated edge does not exist when false: every remaining parent grants.
     assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::Has));
-    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["flag"])));
+    // Present or not, folder:b grants: the answer does not hang on the caveat.
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(Permissionship::Has));
     let m = Memory::with_caveats(&[
         "doc:1#parent@folder:a",
         "doc:1#parent@folder:b[on]",
         "folder:a#viewer@user:ann",
     ]);
-    // folder:b does not grant: only its caveat being false would let `all` through.
+    // folder:b does not grant: only its caveat being false would let `all` through. Unknown, the
+    // answer hangs on it (review finding: this was a plain no).
     assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::No));
     assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::Has));
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["flag"])));
+    // Only caveated parents, all granting: `all` needs at least one of them present.
+    let m = Memory::with_caveats(&["doc:1#parent@folder:b[on]", "folder:b#viewer@user:ann"]);
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["flag"])));
+    assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::Has));
+    assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::No));
+}
+
+/// Review finding: a failure recorded for the whole request failed checks it did not decide. In
+/// `(a & c) + d` with a's caveat failing, c denying and d missing `x`, the answer is conditional on `x`.
+#[test]
+fn a_failure_counts_only_on_the_path_it_is_on() {
+    let s = parse_schema(
+        "caveat t(ts timestamp) { ts < timestamp('2030-01-01T00:00:00Z') }
+         caveat x_ok(x int) { x > 0 }
+         definition user {}
+         definition doc {
+             relation a: user with t
+             relation c: user
+             relation d: user with x_ok
+             permission p = (a & c) + d
+         }",
+    )
+    .unwrap();
+    let m = Memory::with_caveats(&["doc:1#a@user:ann[t]", "doc:1#d@user:ann[x_ok]"]);
+    let q = "doc:1#p@user:ann";
+    assert_eq!(ask(&s, &m, q, r#"{"ts":"never"}"#), Ok(missing(&["x"])));
+    assert_eq!(
+        ask(&s, &m, q, r#"{"ts":"never","x":1}"#),
+        Ok(Permissionship::Has)
+    );
+}
+
+/// Review finding: caveat text is lexed with CEL's string forms, so braces and quotes inside raw and
+/// triple-quoted strings neither end the caveat nor swallow the schema after it.
+#[test]
+fn caveat_bodies_keep_cel_strings_whole() {
+    let s = parse_schema(
+        r#"caveat c(p string) { p != r'C:' && p != '''it's }''' && p != "}" }
+        definition user {}
+        definition doc { relation viewer: user with c }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.caveats["c"].expression,
+        r#"p != r'C:' && p != '''it's }''' && p != "}""#
+    );
+    let m = Memory::with_caveats(&["doc:1#viewer@user:ann[c]"]);
+    assert_eq!(
+        ask(&s, &m, "doc:1#viewer@user:ann", r#"{"p":"D:"}"#),
+        Ok(Permissionship::Has)
+    );
+}
+
+/// The reader contract: `subjects` never returns caveated relationships, so the paths that read it
+/// (here `expand`, and relations whose schema allows no caveat) cannot count one as unconditional.
+#[test]
+fn a_caveated_relationship_is_never_read_as_a_plain_one() {
+    let with = parse_schema(
+        "caveat on(flag bool) { flag }
+         definition user {}
+         definition doc { relation viewer: user | user with on }",
+    )
+    .unwrap();
+    let without =
+        parse_schema("definition user {}\ndefinition doc { relation viewer: user }").unwrap();
+    let m = Memory::with_caveats(&["doc:1#viewer@user:ann[on]"]);
+    assert_eq!(
+        ask(&with, &m, "doc:1#viewer@user:ann", r#"{"flag":false}"#),
+        Ok(Permissionship::No)
+    );
+    assert_eq!(
+        ask(&without, &m, "doc:1#viewer@user:ann", "{}"),
+        Ok(Permissionship::No)
+    );
 }
 
 #[test]

@@ -116,11 +116,19 @@ impl RelationshipReader for Memory {
         resource: &ObjectRef,
         relation: &str,
     ) -> Result<Vec<SubjectRef>, String> {
+        // Without a caveat only (the reader's contract).
         Ok(self
             .rels
             .get(&(resource.clone(), relation.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                !self
+                    .caveats
+                    .contains_key(&(resource.clone(), relation.to_owned(), (*s).clone()))
+            })
             .cloned()
-            .unwrap_or_default())
+            .collect())
     }
 
     async fn relationships_with_subject(

@@ -255,3 +255,15 @@ fn conditions_import_as_caveats() {
         Permissionship::Conditional(["tags".to_owned()].into())
     );
 }
+
+/// Review finding: a condition's expression went into the schema text as written, so one that closed
+/// its braces early could smuggle definitions or caveats in. It must come back as exactly itself.
+#[test]
+fn a_condition_cannot_smuggle_schema_text() {
+    let mut m = model();
+    m["conditions"] = json!({"c": {"name": "c",
+        "expression": "x > 0 } caveat evil(y int) { y > 0",
+        "parameters": {"x": {"type_name": "TYPE_NAME_INT"}}}});
+    let e = openfga_to_schema(&m.to_string()).unwrap_err();
+    assert_eq!(e.kind, ImportErrorKind::Invalid, "{e}");
+}
