@@ -4,12 +4,10 @@
 // must pass.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tests as suite } from '@bufbuild/cel-spec/testdata/conformance.js';
 import { root } from './harness.mjs';
+import { startProbe } from './probe.mjs';
 
 const probeBin = process.env.TESSERA_CEL_PROBE
   ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'examples', 'cel_probe');
@@ -87,33 +85,9 @@ function same(a, b) {
 /** Timestamps and durations in one spelling ("1.500s" and "1.5s" alike). */
 const normalTime = (s) => String(s).replace(/\.?0+(s|Z)$/, '$1');
 
-function startProbe() {
-  if (!existsSync(probeBin)) throw new Error(`no CEL probe at ${probeBin} (scripts/test builds it; or set TESSERA_CEL_PROBE)`);
-  const proc = spawn(probeBin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout });
-  const waiting = [];
-  let gone;
-  const fail = (why) => {
-    gone ??= new Error(`the CEL probe (${probeBin}) ${why}`);
-    for (const w of waiting.splice(0)) w.reject(gone);
-  };
-  proc.on('error', (e) => fail(`failed: ${e.message}`));
-  proc.on('close', (code, signal) => fail(`exited (${code ?? signal})`));
-  proc.stdin.on('error', (e) => fail(`does not read its input: ${e.message}`));
-  lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
-  return {
-    ask: (cmd) => new Promise((resolve, reject) => {
-      if (gone) return reject(gone);
-      waiting.push({ resolve, reject });
-      proc.stdin.write(JSON.stringify(cmd) + '\n');
-    }),
-    stop: () => { proc.stdin.end(); proc.kill(); },
-  };
-}
-
 describe('CEL: cel-spec conformance', () => {
   let probe;
-  before(() => { probe = startProbe(); });
+  before(() => { probe = startProbe(probeBin, 'CEL probe', 'scripts/test builds it; or set TESSERA_CEL_PROBE'); });
   after(() => probe?.stop());
 
   for (const file of suite.suites.filter((f) => FILES.includes(f.name))) {

@@ -13,13 +13,12 @@
 //   (OpenFGA keeps them all and ignores the invalid ones, which a later model may make valid again).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fga from '@openfga/syntax-transformer';
 import YAML from 'yaml';
 import { root } from './harness.mjs';
+import { startProbe } from './probe.mjs';
 
 const vectors = process.env.TESSERA_VECTORS_DIR ?? resolve(root, '..', 'shared', 'vectors');
 const suite = join(vectors, 'openfga', 'abac_tests.yaml');
@@ -27,33 +26,9 @@ const present = existsSync(suite);
 const probeBin = process.env.TESSERA_AUTHZ_PROBE
   ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'examples', 'authz_probe');
 
-function startProbe() {
-  if (!existsSync(probeBin)) throw new Error(`no authz probe at ${probeBin} (scripts/test builds it; or set TESSERA_AUTHZ_PROBE)`);
-  const proc = spawn(probeBin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout });
-  const waiting = [];
-  let gone;
-  const fail = (why) => {
-    gone ??= new Error(`the authz probe (${probeBin}) ${why}`);
-    for (const w of waiting.splice(0)) w.reject(gone);
-  };
-  proc.on('error', (e) => fail(`failed: ${e.message}`));
-  proc.on('close', (code, signal) => fail(`exited (${code ?? signal})`));
-  proc.stdin.on('error', (e) => fail(`does not read its input: ${e.message}`));
-  lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
-  return {
-    ask: (cmd) => new Promise((resolve, reject) => {
-      if (gone) return reject(gone);
-      waiting.push({ resolve, reject });
-      proc.stdin.write(JSON.stringify(cmd) + '\n');
-    }),
-    stop: () => { proc.stdin.end(); proc.kill(); },
-  };
-}
-
 describe('OpenFGA ABAC (conditions) tests through the core\'s OpenFGA import', { skip: present ? false : `SKIPPED: ${suite} is absent (third-party vectors live outside the repo)` }, () => {
   let probe;
-  before(() => { probe = startProbe(); });
+  before(() => { probe = startProbe(probeBin, 'authz probe', 'scripts/test builds it; or set TESSERA_AUTHZ_PROBE'); });
   after(() => probe?.stop());
 
   it('passes every check and list-objects assertion', async () => {

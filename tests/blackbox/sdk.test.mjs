@@ -6,16 +6,15 @@
 // node jose, jsonwebtoken (crates.io) and both SDKs must agree.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { startOrigin, startEdge, getToken, freePort, root, run, spawnWrangler } from './harness.mjs';
 import { people } from './people.mjs';
+import { startProbe } from './probe.mjs';
 import { SoftAuthenticator } from './soft_authenticator.mjs';
 
 const sdk = await import(join(root, 'sdk', 'js', 'dist', 'node.js'));
@@ -25,34 +24,8 @@ const probeBin = process.env.TESSERA_SDK_PROBE
   ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'examples', 'sdk_probe');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The Rust SDK in a process: `ask(cmd)` answers its JSON line. A probe that cannot start or dies fails
- * every question at once (rather than leaving it waiting for a line that never comes).
- */
-function startProbe() {
-  if (!existsSync(probeBin)) throw new Error(`no Rust SDK probe at ${probeBin} (scripts/test builds it; or set TESSERA_SDK_PROBE)`);
-  const proc = spawn(probeBin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout });
-  const waiting = [];
-  let gone;
-  const fail = (why) => {
-    gone ??= new Error(`the Rust SDK probe (${probeBin}) ${why}`);
-    for (const w of waiting.splice(0)) w.reject(gone);
-  };
-  proc.on('error', (e) => fail(`failed: ${e.message}`));
-  // `close`, not `exit`: the lines it wrote before dying are read first.
-  proc.on('close', (code, signal) => fail(`exited (${code ?? signal})`));
-  proc.stdin.on('error', (e) => fail(`does not read its input: ${e.message}`));
-  lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
-  return {
-    ask: (cmd) => new Promise((resolve, reject) => {
-      if (gone) return reject(gone);
-      waiting.push({ resolve, reject });
-      proc.stdin.write(JSON.stringify(cmd) + '\n');
-    }),
-    stop: () => { proc.stdin.end(); proc.kill(); },
-  };
-}
+/** The Rust SDK in a process (crates/sdk/examples/sdk_probe.rs). */
+const startSdkProbe = () => startProbe(probeBin, 'Rust SDK probe', 'scripts/test builds it; or set TESSERA_SDK_PROBE');
 
 /** A proxy to `target` that counts JWKS requests and can answer 503 to everything (`down`). */
 async function startProxy(target) {
@@ -100,7 +73,7 @@ describe('the SDKs against the running edge', () => {
     edge = await startEdge({ origin, host: 'localhost', vars: { LOGIN_TENANT: 'acme' } });
     client = await origin.createClient({ tenant: 'acme', scopes: ['read'], audiences: [AUD] });
     proxy = await startProxy(edge.url);
-    probe = startProbe();
+    probe = startSdkProbe();
   });
   after(async () => {
     probe?.stop();

@@ -259,11 +259,14 @@ impl Checker {
 
     fn remember(&self, key: (String, String, String), entry: Entry) {
         if let Ok(mut cache) = self.cache.lock() {
-            // Never replace an answer with one from an older revision.
-            if cache
-                .get(&key)
-                .is_some_and(|old| old.revision > entry.revision)
-            {
+            // Never replace an answer with one from an older revision, nor one known fresh with one at
+            // the same revision whose freshness is unknown.
+            if cache.get(&key).is_some_and(|old| {
+                old.revision > entry.revision
+                    || (old.revision == entry.revision
+                        && old.fresh_as_of.is_some()
+                        && entry.fresh_as_of.is_none())
+            }) {
                 return;
             }
             if cache.len() >= MAX_ENTRIES {
