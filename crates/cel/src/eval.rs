@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::error::EvalError;
-use crate::functions;
 use crate::parse::{Expr, Macro};
 use crate::value::{compare, equal, orderable, Key, Map, Value};
+use crate::{convert, functions};
 
 /// What a variable is in one evaluation.
 #[derive(Clone, Debug)]
@@ -199,7 +199,7 @@ impl<'v> Evaluator<'v> {
             Ok(m) => Res::Val(Value::Map(Arc::new(m))),
             Err(k) => Res::Err(EvalError::InvalidArgument(format!(
                 "failed with repeated key: {}",
-                functions::display(&k.to_value())
+                convert::display(&k.to_value())
             ))),
         }
     }

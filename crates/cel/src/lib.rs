@@ -22,6 +22,7 @@
 //! No I/O, no clock: the time a caveat compares against comes in as a variable. Calendar arithmetic is
 //! `tessera-proto`'s (its RFC 3339 reader's day counts).
 
+mod convert;
 mod error;
 mod eval;
 mod functions;
