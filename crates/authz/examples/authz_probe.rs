@@ -3,6 +3,7 @@
 //! One JSON command per line on stdin, one JSON answer per line on stdout.
 //!
 //! - `{"cmd":"model","model":{..}}` (OpenFGA JSON) → `{"ok":true}` or `{"error":..,"code":..}`
+//! - `{"cmd":"schema","text":..}` (the schema language) → the same
 //! - `{"cmd":"tuples","tuples":[{"user":..,"relation":..,"object":..,"condition":{"name":..,"context":{..}}}]}`
 //!   → `{"ok":true}` or the first refusal
 //! - `{"cmd":"check","object":..,"relation":..,"user":..,"context":{..},"contextual":[tuples]}` →
@@ -148,9 +149,13 @@ fn main() {
         let cmd: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         let context: Context = cmd["context"].as_object().cloned().unwrap_or_default();
         let out = match (cmd["cmd"].as_str().unwrap_or_default(), &schema) {
-            ("model", _) => match openfga_to_schema(&cmd["model"].to_string())
-                .map_err(|e| refusal(e.code().as_str(), e))
-                .and_then(|text| parse_schema(&text).map_err(|e| refusal(e.code().as_str(), e)))
+            (kind @ ("model" | "schema"), _) => match (if kind == "model" {
+                openfga_to_schema(&cmd["model"].to_string())
+                    .map_err(|e| refusal(e.code().as_str(), e))
+            } else {
+                Ok(cmd["text"].as_str().unwrap_or_default().to_owned())
+            })
+            .and_then(|text| parse_schema(&text).map_err(|e| refusal(e.code().as_str(), e)))
             {
                 Ok(s) => {
                     schema = Some(s);

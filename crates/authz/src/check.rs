@@ -534,14 +534,7 @@ impl<R: RelationshipReader> Engine<'_, R> {
             if gate == Gate::Closed {
                 continue;
             }
-            present |= gate == Gate::Open;
-            if kind == ArrowKind::All && gate != Gate::Open {
-                let u = Outcome::undecided(gate.clone(), E::default());
-                maybe_present = Some(match maybe_present {
-                    Some(m) => union(m, u),
-                    None => u,
-                });
-            }
+
             let has_target = self
                 .schema
                 .definition(&s.object.object_type)
@@ -552,6 +545,20 @@ impl<R: RelationshipReader> Engine<'_, R> {
             } else {
                 Outcome::no(E::no_target(s, target))
             };
+            // `.all` needs some object present that may grant: one whose relationship is certain, or
+            // undecided with a target that is not a plain no (an object that cannot grant must be
+            // absent, so it cannot be the one).
+            if kind == ArrowKind::All && !o.is_no() {
+                if gate == Gate::Open {
+                    present = true;
+                } else {
+                    let u = Outcome::undecided(gate.clone(), E::default());
+                    maybe_present = Some(match maybe_present {
+                        Some(m) => union(m, u),
+                        None => u,
+                    });
+                }
+            }
             let o = match (gate, kind) {
                 (Gate::Open, _) => o,
                 // `->`/`.any`: this object counts if the relationship is present and it grants.
@@ -600,8 +607,16 @@ impl<R: RelationshipReader> Engine<'_, R> {
         Ok(match (kind, acc) {
             // `.all` over no objects at all is no.
             (ArrowKind::All, None) => Outcome::no(E::arrow_no_object(obj, tupleset)),
-            (ArrowKind::All, Some(a)) if a.allowed && !present => {
-                maybe_present.unwrap_or(Outcome::no(E::arrow_no_object(obj, tupleset)))
+            // No object is certainly related and may grant: it hangs on the undecided ones being
+            // present (none: no).
+            (ArrowKind::All, Some(a)) if !present => {
+                let exists =
+                    maybe_present.unwrap_or_else(|| Outcome::no(E::arrow_no_object(obj, tupleset)));
+                if a.allowed {
+                    exists
+                } else {
+                    intersection(exists, a)
+                }
             }
             (ArrowKind::All, Some(a)) if a.allowed => Outcome {
                 evidence: E::arrow_every(a.evidence, obj, tupleset, target),

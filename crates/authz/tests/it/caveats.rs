@@ -355,6 +355,10 @@ fn all_arrows_need_every_caveated_edge() {
     assert_eq!(ask(&s, &m, q, "{}"), Ok(missing(&["flag"])));
     assert_eq!(ask(&s, &m, q, r#"{"flag":true}"#), Ok(Permissionship::Has));
     assert_eq!(ask(&s, &m, q, r#"{"flag":false}"#), Ok(Permissionship::No));
+    // Its only parent cannot grant: present, it denies; absent, there is no parent. No either way
+    // (found by the SpiceDB differential: this was conditional).
+    let m = Memory::with_caveats(&["doc:1#parent@folder:b[on]"]);
+    assert_eq!(ask(&s, &m, q, "{}"), Ok(Permissionship::No));
 }
 
 /// Review finding: a failure recorded for the whole request failed checks it did not decide. In
