@@ -6,6 +6,8 @@
 //!   "disable_check":false}`
 //! - out: `{"value":{..}}`, `{"unknown":["y"]}`, `{"error":..,"code":..}` (evaluation) or
 //!   `{"error":..,"code":"compile"}`
+//! - with `"bench":n`: the expression is compiled once and evaluated `n` times; out:
+//!   `{"value":{..},"ns_per_eval":..}` (for `scripts/bench cel`)
 
 use std::collections::BTreeMap;
 use std::io::BufRead as _;
@@ -143,6 +145,19 @@ fn answer(case: &Json) -> Json {
         values,
         declared: &declared,
     };
+    if let Some(n) = case["bench"].as_u64().filter(|n| *n > 0) {
+        #[allow(clippy::disallowed_methods, reason = "a benchmark reads the clock")]
+        let start = std::time::Instant::now();
+        for _ in 1..n {
+            std::hint::black_box(program.eval(std::hint::black_box(&vars), limit).ok());
+        }
+        let last = program.eval(&vars, limit);
+        let ns = start.elapsed().as_nanos() / u128::from(n);
+        return match last {
+            Ok(Outcome::Value(v)) => json!({ "value": to_json(&v), "ns_per_eval": ns }),
+            other => json!({ "error": format!("{other:?}"), "code": "bench" }),
+        };
+    }
     match program.eval(&vars, limit) {
         Ok(Outcome::Value(v)) => json!({ "value": to_json(&v) }),
         Ok(Outcome::Unknown(names)) => json!({ "unknown": names }),
