@@ -220,11 +220,14 @@ describe('differential: Tessera agrees with SpiceDB', () => {
     const added = fresh.filter((x) => !rels.includes(x));
     await spicedb.remove(gone);
     await spicedb.touch(added);
-    const w = await api(tenant, 'POST', '/relationships/write', {
-      updates: [...gone.map((relationship) => ({ operation: 'delete', relationship })),
-        ...added.map((relationship) => ({ operation: 'touch', relationship }))],
-    });
-    assert.equal(w.status, 200, JSON.stringify(w.body));
+    // A small random store may leave nothing to change (a write needs 1 to 1000 updates).
+    if (gone.length + added.length > 0) {
+      const w = await api(tenant, 'POST', '/relationships/write', {
+        updates: [...gone.map((relationship) => ({ operation: 'delete', relationship })),
+          ...added.map((relationship) => ({ operation: 'touch', relationship }))],
+      });
+      assert.equal(w.status, 200, JSON.stringify(w.body));
+    }
     await ask('after the changes');
     return disagreements;
   }
