@@ -170,7 +170,15 @@ pub async fn handle(
                 if mode == "kv" {
                     crate::checks::tiers::forget_isolate_decisions();
                 }
-                let batch = decisions::decide(env, ctx, cfg, &tenant, &q, &consistency).await?;
+                let batch = decisions::decide(
+                    env,
+                    ctx,
+                    cfg,
+                    &tenant,
+                    &q,
+                    (&consistency, &crate::checks::from_origin::Context::new()),
+                )
+                .await?;
                 allowed += u32::from(
                     batch
                         .results

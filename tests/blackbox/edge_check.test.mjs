@@ -171,6 +171,44 @@ describe('permission checks at the edge', () => {
     assert.equal(cached.source, 'isolate');
   });
 
+  it('answers caveated checks: conditional without context (never cached), decided with it (at the origin)', async () => {
+    const r = await admin('initech', 'PUT', '/schema', `caveat on_day(day string, allowed list<string>) { day in allowed }
+definition user {}
+definition doc { relation viewer: user | user with on_day
+    permission view = viewer }`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const initech = await origin.createClient({ tenant: 'initech', scopes: ['authz:check'] });
+    const token = (await getToken(edge, initech)).access_token;
+    const z = await write('initech', 'touch', 'doc:c#viewer@user:ann[on_day:{"allowed":["mon"]}]', 'doc:c#viewer@user:bob');
+    const ask = (subject, context, consistency = { at_least_as_fresh: z }) =>
+      post('/v1/check', token, { resource: 'doc:c', permission: 'view', subject, consistency, ...(context ? { context } : {}) });
+    for (let i = 0; i < 2; i++) {
+      const c = await ask('user:ann');
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      assert.deepEqual([c.body.allowed, c.body.conditional, c.body.missing, c.source], [false, true, ['day'], 'origin'], `round ${i}`);
+      for (const [day, allowed] of [['mon', true], ['tue', false]]) {
+        const d = await ask('user:ann', { day });
+        assert.deepEqual([d.status, d.body.allowed, 'conditional' in d.body, d.source], [200, allowed, false, 'origin'], `${day}, round ${i}`);
+      }
+    }
+    // A plain answer in the same tenant is cached as ever.
+    await ask('user:bob');
+    const bob = await ask('user:bob');
+    assert.deepEqual([bob.body.allowed, bob.source], [true, 'isolate']);
+    // The origin's refusal of the context comes through with its code.
+    const bad = await ask('user:ann', { day: 7 });
+    assert.deepEqual([bad.status, bad.body.error], [400, 'caveat_context_invalid'], JSON.stringify(bad.body));
+    const notObject = await ask('user:ann', ['day']);
+    assert.equal(notObject.status, 400, JSON.stringify(notObject.body));
+    // Bulk: one context for every item, each its own answer.
+    const bulk = await post('/v1/check/bulk', token, {
+      items: ['user:ann', 'user:bob', 'user:cyd'].map((subject) => ({ resource: 'doc:c', permission: 'view', subject })),
+      context: { allowed: ['mon'] },
+    });
+    assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+    assert.deepEqual(bulk.body.results, [{ allowed: false, conditional: true, missing: ['day'] }, { allowed: true }, { allowed: false }]);
+  });
+
   it('keeps tenants apart: the same question in two tenants has two answers', async () => {
     await write('acme', 'touch', 'doc:same#viewer@user:dan');
     const zg = await write('globex', 'touch', 'doc:same#viewer@user:eve');

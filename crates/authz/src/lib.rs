@@ -8,7 +8,8 @@
 //!   are refused with a "not supported yet" error, never ignored.
 //! - [`caveat`]: a caveated relationship's answer for a context (satisfied, unsatisfied, or missing the
 //!   named parameters), which makes a check three-valued: [`Permissionship`].
-//! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema.
+//! - [`relationship`]: `resource:id#relation@subject:id[#relation]`, parsed and validated against a schema;
+//!   [`tuple`]: one with its caveat (`...[caveat:{context}]`), as stores keep it.
 //! - [`engine`]: `check`, `expand`, `lookup_resources` (cursor-paged, complete) and `lookup_subjects` over a
 //!   [`engine::RelationshipReader`] owned by this crate, with per-request memoisation, cycle handling and a
 //!   depth limit (the operations live in the private modules `check`, `expand` and `lookup`).
@@ -38,6 +39,7 @@ mod lookup;
 pub mod openfga;
 pub mod relationship;
 pub mod schema;
+pub mod tuple;
 pub mod zookie;
 
 pub use caveat::{CaveatAnswer, CaveatError, Context, RelationshipCaveat};
@@ -46,4 +48,5 @@ pub use engine::{CheckError, Engine, ExpandKind, ExpandNode, FoundSubjects, Rela
 pub use openfga::{openfga_to_schema, ImportError};
 pub use relationship::{ObjectRef, Relationship, RelationshipError, SubjectRef};
 pub use schema::{parse_schema, Schema, SchemaError};
+pub use tuple::Tuple;
 pub use zookie::{revision_unverified, ZookieError, ZookieKey};

@@ -103,6 +103,9 @@ pub struct OriginCheckRequest {
     /// Relationships that hold for this request only (at most 100, validated, never stored).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_relationships: Vec<String>,
+    /// Caveat context for this request: parameter → value. A relationship's own context wins.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context: serde_json::Map<String, serde_json::Value>,
     /// Answer with `why` ([`OriginCheckExplained`]): the relationships that granted, or what denied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub explain: bool,
@@ -117,9 +120,12 @@ pub struct OriginBulkCheckRequest {
     pub consistency: Option<Consistency>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_relationships: Vec<String>,
+    /// Caveat context for this request: parameter → value. A relationship's own context wins.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context: serde_json::Map<String, serde_json::Value>,
 }
 
-/// `POST expand`.
+/// `POST expand`: the tree of relationships without caveats (those with one are checked, not expanded).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpandRequest {
@@ -146,9 +152,13 @@ pub struct LookupResourcesRequest {
     pub consistency: Option<Consistency>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_relationships: Vec<String>,
+    /// Caveat context for this request: parameter → value. A relationship's own context wins.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context: serde_json::Map<String, serde_json::Value>,
 }
 
-/// `POST lookup/subjects`: the subjects of a type that have `permission` on `resource`.
+/// `POST lookup/subjects`: the subjects of a type that have `permission` on `resource` without condition
+/// (a subject whose access rests on a caveat is not listed; check it with its context).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LookupSubjectsRequest {
@@ -259,9 +269,20 @@ pub struct Expanded<T = serde_json::Value> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourcesFound {
     pub resources: Vec<String>,
+    /// Ids on which the subject has the permission only if the caveat context gave the parameters named
+    /// (in id order with `resources`, counted against the page's limit with them). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<ConditionalResource>,
     pub cursor: Option<String>,
     pub zookie: String,
     pub revision: u64,
+}
+
+/// A resource found only on condition: its id and the caveat parameters still missing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionalResource {
+    pub id: String,
+    pub missing: Vec<String>,
 }
 
 /// The answer to `POST lookup/subjects`: ids, with `*` first when a wildcard grants the permission to
@@ -293,6 +314,7 @@ mod tests {
         );
         let found = ResourcesFound {
             resources: vec![],
+            conditional: vec![],
             cursor: None,
             zookie: "z".into(),
             revision: 1,

@@ -56,6 +56,10 @@ pub struct CheckRequest {
     pub subject: String,
     #[serde(default)]
     pub consistency: Consistency,
+    /// Caveat context for this request: parameter → value. A request with context is always answered
+    /// by the origin (never from a cache).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +68,10 @@ pub struct BulkCheckRequest {
     pub items: Vec<CheckItem>,
     #[serde(default)]
     pub consistency: Consistency,
+    /// Caveat context for this request: parameter → value. A request with context is always answered
+    /// by the origin (never from a cache).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What an edge answer says besides its results: the revision it was computed at, and how fresh it is.
@@ -86,6 +94,13 @@ pub struct AnswerAt {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResponse {
     pub allowed: bool,
+    /// The answer depends on caveat parameters the request did not give (`allowed` is then false): it
+    /// holds only if they satisfy the caveats, which a check with them in `context` decides.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+    /// When `conditional`: the parameters still missing, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     #[serde(flatten)]
     pub at: AnswerAt,
 }
@@ -95,6 +110,13 @@ pub struct CheckResponse {
 pub struct BulkItemResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
+    /// The answer depends on caveat parameters the request did not give (`allowed` is then false): it
+    /// holds only if they satisfy the caveats, which a check with them in `context` decides.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+    /// When `conditional`: the parameters still missing, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +135,13 @@ pub struct BulkCheckResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginCheck {
     pub allowed: bool,
+    /// The answer depends on caveat parameters the request did not give (`allowed` is then false): it
+    /// holds only if they satisfy the caveats, which a check with them in `context` decides.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+    /// When `conditional`: the parameters still missing, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     pub zookie: String,
     pub revision: u64,
     pub schema_revision: u64,
@@ -143,6 +172,8 @@ mod tests {
     fn answers_are_flat_on_the_wire() {
         let answer = CheckResponse {
             allowed: true,
+            conditional: false,
+            missing: Vec::new(),
             at: AnswerAt {
                 zookie: "z".into(),
                 revision: 7,

@@ -58,6 +58,11 @@ pub struct Decision {
     pub zookie: String,
     /// Served from this checker's cache.
     pub from_cache: bool,
+    /// The answer depends on caveat parameters the question did not give (`allowed` is then false);
+    /// ask again with them through [`Checker::check_with_context`]. Never cached.
+    pub conditional: bool,
+    /// When `conditional`: the parameters still missing.
+    pub missing: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -175,12 +180,48 @@ impl Checker {
         subject: &str,
         consistency: Consistency,
     ) -> Result<Decision, Error> {
+        self.ask(
+            resource,
+            permission,
+            subject,
+            consistency,
+            serde_json::Map::new(),
+        )
+        .await
+    }
+
+    /// [`check`](Self::check) with caveat `context` (parameter → value) for the caveats on the way: always
+    /// asks the edge, which asks the origin (an answer for one context is not cached).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), and the edge's `caveat_context_invalid` for a value of the wrong type.
+    pub async fn check_with_context(
+        &self,
+        resource: &str,
+        permission: &str,
+        subject: &str,
+        consistency: Consistency,
+        context: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Decision, Error> {
+        self.ask(resource, permission, subject, consistency, context)
+            .await
+    }
+
+    async fn ask(
+        &self,
+        resource: &str,
+        permission: &str,
+        subject: &str,
+        consistency: Consistency,
+        context: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Decision, Error> {
         let key = (
             resource.to_owned(),
             permission.to_owned(),
             subject.to_owned(),
         );
-        if let Some(hit) = self.cached(&key, &consistency) {
+        let cacheable = context.is_empty();
+        if let Some(hit) = self.cached(&key, &consistency).filter(|_| cacheable) {
             return Ok(hit);
         }
         let body = serde_json::to_vec(&CheckRequest {
@@ -188,6 +229,7 @@ impl Checker {
             permission: permission.to_owned(),
             subject: subject.to_owned(),
             consistency: consistency.clone(),
+            context,
         })
         .map_err(|e| Error::Check(e.to_string()))?;
         let bearer = self.bearer().await?;
@@ -219,12 +261,16 @@ impl Checker {
             zookie: answer.at.zookie.clone(),
             fresh_as_of: fresh_as_of(&consistency, &answer, self.clock.now()),
         };
-        self.remember(key, entry);
+        if cacheable && !answer.conditional {
+            self.remember(key, entry);
+        }
         Ok(Decision {
             allowed: answer.allowed,
             revision: answer.at.revision,
             zookie: answer.at.zookie,
             from_cache: false,
+            conditional: answer.conditional,
+            missing: answer.missing,
         })
     }
 
@@ -254,6 +300,8 @@ impl Checker {
             revision: entry.revision,
             zookie: entry.zookie,
             from_cache: true,
+            conditional: false,
+            missing: Vec::new(),
         })
     }
 

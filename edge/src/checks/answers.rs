@@ -12,11 +12,14 @@ use tessera_proto::Code;
 
 use crate::error::ApiError;
 
-/// A cached answer.
+/// An answer (cached, or the origin's).
 #[derive(Clone)]
 pub struct Decision {
     pub allowed: bool,
     pub zookie: Rc<str>,
+    /// The caveat parameters still missing, when the answer is conditional (never cached: only the
+    /// origin gives one, and a later request may bring the context).
+    pub missing: Option<Rc<[String]>>,
 }
 
 /// Where the answers came from.

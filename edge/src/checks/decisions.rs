@@ -44,7 +44,8 @@ fn freshness(consistency: &Consistency) -> Result<Freshness, ApiError> {
 }
 
 /// Answer `questions` for `tenant` at the requested consistency: plan from the tenant's head, then the
-/// cache tiers cheapest first, then the origin.
+/// cache tiers cheapest first, then the origin. With caveat `caveat_context`, the origin (at the
+/// requested consistency; cached answers were reached without that context).
 ///
 /// # Errors
 /// A malformed zookie (`400`), an origin refusal (its status and code), or `503 consistency_unavailable`.
@@ -54,11 +55,16 @@ pub async fn decide(
     cfg: &Config,
     tenant: &str,
     questions: &[Question],
-    consistency: &Consistency,
+    (consistency, caveat_context): (&Consistency, &from_origin::Context),
 ) -> Result<Batch, ApiError> {
     let bounds = cfg.checks.bounds;
     let want = freshness(consistency)?;
     let tiers = tiers::chain(env, ctx, cfg);
+    let asked = (consistency, caveat_context);
+    if !caveat_context.is_empty() {
+        let at_head = !matches!(want, Freshness::AtLeast(_) | Freshness::Exact(_));
+        return from_origin::answer(env, cfg, &tiers, tenant, questions, asked, at_head).await;
+    }
     let mut step = heads::plan(tenant, want, bounds, crate::now());
     if step == Step::ConfirmHead {
         heads::refresh(env, cfg, tenant).await?;
@@ -95,10 +101,10 @@ pub async fn decide(
                     region: None,
                 });
             }
-            from_origin::answer(env, cfg, &tiers, tenant, questions, consistency, true).await
+            from_origin::answer(env, cfg, &tiers, tenant, questions, asked, true).await
         }
         Step::Origin { at_head } => {
-            from_origin::answer(env, cfg, &tiers, tenant, questions, consistency, at_head).await
+            from_origin::answer(env, cfg, &tiers, tenant, questions, asked, at_head).await
         }
         Step::ConfirmHead | Step::Unavailable => Err(unavailable(
             format!(
@@ -145,7 +151,7 @@ pub async fn roles_held(
         cfg,
         tenant,
         &questions,
-        &Consistency::MinimizeLatency,
+        (&Consistency::MinimizeLatency, &from_origin::Context::new()),
     )
     .await
     .map_err(|e| ApiError {

@@ -15,6 +15,7 @@ use worker::{Context, Env, Request, Response};
 use crate::checks::answers::{About, Decision, ItemError, Question};
 use crate::checks::caller::{question, read_request};
 use crate::checks::decisions::decide;
+use crate::checks::from_origin::Context as CaveatContext;
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -30,14 +31,15 @@ pub trait Endpoint {
     /// The body's shape, for the error when it is malformed.
     const SHAPE: &'static str;
 
-    /// The questions a body asks (each one the caller may ask) and at which consistency.
+    /// The questions a body asks (each one the caller may ask), at which consistency and with which
+    /// caveat context.
     ///
     /// # Errors
     /// `400` for a malformed question, `403` for one about another's subject.
     fn questions(
         body: Self::Body,
         caller: &Caller,
-    ) -> Result<(Self::Questions, Consistency), ApiError>;
+    ) -> Result<(Self::Questions, Consistency, CaveatContext), ApiError>;
 
     /// The answer's body.
     ///
@@ -68,14 +70,14 @@ pub async fn answer<E: Endpoint>(
 ) -> Result<Response, ApiError> {
     let started = js_sys::Date::now();
     let (caller, body) = read_request::<E::Body>(&mut req, env, cfg, E::SHAPE).await?;
-    let (questions, consistency) = E::questions(body, &caller)?;
+    let (questions, consistency, caveat_context) = E::questions(body, &caller)?;
     let batch = decide(
         env,
         ctx,
         cfg,
         &caller.tenant,
         questions.as_ref(),
-        &consistency,
+        (&consistency, &caveat_context),
     )
     .await?;
     let (results, about) = batch.split();
@@ -175,26 +177,26 @@ impl Endpoint for Check {
     type Body = CheckRequest;
     type Questions = [Question; 1];
     type Answer = CheckResponse;
-    const SHAPE: &'static str = r#"{"resource": "doc:1", "permission": "view", "subject": "user:ann", "consistency"?: ...}"#;
+    const SHAPE: &'static str = r#"{"resource": "doc:1", "permission": "view", "subject": "user:ann", "consistency"?: ..., "context"?: {...}}"#;
 
     fn questions(
         body: CheckRequest,
         caller: &Caller,
-    ) -> Result<([Question; 1], Consistency), ApiError> {
+    ) -> Result<([Question; 1], Consistency, CaveatContext), ApiError> {
         let item = CheckItem {
             resource: body.resource,
             permission: body.permission,
             subject: body.subject,
         };
-        Ok(([question(caller, &item)?], body.consistency))
+        Ok(([question(caller, &item)?], body.consistency, body.context))
     }
 
     fn answer(
         results: Vec<Result<Decision, ItemError>>,
         about: About,
     ) -> Result<CheckResponse, ApiError> {
-        let allowed = match results.into_iter().next() {
-            Some(Ok(d)) => d.allowed,
+        let d = match results.into_iter().next() {
+            Some(Ok(d)) => d,
             Some(Err(e)) => {
                 return Err(ApiError::new(
                     400,
@@ -205,7 +207,13 @@ impl Endpoint for Check {
             None => return Err(ApiError::internal("a check produced no result")),
         };
         Ok(CheckResponse {
-            allowed,
+            allowed: d.allowed,
+            conditional: d.missing.is_some(),
+            missing: d
+                .missing
+                .as_deref()
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
             at: about.at,
         })
     }
@@ -215,14 +223,13 @@ impl Endpoint for CheckBulk {
     type Body = BulkCheckRequest;
     type Questions = Vec<Question>;
     type Answer = BulkCheckResponse;
-    const SHAPE: &'static str =
-        r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#;
+    const SHAPE: &'static str = r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ..., "context"?: {...}}"#;
 
     /// A question the schema cannot answer is an error in its own result, not for the batch.
     fn questions(
         body: BulkCheckRequest,
         caller: &Caller,
-    ) -> Result<(Vec<Question>, Consistency), ApiError> {
+    ) -> Result<(Vec<Question>, Consistency, CaveatContext), ApiError> {
         if body.items.is_empty() || body.items.len() > MAX_ITEMS {
             return Err(ApiError::new(
                 400,
@@ -235,7 +242,7 @@ impl Endpoint for CheckBulk {
             .iter()
             .map(|item| question(caller, item))
             .collect::<Result<_, _>>()?;
-        Ok((questions, body.consistency))
+        Ok((questions, body.consistency, body.context))
     }
 
     fn answer(
@@ -247,11 +254,19 @@ impl Endpoint for CheckBulk {
             .map(|r| match r {
                 Ok(d) => BulkItemResult {
                     allowed: Some(d.allowed),
+                    conditional: d.missing.is_some(),
+                    missing: d
+                        .missing
+                        .as_deref()
+                        .map(<[String]>::to_vec)
+                        .unwrap_or_default(),
                     error: None,
                     message: None,
                 },
                 Err(e) => BulkItemResult {
                     allowed: None,
+                    conditional: false,
+                    missing: Vec::new(),
                     error: Some(e.code),
                     message: Some(e.message),
                 },

@@ -8,6 +8,9 @@ use tessera_authz::decision_cache::Head;
 use tessera_proto::check::{BulkCheckRequest, Consistency, OriginBulkCheck};
 use worker::{Env, Method};
 
+/// Caveat context: parameter → value.
+pub(crate) type Context = serde_json::Map<String, serde_json::Value>;
+
 use crate::checks::answers::{unavailable, Batch, Decision, ItemError, Question, Source};
 use crate::checks::heads;
 use crate::checks::tiers::{At, Chain};
@@ -16,7 +19,8 @@ use crate::error::ApiError;
 use crate::origin::client::{self as origin_client, OriginError, Reply};
 
 /// Ask the origin, remember the answers in `tiers` and, when the origin answered at its head (`at_head`),
-/// what the head is.
+/// what the head is. Answers to a request with caveat `context`, and conditional answers, are not
+/// remembered: they hold for that context only.
 ///
 /// # Errors
 /// The origin's refusal (its status and code), or `503 consistency_unavailable` when it cannot be reached.
@@ -26,7 +30,7 @@ pub(crate) async fn answer(
     tiers: &impl Chain,
     tenant: &str,
     questions: &[Question],
-    consistency: &Consistency,
+    (consistency, context): (&Consistency, &Context),
     at_head: bool,
 ) -> Result<Batch, ApiError> {
     let forwarded = match consistency {
@@ -41,16 +45,17 @@ pub(crate) async fn answer(
         region_head: matches!(consistency, Consistency::MinimizeLatency),
         recorded_by_edge: cfg.audit,
     };
-    let (answer, answered) = match post(env, cfg, tenant, questions, &forwarded, ask).await {
-        Ok(a) => a,
-        Err(e) => {
-            if e.status == 503 {
-                // Make cached answers say so until the origin answers again.
-                let _ = heads::refresh(env, cfg, tenant).await;
+    let (answer, answered) =
+        match post(env, cfg, tenant, questions, (&forwarded, context), ask).await {
+            Ok(a) => a,
+            Err(e) => {
+                if e.status == 503 {
+                    // Make cached answers say so until the origin answers again.
+                    let _ = heads::refresh(env, cfg, tenant).await;
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-    };
+        };
     if answer.results.len() != questions.len() {
         return Err(ApiError::internal(format!(
             "origin answered {} results for {} questions",
@@ -94,6 +99,7 @@ pub(crate) async fn answer(
             (Some(allowed), None) => Ok(Decision {
                 allowed,
                 zookie: Rc::clone(&zookie),
+                missing: r.conditional.then(|| r.missing.into()),
             }),
             (_, error) => Err(ItemError {
                 code: error.unwrap_or_else(|| Code::InternalError.to_string()),
@@ -109,7 +115,8 @@ pub(crate) async fn answer(
         questions
             .iter()
             .zip(&results)
-            .filter_map(|(q, r)| Some((q, r.as_ref().ok()?))),
+            .filter(|_| context.is_empty())
+            .filter_map(|(q, r)| Some((q, r.as_ref().ok().filter(|d| d.missing.is_none())?))),
     );
     Ok(Batch {
         results,
@@ -127,12 +134,13 @@ async fn post(
     cfg: &Config,
     tenant: &str,
     questions: &[Question],
-    consistency: &Consistency,
+    (consistency, context): (&Consistency, &Context),
     ask: origin_client::Ask,
 ) -> Result<(OriginBulkCheck, origin_client::Answered), ApiError> {
     let body = BulkCheckRequest {
         items: questions.iter().map(Question::item).collect(),
         consistency: consistency.clone(),
+        context: context.clone(),
     };
     let path = format!("/v1/tenants/{tenant}/check/bulk");
     match origin_client::call_with(env, cfg, Method::Post, &path, Some(&body), ask).await {

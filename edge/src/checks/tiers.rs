@@ -245,6 +245,7 @@ impl Tier for KvTier<'_> {
             *slot = Some(Decision {
                 allowed: stored.allowed,
                 zookie: Rc::from(stored.zookie),
+                missing: None,
             });
         }
     }
@@ -327,6 +328,7 @@ mod tests {
                         .map(|&allowed| Decision {
                             allowed,
                             zookie: Rc::from("z"),
+                            missing: None,
                         });
                 }
             }
@@ -435,6 +437,7 @@ mod tests {
         let d = Decision {
             allowed: true,
             zookie: Rc::from("z"),
+            missing: None,
         };
         chain.store(AT, qs.iter().zip([&d]));
         assert_eq!(*isolate.stored.borrow(), ["doc:1"]);

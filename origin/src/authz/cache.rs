@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tessera_authz::Schema;
+use tessera_authz::{RelationshipCaveat, Schema};
 
 /// One stored version of a relationship as seen from its resource#relation.
 #[derive(Clone, Debug)]
@@ -32,6 +32,19 @@ pub struct ForwardRow {
     pub subject_relation: String,
     pub created: u64,
     pub deleted: Option<u64>,
+    /// Its caveat, context parsed once as loaded.
+    pub caveat: Option<Arc<RelationshipCaveat>>,
+    /// How many rows it counts as towards [`MAX_ROWS`]: one, and one more per [`ROW_BYTES`] of caveat
+    /// context (which may take up to 4 KiB), so the bound holds memory and not just rows.
+    pub weight: u32,
+}
+
+/// About what a relationship without a caveat takes in the cache, with its share of the map.
+pub const ROW_BYTES: usize = 128;
+
+/// How many rows `rows` count as.
+fn weight(rows: &[ForwardRow]) -> usize {
+    rows.iter().map(|r| r.weight as usize).sum()
 }
 
 /// One stored version of a relationship as seen from its subject object.
@@ -287,7 +300,7 @@ impl RelCache {
             } => {
                 for k in forward {
                     if let Some(rows) = t.forward.remove(&k) {
-                        t.rows = t.rows.saturating_sub(rows.len());
+                        t.rows = t.rows.saturating_sub(weight(&rows));
                     }
                     self.freed(t.decisions.evict(&k));
                 }
@@ -391,7 +404,7 @@ impl RelCache {
         key: ForwardKey,
         rows: Arc<[ForwardRow]>,
     ) {
-        self.put(tenant, generation, rows.len(), |t| {
+        self.put(tenant, generation, weight(&rows), |t| {
             t.forward.insert(key, rows);
         });
     }

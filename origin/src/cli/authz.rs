@@ -109,7 +109,7 @@ pub(crate) async fn authz_cmd(
     max_depth: u32,
     command: AuthzCommand,
 ) -> Result<(), String> {
-    use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
+    use tessera_authz::relationship::{ObjectRef, SubjectRef};
     use tessera_origin::authz::engine_thread::with_engine;
     use tessera_origin::authz::store::{AuthzStore, Filter, Operation};
     let authz = AuthzStore::new(store.db().clone());
@@ -184,7 +184,7 @@ pub(crate) async fn authz_cmd(
             let updates = texts
                 .iter()
                 .map(|t| {
-                    t.parse::<Relationship>()
+                    t.parse::<tessera_authz::Tuple>()
                         .map(|r| (op, r))
                         .map_err(|e| format!("`{t}`: {e}"))
                 })

@@ -398,7 +398,7 @@ impl SamlPeople {
                     if !updates.is_empty() {
                         let at = AuthzStore::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
                         self.authz
-                            .apply_updates(WriteTx::from(&mut *tx), tenant, at, &updates, &[])
+                            .apply_updates(WriteTx::from(&mut *tx), tenant, at, &crate::scim::group_store::tuples(updates), &[])
                             .await?;
                         revision = Some(at);
                     }

@@ -279,12 +279,19 @@ macro_rules! write_members {
                 }
             };
             $authz
-                .apply_updates(WriteTx::from(&mut *$tx), $tenant, revision, &updates, &[])
+                .apply_updates(WriteTx::from(&mut *$tx), $tenant, revision, &tuples(updates), &[])
                 .await?;
             Ok(Some(revision))
         }
         .await
     };
+}
+
+/// Updates of relationships without caveats.
+pub(crate) fn tuples(
+    updates: Vec<(Operation, Relationship)>,
+) -> Vec<(Operation, tessera_authz::Tuple)> {
+    updates.into_iter().map(|(op, r)| (op, r.into())).collect()
 }
 
 /// The filter of a group's memberships.

@@ -41,6 +41,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     REGION_TABLES,
     AUDIT_TABLES_SQLITE,
     OIDC_TABLES,
+    CAVEAT_COLUMNS,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -74,6 +75,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     PRIMARY_KEYS,
     AUDIT_TABLES_POSTGRES,
     OIDC_TABLES,
+    CAVEAT_COLUMNS,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -327,6 +329,13 @@ const OIDC_TABLES: &str =
 const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (
         tenant TEXT PRIMARY KEY NOT NULL, roles TEXT NOT NULL, updated_at BIGINT NOT NULL
     );";
+
+/// A relationship's caveat: its name (empty: none) and the context written with it, canonical JSON
+/// (`tessera_authz::Tuple::context_json`; empty: none). Not part of the relationship's identity: a
+/// touch with another caveat replaces the live row.
+const CAVEAT_COLUMNS: &str =
+    "ALTER TABLE authz_relationships ADD COLUMN caveat_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE authz_relationships ADD COLUMN caveat_context TEXT NOT NULL DEFAULT '';";
 
 /// Authorization: per-tenant revisions, versioned schemas, relationships with MVCC revisions. Written in
 /// the DDL both backends accept.

@@ -1,6 +1,7 @@
 //! One storage conformance suite, run against every backend: SQLite always, PostgreSQL on a throwaway
 //! server this test starts itself (see `pg.rs`). Each case gets a fresh database. The cases live by
-//! feature: clients here, the authorization store in `conformance/authz.rs`, SCIM users and groups in
+//! feature: clients here, the authorization store in `conformance/authz.rs` (caveated relationships in
+//! `conformance/caveats.rs`), SCIM users and groups in
 //! `conformance/scim.rs`, SAML connections, requests and the replay cache in `conformance/saml.rs`,
 //! hand-off codes in `conformance/sso.rs`.
 
@@ -8,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
-use tessera_authz::{Engine, RelationshipReader as _};
+use tessera_authz::{Engine, RelationshipReader as _, Tuple};
 use tessera_origin::accounts::Accounts;
 use tessera_origin::authz::store::{
     AuthzStore, AuthzStoreError, Filter, Operation, Precondition, PreconditionOp,
@@ -24,12 +25,14 @@ use tessera_proto::{ClientRecord, UnixTime};
 use tessera_scim::MemberChanges;
 
 mod authz;
+mod caveats;
 mod oidc;
 mod saml;
 mod scim;
 mod sso;
 
 use authz::*;
+use caveats::*;
 use oidc::*;
 use saml::*;
 use scim::*;
@@ -58,6 +61,7 @@ const CASES: &[(&str, Case)] = cases![
     engine_over_the_store,
     two_origins_stay_coherent,
     kept_decisions_stay_exact,
+    caveats_are_kept_replaced_and_versioned,
     scim_users_round_trip,
     scim_users_uniqueness_ignores_case,
     scim_users_locked_writes,
@@ -165,7 +169,7 @@ async fn conformance_postgres() {
         .await;
     // The primary keys migration holds for everything the suite wrote (relationships created, deleted
     // and created again): undone and migrated again, on every case's database, with the audit and
-    // OpenID Connect tables that came after it.
+    // OpenID Connect tables and the caveat columns that came after it.
     for url in &urls {
         super::pg::execute(
             url,
@@ -180,7 +184,8 @@ async fn conformance_postgres() {
             ALTER TABLE sessions DROP COLUMN client_id, DROP COLUMN parent_sid, DROP COLUMN scope;
             ALTER TABLE oauth_clients DROP COLUMN client_type, DROP COLUMN first_party, DROP COLUMN name,
                 DROP COLUMN redirect_uris, DROP COLUMN post_logout_redirect_uris;
-            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 2 FROM schema_version);",
+            ALTER TABLE authz_relationships DROP COLUMN caveat_name, DROP COLUMN caveat_context;
+            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 3 FROM schema_version);",
         )
         .await;
         Store::connect(Some(url), std::path::Path::new("/nonexistent"))
@@ -229,8 +234,9 @@ async fn run_postgres(
     run_all(backend, async |i| {
         let url = pg
             .database(&format!(
-                "case_{}",
-                char::from(b'a' + u8::try_from(i).unwrap())
+                "case_{}{}",
+                char::from(b'a' + u8::try_from(i / 26).unwrap()),
+                char::from(b'a' + u8::try_from(i % 26).unwrap())
             ))
             .await;
         prepare(&url).await;

@@ -118,7 +118,9 @@ async fn concurrent_writers_under_serializable_all_commit() {
             tokio::spawn(async move {
                 let r: tessera_authz::Relationship =
                     format!("doc:d{w}#viewer@user:u{w}").parse().unwrap();
-                a.write("t", &[(Operation::Create, r)], &[]).await.unwrap()
+                a.write("t", &[(Operation::Create, r.into())], &[])
+                    .await
+                    .unwrap()
             })
         })
         .collect();

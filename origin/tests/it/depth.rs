@@ -258,7 +258,7 @@ fn a_check_runs_here_only_where_the_stack_is_known_to_hold_it() {
         let store = tessera_origin::store::Store::open(&dir).await.unwrap();
         let authz = AuthzStore::new(store.db().clone());
         authz.write_schema("t", &chain_schema(3, 1)).await.unwrap();
-        let updates: Vec<(Operation, tessera_authz::Relationship)> = chain_relationships(3)
+        let updates: Vec<(Operation, tessera_authz::Tuple)> = chain_relationships(3)
             .iter()
             .map(|r| (Operation::Create, r.parse().unwrap()))
             .collect();
@@ -365,7 +365,7 @@ async fn stack_probe() {
         .write_schema("t", &chain_schema(depth, height))
         .await
         .unwrap();
-    let updates: Vec<(Operation, tessera_authz::Relationship)> = chain_relationships(depth)
+    let updates: Vec<(Operation, tessera_authz::Tuple)> = chain_relationships(depth)
         .iter()
         .map(|r| (Operation::Create, r.parse().unwrap()))
         .collect();

@@ -40,6 +40,7 @@ mod accounts;
 mod audit;
 mod authz;
 mod authz_queries;
+mod caveats;
 mod conformance;
 mod contention;
 mod depth;

@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::Json;
 use tessera_authz::relationship::{ObjectRef, SubjectRef};
-use tessera_authz::CheckError;
+use tessera_authz::{CheckError, Context, Permissionship};
 use tessera_proto::authz::{
     BulkItemResult, OriginBulkCheck, OriginBulkCheckRequest, OriginCheck, OriginCheckExplained,
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_one, on_engine};
+use super::engine::{check_one, on_engine, on_the_wire};
 use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::audit::Caller;
@@ -18,13 +18,11 @@ use crate::http::extract::ServiceTenant;
 use crate::AppState;
 
 impl Shaped for OriginCheckRequest {
-    const SHAPE: &'static str =
-        r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ...}"#;
+    const SHAPE: &'static str = r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ..., "context"?: {...}}"#;
 }
 
 impl Shaped for OriginBulkCheckRequest {
-    const SHAPE: &'static str =
-        r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ...}"#;
+    const SHAPE: &'static str = r#"{"items": [{"resource", "permission", "subject"}], "consistency"?: ..., "context"?: {...}}"#;
 }
 
 /// Run checks at one revision.
@@ -33,14 +31,18 @@ async fn run_checks(
     tenant: &str,
     at: u64,
     items: Vec<(ObjectRef, String, SubjectRef)>,
-    context: &[String],
-) -> Result<Vec<Result<bool, CheckError>>, HttpError> {
+    (context, caveat_context): (&[String], Context),
+) -> Result<Vec<Result<Permissionship, CheckError>>, HttpError> {
     // A batch may walk for long: on a thread of its own.
     on_engine(state, tenant, at, context, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
-                out.push(engine.check(resource, permission, subject).await);
+                out.push(
+                    engine
+                        .check_with_context(resource, permission, subject, &caveat_context)
+                        .await,
+                );
             }
             Ok::<_, CheckError>(out)
         })
@@ -105,14 +107,15 @@ pub(super) async fn check(
         };
         return Ok(timed(started, answer).into_response());
     }
-    let allowed = check_one(
+    let answer = check_one(
         &state,
         &tenant,
         at,
-        &req.context_relationships,
+        (&req.context_relationships, &req.context),
         (&resource, &req.permission, &subject),
     )
     .await?;
+    let (allowed, conditional, missing) = on_the_wire(answer);
     recorded::decision(
         &state,
         &caller,
@@ -132,6 +135,8 @@ pub(super) async fn check(
     .await;
     let answer = OriginCheck {
         allowed,
+        conditional,
+        missing,
         zookie: state.zookies.mint(&tenant, at),
         revision: at,
         schema_revision: schema_revision_at(&state, &tenant, at).await?,
@@ -158,12 +163,12 @@ pub(super) async fn check_bulk(
         &tenant,
         at,
         items.clone(),
-        &req.context_relationships,
+        (&req.context_relationships, req.context),
     )
     .await?;
     let latency_us = micros(started);
     for ((resource, permission, subject), result) in items.iter().zip(&results) {
-        if let Ok(allowed) = result {
+        if let Ok(answer) = result {
             recorded::decision(
                 &state,
                 &caller,
@@ -172,7 +177,7 @@ pub(super) async fn check_bulk(
                     resource,
                     permission,
                     subject,
-                    allowed: *allowed,
+                    allowed: *answer == Permissionship::Has,
                     at,
                     consistency: req.consistency.as_ref(),
                     latency_us,
@@ -186,13 +191,20 @@ pub(super) async fn check_bulk(
     let results = results
         .into_iter()
         .map(|r| match r {
-            Ok(allowed) => BulkItemResult {
-                allowed: Some(allowed),
-                error: None,
-                message: None,
-            },
+            Ok(answer) => {
+                let (allowed, conditional, missing) = on_the_wire(answer);
+                BulkItemResult {
+                    allowed: Some(allowed),
+                    conditional,
+                    missing,
+                    error: None,
+                    message: None,
+                }
+            }
             Err(e) => BulkItemResult {
                 allowed: None,
+                conditional: false,
+                missing: Vec::new(),
                 error: Some(e.code().to_string()),
                 message: Some(e.to_string()),
             },

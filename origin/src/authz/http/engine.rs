@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use tessera_authz::relationship::{ObjectRef, SubjectRef};
-use tessera_authz::{CheckError, Engine};
+use tessera_authz::{CaveatError, CheckError, Context, Engine, Permissionship};
 use tessera_proto::Code;
 
 use super::bad;
@@ -19,7 +19,9 @@ const MAX_CONTEXT: usize = 100;
 pub(super) fn check_error(e: &CheckError) -> HttpError {
     match e {
         CheckError::Store(_) => HttpError::internal(e.to_string()),
-        CheckError::DepthExceeded(_) => {
+        // The stored data cannot be decided: no fault of the question's shape.
+        CheckError::DepthExceeded(_)
+        | CheckError::Caveat(CaveatError::Eval { .. } | CaveatError::Unknown(_)) => {
             HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
         }
         _ => bad(e.code(), e.to_string()),
@@ -54,32 +56,50 @@ where
 }
 
 /// One check: the kept answer when one holds at `at` (see [`crate::authz::cache`]); else a walk, on the
-/// request's thread when it fits there and stays short ([`KEYS_HERE`]), else on a thread of its own;
-/// its answer is kept.
+/// request's thread when it fits there and stays short ([`KEYS_HERE`]), else on a thread of its own.
+/// Its answer is kept when it is one (not conditional) and the request brought no context of either
+/// kind: relationships or caveat parameters hold for that request only.
 pub(super) async fn check_one(
     state: &AppState,
     tenant: &str,
     at: u64,
-    context: &[String],
+    (context, caveat_context): (&[String], &Context),
     (resource, permission, subject): (&ObjectRef, &str, &SubjectRef),
-) -> Result<bool, HttpError> {
+) -> Result<Permissionship, HttpError> {
     let question = (
         resource.to_string(),
         permission.to_owned(),
         subject.to_string(),
     );
-    if context.is_empty() {
+    let keep = context.is_empty() && caveat_context.is_empty();
+    if keep {
         if let Some(allowed) = state.authz.decision(tenant, &question, at) {
-            return Ok(allowed);
+            return Ok(if allowed {
+                Permissionship::Has
+            } else {
+                Permissionship::No
+            });
         }
     }
-    let walk = || check_walk(resource.clone(), permission.to_owned(), subject.clone());
+    let walk = || {
+        check_walk(
+            resource.clone(),
+            permission.to_owned(),
+            subject.clone(),
+            caveat_context.clone(),
+        )
+    };
+    let decided = |reader: &SnapshotReader, answer: &Permissionship| match answer {
+        Permissionship::Has if keep => reader.decided(question.clone(), true),
+        Permissionship::No if keep => reader.decided(question.clone(), false),
+        _ => {}
+    };
     let (schema, first) = reader(state, tenant, at, context).await?;
     let here = first.recording().bounded(KEYS_HERE);
     match engine_thread::run_here(&schema, &here, state.max_depth, walk()) {
-        Ok(Ok(Ok(allowed))) => {
-            here.decided(question, allowed);
-            return Ok(allowed);
+        Ok(Ok(Ok(answer))) => {
+            decided(&here, &answer);
+            return Ok(answer);
         }
         // Too long to hold this thread: again on a thread of its own (what it loaded stays cached).
         Ok(Ok(Err(CheckError::Store(e)))) if e == BUDGET_SPENT => {}
@@ -90,9 +110,18 @@ pub(super) async fn check_one(
     }
     drop(here);
     let (schema, reader) = reader(state, tenant, at, context).await?;
-    let (allowed, reader) = on_thread(state, schema, reader.recording(), walk()).await?;
-    reader.decided(question, allowed);
-    Ok(allowed)
+    let (answer, reader) = on_thread(state, schema, reader.recording(), walk()).await?;
+    decided(&reader, &answer);
+    Ok(answer)
+}
+
+/// An answer as the wire carries it: `allowed`, and for a conditional one the parameters missing.
+pub(super) fn on_the_wire(p: Permissionship) -> (bool, bool, Vec<String>) {
+    match p {
+        Permissionship::Has => (true, false, Vec::new()),
+        Permissionship::No => (false, false, Vec::new()),
+        Permissionship::Conditional(missing) => (false, true, missing.into_iter().collect()),
+    }
 }
 
 /// The engine's walk for one check.
@@ -100,10 +129,19 @@ fn check_walk(
     resource: ObjectRef,
     permission: String,
     subject: SubjectRef,
-) -> impl for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<bool, CheckError>>
+    context: Context,
+) -> impl for<'e> FnOnce(
+    &'e Engine<'e, SnapshotReader>,
+) -> EngineFuture<'e, Result<Permissionship, CheckError>>
        + Send
        + 'static {
-    move |engine| Box::pin(async move { engine.check(&resource, &permission, &subject).await })
+    move |engine| {
+        Box::pin(async move {
+            engine
+                .check_with_context(&resource, &permission, &subject, &context)
+                .await
+        })
+    }
 }
 
 /// A reader at `tenant`'s revision `at` that also sees `context`, validated against the schema there.
@@ -126,7 +164,7 @@ async fn reader(
     }
     let mut extra = Vec::with_capacity(context.len());
     for text in context {
-        let r: tessera_authz::Relationship = text.parse().map_err(HttpError::from)?;
+        let r: tessera_authz::Tuple = text.parse().map_err(HttpError::from)?;
         r.validate(&schema).map_err(HttpError::from)?;
         extra.push(r);
     }

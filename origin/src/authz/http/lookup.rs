@@ -6,8 +6,8 @@ use base64::Engine as _;
 use tessera_authz::relationship::{ObjectRef, SubjectRef};
 use tessera_authz::CheckError;
 use tessera_proto::authz::{
-    ExpandRequest, Expanded, LookupResourcesRequest, LookupSubjectsRequest, ResourcesFound,
-    SubjectsFound,
+    ConditionalResource, ExpandRequest, Expanded, LookupResourcesRequest, LookupSubjectsRequest,
+    ResourcesFound, SubjectsFound,
 };
 use tessera_proto::Code;
 
@@ -23,7 +23,7 @@ impl Shaped for ExpandRequest {
 }
 
 impl Shaped for LookupResourcesRequest {
-    const SHAPE: &'static str = r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "..."}"#;
+    const SHAPE: &'static str = r#"{"resource_type": "doc", "permission": "view", "subject": "user:a", "limit"?: 1000, "cursor"?: "...", "context"?: {...}}"#;
 }
 
 impl Shaped for LookupSubjectsRequest {
@@ -105,8 +105,8 @@ pub(super) async fn lookup_resources(
         }
         None => (revision_for(&state, &tenant, req.consistency).await?, None),
     };
-    let (rt, perm) = (req.resource_type, req.permission);
-    let (resources, next) = on_engine(
+    let (rt, perm, context) = (req.resource_type, req.permission, req.context);
+    let page = on_engine(
         &state,
         &tenant,
         at,
@@ -114,7 +114,14 @@ pub(super) async fn lookup_resources(
         move |engine| {
             Box::pin(async move {
                 engine
-                    .lookup_resources(&rt, &perm, &subject, after.as_deref(), limit)
+                    .lookup_resources_with_context(
+                        &rt,
+                        &perm,
+                        &subject,
+                        after.as_deref(),
+                        limit,
+                        Some(&context),
+                    )
                     .await
             })
         },
@@ -122,8 +129,16 @@ pub(super) async fn lookup_resources(
     .await?;
     let zookie = state.zookies.mint(&tenant, at);
     let answer = ResourcesFound {
-        resources,
-        cursor: next.map(|last| next_cursor(&zookie, &last)),
+        resources: page.ids,
+        conditional: page
+            .conditional
+            .into_iter()
+            .map(|(id, missing)| ConditionalResource {
+                id,
+                missing: missing.into_iter().collect(),
+            })
+            .collect(),
+        cursor: page.cursor.map(|last| next_cursor(&zookie, &last)),
         zookie,
         revision: at,
     };

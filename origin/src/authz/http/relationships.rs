@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use tessera_authz::relationship::Relationship;
+use tessera_authz::Tuple;
 use tessera_proto::authz::{
     FilterRequest, RelationshipsAnswer, WriteRelationshipsRequest, Written,
 };
@@ -14,7 +14,7 @@ use crate::http::extract::ServiceTenant;
 use crate::AppState;
 
 impl Shaped for WriteRelationshipsRequest {
-    const SHAPE: &'static str = r#"{"updates": [{"operation": "create|touch|delete", "relationship": "doc:1#viewer@user:a"}], "preconditions"?: [...]}"#;
+    const SHAPE: &'static str = r#"{"updates": [{"operation": "create|touch|delete", "relationship": "doc:1#viewer@user:a[caveat:{...}]?"}], "preconditions"?: [...]}"#;
 }
 
 /// Read and delete share a body; each names the shape it expects.
@@ -77,7 +77,7 @@ async fn apply_write(
     within_batch(req.updates.len(), "a write carries", "updates")?;
     let mut updates = Vec::with_capacity(req.updates.len());
     for u in req.updates {
-        let r: Relationship = u.relationship.parse().map_err(HttpError::from)?;
+        let r: Tuple = u.relationship.parse().map_err(HttpError::from)?;
         updates.push((u.operation, r));
     }
     let revision = state

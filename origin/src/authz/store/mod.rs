@@ -30,7 +30,7 @@ use crate::store::retry::Retryable;
 use crate::store::sqlite_reads::SqliteReads;
 use crate::store::Db;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
-use tessera_authz::Schema;
+use tessera_authz::{Schema, Tuple};
 
 pub use reader::{SnapshotReader, BUDGET_SPENT};
 pub use snapshot::MINIMIZE_LATENCY_WINDOW;
@@ -132,6 +132,22 @@ where
             },
             relation: if srel.is_empty() { None } else { Some(srel) },
         },
+    })
+}
+
+/// A row with its caveat columns.
+fn row_to_tuple<R: sqlx::Row>(r: &R) -> Result<Tuple, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let name: String = r.try_get("caveat_name")?;
+    let context: String = r.try_get("caveat_context")?;
+    Tuple::from_columns(row_to_relationship(r)?, &name, &context).map_err(|e| {
+        sqlx::Error::ColumnDecode {
+            index: "caveat_context".into(),
+            source: Box::new(e),
+        }
     })
 }
 

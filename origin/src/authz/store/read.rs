@@ -1,14 +1,14 @@
 //! Reads by filter at a revision, and the change feed (watch).
 
 use sqlx::Row as _;
-use tessera_authz::relationship::Relationship;
+use tessera_authz::Tuple;
 
-use super::{db_rev, filter_sql, rev, row_to_relationship, AuthzStore, AuthzStoreError, LIVE_AT};
+use super::{db_rev, filter_sql, rev, row_to_tuple, AuthzStore, AuthzStoreError, LIVE_AT};
 use super::{Change, Filter, Operation};
 use crate::on_db;
 
 impl AuthzStore {
-    /// Relationships matching `filter` live at revision `at`.
+    /// Relationships matching `filter` live at revision `at`, with their caveats.
     ///
     /// # Errors
     /// Database failures.
@@ -17,7 +17,7 @@ impl AuthzStore {
         tenant: &str,
         filter: &Filter,
         at: u64,
-    ) -> Result<Vec<Relationship>, AuthzStoreError> {
+    ) -> Result<Vec<Tuple>, AuthzStoreError> {
         let (clause, args) = filter_sql(filter, 3);
         let sql = format!(
             "SELECT * FROM authz_relationships WHERE tenant = $1 AND {LIVE_AT}{clause}
@@ -32,13 +32,15 @@ impl AuthzStore {
             }
             let rows = q.fetch_all(pool).await?;
             rows.iter()
-                .map(row_to_relationship)
+                .map(row_to_tuple)
                 .collect::<Result<_, _>>()
                 .map_err(Into::into)
         })
     }
 
-    /// Changes after revision `since`, in revision order, at most `limit`.
+    /// Changes after revision `since`, in revision order, at most `limit`. Within a revision deletes come
+    /// before touches: a touch that replaced a relationship's caveat ended the old row and made a new
+    /// one at the same revision, and a consumer applying the changes in order must end with the new.
     ///
     /// # Errors
     /// Database failures.
@@ -52,14 +54,14 @@ impl AuthzStore {
             let rows = sqlx::query(
                 "SELECT * FROM (
                    SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
-                          created_rev AS rev, 'touch' AS op
+                          caveat_name, caveat_context, created_rev AS rev, 'touch' AS op
                    FROM authz_relationships WHERE tenant = $1 AND created_rev > $2
                    UNION ALL
                    SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
-                          deleted_rev AS rev, 'delete' AS op
+                          caveat_name, caveat_context, deleted_rev AS rev, 'delete' AS op
                    FROM authz_relationships WHERE tenant = $1 AND deleted_rev > $2
                  ) AS changes
-                 ORDER BY rev, op DESC, resource_type, resource_id, relation, subject_type, subject_id, subject_relation
+                 ORDER BY rev, op, resource_type, resource_id, relation, subject_type, subject_id, subject_relation
                  LIMIT $3",
             )
             .bind(tenant)
@@ -77,7 +79,7 @@ impl AuthzStore {
                         } else {
                             Operation::Touch
                         },
-                        relationship: row_to_relationship(r)?.to_string(),
+                        relationship: row_to_tuple(r)?.to_string(),
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()

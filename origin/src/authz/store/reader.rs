@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rusqlite::types::ToSql;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
-use tessera_authz::RelationshipReader;
+use tessera_authz::{RelationshipCaveat, RelationshipReader, Tuple};
 
 use super::{db_rev, rev, AuthzStore, Reads};
 use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache, ReverseKey, ReverseRow};
@@ -39,7 +39,8 @@ pub struct SnapshotReader {
     reads: Reads,
     tenant: String,
     at: u64,
-    context: Vec<Relationship>,
+    /// Contextual relationships: this request's only.
+    context: Vec<Tuple>,
     /// One connection for all the queries of a request, taken at the first: an engine walk issues many
     /// small queries, and a pool round trip for each would cost more than the query. In SQLite it holds
     /// one read transaction (a fresh read lock per query costs too); in PostgreSQL none — every query
@@ -170,7 +171,7 @@ impl SnapshotReader {
     /// Also see `context` (relationships that hold for this request only); duplicates of stored ones
     /// are harmless.
     #[must_use]
-    pub fn with_context(mut self, context: Vec<Relationship>) -> Self {
+    pub fn with_context(mut self, context: Vec<Tuple>) -> Self {
         self.context = context;
         self
     }
@@ -205,7 +206,10 @@ impl SnapshotReader {
                 q.fetch_all(conn).await
             })?,
         };
-        let rows: Arc<[D::Row]> = loaded.into_iter().map(D::row).collect();
+        let rows: Arc<[D::Row]> = loaded
+            .into_iter()
+            .map(D::row)
+            .collect::<Result<_, String>>()?;
         if floor.is_some() {
             D::keep(
                 &self.cache,
@@ -234,7 +238,9 @@ trait Direction {
     /// Every version of the key's rows in tenant `$1` not deleted by revision `$2`.
     const SQL: &'static str;
     fn binds(key: &Self::Key) -> Vec<&str>;
-    fn row(raw: Self::Raw) -> Self::Row;
+    /// # Errors
+    /// A stored caveat context that does not parse.
+    fn row(raw: Self::Raw) -> Result<Self::Row, String>;
     /// A row as SQLite's reader returns it.
     fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw>;
     /// The key's rows if the cache holds them for a read at `at`.
@@ -252,9 +258,10 @@ struct Forward;
 impl Direction for Forward {
     type Key = ForwardKey;
     type Row = ForwardRow;
-    type Raw = (String, String, String, i64, Option<i64>);
+    type Raw = (String, String, String, String, String, i64, Option<i64>);
     const SQL: &'static str =
-        "SELECT subject_type, subject_id, subject_relation, created_rev, deleted_rev FROM authz_relationships
+        "SELECT subject_type, subject_id, subject_relation, caveat_name, caveat_context, created_rev, deleted_rev
+         FROM authz_relationships
          WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
            AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
 
@@ -263,17 +270,44 @@ impl Direction for Forward {
     }
 
     fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
     }
 
-    fn row((subject_type, subject_id, subject_relation, c, d): Self::Raw) -> ForwardRow {
-        ForwardRow {
+    fn row(
+        (subject_type, subject_id, subject_relation, caveat_name, context, c, d): Self::Raw,
+    ) -> Result<ForwardRow, String> {
+        let caveat = if caveat_name.is_empty() {
+            None
+        } else {
+            let context = if context.is_empty() {
+                tessera_authz::Context::new()
+            } else {
+                serde_json::from_str(&context)
+                    .map_err(|e| format!("a stored caveat context does not parse: {e}"))?
+            };
+            Some(Arc::new(RelationshipCaveat {
+                name: caveat_name,
+                context,
+            }))
+        };
+        let extra = context_weight(caveat.as_deref());
+        Ok(ForwardRow {
             subject_type,
             subject_id,
             subject_relation,
             created: rev(c),
             deleted: d.map(rev),
-        }
+            caveat,
+            weight: 1 + extra,
+        })
     }
 
     fn cached(c: &RelCache, t: &str, k: &ForwardKey, at: u64) -> Option<Rows<Self>> {
@@ -315,15 +349,15 @@ impl Direction for Reverse {
 
     fn row(
         (resource_type, resource_id, relation, subject_relation, c, d): Self::Raw,
-    ) -> ReverseRow {
-        ReverseRow {
+    ) -> Result<ReverseRow, String> {
+        Ok(ReverseRow {
             resource_type,
             resource_id,
             relation,
             subject_relation,
             created: rev(c),
             deleted: d.map(rev),
-        }
+        })
     }
 
     fn cached(c: &RelCache, t: &str, k: &ReverseKey, at: u64) -> Option<Rows<Self>> {
@@ -335,12 +369,39 @@ impl Direction for Reverse {
     }
 }
 
-impl RelationshipReader for SnapshotReader {
-    async fn subjects(
+/// How many rows more than one a caveat's context counts as in the cache (see [`ForwardRow::weight`]).
+fn context_weight(caveat: Option<&RelationshipCaveat>) -> u32 {
+    caveat.map_or(0, |c| {
+        let bytes: usize = c
+            .context
+            .iter()
+            .map(|(k, v)| k.len() + v.to_string().len())
+            .sum();
+        u32::try_from(bytes / crate::authz::cache::ROW_BYTES).unwrap_or(u32::MAX)
+    })
+}
+
+fn subject_of(r: &ForwardRow) -> SubjectRef {
+    SubjectRef {
+        object: ObjectRef {
+            object_type: r.subject_type.clone(),
+            id: r.subject_id.clone(),
+        },
+        relation: if r.subject_relation.is_empty() {
+            None
+        } else {
+            Some(r.subject_relation.clone())
+        },
+    }
+}
+
+impl SnapshotReader {
+    /// The live rows of `resource#relation`, the read noted and counted against the budget.
+    async fn forward_rows(
         &self,
         resource: &ObjectRef,
         relation: &str,
-    ) -> Result<Vec<SubjectRef>, String> {
+    ) -> Result<Arc<[ForwardRow]>, String> {
         let key = (
             resource.object_type.clone(),
             resource.id.clone(),
@@ -360,25 +421,59 @@ impl RelationshipReader for SnapshotReader {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(key.clone());
         }
-        let rows = self.rows::<Forward>(key).await?;
+        self.rows::<Forward>(key).await
+    }
+
+    /// The contextual relationships of `resource#relation`.
+    fn context_of<'c>(
+        &'c self,
+        resource: &'c ObjectRef,
+        relation: &'c str,
+    ) -> impl Iterator<Item = &'c Tuple> + 'c {
+        self.context.iter().filter(move |t| {
+            t.relationship.resource == *resource && t.relationship.relation == relation
+        })
+    }
+}
+
+impl RelationshipReader for SnapshotReader {
+    /// The subjects of relationships without a caveat (those with one come from
+    /// [`Self::caveated_subjects`], which the engine asks where the schema allows caveats).
+    async fn subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<SubjectRef>, String> {
+        let rows = self.forward_rows(resource, relation).await?;
         let mut out: Vec<SubjectRef> = rows
             .iter()
-            .filter(|r| live(r.created, r.deleted, self.at))
-            .map(|r| SubjectRef {
-                object: ObjectRef {
-                    object_type: r.subject_type.clone(),
-                    id: r.subject_id.clone(),
-                },
-                relation: if r.subject_relation.is_empty() {
-                    None
-                } else {
-                    Some(r.subject_relation.clone())
-                },
-            })
+            .filter(|r| r.caveat.is_none() && live(r.created, r.deleted, self.at))
+            .map(subject_of)
             .collect();
-        for r in &self.context {
-            if r.resource == *resource && r.relation == relation && !out.contains(&r.subject) {
-                out.push(r.subject.clone());
+        for t in self.context_of(resource, relation) {
+            let s = &t.relationship.subject;
+            if t.caveat.is_none() && !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn caveated_subjects(
+        &self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<Vec<(SubjectRef, Option<RelationshipCaveat>)>, String> {
+        let rows = self.forward_rows(resource, relation).await?;
+        let mut out: Vec<(SubjectRef, Option<RelationshipCaveat>)> = rows
+            .iter()
+            .filter(|r| live(r.created, r.deleted, self.at))
+            .map(|r| (subject_of(r), r.caveat.as_deref().cloned()))
+            .collect();
+        for t in self.context_of(resource, relation) {
+            let s = &t.relationship.subject;
+            if !out.iter().any(|(o, c)| o == s && *c == t.caveat) {
+                out.push((s.clone(), t.caveat.clone()));
             }
         }
         Ok(out)
@@ -409,7 +504,8 @@ impl RelationshipReader for SnapshotReader {
                 },
             })
             .collect();
-        for r in &self.context {
+        for t in &self.context {
+            let r = &t.relationship;
             if r.subject.object == *subject && !out.contains(r) {
                 out.push(r.clone());
             }
@@ -448,14 +544,25 @@ impl RelationshipReader for SnapshotReader {
             .map(|i| format!("${}", 4 + relations.len() + i))
             .collect();
         let sql = format!(
-            "SELECT resource_id, relation, subject_type, subject_id, subject_relation, created_rev, deleted_rev
+            "SELECT resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context,
+                    created_rev, deleted_rev
              FROM authz_relationships
              WHERE tenant = $1 AND resource_type = $3 AND relation IN ({}) AND resource_id IN ({})
                AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
             rel_params.join(", "),
             id_params.join(", ")
         );
-        type Row = (String, String, String, String, String, i64, Option<i64>);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+        );
         let (sql, ids, floor) = (&sql, &ids, db_rev(floor));
         let rows: Vec<Row> = match &self.reads {
             Reads::Sqlite(reads) => {
@@ -479,6 +586,8 @@ impl RelationshipReader for SnapshotReader {
                                 r.get(4)?,
                                 r.get(5)?,
                                 r.get(6)?,
+                                r.get(7)?,
+                                r.get(8)?,
                             ))
                         })?
                         .collect()
@@ -504,11 +613,11 @@ impl RelationshipReader for SnapshotReader {
                 grouped.insert(((*id).to_owned(), rel.clone()), Vec::new());
             }
         }
-        for (id, rel, st, sid, srel, c, d) in rows {
+        for (id, rel, st, sid, srel, cn, cc, c, d) in rows {
             grouped
                 .entry((id, rel))
                 .or_default()
-                .push(Forward::row((st, sid, srel, c, d)));
+                .push(Forward::row((st, sid, srel, cn, cc, c, d))?);
         }
         let generation = self.generation();
         for ((id, rel), rows) in grouped {
@@ -548,7 +657,8 @@ impl RelationshipReader for SnapshotReader {
             })?,
         };
         let mut ids: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
-        for r in &self.context {
+        for t in &self.context {
+            let r = &t.relationship;
             for o in [&r.resource, &r.subject.object] {
                 if o.object_type == object_type && o.id != "*" {
                     ids.push(o.id.clone());

@@ -6,14 +6,14 @@
 
 use sqlx::Row as _;
 use tessera_authz::parse_schema;
-use tessera_authz::relationship::Relationship;
+use tessera_authz::Tuple;
 
-use super::{db_rev, filter_sql, rev, row_to_relationship, AuthzStore, AuthzStoreError};
+use super::{db_rev, filter_sql, rev, row_to_tuple, AuthzStore, AuthzStoreError};
 use super::{Filter, Operation, Precondition, PreconditionOp};
 use crate::on_db;
 use crate::store::retry;
 
-/// Relationships per INSERT or UPDATE statement in a write (8 parameters each, well under every limit).
+/// Relationships per INSERT or UPDATE statement in a write (at most 14 parameters each, well under every limit).
 const ROWS_PER_STATEMENT: usize = 100;
 
 /// A write transaction the caller holds, on either backend (the connection of a `sqlx::Transaction`):
@@ -45,22 +45,6 @@ macro_rules! on_tx {
     };
 }
 
-/// The engine evaluates caveats, but this store keeps no caveat with a relationship yet, nor do the
-/// check endpoints take a context: a schema defining caveats is refused by name rather than half kept.
-fn refuse_caveats(schema: &tessera_authz::Schema) -> Result<(), AuthzStoreError> {
-    match schema.caveats.keys().next() {
-        Some(name) => Err(AuthzStoreError::Schema(tessera_authz::SchemaError {
-            line: 1,
-            column: 1,
-            kind: tessera_authz::schema::SchemaErrorKind::Unsupported,
-            message: format!(
-                "caveats are not supported by the origin yet (caveat `{name}`): relationships cannot carry them"
-            ),
-        })),
-        None => Ok(()),
-    }
-}
-
 impl AuthzStore {
     /// Validate and store a new schema; refuses one under which a live relationship would be invalid.
     ///
@@ -68,7 +52,6 @@ impl AuthzStore {
     /// See [`AuthzStoreError`].
     pub async fn write_schema(&self, tenant: &str, text: &str) -> Result<u64, AuthzStoreError> {
         let schema = &parse_schema(text).map_err(AuthzStoreError::Schema)?;
-        refuse_caveats(schema)?;
         let revision = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
@@ -79,7 +62,7 @@ impl AuthzStore {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                let r = row_to_relationship(row)?;
+                let r = row_to_tuple(row)?;
                 if let Err(e) = r.validate(schema) {
                     return Err(AuthzStoreError::SchemaBreaksData(format!("`{r}`: {e}")));
                 }
@@ -105,7 +88,7 @@ impl AuthzStore {
     pub async fn write(
         &self,
         tenant: &str,
-        updates: &[(Operation, Relationship)],
+        updates: &[(Operation, Tuple)],
         preconditions: &[Precondition],
     ) -> Result<u64, AuthzStoreError> {
         let revision = on_db!(&self.db, pool => retry::transaction(|| async move {
@@ -146,6 +129,10 @@ impl AuthzStore {
     /// validate `updates` against the schema in force and apply them. The one implementation of a
     /// relationship write: the authz API's [`Self::write`] and SCIM's group membership both use it.
     ///
+    /// A relationship is identified without its caveat: `create` of one that is live with any caveat
+    /// fails, `touch` with another caveat (or context) replaces it — the old row ends at `revision` and
+    /// the new one starts there — and `delete` ends it whatever its caveat.
+    ///
     /// # Errors
     /// See [`AuthzStoreError`]; the caller must not commit on error.
     pub async fn apply_updates(
@@ -153,13 +140,13 @@ impl AuthzStore {
         tx: WriteTx<'_>,
         tenant: &str,
         revision: u64,
-        updates: &[(Operation, Relationship)],
+        updates: &[(Operation, Tuple)],
         preconditions: &[Precondition],
     ) -> Result<(), AuthzStoreError> {
         let mut seen = std::collections::HashSet::new();
-        for (_, r) in updates {
-            if !seen.insert(r) {
-                return Err(AuthzStoreError::DuplicateUpdate(r.to_string()));
+        for (_, t) in updates {
+            if !seen.insert(&t.relationship) {
+                return Err(AuthzStoreError::DuplicateUpdate(t.relationship.to_string()));
             }
         }
         on_tx!(tx, c => {
@@ -205,14 +192,48 @@ impl AuthzStore {
                 precondition_holds(p, matched)?;
             }
             // Many rows per statement: a statement costs a round trip, a row almost nothing.
-            let inserts: Vec<&(Operation, Relationship)> =
+            let inserts: Vec<&(Operation, Tuple)> =
                 updates.iter().filter(|(op, _)| *op != Operation::Delete).collect();
             for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                // A touch with another caveat first ends the live row it replaces.
+                let touches: Vec<&Tuple> = chunk
+                    .iter()
+                    .filter(|(op, _)| *op == Operation::Touch)
+                    .map(|(_, t)| t)
+                    .collect();
+                if !touches.is_empty() {
+                    let mut sql = String::from(
+                        "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
+                         AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (VALUES ",
+                    );
+                    sql.push_str(&placeholders(touches.len(), 6, 3, "", ""));
+                    sql.push_str(
+                        ") AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
+                         caveat_name, caveat_context) NOT IN (VALUES ",
+                    );
+                    sql.push_str(&placeholders(touches.len(), 8, 3 + 6 * touches.len(), "", ""));
+                    sql.push(')');
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(tenant)
+                        .bind(db_rev(revision));
+                    for t in &touches {
+                        for k in relationship_key(t) {
+                            q = q.bind(k);
+                        }
+                    }
+                    for t in &touches {
+                        for k in relationship_key(t) {
+                            q = q.bind(k);
+                        }
+                        q = q.bind(t.caveat_name()).bind(t.context_json());
+                    }
+                    q.execute(&mut *c).await?;
+                }
                 let mut sql = String::from(
                     "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
-                     subject_id, subject_relation, created_rev) VALUES ",
+                     subject_id, subject_relation, caveat_name, caveat_context, created_rev) VALUES ",
                 );
-                sql.push_str(&key_tuples(chunk.len(), "$1, ", ", $2"));
+                sql.push_str(&placeholders(chunk.len(), 8, 3, "$1, ", ", $2"));
                 sql.push_str(
                     " ON CONFLICT (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
                       WHERE deleted_rev IS NULL DO NOTHING
@@ -223,21 +244,22 @@ impl AuthzStore {
                 )
                 .bind(tenant)
                 .bind(db_rev(revision));
-                for (_, r) in chunk {
-                    for k in relationship_key(r) {
+                for (_, t) in chunk {
+                    for k in relationship_key(t) {
                         q = q.bind(k);
                     }
+                    q = q.bind(t.caveat_name()).bind(t.context_json());
                 }
                 let inserted: std::collections::HashSet<(String, String, String, String, String, String)> =
                     q.fetch_all(&mut *c).await?.into_iter().collect();
-                for (op, r) in chunk {
-                    let [a, b, c, d, e, f] = relationship_key(r).map(str::to_owned);
+                for (op, t) in chunk {
+                    let [a, b, c, d, e, f] = relationship_key(t).map(str::to_owned);
                     if *op == Operation::Create && !inserted.contains(&(a, b, c, d, e, f)) {
-                        return Err(AuthzStoreError::AlreadyExists(r.to_string()));
+                        return Err(AuthzStoreError::AlreadyExists(t.relationship.to_string()));
                     }
                 }
             }
-            let deletes: Vec<&Relationship> = updates
+            let deletes: Vec<&Tuple> = updates
                 .iter()
                 .filter(|(op, _)| *op == Operation::Delete)
                 .map(|(_, r)| r)
@@ -247,7 +269,7 @@ impl AuthzStore {
                     "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
                      AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (VALUES ",
                 );
-                sql.push_str(&key_tuples(chunk.len(), "", ""));
+                sql.push_str(&placeholders(chunk.len(), 6, 3, "", ""));
                 sql.push(')');
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(tenant)
@@ -317,28 +339,22 @@ impl AuthzStore {
     }
 }
 
-/// The placeholders of `rows` relationships' six key columns, numbered from `$3`, each row's between
-/// `before` and `after`: `(<before>$3, $4, $5, $6, $7, $8<after>), (<before>$9, ...)`.
-fn key_tuples(rows: usize, before: &str, after: &str) -> String {
+/// The placeholders of `rows` rows of `columns` values each, numbered from `$first`, each row's between
+/// `before` and `after`: `(<before>$3, $4, ...<after>), (<before>$9, ...)`.
+fn placeholders(rows: usize, columns: usize, first: usize, before: &str, after: &str) -> String {
     (0..rows)
         .map(|i| {
-            let b = 3 + i * 6;
-            format!(
-                "({before}${}, ${}, ${}, ${}, ${}, ${}{after})",
-                b,
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            )
+            let b = first + i * columns;
+            let row: Vec<String> = (b..b + columns).map(|n| format!("${n}")).collect();
+            format!("({before}{}{after})", row.join(", "))
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// The six columns that identify a relationship, in table order.
-fn relationship_key(r: &Relationship) -> [&str; 6] {
+fn relationship_key(t: &Tuple) -> [&str; 6] {
+    let r = &t.relationship;
     [
         &r.resource.object_type,
         &r.resource.id,

@@ -17,8 +17,8 @@ pub(super) fn rel(s: &str) -> Relationship {
     s.parse().unwrap()
 }
 
-pub(super) fn ops(op: Operation, rels: &[&str]) -> Vec<(Operation, Relationship)> {
-    rels.iter().map(|r| (op, rel(r))).collect()
+pub(super) fn ops(op: Operation, rels: &[&str]) -> Vec<(Operation, Tuple)> {
+    rels.iter().map(|r| (op, r.parse().unwrap())).collect()
 }
 
 pub(super) fn filter(resource_type: &str) -> Filter {
@@ -28,7 +28,7 @@ pub(super) fn filter(resource_type: &str) -> Filter {
     }
 }
 
-pub(super) fn strings(rels: &[Relationship]) -> Vec<String> {
+pub(super) fn strings(rels: &[Tuple]) -> Vec<String> {
     rels.iter().map(ToString::to_string).collect()
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn schema_versions(store: Store) {
 /// A write without preconditions.
 pub(super) async fn put(
     a: &AuthzStore,
-    updates: &[(Operation, Relationship)],
+    updates: &[(Operation, Tuple)],
     tenant: &str,
 ) -> Result<u64, AuthzStoreError> {
     a.write(tenant, updates, &[]).await
@@ -600,7 +600,7 @@ pub(super) async fn kept_decisions_stay_exact(store: Store) {
     assert_eq!(decide(&a, at, vec![]).await, (false, false));
     assert_eq!(decide(&a, at, vec![]).await, (false, true), "kept");
     // A contextual relationship grants, but only that request: never kept.
-    let ctx = vec![rel("doc:1#viewer@user:ann")];
+    let ctx = vec![Tuple::from(rel("doc:1#viewer@user:ann"))];
     assert_eq!(decide(&a, at, ctx.clone()).await, (true, false));
     assert_eq!(decide(&a, at, ctx).await, (true, false));
     assert_eq!(decide(&a, at, vec![]).await, (false, true));
@@ -662,7 +662,7 @@ pub(super) async fn kept_decisions_stay_exact(store: Store) {
 /// As the origin asks whether `user:ann` may view `doc:1` (`check_one`): the kept answer if one holds,
 /// else a walk whose answer is kept; with contextual relationships, always a walk. The answer, and
 /// whether it was the kept one.
-async fn decide(s: &AuthzStore, at: u64, context: Vec<Relationship>) -> (bool, bool) {
+async fn decide(s: &AuthzStore, at: u64, context: Vec<Tuple>) -> (bool, bool) {
     let question = ("doc:1".to_owned(), "view".to_owned(), "user:ann".to_owned());
     if context.is_empty() {
         if let Some(allowed) = s.decision("t", &question, at) {

@@ -324,7 +324,7 @@ async fn members_at(a: &AuthzStore, group: &str, at: u64) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.subject.object.id)
+        .map(|r| r.relationship.subject.object.id)
         .collect()
 }
 

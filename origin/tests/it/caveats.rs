@@ -1,0 +1,212 @@
+//! Caveats through the authorization API in process: caveated relationships written and read in their
+//! text form, checks with and without context (three answers), bulk checks, lookups, contextual
+//! caveated relationships, and the errors a caller can cause.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::authz::write;
+use crate::{app, send};
+
+const SCHEMA: &str = "caveat on_day(day string, allowed list<string>) { day in allowed }
+caveat ratio(a int, b int) { a / b == 1 }
+definition user {}
+definition doc {
+    relation viewer: user | user with on_day | user with ratio
+    permission view = viewer
+}";
+
+async fn ask(app: &axum::Router, body: Value) -> (StatusCode, Value) {
+    send(app, "POST", "/v1/tenants/acme/check", &body.to_string()).await
+}
+
+fn question(subject: &str, context: Value) -> Value {
+    json!({"resource": "doc:1", "permission": "view", "subject": subject, "context": context})
+}
+
+#[tokio::test]
+async fn checks_answer_has_no_or_conditional_with_the_missing_parameters() {
+    let (app, _, _dir) = app().await;
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", SCHEMA).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([
+            {"operation": "touch", "relationship": r#"doc:1#viewer@user:ann[on_day:{"allowed":["mon"]}]"#},
+            {"operation": "touch", "relationship": "doc:1#viewer@user:bob"},
+            {"operation": "touch", "relationship": r#"doc:1#viewer@user:cy[ratio:{"a":1}]"#},
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/relationships/read",
+        &json!({"filter": {"resource_type": "doc"}}).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["relationships"],
+        json!([
+            r#"doc:1#viewer@user:ann[on_day:{"allowed":["mon"]}]"#,
+            "doc:1#viewer@user:bob",
+            r#"doc:1#viewer@user:cy[ratio:{"a":1}]"#,
+        ])
+    );
+
+    // Without context: conditional, naming what is missing; asked twice (the second walk reads the
+    // cache), the same; never kept as a "no".
+    for _ in 0..2 {
+        let (s, b) = ask(&app, question("user:ann", json!({}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            (&b["allowed"], &b["conditional"], &b["missing"]),
+            (&json!(false), &json!(true), &json!(["day"])),
+            "{b}"
+        );
+    }
+    let (_, b) = ask(&app, question("user:ann", json!({"day": "mon"}))).await;
+    assert_eq!(
+        (&b["allowed"], b.get("conditional")),
+        (&json!(true), None),
+        "{b}"
+    );
+    let (_, b) = ask(&app, question("user:ann", json!({"day": "tue"}))).await;
+    assert_eq!(
+        (&b["allowed"], b.get("conditional")),
+        (&json!(false), None),
+        "{b}"
+    );
+    let (_, b) = ask(&app, question("user:bob", json!({}))).await;
+    assert_eq!(b["allowed"], json!(true), "{b}");
+
+    // A value of the wrong type is the caller's error, named.
+    let (s, b) = ask(&app, question("user:ann", json!({"day": 3}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"], "caveat_context_invalid", "{b}");
+    assert!(
+        b["message"].as_str().unwrap_or_default().contains("`day`"),
+        "{b}"
+    );
+    // An expression that fails (here, division by zero) is no fault of the question's shape.
+    let (s, b) = ask(&app, question("user:cy", json!({"b": 0}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"], "caveat_failed", "{b}");
+    let (_, b) = ask(&app, question("user:cy", json!({"b": 1}))).await;
+    assert_eq!(b["allowed"], json!(true), "{b}");
+    // Context must be an object.
+    let (s, b) = ask(&app, question("user:ann", json!(["day"]))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+
+    // Bulk: each item its own answer, one context for all.
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/check/bulk",
+        &json!({"items": [
+            {"resource": "doc:1", "permission": "view", "subject": "user:ann"},
+            {"resource": "doc:1", "permission": "view", "subject": "user:cy"},
+            {"resource": "doc:1", "permission": "view", "subject": "user:dee"},
+        ], "context": {"b": 1}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["results"],
+        json!([
+            {"allowed": false, "conditional": true, "missing": ["day"]},
+            {"allowed": true},
+            {"allowed": false},
+        ])
+    );
+
+    // Lookups list the conditional resources apart, counted in the page.
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([{"operation": "touch", "relationship": "doc:2#viewer@user:ann"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let lookup = |context: Value| {
+        json!({"resource_type": "doc", "permission": "view", "subject": "user:ann", "context": context})
+            .to_string()
+    };
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/resources",
+        &lookup(json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["resources"], json!(["2"]), "{b}");
+    assert_eq!(
+        b["conditional"],
+        json!([{"id": "1", "missing": ["day"]}]),
+        "{b}"
+    );
+    let (_, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/lookup/resources",
+        &lookup(json!({"day": "mon"})),
+    )
+    .await;
+    assert_eq!(
+        (&b["resources"], b.get("conditional")),
+        (&json!(["1", "2"]), None),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn caveated_writes_and_contextual_relationships_are_validated() {
+    let (app, _, _dir) = app().await;
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", SCHEMA).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for (relationship, code) in [
+        (
+            r#"doc:1#viewer@user:a[on_day:{"allowed": 1}]"#,
+            "relationship_syntax",
+        ),
+        (
+            r#"doc:1#viewer@user:a[on_day:{"month": "may"}]"#,
+            "relationship_syntax",
+        ),
+        ("doc:1#viewer@user:a[nope]", "subject_not_allowed"),
+        ("doc:1#viewer@user:a[on_day", "relationship_syntax"),
+        (
+            "doc:1#viewer@user:a[on_day:not json]",
+            "relationship_syntax",
+        ),
+    ] {
+        let (s, b) = write(
+            &app,
+            "acme",
+            json!([{"operation": "touch", "relationship": relationship}]),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{relationship}: {b}");
+        assert_eq!(b["error"], code, "{relationship}: {b}");
+    }
+    // A contextual relationship may carry a caveat, evaluated like a stored one.
+    let mut q = question("user:eve", json!({"day": "mon"}));
+    q["context_relationships"] = json!([r#"doc:1#viewer@user:eve[on_day:{"allowed":["mon"]}]"#]);
+    let (s, b) = ask(&app, q.clone()).await;
+    assert_eq!((s, &b["allowed"]), (StatusCode::OK, &json!(true)), "{b}");
+    q["context"] = json!({});
+    let (_, b) = ask(&app, q.clone()).await;
+    assert_eq!(b["conditional"], json!(true), "{b}");
+    q["context_relationships"] = json!([r#"doc:1#viewer@user:eve[on_day:{"allowed":"mon"}]"#]);
+    let (s, b) = ask(&app, q).await;
+    assert_eq!(
+        (s, &b["error"]),
+        (StatusCode::BAD_REQUEST, &json!("relationship_syntax")),
+        "{b}"
+    );
+}

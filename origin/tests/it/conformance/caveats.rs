@@ -1,0 +1,208 @@
+//! Caveated relationships in the store: kept with their context, read back in one canonical form,
+//! replaced by a touch with another caveat (one change, ordered for a consumer), versioned like any
+//! relationship, and honoured by the engine over the store and its cache.
+
+use super::*;
+
+const CAVEATED: &str = "caveat on_day(day string, allowed list<string>) { day in allowed }
+definition user {}
+definition doc {
+    relation viewer: user | user with on_day
+    permission view = viewer
+}";
+
+/// The same without the caveat: it would orphan a caveated relationship.
+const PLAIN: &str = "definition user {}
+definition doc {
+    relation viewer: user
+    permission view = viewer
+}";
+
+async fn permissionship(
+    a: &AuthzStore,
+    at: u64,
+    subject: &str,
+    context: serde_json::Value,
+) -> tessera_authz::Permissionship {
+    let (_, schema) = a.schema_at("t", at).await.unwrap().unwrap();
+    let reader = a.reader("t", at);
+    let context = context.as_object().cloned().unwrap_or_default();
+    Engine::new(&schema, &reader)
+        .check_with_context(
+            &"doc:1".parse().unwrap(),
+            "view",
+            &subject.parse().unwrap(),
+            &context,
+        )
+        .await
+        .unwrap()
+}
+
+pub(super) async fn caveats_are_kept_replaced_and_versioned(store: Store) {
+    use serde_json::json;
+    use tessera_authz::Permissionship::{Conditional, Has, No};
+    let a = AuthzStore::new(store.db().clone());
+    a.write_schema("t", CAVEATED).await.unwrap();
+    let r1 = put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &[
+                r#"doc:1#viewer@user:ann[on_day:{"allowed": ["mon", "tue"]}]"#,
+                "doc:1#viewer@user:bob",
+                "doc:1#viewer@user:cy[on_day]",
+            ],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        strings(&a.read("t", &filter("doc"), r1).await.unwrap()),
+        [
+            r#"doc:1#viewer@user:ann[on_day:{"allowed":["mon","tue"]}]"#,
+            "doc:1#viewer@user:bob",
+            "doc:1#viewer@user:cy[on_day]",
+        ]
+    );
+    // Twice each: the second from the cache the first filled.
+    for _ in 0..2 {
+        assert_eq!(
+            permissionship(&a, r1, "user:ann", json!({})).await,
+            Conditional(["day".to_owned()].into())
+        );
+        assert_eq!(
+            permissionship(&a, r1, "user:ann", json!({"day": "mon"})).await,
+            Has
+        );
+        assert_eq!(
+            permissionship(&a, r1, "user:ann", json!({"day": "sun"})).await,
+            No
+        );
+        // The relationship's own context wins over the request's.
+        assert_eq!(
+            permissionship(
+                &a,
+                r1,
+                "user:ann",
+                json!({"day": "sun", "allowed": ["sun"]})
+            )
+            .await,
+            No
+        );
+        assert_eq!(permissionship(&a, r1, "user:bob", json!({})).await, Has);
+        assert_eq!(
+            permissionship(&a, r1, "user:cy", json!({"day": "x", "allowed": ["x"]})).await,
+            Has
+        );
+    }
+
+    // Another context by touch replaces the row: the old one ends where the new one starts.
+    let r2 = put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &[r#"doc:1#viewer@user:ann[on_day:{"allowed": ["sun"]}]"#],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        permissionship(&a, r2, "user:ann", json!({"day": "sun"})).await,
+        Has
+    );
+    assert_eq!(
+        permissionship(&a, r1, "user:ann", json!({"day": "sun"})).await,
+        No,
+        "the earlier snapshot keeps the earlier context"
+    );
+    let changes = a.watch("t", r1, 100).await.unwrap();
+    let seen: Vec<(u64, Operation, &str)> = changes
+        .iter()
+        .map(|c| (c.revision, c.operation, c.relationship.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                r2,
+                Operation::Delete,
+                r#"doc:1#viewer@user:ann[on_day:{"allowed":["mon","tue"]}]"#
+            ),
+            (
+                r2,
+                Operation::Touch,
+                r#"doc:1#viewer@user:ann[on_day:{"allowed":["sun"]}]"#
+            ),
+        ],
+        "a consumer applying these in order ends with the new caveat"
+    );
+    // The same caveat and context again changes nothing (the context's key order does not matter).
+    let r3 = put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &[r#"doc:1#viewer@user:ann[on_day:{ "allowed" : [ "sun" ] }]"#],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    assert!(a.watch("t", r2, 100).await.unwrap().is_empty());
+    // Dropping the caveat is a replacement too.
+    let r4 = put(&a, &ops(Operation::Touch, &["doc:1#viewer@user:ann"]), "t")
+        .await
+        .unwrap();
+    assert_eq!(permissionship(&a, r4, "user:ann", json!({})).await, Has);
+    assert_eq!(
+        permissionship(&a, r3, "user:ann", json!({})).await,
+        Conditional(["day".to_owned()].into())
+    );
+
+    // A relationship is one relationship whatever its caveat: create refuses it, delete ends it.
+    assert!(matches!(
+        put(&a, &ops(Operation::Create, &["doc:1#viewer@user:cy"]), "t").await,
+        Err(AuthzStoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        put(
+            &a,
+            &ops(
+                Operation::Touch,
+                &["doc:1#viewer@user:cy", "doc:1#viewer@user:cy[on_day]"]
+            ),
+            "t"
+        )
+        .await,
+        Err(AuthzStoreError::DuplicateUpdate(_))
+    ));
+    // Refused against the schema: a caveat the relation does not allow, a parameter it does not have,
+    // a value of the wrong type.
+    for bad in [
+        "doc:1#viewer@user:dee[other]",
+        r#"doc:1#viewer@user:dee[on_day:{"month": "may"}]"#,
+        r#"doc:1#viewer@user:dee[on_day:{"allowed": "mon"}]"#,
+    ] {
+        assert!(
+            matches!(
+                put(&a, &ops(Operation::Touch, &[bad]), "t").await,
+                Err(AuthzStoreError::Relationship(_))
+            ),
+            "{bad}"
+        );
+    }
+    // A schema without the caveat would orphan cy's relationship.
+    assert!(matches!(
+        a.write_schema("t", PLAIN).await,
+        Err(AuthzStoreError::SchemaBreaksData(_))
+    ));
+    let r5 = put(&a, &ops(Operation::Delete, &["doc:1#viewer@user:cy"]), "t")
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(&a.read("t", &filter("doc"), r5).await.unwrap()),
+        ["doc:1#viewer@user:ann", "doc:1#viewer@user:bob"]
+    );
+    a.write_schema("t", PLAIN).await.unwrap();
+}
