@@ -182,14 +182,42 @@ impl<R: RelationshipReader> Engine<'_, R> {
         permission: &str,
         subject: &SubjectRef,
     ) -> Result<Explanation, CheckError> {
+        self.explain_with_context(resource, permission, subject, None)
+            .await
+    }
+
+    /// [`Engine::explain`] with caveat `context` (as [`Engine::check_with_context`] takes it): a
+    /// conditional answer is denied, its reason saying so.
+    ///
+    /// # Errors
+    /// As [`Engine::check_with_context`].
+    pub async fn explain_with_context(
+        &self,
+        resource: &ObjectRef,
+        permission: &str,
+        subject: &SubjectRef,
+        context: Option<&crate::caveat::Context>,
+    ) -> Result<Explanation, CheckError> {
         self.validate_question(&resource.object_type, permission, subject)?;
-        let req = Request::<Trail>::new(subject);
+        let req = Request::<Trail>::with_context(subject, context);
         let out = self
             .name(&req, resource.clone(), permission.to_owned(), 0)
             .await?;
+        if !out.allowed && out.unknown {
+            if let Some(e) = out.failed {
+                return Err(CheckError::Caveat(*e));
+            }
+        }
         let why = out.evidence;
         let reason = if out.allowed {
             format!("{subject} has {permission} on {resource}: {}", why.reason)
+        } else if out.unknown && !out.missing.is_empty() {
+            let missing: Vec<&str> = out.missing.iter().map(String::as_str).collect();
+            format!(
+                "denied: conditional on caveat context not given ({}): {}",
+                missing.join(", "),
+                why.reason
+            )
         } else if out.unknown {
             format!("denied: {} (undecidable, so denied)", why.reason)
         } else {

@@ -101,12 +101,20 @@ async fn jwks(State(s): State<Issuer>) -> impl IntoResponse {
 async fn check(State(s): State<Issuer>, Json(body): Json<serde_json::Value>) -> impl IntoResponse {
     s.checks.fetch_add(1, Ordering::SeqCst);
     let revision = s.revision.load(Ordering::SeqCst);
-    let allowed = body["subject"] == "user:ann";
-    Json(serde_json::json!({
+    // user:cy's access rests on a caveat over `day`: conditional without it, decided with it.
+    let conditional = body["subject"] == "user:cy" && body["context"]["day"].is_null();
+    let allowed = body["subject"] == "user:ann"
+        || (body["subject"] == "user:cy" && body["context"]["day"] == "mon");
+    let mut answer = serde_json::json!({
         "allowed": allowed, "revision": revision, "zookie": s.zookies.mint("t", revision),
         "cached": s.check_cached.load(Ordering::SeqCst), "stale": false,
         "staleness_ms": s.check_staleness_ms.load(Ordering::SeqCst),
-    }))
+    });
+    if conditional {
+        answer["conditional"] = true.into();
+        answer["missing"] = serde_json::json!(["day"]);
+    }
+    Json(answer)
 }
 
 async fn token(State(_): State<Issuer>) -> impl IntoResponse {
@@ -438,6 +446,54 @@ async fn the_checker_counts_the_staleness_the_edge_reported() {
     assert!(ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
     clock.advance(1);
     assert!(!ask(Consistency::MinimizeLatency).await.unwrap().from_cache);
+}
+
+#[tokio::test]
+async fn the_checker_never_caches_a_conditional_answer_nor_one_for_a_context() {
+    let issuer = start().await;
+    let clock = ManualClock::at(NOW);
+    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
+    let checker = Checker::with_transport(
+        &issuer.url(),
+        Credentials::Bearer("t".into()),
+        transport,
+        Arc::new(clock.clone()),
+    );
+    let asks = || issuer.checks.load(Ordering::SeqCst);
+    for _ in 0..2 {
+        let d = checker
+            .check("doc:1", "view", "user:cy", Consistency::MinimizeLatency)
+            .await
+            .unwrap();
+        assert!(!d.allowed && d.conditional && !d.from_cache);
+        assert_eq!(d.missing, ["day"]);
+    }
+    assert_eq!(asks(), 2);
+    let mut context = serde_json::Map::new();
+    for (day, allowed) in [("mon", true), ("tue", false), ("mon", true)] {
+        context.insert("day".into(), day.into());
+        let d = checker
+            .check_with_context(
+                "doc:1",
+                "view",
+                "user:cy",
+                Consistency::MinimizeLatency,
+                context.clone(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (d.allowed, d.conditional, d.from_cache),
+            (allowed, false, false)
+        );
+    }
+    assert_eq!(asks(), 5);
+    // Nor does an answer with context reach the plain question's cache.
+    let d = checker
+        .check("doc:1", "view", "user:cy", Consistency::MinimizeLatency)
+        .await
+        .unwrap();
+    assert!(d.conditional && !d.from_cache);
 }
 
 #[cfg(feature = "tower")]

@@ -83,6 +83,22 @@ async fn checks_answer_has_no_or_conditional_with_the_missing_parameters() {
     let (_, b) = ask(&app, question("user:bob", json!({}))).await;
     assert_eq!(b["allowed"], json!(true), "{b}");
 
+    // Explained, with the same context: the same answer, and a conditional one says so.
+    let mut q = question("user:ann", json!({"day": "mon"}));
+    q["explain"] = json!(true);
+    let (s, b) = ask(&app, q.clone()).await;
+    assert_eq!((s, &b["allowed"]), (StatusCode::OK, &json!(true)), "{b}");
+    q["context"] = json!({});
+    let (_, b) = ask(&app, q).await;
+    assert_eq!(b["allowed"], json!(false), "{b}");
+    assert!(
+        b["why"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("conditional on caveat context not given (day)"),
+        "{b}"
+    );
+
     // A value of the wrong type is the caller's error, named.
     let (s, b) = ask(&app, question("user:ann", json!({"day": 3}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");

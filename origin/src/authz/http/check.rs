@@ -74,12 +74,19 @@ pub(super) async fn check(
     if req.explain {
         // The same decision with its reasons (the granting path, or what denied it), for audit.
         let (r, p, s) = (resource.clone(), req.permission.clone(), subject.clone());
+        let context = req.context.clone();
         let why = on_engine(
             &state,
             &tenant,
             at,
             &req.context_relationships,
-            move |engine| Box::pin(async move { engine.explain(&r, &p, &s).await }),
+            move |engine| {
+                Box::pin(async move {
+                    engine
+                        .explain_with_context(&r, &p, &s, Some(&context))
+                        .await
+                })
+            },
         )
         .await?;
         recorded::decision(
