@@ -259,11 +259,18 @@ impl Relationship {
             for (param, value) in &c.context {
                 let typed = def
                     .and_then(|d| d.params.get(param))
-                    .ok_or_else(|| format!("caveat `{}` has no parameter `{param}`", c.name))
+                    .ok_or_else(|| {
+                        format!(
+                            "caveat `{}` has no parameter `{}`",
+                            c.name,
+                            param.escape_debug()
+                        )
+                    })
                     .and_then(|ty| crate::caveat::typed(ty, value).map(|_| ()));
                 if let Err(why) = typed {
                     return Err(RelationshipError::Syntax(format!(
-                        "context `{param}` of caveat `{}`: {why}",
+                        "context `{}` of caveat `{}`: {why}",
+                        param.escape_debug(),
                         c.name
                     )));
                 }

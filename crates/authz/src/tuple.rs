@@ -10,8 +10,13 @@ use crate::caveat::{Context, RelationshipCaveat};
 use crate::relationship::{Relationship, RelationshipError};
 use crate::schema::Schema;
 
-/// The most bytes a relationship's caveat context may take as JSON (SpiceDB's default limit).
+/// The most bytes a relationship's caveat context may take as canonical JSON ([`Tuple::context_json`],
+/// what a store keeps; SpiceDB's default limit). The text a writer sends may be longer (spaces) or
+/// shorter (`1e15` prints as `1000000000000000.0`): the canonical form is what counts.
 pub const MAX_CONTEXT_BYTES: usize = 4096;
+
+/// The most bytes of context text parsed at all, before the canonical form is measured.
+const MAX_CONTEXT_TEXT_BYTES: usize = 4 * MAX_CONTEXT_BYTES;
 
 /// A relationship with the caveat written with it.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +63,7 @@ impl Tuple {
     }
 
     /// A tuple from a store's columns: the relationship, the caveat's name (empty: none) and its
-    /// context as [`Self::context_json`] wrote it.
+    /// context as [`Self::context_json`] wrote it. No size limit: what was stored is read back.
     ///
     /// # Errors
     /// A context that is not a JSON object.
@@ -74,10 +79,16 @@ impl Tuple {
             relationship,
             caveat: Some(RelationshipCaveat {
                 name: caveat_name.to_owned(),
-                context: parse_context(context_json)?,
+                context: parse_context(context_json, usize::MAX)?,
             }),
         })
     }
+}
+
+fn too_large(bytes: usize) -> RelationshipError {
+    RelationshipError::Syntax(format!(
+        "a caveat context takes at most {MAX_CONTEXT_BYTES} bytes of JSON, this one {bytes}"
+    ))
 }
 
 fn valid_caveat_name(name: &str) -> bool {
@@ -88,16 +99,13 @@ fn valid_caveat_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
 }
 
-/// A caveat context: a JSON object of at most [`MAX_CONTEXT_BYTES`] (empty text: no context).
-fn parse_context(json: &str) -> Result<Context, RelationshipError> {
+/// A caveat context: a JSON object of at most `limit` bytes of text (empty text: no context).
+fn parse_context(json: &str, limit: usize) -> Result<Context, RelationshipError> {
     if json.is_empty() {
         return Ok(Context::new());
     }
-    if json.len() > MAX_CONTEXT_BYTES {
-        return Err(RelationshipError::Syntax(format!(
-            "a caveat context takes at most {MAX_CONTEXT_BYTES} bytes of JSON, this one {}",
-            json.len()
-        )));
+    if json.len() > limit {
+        return Err(too_large(json.len()));
     }
     serde_json::from_str::<Context>(json).map_err(|e| {
         RelationshipError::Syntax(format!("the caveat context is not a JSON object: {e}"))
@@ -132,13 +140,18 @@ impl std::str::FromStr for Tuple {
                 "a caveat's `:` must be followed by its context, a JSON object".into(),
             ));
         }
-        Ok(Self {
+        let tuple = Self {
             relationship,
             caveat: Some(RelationshipCaveat {
                 name: name.to_owned(),
-                context: parse_context(context)?,
+                context: parse_context(context, MAX_CONTEXT_TEXT_BYTES)?,
             }),
-        })
+        };
+        let stored = tuple.context_json().len();
+        if stored > MAX_CONTEXT_BYTES {
+            return Err(too_large(stored));
+        }
+        Ok(tuple)
     }
 }
 
@@ -224,6 +237,28 @@ mod tests {
         );
         let e = parse(&big).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("at most 4096 bytes"), "{e}");
+        // Measured as stored: `1e15` takes 18 bytes there. Short text that grows is refused; long
+        // text that shrinks is taken.
+        let grows = format!(
+            r#"doc:1#viewer@user:a[ip:{{"l":[{}]}}]"#,
+            vec!["1e15"; 300].join(",")
+        );
+        let e = parse(&grows)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("at most 4096 bytes"), "{e}");
+        let shrinks = format!(
+            r#"doc:1#viewer@user:a[ip:{{"l":[{}]}}]"#,
+            vec!["1    "; 700].join(",")
+        );
+        assert!(parse(&shrinks).is_ok());
+        // What a store holds is read back whatever its size.
+        let t = parse(&shrinks).ok();
+        let long = format!(r#"{{"s":"{}"}}"#, "x".repeat(2 * MAX_CONTEXT_BYTES));
+        assert!(t
+            .map(|t| Tuple::from_columns(t.relationship, "ip", &long).is_ok())
+            .unwrap_or(false));
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn answer<E: Endpoint>(
         questions.as_ref(),
         &results,
         &about,
-        &consistency,
+        (&consistency, &caveat_context),
         started,
     );
     let (source, region) = (about.source, about.region.clone());
@@ -117,7 +117,7 @@ fn record(
     questions: &[Question],
     results: &[Result<Decision, ItemError>],
     about: &About,
-    consistency: &Consistency,
+    (consistency, caveat_context): (&Consistency, &CaveatContext),
     started_ms: f64,
 ) {
     use tessera_proto::audit::{kinds, Outcome};
@@ -145,6 +145,7 @@ fn record(
             outcome,
             actor.clone(),
         );
+        caveat_detail(&mut e.detail, caveat_context, d.missing.as_deref());
         e.resource.clone_from(&q.resource);
         e.permission.clone_from(&q.permission);
         e.subject.clone_from(&q.subject);
@@ -198,11 +199,14 @@ impl Endpoint for Check {
         let d = match results.into_iter().next() {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
-                return Err(ApiError::new(
-                    400,
-                    crate::error::stable_code(&e.code),
-                    e.message,
-                ))
+                let code = crate::error::stable_code(&e.code);
+                // As the origin answers: the stored data cannot be decided, no fault of the question.
+                let status = if matches!(code, Code::DepthExceeded | Code::CaveatFailed) {
+                    422
+                } else {
+                    400
+                };
+                return Err(ApiError::new(status, code, e.message));
             }
             None => return Err(ApiError::internal("a check produced no result")),
         };
@@ -276,5 +280,29 @@ impl Endpoint for CheckBulk {
             results,
             at: about.at,
         })
+    }
+}
+
+/// The largest caveat context an audit event keeps (as the origin's events do).
+const MAX_CONTEXT_BYTES: usize = 4 * 1024;
+
+/// Note a decision's caveat context (or, too large to keep, its size) and, for a conditional answer,
+/// the parameters it lacked: the origin explains the decision later with that context.
+fn caveat_detail(
+    detail: &mut serde_json::Map<String, serde_json::Value>,
+    context: &CaveatContext,
+    missing: Option<&[String]>,
+) {
+    if !context.is_empty() {
+        let value = serde_json::Value::Object(context.clone());
+        let bytes = value.to_string().len();
+        if bytes <= MAX_CONTEXT_BYTES {
+            detail.insert("caveat_context".into(), value);
+        } else {
+            detail.insert("caveat_context_bytes".into(), bytes.into());
+        }
+    }
+    if let Some(missing) = missing {
+        detail.insert("conditional".into(), serde_json::Value::from(missing));
     }
 }

@@ -203,17 +203,31 @@ pub(crate) async fn authz_cmd(
             let subject: SubjectRef = subject.parse().map_err(|e| format!("subject: {e}"))?;
             let (schema, reader) = engine_parts(&authz, tenant, None).await?;
             let rt = resource_type.clone();
-            let (ids, _) = with_engine(schema, reader, max_depth, move |engine| {
+            let found = with_engine(schema, reader, max_depth, move |engine| {
                 Box::pin(async move {
                     engine
-                        .lookup_resources(&rt, &permission, &subject, None, usize::MAX)
+                        .lookup_resources_with_context(
+                            &rt,
+                            &permission,
+                            &subject,
+                            None,
+                            usize::MAX,
+                            None,
+                        )
                         .await
                 })
             })
             .await?
             .map_err(|e| e.to_string())?;
-            for id in ids {
+            for id in found.ids {
                 println!("{resource_type}:{id}");
+            }
+            for (id, missing) in found.conditional {
+                let missing: Vec<String> = missing.into_iter().collect();
+                println!(
+                    "{resource_type}:{id} (conditional: needs caveat context {})",
+                    missing.join(", ")
+                );
             }
         }
         AuthzCommand::LookupSubjects {
@@ -290,12 +304,28 @@ pub(crate) async fn authz_cmd(
                 }
                 return Ok(());
             }
-            let allowed = with_engine(schema, reader, max_depth, move |engine| {
-                Box::pin(async move { engine.check(&resource, &permission, &subject).await })
+            let answer = with_engine(schema, reader, max_depth, move |engine| {
+                Box::pin(async move {
+                    engine
+                        .check_with_context(
+                            &resource,
+                            &permission,
+                            &subject,
+                            &tessera_authz::Context::new(),
+                        )
+                        .await
+                })
             })
             .await?
             .map_err(|e| e.to_string())?;
-            println!("{allowed}");
+            match answer {
+                tessera_authz::Permissionship::Has => println!("true"),
+                tessera_authz::Permissionship::No => println!("false"),
+                tessera_authz::Permissionship::Conditional(missing) => {
+                    let missing: Vec<String> = missing.into_iter().collect();
+                    println!("conditional: needs caveat context {}", missing.join(", "));
+                }
+            }
         }
     }
     Ok(())

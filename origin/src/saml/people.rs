@@ -379,7 +379,7 @@ impl SamlPeople {
                     let current: BTreeSet<String> = sqlx::query_scalar::<_, String>(
                         "SELECT resource_id FROM authz_relationships WHERE tenant = $1 AND resource_type = 'group'
                          AND relation = 'member' AND subject_type = 'user' AND subject_id = $2
-                         AND subject_relation = '' AND deleted_rev IS NULL",
+                         AND subject_relation = '' AND caveat_name = '' AND deleted_rev IS NULL",
                     )
                     .bind(tenant).bind(&user_id)
                     .fetch_all(&mut *tx).await?

@@ -54,13 +54,16 @@ macro_rules! columns {
 
 /// Live members of groups: `(group_id, user_id, the user's display name)`; users gone since (none
 /// should be: a user's delete ends its memberships) have no name.
+/// Memberships with a caveat (written through the authorization API) are not listed: a SCIM member is
+/// a member without condition. Adding one makes it unconditional; removing one ends it either way.
 macro_rules! members_sql {
     ($condition:literal) => {
         concat!(
             "SELECT r.resource_id, r.subject_id, u.display_name FROM authz_relationships r
              LEFT JOIN users u ON u.tenant = r.tenant AND u.user_id = r.subject_id
              WHERE r.tenant = $1 AND r.resource_type = 'group' AND r.relation = 'member'
-             AND r.subject_type = 'user' AND r.subject_relation = '' AND r.deleted_rev IS NULL",
+             AND r.subject_type = 'user' AND r.subject_relation = '' AND r.caveat_name = ''
+             AND r.deleted_rev IS NULL",
             $condition,
             " ORDER BY r.resource_id, r.subject_id"
         )
@@ -257,7 +260,7 @@ macro_rules! write_members {
                     let current: HashSet<String> = sqlx::query_scalar::<_, String>(
                         "SELECT subject_id FROM authz_relationships WHERE tenant = $1 AND resource_type = 'group'
                          AND resource_id = $2 AND relation = 'member' AND subject_type = 'user'
-                         AND subject_relation = '' AND deleted_rev IS NULL",
+                         AND subject_relation = '' AND caveat_name = '' AND deleted_rev IS NULL",
                     )
                     .bind($tenant)
                     .bind($group_id)

@@ -226,3 +226,70 @@ async fn caveated_writes_and_contextual_relationships_are_validated() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn decisions_are_recorded_with_their_caveat_context_and_explained_with_it() {
+    let (app, _, _dir) = app().await;
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", SCHEMA).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([{"operation": "touch", "relationship": r#"doc:1#viewer@user:ann[on_day:{"allowed":["mon"]}]"#}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for context in [json!({"day": "tue"}), json!({})] {
+        let (s, b) = ask(&app, question("user:ann", context)).await;
+        assert_eq!((s, &b["allowed"]), (StatusCode::OK, &json!(false)), "{b}");
+    }
+    // Denials are explained after the answer has gone: poll until both reasons are in.
+    let mut decisions = Vec::new();
+    for _ in 0..100 {
+        let (s, b) = send(&app, "GET", "/v1/tenants/acme/audit?limit=100", "").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        decisions = b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "check.decision")
+            .cloned()
+            .collect();
+        if decisions.len() == 2 && decisions.iter().all(|e| e["detail"]["why"].is_object()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    // Newest first.
+    let (conditional, decided) = (&decisions[0], &decisions[1]);
+    assert_eq!(
+        decided["detail"]["caveat_context"],
+        json!({"day": "tue"}),
+        "{decided}"
+    );
+    assert!(decided["detail"].get("conditional").is_none(), "{decided}");
+    let reason = decided["detail"]["why"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !reason.contains("conditional"),
+        "explained with its context: {reason}"
+    );
+    assert_eq!(
+        conditional["detail"]["conditional"],
+        json!(["day"]),
+        "{conditional}"
+    );
+    assert!(
+        conditional["detail"].get("caveat_context").is_none(),
+        "{conditional}"
+    );
+    let reason = conditional["detail"]["why"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("conditional on caveat context not given (day)"),
+        "{reason}"
+    );
+}

@@ -62,6 +62,7 @@ const CASES: &[(&str, Case)] = cases![
     two_origins_stay_coherent,
     kept_decisions_stay_exact,
     caveats_are_kept_replaced_and_versioned,
+    scim_sees_only_unconditional_memberships,
     scim_users_round_trip,
     scim_users_uniqueness_ignores_case,
     scim_users_locked_writes,

@@ -103,6 +103,8 @@ pub(super) async fn check(
                 latency_us: micros(started),
                 why: serde_json::to_value(&why).ok(),
                 context: &req.context_relationships,
+                caveat_context: &req.context,
+                missing: &[],
             },
         )
         .await;
@@ -137,6 +139,8 @@ pub(super) async fn check(
             latency_us: micros(started),
             why: None,
             context: &req.context_relationships,
+            caveat_context: &req.context,
+            missing: &missing,
         },
     )
     .await;
@@ -170,12 +174,16 @@ pub(super) async fn check_bulk(
         &tenant,
         at,
         items.clone(),
-        (&req.context_relationships, req.context),
+        (&req.context_relationships, req.context.clone()),
     )
     .await?;
     let latency_us = micros(started);
     for ((resource, permission, subject), result) in items.iter().zip(&results) {
         if let Ok(answer) = result {
+            let missing: Vec<String> = match answer {
+                Permissionship::Conditional(m) => m.iter().cloned().collect(),
+                Permissionship::Has | Permissionship::No => Vec::new(),
+            };
             recorded::decision(
                 &state,
                 &caller,
@@ -190,6 +198,8 @@ pub(super) async fn check_bulk(
                     latency_us,
                     why: None,
                     context: &req.context_relationships,
+                    caveat_context: &req.context,
+                    missing: &missing,
                 },
             )
             .await;

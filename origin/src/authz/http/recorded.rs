@@ -29,6 +29,34 @@ pub(super) struct Decision<'a> {
     /// The reason path, when the caller asked for it (then it is recorded whatever the answer).
     pub why: Option<serde_json::Value>,
     pub context: &'a [String],
+    /// The request's caveat context (recorded, and the reason path computed with it).
+    pub caveat_context: &'a tessera_authz::Context,
+    /// When the answer was conditional: the caveat parameters it still needed.
+    pub missing: &'a [String],
+}
+
+/// The largest caveat context kept on an event.
+const MAX_CONTEXT_BYTES: usize = 4 * 1024;
+
+/// Note a decision's caveat context and, for a conditional answer, what it lacked: the edge's events
+/// and the origin's say it the same way, and the reason path is computed with that context.
+pub fn caveat_detail(
+    detail: &mut serde_json::Map<String, serde_json::Value>,
+    context: &tessera_authz::Context,
+    missing: &[String],
+) {
+    if !context.is_empty() {
+        let value = serde_json::Value::Object(context.clone());
+        let bytes = value.to_string().len();
+        if bytes <= MAX_CONTEXT_BYTES {
+            detail.insert("caveat_context".into(), value);
+        } else {
+            detail.insert("caveat_context_bytes".into(), bytes.into());
+        }
+    }
+    if !missing.is_empty() {
+        detail.insert("conditional".into(), serde_json::Value::from(missing));
+    }
 }
 
 /// Record `d` (unless the edge records it). A denial, or a sampled grant, is recorded with its reason
@@ -63,6 +91,7 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
             serde_json::Value::from(d.context.len()),
         );
     }
+    caveat_detail(&mut e.detail, d.caveat_context, d.missing);
     if let Some(why) = d.why {
         e.detail.insert("why".into(), bounded(why, MAX_WHY_BYTES));
         state.audit.record(e).await;
@@ -86,11 +115,16 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
         d.tenant.to_owned(),
         d.context.to_vec(),
     );
+    let caveat_context = d.caveat_context.clone();
     let at = d.at;
     tokio::spawn(async move {
         let _permit = permit;
         let why = on_engine(&state, &tenant, at, &context, move |engine| {
-            Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+            Box::pin(async move {
+                engine
+                    .explain_with_context(&resource, &permission, &subject, Some(&caveat_context))
+                    .await
+            })
         })
         .await;
         match why.map(|w| serde_json::to_value(&w)) {
@@ -166,8 +200,25 @@ pub(crate) async fn explain_edge_decisions(state: &AppState, events: &mut [Audit
         );
         if let (Ok(_), Ok(resource), Ok(subject)) = parsed {
             let permission = e.permission.clone();
+            // The caveat context the edge recorded with the decision (one too large to keep was
+            // recorded by its size only: explained without it, a conditional reason says so).
+            let caveat_context = e
+                .detail
+                .get("caveat_context")
+                .and_then(serde_json::Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             let why = on_engine(state, &e.tenant, at, &[], move |engine| {
-                Box::pin(async move { engine.explain(&resource, &permission, &subject).await })
+                Box::pin(async move {
+                    engine
+                        .explain_with_context(
+                            &resource,
+                            &permission,
+                            &subject,
+                            Some(&caveat_context),
+                        )
+                        .await
+                })
             })
             .await;
             match why.map(|w| serde_json::to_value(&w)) {

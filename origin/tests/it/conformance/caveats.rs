@@ -206,3 +206,70 @@ pub(super) async fn caveats_are_kept_replaced_and_versioned(store: Store) {
     );
     a.write_schema("t", PLAIN).await.unwrap();
 }
+
+/// SCIM's members are members without condition: a caveated membership written through the
+/// authorization API is not listed, a SCIM add makes it unconditional, a SCIM remove ends it.
+pub(super) async fn scim_sees_only_unconditional_memberships(store: Store) {
+    let a = AuthzStore::new(store.db().clone());
+    let users = ScimUsers::new(store.db().clone());
+    let groups = ScimGroups::new(store.db().clone(), a.clone());
+    let now = UnixTime::from_secs(1_700_000_000);
+    for (id, name) in [("u1", "ann"), ("u2", "bob"), ("u3", "cy")] {
+        users
+            .create("t", id, &scim_write(name, None), now)
+            .await
+            .unwrap();
+    }
+    a.write_schema(
+        "t",
+        "caveat c(x int) { x > 1 }
+definition user {}
+definition group { relation member: user | user with c }",
+    )
+    .await
+    .unwrap();
+    groups
+        .create("t", "g", &group_write("G"), &["u1".into()], now)
+        .await
+        .unwrap();
+    put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &["group:g#member@user:u2[c]", "group:g#member@user:u3[c]"],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    let listed = || async {
+        groups
+            .members("t", Some("g"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, m)| m.user_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed().await, ["u1"]);
+    let change = |m: MemberChanges| {
+        move |_: &GroupRow| {
+            Ok::<_, ()>(Decision::Write(GroupChange {
+                row: None,
+                members: m.clone(),
+                pinned: false,
+            }))
+        }
+    };
+    groups
+        .modify("t", "g", now, change(members(&["u2"], &["u3"], None)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed().await, ["u1", "u2"]);
+    let head = a.head("t").await.unwrap();
+    assert_eq!(
+        strings(&a.read("t", &filter("group"), head).await.unwrap()),
+        ["group:g#member@user:u1", "group:g#member@user:u2"]
+    );
+}

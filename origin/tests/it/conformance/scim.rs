@@ -303,7 +303,7 @@ pub(super) async fn refresh_spends_once_and_ends_with_the_user(store: Store) {
 /// The groups schema SCIM's memberships need.
 const GROUP_SCHEMA: &str = "definition user {}\ndefinition group {\n relation member: user\n}";
 
-fn group_write(name: &str) -> GroupWrite {
+pub(super) fn group_write(name: &str) -> GroupWrite {
     GroupWrite {
         display_name: name.to_owned(),
         external_id: None,
@@ -328,7 +328,11 @@ async fn members_at(a: &AuthzStore, group: &str, at: u64) -> Vec<String> {
         .collect()
 }
 
-fn members(add: &[&str], remove: &[&str], replace_all: Option<&[&str]>) -> MemberChanges {
+pub(super) fn members(
+    add: &[&str],
+    remove: &[&str],
+    replace_all: Option<&[&str]>,
+) -> MemberChanges {
     let own = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     MemberChanges {
         add: own(add),
