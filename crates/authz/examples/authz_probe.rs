@@ -4,8 +4,9 @@
 //!
 //! - `{"cmd":"model","model":{..}}` (OpenFGA JSON) → `{"ok":true}` or `{"error":..,"code":..}`
 //! - `{"cmd":"schema","text":..}` (the schema language) → the same
-//! - `{"cmd":"tuples","tuples":[{"user":..,"relation":..,"object":..,"condition":{"name":..,"context":{..}}}]}`
-//!   → `{"ok":true}` or the first refusal
+//! - `{"cmd":"tuples","tuples":[{"user":..,"relation":..,"object":..,"condition":{"name":..,"context":{..}},
+//!   "expiration":"2030-01-01T00:00:00Z"}]}` → `{"ok":true}` or the first refusal (an expired tuple is
+//!   validated, then left out: the probe reads as of its clock)
 //! - `{"cmd":"check","object":..,"relation":..,"user":..,"context":{..},"contextual":[tuples]}` →
 //!   `{"result":"has"|"no"|"conditional","missing":[..]}` or `{"error":..,"code":..}`
 //! - `{"cmd":"list_objects","type":..,"relation":..,"user":..,"context":{..}}` →
@@ -130,8 +131,22 @@ fn add(store: &mut Memory, schema: &Schema, tuples: &[Value]) -> Result<(), Valu
                     .cloned()
                     .unwrap_or_default(),
             });
-        r.validate_with_caveat(schema, caveat.as_ref())
+        let expiration = match t["expiration"].as_str() {
+            Some(at) => Some(
+                tessera_authz::tuple::parse_expiration(at)
+                    .map_err(|e| refusal(e.code().as_str(), e))?,
+            ),
+            None => None,
+        };
+        r.validate_with_traits(schema, caveat.as_ref(), expiration.is_some())
             .map_err(|e| refusal(e.code().as_str(), e))?;
+        // A reader answers as of one moment (the probe's: its clock now): an expired relationship is
+        // not there. The probe is a shell around the core, so it may read the clock.
+        #[allow(clippy::disallowed_methods)]
+        let now = tessera_proto::UnixTime::from(std::time::SystemTime::now());
+        if expiration.is_some_and(|e| e <= now) {
+            continue;
+        }
         store
             .rels
             .entry((r.resource, r.relation))

@@ -18,6 +18,10 @@ pub(crate) type CaveatedSubjects = Vec<(SubjectRef, Option<crate::caveat::Relati
 pub const DEFAULT_MAX_DEPTH: u32 = 50;
 
 /// The storage port: direct relationships only; the engine does the rest.
+///
+/// A reader answers as of one revision and one moment, both fixed when it is made (the core has no
+/// clock: the shell's reader carries it). A relationship whose expiration (`Tuple::expiration`) is at
+/// or before that moment counts as deleted: no method returns it.
 #[allow(
     async_fn_in_trait,
     reason = "implemented by shells whose futures need not be Send"
@@ -155,7 +159,7 @@ impl<'a, R: RelationshipReader> Engine<'a, R> {
         self.schema
             .definition(object_type)
             .and_then(|d| d.relations.get(relation))
-            .is_some_and(|r| !r.caveated.is_empty())
+            .is_some_and(crate::schema::Relation::allows_caveats)
     }
 
     pub(crate) fn stored<'r>(

@@ -222,6 +222,21 @@ impl Relationship {
         schema: &Schema,
         caveat: Option<&crate::caveat::RelationshipCaveat>,
     ) -> Result<(), RelationshipError> {
+        self.validate_with_traits(schema, caveat, false)
+    }
+
+    /// [`validate_with_caveat`](Self::validate_with_caveat) for a relationship written with an
+    /// expiration too (`expires`): the relation must allow the subject type with exactly that caveat
+    /// and `with expiration` (`user with c and expiration`); without one, exactly without it.
+    ///
+    /// # Errors
+    /// See [`RelationshipError`].
+    pub fn validate_with_traits(
+        &self,
+        schema: &Schema,
+        caveat: Option<&crate::caveat::RelationshipCaveat>,
+        expires: bool,
+    ) -> Result<(), RelationshipError> {
         let def = schema
             .definition(&self.resource.object_type)
             .ok_or_else(|| RelationshipError::UnknownType(self.resource.object_type.clone()))?;
@@ -247,12 +262,16 @@ impl Relationship {
             (AllowedSubject::Set(t, r), Some(sr)) => t == ty && r == sr,
             _ => false,
         };
-        let allowed = match caveat {
-            None => rel.allowed.iter().any(matches),
-            Some(c) => rel
+        let allowed = match (caveat, expires) {
+            (None, false) => rel.allowed.iter().any(matches),
+            (Some(c), false) => rel
                 .caveated
                 .iter()
                 .any(|(a, name)| *name == c.name && matches(a)),
+            (c, true) => rel
+                .expiring
+                .iter()
+                .any(|(a, name)| name.as_deref() == c.map(|c| c.name.as_str()) && matches(a)),
         };
         if let (true, Some(c)) = (allowed, caveat) {
             let def = schema.caveats.get(&c.name);
@@ -281,9 +300,11 @@ impl Relationship {
         } else {
             Err(RelationshipError::SubjectNotAllowed {
                 relation: format!("{}#{}", self.resource.object_type, self.relation),
-                subject: match caveat {
-                    Some(c) => format!("{} with {}", self.subject, c.name),
-                    None => self.subject.to_string(),
+                subject: match (caveat, expires) {
+                    (Some(c), false) => format!("{} with {}", self.subject, c.name),
+                    (Some(c), true) => format!("{} with {} and expiration", self.subject, c.name),
+                    (None, true) => format!("{} with expiration", self.subject),
+                    (None, false) => self.subject.to_string(),
                 },
             })
         }

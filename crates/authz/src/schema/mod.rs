@@ -97,6 +97,10 @@ pub struct Relation {
     /// The subject types a relationship may name with a caveat (`user with ip_allowed`): the pair of
     /// type and caveat name. `user | user with c` allows both.
     pub caveated: Vec<(AllowedSubject, String)>,
+    /// The subject types a relationship may name only with an expiration (`user with expiration`,
+    /// `user with c and expiration`; the schema must say `use expiration`), each with the caveat it
+    /// must also carry, if any. As in SpiceDB, `user | user with expiration` allows both.
+    pub expiring: Vec<(AllowedSubject, Option<String>)>,
     /// `relation viewer: user = this + editor`: the relation's answer is this expression, in which `this`
     /// stands for its stored relationships (an extension of the SpiceDB language, for models such as
     /// OpenFGA's where one relation is both assignable and computed). `None`: just the stored ones.
@@ -109,6 +113,13 @@ impl Relation {
         self.allowed
             .iter()
             .chain(self.caveated.iter().map(|(a, _)| a))
+            .chain(self.expiring.iter().map(|(a, _)| a))
+    }
+
+    /// Whether a relationship of this relation may carry a caveat (with or without an expiration).
+    #[must_use]
+    pub fn allows_caveats(&self) -> bool {
+        !self.caveated.is_empty() || self.expiring.iter().any(|(_, c)| c.is_some())
     }
 }
 
@@ -257,6 +268,8 @@ pub fn parse_schema(src: &str) -> Result<Schema, SchemaError> {
         pos: 0,
         this_relation: None,
         parens: 0,
+        use_expiration: false,
+        begun: false,
     };
     let mut spans = Spans::default();
     let schema = parser.schema(&mut spans)?;

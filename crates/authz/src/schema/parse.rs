@@ -14,6 +14,11 @@ pub(super) struct Parser<'s> {
     pub(super) this_relation: Option<String>,
     /// How many `(` the parser is inside.
     pub(super) parens: u32,
+    /// Whether the schema began with `use expiration`: then `with expiration` is the trait, not a
+    /// caveat of that name.
+    pub(super) use_expiration: bool,
+    /// Whether a definition or caveat has been read (`use` must come before them).
+    pub(super) begun: bool,
 }
 
 /// Positions of names, for validation errors.
@@ -138,6 +143,7 @@ impl Parser<'_> {
                 return Ok(schema);
             }
             if self.is_keyword("caveat") {
+                self.begun = true;
                 let at = self.peek().clone();
                 let (name, caveat) = self.caveat()?;
                 if schema.caveats.contains_key(&name) {
@@ -152,8 +158,10 @@ impl Parser<'_> {
                 continue;
             }
             if self.is_keyword("use") {
-                return Err(self.use_flag());
+                self.use_flag()?;
+                continue;
             }
+            self.begun = true;
             if !self.is_keyword("definition") {
                 let found = Self::describe(&self.peek().tok);
                 return self.fail(
@@ -219,10 +227,12 @@ impl Parser<'_> {
                 self.expect(":", &format!("after `relation {name}`"))?;
                 let mut allowed = Vec::new();
                 let mut caveated = Vec::new();
+                let mut expiring = Vec::new();
                 loop {
                     match self.allowed_subject(spans)? {
-                        (subject, None) => allowed.push(subject),
-                        (subject, Some(caveat)) => caveated.push((subject, caveat)),
+                        (subject, None, false) => allowed.push(subject),
+                        (subject, Some(caveat), false) => caveated.push((subject, caveat)),
+                        (subject, caveat, true) => expiring.push((subject, caveat)),
                     }
                     if !self.eat("|") {
                         break;
@@ -241,6 +251,7 @@ impl Parser<'_> {
                     Relation {
                         allowed,
                         caveated,
+                        expiring,
                         rewrite,
                     },
                 );
@@ -252,11 +263,12 @@ impl Parser<'_> {
         }
     }
 
-    /// An allowed subject type, and the caveat it must carry (`user with c`), if any.
+    /// An allowed subject type, the caveat it must carry (`user with c`), if any, and whether it must
+    /// carry an expiration.
     fn allowed_subject(
         &mut self,
         spans: &mut Spans,
-    ) -> Result<(AllowedSubject, Option<String>), SchemaError> {
+    ) -> Result<(AllowedSubject, Option<String>, bool), SchemaError> {
         let ty = self.type_path()?;
         let subject = if self.eat(":") {
             self.expect("*", "after `:` (only `type:*` wildcards are allowed)")?;
@@ -273,11 +285,13 @@ impl Parser<'_> {
         };
         if self.is_keyword("with") {
             let at = self.peek().clone();
-            let caveat = self.with_traits()?;
-            spans.caveat_uses.push((caveat.clone(), at.line, at.column));
-            return Ok((subject, Some(caveat)));
+            let (caveat, expires) = self.with_traits()?;
+            if let Some(caveat) = &caveat {
+                spans.caveat_uses.push((caveat.clone(), at.line, at.column));
+            }
+            return Ok((subject, caveat, expires));
         }
-        Ok((subject, None))
+        Ok((subject, None, false))
     }
 
     /// `caveat name(param type, ...) { expression }`: the parameters typed, the expression (CEL) compiled
@@ -414,29 +428,34 @@ impl Parser<'_> {
         })
     }
 
-    /// `use expiration` (SpiceDB's opt-in to expiring relationships): refused, naming the flag.
-    fn use_flag(&mut self) -> SchemaError {
+    /// `use expiration` (SpiceDB's opt-in to expiring relationships), before any definition or caveat.
+    fn use_flag(&mut self) -> Result<(), SchemaError> {
         let at = self.next();
-        match self.ident("a feature name after `use`") {
-            Ok(flag) if flag == "expiration" => err(
+        let flag = self.ident("a feature name after `use`")?;
+        if flag != "expiration" {
+            return Err(err(
                 at.line,
                 at.column,
                 SchemaErrorKind::Unsupported,
-                "`use expiration` is not supported yet (relationships do not expire)",
-            ),
-            Ok(flag) => err(
-                at.line,
-                at.column,
-                SchemaErrorKind::Unsupported,
-                format!("`use {flag}` is not supported yet"),
-            ),
-            Err(e) => e,
+                format!("`use {flag}` is not supported (Tessera knows `use expiration`)"),
+            ));
         }
+        if self.begun {
+            return Err(err(
+                at.line,
+                at.column,
+                SchemaErrorKind::Syntax,
+                "`use expiration` must come before every definition and caveat",
+            ));
+        }
+        self.use_expiration = true;
+        Ok(())
     }
 
-    /// `with somecaveat` after an allowed subject type: the caveat's name. `with expiration` (and
-    /// `with somecaveat and expiration`) is refused, naming what was asked for.
-    fn with_traits(&mut self) -> Result<String, SchemaError> {
+    /// What follows `with` after an allowed subject type: `with c`, `with expiration` or
+    /// `with c and expiration` (the caveat, and whether an expiration is required). Without
+    /// `use expiration`, `expiration` is a caveat's name, as in SpiceDB.
+    fn with_traits(&mut self) -> Result<(Option<String>, bool), SchemaError> {
         let at = self.next();
         let mut traits = Vec::new();
         loop {
@@ -447,17 +466,22 @@ impl Parser<'_> {
             self.next();
         }
         let written = format!("with {}", traits.join(" and "));
-        if traits.iter().any(|t| t == "expiration") {
+        let expires = self.use_expiration && traits.last().is_some_and(|t| t == "expiration");
+        if expires {
+            traits.pop();
+        }
+        if self.use_expiration && traits.iter().any(|t| t == "expiration") {
             return Err(err(
                 at.line,
                 at.column,
-                SchemaErrorKind::Unsupported,
-                format!("`{written}`: relationship expiration is not supported yet"),
+                SchemaErrorKind::Invalid,
+                format!("`{written}`: `expiration` comes last, once (`with c and expiration`)"),
             ));
         }
-        match <[String; 1]>::try_from(traits) {
-            Ok([caveat]) => Ok(caveat),
-            Err(_) => Err(err(
+        match traits.len() {
+            0 => Ok((None, true)),
+            1 => Ok((traits.pop(), expires)),
+            _ => Err(err(
                 at.line,
                 at.column,
                 SchemaErrorKind::Invalid,

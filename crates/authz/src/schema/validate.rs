@@ -11,7 +11,13 @@ pub(super) fn validate(schema: &Schema, spans: &Spans) -> Result<(), SchemaError
                 *line,
                 *column,
                 SchemaErrorKind::Invalid,
-                format!("caveat `{caveat}` is not defined in the schema"),
+                if caveat == "expiration" {
+                    "caveat `expiration` is not defined in the schema (for expiring relationships, \
+                     begin the schema with `use expiration`)"
+                        .to_owned()
+                } else {
+                    format!("caveat `{caveat}` is not defined in the schema")
+                },
             ));
         }
     }

@@ -118,8 +118,8 @@ fn bad_caveats_are_refused_with_their_position() {
     );
     refused(
         "definition user {} definition doc { relation viewer: user with expiration }",
-        SchemaErrorKind::Unsupported,
-        "expiration is not supported yet",
+        SchemaErrorKind::Invalid,
+        "begin the schema with `use expiration`",
     );
     let e = parse_schema("definition user {}\ncaveat c(x int) {\n  x >\n}").unwrap_err();
     assert_eq!((e.line, e.column), (2, 17), "{e}");

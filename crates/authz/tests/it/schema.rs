@@ -111,13 +111,19 @@ fn syntax_errors_say_where() {
 
 #[test]
 fn unsupported_features_are_refused_not_ignored() {
-    for src in [
-        "definition user {}\ndefinition doc { relation viewer: user with expiration }",
-        "definition user {}\ndefinition f { relation p: f\n relation v: user\n permission x = p->p->v }",
+    for (src, says) in [
+        (
+            "definition user {}\ndefinition f { relation p: f\n relation v: user\n permission x = p->p->v }",
+            "not supported yet",
+        ),
+        (
+            "use typechecking\ndefinition user {}",
+            "`use typechecking` is not supported",
+        ),
     ] {
         let e = fails(src);
         assert_eq!(e.code(), "schema_unsupported", "{src}: {e}");
-        assert!(e.message.contains("not supported yet"), "{e}");
+        assert!(e.message.contains(says), "{e}");
     }
 }
 
@@ -154,9 +160,9 @@ fn wildcards_through_subject_sets() {
 
 /// Regression: a caveat whose expression uses `<`, `'` or `!` stopped the lexer (`schema_syntax`) and
 /// `use expiration` read as "expected `definition`". Caveats are now compiled (their expression read
-/// between its braces, even with a `}` in a string); expiration is refused by name, with its position.
+/// between its braces, even with a `}` in a string), and expiration is SpiceDB's.
 #[test]
-fn caveats_compile_and_expiration_is_refused_by_name_where_it_is() {
+fn caveats_compile_and_expiration_is_read_as_spicedb_does() {
     for (src, name, expression) in [
         (
             "definition user {}\n\ncaveat ip_allowlist(user_ip ipaddress, cidrs list<string>) {\n  cidrs.exists(c, user_ip.in_cidr(c))\n}",
@@ -177,31 +183,63 @@ fn caveats_compile_and_expiration_is_refused_by_name_where_it_is() {
         let schema = tessera_authz::parse_schema(src).unwrap();
         assert_eq!(schema.caveats[name].expression, expression, "{src}");
     }
-    let cases: [(&str, (u32, u32), &str); 4] = [
-        (
-            "use expiration\n\ndefinition user {}\ndefinition doc { relation viewer: user with expiration }",
-            (1, 1),
-            "`use expiration` is not supported yet",
-        ),
+    let s = tessera_authz::parse_schema(
+        "use expiration\n\ncaveat on_weekday(day string) { day != 'sunday' }\ndefinition user {}\n\
+         definition doc {\n  relation viewer: user | user with expiration | user:* with on_weekday and expiration\n}",
+    )
+    .unwrap();
+    let viewer = &s.definitions["doc"].relations["viewer"];
+    assert_eq!(viewer.allowed.len(), 1);
+    assert!(viewer.caveated.is_empty());
+    assert_eq!(
+        viewer.expiring,
+        vec![
+            (
+                tessera_authz::schema::AllowedSubject::Object("user".into()),
+                None
+            ),
+            (
+                tessera_authz::schema::AllowedSubject::Wildcard("user".into()),
+                Some("on_weekday".into())
+            ),
+        ]
+    );
+    assert!(viewer.allows_caveats());
+    let cases: [(&str, (u32, u32), &str, &str); 5] = [
         (
             "definition user {}\ndefinition doc {\n  relation viewer: user with expiration\n}",
             (3, 25),
-            "`with expiration`: relationship expiration is not supported yet",
+            "schema_invalid",
+            "begin the schema with `use expiration`",
         ),
         (
-            "caveat on_weekday(day string) { day != 'sunday' }\ndefinition user {}\ndefinition doc {\n  relation viewer: user with on_weekday and expiration\n}",
-            (4, 25),
-            "`with on_weekday and expiration`: relationship expiration is not supported yet",
+            "definition user {}\nuse expiration\ndefinition doc {}",
+            (2, 1),
+            "schema_syntax",
+            "must come before every definition",
         ),
         (
-            "definition user {}\ndefinition doc {\n  relation viewer: user | user:* with on_weekday and expiration\n}",
-            (3, 34),
-            "relationship expiration is not supported yet",
+            "use caveats\ndefinition user {}",
+            (1, 1),
+            "schema_unsupported",
+            "`use caveats` is not supported",
+        ),
+        (
+            "use expiration\ncaveat c(x int) { x == 1 }\ndefinition user {}\ndefinition doc {\n  relation viewer: user with expiration and c\n}",
+            (5, 25),
+            "schema_invalid",
+            "`expiration` comes last",
+        ),
+        (
+            "use expiration\ncaveat c(x int) { x == 1 }\ncaveat d(x int) { x == 1 }\ndefinition user {}\ndefinition doc {\n  relation viewer: user with c and d and expiration\n}",
+            (6, 25),
+            "schema_invalid",
+            "takes one caveat",
         ),
     ];
-    for (src, at, message) in cases {
+    for (src, at, code, message) in cases {
         let e = fails(src);
-        assert_eq!(e.code(), "schema_unsupported", "{src}: {e}");
+        assert_eq!(e.code(), code, "{src}: {e}");
         assert_eq!((e.line, e.column), at, "{src}: {e}");
         assert!(e.message.contains(message), "{src}: {e}");
         assert!(
