@@ -142,6 +142,11 @@ enum Command {
         #[arg(long, env = "TESSERA_AUTHZ_MAX_DEPTH", default_value_t = tessera_authz::engine::DEFAULT_MAX_DEPTH,
               value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_depth: u32,
+        /// Seconds between sweeps that end expired relationships (they count as deleted from their
+        /// expiration on; the sweep ends them at a revision, visible to watchers).
+        #[arg(long, env = "TESSERA_AUTHZ_EXPIRED_SWEEP_SECS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        expired_sweep_secs: u64,
         /// The origin's public base URL (e.g. `https://id.example.com`), used in the absolute locations
         /// SCIM answers carry. Default: `http://` and the listen address.
         #[arg(long, env = "TESSERA_ORIGIN_PUBLIC_URL")]
@@ -252,6 +257,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             zookie_key,
             secrets_key,
             max_depth,
+            expired_sweep_secs,
             public_url,
             edge_url,
             region,
@@ -314,6 +320,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 retention_days: audit.audit_retention_days,
             });
             tessera_origin::audit::retention::spawn(state.audit.clone(), state.regions.clone());
+            tessera_origin::authz::sweep::spawn(
+                state.authz.clone(),
+                state.regions.clone(),
+                std::time::Duration::from_secs(expired_sweep_secs),
+            );
             if let Some(url) = audit.clickhouse_url.clone() {
                 let settings = tessera_origin::audit::clickhouse::ClickHouseSettings {
                     url: url.trim_end_matches('/').to_owned(),

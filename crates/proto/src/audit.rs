@@ -272,7 +272,34 @@ impl AuditEvent {
             detail: serde_json::Map::new(),
         }
     }
+
+    /// Note a decision's caveat context (or, larger than [`MAX_CAVEAT_CONTEXT_BYTES`], only its size)
+    /// and, for a conditional answer, the caveat parameters it lacked. The edge's events and the
+    /// origin's say it the same way; explaining the decision later uses that context.
+    pub fn note_caveat(
+        &mut self,
+        context: &serde_json::Map<String, serde_json::Value>,
+        missing: &[String],
+    ) {
+        if !context.is_empty() {
+            let value = serde_json::Value::Object(context.clone());
+            let bytes = value.to_string().len();
+            if bytes <= MAX_CAVEAT_CONTEXT_BYTES {
+                self.detail.insert("caveat_context".into(), value);
+            } else {
+                self.detail
+                    .insert("caveat_context_bytes".into(), bytes.into());
+            }
+        }
+        if !missing.is_empty() {
+            self.detail
+                .insert("conditional".into(), serde_json::Value::from(missing));
+        }
+    }
 }
+
+/// The largest caveat context an event keeps whole (the size a stored relationship's context may take).
+pub const MAX_CAVEAT_CONTEXT_BYTES: usize = 4 * 1024;
 
 /// `POST /internal/v1/audit/events`: a batch from the edge.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -101,6 +101,10 @@ pub struct CheckResponse {
     /// When `conditional`: the parameters still missing, in name order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The walk read a relationship that expires at this moment (RFC 3339, UTC; the earliest such): the
+    /// answer holds at least until then, and nobody should keep it longer. Absent: nothing read expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
     #[serde(flatten)]
     pub at: AnswerAt,
 }
@@ -117,6 +121,10 @@ pub struct BulkItemResult {
     /// When `conditional`: the parameters still missing, in name order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The walk read a relationship that expires at this moment (RFC 3339, UTC; the earliest such): the
+    /// answer holds at least until then, and nobody should keep it longer. Absent: nothing read expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +150,10 @@ pub struct OriginCheck {
     /// When `conditional`: the parameters still missing, in name order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The walk read a relationship that expires at this moment (RFC 3339, UTC; the earliest such): the
+    /// answer holds at least until then, and nobody should keep it longer. Absent: nothing read expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
     pub zookie: String,
     pub revision: u64,
     pub schema_revision: u64,
@@ -174,6 +186,7 @@ mod tests {
             allowed: true,
             conditional: false,
             missing: Vec::new(),
+            valid_until: None,
             at: AnswerAt {
                 zookie: "z".into(),
                 revision: 7,

@@ -63,6 +63,9 @@ pub struct Decision {
     pub conditional: bool,
     /// When `conditional`: the parameters still missing.
     pub missing: Vec<String>,
+    /// When the answer rests on a relationship that expires (RFC 3339): it holds until then, and this
+    /// checker serves it from its cache only until then.
+    pub valid_until: Option<String>,
 }
 
 #[derive(Clone)]
@@ -75,6 +78,8 @@ struct Entry {
     /// answer from the edge's cache only promises to meet its zookie), so it never serves
     /// `minimize_latency`.
     fresh_as_of: Option<UnixTime>,
+    /// The answer's `valid_until`, read (one that does not read as a moment is not kept at all).
+    valid_until: Option<UnixTime>,
 }
 
 #[derive(Deserialize)]
@@ -260,8 +265,13 @@ impl Checker {
             revision: answer.at.revision,
             zookie: answer.at.zookie.clone(),
             fresh_as_of: fresh_as_of(&consistency, &answer, self.clock.now()),
+            valid_until: answer
+                .valid_until
+                .as_deref()
+                .and_then(tessera_proto::rfc3339::parse_unix_time),
         };
-        if cacheable && !answer.conditional {
+        let until_read = answer.valid_until.is_none() || entry.valid_until.is_some();
+        if cacheable && !answer.conditional && until_read {
             self.remember(key, entry);
         }
         Ok(Decision {
@@ -271,6 +281,7 @@ impl Checker {
             from_cache: false,
             conditional: answer.conditional,
             missing: answer.missing,
+            valid_until: answer.valid_until,
         })
     }
 
@@ -284,6 +295,9 @@ impl Checker {
         let young = entry
             .fresh_as_of
             .is_some_and(|t| now.saturating_sub(t.as_millis()) <= self.max_staleness_ms);
+        if entry.valid_until.is_some_and(|u| now >= u.as_millis()) {
+            return None;
+        }
         let usable = match consistency {
             Consistency::MinimizeLatency => young,
             // Fresh enough for the zookie, and no older than minimize_latency allows (the zookie's
@@ -302,6 +316,9 @@ impl Checker {
             from_cache: true,
             conditional: false,
             missing: Vec::new(),
+            valid_until: entry
+                .valid_until
+                .map(tessera_authz::tuple::format_expiration),
         })
     }
 

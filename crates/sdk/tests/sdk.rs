@@ -103,7 +103,8 @@ async fn check(State(s): State<Issuer>, Json(body): Json<serde_json::Value>) -> 
     let revision = s.revision.load(Ordering::SeqCst);
     // user:cy's access rests on a caveat over `day`: conditional without it, decided with it.
     let conditional = body["subject"] == "user:cy" && body["context"]["day"].is_null();
-    let allowed = body["subject"] == "user:ann"
+    let allowed = ["user:ann", "user:dee", "user:eve"]
+        .contains(&body["subject"].as_str().unwrap_or(""))
         || (body["subject"] == "user:cy" && body["context"]["day"] == "mon");
     let mut answer = serde_json::json!({
         "allowed": allowed, "revision": revision, "zookie": s.zookies.mint("t", revision),
@@ -113,6 +114,14 @@ async fn check(State(s): State<Issuer>, Json(body): Json<serde_json::Value>) -> 
     if conditional {
         answer["conditional"] = true.into();
         answer["missing"] = serde_json::json!(["day"]);
+    }
+    // user:dee's access rests on a relationship that expires 2 s after NOW; user:eve's answer says so in
+    // a form that is not a moment.
+    if body["subject"] == "user:dee" {
+        answer["valid_until"] = "2027-01-15T08:00:02Z".into();
+    }
+    if body["subject"] == "user:eve" {
+        answer["valid_until"] = "soon".into();
     }
     Json(answer)
 }
@@ -494,6 +503,41 @@ async fn the_checker_never_caches_a_conditional_answer_nor_one_for_a_context() {
         .await
         .unwrap();
     assert!(d.conditional && !d.from_cache);
+}
+
+#[tokio::test]
+async fn the_checker_keeps_no_answer_past_its_valid_until() {
+    let issuer = start().await;
+    let clock = ManualClock::at(NOW);
+    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
+    let checker = Checker::with_transport(
+        &issuer.url(),
+        Credentials::Bearer("t".into()),
+        transport,
+        Arc::new(clock.clone()),
+    );
+    let ask = |subject: &'static str| {
+        checker.check("doc:1", "view", subject, Consistency::MinimizeLatency)
+    };
+    let asks = || issuer.checks.load(Ordering::SeqCst);
+    let first = ask("user:dee").await.unwrap();
+    assert!(first.allowed && !first.from_cache);
+    assert_eq!(first.valid_until.as_deref(), Some("2027-01-15T08:00:02Z"));
+    clock.advance(1);
+    let kept = ask("user:dee").await.unwrap();
+    assert!(kept.from_cache, "within both the staleness and valid_until");
+    assert_eq!(kept.valid_until.as_deref(), Some("2027-01-15T08:00:02Z"));
+    // At valid_until the relationship has expired: asked again, although 5 s of staleness would allow.
+    clock.advance(1);
+    assert!(!ask("user:dee").await.unwrap().from_cache);
+    assert_eq!(asks(), 2);
+    // A valid_until that does not read as a moment: never kept.
+    for _ in 0..2 {
+        let d = ask("user:eve").await.unwrap();
+        assert!(d.allowed && !d.from_cache);
+        assert_eq!(d.valid_until.as_deref(), Some("soon"));
+    }
+    assert_eq!(asks(), 4);
 }
 
 #[cfg(feature = "tower")]

@@ -20,6 +20,9 @@ pub struct Decision {
     /// The caveat parameters still missing, when the answer is conditional (never cached: only the
     /// origin gives one, and a later request may bring the context).
     pub missing: Option<Rc<[String]>>,
+    /// When the answer rests on a relationship that expires (RFC 3339): it holds until then and is
+    /// never cached here (only the origin gives one; its own kept answer lasts until then).
+    pub valid_until: Option<Rc<str>>,
 }
 
 /// Where the answers came from.

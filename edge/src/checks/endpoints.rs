@@ -145,7 +145,7 @@ fn record(
             outcome,
             actor.clone(),
         );
-        caveat_detail(&mut e.detail, caveat_context, d.missing.as_deref());
+        e.note_caveat(caveat_context, d.missing.as_deref().unwrap_or_default());
         e.resource.clone_from(&q.resource);
         e.permission.clone_from(&q.permission);
         e.subject.clone_from(&q.subject);
@@ -218,6 +218,7 @@ impl Endpoint for Check {
                 .as_deref()
                 .map(<[String]>::to_vec)
                 .unwrap_or_default(),
+            valid_until: d.valid_until.as_deref().map(str::to_owned),
             at: about.at,
         })
     }
@@ -264,6 +265,7 @@ impl Endpoint for CheckBulk {
                         .as_deref()
                         .map(<[String]>::to_vec)
                         .unwrap_or_default(),
+                    valid_until: d.valid_until.as_deref().map(str::to_owned),
                     error: None,
                     message: None,
                 },
@@ -271,6 +273,7 @@ impl Endpoint for CheckBulk {
                     allowed: None,
                     conditional: false,
                     missing: Vec::new(),
+                    valid_until: None,
                     error: Some(e.code),
                     message: Some(e.message),
                 },
@@ -280,29 +283,5 @@ impl Endpoint for CheckBulk {
             results,
             at: about.at,
         })
-    }
-}
-
-/// The largest caveat context an audit event keeps (as the origin's events do).
-const MAX_CONTEXT_BYTES: usize = 4 * 1024;
-
-/// Note a decision's caveat context (or, too large to keep, its size) and, for a conditional answer,
-/// the parameters it lacked: the origin explains the decision later with that context.
-fn caveat_detail(
-    detail: &mut serde_json::Map<String, serde_json::Value>,
-    context: &CaveatContext,
-    missing: Option<&[String]>,
-) {
-    if !context.is_empty() {
-        let value = serde_json::Value::Object(context.clone());
-        let bytes = value.to_string().len();
-        if bytes <= MAX_CONTEXT_BYTES {
-            detail.insert("caveat_context".into(), value);
-        } else {
-            detail.insert("caveat_context_bytes".into(), bytes.into());
-        }
-    }
-    if let Some(missing) = missing {
-        detail.insert("conditional".into(), serde_json::Value::from(missing));
     }
 }

@@ -20,7 +20,8 @@ use crate::origin::client::{self as origin_client, OriginError, Reply};
 
 /// Ask the origin, remember the answers in `tiers` and, when the origin answered at its head (`at_head`),
 /// what the head is. Answers to a request with caveat `context`, and conditional answers, are not
-/// remembered: they hold for that context only.
+/// remembered: they hold for that context only; nor are answers resting on a relationship that
+/// expires (`valid_until`: the origin keeps those until then).
 ///
 /// # Errors
 /// The origin's refusal (its status and code), or `503 consistency_unavailable` when it cannot be reached.
@@ -100,6 +101,7 @@ pub(crate) async fn answer(
                 allowed,
                 zookie: Rc::clone(&zookie),
                 missing: r.conditional.then(|| r.missing.into()),
+                valid_until: r.valid_until.map(Rc::from),
             }),
             (_, error) => Err(ItemError {
                 code: error.unwrap_or_else(|| Code::InternalError.to_string()),
@@ -116,7 +118,10 @@ pub(crate) async fn answer(
             .iter()
             .zip(&results)
             .filter(|_| context.is_empty())
-            .filter_map(|(q, r)| Some((q, r.as_ref().ok().filter(|d| d.missing.is_none())?))),
+            .filter_map(|(q, r)| {
+                let d = r.as_ref().ok()?;
+                (d.missing.is_none() && d.valid_until.is_none()).then_some((q, d))
+            }),
     );
     Ok(Batch {
         results,

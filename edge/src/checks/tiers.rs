@@ -246,6 +246,7 @@ impl Tier for KvTier<'_> {
                 allowed: stored.allowed,
                 zookie: Rc::from(stored.zookie),
                 missing: None,
+                valid_until: None,
             });
         }
     }
@@ -329,6 +330,7 @@ mod tests {
                             allowed,
                             zookie: Rc::from("z"),
                             missing: None,
+                            valid_until: None,
                         });
                 }
             }
@@ -438,6 +440,7 @@ mod tests {
             allowed: true,
             zookie: Rc::from("z"),
             missing: None,
+            valid_until: None,
         };
         chain.store(AT, qs.iter().zip([&d]));
         assert_eq!(*isolate.stored.borrow(), ["doc:1"]);

@@ -34,6 +34,8 @@ pub struct ForwardRow {
     pub deleted: Option<u64>,
     /// Its caveat, context parsed once as loaded.
     pub caveat: Option<Arc<RelationshipCaveat>>,
+    /// Its expiration, milliseconds since the epoch: each read filters by its own clock.
+    pub expires: Option<i64>,
     /// How many rows it counts as towards [`MAX_ROWS`]: one, and one more per [`ROW_BYTES`] of caveat
     /// context (which may take up to 4 KiB), so the bound holds memory and not just rows.
     pub weight: u32,
@@ -56,6 +58,7 @@ pub struct ReverseRow {
     pub subject_relation: String,
     pub created: u64,
     pub deleted: Option<u64>,
+    pub expires: Option<i64>,
 }
 
 /// Live at revision `at`.
@@ -79,10 +82,12 @@ const ENTRY_BYTES: usize = 64;
 /// A question: resource, permission, subject (as written: `doc:1`, `view`, `user:a` or `group:g#member`).
 pub type DecisionKey = (String, String, String);
 
-/// A kept answer, true from revision `from` until a key it read changes.
+/// A kept answer, true from revision `from` until a key it read changes or, when a relationship it
+/// rests on expires, until that moment (`until`, milliseconds since the epoch).
 struct Decision {
     allowed: bool,
     from: u64,
+    until: Option<i64>,
     /// What keeping the question costs (about).
     bytes: usize,
 }
@@ -141,7 +146,7 @@ impl Decisions {
         &mut self,
         question: DecisionKey,
         allowed: bool,
-        from: u64,
+        (from, until): (u64, Option<i64>),
         read: Vec<ForwardKey>,
     ) -> (usize, usize) {
         let before = self.bytes();
@@ -162,6 +167,7 @@ impl Decisions {
             Decision {
                 allowed,
                 from,
+                until,
                 bytes,
             },
         );
@@ -320,26 +326,33 @@ impl RelCache {
         }
     }
 
-    /// The kept answer to `question` at revision `at`, if one holds there.
-    pub fn decision(&self, tenant: &str, question: &DecisionKey, at: u64) -> Option<bool> {
+    /// The kept answer to `question` at revision `at`, if one holds there at `now` (milliseconds), and
+    /// until when it holds if a relationship it rests on expires.
+    pub fn decision(
+        &self,
+        tenant: &str,
+        question: &DecisionKey,
+        (at, now): (u64, i64),
+    ) -> Option<(bool, Option<i64>)> {
         let tenants = self.lock();
         let t = tenants.get(tenant).filter(|t| t.covers(at))?;
         t.decisions
             .by_question
             .get(question)
-            .filter(|d| d.from <= at)
-            .map(|d| d.allowed)
+            .filter(|d| d.from <= at && d.until.is_none_or(|u| now < u))
+            .map(|d| (d.allowed, d.until))
     }
 
     /// Keep the answer to `question`, found at revision `at` by a walk that began in `generation` and
-    /// read the keys `read`: only if `at` is the synced revision and no sync came since the walk began.
+    /// read the keys `read`, true until `until` if a relationship it rests on expires then: only if
+    /// `at` is the synced revision and no sync came since the walk began.
     /// Within bounds: past [`MAX_TENANT_DECISION_BYTES`] the tenant's decisions are forgotten, past
     /// [`MAX_DECISION_BYTES`] every tenant's.
     pub fn put_decision(
         &self,
         tenant: &str,
         generation: u64,
-        at: u64,
+        (at, until): (u64, Option<i64>),
         question: DecisionKey,
         allowed: bool,
         mut read: Vec<ForwardKey>,
@@ -363,7 +376,7 @@ impl RelCache {
         }
         read.sort_unstable();
         read.dedup();
-        let (before, after) = t.decisions.put(question, allowed, at, read);
+        let (before, after) = t.decisions.put(question, allowed, (at, until), read);
         match after.checked_sub(before) {
             Some(added) => {
                 self.decision_bytes.fetch_add(added, Relaxed);
@@ -484,26 +497,36 @@ mod tests {
         c.put_decision(
             "t",
             g,
-            5,
+            (5, None),
             question("a"),
             true,
             vec![key("1"), key("1"), key("2")],
         );
-        c.put_decision("t", g, 5, question("b"), false, vec![key("2")]);
-        assert_eq!(c.decision("t", &question("a"), 5), Some(true));
-        assert_eq!(c.decision("t", &question("b"), 5), Some(false));
+        c.put_decision("t", g, (5, None), question("b"), false, vec![key("2")]);
         assert_eq!(
-            c.decision("t", &question("b"), 6),
+            c.decision("t", &question("a"), (5, 0)).map(|d| d.0),
+            Some(true)
+        );
+        assert_eq!(
+            c.decision("t", &question("b"), (5, 0)).map(|d| d.0),
+            Some(false)
+        );
+        assert_eq!(
+            c.decision("t", &question("b"), (6, 0)),
             None,
             "beyond the synced revision"
         );
-        assert_eq!(c.decision("u", &question("b"), 5), None, "another tenant");
+        assert_eq!(
+            c.decision("u", &question("b"), (5, 0)),
+            None,
+            "another tenant"
+        );
         let used = c.decision_bytes.load(Relaxed);
         assert!(used > 0);
         // Not kept: a walk a sync overlapped (another generation), or at another revision.
-        c.put_decision("t", g + 1_000, 5, question("c"), true, vec![]);
-        c.put_decision("t", g, 4, question("c"), true, vec![]);
-        assert_eq!(c.decision("t", &question("c"), 5), None);
+        c.put_decision("t", g + 1_000, (5, None), question("c"), true, vec![]);
+        c.put_decision("t", g, (4, None), question("c"), true, vec![]);
+        assert_eq!(c.decision("t", &question("c"), (5, 0)), None);
         assert_eq!(c.decision_bytes.load(Relaxed), used);
         // Key 1 changes at revision 6: a (which read it) goes, b stays, and so do their bytes.
         assert_eq!(c.needs_sync("t", 6), Some(5));
@@ -517,8 +540,11 @@ mod tests {
                 schema_changed: false,
             },
         );
-        assert_eq!(c.decision("t", &question("a"), 6), None);
-        assert_eq!(c.decision("t", &question("b"), 6), Some(false));
+        assert_eq!(c.decision("t", &question("a"), (6, 0)), None);
+        assert_eq!(
+            c.decision("t", &question("b"), (6, 0)).map(|d| d.0),
+            Some(false)
+        );
         let after = c.decision_bytes.load(Relaxed);
         assert!(0 < after && after < used, "{after} of {used}");
         // A new schema forgets every decision, and every byte.
@@ -533,7 +559,30 @@ mod tests {
                 schema_changed: true,
             },
         );
-        assert_eq!(c.decision("t", &question("b"), 7), None);
+        assert_eq!(c.decision("t", &question("b"), (7, 0)), None);
         assert_eq!(c.decision_bytes.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_kept_decision_resting_on_an_expiring_relationship_lasts_until_it_expires() {
+        let c = RelCache::default();
+        assert_eq!(c.needs_sync("t", 5), None);
+        let schema = Arc::new(tessera_authz::parse_schema("definition user {}").unwrap());
+        c.put_schema("t", 5, 1, schema);
+        let g = c.generation("t");
+        c.put_decision(
+            "t",
+            g,
+            (5, Some(1_000)),
+            question("a"),
+            true,
+            vec![key("1")],
+        );
+        assert_eq!(
+            c.decision("t", &question("a"), (5, 999)).map(|d| d.0),
+            Some(true)
+        );
+        assert_eq!(c.decision("t", &question("a"), (5, 1_000)), None, "expired");
+        assert_eq!(c.decision("t", &question("a"), (5, 5_000)), None);
     }
 }

@@ -10,5 +10,6 @@ pub mod cache;
 pub mod engine_thread;
 pub mod http;
 pub mod store;
+pub mod sweep;
 
 pub use store::{AuthzStore, WriteTx};

@@ -42,6 +42,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     AUDIT_TABLES_SQLITE,
     OIDC_TABLES,
     CAVEAT_COLUMNS,
+    EXPIRATION_COLUMNS,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -76,6 +77,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     AUDIT_TABLES_POSTGRES,
     OIDC_TABLES,
     CAVEAT_COLUMNS,
+    EXPIRATION_COLUMNS,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -333,6 +335,12 @@ const TOKEN_ROLES_TABLE: &str = "CREATE TABLE token_roles (
 /// A relationship's caveat: its name (empty: none) and the context written with it, canonical JSON
 /// (`tessera_authz::Tuple::context_json`; empty: none). Not part of the relationship's identity: a
 /// touch with another caveat replaces the live row.
+/// A relationship's expiration, milliseconds since the epoch (NULL: none): from then on it counts as
+/// deleted, and the background sweep ends it at a revision of its own (indexed for that sweep).
+const EXPIRATION_COLUMNS: &str = "ALTER TABLE authz_relationships ADD COLUMN expires_at BIGINT;
+    CREATE INDEX authz_rel_expiring ON authz_relationships (expires_at)
+        WHERE expires_at IS NOT NULL AND deleted_rev IS NULL;";
+
 const CAVEAT_COLUMNS: &str =
     "ALTER TABLE authz_relationships ADD COLUMN caveat_name TEXT NOT NULL DEFAULT '';
     ALTER TABLE authz_relationships ADD COLUMN caveat_context TEXT NOT NULL DEFAULT '';";

@@ -293,3 +293,99 @@ async fn decisions_are_recorded_with_their_caveat_context_and_explained_with_it(
         "{reason}"
     );
 }
+
+const EXPIRING: &str = "use expiration
+definition user {}
+definition doc {
+    relation viewer: user | user with expiration
+    relation owner: user
+    permission view = viewer + owner
+}";
+
+/// An answer resting on a relationship that expires says until when (`valid_until`), kept or not, and
+/// once that moment has passed the kept answer is not served: the same revision answers no. (The bound
+/// is the earliest expiration among what the walk read: bob's answer on doc:1 would carry ann's too.)
+#[tokio::test]
+async fn an_answer_resting_on_an_expiring_relationship_says_until_when() {
+    let (app, _, _dir) = app().await;
+    let (s, b) = send(&app, "PUT", "/v1/tenants/acme/schema", EXPIRING).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let soon = tessera_authz::tuple::format_expiration(tessera_origin::now().plus_secs(2));
+    let (s, b) = write(
+        &app,
+        "acme",
+        json!([
+            {"operation": "touch", "relationship": format!("doc:1#viewer@user:ann[expiration:{soon}]")},
+            {"operation": "touch", "relationship": "doc:2#owner@user:bob"},
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let zookie = b["zookie"].clone();
+    let at = |resource: &str, subject: &str| {
+        json!({"resource": resource, "permission": "view", "subject": subject,
+               "consistency": {"at_exact_snapshot": zookie}})
+    };
+    // Twice: the second is the kept answer, still saying until when.
+    for _ in 0..2 {
+        let (s, b) = ask(&app, at("doc:1", "user:ann")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            (&b["allowed"], &b["valid_until"]),
+            (&json!(true), &json!(soon)),
+            "{b}"
+        );
+        let (_, b) = ask(&app, at("doc:2", "user:bob")).await;
+        assert_eq!(
+            (&b["allowed"], b.get("valid_until")),
+            (&json!(true), None),
+            "{b}"
+        );
+    }
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/v1/tenants/acme/check/bulk",
+        &json!({"items": [{"resource": "doc:1", "permission": "view", "subject": "user:ann"}]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["results"][0]["valid_until"], json!(soon), "{b}");
+    while tessera_origin::now() <= tessera_authz::tuple::parse_expiration(&soon).unwrap() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, b) = ask(&app, at("doc:1", "user:ann")).await;
+    assert_eq!(
+        (&b["allowed"], b.get("valid_until")),
+        (&json!(false), None),
+        "{b}"
+    );
+    // Errors a writer can make, each said plainly.
+    for (relationship, why) in [
+        (
+            "doc:1#viewer@user:cy[expiration:tomorrow]",
+            "is not an expiration",
+        ),
+        (
+            "doc:1#owner@user:cy[expiration:2300-01-01T00:00:00Z]",
+            "user:cy with expiration",
+        ),
+        (
+            "doc:1#viewer@user:cy[expiration:2300-01-01T00:00:00Z][x]",
+            "must be the last part",
+        ),
+    ] {
+        let (s, b) = write(
+            &app,
+            "acme",
+            json!([{"operation": "touch", "relationship": relationship}]),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{relationship}: {b}");
+        assert!(
+            b["message"].as_str().unwrap_or_default().contains(why),
+            "{relationship}: {b}"
+        );
+    }
+}

@@ -62,6 +62,7 @@ const CASES: &[(&str, Case)] = cases![
     two_origins_stay_coherent,
     kept_decisions_stay_exact,
     caveats_are_kept_replaced_and_versioned,
+    expiring_relationships_lapse_and_are_swept,
     scim_sees_only_unconditional_memberships,
     scim_users_round_trip,
     scim_users_uniqueness_ignores_case,
@@ -170,7 +171,7 @@ async fn conformance_postgres() {
         .await;
     // The primary keys migration holds for everything the suite wrote (relationships created, deleted
     // and created again): undone and migrated again, on every case's database, with the audit and
-    // OpenID Connect tables and the caveat columns that came after it.
+    // OpenID Connect tables and the caveat and expiration columns that came after it.
     for url in &urls {
         super::pg::execute(
             url,
@@ -185,8 +186,9 @@ async fn conformance_postgres() {
             ALTER TABLE sessions DROP COLUMN client_id, DROP COLUMN parent_sid, DROP COLUMN scope;
             ALTER TABLE oauth_clients DROP COLUMN client_type, DROP COLUMN first_party, DROP COLUMN name,
                 DROP COLUMN redirect_uris, DROP COLUMN post_logout_redirect_uris;
-            ALTER TABLE authz_relationships DROP COLUMN caveat_name, DROP COLUMN caveat_context;
-            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 3 FROM schema_version);",
+            ALTER TABLE authz_relationships DROP COLUMN caveat_name, DROP COLUMN caveat_context,
+                DROP COLUMN expires_at;
+            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 4 FROM schema_version);",
         )
         .await;
         Store::connect(Some(url), std::path::Path::new("/nonexistent"))

@@ -9,13 +9,15 @@ use tessera_proto::authz::{
     OriginCheckRequest, OriginHead,
 };
 
-use super::engine::{check_one, on_engine, on_the_wire};
+use super::engine::{check_one, on_engine, on_engine_until, on_the_wire};
 use super::recorded::{self, Decision};
 use super::{revision_for, timed, within_batch, Body, Shaped};
 use crate::audit::Caller;
 use crate::error::HttpError;
 use crate::http::extract::ServiceTenant;
 use crate::AppState;
+use tessera_authz::tuple::format_expiration;
+use tessera_proto::UnixTime;
 
 impl Shaped for OriginCheckRequest {
     const SHAPE: &'static str = r#"{"resource": "doc:1", "permission": "view", "subject": "user:a", "consistency"?: ..., "context"?: {...}}"#;
@@ -26,15 +28,17 @@ impl Shaped for OriginBulkCheckRequest {
 }
 
 /// Run checks at one revision.
+/// The batch's answers, and until when they hold if a relationship one of them rests on expires (one
+/// moment for the batch: its walks share one reader).
 async fn run_checks(
     state: &AppState,
     tenant: &str,
     at: u64,
     items: Vec<(ObjectRef, String, SubjectRef)>,
     (context, caveat_context): (&[String], Context),
-) -> Result<Vec<Result<Permissionship, CheckError>>, HttpError> {
+) -> Result<(Vec<Result<Permissionship, CheckError>>, Option<UnixTime>), HttpError> {
     // A batch may walk for long: on a thread of its own.
-    on_engine(state, tenant, at, context, move |engine| {
+    on_engine_until(state, tenant, at, context, move |engine| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
             for (resource, permission, subject) in &items {
@@ -116,7 +120,7 @@ pub(super) async fn check(
         };
         return Ok(timed(started, answer).into_response());
     }
-    let answer = check_one(
+    let (answer, until) = check_one(
         &state,
         &tenant,
         at,
@@ -148,6 +152,7 @@ pub(super) async fn check(
         allowed,
         conditional,
         missing,
+        valid_until: until.map(format_expiration),
         zookie: state.zookies.mint(&tenant, at),
         revision: at,
         schema_revision: schema_revision_at(&state, &tenant, at).await?,
@@ -169,7 +174,7 @@ pub(super) async fn check_bulk(
         items.push((r, i.permission, s));
     }
     let at = revision_for(&state, &tenant, req.consistency.clone()).await?;
-    let results = run_checks(
+    let (results, until) = run_checks(
         &state,
         &tenant,
         at,
@@ -214,6 +219,7 @@ pub(super) async fn check_bulk(
                     allowed: Some(allowed),
                     conditional,
                     missing,
+                    valid_until: until.map(format_expiration),
                     error: None,
                     message: None,
                 }
@@ -222,6 +228,7 @@ pub(super) async fn check_bulk(
                 allowed: None,
                 conditional: false,
                 missing: Vec::new(),
+                valid_until: None,
                 error: Some(e.code().to_string()),
                 message: Some(e.to_string()),
             },

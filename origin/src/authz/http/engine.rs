@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use tessera_authz::relationship::{ObjectRef, SubjectRef};
 use tessera_authz::{CaveatError, CheckError, Context, Engine, Permissionship};
-use tessera_proto::Code;
+use tessera_proto::{Code, UnixTime};
 
 use super::bad;
 use crate::authz::engine_thread::{self, EngineFuture};
@@ -50,22 +50,41 @@ where
         + Send
         + 'static,
 {
+    Ok(on_engine_until(state, tenant, at, context, f).await?.0)
+}
+
+/// [`on_engine`], and until when its answer holds if a relationship it rests on expires (the
+/// earliest expiration among what the walk read).
+pub(super) async fn on_engine_until<T, F>(
+    state: &AppState,
+    tenant: &str,
+    at: u64,
+    context: &[String],
+    f: F,
+) -> Result<(T, Option<UnixTime>), HttpError>
+where
+    T: Send + 'static,
+    F: for<'e> FnOnce(&'e Engine<'e, SnapshotReader>) -> EngineFuture<'e, Result<T, CheckError>>
+        + Send
+        + 'static,
+{
     let (schema, reader) = reader(state, tenant, at, context).await?;
-    let (answer, _) = on_thread(state, schema, reader, f).await?;
-    Ok(answer)
+    let (answer, reader) = on_thread(state, schema, reader, f).await?;
+    Ok((answer, reader.valid_until()))
 }
 
 /// One check: the kept answer when one holds at `at` (see [`crate::authz::cache`]); else a walk, on the
 /// request's thread when it fits there and stays short ([`KEYS_HERE`]), else on a thread of its own.
 /// Its answer is kept when it is one (not conditional) and the request brought no context of either
-/// kind: relationships or caveat parameters hold for that request only.
+/// kind: relationships or caveat parameters hold for that request only. With the answer, until when
+/// it holds if a relationship it rests on expires (a kept answer is kept only until then).
 pub(super) async fn check_one(
     state: &AppState,
     tenant: &str,
     at: u64,
     (context, caveat_context): (&[String], &Context),
     (resource, permission, subject): (&ObjectRef, &str, &SubjectRef),
-) -> Result<Permissionship, HttpError> {
+) -> Result<(Permissionship, Option<UnixTime>), HttpError> {
     let question = (
         resource.to_string(),
         permission.to_owned(),
@@ -73,12 +92,13 @@ pub(super) async fn check_one(
     );
     let keep = context.is_empty() && caveat_context.is_empty();
     if keep {
-        if let Some(allowed) = state.authz.decision(tenant, &question, at) {
-            return Ok(if allowed {
+        if let Some((allowed, until)) = state.authz.decision(tenant, &question, at) {
+            let answer = if allowed {
                 Permissionship::Has
             } else {
                 Permissionship::No
-            });
+            };
+            return Ok((answer, until));
         }
     }
     let walk = || {
@@ -99,7 +119,7 @@ pub(super) async fn check_one(
     match engine_thread::run_here(&schema, &here, state.max_depth, walk()) {
         Ok(Ok(Ok(answer))) => {
             decided(&here, &answer);
-            return Ok(answer);
+            return Ok((answer, here.valid_until()));
         }
         // Too long to hold this thread: again on a thread of its own (what it loaded stays cached).
         Ok(Ok(Err(CheckError::Store(e)))) if e == BUDGET_SPENT => {}
@@ -112,7 +132,7 @@ pub(super) async fn check_one(
     let (schema, reader) = reader(state, tenant, at, context).await?;
     let (answer, reader) = on_thread(state, schema, reader.recording(), walk()).await?;
     decided(&reader, &answer);
-    Ok(answer)
+    Ok((answer, reader.valid_until()))
 }
 
 /// An answer as the wire carries it: `allowed`, and for a conditional one the parameters missing.

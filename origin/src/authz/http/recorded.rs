@@ -35,30 +35,6 @@ pub(super) struct Decision<'a> {
     pub missing: &'a [String],
 }
 
-/// The largest caveat context kept on an event.
-const MAX_CONTEXT_BYTES: usize = 4 * 1024;
-
-/// Note a decision's caveat context and, for a conditional answer, what it lacked: the edge's events
-/// and the origin's say it the same way, and the reason path is computed with that context.
-pub fn caveat_detail(
-    detail: &mut serde_json::Map<String, serde_json::Value>,
-    context: &tessera_authz::Context,
-    missing: &[String],
-) {
-    if !context.is_empty() {
-        let value = serde_json::Value::Object(context.clone());
-        let bytes = value.to_string().len();
-        if bytes <= MAX_CONTEXT_BYTES {
-            detail.insert("caveat_context".into(), value);
-        } else {
-            detail.insert("caveat_context_bytes".into(), bytes.into());
-        }
-    }
-    if !missing.is_empty() {
-        detail.insert("conditional".into(), serde_json::Value::from(missing));
-    }
-}
-
 /// Record `d` (unless the edge records it). A denial, or a sampled grant, is recorded with its reason
 /// path, computed after the answer has gone (a task of its own).
 pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>) {
@@ -91,7 +67,7 @@ pub(super) async fn decision(state: &AppState, caller: &Caller, d: Decision<'_>)
             serde_json::Value::from(d.context.len()),
         );
     }
-    caveat_detail(&mut e.detail, d.caveat_context, d.missing);
+    e.note_caveat(d.caveat_context, d.missing);
     if let Some(why) = d.why {
         e.detail.insert("why".into(), bounded(why, MAX_WHY_BYTES));
         state.audit.record(e).await;

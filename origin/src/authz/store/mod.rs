@@ -140,15 +140,23 @@ fn row_to_tuple<R: sqlx::Row>(r: &R) -> Result<Tuple, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     let name: String = r.try_get("caveat_name")?;
     let context: String = r.try_get("caveat_context")?;
-    Tuple::from_columns(row_to_relationship(r)?, &name, &context).map_err(|e| {
-        sqlx::Error::ColumnDecode {
+    let expires: Option<i64> = r.try_get("expires_at")?;
+    Tuple::from_columns(row_to_relationship(r)?, &name, &context)
+        .map(|t| t.expiring(expires))
+        .map_err(|e| sqlx::Error::ColumnDecode {
             index: "caveat_context".into(),
             source: Box::new(e),
-        }
-    })
+        })
+}
+
+/// The SQL condition "not expired at `now`" (`expires_at` holds milliseconds since the epoch). `now`
+/// is the origin's own clock, never a request's: written into the text as a number.
+fn unexpired_at(now: tessera_proto::UnixTime) -> String {
+    format!("(expires_at IS NULL OR expires_at > {})", now.as_millis())
 }
 
 /// `AND col = ?` for each field the filter sets. Only the fixed column names below are ever put into SQL
@@ -216,8 +224,10 @@ impl AuthzStore {
         tenant: &str,
         question: &crate::authz::cache::DecisionKey,
         at: u64,
-    ) -> Option<bool> {
-        self.cache.decision(tenant, question, at)
+    ) -> Option<(bool, Option<tessera_proto::UnixTime>)> {
+        self.cache
+            .decision(tenant, question, (at, crate::now().as_millis()))
+            .map(|(allowed, until)| (allowed, until.map(tessera_proto::UnixTime::from_millis)))
     }
 
     /// The tenant's newest revision (0 when it has never been written).

@@ -3,12 +3,15 @@
 use sqlx::Row as _;
 use tessera_authz::Tuple;
 
-use super::{db_rev, filter_sql, rev, row_to_tuple, AuthzStore, AuthzStoreError, LIVE_AT};
+use super::{
+    db_rev, filter_sql, rev, row_to_tuple, unexpired_at, AuthzStore, AuthzStoreError, LIVE_AT,
+};
 use super::{Change, Filter, Operation};
 use crate::on_db;
 
 impl AuthzStore {
-    /// Relationships matching `filter` live at revision `at`, with their caveats.
+    /// Relationships matching `filter` live at revision `at` and not expired now, with their caveats
+    /// and expirations.
     ///
     /// # Errors
     /// Database failures.
@@ -19,8 +22,9 @@ impl AuthzStore {
         at: u64,
     ) -> Result<Vec<Tuple>, AuthzStoreError> {
         let (clause, args) = filter_sql(filter, 3);
+        let unexpired = unexpired_at(crate::now());
         let sql = format!(
-            "SELECT * FROM authz_relationships WHERE tenant = $1 AND {LIVE_AT}{clause}
+            "SELECT * FROM authz_relationships WHERE tenant = $1 AND {LIVE_AT} AND {unexpired}{clause}
              ORDER BY resource_type, resource_id, relation, subject_type, subject_id, subject_relation"
         );
         on_db!(&self.db, pool => {
@@ -54,11 +58,11 @@ impl AuthzStore {
             let rows = sqlx::query(
                 "SELECT * FROM (
                    SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
-                          caveat_name, caveat_context, created_rev AS rev, 'touch' AS op
+                          caveat_name, caveat_context, expires_at, created_rev AS rev, 'touch' AS op
                    FROM authz_relationships WHERE tenant = $1 AND created_rev > $2
                    UNION ALL
                    SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
-                          caveat_name, caveat_context, deleted_rev AS rev, 'delete' AS op
+                          caveat_name, caveat_context, expires_at, deleted_rev AS rev, 'delete' AS op
                    FROM authz_relationships WHERE tenant = $1 AND deleted_rev > $2
                  ) AS changes
                  ORDER BY rev, op, resource_type, resource_id, relation, subject_type, subject_id, subject_relation

@@ -8,11 +8,15 @@ use std::sync::Arc;
 use rusqlite::types::ToSql;
 use tessera_authz::relationship::{ObjectRef, Relationship, SubjectRef};
 use tessera_authz::{RelationshipCaveat, RelationshipReader, Tuple};
+use tessera_proto::UnixTime;
 
-use super::{db_rev, rev, AuthzStore, Reads};
-use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache, ReverseKey, ReverseRow};
+use super::{db_rev, AuthzStore, Reads};
+use crate::authz::cache::{live, ForwardKey, ForwardRow, RelCache};
 use crate::store::retry;
 use crate::store::sqlite_reads::Lease;
+
+mod rows;
+use rows::{Direction, Forward, Reverse};
 
 impl AuthzStore {
     /// A reader for the check engine, fixed at one tenant and revision.
@@ -30,6 +34,8 @@ impl AuthzStore {
             started: self.cache.generation(tenant),
             read: None,
             budget: None,
+            now: crate::now().as_millis(),
+            until: std::sync::atomic::AtomicI64::new(i64::MAX),
         }
     }
 }
@@ -63,6 +69,12 @@ pub struct SnapshotReader {
     read: Option<std::sync::Mutex<Vec<ForwardKey>>>,
     /// How many more keys the walk may ask for, when it is bounded ([`SnapshotReader::bounded`]).
     budget: Option<std::sync::atomic::AtomicU32>,
+    /// The moment the reader reads as of (the origin's clock when it was made, milliseconds): a
+    /// relationship expired by then is not returned.
+    now: i64,
+    /// The earliest expiration among the relationships returned (`i64::MAX`: none): until then every
+    /// answer reached through this reader stays true at its revision.
+    until: std::sync::atomic::AtomicI64,
 }
 
 /// The store error of a bounded walk that asked for more keys than its budget.
@@ -155,8 +167,15 @@ impl SnapshotReader {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        self.cache
-            .put_decision(&self.tenant, self.started, self.at, question, allowed, read);
+        let until = self.valid_until().map(UnixTime::as_millis);
+        self.cache.put_decision(
+            &self.tenant,
+            self.started,
+            (self.at, until),
+            question,
+            allowed,
+            read,
+        );
     }
 
     /// Whether every read of this reader completes without waiting (SQLite's, on the asking thread): an
@@ -227,160 +246,6 @@ impl SnapshotReader {
     }
 }
 
-/// A way through the relationship table, as the cache keeps it: [`Forward`] (a resource's relation → its
-/// subjects) or [`Reverse`] (a subject → the relationships that name it).
-trait Direction {
-    /// The cache key; its parts are bound as `$3`, `$4`, ... of [`Self::SQL`].
-    type Key;
-    type Row;
-    /// A row as selected: the columns the cache keeps, then `created_rev`, `deleted_rev`.
-    type Raw: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin;
-    /// Every version of the key's rows in tenant `$1` not deleted by revision `$2`.
-    const SQL: &'static str;
-    fn binds(key: &Self::Key) -> Vec<&str>;
-    /// # Errors
-    /// A stored caveat context that does not parse.
-    fn row(raw: Self::Raw) -> Result<Self::Row, String>;
-    /// A row as SQLite's reader returns it.
-    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw>;
-    /// The key's rows if the cache holds them for a read at `at`.
-    fn cached(cache: &RelCache, tenant: &str, key: &Self::Key, at: u64) -> Option<Rows<Self>>;
-    /// Keep loaded rows (unless a sync came since `generation`).
-    fn keep(cache: &RelCache, tenant: &str, generation: u64, key: Self::Key, rows: Rows<Self>);
-}
-
-/// The rows of a key, shared with the cache.
-type Rows<D> = Arc<[<D as Direction>::Row]>;
-
-/// From `resource#relation` to its subjects.
-struct Forward;
-
-impl Direction for Forward {
-    type Key = ForwardKey;
-    type Row = ForwardRow;
-    type Raw = (String, String, String, String, String, i64, Option<i64>);
-    const SQL: &'static str =
-        "SELECT subject_type, subject_id, subject_relation, caveat_name, caveat_context, created_rev, deleted_rev
-         FROM authz_relationships
-         WHERE tenant = $1 AND resource_type = $3 AND resource_id = $4 AND relation = $5
-           AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
-
-    fn binds((object_type, id, relation): &ForwardKey) -> Vec<&str> {
-        vec![object_type, id, relation]
-    }
-
-    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
-    }
-
-    fn row(
-        (subject_type, subject_id, subject_relation, caveat_name, context, c, d): Self::Raw,
-    ) -> Result<ForwardRow, String> {
-        let caveat = if caveat_name.is_empty() {
-            None
-        } else {
-            let context = if context.is_empty() {
-                tessera_authz::Context::new()
-            } else {
-                serde_json::from_str(&context)
-                    .map_err(|e| format!("a stored caveat context does not parse: {e}"))?
-            };
-            Some(Arc::new(RelationshipCaveat {
-                name: caveat_name,
-                context,
-            }))
-        };
-        let extra = context_weight(caveat.as_deref());
-        Ok(ForwardRow {
-            subject_type,
-            subject_id,
-            subject_relation,
-            created: rev(c),
-            deleted: d.map(rev),
-            caveat,
-            weight: 1 + extra,
-        })
-    }
-
-    fn cached(c: &RelCache, t: &str, k: &ForwardKey, at: u64) -> Option<Rows<Self>> {
-        c.forward(t, k, at)
-    }
-
-    fn keep(c: &RelCache, t: &str, generation: u64, k: ForwardKey, rows: Rows<Self>) {
-        c.put_forward(t, generation, k, rows);
-    }
-}
-
-/// From a subject to the relationships that name it.
-struct Reverse;
-
-impl Direction for Reverse {
-    type Key = ReverseKey;
-    type Row = ReverseRow;
-    type Raw = (String, String, String, String, i64, Option<i64>);
-    const SQL: &'static str =
-        "SELECT resource_type, resource_id, relation, subject_relation, created_rev, deleted_rev
-         FROM authz_relationships
-         WHERE tenant = $1 AND subject_type = $3 AND subject_id = $4
-           AND (+deleted_rev IS NULL OR +deleted_rev > $2)";
-
-    fn binds((object_type, id): &ReverseKey) -> Vec<&str> {
-        vec![object_type, id]
-    }
-
-    fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        ))
-    }
-
-    fn row(
-        (resource_type, resource_id, relation, subject_relation, c, d): Self::Raw,
-    ) -> Result<ReverseRow, String> {
-        Ok(ReverseRow {
-            resource_type,
-            resource_id,
-            relation,
-            subject_relation,
-            created: rev(c),
-            deleted: d.map(rev),
-        })
-    }
-
-    fn cached(c: &RelCache, t: &str, k: &ReverseKey, at: u64) -> Option<Rows<Self>> {
-        c.reverse(t, k, at)
-    }
-
-    fn keep(c: &RelCache, t: &str, generation: u64, k: ReverseKey, rows: Rows<Self>) {
-        c.put_reverse(t, generation, k, rows);
-    }
-}
-
-/// How many rows more than one a caveat's context counts as in the cache (see [`ForwardRow::weight`]).
-fn context_weight(caveat: Option<&RelationshipCaveat>) -> u32 {
-    caveat.map_or(0, |c| {
-        let bytes: usize = c
-            .context
-            .iter()
-            .map(|(k, v)| k.len() + v.to_string().len())
-            .sum();
-        u32::try_from(bytes / crate::authz::cache::ROW_BYTES).unwrap_or(u32::MAX)
-    })
-}
-
 fn subject_of(r: &ForwardRow) -> SubjectRef {
     SubjectRef {
         object: ObjectRef {
@@ -424,15 +289,41 @@ impl SnapshotReader {
         self.rows::<Forward>(key).await
     }
 
-    /// The contextual relationships of `resource#relation`.
+    /// The contextual relationships of `resource#relation` not expired.
     fn context_of<'c>(
         &'c self,
         resource: &'c ObjectRef,
         relation: &'c str,
     ) -> impl Iterator<Item = &'c Tuple> + 'c {
         self.context.iter().filter(move |t| {
-            t.relationship.resource == *resource && t.relationship.relation == relation
+            t.relationship.resource == *resource
+                && t.relationship.relation == relation
+                && self.unexpired(t.expiration.map(UnixTime::as_millis))
         })
+    }
+
+    /// Whether a relationship expiring at `expires` still counts as of this reader's moment; one that
+    /// does and will expire is noted ([`Self::valid_until`]).
+    fn unexpired(&self, expires: Option<i64>) -> bool {
+        match expires {
+            None => true,
+            Some(e) if e <= self.now => false,
+            Some(e) => {
+                self.until
+                    .fetch_min(e, std::sync::atomic::Ordering::Relaxed);
+                true
+            }
+        }
+    }
+
+    /// Until when what this reader returned stays as it was (the earliest expiration among it), if
+    /// anything it returned expires: an answer reached through it holds at its revision until then.
+    #[must_use]
+    pub fn valid_until(&self) -> Option<UnixTime> {
+        match self.until.load(std::sync::atomic::Ordering::Relaxed) {
+            i64::MAX => None,
+            e => Some(UnixTime::from_millis(e)),
+        }
     }
 }
 
@@ -447,7 +338,11 @@ impl RelationshipReader for SnapshotReader {
         let rows = self.forward_rows(resource, relation).await?;
         let mut out: Vec<SubjectRef> = rows
             .iter()
-            .filter(|r| r.caveat.is_none() && live(r.created, r.deleted, self.at))
+            .filter(|r| {
+                r.caveat.is_none()
+                    && live(r.created, r.deleted, self.at)
+                    && self.unexpired(r.expires)
+            })
             .map(subject_of)
             .collect();
         for t in self.context_of(resource, relation) {
@@ -467,7 +362,7 @@ impl RelationshipReader for SnapshotReader {
         let rows = self.forward_rows(resource, relation).await?;
         let mut out: Vec<(SubjectRef, Option<RelationshipCaveat>)> = rows
             .iter()
-            .filter(|r| live(r.created, r.deleted, self.at))
+            .filter(|r| live(r.created, r.deleted, self.at) && self.unexpired(r.expires))
             .map(|r| (subject_of(r), r.caveat.as_deref().cloned()))
             .collect();
         for t in self.context_of(resource, relation) {
@@ -487,7 +382,7 @@ impl RelationshipReader for SnapshotReader {
         let rows = self.rows::<Reverse>(key).await?;
         let mut out: Vec<Relationship> = rows
             .iter()
-            .filter(|r| live(r.created, r.deleted, self.at))
+            .filter(|r| live(r.created, r.deleted, self.at) && self.unexpired(r.expires))
             .map(|r| Relationship {
                 resource: ObjectRef {
                     object_type: r.resource_type.clone(),
@@ -506,7 +401,10 @@ impl RelationshipReader for SnapshotReader {
             .collect();
         for t in &self.context {
             let r = &t.relationship;
-            if r.subject.object == *subject && !out.contains(r) {
+            if r.subject.object == *subject
+                && self.unexpired(t.expiration.map(UnixTime::as_millis))
+                && !out.contains(r)
+            {
                 out.push(r.clone());
             }
         }
@@ -545,7 +443,7 @@ impl RelationshipReader for SnapshotReader {
             .collect();
         let sql = format!(
             "SELECT resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context,
-                    created_rev, deleted_rev
+                    expires_at, created_rev, deleted_rev
              FROM authz_relationships
              WHERE tenant = $1 AND resource_type = $3 AND relation IN ({}) AND resource_id IN ({})
                AND (+deleted_rev IS NULL OR +deleted_rev > $2)",
@@ -560,6 +458,7 @@ impl RelationshipReader for SnapshotReader {
             String,
             String,
             String,
+            Option<i64>,
             i64,
             Option<i64>,
         );
@@ -588,6 +487,7 @@ impl RelationshipReader for SnapshotReader {
                                 r.get(6)?,
                                 r.get(7)?,
                                 r.get(8)?,
+                                r.get(9)?,
                             ))
                         })?
                         .collect()
@@ -613,11 +513,11 @@ impl RelationshipReader for SnapshotReader {
                 grouped.insert(((*id).to_owned(), rel.clone()), Vec::new());
             }
         }
-        for (id, rel, st, sid, srel, cn, cc, c, d) in rows {
+        for (id, rel, st, sid, srel, cn, cc, e, c, d) in rows {
             grouped
                 .entry((id, rel))
                 .or_default()
-                .push(Forward::row((st, sid, srel, cn, cc, c, d))?);
+                .push(Forward::row((st, sid, srel, cn, cc, e, c, d))?);
         }
         let generation = self.generation();
         for ((id, rel), rows) in grouped {

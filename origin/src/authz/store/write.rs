@@ -7,13 +7,14 @@
 use sqlx::Row as _;
 use tessera_authz::parse_schema;
 use tessera_authz::Tuple;
+use tessera_proto::UnixTime;
 
-use super::{db_rev, filter_sql, rev, row_to_tuple, AuthzStore, AuthzStoreError};
+use super::{db_rev, filter_sql, rev, row_to_tuple, unexpired_at, AuthzStore, AuthzStoreError};
 use super::{Filter, Operation, Precondition, PreconditionOp};
 use crate::on_db;
 use crate::store::retry;
 
-/// Relationships per INSERT or UPDATE statement in a write (at most 14 parameters each, well under every limit).
+/// Relationships per INSERT or UPDATE statement in a write (at most 15 parameters each, well under every limit).
 const ROWS_PER_STATEMENT: usize = 100;
 
 /// A write transaction the caller holds, on either backend (the connection of a `sqlx::Transaction`):
@@ -55,9 +56,11 @@ impl AuthzStore {
         let revision = on_db!(&self.db, pool => retry::transaction(|| async move {
             let mut tx = pool.begin().await?;
             let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
-            let rows = sqlx::query(
-                "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL",
-            )
+            let sql = format!(
+                "SELECT * FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL AND {}",
+                unexpired_at(crate::now())
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant)
             .fetch_all(&mut *tx)
             .await?;
@@ -129,9 +132,12 @@ impl AuthzStore {
     /// validate `updates` against the schema in force and apply them. The one implementation of a
     /// relationship write: the authz API's [`Self::write`] and SCIM's group membership both use it.
     ///
-    /// A relationship is identified without its caveat: `create` of one that is live with any caveat
-    /// fails, `touch` with another caveat (or context) replaces it — the old row ends at `revision` and
-    /// the new one starts there — and `delete` ends it whatever its caveat.
+    /// A relationship is identified without its caveat and expiration: `create` of one that is live
+    /// with any caveat fails, `touch` with another caveat, context or expiration replaces it — the old
+    /// row ends at `revision` and the new one starts there — and `delete` ends it whatever its caveat.
+    /// One expired (by the origin's clock now) counts as deleted: `create` succeeds over it (unlike
+    /// SpiceDB's, which refuses until its garbage collector has run), ending the expired row first;
+    /// preconditions do not see it.
     ///
     /// # Errors
     /// See [`AuthzStoreError`]; the caller must not commit on error.
@@ -149,6 +155,8 @@ impl AuthzStore {
                 return Err(AuthzStoreError::DuplicateUpdate(t.relationship.to_string()));
             }
         }
+        let now = crate::now();
+        let unexpired = unexpired_at(now);
         on_tx!(tx, c => {
             // The schema is read under the tenant's write lock, so a schema written concurrently is either
             // wholly before this write (and validates it) or wholly after (and checks what it wrote).
@@ -183,7 +191,7 @@ impl AuthzStore {
             }
             for p in preconditions {
                 let (clause, args) = filter_sql(&p.filter, 2);
-                let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL{clause} LIMIT 1");
+                let sql = format!("SELECT 1 FROM authz_relationships WHERE tenant = $1 AND deleted_rev IS NULL AND {unexpired}{clause} LIMIT 1");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
                 for a in &args {
                     q = q.bind(a);
@@ -195,7 +203,25 @@ impl AuthzStore {
             let inserts: Vec<&(Operation, Tuple)> =
                 updates.iter().filter(|(op, _)| *op != Operation::Delete).collect();
             for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
-                // A touch with another caveat first ends the live row it replaces.
+                // An expired row counts as deleted: end it, so that the write may create the relationship.
+                let mut sql = format!(
+                    "UPDATE authz_relationships SET deleted_rev = $2 WHERE tenant = $1 AND deleted_rev IS NULL
+                     AND expires_at <= {} AND (resource_type, resource_id, relation, subject_type, subject_id,
+                     subject_relation) IN (VALUES ",
+                    now.as_millis()
+                );
+                sql.push_str(&placeholders(chunk.len(), 6, 3, "", ""));
+                sql.push(')');
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(db_rev(revision));
+                for (_, t) in chunk {
+                    for k in relationship_key(t) {
+                        q = q.bind(k);
+                    }
+                }
+                q.execute(&mut *c).await?;
+                // A touch with another caveat or expiration first ends the live row it replaces.
                 let touches: Vec<&Tuple> = chunk
                     .iter()
                     .filter(|(op, _)| *op == Operation::Touch)
@@ -209,9 +235,9 @@ impl AuthzStore {
                     sql.push_str(&placeholders(touches.len(), 6, 3, "", ""));
                     sql.push_str(
                         ") AND (resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
-                         caveat_name, caveat_context) NOT IN (VALUES ",
+                         caveat_name, caveat_context, COALESCE(expires_at, -1)) NOT IN (VALUES ",
                     );
-                    sql.push_str(&placeholders(touches.len(), 8, 3 + 6 * touches.len(), "", ""));
+                    sql.push_str(&placeholders(touches.len(), 9, 3 + 6 * touches.len(), "", ""));
                     sql.push(')');
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(tenant)
@@ -225,15 +251,18 @@ impl AuthzStore {
                         for k in relationship_key(t) {
                             q = q.bind(k);
                         }
-                        q = q.bind(t.caveat_name()).bind(t.context_json());
+                        q = q
+                            .bind(t.caveat_name())
+                            .bind(t.context_json())
+                            .bind(t.expiration.map_or(-1, UnixTime::as_millis));
                     }
                     q.execute(&mut *c).await?;
                 }
                 let mut sql = String::from(
                     "INSERT INTO authz_relationships (tenant, resource_type, resource_id, relation, subject_type,
-                     subject_id, subject_relation, caveat_name, caveat_context, created_rev) VALUES ",
+                     subject_id, subject_relation, caveat_name, caveat_context, expires_at, created_rev) VALUES ",
                 );
-                sql.push_str(&placeholders(chunk.len(), 8, 3, "$1, ", ", $2"));
+                sql.push_str(&placeholders(chunk.len(), 9, 3, "$1, ", ", $2"));
                 sql.push_str(
                     " ON CONFLICT (tenant, resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
                       WHERE deleted_rev IS NULL DO NOTHING
@@ -248,7 +277,10 @@ impl AuthzStore {
                     for k in relationship_key(t) {
                         q = q.bind(k);
                     }
-                    q = q.bind(t.caveat_name()).bind(t.context_json());
+                    q = q
+                        .bind(t.caveat_name())
+                        .bind(t.context_json())
+                        .bind(t.expiration.map(UnixTime::as_millis));
                 }
                 let inserted: std::collections::HashSet<(String, String, String, String, String, String)> =
                     q.fetch_all(&mut *c).await?.into_iter().collect();
@@ -314,8 +346,60 @@ impl AuthzStore {
         Ok(done)
     }
 
-    /// Inside a write transaction at `revision`: end every live relationship matching `filter`; returns
-    /// how many went.
+    /// End the relationships that expired at or before `before`, each tenant's at a revision of its
+    /// own (the background sweep, [`crate::authz::sweep`]). Expired relationships count as deleted
+    /// already; this takes them out of the live rows and shows watchers their end. Returns, per tenant
+    /// that had any, the revision and how many went.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn sweep_expired(
+        &self,
+        before: UnixTime,
+    ) -> Result<Vec<(String, u64, u64)>, AuthzStoreError> {
+        let before = before.as_millis();
+        let tenants: Vec<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT tenant FROM authz_relationships
+                 WHERE expires_at <= $1 AND expires_at IS NOT NULL AND deleted_rev IS NULL",
+            )
+            .bind(before)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut swept = Vec::new();
+        for tenant in &tenants {
+            let done = on_db!(&self.db, pool => retry::transaction(|| async move {
+                let mut tx = pool.begin().await?;
+                let revision = Self::begin_revision(WriteTx::from(&mut *tx), tenant).await?;
+                let ended = sqlx::query(
+                    "UPDATE authz_relationships SET deleted_rev = $1
+                     WHERE tenant = $2 AND expires_at <= $3 AND expires_at IS NOT NULL AND deleted_rev IS NULL",
+                )
+                .bind(db_rev(revision))
+                .bind(tenant)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if ended == 0 {
+                    // Another writer (or sweeper) ended them first: no revision for nothing.
+                    tx.rollback().await?;
+                    return Ok::<_, AuthzStoreError>(None);
+                }
+                tx.commit().await?;
+                Ok(Some((revision, ended)))
+            }).await?);
+            if let Some((revision, ended)) = done {
+                self.sync(tenant, revision).await?;
+                swept.push((tenant.clone(), revision, ended));
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Inside a write transaction at `revision`: end every live, unexpired relationship matching
+    /// `filter`; returns how many went (expired ones are the sweep's, [`Self::sweep_expired`]).
     ///
     /// # Errors
     /// Database failures.
@@ -327,7 +411,8 @@ impl AuthzStore {
     ) -> Result<u64, AuthzStoreError> {
         on_tx!(tx, c => {
             let (clause, args) = filter_sql(filter, 3);
-            let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL{clause}");
+            let unexpired = unexpired_at(crate::now());
+            let sql = format!("UPDATE authz_relationships SET deleted_rev = $1 WHERE tenant = $2 AND deleted_rev IS NULL AND {unexpired}{clause}");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(db_rev(revision))
                 .bind(tenant);

@@ -665,7 +665,7 @@ pub(super) async fn kept_decisions_stay_exact(store: Store) {
 async fn decide(s: &AuthzStore, at: u64, context: Vec<Tuple>) -> (bool, bool) {
     let question = ("doc:1".to_owned(), "view".to_owned(), "user:ann".to_owned());
     if context.is_empty() {
-        if let Some(allowed) = s.decision("t", &question, at) {
+        if let Some((allowed, _)) = s.decision("t", &question, at) {
             return (allowed, true);
         }
     }

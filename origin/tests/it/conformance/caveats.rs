@@ -273,3 +273,181 @@ definition group { relation member: user | user with c }",
         ["group:g#member@user:u1", "group:g#member@user:u2"]
     );
 }
+
+const EXPIRING: &str = "use expiration
+caveat on_day(day string, allowed list<string>) { day in allowed }
+definition user {}
+definition doc {
+    relation viewer: user | user with expiration | user with on_day and expiration
+    relation owner: user
+    permission view = viewer
+}";
+
+/// Expiring relationships in the store: one expired counts as deleted from its moment on (checks,
+/// reads, preconditions and `create` see none), one expiring later counts until then, a touch with
+/// another expiration replaces the row, and the sweep ends the expired at a revision of its own.
+pub(super) async fn expiring_relationships_lapse_and_are_swept(store: Store) {
+    use serde_json::json;
+    use tessera_authz::Permissionship::{Conditional, Has, No};
+    let a = AuthzStore::new(store.db().clone());
+    a.write_schema("t", EXPIRING).await.unwrap();
+    // Soon: long enough for the checks below to run before it, short enough to wait for.
+    let soon = tessera_authz::tuple::format_expiration(tessera_origin::now().plus_secs(2));
+    let cy = format!("doc:1#viewer@user:cy[expiration:{soon}]");
+    let r1 = put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &[
+                "doc:1#viewer@user:ann[expiration:2300-01-01T00:00:00Z]",
+                "doc:1#viewer@user:bob[expiration:2020-01-01T00:00:00Z]",
+                &cy,
+                r#"doc:1#viewer@user:dee[on_day:{"allowed":["mon"]}][expiration:2300-01-01T00:00:00Z]"#,
+            ],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        strings(&a.read("t", &filter("doc"), r1).await.unwrap()),
+        [
+            "doc:1#viewer@user:ann[expiration:2300-01-01T00:00:00Z]",
+            cy.as_str(),
+            r#"doc:1#viewer@user:dee[on_day:{"allowed":["mon"]}][expiration:2300-01-01T00:00:00Z]"#,
+        ],
+        "bob's has expired"
+    );
+    for _ in 0..2 {
+        assert_eq!(permissionship(&a, r1, "user:ann", json!({})).await, Has);
+        assert_eq!(permissionship(&a, r1, "user:bob", json!({})).await, No);
+        assert_eq!(permissionship(&a, r1, "user:cy", json!({})).await, Has);
+        assert_eq!(
+            permissionship(&a, r1, "user:dee", json!({})).await,
+            Conditional(["day".to_owned()].into())
+        );
+    }
+    // The reader says until when what it returned holds: cy's expiration.
+    let reader = a.reader("t", r1);
+    let (_, schema) = a.schema_at("t", r1).await.unwrap().unwrap();
+    assert!(Engine::new(&schema, &reader)
+        .check(
+            &"doc:1".parse().unwrap(),
+            "view",
+            &"user:cy".parse().unwrap()
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        reader
+            .valid_until()
+            .map(tessera_authz::tuple::format_expiration),
+        Some(soon.clone())
+    );
+    // Without an expiration the relation wants one (`user with on_day` alone is not allowed), and an
+    // expiration where the relation allows none is refused.
+    for bad in [
+        r#"doc:1#viewer@user:eve[on_day:{"allowed":["mon"]}]"#,
+        "doc:1#owner@user:eve[expiration:2300-01-01T00:00:00Z]",
+    ] {
+        assert!(
+            matches!(
+                put(&a, &ops(Operation::Touch, &[bad]), "t").await,
+                Err(AuthzStoreError::Relationship(_))
+            ),
+            "{bad}"
+        );
+    }
+    // An expired relationship is no precondition's match, and create succeeds over it.
+    let bob = Filter {
+        subject_id: Some("bob".into()),
+        ..filter("doc")
+    };
+    let must_not = Precondition {
+        operation: PreconditionOp::MustNotMatch,
+        filter: bob.clone(),
+    };
+    let r2 = a
+        .write(
+            "t",
+            &ops(Operation::Create, &["doc:1#viewer@user:bob"]),
+            &[must_not],
+        )
+        .await
+        .unwrap();
+    assert_eq!(permissionship(&a, r2, "user:bob", json!({})).await, Has);
+    // A touch with another expiration replaces the row (one delete, one touch, in that order).
+    let r3 = put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &["doc:1#viewer@user:ann[expiration:2400-01-01T00:00:00Z]"],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    let seen: Vec<(u64, Operation, String)> = a
+        .watch("t", r2, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.revision, c.operation, c.relationship))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                r3,
+                Operation::Delete,
+                "doc:1#viewer@user:ann[expiration:2300-01-01T00:00:00Z]".to_owned()
+            ),
+            (
+                r3,
+                Operation::Touch,
+                "doc:1#viewer@user:ann[expiration:2400-01-01T00:00:00Z]".to_owned()
+            ),
+        ]
+    );
+    // The same expiration again changes nothing.
+    put(
+        &a,
+        &ops(
+            Operation::Touch,
+            &["doc:1#viewer@user:ann[expiration:2400-01-01T00:00:00.000Z]"],
+        ),
+        "t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.watch("t", r3, 100).await.unwrap().len(), 0);
+
+    // Once cy's moment has passed, the same revision answers no: expiration is read at the clock.
+    while tessera_origin::now() <= tessera_authz::tuple::parse_expiration(&soon).unwrap() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(permissionship(&a, r1, "user:cy", json!({})).await, No);
+    assert_eq!(permissionship(&a, r3, "user:cy", json!({})).await, No);
+    // The sweep ends it (bob's expired row went with the create), at a revision of its own.
+    let swept = a.sweep_expired(tessera_origin::now()).await.unwrap();
+    let head = a.head("t").await.unwrap();
+    assert_eq!(swept, [("t".to_owned(), head, 1)]);
+    let seen: Vec<(Operation, String)> = a
+        .watch("t", head - 1, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.operation, c.relationship))
+        .collect();
+    assert_eq!(seen, [(Operation::Delete, cy.clone())]);
+    assert!(a
+        .sweep_expired(tessera_origin::now())
+        .await
+        .unwrap()
+        .is_empty());
+    // A schema that no longer allows expiration is refused while an unexpired one is stored.
+    assert!(matches!(
+        a.write_schema("t", PLAIN).await,
+        Err(AuthzStoreError::SchemaBreaksData(_))
+    ));
+}
