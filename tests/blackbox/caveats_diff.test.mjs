@@ -26,8 +26,7 @@ caveat either(a bool, b bool) { a || b }
 caveat in_net(ip ipaddress, net string) { ip.in_cidr(net) }
 definition user {}
 definition group {
-    relation member: user | user with over | user with either | user with expiration | group#member
-        | group#member with one_of | group#member with expiration
+    relation member: user | user with over | user with either | user with expiration | group#member | group#member with one_of | group#member with expiration
 }
 definition folder {
     relation parent: folder | folder with either | folder with expiration
@@ -37,8 +36,7 @@ definition folder {
 definition doc {
     relation parent: folder | folder with one_of
     relation owner: user | user with either | user with expiration
-    relation viewer: user | user with over | user with one_of | user:* with in_net | user:* with expiration
-        | group#member | group#member with expiration
+    relation viewer: user | user with over | user with one_of | user:* with in_net | user:* with expiration | group#member | group#member with expiration
     relation banned: user | user with either | user with either and expiration | group#member with over
     relation approver: user | user with over
     permission edit = owner
