@@ -6,6 +6,7 @@
 // request context). Every check must get the same permissionship — has, no or conditional — and a
 // conditional answer must name at least the parameters SpiceDB names (it names the first unknown argument
 // of a call, Tessera every parameter still needed). Seeded: a failure names its seed.
+// Then the origin binary's background sweep (--expired-sweep-secs) ending an expired relationship.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -260,5 +261,44 @@ describe('caveats and expiration: the core and the origin against SpiceDB', () =
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} checks differ`);
     assert.ok(tally.conditional > 20 && tally.has > 20 && tally.no > 20, `the data exercises every answer: ${JSON.stringify(tally)}`);
     assert.ok(tally.expired > 10 && tally.expiring > 10, `the data holds expired and expiring relationships: ${JSON.stringify(tally)}`);
+  });
+});
+
+describe('the origin binary sweeps expired relationships in the background', () => {
+  let origin;
+  before(async () => { origin = await startOrigin({ args: ['--expired-sweep-secs', '1'] }); });
+  after(async () => { await origin?.stop(); });
+
+  it('ends them at a revision of their own, which watch shows as deletes, and leaves the rest', async () => {
+    const api = async (method, path, body) => {
+      const r = await fetch(`${origin.url}/v1/tenants/sweep/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    const schema = await api('PUT', 'schema', 'use expiration\ndefinition user {}\ndefinition doc { relation viewer: user | user with expiration }');
+    assert.equal(schema.status, 200, JSON.stringify(schema.body));
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const w = await api('POST', 'relationships/write', {
+      updates: [`doc:1#viewer@user:ann[expiration:${soon}]`, 'doc:1#viewer@user:bob', `doc:2#viewer@user:ann[expiration:${FUTURE}]`]
+        .map((relationship) => ({ operation: 'touch', relationship })),
+    });
+    assert.equal(w.status, 200, JSON.stringify(w.body));
+    let deletes = [];
+    for (let i = 0; i < 100 && deletes.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const changes = await api('GET', `watch?since=${encodeURIComponent(w.body.zookie)}`);
+      assert.equal(changes.status, 200, JSON.stringify(changes.body));
+      deletes = changes.body.changes;
+    }
+    assert.equal(deletes.length, 1, 'the sweep ran within 10 s');
+    assert.equal(deletes[0].operation, 'delete');
+    assert.ok(deletes[0].relationship.startsWith('doc:1#viewer@user:ann[expiration:'), JSON.stringify(deletes));
+    assert.ok(deletes[0].revision > w.body.revision);
+    const left = await api('POST', 'relationships/read', { filter: { resource_type: 'doc' } });
+    assert.equal(left.status, 200, JSON.stringify(left.body));
+    assert.deepEqual(left.body.relationships.sort(), ['doc:1#viewer@user:bob', `doc:2#viewer@user:ann[expiration:${FUTURE}]`]);
   });
 });
