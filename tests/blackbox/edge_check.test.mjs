@@ -51,6 +51,13 @@ describe('permission checks at the edge', () => {
     const r = await fetch(`${edge.url}${path}`, { method: 'POST', headers, body: raw ? body : JSON.stringify(body) });
     return { status: r.status, body: await r.json(), source: r.headers.get('tessera-cache'), headers: r.headers };
   };
+  /** A new tenant with `schema`, and an access token of a client of it that may check. */
+  const tenantWith = async (tenant, schema) => {
+    const r = await admin(tenant, 'PUT', '/schema', schema);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const client = await origin.createClient({ tenant, scopes: ['authz:check'] });
+    return (await getToken(edge, client)).access_token;
+  };
   const check = (token, resource, permission, subject, consistency) =>
     post('/v1/check', token, consistency === undefined ? { resource, permission, subject } : { resource, permission, subject, consistency });
 
@@ -172,13 +179,10 @@ describe('permission checks at the edge', () => {
   });
 
   it('answers caveated checks: conditional without context (never cached), decided with it (at the origin)', async () => {
-    const r = await admin('initech', 'PUT', '/schema', `caveat on_day(day string, allowed list<string>) { day in allowed }
+    const token = await tenantWith('initech', `caveat on_day(day string, allowed list<string>) { day in allowed }
 definition user {}
 definition doc { relation viewer: user | user with on_day
     permission view = viewer }`);
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const initech = await origin.createClient({ tenant: 'initech', scopes: ['authz:check'] });
-    const token = (await getToken(edge, initech)).access_token;
     const z = await write('initech', 'touch', 'doc:c#viewer@user:ann[on_day:{"allowed":["mon"]}]', 'doc:c#viewer@user:bob');
     const ask = (subject, context, consistency = { at_least_as_fresh: z }) =>
       post('/v1/check', token, { resource: 'doc:c', permission: 'view', subject, consistency, ...(context ? { context } : {}) });
@@ -207,6 +211,33 @@ definition doc { relation viewer: user | user with on_day
     });
     assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
     assert.deepEqual(bulk.body.results, [{ allowed: false, conditional: true, missing: ['day'] }, { allowed: true }, { allowed: false }]);
+  });
+
+  it('answers a check resting on an expiring relationship with valid_until, never from a cache, and no once it passes', async () => {
+    const token = await tenantWith('hooli', `use expiration
+definition user {}
+definition doc { relation viewer: user | user with expiration
+    permission view = viewer }`);
+    const until = new Date(Date.now() + 3000).toISOString();
+    const z = await write('hooli', 'touch', `doc:e#viewer@user:ann[expiration:${until}]`, 'doc:f#viewer@user:bob');
+    const ask = (resource, subject) =>
+      post('/v1/check', token, { resource, permission: 'view', subject, consistency: { at_least_as_fresh: z } });
+    for (let i = 0; i < 2; i++) {
+      const a = await ask('doc:e', 'user:ann');
+      assert.deepEqual([a.status, a.body.allowed, Date.parse(a.body.valid_until), a.source], [200, true, Date.parse(until), 'origin'], `round ${i}: ${JSON.stringify(a.body)}`);
+    }
+    await ask('doc:f', 'user:bob');
+    const bob = await ask('doc:f', 'user:bob');
+    assert.deepEqual([bob.body.allowed, 'valid_until' in bob.body, bob.source], [true, false, 'isolate']);
+    const bulk = await post('/v1/check/bulk', token, {
+      items: [{ resource: 'doc:e', permission: 'view', subject: 'user:ann' }],
+      consistency: { at_least_as_fresh: z },
+    });
+    assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+    assert.equal(Date.parse(bulk.body.results[0].valid_until), Date.parse(until), JSON.stringify(bulk.body));
+    while (Date.now() <= Date.parse(until)) await sleep(100);
+    const gone = await ask('doc:e', 'user:ann');
+    assert.deepEqual([gone.status, gone.body.allowed, 'valid_until' in gone.body], [200, false, false], JSON.stringify(gone.body));
   });
 
   it('keeps tenants apart: the same question in two tenants has two answers', async () => {
