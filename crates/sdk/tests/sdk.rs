@@ -369,6 +369,17 @@ async fn clock_skew_within_the_leeway_passes_and_beyond_it_fails() {
     );
 }
 
+/// A checker asking `issuer` with a fixed bearer token, on `clock`.
+fn bearer_checker(issuer: &Issuer, clock: &ManualClock) -> Checker {
+    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
+    Checker::with_transport(
+        &issuer.url(),
+        Credentials::Bearer("t".into()),
+        transport,
+        Arc::new(clock.clone()),
+    )
+}
+
 #[tokio::test]
 async fn the_checker_serves_from_its_cache_only_what_the_consistency_allows() {
     let issuer = start().await;
@@ -418,13 +429,7 @@ async fn the_checker_serves_from_its_cache_only_what_the_consistency_allows() {
 async fn the_checker_counts_the_staleness_the_edge_reported() {
     let issuer = start().await;
     let clock = ManualClock::at(NOW);
-    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
-    let checker = Checker::with_transport(
-        &issuer.url(),
-        Credentials::Bearer("t".into()),
-        transport,
-        Arc::new(clock.clone()),
-    );
+    let checker = bearer_checker(&issuer, &clock);
     let ask = |c: Consistency| checker.check("doc:1", "view", "user:ann", c);
     let asks = || issuer.checks.load(Ordering::SeqCst);
     // An answer already 4 s behind the head may serve minimize_latency for one more second, not five.
@@ -461,13 +466,7 @@ async fn the_checker_counts_the_staleness_the_edge_reported() {
 async fn the_checker_never_caches_a_conditional_answer_nor_one_for_a_context() {
     let issuer = start().await;
     let clock = ManualClock::at(NOW);
-    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
-    let checker = Checker::with_transport(
-        &issuer.url(),
-        Credentials::Bearer("t".into()),
-        transport,
-        Arc::new(clock.clone()),
-    );
+    let checker = bearer_checker(&issuer, &clock);
     let asks = || issuer.checks.load(Ordering::SeqCst);
     for _ in 0..2 {
         let d = checker
@@ -509,13 +508,7 @@ async fn the_checker_never_caches_a_conditional_answer_nor_one_for_a_context() {
 async fn the_checker_keeps_no_answer_past_its_valid_until() {
     let issuer = start().await;
     let clock = ManualClock::at(NOW);
-    let transport = Arc::new(tessera::transport::ReqwestTransport::new().unwrap());
-    let checker = Checker::with_transport(
-        &issuer.url(),
-        Credentials::Bearer("t".into()),
-        transport,
-        Arc::new(clock.clone()),
-    );
+    let checker = bearer_checker(&issuer, &clock);
     let ask = |subject: &'static str| {
         checker.check("doc:1", "view", subject, Consistency::MinimizeLatency)
     };

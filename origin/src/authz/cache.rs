@@ -487,13 +487,19 @@ mod tests {
         )
     }
 
-    #[test]
-    fn kept_decisions_go_with_the_keys_they_read_and_their_bytes_with_them() {
+    /// A cache holding tenant `t` synced at revision 5 with a schema, and the tenant's generation.
+    fn synced_at_5() -> (RelCache, u64) {
         let c = RelCache::default();
         assert_eq!(c.needs_sync("t", 5), None);
         let schema = Arc::new(tessera_authz::parse_schema("definition user {}").unwrap());
         c.put_schema("t", 5, 1, schema);
         let g = c.generation("t");
+        (c, g)
+    }
+
+    #[test]
+    fn kept_decisions_go_with_the_keys_they_read_and_their_bytes_with_them() {
+        let (c, g) = synced_at_5();
         c.put_decision(
             "t",
             g,
@@ -565,11 +571,7 @@ mod tests {
 
     #[test]
     fn a_kept_decision_resting_on_an_expiring_relationship_lasts_until_it_expires() {
-        let c = RelCache::default();
-        assert_eq!(c.needs_sync("t", 5), None);
-        let schema = Arc::new(tessera_authz::parse_schema("definition user {}").unwrap());
-        c.put_schema("t", 5, 1, schema);
-        let g = c.generation("t");
+        let (c, g) = synced_at_5();
         c.put_decision(
             "t",
             g,

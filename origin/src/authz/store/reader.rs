@@ -476,20 +476,7 @@ impl RelationshipReader for SnapshotReader {
                     let named: Named<'_> = names.iter().map(String::as_str).zip(values).collect();
                     // Not kept compiled: its shape changes with the number of keys.
                     c.prepare(sql)?
-                        .query_map(named.as_slice(), |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                                r.get(6)?,
-                                r.get(7)?,
-                                r.get(8)?,
-                                r.get(9)?,
-                            ))
-                        })?
+                        .query_map(named.as_slice(), |r| Row::try_from(r))?
                         .collect()
                 })?
             }

@@ -60,16 +60,7 @@ impl Direction for Forward {
     }
 
     fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        ))
+        <Self::Raw>::try_from(r)
     }
 
     fn row(
@@ -137,15 +128,7 @@ impl Direction for Reverse {
     }
 
     fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self::Raw> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
+        <Self::Raw>::try_from(r)
     }
 
     fn row(
