@@ -18,10 +18,40 @@ const b64 = {
   },
 };
 
-function say(text, kind = 'ok') {
+/** The field marked invalid by the last error, if any. */
+let invalid = null;
+
+/**
+ * Say `text`. Where the person is looking: inside `near` (the form or section they acted in) when given,
+ * else at the top. An error is an alert; with a `field` that caused it, the field is marked invalid,
+ * described by the message, and focused.
+ */
+function say(text, kind = 'ok', near = null, field = null) {
   const m = $('message');
+  if (invalid) {
+    invalid.removeAttribute('aria-invalid');
+    const own = invalid.dataset.describedby;
+    if (own) invalid.setAttribute('aria-describedby', own); else invalid.removeAttribute('aria-describedby');
+    invalid = null;
+  }
   m.textContent = text;
   m.className = text ? kind : '';
+  m.setAttribute('role', text && kind === 'error' ? 'alert' : 'status');
+  if (near) near.append(m); else $('page-title').after(m);
+  if (field && text && kind === 'error') {
+    invalid = field;
+    if (!('describedby' in field.dataset)) field.dataset.describedby = field.getAttribute('aria-describedby') || '';
+    field.setAttribute('aria-invalid', 'true');
+    field.setAttribute('aria-describedby', (field.dataset.describedby + ' message').trim());
+    field.focus();
+  }
+}
+
+/** An error the page found itself, next to the field it is about. */
+function fieldError(field, text) {
+  const e = new Error(text);
+  e.field = field;
+  throw e;
 }
 
 /** Words a person understands for what the browser reports. */
@@ -32,7 +62,8 @@ function browserWords(err) {
     case 'NotSupportedError': return 'This browser or device cannot create passkeys.';
     case 'SecurityError': return 'Passkeys are not available on this address.';
     case 'AbortError': return '';
-    default: return 'Something went wrong: ' + ((err && err.message) || err);
+    // Never the browser's own text: it is written for developers.
+    default: return 'Your passkey could not be used this time. Try again, or use another passkey.';
   }
 }
 
@@ -78,7 +109,11 @@ function credentialJson(c) {
   return out;
 }
 
+/** The username the person typed to get here, when they did (a passkey chosen from a list names none). */
+let knownUsername = '';
+
 function signedIn(tokens) {
+  $('signed-in-title').textContent = knownUsername ? 'Signed in as ' + knownUsername : 'You are signed in';
   state.access = tokens.access_token;
   if (tokens.refresh_token) state.refresh = tokens.refresh_token;
   const payload = JSON.parse(new TextDecoder().decode(b64.decode(state.access.split('.')[1])));
@@ -152,12 +187,44 @@ function stopAutofill() {
   if (conditional) { conditional.abort(); conditional = null; }
 }
 
-async function run(action) {
+/** Run `action`; what goes wrong is said inside `near` (and next to the field it is about). */
+async function run(action, near = null) {
   say('');
   try { await action(); } catch (e) {
-    const words = e.server ? e.message : browserWords(e);
-    if (words) say(words, 'error');
+    const words = e.server || e.field ? e.message : browserWords(e);
+    if (words) say(words, 'error', near, e.field || null);
   }
+}
+
+/**
+ * A passkey ceremony started by `button`: while the browser's prompt is open the button is busy and
+ * `cancel` (shown) aborts it. `ceremony(signal)` does the work.
+ */
+function withPasskey(button, cancel, ceremony) {
+  const label = button.textContent;
+  return run(async () => {
+    stopAutofill();
+    const abort = new AbortController();
+    button.disabled = true;
+    button.textContent = 'Waiting for your passkey…';
+    cancel.hidden = false;
+    cancel.onclick = () => abort.abort();
+    try {
+      await ceremony(abort.signal);
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+      cancel.hidden = true;
+      cancel.onclick = null;
+    }
+  }, button.closest('form, section'));
+}
+
+/** A 6-digit code as typed: spaces and dashes ("123 456") are fine. */
+function codeOf(field) {
+  const code = field.value.replace(/[\s-]/g, '');
+  if (!/^[0-9]{6}$/.test(code)) fieldError(field, 'Enter the 6-digit code from your authenticator app.');
+  return code;
 }
 
 async function finishSignIn(credential) {
@@ -165,13 +232,18 @@ async function finishSignIn(credential) {
   say('Welcome back.');
 }
 
-$('signup').onclick = () => run(async () => {
-  stopAutofill();
+$('signup-form').onsubmit = (event) => {
+  event.preventDefault();
+  withPasskey($('signup'), $('signup-cancel'), signUp);
+};
+
+async function signUp(signal) {
   const username = $('signup-username').value.trim();
-  if (!username) return say('Choose a username first.', 'error');
+  if (!username) fieldError($('signup-username'), 'Choose a username first.');
   const { publicKey } = await api('/v1/passkeys/register/options', { username, display_name: $('signup-display').value.trim() || null });
-  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   try {
+    knownUsername = username;
     signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }));
   } catch (e) {
     // The name was taken (the edge says so only now, to keep names from being listed): the passkey just
@@ -182,21 +254,25 @@ $('signup').onclick = () => run(async () => {
     throw e;
   }
   say('Your account is ready, and this device has its passkey.');
-});
+}
 
-$('signin').onclick = () => run(async () => {
-  stopAutofill();
-  const username = $('signin-username').value.trim();
-  const { publicKey } = await api('/v1/passkeys/login/options', username ? { username } : {});
-  await finishSignIn(await navigator.credentials.get({ publicKey: requestOptions(publicKey) }));
-});
+$('signin-form').onsubmit = (event) => {
+  event.preventDefault();
+  withPasskey($('signin'), $('signin-cancel'), async (signal) => {
+    const username = $('signin-username').value.trim();
+    const { publicKey } = await api('/v1/passkeys/login/options', username ? { username } : {});
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), signal });
+    knownUsername = username;
+    await finishSignIn(credential);
+  });
+};
 
-$('add-passkey').onclick = () => run(async () => {
+$('add-passkey').onclick = () => withPasskey($('add-passkey'), $('add-passkey-cancel'), async (signal) => {
   const { publicKey } = await api('/v1/passkeys/register/options', {}, true);
-  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   // Finished by the same signed-in session that started it.
   await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true);
-  say('Another passkey was added to your account.');
+  say('Another passkey was added to your account.', 'ok', $('add-passkey').closest('section'));
 });
 
 $('refresh').onclick = () => run(async () => {
@@ -224,15 +300,15 @@ $('totp-enroll').onclick = () => run(async () => {
 });
 
 $('totp-confirm').onclick = () => run(async () => {
-  await api('/v1/totp/confirm', { code: $('totp-confirm-code').value }, true);
+  await api('/v1/totp/confirm', { code: codeOf($('totp-confirm-code')) }, true);
   $('totp-setup').hidden = true;
   say('Your authenticator app is set up.');
-});
+}, $('totp-setup'));
 
 $('totp-verify').onclick = () => run(async () => {
-  signedIn(await api('/v1/totp/verify', { code: $('totp-code').value }, true));
+  signedIn(await api('/v1/totp/verify', { code: codeOf($('totp-code')) }, true));
   say('Verified with your authenticator app.');
-});
+}, $('totp-verify').closest('section'));
 
 // Sign in with your company (SAML, run by the origin). The page keeps a random verifier in this tab's
 // sessionStorage and sends only its SHA-256 along: the code the company's sign-in sends back (in the URL
@@ -261,9 +337,9 @@ $('sso-form').onsubmit = (event) => {
   event.preventDefault();
   run(async () => {
     const email = $('sso-email').value.trim();
-    if (!email.includes('@')) return say('Enter your work email address, like ada@example.com.', 'error');
+    if (!email.includes('@')) fieldError($('sso-email'), 'Enter your work email address, like ada@example.com.');
     await startCompanySignIn({ email });
-  });
+  }, $('sso-form'));
 };
 
 // The tenant's companies, one button each (by name: no email needed).
@@ -307,13 +383,18 @@ async function finishCompanySignIn() {
   if (authorizing) await run(() => continueAuthorization());
   if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
   if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+  let credential;
   try {
     const { publicKey } = await api('/v1/passkeys/login/options', {});
     conditional = new AbortController();
-    const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation: 'conditional', signal: conditional.signal });
+    credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation: 'conditional', signal: conditional.signal });
+  } catch {
+    // Nobody asked for this request: when it fails (or the browser drops it), say nothing.
     conditional = null;
-    await run(() => finishSignIn(credential));
-  } catch (e) {
-    if (e.name !== 'AbortError') say(e.server ? e.message : browserWords(e), 'error');
+    return;
   }
+  conditional = null;
+  // The person chose a passkey: from here on what goes wrong is theirs to know.
+  knownUsername = '';
+  await run(() => finishSignIn(credential), $('signin-form'));
 })();

@@ -194,6 +194,52 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await context.close();
   });
 
+  it('keeps the person where they are looking: Enter submits, errors stand by their field, a busy prompt can be cancelled', async () => {
+    const { page, cdp, authenticator, context } = await open();
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone
+    assert.equal(await page.getAttribute('#signup-username', 'autocomplete'), 'username');
+    // An error the page finds itself: an alert right below the field, which is marked invalid and focused.
+    await page.click('#signup');
+    assert.match(await waitMessage(page, /Choose a username/), /Choose a username first/);
+    assert.equal(await page.getAttribute('#message', 'role'), 'alert');
+    assert.equal(await page.getAttribute('#signup-username', 'aria-invalid'), 'true');
+    assert.match(await page.getAttribute('#signup-username', 'aria-describedby'), /\bmessage\b/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'signup-username');
+    const gap = await page.evaluate(() => document.getElementById('message').getBoundingClientRect().top
+      - document.getElementById('signup-username').getBoundingClientRect().bottom);
+    assert.ok(gap >= 0 && gap < 200, `the message stands ${gap} px below the field`);
+    // Enter in the field submits; the invalid mark goes with the error.
+    const id = await authenticator();
+    await page.fill('#signup-username', 'frank');
+    await page.press('#signup-username', 'Enter');
+    await signedIn(page);
+    assert.equal(await page.getAttribute('#signup-username', 'aria-invalid'), null);
+    assert.equal(await page.textContent('#signed-in-title'), 'Signed in as frank');
+    assert.equal(await page.isVisible('#claims'), false, 'token details stay behind "Developer details"');
+    await page.click('#developer-details summary');
+    assert.ok((await claims(page)).sub);
+    assert.equal(await page.isVisible('#claims'), true);
+    await signOut(page);
+    // A prompt nobody answers: the button is busy (no second request), Cancel ends it, no raw browser text.
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: id, enabled: false });
+    await page.fill('#signin-username', 'frank');
+    await page.press('#signin-username', 'Enter');
+    await page.waitForSelector('#signin-cancel:not([hidden])');
+    assert.equal(await page.isDisabled('#signin'), true);
+    assert.equal(await page.textContent('#signin'), 'Waiting for your passkey…');
+    await page.click('#signin-cancel');
+    await page.waitForSelector('#signin-cancel', { state: 'hidden' });
+    assert.equal(await page.isDisabled('#signin'), false);
+    assert.equal(await page.textContent('#signin'), 'Sign in with a passkey');
+    assert.doesNotMatch(await message(page), /Something went wrong|request is already pending/);
+    // Answered this time: signed in by name.
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: id, enabled: true });
+    await page.click('#signin');
+    await signedIn(page);
+    assert.equal(await page.textContent('#signed-in-title'), 'Signed in as frank');
+    await context.close();
+  });
+
   it('enforces a user-verification-required policy', async () => {
     const { page, authenticator, context } = await open(strictEdge);
     await authenticator();
