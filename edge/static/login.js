@@ -154,6 +154,7 @@ async function continueAuthorization(decision) {
     if (asked.login_hint && !$('signin-username').value) $('signin-username').value = asked.login_hint;
   } else if (asked.need === 'step_up') {
     say(asked.client.name + ' asks you to confirm with your authenticator app: enter its code below.');
+    $('totp-step-up').hidden = false;
     $('totp-code').focus();
   } else if (asked.need === 'consent') {
     $('consent-client').textContent = asked.client.name;
@@ -180,6 +181,9 @@ function signedOut(text) {
   $('signed-in').hidden = true;
   $('signed-out').hidden = false;
   $('totp-setup').hidden = true;
+  $('totp-step-up').hidden = true;
+  $('totp-state').hidden = true;
+  $('totp-enroll').hidden = false;
   say(text);
 }
 
@@ -292,23 +296,59 @@ $('logout-all').onclick = () => run(async () => {
   signedOut('You are signed out on ' + revoked + (revoked === 1 ? ' device.' : ' devices.'));
 });
 
-$('totp-enroll').onclick = () => run(async () => {
-  const e = await api('/v1/totp/enroll', {}, true);
-  $('qr').src = 'data:image/svg+xml;base64,' + btoa(e.qr_svg);
-  $('totp-secret').textContent = e.secret;
-  $('totp-setup').hidden = false;
-});
-
-$('totp-confirm').onclick = () => run(async () => {
-  await api('/v1/totp/confirm', { code: codeOf($('totp-confirm-code')) }, true);
+/** The authenticator app is set up: only what applies stays (no second setup, no code asked again). */
+function totpSetUp() {
+  $('totp-enroll').hidden = true;
   $('totp-setup').hidden = true;
-  say('Your authenticator app is set up.');
-}, $('totp-setup'));
+  $('totp-state').hidden = false;
+}
 
-$('totp-verify').onclick = () => run(async () => {
-  signedIn(await api('/v1/totp/verify', { code: codeOf($('totp-code')) }, true));
-  say('Verified with your authenticator app.');
-}, $('totp-verify').closest('section'));
+$('totp-enroll').onclick = () => run(async () => {
+  let e;
+  try {
+    e = await api('/v1/totp/enroll', {}, true);
+  } catch (err) {
+    if (err.code !== 'totp_already_enrolled') throw err;
+    totpSetUp();
+    return;
+  }
+  $('qr').src = 'data:image/svg+xml;base64,' + btoa(e.qr_svg);
+  // The key in groups of four (spacing only: what is copied or selected is the key itself).
+  $('totp-secret').replaceChildren(...e.secret.match(/.{1,4}/g).map((group) => {
+    const span = document.createElement('span');
+    span.textContent = group;
+    return span;
+  }));
+  $('totp-copy').onclick = () => run(async () => {
+    await navigator.clipboard.writeText(e.secret);
+    say('Key copied.', 'ok', $('totp-setup'));
+  }, $('totp-setup'));
+  // On a phone the app is on the same device: a tap opens it with the key.
+  $('totp-open').href = e.otpauth_uri;
+  $('totp-open-line').hidden = !matchMedia('(pointer: coarse)').matches;
+  $('totp-enroll').hidden = true;
+  $('totp-setup').hidden = false;
+  $('totp-confirm-code').focus();
+}, $('totp'));
+
+$('totp-confirm-form').onsubmit = (event) => {
+  event.preventDefault();
+  run(async () => {
+    // The first code confirms the setup and counts as this session's step-up.
+    signedIn(await api('/v1/totp/confirm', { code: codeOf($('totp-confirm-code')) }, true));
+    totpSetUp();
+    say('Your authenticator app is set up.');
+  }, $('totp-confirm-form'));
+};
+
+$('totp-step-up').onsubmit = (event) => {
+  event.preventDefault();
+  run(async () => {
+    signedIn(await api('/v1/totp/verify', { code: codeOf($('totp-code')) }, true));
+    $('totp-step-up').hidden = true;
+    say('Verified with your authenticator app.');
+  }, $('totp-step-up'));
+};
 
 // Sign in with your company (SAML, run by the origin). The page keeps a random verifier in this tab's
 // sessionStorage and sends only its SHA-256 along: the code the company's sign-in sends back (in the URL

@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 import { verifyRegistrationResponse, verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 import { startOrigin, startEdge, waitForLog } from './harness.mjs';
+import { totp } from './oidc_rp.mjs';
 
 const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -32,8 +33,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
   });
 
   /** A fresh page with its own virtual authenticator(s). */
-  async function open(at = edge) {
-    const context = await browser.newContext();
+  async function open(at = edge, contextOptions = {}) {
+    const context = await browser.newContext(contextOptions);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
@@ -237,6 +238,39 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await page.click('#signin');
     await signedIn(page);
     assert.equal(await page.textContent('#signed-in-title'), 'Signed in as frank');
+    await context.close();
+  });
+
+  it('sets up an authenticator app as people expect: the key in groups with Copy, a tap-to-open link, a code with a space, no second code', async () => {
+    // A phone: touch, so the page offers the otpauth:// link.
+    const { page, authenticator, context } = await open(edge, { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: edge.url });
+    await authenticator();
+    await signUp(page, 'gina');
+    await signedIn(page);
+    assert.equal(await page.isVisible('#totp-step-up'), false, 'no code is asked for before an app is set up');
+    await page.click('#totp-enroll');
+    await page.waitForSelector('#totp-setup:not([hidden])');
+    assert.equal(await page.isVisible('#totp-enroll'), false);
+    const secret = await page.textContent('#totp-secret');
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    const groups = await page.locator('#totp-secret span').allTextContents();
+    assert.deepEqual([groups.length, groups.join('')], [8, secret]);
+    await page.click('#totp-copy');
+    await waitMessage(page, /Key copied/);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    assert.equal(await page.isVisible('#totp-open'), true);
+    assert.match(await page.getAttribute('#totp-open', 'href'), new RegExp(`^otpauth://totp/[^?]+:gina\\?secret=${secret}&`));
+    // Typed as apps show it, "123 456": not cut short, and taken.
+    const code = totp(secret);
+    await page.fill('#totp-confirm-code', `${code.slice(0, 3)} ${code.slice(3)}`);
+    assert.equal(await page.inputValue('#totp-confirm-code'), `${code.slice(0, 3)} ${code.slice(3)}`);
+    await page.click('#totp-confirm');
+    await waitMessage(page, /authenticator app is set up/);
+    assert.ok((await claims(page)).amr.includes('otp'), 'the setup counted as the step-up');
+    assert.deepEqual(
+      [await page.isVisible('#totp-enroll'), await page.isVisible('#totp-state'), await page.isVisible('#totp-step-up')],
+      [false, true, false], 'only what applies after setup');
     await context.close();
   });
 

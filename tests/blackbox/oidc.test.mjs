@@ -245,6 +245,10 @@ describe('OpenID Connect provider', { skip: existsSync(CHROMIUM) ? false : 'no C
     await page.fill('#totp-confirm-code', totp(secret));
     await page.click('#totp-confirm');
     await page.waitForSelector('#totp-setup', { state: 'hidden' });
+    // The setup counted as this session's step-up; a new sign-in starts without it.
+    assert.ok(JSON.parse(await page.textContent('#claims')).amr.includes('otp'));
+    await page.click('#logout');
+    await page.waitForSelector('#signed-out:not([hidden])');
     const a = await authorization(spaConfig, { redirect_uri: spaRedirect, extra: { acr_values: 'mfa' } });
     const n = landings.length;
     await page.goto(a.url.href);

@@ -242,7 +242,7 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     assert.equal((await post('/v1/sessions/logout', {}, 'not-a-token')).status, 401);
   });
 
-  it('enrols TOTP with a QR code and steps up with codes from pyotp; a replayed code is refused', async () => {
+  it('enrols TOTP with a QR code (the setup counts as a step-up) and steps up with codes from pyotp; a replayed code is refused', async () => {
     const { tokens } = await signUp('ivy');
     assert.equal((await post('/v1/totp/enroll', {})).status, 401);
     const e = await post('/v1/totp/enroll', {}, tokens.access_token);
@@ -257,7 +257,12 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     // Codes from the previous step and this one must stay in the server's window: not within 3 s of a
     // step's end (the edge then the origin check them a moment later).
     while (Date.now() % 30_000 > 27_000) await new Promise((r) => setTimeout(r, 250));
-    assert.equal((await post('/v1/totp/confirm', { code: await code(-30) }, tokens.access_token)).status, 200);
+    const confirmed = await post('/v1/totp/confirm', { code: await code(-30) }, tokens.access_token);
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+    // The setup counts as the step-up: its answer is already a token that says `otp`, in the same session.
+    assert.equal(confirmed.body.enrolled, true);
+    assert.deepEqual(jose.decodeJwt(confirmed.body.access_token).amr, ['hwk', 'user', 'mfa', 'otp']);
+    assert.equal(jose.decodeJwt(confirmed.body.access_token).sid, jose.decodeJwt(tokens.access_token).sid);
     assert.equal((await post('/v1/totp/enroll', {}, tokens.access_token)).body.error, 'totp_already_enrolled');
     const current = await code();
     const up = await post('/v1/totp/verify', { code: current }, tokens.access_token);

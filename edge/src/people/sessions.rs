@@ -496,7 +496,9 @@ pub async fn totp_enroll(
     })?)
 }
 
-/// `POST /v1/totp/confirm` (signed in): the first code from the app confirms the enrolment.
+/// `POST /v1/totp/confirm` (signed in): the first code from the app confirms the enrolment, and counts
+/// as this session's step-up (a second code right after setup would only be the same proof again):
+/// answers `enrolled` with a new access token whose `amr` includes `otp`, as `/v1/totp/verify` does.
 ///
 /// # Errors
 /// `400` with a TOTP code, `401`.
@@ -521,7 +523,13 @@ pub async fn totp_confirm(
         kinds::TOTP_ENROLLED,
         json!({ "sid": who.sid }),
     );
-    Ok(Response::from_json(&json!({ "enrolled": true }))?)
+    let (access_token, expires_in) = stepped_up(env, ctx, cfg, &who).await?;
+    no_store(Response::from_json(&json!({
+        "enrolled": true,
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    }))?)
 }
 
 /// `POST /v1/totp/verify` (signed in): step up; answers a new token pair whose `amr` includes `otp`.
@@ -540,15 +548,7 @@ pub async fn totp_verify(
         .await
         .map_err(totp_refused)
         .map_err(|e| refused_user(ctx, env, cfg, &who, kinds::TOTP_STEP_UP, e))?;
-    // The code adds a factor, not a kind of sign-in: the session keeps its `acr` (a passkey's `phr`, a
-    // federated sign-in's own), so a federated session never becomes "phishing-resistant" by a code.
-    let current = origin_api::session(env, cfg, &who.tenant, &who.sid)
-        .await?
-        .ok_or_else(|| sign_in_again("your session has ended; sign in again"))?;
-    let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
-    // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
-    let (access_token, expires_in) =
-        mint(env, ctx, cfg, &who.tenant, &session, Recipient::login(cfg)).await?;
+    let (access_token, expires_in) = stepped_up(env, ctx, cfg, &who).await?;
     record_user(
         ctx,
         env,
@@ -563,6 +563,23 @@ pub async fn totp_verify(
         "token_type": "Bearer",
         "expires_in": expires_in,
     }))?)
+}
+
+/// After a good code: `otp` added to the session's `amr`, and a new access token that says so.
+async fn stepped_up(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    who: &SignedIn,
+) -> Result<(String, u32), ApiError> {
+    // The code adds a factor, not a kind of sign-in: the session keeps its `acr` (a passkey's `phr`, a
+    // federated sign-in's own), so a federated session never becomes "phishing-resistant" by a code.
+    let current = origin_api::session(env, cfg, &who.tenant, &who.sid)
+        .await?
+        .ok_or_else(|| sign_in_again("your session has ended; sign in again"))?;
+    let session = origin_api::step_up(env, cfg, &who.tenant, &who.sid, "otp", &current.acr).await?;
+    // The step-up keeps the session's refresh token family; the new access token carries the new `amr`.
+    mint(env, ctx, cfg, &who.tenant, &session, Recipient::login(cfg)).await
 }
 
 /// `POST /v1/sessions/logout` (signed in): end this session.
