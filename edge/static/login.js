@@ -67,13 +67,16 @@ function browserWords(err) {
   }
 }
 
+/** The edge's messages begin in lower case (they also go to logs); the page says them in sentence case. */
+const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 async function api(path, body, auth = false) {
   const headers = { 'content-type': 'application/json' };
   if (auth && state.access) headers.authorization = 'Bearer ' + state.access;
   const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}) });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const e = new Error(data.message || data.error_description || 'The server said no (' + r.status + ').');
+    const e = new Error(sentence(data.message || data.error_description || 'The server said no (' + r.status + ').'));
     e.code = data.error;
     e.server = true;
     throw e;
@@ -267,7 +270,15 @@ $('signin-form').onsubmit = (event) => {
     const { publicKey } = await api('/v1/passkeys/login/options', username ? { username } : {});
     const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), signal });
     knownUsername = username;
-    await finishSignIn(credential);
+    try {
+      await finishSignIn(credential);
+    } catch (e) {
+      // A name typed wrong (or in other capitals) asks for passkeys of nobody: say so, not only "passkey".
+      if (e.code === 'passkey_refused' && username) {
+        e.message = e.message.replace(/\.?$/, '.') + ' Check the username (capitals count), or leave it empty to choose a passkey.';
+      }
+      throw e;
+    }
   });
 };
 

@@ -10,6 +10,9 @@ import { verifyRegistrationResponse, verifyAuthenticationResponse } from '@simpl
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 import { startOrigin, startEdge, waitForLog } from './harness.mjs';
 import { totp } from './oidc_rp.mjs';
+import { createRequire } from 'node:module';
+
+const axeSource = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -171,7 +174,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     const clone = await authenticator();
     await cdp.send('WebAuthn.addCredential', { authenticatorId: clone, credential: snapshot });
     await signIn(page, 'carol');
-    assert.match(await waitMessage(page, /could not be used/), /that passkey could not be used to sign in/);
+    // In sentence case, and since a name was typed, with what to check.
+    assert.match(await waitMessage(page, /could not be used/), /^That passkey could not be used to sign in; .*\. Check the username \(capitals count\)/);
     await waitForLog(edge.proc, /"event":"possible_cloned_authenticator"/);
     await context.close();
   });
@@ -272,6 +276,34 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
       [await page.isVisible('#totp-enroll'), await page.isVisible('#totp-state'), await page.isVisible('#totp-step-up')],
       [false, true, false], 'only what applies after setup');
     await context.close();
+  });
+
+  it('has no serious accessibility violations (axe-core), light and dark, desktop and phone, signed out and in', async () => {
+    for (const [size, colorScheme] of [[{ width: 1280, height: 900 }, 'light'], [{ width: 390, height: 844 }, 'dark']]) {
+      // bypassCSP: only so that axe itself may be injected; the page runs as it always does.
+      const { page, authenticator, context } = await open(edge, { viewport: size, colorScheme, bypassCSP: true });
+      await authenticator();
+      const check = async (screen) => {
+        await page.addScriptTag({ path: axeSource });
+        const { violations, passes } = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+        assert.ok(passes.some((p) => p.id === 'color-contrast'), 'axe checked the contrast');
+        const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+        assert.deepEqual(serious, [], `${colorScheme} ${size.width} px, ${screen}`);
+      };
+      const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.equal(dark === 'rgb(22, 22, 24)', colorScheme === 'dark', dark);
+      await check('signed out');
+      await page.click('#signup');
+      await waitMessage(page, /Choose a username/);
+      await check('an error by its field');
+      await signUp(page, `axe${size.width}`);
+      await signedIn(page);
+      await page.click('#totp-enroll');
+      await page.waitForSelector('#totp-setup:not([hidden])');
+      await check('signed in, setting up an authenticator app');
+      await context.close();
+    }
   });
 
   it('enforces a user-verification-required policy', async () => {
