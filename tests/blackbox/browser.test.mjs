@@ -2,9 +2,12 @@
 // authenticator over CDP, against the real Worker in workerd and the real origin. Sign-up, sign-in
 // (username-first and discoverable), a second device, a cloned authenticator, a response from the wrong
 // origin and the user-verification policy; what the browser sent is cross-checked with @simplewebauthn.
+// With TESSERA_SCREENSHOTS=dir, the accessibility test saves each screen it checks there (docs/login/
+// holds them).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { verifyRegistrationResponse, verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
@@ -290,6 +293,10 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
         const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
           .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
         assert.deepEqual(serious, [], `${colorScheme} ${size.width} px, ${screen}`);
+        if (process.env.TESSERA_SCREENSHOTS) {
+          const name = `${screen.replace(/[^a-z]+/g, '-')}-${colorScheme}-${size.width}.png`;
+          await page.screenshot({ path: join(process.env.TESSERA_SCREENSHOTS, name), fullPage: true });
+        }
       };
       const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.equal(dark === 'rgb(22, 22, 24)', colorScheme === 'dark', dark);
