@@ -41,6 +41,7 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/.well-known/oauth-authorization-server"
         | "/oauth2/authorize/resume"
         | "/v1/consents"
+        | "/v1/account"
         | "/admin/keys" => &[Method::Get],
         "/oauth2/token"
         | "/oauth2/introspect"
@@ -196,6 +197,7 @@ async fn route(
         "/v1/tokens/verify" => verify_endpoint(req, env, ctx, cfg).await,
         "/login" => crate::people::login_page::serve(cfg),
         "/login.js" => crate::people::login_page::script(),
+        "/v1/account" => crate::people::account::account(req, env, cfg).await,
         "/v1/passkeys/register/options" => {
             crate::people::passkeys::register_options(req, env, cfg).await
         }

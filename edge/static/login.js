@@ -123,7 +123,26 @@ function signedIn(tokens) {
   $('claims').textContent = JSON.stringify(payload, null, 2);
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
+  // What the page shows of the account; it works without it (an older edge, the origin away).
+  showAccount().catch(() => {});
   if (authorizing) continueAuthorization().catch((e) => say(e.message, 'error'));
+}
+
+/** The person's own account from the edge: who they are, their passkeys, whether an app is set up. */
+async function showAccount() {
+  const r = await fetch('/v1/account', { headers: { authorization: 'Bearer ' + state.access } });
+  if (!r.ok) return;
+  const account = await r.json();
+  $('signed-in-title').textContent = 'Signed in as ' + account.username;
+  if (account.totp) totpSetUp();
+  const when = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: 'medium', timeStyle: 'short' });
+  $('passkey-list').replaceChildren(...account.passkeys.map((p) => {
+    const item = document.createElement('li');
+    item.textContent = 'Created ' + when.format(p.created_at * 1000)
+      + (p.last_used_at ? ', last used ' + when.format(p.last_used_at * 1000) : ', not used to sign in yet')
+      + (p.synced ? '; synced across your devices' : '');
+    return item;
+  }));
 }
 
 // Signing in for an application (OpenID Connect): `/login?authorize=...` carries the application's
@@ -187,6 +206,7 @@ function signedOut(text) {
   $('totp-step-up').hidden = true;
   $('totp-state').hidden = true;
   $('totp-enroll').hidden = false;
+  $('passkey-list').replaceChildren();
   say(text);
 }
 
@@ -287,6 +307,7 @@ $('add-passkey').onclick = () => withPasskey($('add-passkey'), $('add-passkey-ca
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   // Finished by the same signed-in session that started it.
   await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true);
+  await showAccount().catch(() => {});
   say('Another passkey was added to your account.', 'ok', $('add-passkey').closest('section'));
 });
 

@@ -139,6 +139,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.deepEqual(await page.evaluate(() => window.__mediation), ['conditional']);
     assert.equal(await page.getAttribute('#signin-username', 'autocomplete'), 'username webauthn');
     assert.match(await message(page), /Welcome back/);
+    // Chosen from a list, the passkey named nobody: the account the edge reports does.
+    await page.waitForFunction(() => document.getElementById('signed-in-title').textContent.startsWith('Signed in as '), null, { timeout: 15_000 });
     await context.close();
   });
 
@@ -223,6 +225,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await signedIn(page);
     assert.equal(await page.getAttribute('#signup-username', 'aria-invalid'), null);
     assert.equal(await page.textContent('#signed-in-title'), 'Signed in as frank');
+    await page.waitForSelector('#passkey-list li');
+    assert.match(await page.textContent('#passkey-list li'), /^Created .*, not used to sign in yet/);
     assert.equal(await page.isVisible('#claims'), false, 'token details stay behind "Developer details"');
     await page.click('#developer-details summary');
     assert.ok((await claims(page)).sub);
@@ -263,6 +267,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.match(secret, /^[A-Z2-7]{32}$/);
     const groups = await page.locator('#totp-secret span').allTextContents();
     assert.deepEqual([groups.length, groups.join('')], [8, secret]);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, 'nothing scrolls sideways on the phone');
     await page.click('#totp-copy');
     await waitMessage(page, /Key copied/);
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
@@ -278,6 +284,12 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.deepEqual(
       [await page.isVisible('#totp-enroll'), await page.isVisible('#totp-state'), await page.isVisible('#totp-step-up')],
       [false, true, false], 'only what applies after setup');
+    // Signed in again: the page knows from the account that an app is set up, and offers no setup.
+    await signOut(page);
+    await signIn(page, 'gina');
+    await signedIn(page);
+    await page.waitForSelector('#totp-state:not([hidden])');
+    assert.equal(await page.isVisible('#totp-enroll'), false);
     await context.close();
   });
 

@@ -108,6 +108,21 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     assert.equal(jose.decodeJwt(login.body.access_token).sub, jose.decodeJwt(tokens.access_token).sub);
     // Options list no credentials, known name or not (tests/blackbox/security.test.mjs); both devices sign in.
     assert.equal((await loginOptions('bea')).allowCredentials.length, 0);
+    // The account as its owner sees it: both passkeys, newest first, the second one used once; no key
+    // material. Only with a live session.
+    const account = await fetch(`${edge.url}/v1/account`, { headers: { authorization: `Bearer ${login.body.access_token}` } });
+    assert.equal(account.status, 200);
+    assert.equal(account.headers.get('cache-control'), 'no-store');
+    const a = await account.json();
+    assert.deepEqual([a.username, a.totp, a.passkeys.length], ['bea', false, 2], JSON.stringify(a));
+    assert.deepEqual(Object.keys(a.passkeys[0]).sort(), ['created_at', 'id', 'last_used_at', 'synced']);
+    assert.ok(a.passkeys[0].created_at >= a.passkeys[1].created_at);
+    assert.equal(a.passkeys.filter((p) => p.last_used_at).length, 1, JSON.stringify(a.passkeys));
+    for (const auth of [undefined, 'Bearer not-a-token']) {
+      const r = await fetch(`${edge.url}/v1/account`, { headers: auth ? { authorization: auth } : {} });
+      assert.equal(r.status, 401, String(auth));
+    }
+    assert.equal((await fetch(`${edge.url}/v1/account`, { method: 'POST' })).status, 405);
   });
 
   it('refuses bad registrations, each with its code, and simplewebauthn refuses them too', async () => {

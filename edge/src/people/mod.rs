@@ -1,7 +1,8 @@
 //! People: passkey sign-up and sign-in (`passkeys`, with ceremony state in `ceremonies`), sessions, TOTP
 //! and logout (`sessions`), federated sign-in through the company's identity provider (`sso`), and the
-//! login page (`login_page`, `qr`).
+//! login page (`login_page`, `qr`) with what it shows of a person's own account (`account`).
 
+pub mod account;
 pub mod ceremonies;
 pub mod login_page;
 pub mod passkeys;

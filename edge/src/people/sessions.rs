@@ -421,7 +421,11 @@ pub async fn optional_user(
     }
 }
 
-async fn require_user(req: &Request, env: &Env, cfg: &Config) -> Result<SignedIn, ApiError> {
+pub(crate) async fn require_user(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+) -> Result<SignedIn, ApiError> {
     optional_user(req, env, cfg)
         .await?
         .ok_or_else(|| sign_in_again("sign in first"))
