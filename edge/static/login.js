@@ -363,24 +363,50 @@ $('totp-enroll').onclick = () => run(async () => {
   $('totp-confirm-code').focus();
 }, $('totp'));
 
-$('totp-confirm-form').onsubmit = (event) => {
-  event.preventDefault();
-  run(async () => {
-    // The first code confirms the setup and counts as this session's step-up.
-    signedIn(await api('/v1/totp/confirm', { code: codeOf($('totp-confirm-code')) }, true));
-    totpSetUp();
-    say('Your authenticator app is set up.');
-  }, $('totp-confirm-form'));
-};
+/**
+ * A code form: submitted by Enter, its button, or on its own once six digits are in the field (typed,
+ * pasted or filled in by the phone) — one submission at a time, and a code sent once is not sent again
+ * on its own.
+ */
+function codeForm(form, field, send) {
+  let busy = false;
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    field.dataset.sent = field.value.replace(/[\s-]/g, '');
+    try {
+      await run(async () => {
+        try {
+          await send(codeOf(field));
+        } catch (e) {
+          // What the edge says of a code (wrong, used, too many tries) is about this field.
+          if (e.server) e.field = field;
+          throw e;
+        }
+      }, form);
+    } finally {
+      busy = false;
+    }
+  };
+  field.addEventListener('input', () => {
+    const digits = field.value.replace(/[\s-]/g, '');
+    if (/^[0-9]{6}$/.test(digits) && digits !== field.dataset.sent) form.requestSubmit();
+  });
+}
 
-$('totp-step-up').onsubmit = (event) => {
-  event.preventDefault();
-  run(async () => {
-    signedIn(await api('/v1/totp/verify', { code: codeOf($('totp-code')) }, true));
-    $('totp-step-up').hidden = true;
-    say('Verified with your authenticator app.');
-  }, $('totp-step-up'));
-};
+codeForm($('totp-confirm-form'), $('totp-confirm-code'), async (code) => {
+  // The first code confirms the setup and counts as this session's step-up.
+  signedIn(await api('/v1/totp/confirm', { code }, true));
+  totpSetUp();
+  say('Your authenticator app is set up.');
+});
+
+codeForm($('totp-step-up'), $('totp-code'), async (code) => {
+  signedIn(await api('/v1/totp/verify', { code }, true));
+  $('totp-step-up').hidden = true;
+  say('Verified with your authenticator app.');
+});
 
 // Sign in with your company (SAML, run by the origin). The page keeps a random verifier in this tab's
 // sessionStorage and sends only its SHA-256 along: the code the company's sign-in sends back (in the URL

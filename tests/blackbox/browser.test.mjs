@@ -274,11 +274,19 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
     assert.equal(await page.isVisible('#totp-open'), true);
     assert.match(await page.getAttribute('#totp-open', 'href'), new RegExp(`^otpauth://totp/[^?]+:gina\\?secret=${secret}&`));
-    // Typed as apps show it, "123 456": not cut short, and taken.
+    // Five digits are not sent; the sixth sends the code on its own, and a wrong one is said by the field.
     const code = totp(secret);
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    const confirms = [];
+    page.on('request', (r) => { if (r.url().endsWith('/v1/totp/confirm')) confirms.push(r.postData()); });
+    await page.fill('#totp-confirm-code', wrong.slice(0, 5));
+    await page.fill('#totp-confirm-code', wrong);
+    await page.waitForSelector('#message.error');
+    assert.deepEqual(confirms, [JSON.stringify({ code: wrong })], 'five digits were not sent, six once');
+    assert.equal(await page.getAttribute('#totp-confirm-code', 'aria-invalid'), 'true');
+    // Typed as apps show it, "123 456": not cut short, and sent on its own (no click).
     await page.fill('#totp-confirm-code', `${code.slice(0, 3)} ${code.slice(3)}`);
     assert.equal(await page.inputValue('#totp-confirm-code'), `${code.slice(0, 3)} ${code.slice(3)}`);
-    await page.click('#totp-confirm');
     await waitMessage(page, /authenticator app is set up/);
     assert.ok((await claims(page)).amr.includes('otp'), 'the setup counted as the step-up');
     assert.deepEqual(
