@@ -208,9 +208,9 @@ async fn route(
         "/v1/passkeys/login/verify" => {
             crate::people::passkeys::login_verify(req, env, ctx, cfg).await
         }
-        "/v1/totp/enroll" => crate::people::sessions::totp_enroll(req, env, ctx, cfg).await,
-        "/v1/totp/confirm" => crate::people::sessions::totp_confirm(req, env, ctx, cfg).await,
-        "/v1/totp/verify" => crate::people::sessions::totp_verify(req, env, ctx, cfg).await,
+        "/v1/totp/enroll" => crate::people::totp::totp_enroll(req, env, ctx, cfg).await,
+        "/v1/totp/confirm" => crate::people::totp::totp_confirm(req, env, ctx, cfg).await,
+        "/v1/totp/verify" => crate::people::totp::totp_verify(req, env, ctx, cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, ctx, cfg).await,
         "/v1/sso/start" => crate::people::sso::start(req, env, cfg).await,
         "/v1/sso/connections" => crate::people::sso::connections(env, cfg).await,

@@ -1,6 +1,6 @@
-//! People: passkey sign-up and sign-in (`passkeys`, with ceremony state in `ceremonies`), sessions, TOTP
-//! and logout (`sessions`), federated sign-in through the company's identity provider (`sso`), and the
-//! login page (`login_page`, `qr`) with what it shows of a person's own account (`account`).
+//! People: passkey sign-up and sign-in (`passkeys`, with ceremony state in `ceremonies`), sessions and
+//! logout (`sessions`), TOTP (`totp`), federated sign-in through the company's identity provider (`sso`),
+//! and the login page (`login_page`, `qr`) with what it shows of a person's own account (`account`).
 
 pub mod account;
 pub mod ceremonies;
@@ -9,3 +9,4 @@ pub mod passkeys;
 pub mod qr;
 pub mod sessions;
 pub mod sso;
+pub mod totp;
