@@ -91,6 +91,9 @@ pub struct UserWithPasskeys {
     /// Whether a TOTP authenticator is confirmed.
     #[serde(default)]
     pub totp: bool,
+    /// Recovery codes not yet spent.
+    #[serde(default)]
+    pub recovery_codes: u32,
 }
 
 /// `GET passkeys/{credential_id}`.
@@ -123,6 +126,37 @@ pub struct TotpCheckRequest {
     #[serde(default)]
     pub confirm: bool,
 }
+
+/// The answer to `POST users/{user_id}/recovery-codes`: a new set, shown once (`xxxxx-xxxxx`); the
+/// earlier set no longer works.
+#[derive(Serialize, Deserialize)]
+pub struct RecoveryCodesAnswer {
+    pub codes: Vec<String>,
+}
+
+/// `POST recovery/redeem`: a recovery code typed by a person, with the username they gave.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryRedeemRequest {
+    pub username: String,
+    pub code: String,
+}
+
+/// The answer to `POST recovery/redeem`: the code is spent and a recovery session is open — `acr`
+/// [`RECOVERY_ACR`], `amr` `[`[`RECOVERY_AMR`]`]`, [`RECOVERY_SESSION_TTL`] seconds, no refresh token —
+/// in which the person must add a passkey before anything else; `codes_left` are still unspent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecoveryRedeemAnswer {
+    pub session: Session,
+    pub codes_left: u32,
+}
+
+/// The `acr` of a session opened with a recovery code.
+pub const RECOVERY_ACR: &str = "recovery";
+/// The `amr` of a session opened with a recovery code (not an RFC 8176 value: none fits).
+pub const RECOVERY_AMR: &str = "rec";
+/// How long a recovery session lives, in seconds: long enough to add a passkey.
+pub const RECOVERY_SESSION_TTL: i64 = 15 * 60;
 
 /// `POST sessions`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

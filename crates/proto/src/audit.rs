@@ -38,6 +38,12 @@ pub mod kinds {
     pub const TOTP_STEP_UP: &str = "totp.step_up";
     /// The TOTP failure budget ran out: codes are refused until `detail.locked_until`.
     pub const TOTP_LOCKED: &str = "totp.locked";
+    /// A new set of recovery codes was issued (at sign-up, or asked for; the earlier set stops working).
+    pub const RECOVERY_CODES_ISSUED: &str = "recovery.codes_issued";
+    /// A person signed in with a recovery code (`detail.codes_left`), or was refused (`code`).
+    pub const RECOVERY_SIGN_IN: &str = "recovery.sign_in";
+    /// The recovery-code failure budget ran out: codes are refused for a while.
+    pub const RECOVERY_LOCKED: &str = "recovery.locked";
     /// A federated (SAML) sign-in was accepted or refused.
     pub const SAML_SIGN_IN: &str = "saml.sign_in";
     /// A SCIM client created, changed or removed a user or a group (`detail.operation`).

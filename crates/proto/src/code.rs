@@ -173,6 +173,11 @@ codes! {
     TotpAlreadyEnrolled = "totp_already_enrolled",
     TotpNotEnrolled = "totp_not_enrolled",
     TotpLocked = "totp_locked",
+    // Account recovery codes (tessera_authn::recovery); a recovery session must add a passkey first
+    RecoveryMalformed = "recovery_malformed",
+    RecoveryInvalid = "recovery_invalid",
+    RecoveryLocked = "recovery_locked",
+    PasskeyRequired = "passkey_required",
     // Authorization: schemas, relationships, questions (tessera_authz)
     NoSchema = "no_schema",
     SchemaSyntax = "schema_syntax",

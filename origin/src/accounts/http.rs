@@ -5,12 +5,14 @@
 //! |---|---|---|
 //! | `POST signup` | `{user: {user_id, username, display_name}, passkey}` | `{user}` (409 `username_taken`, `credential_exists`, `username_reserved`: a name in an email domain a SAML connection of the tenant claims) |
 //! | `GET users/by-name/{username}` | — | `{user, passkeys}` (404 `unknown_user`) |
-//! | `GET users/{user_id}` | — | `{user, passkeys, totp}` |
+//! | `GET users/{user_id}` | — | `{user, passkeys, totp, recovery_codes}` (unspent) |
 //! | `POST users/{user_id}/passkeys` | a passkey | `{}` (another device) |
 //! | `GET passkeys/{credential_id}` | — | `{passkey, user}` (404 `unknown_credential`) |
 //! | `POST passkeys/{credential_id}/counter` | `{from, to, backed_up}` | `{}` (409 `counter_conflict`) |
 //! | `POST users/{user_id}/totp` | — | `{secret}` (base32, once; 409 `totp_already_enrolled`) |
 //! | `POST users/{user_id}/totp/verify` | `{code, confirm}` | `{}` (400 `totp_mismatch`, `totp_replayed`, ...; 429 `totp_locked` with `Retry-After`) |
+//! | `POST users/{user_id}/recovery-codes` | — | `{codes}` (ten, `xxxxx-xxxxx`, once; the earlier set stops working) |
+//! | `POST recovery/redeem` | `{username, code}` | `{session, codes_left}`: the code spent and a 15-minute recovery session (no refresh token) opened together (400 `recovery_malformed`, `recovery_invalid` — also for an unknown user; 429 `recovery_locked` with `Retry-After`) |
 //! | `POST sessions` | `{user_id, amr, acr}` | `{session, refresh_token}` |
 //! | `POST sessions/refresh` | `{refresh_token}` | `{session, refresh_token}` (400 `refresh_invalid`, `refresh_reused`, `session_inactive`) |
 //! | `GET sessions/{sid}` | — | `{session}` |
@@ -27,8 +29,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_proto::accounts::{
     CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
-    RefreshRequest, Revoked, SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest,
-    TotpCheckRequest, TotpSecretAnswer, UserAnswer, UserWithPasskeys,
+    RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest, RefreshRequest, Revoked,
+    SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest,
+    TotpSecretAnswer, UserAnswer, UserWithPasskeys,
 };
 use tessera_proto::Code;
 
@@ -60,6 +63,11 @@ pub fn routes() -> Router<AppState> {
             &format!("{t}/users/{{user_id}}/totp/verify"),
             post(verify_totp),
         )
+        .route(
+            &format!("{t}/users/{{user_id}}/recovery-codes"),
+            post(issue_recovery_codes),
+        )
+        .route(&format!("{t}/recovery/redeem"), post(redeem_recovery_code))
         .route(&format!("{t}/sessions"), post(create_session))
         .route(&format!("{t}/sso/exchange"), post(exchange_handoff))
         .route(&format!("{t}/sessions/refresh"), post(refresh))
@@ -87,8 +95,11 @@ impl From<AccountsError> for HttpError {
             | AccountsError::HandoffInvalid
             | AccountsError::CodeInvalid(_)
             | AccountsError::CodeReused
-            | AccountsError::ScopeNotGranted => StatusCode::BAD_REQUEST,
-            AccountsError::TotpLocked { retry_after_secs } => {
+            | AccountsError::ScopeNotGranted
+            | AccountsError::RecoveryMalformed
+            | AccountsError::RecoveryInvalid(_) => StatusCode::BAD_REQUEST,
+            AccountsError::TotpLocked { retry_after_secs }
+            | AccountsError::RecoveryLocked { retry_after_secs } => {
                 return HttpError {
                     retry_after: Some(*retry_after_secs),
                     ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string())
@@ -175,10 +186,15 @@ async fn with_passkeys(
 ) -> Result<Json<UserWithPasskeys>, HttpError> {
     let passkeys = state.accounts.passkeys_of(tenant, &user.user_id).await?;
     let totp = state.accounts.totp_enrolled(tenant, &user.user_id).await?;
+    let recovery_codes = state
+        .accounts
+        .recovery_codes_left(tenant, &user.user_id)
+        .await?;
     Ok(Json(UserWithPasskeys {
         user,
         passkeys,
         totp,
+        recovery_codes,
     }))
 }
 
@@ -306,6 +322,42 @@ async fn verify_totp(
         .verify_totp(&tenant, &user_id, &req.code, req.confirm, now())
         .await?;
     Ok(Json(Done {}))
+}
+
+async fn issue_recovery_codes(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
+) -> Result<Json<RecoveryCodesAnswer>, HttpError> {
+    plausible(&user_id)?;
+    let codes = state
+        .accounts
+        .issue_recovery_codes(&tenant, &user_id, now())
+        .await?;
+    Ok(Json(RecoveryCodesAnswer {
+        codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+    }))
+}
+
+async fn redeem_recovery_code(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    JsonBody(req): JsonBody<RecoveryRedeemRequest>,
+) -> Result<Json<RecoveryRedeemAnswer>, HttpError> {
+    // A name no sign-up could have made is nobody's: the answer a wrong code gets.
+    if req.username.parse::<tessera_proto::Username>().is_err() {
+        tessera_authn::recovery::RecoveryCode::parse(&req.code)
+            .map_err(|_| AccountsError::RecoveryMalformed)?;
+        return Err(AccountsError::RecoveryInvalid("not a username").into());
+    }
+    let (session, codes_left) = state
+        .accounts
+        .redeem_recovery_code(&tenant, &req.username, &req.code, now())
+        .await?;
+    Ok(Json(RecoveryRedeemAnswer {
+        session,
+        codes_left,
+    }))
 }
 
 async fn create_session(

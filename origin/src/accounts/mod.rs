@@ -7,6 +7,7 @@
 //!   credential cannot both pass the clone check;
 //! - TOTP secrets, sealed at rest (AES-256-GCM under the origin's secrets key, bound to tenant and user),
 //!   verified here because the replay guard (the last accepted step) must have one writer;
+//! - recovery codes, as keyed digests, each spent once within a failure budget (`recovery`);
 //! - sessions (`sid`) with their `amr`/`acr`/`auth_time`, and single-use refresh tokens stored as SHA-256
 //!   hashes: a token is spent on use and replaced; presenting a spent one revokes its whole session (the
 //!   token family), so a stolen token and its thief's descendants die together.
@@ -30,6 +31,7 @@ pub mod http;
 pub mod oauth_http;
 mod people;
 pub use people::set_active;
+mod recovery;
 mod sessions;
 mod totp;
 
@@ -43,6 +45,15 @@ pub enum AccountsError {
     Totp(TotpError),
     /// Too many wrong codes: attempts are refused for `retry_after_secs`.
     TotpLocked {
+        retry_after_secs: u64,
+    },
+    /// A recovery code that is not ten symbols of the alphabet (nothing was counted).
+    RecoveryMalformed,
+    /// A recovery code that is not one of the named user's unspent codes, or no such (active) user (why,
+    /// for the log).
+    RecoveryInvalid(&'static str),
+    /// Too many wrong recovery codes: attempts are refused for `retry_after_secs`.
+    RecoveryLocked {
         retry_after_secs: u64,
     },
     /// The refresh token is unknown or expired.
@@ -74,6 +85,9 @@ impl AccountsError {
             Self::TotpNotEnrolled => Code::TotpNotEnrolled,
             Self::Totp(e) => e.code(),
             Self::TotpLocked { .. } => Code::TotpLocked,
+            Self::RecoveryMalformed => Code::RecoveryMalformed,
+            Self::RecoveryInvalid(_) => Code::RecoveryInvalid,
+            Self::RecoveryLocked { .. } => Code::RecoveryLocked,
             Self::RefreshInvalid => Code::RefreshInvalid,
             Self::RefreshReused => Code::RefreshReused,
             Self::SessionInactive => Code::SessionInactive,
@@ -96,6 +110,11 @@ impl std::fmt::Display for AccountsError {
             Self::Totp(e) => write!(f, "{e}"),
             Self::TotpLocked { retry_after_secs } => {
                 write!(f, "too many wrong codes; try again in {retry_after_secs} s")
+            }
+            Self::RecoveryMalformed => write!(f, "{}", tessera_authn::recovery::RecoveryError::Malformed),
+            Self::RecoveryInvalid(why) => write!(f, "the recovery code is not valid: {why}"),
+            Self::RecoveryLocked { retry_after_secs } => {
+                write!(f, "too many wrong recovery codes; try again in {retry_after_secs} s")
             }
             Self::RefreshInvalid => f.write_str("the refresh token is not valid"),
             Self::RefreshReused => {

@@ -43,6 +43,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     OIDC_TABLES,
     CAVEAT_COLUMNS,
     EXPIRATION_COLUMNS,
+    RECOVERY_TABLES,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -78,6 +79,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     OIDC_TABLES,
     CAVEAT_COLUMNS,
     EXPIRATION_COLUMNS,
+    RECOVERY_TABLES,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -120,6 +122,18 @@ const ACCOUNTS_TABLES: &str = "CREATE TABLE users (
         token_hash TEXT PRIMARY KEY NOT NULL, sid TEXT NOT NULL, created_at BIGINT NOT NULL, used_at BIGINT
     );
     CREATE INDEX refresh_tokens_sid ON refresh_tokens (sid);";
+
+/// Account recovery codes (`accounts/recovery.rs`): each a keyed digest (`tessera_authn::recovery`),
+/// spent once (`used_at`); and each user's failure budget for them, as for TOTP codes.
+const RECOVERY_TABLES: &str = "CREATE TABLE recovery_codes (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, code_hash TEXT NOT NULL, created_at BIGINT NOT NULL,
+        used_at BIGINT,
+        PRIMARY KEY (tenant, user_id, code_hash)
+    );
+    CREATE TABLE recovery_attempts (
+        tenant TEXT NOT NULL, user_id TEXT NOT NULL, failures BIGINT NOT NULL DEFAULT 0, locked_until BIGINT,
+        PRIMARY KEY (tenant, user_id)
+    );";
 
 /// The TOTP failure budget (`tessera_authn::budget`): consecutive wrong codes and until when attempts are
 /// refused.

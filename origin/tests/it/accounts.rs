@@ -350,3 +350,216 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         (StatusCode::NOT_FOUND, Some("unknown_user"))
     );
 }
+
+/// The router over `store`, as the origin binary serves it.
+fn router(store: tessera_origin::store::Store) -> axum::Router {
+    tessera_origin::http::router(tessera_origin::AppState::new(
+        store,
+        tessera_origin::ServiceToken::new(crate::TOKEN.to_owned()).unwrap(),
+        None,
+    ))
+}
+
+async fn redeem(app: &axum::Router, username: &str, code: &str) -> (StatusCode, Value) {
+    let body = json!({ "username": username, "code": code });
+    send(
+        app,
+        "POST",
+        &format!("{T}/recovery/redeem"),
+        &body.to_string(),
+    )
+    .await
+}
+
+/// A user `name` with a fresh set of recovery codes.
+async fn with_codes(app: &axum::Router, user: &str, name: &str) -> Vec<String> {
+    assert_eq!(
+        sign_up(app, user, name, &format!("cred-{user}")).await.0,
+        StatusCode::OK
+    );
+    let (s, b) = send(app, "POST", &format!("{T}/users/{user}/recovery-codes"), "").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Recovery codes on `app`: issued, each spent once, read back forgivingly, replaced by a new set, and
+/// guessed within a budget; eight concurrent presentations of one code open one session.
+async fn recovery_suite(app: &axum::Router) {
+    let codes = with_codes(app, "uRec", "Rhea").await;
+    assert_eq!(codes.len(), 10);
+    let distinct: std::collections::HashSet<&String> = codes.iter().collect();
+    assert_eq!(distinct.len(), 10);
+    for c in &codes {
+        assert!(
+            c.len() == 11
+                && c.chars().nth(5) == Some('-')
+                && c.chars()
+                    .filter(|&c| c != '-')
+                    .all(|c| c.is_ascii_alphanumeric()),
+            "{c}"
+        );
+    }
+    let (_, b) = send(app, "GET", &format!("{T}/users/uRec"), "").await;
+    assert_eq!(b["recovery_codes"], 10);
+
+    // Spent once, by a name in any case and a code as a person copies it.
+    let typed = codes[0].to_uppercase().replace('-', " ");
+    let (s, b) = redeem(app, "rHEA", &typed).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["codes_left"], 9);
+    assert_eq!(b["session"]["user_id"], "uRec");
+    assert_eq!(b["session"]["acr"], "recovery");
+    assert_eq!(b["session"]["amr"], json!(["rec"]));
+    let ttl =
+        b["session"]["expires_at"].as_i64().unwrap() - b["session"]["auth_time"].as_i64().unwrap();
+    assert_eq!(ttl, 900);
+    let sid = b["session"]["sid"].as_str().unwrap().to_owned();
+    let (_, s2) = send(app, "GET", &format!("{T}/sessions/{sid}"), "").await;
+    assert_eq!(s2["session"]["active"], true);
+    let (s, b) = redeem(app, "Rhea", &codes[0]).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("recovery_invalid"))
+    );
+
+    // Malformed codes are told apart and not counted; unknown people answer as wrong codes do.
+    for bad in ["", "abc", "0123456789ab", "zzzzz-zzzzu", "ééééé-ééééé"] {
+        let (s, b) = redeem(app, "Rhea", bad).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("recovery_malformed")),
+            "{bad:?}"
+        );
+    }
+    for who in ["nobody", "", "a b\u{0}c"] {
+        let (s, b) = redeem(app, who, &codes[1]).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("recovery_invalid")),
+            "{who:?}"
+        );
+    }
+    let (s, _) = send(
+        app,
+        "POST",
+        &format!("{T}/recovery/redeem"),
+        r#"{"username":"Rhea","code":"x","more":1}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "unknown fields are refused");
+
+    // A new set ends the old one.
+    let fresh = with_codes_again(app, "uRec").await;
+    assert!(fresh.iter().all(|c| !codes.contains(c)));
+    let (s, _) = redeem(app, "Rhea", &codes[1]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "an earlier set's code");
+    let (_, b) = send(app, "GET", &format!("{T}/users/uRec"), "").await;
+    assert_eq!(b["recovery_codes"], 10);
+
+    // Eight presentations of one code at once: decided one after another, the first spends it and opens
+    // the one session (and resets the budget); the other seven are wrong guesses now, four free, the
+    // fifth starts a wait, the last two fall in it.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, code) = (app.clone(), fresh[0].clone());
+            tokio::spawn(async move { redeem(&app, "Rhea", &code).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        let (s, b) = t.await.unwrap();
+        answers.push((s.as_u16(), b["error"].as_str().unwrap_or("").to_owned()));
+    }
+    answers.sort();
+    let count = |s: u16, e: &str| answers.iter().filter(|a| a.0 == s && a.1 == e).count();
+    assert_eq!(
+        (
+            count(200, ""),
+            count(400, "recovery_invalid"),
+            count(429, "recovery_locked")
+        ),
+        (1, 5, 2),
+        "{answers:?}"
+    );
+    let (_, b) = send(app, "GET", &format!("{T}/users/uRec"), "").await;
+    assert_eq!(b["recovery_codes"], 9);
+
+    // The right code waits too, while the wait runs.
+    let (s, b) = redeem(app, "Rhea", &fresh[1]).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("recovery_locked")),
+        "{b}"
+    );
+    let (_, b) = send(app, "GET", &format!("{T}/users/uRec"), "").await;
+    assert_eq!(b["recovery_codes"], 9, "nothing spent while locked");
+
+    // Another person's codes are theirs alone.
+    let other = with_codes(app, "uRec2", "Theo").await;
+    let (s, _) = redeem(app, "Theo", &fresh[2]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(redeem(app, "Theo", &other[0]).await.0, StatusCode::OK);
+    let (s, _) = send(app, "POST", &format!("{T}/users/nobody/recovery-codes"), "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn with_codes_again(app: &axum::Router, user: &str) -> Vec<String> {
+    let (s, b) = send(app, "POST", &format!("{T}/users/{user}/recovery-codes"), "").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_codes_on_sqlite() {
+    let (app, _, _dir) = app().await;
+    recovery_suite(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_codes_on_postgres() {
+    let Some(pg) = crate::pg::PgServer::start() else {
+        return;
+    };
+    for name in ["recovery", "recovery_serializable"] {
+        let url = pg.database(name).await;
+        if name.ends_with("serializable") {
+            crate::pg::serializable(&url).await;
+        }
+        let store =
+            tessera_origin::store::Store::connect(Some(&url), std::path::Path::new("/nonexistent"))
+                .await
+                .unwrap();
+        recovery_suite(&router(store.clone())).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_person_cannot_recover() {
+    let (app, store, _dir) = app().await;
+    let codes = with_codes(&app, "uOff", "Ophelia").await;
+    tessera_origin::accounts::set_active(
+        store.db(),
+        "acme",
+        "uOff",
+        false,
+        tessera_proto::UnixTime::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let (s, b) = redeem(&app, "Ophelia", &codes[0]).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("recovery_invalid"))
+    );
+}
