@@ -193,6 +193,9 @@ pub fn refusal_kind(path: &str, code: tessera_proto::Code) -> Option<&'static st
         "/v1/totp/enroll" | "/v1/totp/confirm" => kinds::TOTP_ENROLLED,
         "/v1/totp/verify" if code == Code::TotpLocked => kinds::TOTP_LOCKED,
         "/v1/totp/verify" => kinds::TOTP_STEP_UP,
+        "/v1/recovery/sign-in" if code == Code::RecoveryLocked => kinds::RECOVERY_LOCKED,
+        "/v1/recovery/sign-in" => kinds::RECOVERY_SIGN_IN,
+        "/v1/recovery/codes" => kinds::RECOVERY_CODES_ISSUED,
         "/v1/sso/exchange" => kinds::SAML_SIGN_IN,
         "/v1/sessions/logout" | "/v1/sessions/logout-all" => kinds::SESSION_LOGOUT,
         "/admin/keys/rotate" => kinds::KEY_ROTATED,
@@ -328,7 +331,13 @@ async fn flush(env: Env) {
 async fn send(env: &Env, batch: &[(AuditEvent, usize)]) -> Result<(), String> {
     match env.queue(QUEUE) {
         Ok(queue) => {
-            let messages: Vec<&AuditEvent> = batch.iter().map(|(e, _)| e).collect();
+            // Each event as JSON text: the binding hands a message to JavaScript through
+            // serde-wasm-bindgen, which makes a map (an event's `detail`) a JS `Map` that the consumer
+            // then read back as an empty object — every edge event lost its detail that way.
+            let messages = batch
+                .iter()
+                .map(|(e, _)| serde_json::to_string(e).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<String>, String>>()?;
             queue
                 .send_batch(
                     worker::BatchMessageBuilder::new()
@@ -396,7 +405,12 @@ pub async fn consume(
     for m in &messages {
         let sent_ms = i64::try_from(m.timestamp().as_millis()).unwrap_or(now_ms);
         oldest_ms = oldest_ms.min(sent_ms);
-        match serde_json::from_value::<AuditEvent>(m.body().clone()) {
+        // JSON text (what `send` puts on the queue), or an object (what earlier versions put there).
+        let read = match m.body() {
+            serde_json::Value::String(text) => serde_json::from_str::<AuditEvent>(text),
+            other => serde_json::from_value::<AuditEvent>(other.clone()),
+        };
+        match read {
             Ok(e) => events.push(e),
             Err(e) => {
                 // Never deliverable: acknowledged, and said in the log.

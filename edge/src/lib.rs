@@ -12,7 +12,8 @@
 //!   honouring consistency; see `decisions`)
 //! - `GET  /admin/keys`, `POST /admin/keys/rotate` (bearer `ADMIN_TOKEN`)
 //! - `GET  /login` (the sign-in page), `POST /v1/passkeys/{register,login}/{options,verify}`,
-//!   `POST /v1/totp/{enroll,confirm,verify}`, `POST /v1/sessions/{logout,logout-all}`; refresh tokens at
+//!   `POST /v1/totp/{enroll,confirm,verify}`, `POST /v1/recovery/{sign-in,codes}`, `GET /v1/account`,
+//!   `POST /v1/sessions/{logout,logout-all}`; refresh tokens at
 //!   `/oauth2/token` (`grant_type=refresh_token`)
 //! - `GET  /healthz`
 //!

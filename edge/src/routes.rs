@@ -58,6 +58,8 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/v1/totp/enroll"
         | "/v1/totp/confirm"
         | "/v1/totp/verify"
+        | "/v1/recovery/sign-in"
+        | "/v1/recovery/codes"
         | "/v1/sessions/logout"
         | "/v1/sessions/logout-all"
         | "/v1/sso/exchange"
@@ -211,6 +213,8 @@ async fn route(
         "/v1/totp/enroll" => crate::people::totp::totp_enroll(req, env, ctx, cfg).await,
         "/v1/totp/confirm" => crate::people::totp::totp_confirm(req, env, ctx, cfg).await,
         "/v1/totp/verify" => crate::people::totp::totp_verify(req, env, ctx, cfg).await,
+        "/v1/recovery/sign-in" => crate::people::recovery::sign_in(req, env, ctx, cfg).await,
+        "/v1/recovery/codes" => crate::people::recovery::new_codes(req, env, ctx, cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, ctx, cfg).await,
         "/v1/sso/start" => crate::people::sso::start(req, env, cfg).await,
         "/v1/sso/connections" => crate::people::sso::connections(env, cfg).await,

@@ -102,7 +102,8 @@ fn cookie_value<'h>(header: &'h str, wanted: &str) -> Option<&'h str> {
 }
 
 /// The live session this browser is signed in with, if any: the cookie opens, names this edge's tenant,
-/// has not expired, and the origin says the session is active and the login page's (not a client's).
+/// has not expired, and the origin says the session is active and the login page's (not a client's, not
+/// a recovery session, which is never remembered and may only add a passkey).
 ///
 /// # Errors
 /// A missing key, or the origin.
@@ -123,7 +124,12 @@ pub async fn session(req: &Request, env: &Env, cfg: &Config) -> Result<Option<Se
     }
     Ok(origin_api::session(env, cfg, &sealed.tenant, &sealed.sid)
         .await?
-        .filter(|s| s.active && s.user_id == sealed.user_id && s.client_id.is_none()))
+        .filter(|s| {
+            s.active
+                && s.user_id == sealed.user_id
+                && s.client_id.is_none()
+                && s.acr != tessera_proto::accounts::RECOVERY_ACR
+        }))
 }
 
 #[cfg(test)]

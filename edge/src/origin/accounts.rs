@@ -4,8 +4,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_proto::accounts::{
     CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
-    RefreshRequest, Revoked, SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest,
-    TotpSecretAnswer, User, UserAnswer,
+    RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest, RefreshRequest, Revoked,
+    SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
+    UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
 use tessera_proto::oidc::{
@@ -59,7 +60,10 @@ async fn call<T: DeserializeOwned>(
             accounts_code(&r.body.error),
             r.body.message,
         )),
-        Ok(Reply::Refused(r)) if r.status == 429 && r.body.code() == Some(Code::TotpLocked) => {
+        Ok(Reply::Refused(r))
+            if r.status == 429
+                && matches!(r.body.code(), Some(Code::TotpLocked | Code::RecoveryLocked)) =>
+        {
             Err(ApiError {
                 retry_after: Some(r.retry_after.unwrap_or(60)),
                 ..ApiError::new(429, accounts_code(&r.body.error), r.body.message)
@@ -89,6 +93,9 @@ fn accounts_code(code: &str) -> Code {
             | Code::TotpMismatch
             | Code::TotpReplayed
             | Code::TotpLocked
+            | Code::RecoveryMalformed
+            | Code::RecoveryInvalid
+            | Code::RecoveryLocked
             | Code::RefreshInvalid
             | Code::RefreshReused
             | Code::SessionInactive
@@ -246,6 +253,52 @@ pub async fn verify_totp(
     )
     .await
     .map(|_| ())
+}
+
+/// A new set of recovery codes for `user_id` (the earlier set stops working), as shown: once.
+///
+/// # Errors
+/// `404 unknown_user`, or the origin.
+pub async fn issue_recovery_codes(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+) -> Result<Vec<String>, ApiError> {
+    Ok(post::<RecoveryCodesAnswer>(
+        env,
+        cfg,
+        &format!("{}/users/{user_id}/recovery-codes", base(tenant)),
+        None::<&Done>,
+    )
+    .await?
+    .codes)
+}
+
+/// Spend a typed recovery code of the person named `username`: the recovery session it opened, and how
+/// many codes are left.
+///
+/// # Errors
+/// `400 recovery_malformed`, `400 recovery_invalid` (also for an unknown person), `429 recovery_locked`,
+/// or the origin.
+pub async fn redeem_recovery_code(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    username: &str,
+    code: &str,
+) -> Result<RecoveryRedeemAnswer, ApiError> {
+    let body = RecoveryRedeemRequest {
+        username: username.to_owned(),
+        code: code.to_owned(),
+    };
+    post(
+        env,
+        cfg,
+        &format!("{}/recovery/redeem", base(tenant)),
+        Some(&body),
+    )
+    .await
 }
 
 pub async fn create_session(

@@ -1,11 +1,12 @@
 //! `GET /v1/account` (signed in): what the login page shows a person about their own account — who they
 //! are, their passkeys (when made, when last used, whether synced), and whether an authenticator app is
-//! set up — so that it offers only the controls that apply.
+//! set up, how many recovery codes are left, whether this is a recovery session — so that it offers only
+//! the controls that apply.
 
 use serde::Serialize;
 use worker::{Env, Request, Response};
 
-use super::sessions::{no_store, require_user};
+use super::sessions::{no_store, require_signed_in};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::origin::accounts as origin_api;
@@ -33,12 +34,16 @@ struct Account {
     passkeys: Vec<PasskeySummary>,
     /// Whether an authenticator app is set up (confirmed).
     totp: bool,
+    /// Recovery codes not yet used.
+    recovery_codes: u32,
+    /// Signed in with a recovery code: a passkey must be added before anything else.
+    recovering: bool,
 }
 
 /// # Errors
 /// `401` without a live session, or the origin.
 pub async fn account(req: Request, env: &Env, cfg: &Config) -> Result<Response, ApiError> {
-    let who = require_user(&req, env, cfg).await?;
+    let who = require_signed_in(&req, env, cfg).await?;
     let found = origin_api::user(env, cfg, &who.tenant, &who.user_id).await?;
     let mut passkeys: Vec<PasskeySummary> = found
         .passkeys
@@ -57,5 +62,7 @@ pub async fn account(req: Request, env: &Env, cfg: &Config) -> Result<Response, 
         created_at: found.user.created_at,
         passkeys,
         totp: found.totp,
+        recovery_codes: found.recovery_codes,
+        recovering: who.recovering,
     })?)
 }

@@ -1,5 +1,5 @@
 //! People: passkey sign-up and sign-in (`passkeys`, with ceremony state in `ceremonies`), sessions and
-//! logout (`sessions`), TOTP (`totp`), federated sign-in through the company's identity provider (`sso`),
+//! logout (`sessions`), TOTP (`totp`), recovery codes (`recovery`), federated sign-in through the company's identity provider (`sso`),
 //! and the login page (`login_page`, `qr`) with what it shows of a person's own account (`account`).
 
 pub mod account;
@@ -7,6 +7,7 @@ pub mod ceremonies;
 pub mod login_page;
 pub mod passkeys;
 pub mod qr;
+pub mod recovery;
 pub mod sessions;
 pub mod sso;
 pub mod totp;

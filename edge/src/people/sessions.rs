@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use tessera_jose::grant::{user_claims, Issue, SessionFacts};
 use tessera_jose::issue_access_token;
+use tessera_proto::accounts::RECOVERY_ACR;
 use tessera_proto::audit::{kinds, ActorKind, Outcome as AuditOutcome};
 use tessera_proto::oauth::TokenResponse;
 use tessera_proto::Code;
@@ -42,6 +43,9 @@ pub struct SignedIn {
     pub sid: String,
     /// When the session's user last authenticated (unix seconds).
     pub auth_time: i64,
+    /// A recovery session (opened with a recovery code): it may only add a passkey, see the account and
+    /// sign out.
+    pub recovering: bool,
 }
 
 /// Record a person's event (`who` acted) in the audit trail.
@@ -263,7 +267,7 @@ pub async fn issue_tokens(
     })
 }
 
-/// [`issue_tokens`] as a response that no cache keeps.
+/// [`issue_tokens`] as a response that no cache keeps, with the fields of `also` beside the tokens.
 async fn issue(
     env: &Env,
     ctx: &Context,
@@ -271,12 +275,22 @@ async fn issue(
     tenant: &str,
     session: &Session,
     refresh_token: String,
+    also: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let tokens = issue_tokens(env, ctx, cfg, tenant, session, refresh_token).await?;
-    no_store(Response::from_json(&tokens)?)
+    if also.is_empty() {
+        return no_store(Response::from_json(&tokens)?);
+    }
+    let mut answer = match serde_json::to_value(&tokens) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err(ApiError::internal("tokens are not a JSON object")),
+    };
+    answer.extend(also);
+    no_store(Response::from_json(&answer)?)
 }
 
-/// Open a session for `user_id` after a passkey ceremony and answer with its tokens.
+/// Open a session for `user_id` after a passkey ceremony and answer with its tokens, and the fields of
+/// `also` beside them.
 ///
 /// # Errors
 /// The origin or the signer.
@@ -287,6 +301,7 @@ pub async fn open(
     tenant: &str,
     user_id: &str,
     user_verified: bool,
+    also: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Response, ApiError> {
     // RFC 8176: `hwk` proof of a hardware-bound key, `user` a presence test; with user verification the
     // device also checked a PIN or biometric, which makes the sign-in multi-factor.
@@ -296,7 +311,16 @@ pub async fn open(
     }
     let opened = origin_api::create_session(env, cfg, tenant, user_id, &amr, ACR_PASSKEY).await?;
     let session = opened.session.clone();
-    let resp = issue(env, ctx, cfg, tenant, &opened.session, opened.refresh_token).await?;
+    let resp = issue(
+        env,
+        ctx,
+        cfg,
+        tenant,
+        &opened.session,
+        opened.refresh_token,
+        also,
+    )
+    .await?;
     crate::oidc::browser::remember(resp, env, cfg, &session)
 }
 
@@ -322,7 +346,16 @@ pub async fn refresh_grant(
                 kinds::REFRESH_ROTATED,
                 json!({ "sid": next.session.sid }),
             );
-            issue(env, ctx, cfg, &tenant, &next.session, next.refresh_token).await
+            issue(
+                env,
+                ctx,
+                cfg,
+                &tenant,
+                &next.session,
+                next.refresh_token,
+                serde_json::Map::new(),
+            )
+            .await
         }
         Err(e) if e.status == 400 => {
             let mut event = crate::audit::event(
@@ -362,6 +395,37 @@ pub async fn refresh_grant(
 /// # Errors
 /// `401 unauthorized` for a token that is presented but not a valid user token of an active session.
 pub async fn optional_user(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+) -> Result<Option<SignedIn>, ApiError> {
+    match signed_in(req, env, cfg).await? {
+        Some(who) if who.recovering => Err(passkey_required(&who)),
+        who => Ok(who),
+    }
+}
+
+/// `403 passkey_required`: a recovery session asked for something other than adding a passkey.
+fn passkey_required(who: &SignedIn) -> ApiError {
+    ApiError {
+        internal_message: Some(format!(
+            "recovery session {} must add a passkey first",
+            who.sid
+        )),
+        ..ApiError::new(
+            403,
+            Code::PasskeyRequired,
+            "add a new passkey to your account before anything else",
+        )
+    }
+}
+
+/// As [`optional_user`], and a recovery session too (see [`SignedIn::recovering`]): for adding a
+/// passkey, the account's own view, and signing out.
+///
+/// # Errors
+/// As [`optional_user`].
+pub async fn signed_in(
     req: &Request,
     env: &Env,
     cfg: &Config,
@@ -407,6 +471,7 @@ pub async fn optional_user(
                 user_id,
                 sid,
                 auth_time: s.auth_time,
+                recovering: s.acr == RECOVERY_ACR,
             }))
         }
         Some(s) => Err(refused(format!(
@@ -429,6 +494,17 @@ pub(crate) async fn require_user(
         .ok_or_else(|| sign_in_again("sign in first"))
 }
 
+/// [`require_user`], a recovery session too (see [`signed_in`]).
+pub(crate) async fn require_signed_in(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+) -> Result<SignedIn, ApiError> {
+    signed_in(req, env, cfg)
+        .await?
+        .ok_or_else(|| sign_in_again("sign in first"))
+}
+
 /// `POST /v1/sessions/logout` (signed in): end this session.
 ///
 /// # Errors
@@ -439,7 +515,7 @@ pub async fn logout(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
-    let who = require_user(&req, env, cfg).await?;
+    let who = require_signed_in(&req, env, cfg).await?;
     let revoked = origin_api::revoke_session(env, cfg, &who.tenant, &who.sid).await?;
     session_liveness::forget(|sid, _, _| sid == who.sid);
     record_user(
@@ -464,7 +540,7 @@ pub async fn logout_all(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<Response, ApiError> {
-    let who = require_user(&req, env, cfg).await?;
+    let who = require_signed_in(&req, env, cfg).await?;
     let revoked = origin_api::revoke_user_sessions(env, cfg, &who.tenant, &who.user_id).await?;
     session_liveness::forget(|_, tenant, user| tenant == who.tenant && user == who.user_id);
     record_user(

@@ -58,7 +58,8 @@ pub async fn register_options(
     cfg: &Config,
 ) -> Result<Response, ApiError> {
     let rp = cfg.login.relying_party()?;
-    let signed_in = sessions::optional_user(&req, env, cfg).await?;
+    // A recovery session may do this and nothing else.
+    let signed_in = sessions::signed_in(&req, env, cfg).await?;
     let body: RegisterOptionsRequest =
         read(&mut req, r#"{"username": "...", "display_name"?: "..."}"#).await?;
     let tenant = cfg.login.tenant.clone();
@@ -167,6 +168,7 @@ pub async fn register_verify(
     if matches!(ceremony, Ceremony::SignIn { .. }) {
         return Err(expired());
     }
+    let mut recovering = false;
     if let Ceremony::AddPasskey {
         tenant,
         user_id,
@@ -175,11 +177,9 @@ pub async fn register_verify(
     {
         // Finished by whoever started it: the same user, in the same session, still active and recently
         // authenticated. Anyone else's token, or none, is refused before anything is verified.
-        let who = sessions::optional_user(&req, env, cfg)
-            .await?
-            .ok_or_else(|| {
-                sessions::sign_in_again("another device can be added only while signed in")
-            })?;
+        let who = sessions::signed_in(&req, env, cfg).await?.ok_or_else(|| {
+            sessions::sign_in_again("another device can be added only while signed in")
+        })?;
         if who.tenant != *tenant || who.user_id != *user_id || who.sid != *sid {
             return Err(ApiError {
                 internal_message: Some(format!(
@@ -194,6 +194,7 @@ pub async fn register_verify(
             });
         }
         sessions::require_recent_authentication(&who, cfg)?;
+        recovering = who.recovering;
     }
     let challenge = unb64(&challenge_b64, "challenge")?;
     let new = verify_registration(
@@ -272,10 +273,42 @@ pub async fn register_verify(
         tessera_proto::audit::kinds::PASSKEY_REGISTERED,
         json!({ "credential_id": passkey.credential_id, "user_verified": new.user_verified }),
     );
-    if matches!(ceremony, Ceremony::AddPasskey { .. }) {
-        return Ok(Response::from_json(
+    match ceremony {
+        Ceremony::AddPasskey { sid, .. } if recovering => {
+            // The recovery session has done its one job: it ends, and the new passkey's own session
+            // (remembered by the browser, with a refresh token) takes its place.
+            origin_api::revoke_session(env, cfg, &tenant, &sid).await?;
+            crate::checks::session_liveness::forget(|s, _, _| s == sid);
+            let mut also = serde_json::Map::new();
+            also.insert("credential_id".into(), json!(passkey.credential_id));
+            also.insert("recovered".into(), json!(true));
+            sessions::open(env, ctx, cfg, &tenant, &user_id, new.user_verified, also).await
+        }
+        Ceremony::AddPasskey { .. } => Ok(Response::from_json(
             &json!({ "credential_id": passkey.credential_id }),
-        )?);
+        )?),
+        _ => {
+            // Recovery codes from the first moment: a passwordless account needs a way back in on day
+            // one. Should the origin fail here, the sign-up still stands and the account page offers
+            // them.
+            let mut also = serde_json::Map::new();
+            match crate::people::recovery::issue(ctx, env, cfg, &tenant, &user_id).await {
+                Ok(codes) => {
+                    also.insert("recovery_codes".into(), json!(codes));
+                }
+                Err(e) => crate::log::warn(
+                    "recovery_codes_not_issued",
+                    &[
+                        ("tenant", json!(tenant)),
+                        ("user_id", json!(user_id)),
+                        (
+                            "error",
+                            json!(e.internal_message.unwrap_or(e.external_message)),
+                        ),
+                    ],
+                ),
+            }
+            sessions::open(env, ctx, cfg, &tenant, &user_id, new.user_verified, also).await
+        }
     }
-    sessions::open(env, ctx, cfg, &tenant, &user_id, new.user_verified).await
 }

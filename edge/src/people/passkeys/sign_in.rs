@@ -173,18 +173,26 @@ pub async fn login_verify(
     );
     // A deactivation can land between the checks above and the session (the origin then refuses it,
     // `unknown_user`): the person sees the same refusal as for any failed check.
-    let opened = sessions::open(env, ctx, cfg, &tenant, &user.user_id, checked.user_verified)
-        .await
-        .map_err(|e| {
-            if e.code == Code::UnknownUser {
-                no(format!(
-                    "user {} deactivated during the sign-in",
-                    user.user_id
-                ))
-            } else {
-                e
-            }
-        })?;
+    let opened = sessions::open(
+        env,
+        ctx,
+        cfg,
+        &tenant,
+        &user.user_id,
+        checked.user_verified,
+        serde_json::Map::new(),
+    )
+    .await
+    .map_err(|e| {
+        if e.code == Code::UnknownUser {
+            no(format!(
+                "user {} deactivated during the sign-in",
+                user.user_id
+            ))
+        } else {
+            e
+        }
+    })?;
     // Recorded once the session is open: a sign-in refused at the last step is a refusal, not a success.
     crate::people::sessions::record_user(
         ctx,
