@@ -1,5 +1,6 @@
 // The Tessera login page: passkey sign-up and sign-in (with autofill where the browser offers it), sign-in
-// with your company (SAML), TOTP enrolment and step-up, session refresh and sign-out. Tokens live in this page's memory only.
+// with your company (SAML), recovery codes (shown once, "Lost your passkey?"), TOTP enrolment and step-up,
+// session refresh and sign-out. Tokens live in this page's memory only.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -115,10 +116,17 @@ function credentialJson(c) {
 /** The username the person typed to get here, when they did (a passkey chosen from a list names none). */
 let knownUsername = '';
 
+/** Sections that a recovery session (which may only add a passkey) does not show. */
+const FULL_ONLY = ['passkeys', 'recovery', 'totp', 'refresh', 'logout-all'];
+
 function signedIn(tokens) {
   $('signed-in-title').textContent = knownUsername ? 'Signed in as ' + knownUsername : 'You are signed in';
   state.access = tokens.access_token;
   if (tokens.refresh_token) state.refresh = tokens.refresh_token;
+  const recovering = tokens.recovery === true;
+  $('must-add-passkey').hidden = !recovering;
+  for (const id of FULL_ONLY) $(id).hidden = recovering;
+  if (recovering) state.refresh = null;
   const payload = JSON.parse(new TextDecoder().decode(b64.decode(state.access.split('.')[1])));
   $('claims').textContent = JSON.stringify(payload, null, 2);
   $('signed-out').hidden = true;
@@ -135,6 +143,11 @@ async function showAccount() {
   const account = await r.json();
   $('signed-in-title').textContent = 'Signed in as ' + account.username;
   if (account.totp) totpSetUp();
+  const left = account.recovery_codes;
+  $('recovery-count').textContent = left === 0
+    ? 'You have no recovery codes left. Get new ones, so that you can still sign in if you lose your passkeys.'
+    : left + ' of 10 codes left. Each signs you in once if you lose your passkeys.';
+  $('recovery-new').textContent = left === 0 ? 'Get recovery codes' : 'Get new codes';
   const when = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: 'medium', timeStyle: 'short' });
   $('passkey-list').replaceChildren(...account.passkeys.map((p) => {
     const item = document.createElement('li');
@@ -207,7 +220,12 @@ function signedOut(text) {
   $('totp-state').hidden = true;
   $('totp-enroll').hidden = false;
   $('passkey-list').replaceChildren();
+  $('recovery-codes').hidden = true;
+  $('recovery-list').replaceChildren();
+  $('must-add-passkey').hidden = true;
   say(text);
+  // Passkeys are offered in the username field's suggestions again.
+  armAutofill();
 }
 
 function stopAutofill() {
@@ -271,7 +289,9 @@ async function signUp(signal) {
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   try {
     knownUsername = username;
-    signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }));
+    const tokens = await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) });
+    signedIn(tokens);
+    if (tokens.recovery_codes) showRecoveryCodes(tokens.recovery_codes, username);
   } catch (e) {
     // The name was taken (the edge says so only now, to keep names from being listed): the passkey just
     // made belongs to no account, so ask the device to forget it where the browser can (Signal API).
@@ -281,6 +301,7 @@ async function signUp(signal) {
     throw e;
   }
   say('Your account is ready, and this device has its passkey.');
+  if (!$('recovery-codes').hidden) $('recovery-codes').querySelector('h2').focus();
 }
 
 $('signin-form').onsubmit = (event) => {
@@ -309,6 +330,91 @@ $('add-passkey').onclick = () => withPasskey($('add-passkey'), $('add-passkey-ca
   await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true);
   await showAccount().catch(() => {});
   say('Another passkey was added to your account.', 'ok', $('add-passkey').closest('section'));
+});
+
+// Recovery codes: shown once (at sign-up, or when new ones are asked for), to copy, download or write down.
+function showRecoveryCodes(codes, username) {
+  $('recovery-list').replaceChildren(...codes.map((code) => {
+    const item = document.createElement('li');
+    item.textContent = code;
+    return item;
+  }));
+  const text = 'Recovery codes for ' + (username || 'your account') + ' at ' + location.host + '\n'
+    + 'Each signs you in once if you lose your passkeys.\n\n' + codes.join('\n') + '\n';
+  $('recovery-download').href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(text);
+  $('recovery-copy').onclick = () => run(async () => {
+    await navigator.clipboard.writeText(codes.join('\n'));
+    say('Codes copied.', 'ok', $('recovery-codes'));
+  }, $('recovery-codes'));
+  const section = $('recovery-codes');
+  section.hidden = false;
+  section.querySelector('h2').tabIndex = -1;
+}
+
+$('recovery-saved').onclick = () => {
+  $('recovery-codes').hidden = true;
+  $('recovery-list').replaceChildren();
+  $('recovery-download').removeAttribute('href');
+  showAccount().catch(() => {});
+  say('');
+};
+
+$('recovery-new').onclick = () => run(async () => {
+  let answer;
+  try {
+    answer = await api('/v1/recovery/codes', {}, true);
+  } catch (e) {
+    if (e.code === 'reauthentication_required') e.message = 'For your safety, sign out and in again with your passkey to get new codes.';
+    throw e;
+  }
+  showRecoveryCodes(answer.codes, $('signed-in-title').textContent.replace(/^Signed in as /, ''));
+  say('Your new codes are below; the old ones no longer work.', 'ok', $('recovery'));
+  $('recovery-codes').querySelector('h2').focus();
+}, $('recovery'));
+
+$('lost-passkey').onclick = () => {
+  const form = $('recover');
+  form.hidden = !form.hidden;
+  $('lost-passkey').setAttribute('aria-expanded', String(!form.hidden));
+  if (!form.hidden) {
+    if (!$('recover-username').value) $('recover-username').value = $('signin-username').value.trim();
+    ($('recover-username').value ? $('recover-code') : $('recover-username')).focus();
+  }
+};
+
+$('recover').onsubmit = (event) => {
+  event.preventDefault();
+  run(async () => {
+    stopAutofill();
+    const username = $('recover-username').value.trim();
+    if (!username) fieldError($('recover-username'), 'Enter your username.');
+    const field = $('recover-code');
+    if (!/^[0-9a-z]{10}$/i.test(field.value.replace(/[\s\u2010-\u2014-]/g, ''))) {
+      fieldError(field, 'Enter a recovery code as it is written: ten letters and digits, like 7k2pm-x9q4r.');
+    }
+    let tokens;
+    try {
+      tokens = await api('/v1/recovery/sign-in', { username, code: field.value });
+    } catch (e) {
+      if (e.server) e.field = e.code === 'invalid_request' ? null : field;
+      throw e;
+    }
+    knownUsername = username;
+    field.value = '';
+    $('recover').hidden = true;
+    $('lost-passkey').setAttribute('aria-expanded', 'false');
+    signedIn(tokens);
+    say('Signed in with a recovery code; ' + tokens.codes_left + (tokens.codes_left === 1 ? ' code is' : ' codes are') + ' left.');
+    $('recovery-add-passkey').focus();
+  }, $('recover'));
+};
+
+$('recovery-add-passkey').onclick = () => withPasskey($('recovery-add-passkey'), $('recovery-add-passkey-cancel'), async (signal) => {
+  const { publicKey } = await api('/v1/passkeys/register/options', {}, true);
+  const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
+  // The recovery session ends here; the answer is a full session for the new passkey.
+  signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true));
+  say('Your new passkey is ready, and you are signed in with it.');
 });
 
 $('refresh').onclick = () => run(async () => {
@@ -475,24 +581,31 @@ async function finishCompanySignIn() {
   return true;
 }
 
-// Autofill (conditional UI): offer passkeys in the username field's suggestions where supported.
-(async () => {
-  if (await finishCompanySignIn()) return;
-  if (authorizing) await run(() => continueAuthorization());
-  if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
+// Autofill (conditional UI): offer passkeys in the username field's suggestions where supported; armed
+// when the page opens and again after signing out.
+async function armAutofill() {
+  if (conditional || !window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
   if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
   let credential;
+  const abort = new AbortController();
+  conditional = abort;
   try {
     const { publicKey } = await api('/v1/passkeys/login/options', {});
-    conditional = new AbortController();
-    credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation: 'conditional', signal: conditional.signal });
+    if (abort.signal.aborted) return;
+    credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation: 'conditional', signal: abort.signal });
   } catch {
     // Nobody asked for this request: when it fails (or the browser drops it), say nothing.
-    conditional = null;
+    if (conditional === abort) conditional = null;
     return;
   }
-  conditional = null;
+  if (conditional === abort) conditional = null;
   // The person chose a passkey: from here on what goes wrong is theirs to know.
   knownUsername = '';
   await run(() => finishSignIn(credential), $('signin-form'));
+}
+
+(async () => {
+  if (await finishCompanySignIn()) return;
+  if (authorizing) await run(() => continueAuthorization());
+  if (!state.access) await armAutofill();
 })();

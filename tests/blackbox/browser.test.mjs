@@ -1,7 +1,8 @@
 // The login page in a real browser: Chromium (Debian's, driven by playwright-core) with Chrome's virtual
 // authenticator over CDP, against the real Worker in workerd and the real origin. Sign-up, sign-in
 // (username-first and discoverable), a second device, a cloned authenticator, a response from the wrong
-// origin and the user-verification policy; what the browser sent is cross-checked with @simplewebauthn.
+// origin and the user-verification policy; recovery codes (shown once, copied, downloaded; "Lost your
+// passkey?" and the new passkey it requires); what the browser sent is cross-checked with @simplewebauthn.
 // With TESSERA_SCREENSHOTS=dir, the accessibility test saves each screen it checks there (docs/login/
 // holds them).
 import { describe, it, before, after } from 'node:test';
@@ -41,6 +42,13 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
   /** A fresh page with its own virtual authenticator(s). */
   async function open(at = edge, contextOptions = {}) {
     const context = await browser.newContext(contextOptions);
+    // Headless Chromium has no autofill surface for a person to pick a passkey from, yet its virtual
+    // authenticator would complete a conditional request on its own (signing the page back in the moment
+    // it re-arms autofill after a sign-out). As without such a surface, report conditional mediation as
+    // unavailable; the autofill test stands in for the person explicitly.
+    await context.addInitScript(() => {
+      if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
@@ -141,6 +149,12 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.match(await message(page), /Welcome back/);
     // Chosen from a list, the passkey named nobody: the account the edge reports does.
     await page.waitForFunction(() => document.getElementById('signed-in-title').textContent.startsWith('Signed in as '), null, { timeout: 15_000 });
+    // Signed out, the page offers passkeys in the suggestions again (and the stand-in picks one at once).
+    await page.click('#logout');
+    await page.waitForFunction(() => window.__mediation.length === 2, null, { timeout: 15_000 });
+    assert.deepEqual(await page.evaluate(() => window.__mediation), ['conditional', 'conditional']);
+    await signedIn(page);
+    await waitMessage(page, /Welcome back/);
     await context.close();
   });
 
@@ -301,6 +315,103 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await context.close();
   });
 
+  it('shows ten recovery codes once at sign-up, to copy or download, then only how many are left', async () => {
+    const { page, authenticator, context } = await open();
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: edge.url });
+    await authenticator();
+    await signUp(page, 'rosa');
+    await signedIn(page);
+    await page.waitForSelector('#recovery-codes:not([hidden])');
+    const codes = await page.locator('#recovery-list li').allTextContents();
+    assert.equal(codes.length, 10);
+    for (const c of codes) assert.match(c, /^[0-9a-z]{5}-[0-9a-z]{5}$/);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Save your recovery codes', 'focus is on the codes');
+    await page.click('#recovery-copy');
+    await waitMessage(page, /Codes copied/);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), codes.join('\n'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#recovery-download')]);
+    assert.equal(download.suggestedFilename(), 'recovery-codes.txt');
+    const text = await new Response(await download.createReadStream()).text();
+    assert.ok(codes.every((c) => text.includes(c)) && text.includes('rosa'), text);
+    await page.click('#recovery-saved');
+    assert.equal(await page.isVisible('#recovery-codes'), false);
+    assert.equal(await page.locator('#recovery-list li').count(), 0, 'the codes leave the page');
+    await page.waitForFunction(() => document.getElementById('recovery-count').textContent.startsWith('10 of 10'));
+    // Shown once: signed in again, only the count.
+    await signOut(page);
+    await signIn(page, 'rosa');
+    await signedIn(page);
+    await page.waitForFunction(() => document.getElementById('recovery-count').textContent.startsWith('10 of 10'));
+    assert.equal(await page.isVisible('#recovery-codes'), false);
+    // New codes on request: shown once more, and the old ones stop working.
+    await page.click('#recovery-new');
+    await waitMessage(page, /new codes are below/);
+    const fresh = await page.locator('#recovery-list li').allTextContents();
+    assert.equal(fresh.length, 10);
+    assert.ok(fresh.every((c) => !codes.includes(c)));
+    const old = await fetch(`${edge.url}/v1/recovery/sign-in`, { method: 'POST', body: JSON.stringify({ username: 'rosa', code: codes[0] }) });
+    assert.equal(old.status, 400);
+    await context.close();
+  });
+
+  it('"Lost your passkey?" signs in with a recovery code, then asks for a new passkey before anything else', async () => {
+    const { page, cdp, authenticator, context } = await open(edge, { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    const lost = await authenticator();
+    await signUp(page, 'sami');
+    await signedIn(page);
+    await page.waitForSelector('#recovery-codes:not([hidden])');
+    const codes = await page.locator('#recovery-list li').allTextContents();
+    await page.click('#recovery-saved');
+    await signOut(page);
+    // The only device is gone; a new phone has no passkey for the account.
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: lost });
+    const phone = await authenticator();
+    assert.equal(await page.isVisible('#recover'), false);
+    await page.fill('#signin-username', 'sami');
+    await page.click('#lost-passkey');
+    assert.equal(await page.getAttribute('#lost-passkey', 'aria-expanded'), 'true');
+    assert.equal(await page.inputValue('#recover-username'), 'sami', 'the name typed above is carried over');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'recover-code');
+    // Not a code: said by the field, nothing sent.
+    await page.fill('#recover-code', 'abc');
+    await page.press('#recover-code', 'Enter');
+    assert.match(await waitMessage(page, /ten letters and digits/), /like 7k2pm-x9q4r/);
+    assert.equal(await page.getAttribute('#recover-code', 'aria-invalid'), 'true');
+    // A wrong code: the server's words, by the field, inside the form.
+    await page.fill('#recover-code', 'zzzzz-zzzzz');
+    await page.click('#recover-submit');
+    assert.match(await waitMessage(page, /do not match/), /username and recovery code/);
+    assert.equal(await page.evaluate(() => document.getElementById('message').closest('form')?.id), 'recover');
+    // The right one, as copied from paper.
+    await page.fill('#recover-code', codes[0].toUpperCase().replace('-', ' '));
+    await page.click('#recover-submit');
+    await signedIn(page);
+    assert.match(await waitMessage(page, /recovery code; 9 codes are left/), /Signed in/);
+    const c = await claims(page);
+    assert.deepEqual([c.acr, c.amr], ['recovery', ['rec']]);
+    const shown = async (ids) => Promise.all(ids.map((id) => page.isVisible(`#${id}`)));
+    assert.deepEqual(await shown(['must-add-passkey', 'passkeys', 'totp', 'recovery', 'refresh', 'logout-all', 'logout']),
+      [true, false, false, false, false, false, true], 'only adding a passkey, and signing out');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'recovery-add-passkey');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, 'nothing scrolls sideways on the phone');
+    await page.click('#recovery-add-passkey');
+    await waitMessage(page, /new passkey is ready/);
+    assert.equal((await claims(page)).acr, 'phr', 'a full passkey session now');
+    assert.deepEqual(await shown(['must-add-passkey', 'passkeys', 'totp', 'recovery', 'refresh']), [false, true, true, true, true]);
+    await page.waitForFunction(() => document.getElementById('recovery-count').textContent.startsWith('9 of 10'));
+    assert.equal(await page.locator('#passkey-list li').count(), 2);
+    // The new phone's passkey signs in; the spent code does not.
+    await signOut(page);
+    await signIn(page, 'sami');
+    await signedIn(page);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: phone });
+    assert.equal(credentials.length, 1);
+    const spent = await fetch(`${edge.url}/v1/recovery/sign-in`, { method: 'POST', body: JSON.stringify({ username: 'sami', code: codes[0] }) });
+    assert.equal(spent.status, 400);
+    await context.close();
+  });
+
   it('has no serious accessibility violations (axe-core), light and dark, desktop and phone, signed out and in', async () => {
     for (const [size, colorScheme] of [[{ width: 1280, height: 900 }, 'light'], [{ width: 390, height: 844 }, 'dark']]) {
       // bypassCSP: only so that axe itself may be injected; the page runs as it always does.
@@ -326,9 +437,23 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
       await check('an error by its field');
       await signUp(page, `axe${size.width}`);
       await signedIn(page);
+      await page.waitForSelector('#recovery-codes:not([hidden])');
+      const codes = await page.locator('#recovery-list li').allTextContents();
+      await check('signed up, saving recovery codes');
+      await page.click('#recovery-saved');
       await page.click('#totp-enroll');
       await page.waitForSelector('#totp-setup:not([hidden])');
       await check('signed in, setting up an authenticator app');
+      await signOut(page);
+      await page.click('#lost-passkey');
+      await page.fill('#recover-code', codes[0]);
+      await page.click('#recover-submit');
+      await waitMessage(page, /Enter your username/);
+      await check('lost passkey, signing in with a recovery code');
+      await page.fill('#recover-username', `axe${size.width}`);
+      await page.click('#recover-submit');
+      await page.waitForSelector('#must-add-passkey:not([hidden])');
+      await check('signed in with a recovery code, adding a passkey');
       await context.close();
     }
   });
