@@ -131,6 +131,9 @@ function signedIn(tokens) {
   $('claims').textContent = JSON.stringify(payload, null, 2);
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
+  // What was typed to get in stays behind (a later sign-up starts empty).
+  $('signup-form').reset();
+  $('recover').reset();
   // What the page shows of the account; it works without it (an older edge, the origin away).
   showAccount().catch(() => {});
   if (authorizing) continueAuthorization().catch((e) => say(e.message, 'error'));
