@@ -193,11 +193,15 @@ pub fn refusal_kind(path: &str, code: tessera_proto::Code) -> Option<&'static st
         "/v1/totp/enroll" | "/v1/totp/confirm" => kinds::TOTP_ENROLLED,
         "/v1/totp/verify" if code == Code::TotpLocked => kinds::TOTP_LOCKED,
         "/v1/totp/verify" => kinds::TOTP_STEP_UP,
+        "/v1/passkeys/remove" => kinds::PASSKEY_REMOVED,
+        "/v1/passkeys/rename" => kinds::PASSKEY_RENAMED,
         "/v1/recovery/sign-in" if code == Code::RecoveryLocked => kinds::RECOVERY_LOCKED,
         "/v1/recovery/sign-in" => kinds::RECOVERY_SIGN_IN,
         "/v1/recovery/codes" => kinds::RECOVERY_CODES_ISSUED,
         "/v1/sso/exchange" => kinds::SAML_SIGN_IN,
-        "/v1/sessions/logout" | "/v1/sessions/logout-all" => kinds::SESSION_LOGOUT,
+        "/v1/sessions/logout" | "/v1/sessions/logout-all" | "/v1/sessions/revoke" => {
+            kinds::SESSION_LOGOUT
+        }
         "/admin/keys/rotate" => kinds::KEY_ROTATED,
         _ => return None,
     })

@@ -26,6 +26,9 @@ pub struct Config {
     /// This request's id (`cf-ray`, or a random one), on its audit events and sent to the origin as
     /// `Tessera-Request-Id`; empty outside a request (Durable Objects, the queue consumer).
     pub request_id: String,
+    /// The browser and system this request came from ("Chrome on macOS", `people::device`; empty: not
+    /// known), for the sessions a sign-in opens and the passkeys it registers.
+    pub device: String,
 }
 
 pub struct LoginConfig {
@@ -210,6 +213,7 @@ impl Config {
             issuer,
             audit: var_or(env, "AUDIT", "on") != "off",
             request_id: String::new(),
+            device: String::new(),
         })
     }
 }

@@ -58,6 +58,9 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
         | "/v1/totp/enroll"
         | "/v1/totp/confirm"
         | "/v1/totp/verify"
+        | "/v1/passkeys/rename"
+        | "/v1/passkeys/remove"
+        | "/v1/sessions/revoke"
         | "/v1/recovery/sign-in"
         | "/v1/recovery/codes"
         | "/v1/sessions/logout"
@@ -114,6 +117,13 @@ pub async fn dispatch(req: Request, env: &Env, ctx: &Context) -> Result<Response
     })?;
     let mut cfg = Config::from_env(env)?;
     cfg.request_id = crate::audit::request_id(&req);
+    cfg.device = crate::people::device::describe(
+        &req.headers()
+            .get("user-agent")
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    );
     let answer = route(req, env, ctx, &cfg, &path).await;
     if let Err(e) = &answer {
         crate::audit::refused(ctx, env, &cfg, &path, e);
@@ -213,6 +223,9 @@ async fn route(
         "/v1/totp/enroll" => crate::people::totp::totp_enroll(req, env, ctx, cfg).await,
         "/v1/totp/confirm" => crate::people::totp::totp_confirm(req, env, ctx, cfg).await,
         "/v1/totp/verify" => crate::people::totp::totp_verify(req, env, ctx, cfg).await,
+        "/v1/passkeys/rename" => crate::people::account::rename_passkey(req, env, ctx, cfg).await,
+        "/v1/passkeys/remove" => crate::people::account::remove_passkey(req, env, ctx, cfg).await,
+        "/v1/sessions/revoke" => crate::people::account::revoke_session(req, env, ctx, cfg).await,
         "/v1/recovery/sign-in" => crate::people::recovery::sign_in(req, env, ctx, cfg).await,
         "/v1/recovery/codes" => crate::people::recovery::new_codes(req, env, ctx, cfg).await,
         "/v1/sessions/logout" => crate::people::sessions::logout(req, env, ctx, cfg).await,

@@ -117,7 +117,7 @@ function credentialJson(c) {
 let knownUsername = '';
 
 /** Sections that a recovery session (which may only add a passkey) does not show. */
-const FULL_ONLY = ['passkeys', 'recovery', 'totp', 'refresh', 'logout-all'];
+const FULL_ONLY = ['passkeys', 'sessions', 'recovery', 'totp', 'refresh', 'logout-all'];
 
 function signedIn(tokens) {
   $('signed-in-title').textContent = knownUsername ? 'Signed in as ' + knownUsername : 'You are signed in';
@@ -152,13 +152,128 @@ async function showAccount() {
     : left + ' of 10 codes left. Each signs you in once if you lose your passkeys.';
   $('recovery-new').textContent = left === 0 ? 'Get recovery codes' : 'Get new codes';
   const when = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: 'medium', timeStyle: 'short' });
-  $('passkey-list').replaceChildren(...account.passkeys.map((p) => {
-    const item = document.createElement('li');
-    item.textContent = 'Created ' + when.format(p.created_at * 1000)
-      + (p.last_used_at ? ', last used ' + when.format(p.last_used_at * 1000) : ', not used to sign in yet')
-      + (p.synced ? '; synced across your devices' : '');
-    return item;
-  }));
+  const only = account.passkeys.length === 1;
+  $('passkey-list').replaceChildren(...account.passkeys.map((p) => passkeyItem(p, when, only)));
+  $('session-list').replaceChildren(...(account.sessions || []).map((s) => sessionItem(s, when)));
+}
+
+/** An element `tag` with `text` and `className`. */
+function el(tag, text = '', className = '') {
+  const e = document.createElement(tag);
+  if (text) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+/** A button that runs `action` and says what went wrong next to it. */
+function actionButton(text, label, action) {
+  const b = el('button', text);
+  b.type = 'button';
+  b.setAttribute('aria-label', label);
+  b.onclick = () => run(action, b.closest('li'));
+  return b;
+}
+
+/** One passkey: its name, when it was made and used, and Rename / Remove (not the only one). */
+function passkeyItem(p, when, only) {
+  const item = el('li');
+  item.dataset.id = p.id;
+  const name = p.name || 'Passkey';
+  const meta = 'Created ' + when.format(p.created_at * 1000)
+    + (p.last_used_at ? ', last used ' + when.format(p.last_used_at * 1000) : ', not used to sign in yet')
+    + (p.synced ? '; synced across your devices' : '');
+  const actions = el('span', '', 'item-actions');
+  actions.append(actionButton('Rename', 'Rename ' + name, async () => renameForm(item, p, name)));
+  if (!only) {
+    actions.append(actionButton('Remove', 'Remove ' + name, async () => confirmRemoval(item, p, name)));
+  }
+  item.append(el('span', name, 'item-name'), el('span', meta, 'item-meta'), actions);
+  return item;
+}
+
+function renameForm(item, p, name) {
+  const form = el('form');
+  form.noValidate = true;
+  const id = 'rename-' + p.id;
+  const label = el('label', 'New name for ' + name);
+  label.htmlFor = id;
+  const field = el('input');
+  field.id = id;
+  field.maxLength = 64;
+  field.value = p.name;
+  const save = el('button', 'Save');
+  save.type = 'submit';
+  const cancel = el('button', 'Cancel');
+  cancel.type = 'button';
+  cancel.onclick = () => { form.remove(); item.querySelector('.item-actions').hidden = false; };
+  form.append(label, field, save, cancel);
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    run(async () => {
+      const wanted = field.value.trim();
+      if (!wanted) fieldError(field, 'Give the passkey a name, like “Work laptop”.');
+      try {
+        await api('/v1/passkeys/rename', { id: p.id, name: wanted }, true);
+      } catch (e) {
+        if (e.server) e.field = field;
+        throw e;
+      }
+      await showAccount();
+      say('Passkey renamed to “' + wanted + '”.', 'ok', $('passkeys'));
+    }, form);
+  };
+  item.querySelector('.item-actions').hidden = true;
+  item.append(form);
+  field.focus();
+  field.select();
+}
+
+function confirmRemoval(item, p, name) {
+  const box = el('div');
+  box.setAttribute('role', 'group');
+  box.setAttribute('aria-label', 'Remove ' + name);
+  const question = el('p', 'Remove “' + name + '”? You will no longer be able to sign in with it.');
+  const yes = actionButton('Remove passkey', 'Remove ' + name + ' for good', async () => {
+    try {
+      await api('/v1/passkeys/remove', { id: p.id }, true);
+    } catch (e) {
+      if (e.code === 'reauthentication_required') e.message = 'For your safety, sign out and in again with your passkey to remove one.';
+      throw e;
+    }
+    await showAccount();
+    say('“' + name + '” was removed from your account.', 'ok', $('passkeys'));
+    $('add-passkey').focus();
+  });
+  const no = el('button', 'Keep it');
+  no.type = 'button';
+  no.onclick = () => { box.remove(); item.querySelector('.item-actions').hidden = false; };
+  box.append(question, yes, no);
+  item.querySelector('.item-actions').hidden = true;
+  item.append(box);
+  no.focus();
+}
+
+const METHOD_WORDS = { passkey: 'with a passkey', company: 'with your company', recovery: 'with a recovery code' };
+
+/** One session: the device, how and when it began, when it was last active, and Sign out (not this one). */
+function sessionItem(s, when) {
+  const item = el('li');
+  const device = s.device || 'Unknown device';
+  const name = el('span', device + (s.app ? ' — ' + s.app : ''), 'item-name');
+  if (s.current) name.append(el('span', 'This device', 'mark'));
+  const meta = 'Signed in ' + (METHOD_WORDS[s.method] || '') + ', ' + when.format(s.created_at * 1000)
+    + (s.last_seen_at ? '; last active ' + when.format(s.last_seen_at * 1000) : '');
+  item.append(name, el('span', meta, 'item-meta'));
+  if (!s.current) {
+    const actions = el('span', '', 'item-actions');
+    actions.append(actionButton('Sign out', 'Sign out ' + device, async () => {
+      await api('/v1/sessions/revoke', { id: s.id }, true);
+      await showAccount();
+      say('Signed out on ' + device + '.', 'ok', $('sessions'));
+    }));
+    item.append(actions);
+  }
+  return item;
 }
 
 // Signing in for an application (OpenID Connect): `/login?authorize=...` carries the application's
@@ -223,6 +338,7 @@ function signedOut(text) {
   $('totp-state').hidden = true;
   $('totp-enroll').hidden = false;
   $('passkey-list').replaceChildren();
+  $('session-list').replaceChildren();
   $('recovery-codes').hidden = true;
   $('recovery-list').replaceChildren();
   $('must-add-passkey').hidden = true;

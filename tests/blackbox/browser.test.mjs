@@ -240,7 +240,7 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.equal(await page.getAttribute('#signup-username', 'aria-invalid'), null);
     assert.equal(await page.textContent('#signed-in-title'), 'Signed in as frank');
     await page.waitForSelector('#passkey-list li');
-    assert.match(await page.textContent('#passkey-list li'), /^Created .*, not used to sign in yet/);
+    assert.match(await page.textContent('#passkey-list li .item-meta'), /^Created .*, not used to sign in yet/);
     assert.equal(await page.isVisible('#claims'), false, 'token details stay behind "Developer details"');
     await page.click('#developer-details summary');
     assert.ok((await claims(page)).sub);
@@ -409,6 +409,69 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.equal(credentials.length, 1);
     const spent = await fetch(`${edge.url}/v1/recovery/sign-in`, { method: 'POST', body: JSON.stringify({ username: 'sami', code: codes[0] }) });
     assert.equal(spent.status, 400);
+    await context.close();
+  });
+
+  it('names, renames and removes passkeys, and signs out another device, on the account page', async () => {
+    const { page, cdp, authenticator, context } = await open();
+    const first = await authenticator();
+    await signUp(page, 'vera');
+    await signedIn(page);
+    await page.click('#recovery-saved');
+    const names = () => page.locator('#passkey-list .item-name').allTextContents();
+    await page.waitForFunction(() => document.querySelectorAll('#passkey-list li').length === 1);
+    assert.deepEqual(await names(), ['Chrome on Linux'], 'named after the browser it was made in');
+    assert.equal(await page.locator('#passkey-list button', { hasText: 'Remove' }).count(), 0, 'the only passkey cannot be removed');
+    // A second device.
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: first });
+    const second = await authenticator();
+    await page.click('#add-passkey');
+    await waitMessage(page, /Another passkey/);
+    await page.waitForFunction(() => document.querySelectorAll('#passkey-list li').length === 2);
+    const [kept] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: second })).credentials;
+    const keptId = Buffer.from(kept.credentialId, 'base64').toString('base64url');
+    const mine = page.locator(`#passkey-list li[data-id="${keptId}"]`);
+    const other = page.locator(`#passkey-list li:not([data-id="${keptId}"])`);
+    // Rename it: an empty name is said by its field; a real one sticks.
+    await mine.locator('button', { hasText: 'Rename' }).click();
+    const field = mine.locator('input');
+    assert.equal(await field.evaluate((f) => f === document.activeElement), true);
+    await field.fill('  ');
+    await field.press('Enter');
+    await waitMessage(page, /Give the passkey a name/);
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await field.fill('Work laptop');
+    await field.press('Enter');
+    await waitMessage(page, /renamed to “Work laptop”/);
+    assert.equal(await mine.locator('.item-name').textContent(), 'Work laptop');
+    // Remove the other, after saying what it means; keeping it changes nothing.
+    await other.locator('button', { hasText: 'Remove' }).click();
+    assert.match(await other.textContent(), /no longer be able to sign in with it/);
+    await other.locator('button', { hasText: 'Keep it' }).click();
+    assert.equal(await page.locator('#passkey-list li').count(), 2);
+    await other.locator('button', { hasText: 'Remove' }).click();
+    await other.locator('button', { hasText: 'Remove passkey' }).click();
+    await waitMessage(page, /was removed from your account/);
+    assert.deepEqual(await names(), ['Work laptop']);
+
+    // Another device signs in with the same passkey (synced there); this page signs it out.
+    const away = await open();
+    const synced = await away.authenticator();
+    await away.cdp.send('WebAuthn.addCredential', { authenticatorId: synced, credential: { ...kept, isResidentCredential: true } });
+    await signIn(away.page, 'vera');
+    await signedIn(away.page);
+    await page.click('#refresh');
+    await page.waitForFunction(() => document.querySelectorAll('#session-list li').length === 2);
+    const here = page.locator('#session-list li', { hasText: 'This device' });
+    assert.match(await here.textContent(), /Chrome on Linux.*Signed in with a passkey/s);
+    assert.equal(await here.locator('button').count(), 0, 'this device signs out with Sign out above');
+    await page.locator('#session-list li:not(:has-text("This device")) button', { hasText: 'Sign out' }).click();
+    await waitMessage(page, /Signed out on Chrome on Linux/);
+    assert.equal(await page.locator('#session-list li').count(), 1);
+    // The other device's session has ended: its refresh is refused, and it is signed out.
+    await away.page.click('#refresh');
+    await away.page.waitForSelector('#signed-out:not([hidden])');
+    await away.context.close();
     await context.close();
   });
 

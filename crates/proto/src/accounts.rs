@@ -36,6 +36,9 @@ pub struct Passkey {
     pub created_at: i64,
     #[serde(default)]
     pub last_used_at: Option<i64>,
+    /// What its owner calls it (at first, the browser and system it was made on: "Chrome on macOS").
+    #[serde(default)]
+    pub name: String,
 }
 
 /// A session: how and when its user authenticated, and whether it is still alive.
@@ -59,6 +62,15 @@ pub struct Session {
     /// A client's session: the scopes granted (space-separated), which its refreshed tokens carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The browser and system it was opened on ("Firefox on Windows"; empty: not known).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: i64,
+    /// When it was last used (a refresh, a step-up), unix seconds; `None`: not since it was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<i64>,
 }
 
 /// `POST signup`: a new user and their first passkey, together or not at all.
@@ -140,6 +152,22 @@ pub struct RecoveryCodesAnswer {
 pub struct RecoveryRedeemRequest {
     pub username: String,
     pub code: String,
+    /// The browser and system the person signed in on, as the edge describes it.
+    #[serde(default)]
+    pub device: String,
+}
+
+/// `POST users/{user_id}/passkeys/{credential_id}/name`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyName {
+    pub name: String,
+}
+
+/// `GET users/{user_id}/sessions`: the user's live sessions, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<Session>,
 }
 
 /// The answer to `POST recovery/redeem`: the code is spent and a recovery session is open — `acr`
@@ -165,6 +193,9 @@ pub struct NewSessionRequest {
     pub user_id: String,
     pub amr: Vec<String>,
     pub acr: String,
+    /// The browser and system the person signed in on, as the edge describes it.
+    #[serde(default)]
+    pub device: String,
 }
 
 /// The answer to `POST sessions` and `POST sessions/refresh`.
@@ -182,6 +213,9 @@ pub struct HandoffRequest {
     /// What the login page kept when it started the sign-in (see the origin's `accounts::handoff`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verifier: Option<String>,
+    /// The browser and system the person signed in on, as the edge describes it.
+    #[serde(default)]
+    pub device: String,
 }
 
 /// The answer to `POST sso/exchange`: the new session, its refresh token, and where the person wanted
@@ -260,9 +294,12 @@ mod tests {
             revoked_reason: None,
             client_id: None,
             scope: None,
+            device: String::new(),
+            created_at: 1,
+            last_seen_at: None,
         };
         let text = serde_json::to_string(&SessionAnswer { session: s.clone() }).unwrap();
-        assert!(!text.contains("revoked_reason"));
+        assert!(!text.contains("revoked_reason") && !text.contains("device"));
         assert_eq!(
             serde_json::from_str::<SessionAnswer>(&text)
                 .unwrap()

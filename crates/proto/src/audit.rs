@@ -30,6 +30,10 @@ pub mod kinds {
     pub const SESSION_LOGOUT: &str = "session.logout";
     /// A passkey was registered, or its registration refused (`code`: the check that failed).
     pub const PASSKEY_REGISTERED: &str = "passkey.registered";
+    /// A person renamed one of their passkeys (`detail.credential_id`).
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    /// A person removed one of their passkeys (`detail.credential_id`), or was refused (`code`).
+    pub const PASSKEY_REMOVED: &str = "passkey.removed";
     /// A person signed in with a passkey, or was refused (`code`: the check that failed).
     pub const PASSKEY_SIGN_IN: &str = "passkey.sign_in";
     /// An authenticator app was enrolled.

@@ -164,6 +164,7 @@ codes! {
     SessionInactive = "session_inactive",
     HandoffInvalid = "handoff_invalid",
     SsoNotConfigured = "sso_not_configured",
+    LastPasskey = "last_passkey",
     // One-time codes (tessera_authn::totp and the failure budget)
     TotpMalformed = "totp_malformed",
     TotpMismatch = "totp_mismatch",

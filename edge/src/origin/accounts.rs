@@ -3,10 +3,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_proto::accounts::{
-    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
-    RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest, RefreshRequest, Revoked,
-    SessionAnswer, SignUpRequest, StepUpRequest, TotpCheckRequest, TotpSecretAnswer, User,
-    UserAnswer,
+    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyName,
+    PasskeyWithUser, RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest,
+    RefreshRequest, Revoked, SessionAnswer, SessionList, SignUpRequest, StepUpRequest,
+    TotpCheckRequest, TotpSecretAnswer, User, UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
 use tessera_proto::oidc::{
@@ -93,6 +93,8 @@ fn accounts_code(code: &str) -> Code {
             | Code::TotpMismatch
             | Code::TotpReplayed
             | Code::TotpLocked
+            | Code::LastPasskey
+            | Code::UnknownCredential
             | Code::RecoveryMalformed
             | Code::RecoveryInvalid
             | Code::RecoveryLocked
@@ -291,6 +293,7 @@ pub async fn redeem_recovery_code(
     let body = RecoveryRedeemRequest {
         username: username.to_owned(),
         code: code.to_owned(),
+        device: cfg.device.clone(),
     };
     post(
         env,
@@ -313,6 +316,7 @@ pub async fn create_session(
         user_id: user_id.to_owned(),
         amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         acr: acr.to_owned(),
+        device: cfg.device.clone(),
     };
     post(env, cfg, &format!("{}/sessions", base(tenant)), Some(&body)).await
 }
@@ -332,6 +336,7 @@ pub async fn exchange_handoff(
     let body = HandoffRequest {
         code: code.to_owned(),
         verifier,
+        device: cfg.device.clone(),
     };
     post(
         env,
@@ -451,6 +456,79 @@ pub async fn revoke_session(
     )
     .await?
     .revoked)
+}
+
+/// Rename `user_id`'s passkey.
+///
+/// # Errors
+/// `404 unknown_credential` (also another user's), `400 invalid_request` (the name), or the origin.
+pub async fn rename_passkey(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    credential_id: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    post::<Done>(
+        env,
+        cfg,
+        &format!(
+            "{}/users/{user_id}/passkeys/{}/name",
+            base(tenant),
+            segment(credential_id)
+        ),
+        Some(&PasskeyName {
+            name: name.to_owned(),
+        }),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Remove `user_id`'s passkey, unless it is their last.
+///
+/// # Errors
+/// `409 last_passkey`, `404 unknown_credential`, or the origin.
+pub async fn remove_passkey(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<(), ApiError> {
+    post::<Done>(
+        env,
+        cfg,
+        &format!(
+            "{}/users/{user_id}/passkeys/{}/remove",
+            base(tenant),
+            segment(credential_id)
+        ),
+        None::<&Done>,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// `user_id`'s live sessions, newest first.
+///
+/// # Errors
+/// The origin.
+pub async fn live_sessions(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+    user_id: &str,
+) -> Result<Vec<Session>, ApiError> {
+    Ok(get::<SessionList>(
+        env,
+        cfg,
+        &format!("{}/users/{user_id}/sessions", base(tenant)),
+    )
+    .await?
+    .map(|l| l.sessions)
+    .unwrap_or_default())
 }
 
 pub async fn revoke_user_sessions(

@@ -211,10 +211,11 @@ impl Accounts {
                 (Some(parent.sid.as_str()), parent.expires_at)
             };
             let scope = scopes.join(" ");
-            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at, client_id, parent_sid, scope)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at, client_id, parent_sid, scope, device)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                 .bind(child).bind(tenant).bind(&c.user_id).bind(to_json(&parent.amr)?).bind(&parent.acr)
                 .bind(parent.auth_time).bind(now.as_secs()).bind(expires_at).bind(client_id).bind(parent_sid).bind(&scope)
+                .bind(&parent.device)
                 .execute(&mut *tx).await?;
             if offline {
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
@@ -238,6 +239,9 @@ impl Accounts {
                     revoked_reason: None,
                     client_id: Some(client_id.to_owned()),
                     scope: Some(scope),
+                    device: parent.device,
+                    created_at: now.as_secs(),
+                    last_seen_at: None,
                 },
                 refresh_token: offline.then(|| refresh.clone()),
                 browser_sid: parent.sid,

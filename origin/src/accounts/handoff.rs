@@ -91,6 +91,21 @@ impl Accounts {
         verifier: Option<&str>,
         now: UnixTime,
     ) -> Result<HandedOff, AccountsError> {
+        self.spend_handoff_on(tenant, code, verifier, "", now).await
+    }
+
+    /// [`Self::spend_handoff`], the session opened on `device` (as the edge describes it).
+    ///
+    /// # Errors
+    /// As [`Self::spend_handoff`].
+    pub async fn spend_handoff_on(
+        &self,
+        tenant: &str,
+        code: &str,
+        verifier: Option<&str>,
+        device: &str,
+        now: UnixTime,
+    ) -> Result<HandedOff, AccountsError> {
         let binding = verifier.map(token_hash).unwrap_or_default();
         let binding = &binding;
         let row = on_db!(&self.db, pool => retry::transaction(|| async move {
@@ -117,7 +132,17 @@ impl Accounts {
         let amr: Vec<String> =
             serde_json::from_str(&amr).map_err(|e| AccountsError::Sealing(e.to_string()))?;
         let (session, refresh_token) = self
-            .create_session_at(tenant, &user_id, &amr, &acr, auth_time, now)
+            .create_session_at(
+                tenant,
+                &user_id,
+                super::Opening {
+                    amr: &amr,
+                    acr: &acr,
+                    auth_time,
+                    device,
+                },
+                now,
+            )
             .await?;
         Ok(HandedOff {
             session,

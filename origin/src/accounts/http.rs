@@ -7,13 +7,16 @@
 //! | `GET users/by-name/{username}` | — | `{user, passkeys}` (404 `unknown_user`) |
 //! | `GET users/{user_id}` | — | `{user, passkeys, totp, recovery_codes}` (unspent) |
 //! | `POST users/{user_id}/passkeys` | a passkey | `{}` (another device) |
+//! | `POST users/{user_id}/passkeys/{credential_id}/name` | `{name}` | `{}` (404 `unknown_credential`, 400 `invalid_request`) |
+//! | `POST users/{user_id}/passkeys/{credential_id}/remove` | — | `{}` (409 `last_passkey`, 404 `unknown_credential`) |
+//! | `GET users/{user_id}/sessions` | — | `{sessions}`: live ones, newest first (at most 100) |
 //! | `GET passkeys/{credential_id}` | — | `{passkey, user}` (404 `unknown_credential`) |
 //! | `POST passkeys/{credential_id}/counter` | `{from, to, backed_up}` | `{}` (409 `counter_conflict`) |
 //! | `POST users/{user_id}/totp` | — | `{secret}` (base32, once; 409 `totp_already_enrolled`) |
 //! | `POST users/{user_id}/totp/verify` | `{code, confirm}` | `{}` (400 `totp_mismatch`, `totp_replayed`, ...; 429 `totp_locked` with `Retry-After`) |
 //! | `POST users/{user_id}/recovery-codes` | — | `{codes}` (ten, `xxxxx-xxxxx`, once; the earlier set stops working) |
 //! | `POST recovery/redeem` | `{username, code}` | `{session, codes_left}`: the code spent and a 15-minute recovery session (no refresh token) opened together (400 `recovery_malformed`, `recovery_invalid` — also for an unknown user; 429 `recovery_locked` with `Retry-After`) |
-//! | `POST sessions` | `{user_id, amr, acr}` | `{session, refresh_token}` |
+//! | `POST sessions` | `{user_id, amr, acr, device?}` | `{session, refresh_token}` |
 //! | `POST sessions/refresh` | `{refresh_token}` | `{session, refresh_token}` (400 `refresh_invalid`, `refresh_reused`, `session_inactive`) |
 //! | `GET sessions/{sid}` | — | `{session}` |
 //! | `POST sessions/{sid}/step-up` | `{method, acr}` | `{session}` |
@@ -28,10 +31,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_proto::accounts::{
-    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyWithUser,
-    RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest, RefreshRequest, Revoked,
-    SessionAnswer, SessionWithRefresh, SignUpRequest, StepUpRequest, TotpCheckRequest,
-    TotpSecretAnswer, UserAnswer, UserWithPasskeys,
+    CounterRequest, Done, HandoffAnswer, HandoffRequest, NewSessionRequest, PasskeyName,
+    PasskeyWithUser, RecoveryCodesAnswer, RecoveryRedeemAnswer, RecoveryRedeemRequest,
+    RefreshRequest, Revoked, SessionAnswer, SessionList, SessionWithRefresh, SignUpRequest,
+    StepUpRequest, TotpCheckRequest, TotpSecretAnswer, UserAnswer, UserWithPasskeys,
 };
 use tessera_proto::Code;
 
@@ -52,6 +55,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/users/{{user_id}}/passkeys"),
             post(add_passkey),
+        )
+        .route(
+            &format!("{t}/users/{{user_id}}/passkeys/{{credential_id}}/name"),
+            post(rename_passkey),
+        )
+        .route(
+            &format!("{t}/users/{{user_id}}/passkeys/{{credential_id}}/remove"),
+            post(remove_passkey),
+        )
+        .route(
+            &format!("{t}/users/{{user_id}}/sessions"),
+            get(live_sessions),
         )
         .route(&format!("{t}/passkeys/{{credential_id}}"), get(passkey))
         .route(
@@ -86,7 +101,8 @@ impl From<AccountsError> for HttpError {
             AccountsError::UsernameTaken
             | AccountsError::CredentialExists
             | AccountsError::TotpAlreadyEnrolled => StatusCode::CONFLICT,
-            AccountsError::UnknownUser => StatusCode::NOT_FOUND,
+            AccountsError::UnknownUser | AccountsError::UnknownCredential => StatusCode::NOT_FOUND,
+            AccountsError::LastPasskey => StatusCode::CONFLICT,
             AccountsError::TotpNotEnrolled
             | AccountsError::Totp(_)
             | AccountsError::RefreshInvalid
@@ -96,6 +112,7 @@ impl From<AccountsError> for HttpError {
             | AccountsError::CodeInvalid(_)
             | AccountsError::CodeReused
             | AccountsError::ScopeNotGranted
+            | AccountsError::BadPasskeyName
             | AccountsError::RecoveryMalformed
             | AccountsError::RecoveryInvalid(_) => StatusCode::BAD_REQUEST,
             AccountsError::TotpLocked { retry_after_secs }
@@ -324,6 +341,48 @@ async fn verify_totp(
     Ok(Json(Done {}))
 }
 
+async fn rename_passkey(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id, credential_id)): Path<(String, String, String)>,
+    JsonBody(req): JsonBody<PasskeyName>,
+) -> Result<Json<Done>, HttpError> {
+    plausible(&user_id)?;
+    plausible(&credential_id)?;
+    state
+        .accounts
+        .rename_passkey(&tenant, &user_id, &credential_id, &req.name)
+        .await?;
+    Ok(Json(Done {}))
+}
+
+async fn remove_passkey(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id, credential_id)): Path<(String, String, String)>,
+) -> Result<Json<Done>, HttpError> {
+    plausible(&user_id)?;
+    plausible(&credential_id)?;
+    state
+        .accounts
+        .remove_passkey(&tenant, &user_id, &credential_id)
+        .await?;
+    Ok(Json(Done {}))
+}
+
+async fn live_sessions(
+    State(state): State<AppState>,
+    ServiceTenant(tenant): ServiceTenant,
+    Path((_, user_id)): Path<(String, String)>,
+) -> Result<Json<SessionList>, HttpError> {
+    plausible(&user_id)?;
+    let sessions = state
+        .accounts
+        .live_sessions(&tenant, &user_id, now())
+        .await?;
+    Ok(Json(SessionList { sessions }))
+}
+
 async fn issue_recovery_codes(
     State(state): State<AppState>,
     ServiceTenant(tenant): ServiceTenant,
@@ -352,7 +411,7 @@ async fn redeem_recovery_code(
     }
     let (session, codes_left) = state
         .accounts
-        .redeem_recovery_code(&tenant, &req.username, &req.code, now())
+        .redeem_recovery_code(&tenant, &req.username, &req.code, &req.device, now())
         .await?;
     Ok(Json(RecoveryRedeemAnswer {
         session,
@@ -371,7 +430,14 @@ async fn create_session(
     }
     let (session, refresh_token) = state
         .accounts
-        .create_session(&tenant, &req.user_id, &req.amr, &req.acr, now())
+        .create_session_on(
+            &tenant,
+            &req.user_id,
+            &req.amr,
+            &req.acr,
+            &req.device,
+            now(),
+        )
         .await?;
     Ok(Json(SessionWithRefresh {
         session,
@@ -387,7 +453,13 @@ async fn exchange_handoff(
 ) -> Result<Json<HandoffAnswer>, HttpError> {
     let handed = state
         .accounts
-        .spend_handoff(&tenant, &req.code, req.verifier.as_deref(), now())
+        .spend_handoff_on(
+            &tenant,
+            &req.code,
+            req.verifier.as_deref(),
+            &req.device,
+            now(),
+        )
         .await?;
     Ok(Json(HandoffAnswer {
         session: handed.session,

@@ -33,6 +33,7 @@ mod people;
 pub use people::set_active;
 mod recovery;
 mod sessions;
+pub use sessions::Opening;
 mod totp;
 
 #[derive(Debug)]
@@ -58,6 +59,12 @@ pub enum AccountsError {
     },
     /// The refresh token is unknown or expired.
     RefreshInvalid,
+    /// A person's only passkey cannot be removed (they could not sign in again).
+    LastPasskey,
+    /// No such passkey of the named user.
+    UnknownCredential,
+    /// A passkey name that is empty, longer than 64 characters, or holds control characters.
+    BadPasskeyName,
     /// A spent refresh token was presented: its session was revoked.
     RefreshReused,
     SessionInactive,
@@ -85,6 +92,9 @@ impl AccountsError {
             Self::TotpNotEnrolled => Code::TotpNotEnrolled,
             Self::Totp(e) => e.code(),
             Self::TotpLocked { .. } => Code::TotpLocked,
+            Self::LastPasskey => Code::LastPasskey,
+            Self::UnknownCredential => Code::UnknownCredential,
+            Self::BadPasskeyName => Code::InvalidRequest,
             Self::RecoveryMalformed => Code::RecoveryMalformed,
             Self::RecoveryInvalid(_) => Code::RecoveryInvalid,
             Self::RecoveryLocked { .. } => Code::RecoveryLocked,
@@ -111,6 +121,13 @@ impl std::fmt::Display for AccountsError {
             Self::TotpLocked { retry_after_secs } => {
                 write!(f, "too many wrong codes; try again in {retry_after_secs} s")
             }
+            Self::LastPasskey => {
+                f.write_str("this is the account's only passkey; add another before removing it")
+            }
+            Self::UnknownCredential => f.write_str("no such passkey"),
+            Self::BadPasskeyName => f.write_str(
+                "a passkey name is 1 to 64 characters, without control or invisible formatting characters",
+            ),
             Self::RecoveryMalformed => write!(f, "{}", tessera_authn::recovery::RecoveryError::Malformed),
             Self::RecoveryInvalid(why) => write!(f, "the recovery code is not valid: {why}"),
             Self::RecoveryLocked { retry_after_secs } => {
@@ -151,6 +168,22 @@ impl Retryable for AccountsError {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A device description as stored: at most 64 characters, control and invisible formatting characters
+/// dropped (the edge writes it from a `User-Agent`, which the caller controls).
+fn device_label(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Characters that format text without showing: zero-width, bidirectional controls, BOM.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -219,6 +252,7 @@ where
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         created_at: r.try_get("created_at")?,
         last_used_at: r.try_get("last_used_at")?,
+        name: r.try_get("name")?,
     })
 }
 
@@ -245,6 +279,9 @@ where
         revoked_reason: r.try_get("revoked_reason")?,
         client_id: r.try_get("client_id")?,
         scope: r.try_get("scope")?,
+        device: r.try_get("device")?,
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
     })
 }
 

@@ -14,8 +14,8 @@ use crate::store::Db;
 macro_rules! insert_passkey {
     ($exec:expr, $tenant:expr, $p:expr, $now:expr) => {
         sqlx::query(
-            "INSERT INTO passkeys (tenant, credential_id, user_id, public_key, sign_count, backup_eligible, backed_up, aaguid, transports, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO passkeys (tenant, credential_id, user_id, public_key, sign_count, backup_eligible, backed_up, aaguid, transports, created_at, name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind($tenant)
         .bind(&$p.credential_id)
@@ -27,6 +27,7 @@ macro_rules! insert_passkey {
         .bind(&$p.aaguid)
         .bind(serde_json::to_string(&$p.transports).unwrap_or_else(|_| "[]".to_owned()))
         .bind($now.as_secs())
+        .bind(&$p.name)
         .execute($exec)
         .await?;
     };
@@ -226,6 +227,72 @@ impl Accounts {
             Err(e) if is_unique_violation(&e) => Err(AccountsError::CredentialExists),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Rename `user_id`'s passkey `credential_id` (1 to 64 characters, no control or invisible
+    /// formatting characters; spaces at the ends are dropped).
+    ///
+    /// # Errors
+    /// [`AccountsError::BadPasskeyName`], [`AccountsError::UnknownCredential`] (also another user's), or
+    /// the database.
+    pub async fn rename_passkey(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        credential_id: &str,
+        name: &str,
+    ) -> Result<(), AccountsError> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > 64
+            || name.chars().any(|c| c.is_control() || super::invisible(c))
+        {
+            return Err(AccountsError::BadPasskeyName);
+        }
+        let moved = on_db!(&self.db, pool => retry::transaction(|| async move {
+            sqlx::query("UPDATE passkeys SET name = $1 WHERE tenant = $2 AND user_id = $3 AND credential_id = $4")
+                .bind(name).bind(tenant).bind(user_id).bind(credential_id)
+                .execute(pool).await.map(|done| done.rows_affected())
+        }).await?);
+        if moved == 1 {
+            Ok(())
+        } else {
+            Err(AccountsError::UnknownCredential)
+        }
+    }
+
+    /// Remove `user_id`'s passkey `credential_id`, unless it is their last: the user's row is locked
+    /// first, so two removals at once cannot leave the account with none.
+    ///
+    /// # Errors
+    /// [`AccountsError::LastPasskey`], [`AccountsError::UnknownCredential`] (also another user's), or the
+    /// database.
+    pub async fn remove_passkey(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        credential_id: &str,
+    ) -> Result<(), AccountsError> {
+        on_db!(&self.db, pool => retry::transaction(|| async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET active = active WHERE tenant = $1 AND user_id = $2")
+                .bind(tenant).bind(user_id)
+                .execute(&mut *tx).await?;
+            let ids: Vec<String> = sqlx::query_scalar("SELECT credential_id FROM passkeys WHERE tenant = $1 AND user_id = $2")
+                .bind(tenant).bind(user_id)
+                .fetch_all(&mut *tx).await?;
+            if !ids.iter().any(|id| id == credential_id) {
+                return Err(AccountsError::UnknownCredential);
+            }
+            if ids.len() < 2 {
+                return Err(AccountsError::LastPasskey);
+            }
+            sqlx::query("DELETE FROM passkeys WHERE tenant = $1 AND user_id = $2 AND credential_id = $3")
+                .bind(tenant).bind(user_id).bind(credential_id)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, AccountsError>(())
+        }).await)
     }
 
     /// Move a passkey's counter from `from` to `to` if nobody else moved it first. Returns whether it moved.

@@ -95,8 +95,10 @@ impl Accounts {
         tenant: &str,
         username: &str,
         typed: &str,
+        device: &str,
         now: UnixTime,
     ) -> Result<(Session, u32), AccountsError> {
+        let device = super::device_label(device);
         let code = RecoveryCode::parse(typed).map_err(|_| AccountsError::RecoveryMalformed)?;
         let key = self.recovery_key();
         let name_key = tessera_proto::ids::username_key(username);
@@ -105,7 +107,8 @@ impl Accounts {
         let expires_at = now.plus_secs(RECOVERY_SESSION_TTL).as_secs();
         let amr = serde_json::to_string(&[RECOVERY_AMR])
             .map_err(|e| AccountsError::Sealing(e.to_string()))?;
-        let (code, key, name_key, sid, budget, amr) = (&code, &key, &name_key, &sid, &budget, &amr);
+        let (code, key, name_key, sid, budget, amr, device) =
+            (&code, &key, &name_key, &sid, &budget, &amr, &device);
         let outcome: Result<Result<(String, u32), AccountsError>, sqlx::Error> = on_db!(&self.db, pool => {
             retry::transaction(|| async move {
                 let mut tx = pool.begin().await?;
@@ -166,9 +169,9 @@ impl Accounts {
                     );
                     return Ok(Err(AccountsError::RecoveryInvalid("the code is not one of the user's unspent codes")));
                 }
-                sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                     .bind(sid).bind(tenant).bind(&user_id).bind(amr).bind(RECOVERY_ACR)
-                    .bind(now.as_secs()).bind(now.as_secs()).bind(expires_at)
+                    .bind(now.as_secs()).bind(now.as_secs()).bind(expires_at).bind(device)
                     .execute(&mut *tx).await?;
                 let left = u32::try_from(stored.len().saturating_sub(1)).unwrap_or(u32::MAX);
                 tx.commit().await?;
@@ -189,6 +192,9 @@ impl Accounts {
                 revoked_reason: None,
                 client_id: None,
                 scope: None,
+                device: device.clone(),
+                created_at: now.as_secs(),
+                last_seen_at: None,
             },
             left,
         ))

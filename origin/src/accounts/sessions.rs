@@ -9,6 +9,16 @@ use super::{
 use crate::on_db;
 use crate::store::retry;
 
+/// How a session is opened: the methods used (RFC 8176 `amr`), its `acr`, when the person
+/// authenticated, and the device (as the edge describes it; empty: not known).
+#[derive(Clone, Copy, Debug)]
+pub struct Opening<'a> {
+    pub amr: &'a [String],
+    pub acr: &'a str,
+    pub auth_time: UnixTime,
+    pub device: &'a str,
+}
+
 impl Accounts {
     /// A new session and its first refresh token, for an active user who authenticated just now.
     ///
@@ -22,12 +32,34 @@ impl Accounts {
         acr: &str,
         now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
-        self.create_session_at(tenant, user_id, amr, acr, now, now)
+        self.create_session_on(tenant, user_id, amr, acr, "", now)
             .await
     }
 
-    /// [`Self::create_session`] for someone who authenticated at `auth_time` (a company sign-in: the
-    /// identity provider's `AuthnInstant`), no later than `now`.
+    /// [`Self::create_session`] on `device` (the browser and system, as the edge describes them).
+    ///
+    /// # Errors
+    /// As [`Self::create_session`].
+    pub async fn create_session_on(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        amr: &[String],
+        acr: &str,
+        device: &str,
+        now: UnixTime,
+    ) -> Result<(Session, String), AccountsError> {
+        let how = Opening {
+            amr,
+            acr,
+            auth_time: now,
+            device,
+        };
+        self.create_session_at(tenant, user_id, how, now).await
+    }
+
+    /// [`Self::create_session`] opened as `how` says, for someone who authenticated at `how.auth_time`
+    /// (a company sign-in: the identity provider's `AuthnInstant`), no later than `now`.
     ///
     /// # Errors
     /// As [`Self::create_session`].
@@ -35,12 +67,18 @@ impl Accounts {
         &self,
         tenant: &str,
         user_id: &str,
-        amr: &[String],
-        acr: &str,
-        auth_time: UnixTime,
+        how: Opening<'_>,
         now: UnixTime,
     ) -> Result<(Session, String), AccountsError> {
+        let Opening {
+            amr,
+            acr,
+            auth_time,
+            device,
+        } = how;
         let auth_time = auth_time.min(now);
+        let device = super::device_label(device);
+        let device = &device;
         let sid = random_b64::<18>()?;
         let refresh = random_b64::<32>()?;
         let amr_json =
@@ -60,8 +98,8 @@ impl Accounts {
             if active != Some(1) {
                 return Err(AccountsError::UnknownUser);
             }
-            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(new_sid).bind(tenant).bind(user_id).bind(amr_text).bind(acr).bind(auth_time.as_secs()).bind(now.as_secs()).bind(expires_at)
+            sqlx::query("INSERT INTO sessions (sid, tenant, user_id, amr, acr, auth_time, created_at, expires_at, device) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .bind(new_sid).bind(tenant).bind(user_id).bind(amr_text).bind(acr).bind(auth_time.as_secs()).bind(now.as_secs()).bind(expires_at).bind(device)
                 .execute(&mut *tx).await?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
                 .bind(token_hash(new_refresh)).bind(new_sid).bind(now.as_secs())
@@ -82,6 +120,9 @@ impl Accounts {
                 revoked_reason: None,
                 client_id: None,
                 scope: None,
+                device: device.clone(),
+                created_at: now.as_secs(),
+                last_seen_at: None,
             },
             refresh,
         ))
@@ -202,8 +243,11 @@ impl Accounts {
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES ($1, $2, $3)")
                     .bind(token_hash(successor)).bind(&sid).bind(now.as_secs())
                     .execute(&mut *tx).await?;
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE sid = $2")
+                    .bind(now.as_secs()).bind(&sid)
+                    .execute(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(Ok(session))
+                Ok(Ok(Session { last_seen_at: Some(now.as_secs()), ..session }))
             }).await
         });
         Ok((outcome??, next))
@@ -236,13 +280,14 @@ impl Accounts {
         // Only a session still alive at this instant is stepped up: one revoked since it was read is not.
         let amr_json = &amr_json;
         let moved = on_db!(&self.db, pool => retry::transaction(|| async move {
-            sqlx::query("UPDATE sessions SET amr = $1, acr = $2 WHERE sid = $3 AND revoked_at IS NULL AND expires_at > $4")
+            sqlx::query("UPDATE sessions SET amr = $1, acr = $2, last_seen_at = $4 WHERE sid = $3 AND revoked_at IS NULL AND expires_at > $4")
                 .bind(amr_json).bind(acr).bind(sid).bind(now.as_secs())
                 .execute(pool).await.map(|done| done.rows_affected())
         }).await?);
         if moved != 1 {
             return Err(AccountsError::SessionInactive);
         }
+        session.last_seen_at = Some(now.as_secs());
         Ok(session)
     }
 
@@ -270,6 +315,25 @@ impl Accounts {
             Ok::<_, sqlx::Error>(done)
         }).await?);
         Ok(done == 1)
+    }
+
+    /// The user's live sessions (not revoked, not expired), newest first; at most 100.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn live_sessions(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Session>, AccountsError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query("SELECT * FROM sessions WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+                         ORDER BY created_at DESC, sid LIMIT 100")
+                .bind(tenant).bind(user_id).bind(now.as_secs())
+                .fetch_all(pool).await?
+                .iter().map(|r| row_to_session(r, now)).collect::<Result<Vec<_>, _>>()?
+        }))
     }
 
     /// Revoke every session of a user ("log out everywhere"); returns how many were active.

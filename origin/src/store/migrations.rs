@@ -44,6 +44,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     CAVEAT_COLUMNS,
     EXPIRATION_COLUMNS,
     RECOVERY_TABLES,
+    DEVICE_COLUMNS,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -80,6 +81,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     CAVEAT_COLUMNS,
     EXPIRATION_COLUMNS,
     RECOVERY_TABLES,
+    DEVICE_COLUMNS,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -134,6 +136,12 @@ const RECOVERY_TABLES: &str = "CREATE TABLE recovery_codes (
         tenant TEXT NOT NULL, user_id TEXT NOT NULL, failures BIGINT NOT NULL DEFAULT 0, locked_until BIGINT,
         PRIMARY KEY (tenant, user_id)
     );";
+
+/// What the account page shows of passkeys and sessions: a passkey's name (at first the browser and
+/// system it was made on), and a session's device and when it was last used (a refresh, a step-up).
+const DEVICE_COLUMNS: &str = "ALTER TABLE passkeys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT;";
 
 /// The TOTP failure budget (`tessera_authn::budget`): consecutive wrong codes and until when attempts are
 /// refused.

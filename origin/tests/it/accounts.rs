@@ -563,3 +563,162 @@ async fn a_deactivated_person_cannot_recover() {
         (StatusCode::BAD_REQUEST, Some("recovery_invalid"))
     );
 }
+
+/// Passkeys renamed and removed (never the last, also under 8 concurrent removals), and the live
+/// sessions a person sees, with the device each was opened on and when it was last used.
+async fn devices_suite(app: &axum::Router) {
+    assert_eq!(sign_up(app, "uDev", "dev", "devA").await.0, StatusCode::OK);
+    let add = |cred: &str| {
+        let mut p = passkey(cred, "uDev");
+        p["name"] = json!("Firefox on Linux");
+        p.to_string()
+    };
+    for cred in ["devB", "devC"] {
+        let (s, b) = send(app, "POST", &format!("{T}/users/uDev/passkeys"), &add(cred)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let names = |b: &Value| -> Vec<String> {
+        b["passkeys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, b) = send(app, "GET", &format!("{T}/users/uDev"), "").await;
+    assert_eq!(names(&b), ["", "Firefox on Linux", "Firefox on Linux"]);
+
+    let rename = |cred: &str, name: &str| {
+        let (uri, body) = (
+            format!("{T}/users/uDev/passkeys/{cred}/name"),
+            json!({ "name": name }).to_string(),
+        );
+        let app = app.clone();
+        async move { send(&app, "POST", &uri, &body).await }
+    };
+    assert_eq!(rename("devB", "  Work laptop ").await.0, StatusCode::OK);
+    let (_, b) = send(app, "GET", &format!("{T}/users/uDev"), "").await;
+    assert_eq!(names(&b)[1], "Work laptop");
+    for bad in ["", "   ", &"x".repeat(65), "a\u{0}b", "a\u{202e}b"] {
+        let (s, b) = rename("devB", bad).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        rename(&"é".repeat(64), "x").await.0,
+        StatusCode::BAD_REQUEST,
+        "not an identifier"
+    );
+    // Another person's passkey is unknown to this one.
+    assert_eq!(
+        sign_up(app, "uOther", "other", "otherA").await.0,
+        StatusCode::OK
+    );
+    let (s, b) = rename("otherA", "mine now").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_credential"))
+    );
+    let remove = |user: &str, cred: &str| {
+        let uri = format!("{T}/users/{user}/passkeys/{cred}/remove");
+        let app = app.clone();
+        async move { send(&app, "POST", &uri, "").await }
+    };
+    assert_eq!(remove("uDev", "otherA").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(remove("uOther", "otherA").await.1["error"], "last_passkey");
+
+    assert_eq!(remove("uDev", "devC").await.0, StatusCode::OK);
+    // Two left: eight removals at once, four of each, leave exactly one.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let fut = remove("uDev", if i % 2 == 0 { "devA" } else { "devB" });
+            tokio::spawn(fut)
+        })
+        .collect();
+    let mut removed = 0;
+    for t in tasks {
+        let (s, b) = t.await.unwrap();
+        match s {
+            StatusCode::OK => removed += 1,
+            StatusCode::CONFLICT => assert_eq!(b["error"], "last_passkey"),
+            StatusCode::NOT_FOUND => assert_eq!(b["error"], "unknown_credential"),
+            other => panic!("{other}: {b}"),
+        }
+    }
+    assert_eq!(removed, 1);
+    let (_, b) = send(app, "GET", &format!("{T}/users/uDev"), "").await;
+    assert_eq!(b["passkeys"].as_array().unwrap().len(), 1);
+
+    // Sessions: the device each was opened on, newest first, the ended ones gone.
+    let open = |device: &str| {
+        let body = json!({ "user_id": "uDev", "amr": ["hwk"], "acr": "phr", "device": device })
+            .to_string();
+        let app = app.clone();
+        async move { send(&app, "POST", &format!("{T}/sessions"), &body).await }
+    };
+    let (s, first) = open("Chrome on macOS").await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let (_, second) = open(&format!("Safari on iPhone\u{202e}\u{0}{}", "x".repeat(100))).await;
+    let (_, third) = open("").await;
+    let (_, list) = send(app, "GET", &format!("{T}/users/uDev/sessions"), "").await;
+    let devices: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["device"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(devices.len(), 3);
+    assert!(devices.contains(&"Chrome on macOS") && devices.contains(&""));
+    let long = devices.iter().find(|d| d.starts_with("Safari")).unwrap();
+    assert!(
+        long.chars().count() <= 64 && !long.contains('\u{202e}') && !long.contains('\u{0}'),
+        "{long:?}"
+    );
+    assert!(list["sessions"][0]["created_at"].as_i64().unwrap() > 0);
+    // A refresh is a sign of life.
+    let refresh = json!({ "refresh_token": first["refresh_token"] }).to_string();
+    let (s, _) = send(app, "POST", &format!("{T}/sessions/refresh"), &refresh).await;
+    assert_eq!(s, StatusCode::OK);
+    let sid = first["session"]["sid"].as_str().unwrap();
+    let (_, list) = send(app, "GET", &format!("{T}/users/uDev/sessions"), "").await;
+    let seen = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sid"] == sid)
+        .unwrap();
+    assert!(seen["last_seen_at"].as_i64().is_some());
+    let sid2 = second["session"]["sid"].as_str().unwrap();
+    assert_eq!(
+        send(app, "POST", &format!("{T}/sessions/{sid2}/revoke"), "")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, list) = send(app, "GET", &format!("{T}/users/uDev/sessions"), "").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
+    let _ = third;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_and_sessions_on_sqlite() {
+    let (app, _, _dir) = app().await;
+    devices_suite(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_and_sessions_on_postgres() {
+    let Some(pg) = crate::pg::PgServer::start() else {
+        return;
+    };
+    let url = pg.database("devices").await;
+    let store =
+        tessera_origin::store::Store::connect(Some(&url), std::path::Path::new("/nonexistent"))
+            .await
+            .unwrap();
+    devices_suite(&router(store.clone())).await;
+    store.close().await;
+}

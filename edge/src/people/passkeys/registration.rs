@@ -233,6 +233,8 @@ pub async fn register_verify(
         transports: c.response.transports.iter().take(8).cloned().collect(),
         created_at: 0,
         last_used_at: None,
+        // Its first name says where it was made; its owner may rename it.
+        name: cfg.device.clone(),
     };
     match &ceremony {
         Ceremony::SignUp {
