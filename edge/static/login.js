@@ -4,6 +4,19 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
+
+// The page's words in its language: the edge writes them into the page (`#strings`) in the language the
+// browser asks for (`Accept-Language`, or `?lang=`). `{name}` marks a value; a key with a count `n` has
+// `.one` and `.other` forms (Intl.PluralRules). The edge's own messages are English: where the page knows
+// a refusal's code (`error.<code>`), it says it in the page's language instead.
+const STRINGS = JSON.parse(($('strings') || {}).textContent || '{}');
+const LANG = document.documentElement.lang || 'en';
+function t(key, vars = {}) {
+  let text = STRINGS[key];
+  if (typeof vars.n === 'number') text = STRINGS[key + '.' + new Intl.PluralRules(LANG).select(vars.n)] ?? STRINGS[key + '.other'] ?? text;
+  if (text === undefined) return key;
+  return text.replace(/\{(\w+)\}/g, (whole, k) => (k in vars ? String(vars[k]) : whole));
+}
 const state = { access: null, refresh: null };
 let conditional = null; // the pending autofill request, aborted before any other ceremony
 
@@ -58,13 +71,13 @@ function fieldError(field, text) {
 /** Words a person understands for what the browser reports. */
 function browserWords(err) {
   switch (err && err.name) {
-    case 'NotAllowedError': return 'The request was cancelled or timed out. Try again when you are ready.';
-    case 'InvalidStateError': return 'This device already has a passkey for this account.';
-    case 'NotSupportedError': return 'This browser or device cannot create passkeys.';
-    case 'SecurityError': return 'Passkeys are not available on this address.';
+    case 'NotAllowedError': return t('browser.not_allowed');
+    case 'InvalidStateError': return t('browser.invalid_state');
+    case 'NotSupportedError': return t('browser.not_supported');
+    case 'SecurityError': return t('browser.security');
     case 'AbortError': return '';
     // Never the browser's own text: it is written for developers.
-    default: return 'Your passkey could not be used this time. Try again, or use another passkey.';
+    default: return t('browser.other');
   }
 }
 
@@ -77,7 +90,8 @@ async function api(path, body, auth = false) {
   const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}) });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const e = new Error(sentence(data.message || data.error_description || 'The server said no (' + r.status + ').'));
+    const known = data.error && STRINGS['error.' + data.error];
+    const e = new Error(known || sentence(data.message || data.error_description || t('server.no', { status: r.status })));
     e.code = data.error;
     e.server = true;
     throw e;
@@ -115,12 +129,14 @@ function credentialJson(c) {
 
 /** The username the person typed to get here, when they did (a passkey chosen from a list names none). */
 let knownUsername = '';
+/** The signed-in account's username, once the edge said it. */
+let signedInName = '';
 
 /** Sections that a recovery session (which may only add a passkey) does not show. */
 const FULL_ONLY = ['passkeys', 'sessions', 'recovery', 'totp', 'refresh', 'logout-all'];
 
 function signedIn(tokens) {
-  $('signed-in-title').textContent = knownUsername ? 'Signed in as ' + knownUsername : 'You are signed in';
+  $('signed-in-title').textContent = knownUsername ? t('account.signed_in_as', { name: knownUsername }) : t('account.signed_in');
   state.access = tokens.access_token;
   if (tokens.refresh_token) state.refresh = tokens.refresh_token;
   const recovering = tokens.recovery === true;
@@ -144,14 +160,15 @@ async function showAccount() {
   const r = await fetch('/v1/account', { headers: { authorization: 'Bearer ' + state.access } });
   if (!r.ok) return;
   const account = await r.json();
-  $('signed-in-title').textContent = 'Signed in as ' + account.username;
+  $('signed-in-title').textContent = t('account.signed_in_as', { name: account.username });
+  signedInName = account.username;
   if (account.totp) totpSetUp();
   const left = account.recovery_codes;
   $('recovery-count').textContent = left === 0
-    ? 'You have no recovery codes left. Get new ones, so that you can still sign in if you lose your passkeys.'
-    : left + ' of 10 codes left. Each signs you in once if you lose your passkeys.';
-  $('recovery-new').textContent = left === 0 ? 'Get recovery codes' : 'Get new codes';
-  const when = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: 'medium', timeStyle: 'short' });
+    ? t('recovery.none_left')
+    : t('recovery.left', { n: left });
+  $('recovery-new').textContent = left === 0 ? t('recovery.get') : t('recovery.new');
+  const when = new Intl.DateTimeFormat(LANG, { dateStyle: 'medium', timeStyle: 'short' });
   const only = account.passkeys.length === 1;
   $('passkey-list').replaceChildren(...account.passkeys.map((p) => passkeyItem(p, when, only)));
   $('session-list').replaceChildren(...(account.sessions || []).map((s) => sessionItem(s, when)));
@@ -178,14 +195,15 @@ function actionButton(text, label, action) {
 function passkeyItem(p, when, only) {
   const item = el('li');
   item.dataset.id = p.id;
-  const name = p.name || 'Passkey';
-  const meta = 'Created ' + when.format(p.created_at * 1000)
-    + (p.last_used_at ? ', last used ' + when.format(p.last_used_at * 1000) : ', not used to sign in yet')
-    + (p.synced ? '; synced across your devices' : '');
+  const name = p.name || t('passkeys.unnamed');
+  const meta = (p.last_used_at
+    ? t('passkeys.used', { created: when.format(p.created_at * 1000), used: when.format(p.last_used_at * 1000) })
+    : t('passkeys.unused', { created: when.format(p.created_at * 1000) }))
+    + (p.synced ? t('passkeys.synced') : '');
   const actions = el('span', '', 'item-actions');
-  actions.append(actionButton('Rename', 'Rename ' + name, async () => renameForm(item, p, name)));
+  actions.append(actionButton(t('passkeys.rename'), t('passkeys.rename_named', { name }), async () => renameForm(item, p, name)));
   if (!only) {
-    actions.append(actionButton('Remove', 'Remove ' + name, async () => confirmRemoval(item, p, name)));
+    actions.append(actionButton(t('passkeys.remove'), t('passkeys.remove_named', { name }), async () => confirmRemoval(item, p, name)));
   }
   item.append(el('span', name, 'item-name'), el('span', meta, 'item-meta'), actions);
   return item;
@@ -195,15 +213,15 @@ function renameForm(item, p, name) {
   const form = el('form');
   form.noValidate = true;
   const id = 'rename-' + p.id;
-  const label = el('label', 'New name for ' + name);
+  const label = el('label', t('passkeys.new_name', { name }));
   label.htmlFor = id;
   const field = el('input');
   field.id = id;
   field.maxLength = 64;
   field.value = p.name;
-  const save = el('button', 'Save');
+  const save = el('button', t('action.save'));
   save.type = 'submit';
-  const cancel = el('button', 'Cancel');
+  const cancel = el('button', t('action.cancel'));
   cancel.type = 'button';
   cancel.onclick = () => { form.remove(); item.querySelector('.item-actions').hidden = false; };
   form.append(label, field, save, cancel);
@@ -211,7 +229,7 @@ function renameForm(item, p, name) {
     event.preventDefault();
     run(async () => {
       const wanted = field.value.trim();
-      if (!wanted) fieldError(field, 'Give the passkey a name, like “Work laptop”.');
+      if (!wanted) fieldError(field, t('passkeys.name_needed'));
       try {
         await api('/v1/passkeys/rename', { id: p.id, name: wanted }, true);
       } catch (e) {
@@ -219,7 +237,7 @@ function renameForm(item, p, name) {
         throw e;
       }
       await showAccount();
-      say('Passkey renamed to “' + wanted + '”.', 'ok', $('passkeys'));
+      say(t('passkeys.renamed', { name: wanted }), 'ok', $('passkeys'));
     }, form);
   };
   item.querySelector('.item-actions').hidden = true;
@@ -231,20 +249,20 @@ function renameForm(item, p, name) {
 function confirmRemoval(item, p, name) {
   const box = el('div');
   box.setAttribute('role', 'group');
-  box.setAttribute('aria-label', 'Remove ' + name);
-  const question = el('p', 'Remove “' + name + '”? You will no longer be able to sign in with it.');
-  const yes = actionButton('Remove passkey', 'Remove ' + name + ' for good', async () => {
+  box.setAttribute('aria-label', t('passkeys.remove_named', { name }));
+  const question = el('p', t('passkeys.remove_question', { name }));
+  const yes = actionButton(t('passkeys.remove_confirm'), t('passkeys.remove_confirm_named', { name }), async () => {
     try {
       await api('/v1/passkeys/remove', { id: p.id }, true);
     } catch (e) {
-      if (e.code === 'reauthentication_required') e.message = 'For your safety, sign out and in again with your passkey to remove one.';
+      if (e.code === 'reauthentication_required') e.message = t('passkeys.reauth');
       throw e;
     }
     await showAccount();
-    say('“' + name + '” was removed from your account.', 'ok', $('passkeys'));
+    say(t('passkeys.removed', { name }), 'ok', $('passkeys'));
     $('add-passkey').focus();
   });
-  const no = el('button', 'Keep it');
+  const no = el('button', t('passkeys.keep'));
   no.type = 'button';
   no.onclick = () => { box.remove(); item.querySelector('.item-actions').hidden = false; };
   box.append(question, yes, no);
@@ -253,23 +271,22 @@ function confirmRemoval(item, p, name) {
   no.focus();
 }
 
-const METHOD_WORDS = { passkey: 'with a passkey', company: 'with your company', recovery: 'with a recovery code' };
 
 /** One session: the device, how and when it began, when it was last active, and Sign out (not this one). */
 function sessionItem(s, when) {
   const item = el('li');
-  const device = s.device || 'Unknown device';
+  const device = s.device || t('sessions.unknown_device');
   const name = el('span', device + (s.app ? ' — ' + s.app : ''), 'item-name');
-  if (s.current) name.append(el('span', 'This device', 'mark'));
-  const meta = 'Signed in ' + (METHOD_WORDS[s.method] || '') + ', ' + when.format(s.created_at * 1000)
-    + (s.last_seen_at ? '; last active ' + when.format(s.last_seen_at * 1000) : '');
+  if (s.current) name.append(el('span', t('sessions.this_device'), 'mark'));
+  const meta = t('sessions.method.' + s.method, { at: when.format(s.created_at * 1000) })
+    + (s.last_seen_at ? t('sessions.last_active', { at: when.format(s.last_seen_at * 1000) }) : '');
   item.append(name, el('span', meta, 'item-meta'));
   if (!s.current) {
     const actions = el('span', '', 'item-actions');
-    actions.append(actionButton('Sign out', 'Sign out ' + device, async () => {
+    actions.append(actionButton(t('account.logout'), t('sessions.sign_out_named', { device }), async () => {
       await api('/v1/sessions/revoke', { id: s.id }, true);
       await showAccount();
-      say('Signed out on ' + device + '.', 'ok', $('sessions'));
+      say(t('sessions.signed_out', { device }), 'ok', $('sessions'));
     }));
     item.append(actions);
   }
@@ -287,10 +304,6 @@ let authorizeFresh = false;
 const authorizing = new URLSearchParams(location.search).get('authorize') || sessionStorage.getItem(AUTHORIZE);
 sessionStorage.removeItem(AUTHORIZE);
 
-const SCOPE_WORDS = {
-  profile: 'See your name and username',
-  offline_access: 'Stay connected to your account when you are not using it',
-};
 
 async function continueAuthorization(decision) {
   const asked = await api('/v1/authorize', decision ? { request: authorizing, decision } : { request: authorizing }, true);
@@ -299,14 +312,14 @@ async function continueAuthorization(decision) {
   $('authorize-banner').hidden = false;
   $('consent').hidden = true;
   if (asked.location) {
-    say('Taking you back to ' + asked.client.name + '…');
+    say(t('authorize.back', { app: asked.client.name }));
     location.assign(asked.location);
     return;
   }
   if (asked.need === 'login') {
     if (asked.login_hint && !$('signin-username').value) $('signin-username').value = asked.login_hint;
   } else if (asked.need === 'step_up') {
-    say(asked.client.name + ' asks you to confirm with your authenticator app: enter its code below.');
+    say(t('authorize.step_up', { app: asked.client.name }));
     $('totp-step-up').hidden = false;
     $('totp-code').focus();
   } else if (asked.need === 'consent') {
@@ -314,8 +327,8 @@ async function continueAuthorization(decision) {
     const list = $('consent-scopes');
     list.replaceChildren();
     const lines = asked.scopes.length
-      ? asked.scopes.map((scope) => SCOPE_WORDS[scope] || 'Use “' + scope + '”')
-      : ['Know that you are signed in'];
+      ? asked.scopes.map((scope) => STRINGS['scope.' + scope] || t('scope.other', { scope }))
+      : [t('scope.none')];
     for (const line of lines) {
       const item = document.createElement('li');
       item.textContent = line;
@@ -370,7 +383,7 @@ function withPasskey(button, cancel, ceremony) {
     stopAutofill();
     const abort = new AbortController();
     button.disabled = true;
-    button.textContent = 'Waiting for your passkey…';
+    button.textContent = t('passkey.waiting');
     cancel.hidden = false;
     cancel.onclick = () => abort.abort();
     try {
@@ -387,13 +400,13 @@ function withPasskey(button, cancel, ceremony) {
 /** A 6-digit code as typed: spaces and dashes ("123 456") are fine. */
 function codeOf(field) {
   const code = field.value.replace(/[\s-]/g, '');
-  if (!/^[0-9]{6}$/.test(code)) fieldError(field, 'Enter the 6-digit code from your authenticator app.');
+  if (!/^[0-9]{6}$/.test(code)) fieldError(field, t('totp.six_digits'));
   return code;
 }
 
 async function finishSignIn(credential) {
   signedIn(await api('/v1/passkeys/login/verify', { credential: credentialJson(credential) }));
-  say('Welcome back.');
+  say(t('signin.welcome'));
 }
 
 $('signup-form').onsubmit = (event) => {
@@ -403,7 +416,7 @@ $('signup-form').onsubmit = (event) => {
 
 async function signUp(signal) {
   const username = $('signup-username').value.trim();
-  if (!username) fieldError($('signup-username'), 'Choose a username first.');
+  if (!username) fieldError($('signup-username'), t('signup.username_needed'));
   const { publicKey } = await api('/v1/passkeys/register/options', { username, display_name: $('signup-display').value.trim() || null });
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   try {
@@ -419,7 +432,7 @@ async function signUp(signal) {
     }
     throw e;
   }
-  say('Your account is ready, and this device has its passkey.');
+  say(t('signup.ready'));
   if (!$('recovery-codes').hidden) $('recovery-codes').querySelector('h2').focus();
 }
 
@@ -435,7 +448,7 @@ $('signin-form').onsubmit = (event) => {
     } catch (e) {
       // A name typed wrong (or in other capitals) asks for passkeys of nobody: say so, not only "passkey".
       if (e.code === 'passkey_refused' && username) {
-        e.message = e.message.replace(/\.?$/, '.') + ' Check the username (capitals count), or leave it empty to choose a passkey.';
+        e.message = e.message.replace(/\.?$/, '.') + ' ' + t('signin.check_username');
       }
       throw e;
     }
@@ -448,7 +461,7 @@ $('add-passkey').onclick = () => withPasskey($('add-passkey'), $('add-passkey-ca
   // Finished by the same signed-in session that started it.
   await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true);
   await showAccount().catch(() => {});
-  say('Another passkey was added to your account.', 'ok', $('add-passkey').closest('section'));
+  say(t('passkeys.added'), 'ok', $('add-passkey').closest('section'));
 });
 
 // Recovery codes: shown once (at sign-up, or when new ones are asked for), to copy, download or write down.
@@ -458,12 +471,12 @@ function showRecoveryCodes(codes, username) {
     item.textContent = code;
     return item;
   }));
-  const text = 'Recovery codes for ' + (username || 'your account') + ' at ' + location.host + '\n'
-    + 'Each signs you in once if you lose your passkeys.\n\n' + codes.join('\n') + '\n';
+  const text = t('codes.file_title', { name: username, site: location.host }) + '\n'
+    + t('codes.file_text') + '\n\n' + codes.join('\n') + '\n';
   $('recovery-download').href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(text);
   $('recovery-copy').onclick = () => run(async () => {
     await navigator.clipboard.writeText(codes.join('\n'));
-    say('Codes copied.', 'ok', $('recovery-codes'));
+    say(t('codes.copied'), 'ok', $('recovery-codes'));
   }, $('recovery-codes'));
   const section = $('recovery-codes');
   section.hidden = false;
@@ -483,11 +496,11 @@ $('recovery-new').onclick = () => run(async () => {
   try {
     answer = await api('/v1/recovery/codes', {}, true);
   } catch (e) {
-    if (e.code === 'reauthentication_required') e.message = 'For your safety, sign out and in again with your passkey to get new codes.';
+    if (e.code === 'reauthentication_required') e.message = t('recovery.reauth');
     throw e;
   }
-  showRecoveryCodes(answer.codes, $('signed-in-title').textContent.replace(/^Signed in as /, ''));
-  say('Your new codes are below; the old ones no longer work.', 'ok', $('recovery'));
+  showRecoveryCodes(answer.codes, signedInName);
+  say(t('recovery.renewed'), 'ok', $('recovery'));
   $('recovery-codes').querySelector('h2').focus();
 }, $('recovery'));
 
@@ -506,10 +519,10 @@ $('recover').onsubmit = (event) => {
   run(async () => {
     stopAutofill();
     const username = $('recover-username').value.trim();
-    if (!username) fieldError($('recover-username'), 'Enter your username.');
+    if (!username) fieldError($('recover-username'), t('recover.username_needed'));
     const field = $('recover-code');
     if (!/^[0-9a-z]{10}$/i.test(field.value.replace(/[\s\u2010-\u2014-]/g, ''))) {
-      fieldError(field, 'Enter a recovery code as it is written: ten letters and digits, like 7k2pm-x9q4r.');
+      fieldError(field, t('recover.malformed'));
     }
     let tokens;
     try {
@@ -523,7 +536,7 @@ $('recover').onsubmit = (event) => {
     $('recover').hidden = true;
     $('lost-passkey').setAttribute('aria-expanded', 'false');
     signedIn(tokens);
-    say('Signed in with a recovery code; ' + tokens.codes_left + (tokens.codes_left === 1 ? ' code is' : ' codes are') + ' left.');
+    say(t('recover.signed_in', { n: tokens.codes_left }));
     $('recovery-add-passkey').focus();
   }, $('recover'));
 };
@@ -533,7 +546,7 @@ $('recovery-add-passkey').onclick = () => withPasskey($('recovery-add-passkey'),
   const credential = await navigator.credentials.create({ publicKey: creationOptions(publicKey), signal });
   // The recovery session ends here; the answer is a full session for the new passkey.
   signedIn(await api('/v1/passkeys/register/verify', { credential: credentialJson(credential) }, true));
-  say('Your new passkey is ready, and you are signed in with it.');
+  say(t('mustadd.done'));
 });
 
 $('refresh').onclick = () => run(async () => {
@@ -542,15 +555,15 @@ $('refresh').onclick = () => run(async () => {
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.refresh }),
   });
   const data = await r.json();
-  if (!r.ok) return signedOut(data.error_description || 'Your session has ended. Sign in again.');
+  if (!r.ok) return signedOut(STRINGS['error.' + data.error] || data.error_description || t('account.session_ended'));
   signedIn(data);
-  say('Session refreshed.');
+  say(t('account.refreshed'));
 });
 
-$('logout').onclick = () => run(async () => { await api('/v1/sessions/logout', {}, true); signedOut('You are signed out.'); });
+$('logout').onclick = () => run(async () => { await api('/v1/sessions/logout', {}, true); signedOut(t('account.signed_out')); });
 $('logout-all').onclick = () => run(async () => {
   const { revoked } = await api('/v1/sessions/logout-all', {}, true);
-  signedOut('You are signed out on ' + revoked + (revoked === 1 ? ' device.' : ' devices.'));
+  signedOut(t('account.signed_out_everywhere', { n: revoked }));
 });
 
 /** The authenticator app is set up: only what applies stays (no second setup, no code asked again). */
@@ -578,7 +591,7 @@ $('totp-enroll').onclick = () => run(async () => {
   }));
   $('totp-copy').onclick = () => run(async () => {
     await navigator.clipboard.writeText(e.secret);
-    say('Key copied.', 'ok', $('totp-setup'));
+    say(t('totp.copied'), 'ok', $('totp-setup'));
   }, $('totp-setup'));
   // On a phone the app is on the same device: a tap opens it with the key.
   $('totp-open').href = e.otpauth_uri;
@@ -624,13 +637,13 @@ codeForm($('totp-confirm-form'), $('totp-confirm-code'), async (code) => {
   // The first code confirms the setup and counts as this session's step-up.
   signedIn(await api('/v1/totp/confirm', { code }, true));
   totpSetUp();
-  say('Your authenticator app is set up.');
+  say(t('totp.set_up'));
 });
 
 codeForm($('totp-step-up'), $('totp-code'), async (code) => {
   signedIn(await api('/v1/totp/verify', { code }, true));
   $('totp-step-up').hidden = true;
-  say('Verified with your authenticator app.');
+  say(t('totp.verified'));
 });
 
 // Sign in with your company (SAML, run by the origin). The page keeps a random verifier in this tab's
@@ -646,13 +659,13 @@ async function startCompanySignIn(params) {
   const r = await fetch('/v1/sso/start?' + new URLSearchParams({ ...params, binding, ...(authorizeFresh ? { fresh: '1' } : {}) }));
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const e = new Error(data.message || 'The server said no (' + r.status + ').');
+    const e = new Error((data.error && STRINGS['error.' + data.error]) || data.message || t('server.no', { status: r.status }));
     e.server = true;
     throw e;
   }
   sessionStorage.setItem(SSO_VERIFIER, verifier);
   if (authorizing) sessionStorage.setItem(AUTHORIZE, authorizing);
-  say('Taking you to ' + data.display_name + '…');
+  say(t('sso.leaving', { company: data.display_name }));
   location.assign(data.location);
 }
 
@@ -660,7 +673,7 @@ $('sso-form').onsubmit = (event) => {
   event.preventDefault();
   run(async () => {
     const email = $('sso-email').value.trim();
-    if (!email.includes('@')) fieldError($('sso-email'), 'Enter your work email address, like ada@example.com.');
+    if (!email.includes('@')) fieldError($('sso-email'), t('sso.email_needed'));
     await startCompanySignIn({ email });
   }, $('sso-form'));
 };
@@ -673,7 +686,7 @@ $('sso-form').onsubmit = (event) => {
   for (const c of connections) {
     const button = document.createElement('button');
     button.type = 'button';
-    button.textContent = 'Sign in with ' + c.display_name;
+    button.textContent = t('sso.with', { company: c.display_name });
     button.dataset.connection = c.connection;
     button.onclick = () => run(() => startCompanySignIn({ connection: c.connection }));
     $('sso-connections').append(button);
@@ -690,12 +703,12 @@ async function finishCompanySignIn() {
   const verifier = sessionStorage.getItem(SSO_VERIFIER);
   sessionStorage.removeItem(SSO_VERIFIER);
   if (error) {
-    say('Your company sign-in did not complete (' + error + '). Try again.', 'error');
+    say(t('sso.failed', { error }), 'error');
     return true;
   }
   await run(async () => {
     signedIn(await api('/v1/sso/exchange', verifier ? { code, verifier } : { code }));
-    say('Signed in with your company.');
+    say(t('sso.signed_in'));
   });
   return true;
 }

@@ -400,7 +400,7 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     assert.equal((await claims(page)).acr, 'phr', 'a full passkey session now');
     assert.deepEqual(await shown(['must-add-passkey', 'passkeys', 'totp', 'recovery', 'refresh']), [false, true, true, true, true]);
     await page.waitForFunction(() => document.getElementById('recovery-count').textContent.startsWith('9 of 10'));
-    assert.equal(await page.locator('#passkey-list li').count(), 2);
+    await page.waitForFunction(() => document.querySelectorAll('#passkey-list li').length === 2);
     // The new phone's passkey signs in; the spent code does not.
     await signOut(page);
     await signIn(page, 'sami');
@@ -472,6 +472,42 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await away.page.click('#refresh');
     await away.page.waitForSelector('#signed-out:not([hidden])');
     await away.context.close();
+    await context.close();
+  });
+
+  it('speaks the language the browser asks for (German here), with English as the default', async () => {
+    const r = await fetch(`${edge.url}/login`, { headers: { 'accept-language': 'fr-CH, de;q=0.8, en;q=0.5' } });
+    assert.equal(r.headers.get('content-language'), 'de');
+    assert.match(r.headers.get('vary') ?? '', /accept-language/i);
+    assert.match(r.headers.get('content-security-policy'), /script-src 'self';/, 'the words come as data, not as a script');
+    assert.equal((await fetch(`${edge.url}/login`, { headers: { 'accept-language': 'fr, ja' } })).headers.get('content-language'), 'en');
+    assert.equal((await fetch(`${edge.url}/login?lang=de`, { headers: { 'accept-language': 'en' } })).headers.get('content-language'), 'de');
+
+    const { page, authenticator, context } = await open(edge, { locale: 'de-DE' });
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    assert.equal(await page.textContent('#signin'), 'Mit Passkey anmelden');
+    assert.equal(await page.textContent('label[for=signup-username]'), 'Benutzername');
+    assert.match(await page.title(), /^Anmelden — /);
+    if (process.env.TESSERA_SCREENSHOTS) await page.screenshot({ path: join(process.env.TESSERA_SCREENSHOTS, 'signed-out-german-light-1280.png'), fullPage: true });
+    // The page's own words, an error by its field.
+    await page.click('#signup');
+    assert.equal(await waitMessage(page, /Benutzernamen/), 'Wählen Sie zuerst einen Benutzernamen.');
+    await authenticator();
+    await signUp(page, 'wilma');
+    await signedIn(page);
+    await waitMessage(page, /Konto ist bereit/);
+    await page.waitForFunction(() => document.getElementById('signed-in-title').textContent === 'Angemeldet als wilma');
+    assert.equal(await page.textContent('#recovery-codes h2'), 'Sichern Sie Ihre Wiederherstellungscodes');
+    // Dates in German, and the edge's refusal said in German by its code.
+    await page.click('#recovery-saved');
+    await page.waitForFunction(() => /^Erstellt \d+\.\d+\.\d{4}/.test(document.querySelector('#passkey-list .item-meta')?.textContent ?? ''));
+    await signOut(page);
+    assert.equal(await message(page), 'Sie sind abgemeldet.');
+    await page.click('#lost-passkey');
+    await page.fill('#recover-username', 'wilma');
+    await page.fill('#recover-code', 'zzzzz-zzzzz');
+    await page.click('#recover-submit');
+    assert.match(await waitMessage(page, /passen nicht zusammen/), /^Benutzername und Wiederherstellungscode/);
     await context.close();
   });
 

@@ -1,9 +1,17 @@
 //! `GET /login` and `GET /login.js`: the sign-in page (plain HTML and JavaScript, no framework).
+//!
+//! The HTML is a template: `{{key}}` is a word of the page's language (`locale`), escaped for HTML;
+//! `{{lang}}` the language, `{{brand.name}}` the name people know the service by (`RP_NAME`), and
+//! `{{strings}}` the script's words as JSON in a data block (`<script type="application/json">`, which
+//! the CSP lets through because it is never run). The language comes from `?lang=` or `Accept-Language`,
+//! so the answer varies by it.
 
-use worker::Response;
+use worker::{Request, Response};
 
+use super::locale::{self, Catalog};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::oidc::pages::escape;
 
 const HTML: &str = include_str!("../../static/login.html");
 const JS: &str = include_str!("../../static/login.js");
@@ -24,15 +32,118 @@ fn page(body: &str, content_type: &str) -> Result<Response, ApiError> {
     Ok(resp.with_headers(headers))
 }
 
+/// The script's words as JSON that is safe inside `<script type="application/json">`: no `<` at all
+/// (so neither `</script>` nor `<!--` can appear), and the line separators JavaScript once choked on
+/// escaped.
+fn script_words(catalog: &Catalog) -> String {
+    serde_json::to_string(&catalog.script)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .replace('<', "\\u003c")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// The template with every `{{key}}` replaced; a key no catalog has is left empty (the tests keep the
+/// template and the catalogs in step).
+fn render(template: &str, lang: &str, brand: &str) -> String {
+    let words = locale::catalog(lang);
+    let english = locale::catalog("en");
+    let mut out = String::with_capacity(template.len() + 4096);
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once("{{") {
+        out.push_str(before);
+        let Some((key, tail)) = after.split_once("}}") else {
+            out.push_str("{{");
+            rest = after;
+            continue;
+        };
+        match key {
+            "lang" => out.push_str(lang),
+            "brand.name" => out.push_str(&escape(brand)),
+            "strings" => out.push_str(&script_words(words)),
+            key => {
+                let text = words.page.get(key).or_else(|| english.page.get(key));
+                out.push_str(&escape(text.map_or("", String::as_str)));
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// # Errors
 /// `edge_misconfigured` when passkeys are not configured (the page would not work).
-pub fn serve(cfg: &Config) -> Result<Response, ApiError> {
+pub fn serve(req: &Request, cfg: &Config) -> Result<Response, ApiError> {
     cfg.login.relying_party()?;
-    page(HTML, "text/html; charset=utf-8")
+    let asked = req.url().ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "lang")
+            .map(|(_, v)| v.into_owned())
+    });
+    let accept = req
+        .headers()
+        .get("accept-language")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let lang = locale::negotiate(&accept, asked.as_deref());
+    let resp = page(
+        &render(HTML, lang, &cfg.login.rp_name),
+        "text/html; charset=utf-8",
+    )?;
+    let headers = resp.headers().clone();
+    headers.set("content-language", lang)?;
+    headers.set("vary", "accept-language")?;
+    Ok(resp.with_headers(headers))
 }
 
 /// # Errors
 /// Only if the runtime cannot build a response.
 pub fn script() -> Result<Response, ApiError> {
     page(JS, "text/javascript; charset=utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_filled_in_every_language() {
+        for lang in locale::LANGUAGES {
+            let html = render(HTML, lang, "Acme <Login>");
+            assert!(!html.contains("{{") && !html.contains("}}"), "{lang}");
+            assert!(html.contains(&format!("<html lang=\"{lang}\">")));
+            assert!(html.contains("<h1 id=\"page-title\">Acme &lt;Login&gt;</h1>"));
+            // Every key of the template is in the catalog (an empty fill would mean one is missing).
+            for part in HTML.split("{{").skip(1) {
+                let key = part.split("}}").next().unwrap_or("");
+                if !matches!(key, "lang" | "brand.name" | "strings") {
+                    assert!(
+                        locale::catalog(lang).page.contains_key(key),
+                        "{lang} lacks {key}"
+                    );
+                }
+            }
+        }
+        assert!(render(HTML, "de", "x").contains("Mit Passkey anmelden"));
+        assert!(render(HTML, "en", "x").contains("Sign in with a passkey"));
+    }
+
+    #[test]
+    fn the_script_words_cannot_end_their_block() {
+        let mut c = Catalog::default();
+        c.script
+            .insert("k".into(), "</script><!-- \u{2028} \"".into());
+        let json = script_words(&c);
+        assert!(!json.contains('<') && !json.contains('\u{2028}'));
+        let back: std::collections::BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["k"], "</script><!-- \u{2028} \"");
+    }
+
+    #[test]
+    fn an_unclosed_placeholder_is_left_as_it_is() {
+        assert_eq!(render("a {{ b", "en", "x"), "a {{ b");
+        assert_eq!(render("{{lang}}{{nope}}!", "de", "x"), "de!");
+    }
 }
