@@ -207,7 +207,7 @@ async fn route(
         "/v1/consents" => crate::oidc::endpoints::consents(req, env, cfg).await,
         "/v1/consents/revoke" => crate::oidc::endpoints::revoke_consent(req, env, ctx, cfg).await,
         "/v1/tokens/verify" => verify_endpoint(req, env, ctx, cfg).await,
-        "/login" => crate::people::login_page::serve(&req, cfg),
+        "/login" => crate::people::login_page::serve(&req, env, cfg).await,
         "/login.js" => crate::people::login_page::script(),
         "/v1/account" => crate::people::account::account(req, env, cfg).await,
         "/v1/passkeys/register/options" => {

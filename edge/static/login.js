@@ -438,7 +438,17 @@ async function signUp(signal) {
 
 $('signin-form').onsubmit = (event) => {
   event.preventDefault();
-  withPasskey($('signin'), $('signin-cancel'), async (signal) => {
+  run(async () => {
+    // Username first: a work address whose company signs its people in goes there (one field, one
+    // button); any other name signs in with a passkey.
+    const typed = $('signin-username').value.trim();
+    if (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(typed) && await startCompanySignIn({ email: typed }, true)) return;
+    await signInWithPasskey();
+  }, $('signin-form'));
+};
+
+function signInWithPasskey() {
+  return withPasskey($('signin'), $('signin-cancel'), async (signal) => {
     const username = $('signin-username').value.trim();
     const { publicKey } = await api('/v1/passkeys/login/options', username ? { username } : {});
     const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey), signal });
@@ -453,7 +463,7 @@ $('signin-form').onsubmit = (event) => {
       throw e;
     }
   });
-};
+}
 
 $('add-passkey').onclick = () => withPasskey($('add-passkey'), $('add-passkey-cancel'), async (signal) => {
   const { publicKey } = await api('/v1/passkeys/register/options', {}, true);
@@ -651,13 +661,17 @@ codeForm($('totp-step-up'), $('totp-code'), async (code) => {
 // fragment, which no server sees) is spent only with the verifier, so only this tab can finish it.
 const SSO_VERIFIER = 'tessera.sso.verifier';
 
-/** Leave for the company's IdP: `params` name the connection (`email` or `connection`). */
-async function startCompanySignIn(params) {
+/**
+ * Leave for the company's IdP: `params` name the connection (`email` or `connection`). With `quiet`, an
+ * address no company claims answers false (the caller signs in otherwise) instead of an error.
+ */
+async function startCompanySignIn(params, quiet = false) {
   stopAutofill();
   const verifier = b64.encode(crypto.getRandomValues(new Uint8Array(32)));
   const binding = b64.encode(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
   const r = await fetch('/v1/sso/start?' + new URLSearchParams({ ...params, binding, ...(authorizeFresh ? { fresh: '1' } : {}) }));
   const data = await r.json().catch(() => ({}));
+  if (quiet && r.status === 404 && data.error === 'sso_not_configured') return false;
   if (!r.ok) {
     const e = new Error((data.error && STRINGS['error.' + data.error]) || data.message || t('server.no', { status: r.status }));
     e.server = true;
@@ -667,6 +681,7 @@ async function startCompanySignIn(params) {
   if (authorizing) sessionStorage.setItem(AUTHORIZE, authorizing);
   say(t('sso.leaving', { company: data.display_name }));
   location.assign(data.location);
+  return true;
 }
 
 $('sso-form').onsubmit = (event) => {

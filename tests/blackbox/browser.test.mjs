@@ -511,6 +511,46 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
     await context.close();
   });
 
+  it("wears the tenant's branding: its name, logo and accent colours, still readable in light and dark", async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" rx="8" fill="#6b21a8"/></svg>';
+    const branding = { name: 'Acme Cloud', logo: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, accent: '#6b21a8', accent_dark: '#d8b4fe' };
+    const put = async (body) => fetch(`${origin.url}/v1/tenants/brand/branding`, {
+      method: 'PUT', headers: { authorization: `Bearer ${origin.serviceToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const refused = await put({ ...branding, accent: '#ffd700' });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).message, /contrast/);
+    assert.equal((await put(branding)).status, 200);
+    const branded = await startEdge({ origin, host: 'localhost', vars: { LOGIN_TENANT: 'brand' } });
+    try {
+      for (const colorScheme of ['light', 'dark']) {
+        const { page, authenticator, context } = await open(branded, { colorScheme, bypassCSP: true });
+        assert.equal(await page.textContent('#page-title'), 'Acme Cloud');
+        assert.match(await page.title(), /— Acme Cloud$/);
+        const logo = page.locator('#brand-logo');
+        assert.equal(await logo.getAttribute('alt'), '', 'decorative: the name beside it says it');
+        assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth === 40), 'the logo loads under the CSP');
+        const accent = colorScheme === 'light' ? 'rgb(107, 33, 168)' : 'rgb(216, 180, 254)';
+        assert.equal(await page.$eval('#signup', (b) => getComputedStyle(b).backgroundColor), accent);
+        assert.equal(await page.$eval('#lost-passkey', (b) => getComputedStyle(b).color), accent);
+        await page.addScriptTag({ path: axeSource });
+        const { violations } = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+        assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id), [], colorScheme);
+        if (process.env.TESSERA_SCREENSHOTS) await page.screenshot({ path: join(process.env.TESSERA_SCREENSHOTS, `branded-${colorScheme}-1280.png`), fullPage: true });
+        // Signed in, the brand stays.
+        await authenticator();
+        await signUp(page, `brand-${colorScheme}`);
+        await signedIn(page);
+        assert.equal(await page.$eval('#recovery-saved', (b) => getComputedStyle(b).backgroundColor), accent);
+        await context.close();
+      }
+      // Unbranded tenants keep the edge's name.
+      assert.equal(await (await open()).page.textContent('#page-title'), 'Tessera');
+    } finally {
+      await branded.stop();
+    }
+  });
+
   it('has no serious accessibility violations (axe-core), light and dark, desktop and phone, signed out and in', async () => {
     for (const [size, colorScheme] of [[{ width: 1280, height: 900 }, 'light'], [{ width: 390, height: 844 }, 'dark']]) {
       // bypassCSP: only so that axe itself may be injected; the page runs as it always does.

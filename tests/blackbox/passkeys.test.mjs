@@ -115,7 +115,7 @@ describe('passkeys, TOTP and sessions at the edge', () => {
     assert.equal(account.headers.get('cache-control'), 'no-store');
     const a = await account.json();
     assert.deepEqual([a.username, a.totp, a.passkeys.length], ['bea', false, 2], JSON.stringify(a));
-    assert.deepEqual(Object.keys(a.passkeys[0]).sort(), ['created_at', 'id', 'last_used_at', 'synced']);
+    assert.deepEqual(Object.keys(a.passkeys[0]).sort(), ['created_at', 'id', 'last_used_at', 'name', 'synced']);
     assert.ok(a.passkeys[0].created_at >= a.passkeys[1].created_at);
     assert.equal(a.passkeys.filter((p) => p.last_used_at).length, 1, JSON.stringify(a.passkeys));
     for (const auth of [undefined, 'Bearer not-a-token']) {

@@ -95,6 +95,29 @@ describe('sign in with your company, in Chromium', { skip: existsSync(CHROMIUM) 
     await context.close();
   });
 
+  it('username first: a work address typed to sign in leads to the company, any other name to a passkey', async () => {
+    const context = await contextWithIdp('grace');
+    const page = await context.newPage();
+    await page.goto(`${edge.url}/login`);
+    await page.fill('#signin-username', 'grace@corp.example');
+    await page.press('#signin-username', 'Enter');
+    assert.deepEqual((await claimsOf(page)).amr, ['fed']);
+    await context.close();
+    // An address no company claims: a passkey sign-in, asked of the browser (which has none here).
+    const other = await browser.newContext();
+    const plain = await other.newPage();
+    const cdp = await other.newCDPSession(plain);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+    await plain.goto(`${edge.url}/login`);
+    const asked = plain.waitForRequest((r) => r.url().endsWith('/v1/passkeys/login/options') && (r.postData() ?? '').includes('bob@elsewhere.example'));
+    await plain.fill('#signin-username', 'bob@elsewhere.example');
+    await plain.click('#signin');
+    await asked;
+    assert.equal(new URL(plain.url()).pathname, '/login');
+    await other.close();
+  });
+
   it('the tenant\'s companies are offered by name, and one click signs in', async () => {
     const context = await contextWithIdp('linus');
     const page = await context.newPage();

@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain data with serde derives: requests and responses of the public HTTP surface
 //! (the authorization API in [`authz`], the accounts API in [`accounts`], the edge's checks in [`check`],
-//! the SAML connections API in [`saml`], the audit trail in [`audit`], what an origin says of its region in [`regions`]),
+//! the SAML connections API in [`saml`], a tenant's login-page [`branding`], the audit trail in [`audit`], what an origin says of its region in [`regions`]),
 //! the client record the origin hands to the edge, and the stable error codes. No logic beyond
 //! (de)serialisation lives here, and nothing here performs I/O.
 //!
@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod authz;
+pub mod branding;
 pub mod check;
 pub mod claims;
 pub mod clients;

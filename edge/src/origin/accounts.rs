@@ -557,6 +557,24 @@ pub async fn token_roles(env: &Env, cfg: &Config, tenant: &str) -> Result<Vec<St
     )
 }
 
+/// The tenant's login-page branding (empty when none was set).
+///
+/// # Errors
+/// The origin.
+pub async fn branding(
+    env: &Env,
+    cfg: &Config,
+    tenant: &str,
+) -> Result<tessera_proto::branding::Branding, ApiError> {
+    Ok(get::<tessera_proto::branding::Branding>(
+        env,
+        cfg,
+        &format!("/v1/tenants/{tenant}/branding"),
+    )
+    .await?
+    .unwrap_or_default())
+}
+
 /// A single-use authorization code for `new` (`POST oauth/codes`).
 ///
 /// # Errors

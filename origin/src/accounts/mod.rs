@@ -25,6 +25,7 @@ pub use tessera_proto::accounts::{Passkey, Session, User};
 use crate::store::retry::Retryable;
 use crate::store::Db;
 
+pub mod branding;
 pub mod grants;
 pub mod handoff;
 pub mod http;

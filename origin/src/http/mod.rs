@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::clients::http::routes())
         .merge(crate::authz::http::routes())
         .merge(crate::accounts::http::routes())
+        .merge(crate::accounts::branding::routes())
         .merge(crate::accounts::oauth_http::routes())
         .merge(
             crate::scim::http::routes().route_layer(axum::middleware::from_fn_with_state(

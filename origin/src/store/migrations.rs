@@ -45,6 +45,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     EXPIRATION_COLUMNS,
     RECOVERY_TABLES,
     DEVICE_COLUMNS,
+    BRANDING_TABLE,
 ];
 
 /// The same tables for PostgreSQL (64-bit integers where SQLite's INTEGER already is one).
@@ -82,6 +83,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &["CREATE TABLE oauth_clients (
     EXPIRATION_COLUMNS,
     RECOVERY_TABLES,
     DEVICE_COLUMNS,
+    BRANDING_TABLE,
 ];
 
 /// Every table has a primary key (PostgreSQL only: SQLite's rows have their `rowid`). Distributed
@@ -142,6 +144,11 @@ const RECOVERY_TABLES: &str = "CREATE TABLE recovery_codes (
 const DEVICE_COLUMNS: &str = "ALTER TABLE passkeys ADD COLUMN name TEXT NOT NULL DEFAULT '';
     ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
     ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT;";
+
+/// Each tenant's login-page branding (`tessera_proto::branding::Branding`, JSON).
+const BRANDING_TABLE: &str = "CREATE TABLE tenant_branding (
+        tenant TEXT PRIMARY KEY NOT NULL, branding TEXT NOT NULL, updated_at BIGINT NOT NULL
+    );";
 
 /// The TOTP failure budget (`tessera_authn::budget`): consecutive wrong codes and until when attempts are
 /// refused.

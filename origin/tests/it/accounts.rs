@@ -722,3 +722,41 @@ async fn passkeys_and_sessions_on_postgres() {
     devices_suite(&router(store.clone())).await;
     store.close().await;
 }
+
+#[tokio::test]
+async fn branding_is_checked_and_kept_per_tenant() {
+    let (app, _, _dir) = app().await;
+    let uri = "/v1/tenants/acme/branding";
+    let (s, b) = send(&app, "GET", uri, "").await;
+    assert_eq!((s, b), (StatusCode::OK, json!({})));
+    let good = json!({ "name": "Acme Cloud", "logo": "data:image/svg+xml;base64,PHN2Zy8+", "accent": "#0a58ca", "accent_dark": "#8ab4f8" });
+    let (s, b) = send(&app, "PUT", uri, &good.to_string()).await;
+    assert_eq!((s, &b), (StatusCode::OK, &good));
+    assert_eq!(send(&app, "GET", uri, "").await.1, good);
+    assert_eq!(
+        send(&app, "GET", "/v1/tenants/globex/branding", "").await.1,
+        json!({}),
+        "per tenant"
+    );
+    for bad in [
+        json!({ "accent": "#ffcc00" }),
+        json!({ "accent_dark": "#101010" }),
+        json!({ "accent": "blue" }),
+        json!({ "logo": "https://example.com/logo.png" }),
+        json!({ "name": "" }),
+        json!({ "css": "body{}" }),
+    ] {
+        let (s, b) = send(&app, "PUT", uri, &bad.to_string()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
+    }
+    assert_eq!(
+        send(&app, "GET", uri, "").await.1,
+        good,
+        "a refused one changes nothing"
+    );
+    let (s, _) = send(&app, "PUT", uri, "{}").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(send(&app, "GET", uri, "").await.1, json!({}));
+    let (s, _) = crate::call(&app, uri, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the service credential only");
+}

@@ -171,8 +171,8 @@ async fn conformance_postgres() {
         .await;
     // The primary keys migration holds for everything the suite wrote (relationships created, deleted
     // and created again): undone and migrated again, on every case's database, with the audit and
-    // OpenID Connect tables, the caveat and expiration columns, the recovery tables and the device columns
-    // that came after it.
+    // OpenID Connect tables, the caveat and expiration columns, the recovery tables, the device columns
+    // and the branding table that came after it.
     for url in &urls {
         super::pg::execute(
             url,
@@ -192,7 +192,8 @@ async fn conformance_postgres() {
             DROP TABLE recovery_codes, recovery_attempts;
             ALTER TABLE passkeys DROP COLUMN name;
             ALTER TABLE sessions DROP COLUMN device, DROP COLUMN last_seen_at;
-            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 6 FROM schema_version);",
+            DROP TABLE tenant_branding;
+            DELETE FROM schema_version WHERE version >= (SELECT max(version) - 7 FROM schema_version);",
         )
         .await;
         Store::connect(Some(url), std::path::Path::new("/nonexistent"))
