@@ -531,7 +531,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
         assert.equal(await logo.getAttribute('alt'), '', 'decorative: the name beside it says it');
         assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth === 40), 'the logo loads under the CSP');
         const accent = colorScheme === 'light' ? 'rgb(107, 33, 168)' : 'rgb(216, 180, 254)';
-        assert.equal(await page.$eval('#signup', (b) => getComputedStyle(b).backgroundColor), accent);
+        assert.equal(await page.$eval('#signin', (b) => getComputedStyle(b).backgroundColor), accent, 'the one main action of the screen');
+        assert.equal(await page.locator('button.primary:visible').count(), 1, 'one main action per screen');
         assert.equal(await page.$eval('#lost-passkey', (b) => getComputedStyle(b).color), accent);
         await page.addScriptTag({ path: axeSource });
         const { violations } = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));

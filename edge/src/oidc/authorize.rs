@@ -287,7 +287,7 @@ async fn what_is_needed(
     let consent = if client.first_party {
         None
     } else {
-        origin_api::consents(env, cfg, &s.tenant, &s.user_id)
+        crate::origin::grants::consents(env, cfg, &s.tenant, &s.user_id)
             .await?
             .into_iter()
             .find(|c| c.client_id == client.client_id)
@@ -333,7 +333,7 @@ async fn issue(
         sid: session.sid.clone(),
         acr: stated_acr(req, &session.acr, &session.amr),
     };
-    let issued = origin_api::issue_code(env, cfg, &session.tenant, &new).await?;
+    let issued = crate::origin::grants::issue_code(env, cfg, &session.tenant, &new).await?;
     let mut e = crate::audit::event(
         &session.tenant,
         kinds::AUTHORIZATION,
@@ -540,7 +540,7 @@ pub async fn continue_request(
         if need == Need::Consent {
             if decision == Decision::Allow {
                 let scopes = pending.req.consent_scopes();
-                origin_api::grant_consent(
+                crate::origin::grants::grant_consent(
                     env,
                     cfg,
                     &s.tenant,

@@ -149,7 +149,14 @@ pub async fn revoke(
             _ => 0,
         }
     } else if token.len() <= 256 {
-        origin_api::revoke_refresh_token(env, cfg, &client.tenant, token, &client.client_id).await?
+        crate::origin::grants::revoke_refresh_token(
+            env,
+            cfg,
+            &client.tenant,
+            token,
+            &client.client_id,
+        )
+        .await?
     } else {
         0
     };
@@ -318,7 +325,7 @@ pub async fn consents(req: Request, env: &Env, cfg: &Config) -> Result<Response,
         .await?
         .ok_or_else(|| sign_in_again("sign in first"))?;
     let mut out = Vec::new();
-    for c in origin_api::consents(env, cfg, &who.tenant, &who.user_id).await? {
+    for c in crate::origin::grants::consents(env, cfg, &who.tenant, &who.user_id).await? {
         let name = clients::lookup(env, cfg, &c.client_id)
             .await?
             .map_or_else(|| c.client_id.clone(), |r| r.display_name().to_owned());
@@ -360,8 +367,14 @@ pub async fn revoke_consent(
     if asked.client_id.is_empty() || asked.client_id.len() > 128 {
         return Err(ApiError::new(400, Code::InvalidRequest, "not a client id"));
     }
-    let ended =
-        origin_api::revoke_consent(env, cfg, &who.tenant, &who.user_id, &asked.client_id).await?;
+    let ended = crate::origin::grants::revoke_consent(
+        env,
+        cfg,
+        &who.tenant,
+        &who.user_id,
+        &asked.client_id,
+    )
+    .await?;
     crate::checks::session_liveness::forget(|_, tenant, user| {
         tenant == who.tenant && user == who.user_id
     });

@@ -141,7 +141,7 @@ pub async fn code_grant(
             "the authorization code is not valid",
         ));
     }
-    let redeemed = origin_api::redeem_code(
+    let redeemed = crate::origin::grants::redeem_code(
         env,
         cfg,
         &client.tenant,

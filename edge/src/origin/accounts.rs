@@ -1,4 +1,6 @@
-//! The origin's accounts API as the edge calls it (service credential): users, passkeys, TOTP, sessions.
+//! The origin's accounts API as the edge calls it (service credential): users, passkeys, TOTP, recovery
+//! codes, sessions, company sign-in hand-offs, token roles and branding. The OAuth grants are in
+//! `super::grants`.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -9,10 +11,6 @@ use tessera_proto::accounts::{
     TotpCheckRequest, TotpSecretAnswer, User, UserAnswer,
 };
 use tessera_proto::authz::TokenRoles;
-use tessera_proto::oidc::{
-    Consent, ConsentList, GrantConsent, IssuedCode, NewCode, RedeemCode, Redeemed,
-    RevokeRefreshToken, RevokedGrant,
-};
 use tessera_proto::saml::{ConnectionList, DomainConnection};
 use tessera_proto::Code;
 use worker::{Env, Method};
@@ -36,7 +34,7 @@ pub fn valid_username(name: &str) -> Result<(), ApiError> {
 }
 
 /// Path segments are base64url or usernames; usernames are percent-encoded.
-fn segment(s: &str) -> String {
+pub(super) fn segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -111,12 +109,12 @@ fn accounts_code(code: &str) -> Code {
     }
 }
 
-fn base(tenant: &str) -> String {
+pub(super) fn base(tenant: &str) -> String {
     format!("/internal/v1/tenants/{tenant}")
 }
 
 /// `POST` to the origin and read the answer (which must be there).
-async fn post<T: DeserializeOwned>(
+pub(super) async fn post<T: DeserializeOwned>(
     env: &Env,
     cfg: &Config,
     path: &str,
@@ -128,7 +126,7 @@ async fn post<T: DeserializeOwned>(
 }
 
 /// `GET` from the origin; `None` for 404.
-async fn get<T: DeserializeOwned>(
+pub(super) async fn get<T: DeserializeOwned>(
     env: &Env,
     cfg: &Config,
     path: &str,
@@ -573,138 +571,4 @@ pub async fn branding(
     )
     .await?
     .unwrap_or_default())
-}
-
-/// A single-use authorization code for `new` (`POST oauth/codes`).
-///
-/// # Errors
-/// `400 session_inactive` when the browser session has ended; the origin.
-pub async fn issue_code(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    new: &NewCode,
-) -> Result<IssuedCode, ApiError> {
-    post(
-        env,
-        cfg,
-        &format!("{}/oauth/codes", base(tenant)),
-        Some(new),
-    )
-    .await
-}
-
-/// Spend an authorization code (`POST oauth/codes/redeem`).
-///
-/// # Errors
-/// `400 invalid_grant` (a replay revokes what the code was redeemed for), `400 session_inactive`; the
-/// origin.
-pub async fn redeem_code(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    redeem: &RedeemCode,
-) -> Result<Redeemed, ApiError> {
-    post(
-        env,
-        cfg,
-        &format!("{}/oauth/codes/redeem", base(tenant)),
-        Some(redeem),
-    )
-    .await
-}
-
-/// RFC 7009 for a refresh token of `client_id`: how many sessions ended.
-///
-/// # Errors
-/// The origin.
-pub async fn revoke_refresh_token(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    refresh_token: &str,
-    client_id: &str,
-) -> Result<u64, ApiError> {
-    let body = RevokeRefreshToken {
-        refresh_token: refresh_token.to_owned(),
-        client_id: client_id.to_owned(),
-    };
-    Ok(post::<RevokedGrant>(
-        env,
-        cfg,
-        &format!("{}/oauth/refresh-tokens/revoke", base(tenant)),
-        Some(&body),
-    )
-    .await?
-    .revoked)
-}
-
-/// The consents `user_id` gave.
-///
-/// # Errors
-/// The origin.
-pub async fn consents(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    user_id: &str,
-) -> Result<Vec<Consent>, ApiError> {
-    Ok(get::<ConsentList>(
-        env,
-        cfg,
-        &format!("{}/users/{user_id}/consents", base(tenant)),
-    )
-    .await?
-    .unwrap_or_default()
-    .consents)
-}
-
-/// Add `scopes` to what `user_id` granted `client_id`.
-///
-/// # Errors
-/// The origin.
-pub async fn grant_consent(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    user_id: &str,
-    client_id: &str,
-    scopes: Vec<String>,
-) -> Result<Consent, ApiError> {
-    post(
-        env,
-        cfg,
-        &format!(
-            "{}/users/{user_id}/consents/{}",
-            base(tenant),
-            segment(client_id)
-        ),
-        Some(&GrantConsent { scopes }),
-    )
-    .await
-}
-
-/// Withdraw `user_id`'s consent to `client_id`, ending the client's sessions: how many ended.
-///
-/// # Errors
-/// The origin.
-pub async fn revoke_consent(
-    env: &Env,
-    cfg: &Config,
-    tenant: &str,
-    user_id: &str,
-    client_id: &str,
-) -> Result<u64, ApiError> {
-    Ok(post::<RevokedGrant>(
-        env,
-        cfg,
-        &format!(
-            "{}/users/{user_id}/consents/{}/revoke",
-            base(tenant),
-            segment(client_id)
-        ),
-        None::<&Done>,
-    )
-    .await?
-    .revoked)
 }

@@ -170,6 +170,20 @@ struct Named {
     id: String,
 }
 
+/// The words a person sees when the origin refuses a change to one of their passkeys.
+fn passkey_refused(e: ApiError) -> ApiError {
+    let message = match e.code {
+        Code::InvalidRequest => "a passkey's name is 1 to 64 characters",
+        Code::UnknownCredential => "that passkey is not on your account",
+        Code::LastPasskey => "this is your only passkey; add another before removing it",
+        _ => return e,
+    };
+    ApiError {
+        external_message: message.into(),
+        ..e
+    }
+}
+
 /// `POST /v1/passkeys/rename` (signed in) with `{id, name}`.
 ///
 /// # Errors
@@ -185,14 +199,7 @@ pub async fn rename_passkey(
     let asked: Rename = body(&mut req, r#"{"id": "...", "name": "..."}"#).await?;
     origin_api::rename_passkey(env, cfg, &who.tenant, &who.user_id, &asked.id, &asked.name)
         .await
-        .map_err(|e| ApiError {
-            external_message: match e.code {
-                Code::InvalidRequest => "a passkey's name is 1 to 64 characters".into(),
-                Code::UnknownCredential => "that passkey is not on your account".into(),
-                _ => e.external_message.clone(),
-            },
-            ..e
-        })?;
+        .map_err(passkey_refused)?;
     record_user(
         ctx,
         env,
@@ -222,16 +229,7 @@ pub async fn remove_passkey(
     require_recent_authentication(&who, cfg).map_err(refuse)?;
     origin_api::remove_passkey(env, cfg, &who.tenant, &who.user_id, &asked.id)
         .await
-        .map_err(|e| ApiError {
-            external_message: match e.code {
-                Code::LastPasskey => {
-                    "this is your only passkey; add another before removing it".into()
-                }
-                Code::UnknownCredential => "that passkey is not on your account".into(),
-                _ => e.external_message.clone(),
-            },
-            ..e
-        })
+        .map_err(passkey_refused)
         .map_err(refuse)?;
     record_user(
         ctx,
