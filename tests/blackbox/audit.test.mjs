@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startOrigin, startEdge, getToken, verifyAtEdge, introspect, basic, python, run, waitForLog } from './harness.mjs';
+import { startOrigin, startEdge, getToken, verifyAtEdge, introspect, basic, python, run, waitForLog, loginContext } from './harness.mjs';
 import { people } from './people.mjs';
 
 const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
@@ -148,7 +148,7 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     for (const a of asked) expect(`check.decision ${a.allowed ? 'allowed' : 'denied'} ${a.tier}`);
 
     // A person in Chromium: sign up with the virtual authenticator, sign out, sign in again.
-    const context = await browser.newContext();
+    const context = await loginContext(browser);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { verifyRegistrationResponse, verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
-import { startOrigin, startEdge, waitForLog } from './harness.mjs';
+import { startOrigin, startEdge, waitForLog, loginContext } from './harness.mjs';
 import { totp } from './oidc_rp.mjs';
 import { createRequire } from 'node:module';
 
@@ -41,14 +41,8 @@ describe('the login page in Chromium with a virtual authenticator', { skip: exis
 
   /** A fresh page with its own virtual authenticator(s). */
   async function open(at = edge, contextOptions = {}) {
-    const context = await browser.newContext(contextOptions);
-    // Headless Chromium has no autofill surface for a person to pick a passkey from, yet its virtual
-    // authenticator would complete a conditional request on its own (signing the page back in the moment
-    // it re-arms autofill after a sign-out). As without such a surface, report conditional mediation as
-    // unavailable; the autofill test stands in for the person explicitly.
-    await context.addInitScript(() => {
-      if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-    });
+    // Autofill reported unavailable (see `loginContext`); the autofill test stands in for the person.
+    const context = await loginContext(browser, contextOptions);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');

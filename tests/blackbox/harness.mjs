@@ -258,3 +258,18 @@ export const python = join(root, '.tools', 'venv', 'bin', 'python');
 /** The SAML test tooling's own venv (pysaml2, python3-saml: see tests/requirements-saml.txt). */
 export const samlPython = join(root, '.tools', 'venv-saml', 'bin', 'python');
 export { run };
+
+/**
+ * A Chromium context for the login page driven with a virtual authenticator. Headless Chromium has no
+ * autofill surface for a person to pick a passkey from, yet its virtual authenticator completes a
+ * conditional (autofill) request on its own — which would sign the page back in the moment it re-arms
+ * autofill after a sign-out. As without such a surface, the page is told conditional mediation is
+ * unavailable; a test that stands in for the person picking a passkey says so itself.
+ */
+export async function loginContext(browser, options = {}) {
+  const context = await browser.newContext(options);
+  await context.addInitScript(() => {
+    if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
+  return context;
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
-import { freePort } from './harness.mjs';
+import { freePort, loginContext } from './harness.mjs';
 
 /** openid-client's option for an issuer on plain http (the local workerd). */
 export const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -39,7 +39,7 @@ export async function startRelyingParty() {
  * `cookie()` the browser's cookies for `edge`.
  */
 export async function newPerson(browser, rp, edge) {
-  const context = await browser.newContext();
+  const context = await loginContext(browser);
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
