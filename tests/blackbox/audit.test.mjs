@@ -161,6 +161,8 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     await page.click('#signup');
     await page.waitForSelector('#signed-in:not([hidden])', { timeout: 15_000 });
     expect('passkey.registered success');
+    expect('recovery.codes_issued success');
+    for (const c of await page.locator('#recovery-list li').allTextContents()) secrets.add(c);
     await page.click('#logout');
     await page.waitForSelector('#signed-out:not([hidden])');
     expect('session.logout success');
@@ -174,7 +176,9 @@ describe('the audit trail', { skip: existsSync(CHROMIUM) ? false : 'no Chromium'
     const p = people(edge, reader);
     const { tokens, device } = await p.signUp('bob');
     secrets.add(tokens.access_token).add(tokens.refresh_token);
+    for (const c of tokens.recovery_codes) secrets.add(c).add(c.replace('-', ''));
     expect('passkey.registered success');
+    expect('recovery.codes_issued success');
     const forged = await p.signIn(device, 'bob', { tamper: true });
     assert.equal(forged.status, 400, JSON.stringify(forged.body));
     expect('passkey.sign_in failure');
